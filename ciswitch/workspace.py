@@ -1,0 +1,150 @@
+"""Where files come from: a directory on disk, or a git tree read without checking it out.
+
+Every read goes through a :class:`Workspace` so that ``lint`` on a work tree and ``branches``
+on a remote branch share the same CI model, and so that no code path can read outside the
+repository (``..``, absolute paths, symlinks that leave the root are refused).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+import os
+import posixpath
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Protocol
+
+from ciswitch.errors import CiswitchError
+
+
+def normalize(rel: str) -> str:
+    """Turn a repository path (``/ci/x.yml``, ``./ci//x.yml``) into ``ci/x.yml``.
+
+    A leading ``/`` means the repository root (as in GitLab's ``include: local``). Raises
+    :class:`CiswitchError` for paths that climb above the root.
+    """
+    path = rel.replace("\\", "/").lstrip("/")
+    norm = posixpath.normpath(path) if path else "."
+    if norm == ".." or norm.startswith("../"):
+        raise CiswitchError(f"path {rel!r} escapes the repository")
+    return norm
+
+
+class Workspace(Protocol):
+    """Read-only access to the files of one repository snapshot."""
+
+    @property
+    def label(self) -> str:
+        """A human name for messages: the directory, or ``branch@sha``."""
+        ...
+
+    def read_bytes(self, rel: str) -> bytes:
+        """The file's bytes; :class:`CiswitchError` when missing, not a file, or outside."""
+        ...
+
+    def is_file(self, rel: str) -> bool: ...
+
+    def is_executable(self, rel: str) -> bool: ...
+
+    def files(self) -> Iterator[str]:
+        """Every regular file, repository-relative POSIX paths, in no particular order."""
+        ...
+
+
+def glob_files(workspace: Workspace, pattern: str) -> list[str]:
+    """GitLab ``include: local`` glob semantics: ``*`` stays inside one directory level,
+    ``**`` crosses levels. Returns sorted repository-relative paths."""
+    pat = normalize(pattern)
+    regex = _glob_regex(pat)
+    return sorted(p for p in workspace.files() if regex.fullmatch(p))
+
+
+def _glob_regex(pattern: str) -> re.Pattern[str]:
+    out: list[str] = []
+    i = 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            out.append("[^/]")
+            i += 1
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    return re.compile("".join(out))
+
+
+_SKIP_DIRS = {".git"}
+
+
+class DirectoryWorkspace:
+    """A repository work tree on disk."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+
+    @property
+    def label(self) -> str:
+        return str(self.root)
+
+    def path_of(self, rel: str) -> Path:
+        """The absolute path of ``rel``, after checking it stays inside the root."""
+        norm = normalize(rel)
+        path = self.root / norm
+        try:
+            real = path.resolve()
+        except OSError as err:  # pragma: no cover - loops in symlinks
+            raise CiswitchError(f"cannot resolve: {err}", rel) from err
+        if real != self.root and self.root not in real.parents:
+            raise CiswitchError("path escapes the repository (symlink)", norm)
+        return path
+
+    def read_bytes(self, rel: str) -> bytes:
+        path = self.path_of(rel)
+        try:
+            st = path.stat()
+        except FileNotFoundError as err:
+            raise CiswitchError("file not found", normalize(rel)) from err
+        except OSError as err:
+            raise CiswitchError(f"cannot read: {err.strerror}", normalize(rel)) from err
+        if not stat.S_ISREG(st.st_mode):
+            raise CiswitchError("not a regular file", normalize(rel))
+        try:
+            return path.read_bytes()
+        except OSError as err:
+            raise CiswitchError(f"cannot read: {err.strerror}", normalize(rel)) from err
+
+    def is_file(self, rel: str) -> bool:
+        try:
+            return self.path_of(rel).is_file()
+        except CiswitchError:
+            return False
+
+    def is_executable(self, rel: str) -> bool:
+        try:
+            return os.access(self.path_of(rel), os.X_OK)
+        except CiswitchError:
+            return False
+
+    def files(self) -> Iterator[str]:
+        for dirpath, dirnames, filenames in os.walk(self.root):
+            dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS)
+            base = Path(dirpath).relative_to(self.root).as_posix()
+            for name in filenames:
+                rel = name if base == "." else f"{base}/{name}"
+                if (Path(dirpath) / name).is_file():
+                    yield rel
+
+
+def matches_any(rel: str, patterns: list[str]) -> bool:
+    """fnmatch-style matching used for config globs (``extra-files``)."""
+    return any(fnmatch.fnmatch(rel, p) or _glob_regex(normalize(p)).fullmatch(rel) for p in patterns)
