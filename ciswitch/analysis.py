@@ -1,0 +1,410 @@
+"""From the CI model to facts: which places set ``:local``, which jobs reach them, and which
+werf commands would be left with no stages storage at all.
+
+The walk follows what a GitLab runner does: for each job, ``before_script`` and ``script`` run
+in one shell (so ``export`` and ``werf ci-env`` carry over), ``after_script`` in another; the
+job's effective ``variables`` are the starting environment. Every shell text (a YAML scalar, or
+a whole script file) is a :class:`ShellSite`, analysed once however many jobs run it, and every
+place is keyed by identity so a flag inside an anchor used by three jobs is one place with three
+jobs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ciswitch.gitlab import SCRIPT_KEYS, Job, Pipeline, ScriptLine, Variable
+from ciswitch.source import SourceFile
+from ciswitch.yamlnodes import Entry, is_map, is_scalar, is_seq
+
+if TYPE_CHECKING:
+    from ciswitch.shell import Assignment, FlagUse, ShellAnalysis, WerfCall, Word
+
+STAGES_VAR = "WERF_STAGES_STORAGE"
+SYNC_VAR = "WERF_SYNCHRONIZATION"
+LOCAL = ":local"
+_VAR_REF = re.compile(r"^\$(?:\{(\w+)\}|(\w+))$")
+
+
+class ShellSite:
+    """A stretch of shell: a YAML scalar's value, or a whole script file."""
+
+    def __init__(self, file: SourceFile, node: Any | None, text: str) -> None:
+        self.file = file
+        self.node = node
+        self.text = text
+        self._analysis: ShellAnalysis | None = None
+        self._extents: list[tuple[int, int]] | None = None
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return (self.file.path, -1 if self.node is None else id(self.node))
+
+    @property
+    def worth_parsing(self) -> bool:
+        """Only texts that mention werf, its variables or ``:local`` are parsed at all."""
+        text = self.text
+        return "werf" in text or "WERF_" in text or LOCAL in text
+
+    @property
+    def analysis(self) -> ShellAnalysis:
+        if self._analysis is None:
+            from ciswitch.shell import analyse
+
+            self._analysis = analyse(self.text)
+        return self._analysis
+
+    def to_file(self, start: int, end: int) -> tuple[int, int]:
+        """Map a range of the shell text to a range of the file text.
+
+        Raises ``yamlspan.SpanError`` when the scalar cannot be mapped (callers then offer no
+        fix for the place).
+        """
+        if self.node is None:
+            return start, end
+        from ciswitch.yamlspan import file_range, value_extents
+
+        if self._extents is None:
+            self._extents = value_extents(self.file.text, self.node)
+        if start == end:
+            if start < len(self._extents):
+                pos = self._extents[start][0]
+            else:
+                pos = self._extents[-1][1] if self._extents else int(self.node.start_mark.index)
+            return pos, pos
+        return file_range(self._extents, start, end)
+
+    def scalar_style(self) -> str | None:
+        return None if self.node is None else self.node.style  # type: ignore[no-any-return]
+
+
+@dataclass
+class Place:
+    """One source place that sets ``:local`` (or, for CSW004, one werf command)."""
+
+    code: str
+    file: SourceFile
+    start: int  # file offsets of the place itself (for the report)
+    end: int
+    site: ShellSite | None = None
+    flag: FlagUse | None = None
+    assignment: Assignment | None = None
+    call: WerfCall | None = None
+    variable: Variable | None = None
+    #: jobs (real ones) reaching the place, and hidden templates reaching it
+    jobs: set[str] = field(default_factory=set)
+    hidden_jobs: set[str] = field(default_factory=set)
+    #: jobs where this place feeds a werf command that would have no storage without it
+    blocked_jobs: set[str] = field(default_factory=set)
+    hidden_blocked: set[str] = field(default_factory=set)
+    #: what the value was when reached through a variable, for the message
+    via: str | None = None
+
+    def add_job(self, job: Job) -> None:
+        if job.name:
+            (self.hidden_jobs if job.hidden else self.jobs).add(job.name)
+
+    def block(self, job: Job) -> None:
+        if job.name:
+            (self.hidden_blocked if job.hidden else self.blocked_jobs).add(job.name)
+
+    @property
+    def affected_jobs(self) -> tuple[str, ...]:
+        """Real jobs when any reach the place, else the templates that hold it."""
+        return tuple(sorted(self.jobs or self.hidden_jobs))
+
+    @property
+    def blocked(self) -> tuple[str, ...]:
+        return tuple(sorted(self.blocked_jobs if self.jobs else self.hidden_blocked))
+
+
+@dataclass
+class Facts:
+    """Everything the rules look at."""
+
+    pipeline: Pipeline | None
+    places: dict[tuple[str, str, int, int], Place] = field(default_factory=dict)
+    #: the project is marked as switched (``.ciswitch.toml``): :local now breaks CI
+    switched: bool = False
+    #: jobs that use werf 1.1 stages storage at all (a flag or WERF_STAGES_STORAGE in effect)
+    storage_jobs: set[str] = field(default_factory=set)
+    sites: dict[tuple[str, int], ShellSite] = field(default_factory=dict)
+    #: sites that at least one real (not hidden) job runs
+    real_sites: set[tuple[str, int]] = field(default_factory=set)
+
+    def place(self, code: str, file: SourceFile, start: int, end: int, **kw: Any) -> Place:
+        key = (code, file.path, start, end)
+        found = self.places.get(key)
+        if found is None:
+            found = Place(code, file, start, end, **kw)
+            self.places[key] = found
+        return found
+
+    def of_code(self, code: str) -> Iterator[Place]:
+        for place in self.places.values():
+            if place.code == code:
+                yield place
+
+
+@dataclass
+class _Setting:
+    """A variable's value in a shell session and where it was set."""
+
+    value: str | None
+    variable: Variable | None = None
+    site: ShellSite | None = None
+    assignment: Assignment | None = None
+
+
+class _Session:
+    """The state of one shell session of a job."""
+
+    def __init__(self, env: dict[str, _Setting]) -> None:
+        self.env = dict(env)
+        self.ci_env = False
+
+    def resolve(self, word: Word) -> tuple[str | None, _Setting | None]:
+        if word.value is not None:
+            return word.value, None
+        if word.var is not None:
+            setting = self.env.get(word.var)
+            if setting is not None:
+                return setting.value, setting
+        return None, None
+
+
+def _resolve_variable_value(value: str | None, variables: dict[str, Variable]) -> str | None:
+    """GitLab expands ``$OTHER`` in variable values: follow one plain reference chain."""
+    seen: set[str] = set()
+    while value is not None:
+        match = _VAR_REF.match(value)
+        if not match:
+            return value
+        name = match.group(1) or match.group(2)
+        if name in seen or name not in variables:
+            return value
+        seen.add(name)
+        value = variables[name].text
+    return value
+
+
+class Analyzer:
+    """Walks jobs and shell sites and fills :class:`Facts`."""
+
+    def __init__(self, facts: Facts) -> None:
+        self.facts = facts
+
+    def site_for(self, file: SourceFile, node: Any | None, text: str) -> ShellSite:
+        key = (file.path, -1 if node is None else id(node))
+        site = self.facts.sites.get(key)
+        if site is None:
+            site = ShellSite(file, node, text)
+            self.facts.sites[key] = site
+        return site
+
+    # -- variables: entries -------------------------------------------------------------
+    def variable_places(self, pipeline: Pipeline) -> None:
+        for var in pipeline.variable_definitions:
+            if var.name not in (STAGES_VAR, SYNC_VAR):
+                continue
+            value = _resolve_variable_value(var.text, pipeline.global_variables)
+            if value != LOCAL:
+                continue
+            code = "CSW002" if var.name == STAGES_VAR else "CSW003"
+            entry = var.entry
+            start = int(entry.key.start_mark.index)
+            end = int(entry.value.end_mark.index)
+            place = self.facts.place(code, entry.file, start, end, variable=var)
+            if var.text != value:
+                place.via = var.text
+        for job in pipeline.jobs.values():
+            for var in job.variables.values():
+                for place in self.facts.places.values():
+                    if place.variable is not None and place.variable.entry is var.entry:
+                        place.add_job(job)
+
+    # -- jobs -------------------------------------------------------------------------------
+    def job(self, job: Job) -> None:
+        env: dict[str, _Setting] = {}
+        for name, var in job.variables.items():
+            value = _resolve_variable_value(var.text, job.variables)
+            env[name] = _Setting(value, variable=var)
+        if STAGES_VAR in env:
+            self.facts.storage_jobs.add(job.name)
+        for lines in ([*job.before_script, *job.script], job.after_script):
+            session = _Session(env)
+            for line in lines:
+                self._line(job, session, line)
+
+    def _line(self, job: Job, session: _Session, line: ScriptLine) -> None:
+        node = line.loc.node
+        site = self.site_for(line.loc.file, node, str(node.value))
+        self.run_site(job, session, site)
+
+    def run_site(self, job: Job, session: _Session, site: ShellSite) -> None:
+        """Play one shell text in a session: assignments, ``werf ci-env``, werf commands."""
+        if job.name and not job.hidden:
+            self.facts.real_sites.add(site.key)
+        if not site.worth_parsing:
+            return
+        analysis = site.analysis
+        events: list[tuple[int, int, Any]] = []
+        for assignment in analysis.assignments:
+            events.append((assignment.start, 0, assignment))
+        for call in analysis.werf_calls:
+            events.append((call.start, 1, call))
+        events.sort(key=lambda e: (e[0], e[1]))
+        for _, kind, obj in events:
+            if kind == 0:
+                self._assignment(job, session, site, obj)
+            else:
+                self._call(job, session, site, obj)
+
+    def _assignment(self, job: Job, session: _Session, site: ShellSite, assignment: Assignment) -> None:
+        if assignment.value is None:
+            return
+        value, _ = session.resolve(assignment.value)
+        session.env[assignment.name] = _Setting(value, site=site, assignment=assignment)
+        if assignment.name == STAGES_VAR:
+            self.facts.storage_jobs.add(job.name)
+        if assignment.name in (STAGES_VAR, SYNC_VAR) and value == LOCAL:
+            code = "CSW002" if assignment.name == STAGES_VAR else "CSW003"
+            place = self._shell_place(code, site, assignment.start, assignment.end, assignment=assignment)
+            place.add_job(job)
+
+    def _shell_place(self, code: str, site: ShellSite, start: int, end: int, **kw: Any) -> Place:
+        fstart, fend = _safe_map(site, start, end)
+        return self.facts.place(code, site.file, fstart, fend, site=site, **kw)
+
+    def _call(self, job: Job, session: _Session, site: ShellSite, call: WerfCall) -> None:
+        if call.is_ci_env:
+            session.ci_env = True
+            if STAGES_VAR not in session.env:
+                session.env[STAGES_VAR] = _Setting("$CI_REGISTRY_IMAGE/stages")
+            return
+        feeding: list[Place] = []
+        storage: str | None = None
+        storage_flag = False
+        for flag in call.flags:
+            value, setting = session.resolve(flag.value)
+            if flag.name == "stages-storage":
+                self.facts.storage_jobs.add(job.name)
+                storage_flag = True
+                storage = value
+                if value == LOCAL and (call.takes_stages_storage or flag.spelling.startswith("--")):
+                    place = self._shell_place("CSW001", site, flag.start, flag.end, flag=flag, call=call)
+                    place.add_job(job)
+                    if setting is not None and flag.value.value is None:
+                        place.via = f"${flag.value.var}"
+                    feeding.append(place)
+            elif flag.name == "synchronization" and value == LOCAL:
+                place = self._shell_place("CSW003", site, flag.start, flag.end, flag=flag, call=call)
+                place.add_job(job)
+        prefix_env = dict(session.env)
+        for prefix in call.prefixes:
+            if prefix.value is None:
+                continue
+            value, _ = session.resolve(prefix.value)
+            prefix_env[prefix.name] = _Setting(value, site=site, assignment=prefix)
+            if prefix.name == STAGES_VAR:
+                self.facts.storage_jobs.add(job.name)
+            if prefix.name in (STAGES_VAR, SYNC_VAR) and value == LOCAL:
+                code = "CSW002" if prefix.name == STAGES_VAR else "CSW003"
+                place = self._shell_place(code, site, prefix.start, prefix.end, assignment=prefix)
+                place.add_job(job)
+                if prefix.name == STAGES_VAR:
+                    feeding.append(place)
+        if not call.takes_stages_storage:
+            return
+        env_setting = prefix_env.get(STAGES_VAR)
+        if env_setting is not None and env_setting.value == LOCAL:
+            env_place = self._setting_place(env_setting)
+            if env_place is not None and env_place not in feeding:
+                feeding.append(env_place)
+            if not storage_flag:
+                storage = LOCAL
+        elif not storage_flag and env_setting is not None:
+            storage = env_setting.value
+        if storage != LOCAL:
+            return
+        # Without its :local settings, would this command still have a storage?
+        alternative = session.ci_env
+        if not alternative:
+            if job.hidden and site.key in self.facts.real_sites:
+                return  # real jobs run this line; a template's own view does not count
+            werf_call_place = self._shell_place("CSW004", site, call.start, call.start + 4, call=call)
+            werf_call_place.add_job(job)
+            for place in feeding:
+                place.block(job)
+
+    def _setting_place(self, setting: _Setting) -> Place | None:
+        """The place (already recorded) where a :local setting came from."""
+        if setting.variable is not None:
+            for place in self.facts.places.values():
+                if place.variable is not None and place.variable.entry is setting.variable.entry:
+                    return place
+            return None
+        if setting.site is not None and setting.assignment is not None:
+            start, end = _safe_map(setting.site, setting.assignment.start, setting.assignment.end)
+            return self.facts.places.get(("CSW002", setting.site.file.path, start, end))
+        return None
+
+    # -- sites no job reaches -----------------------------------------------------------
+    def orphans(self, pipeline: Pipeline, visited: set[tuple[str, int]]) -> None:
+        """Script-like scalars no job runs (templates never used, files linted alone): analyse
+        them on their own so that no werf invocation goes unseen."""
+        orphan = Job("", pipeline.files[0] if pipeline.files else None, None, True)  # type: ignore[arg-type]
+        for file in pipeline.files:
+            docs = file.yaml_documents()
+            for doc in docs:
+                for node in _script_scalars(doc, top=True):
+                    if (file.path, id(node)) in visited:
+                        continue
+                    site = self.site_for(file, node, str(node.value))
+                    self.run_site(orphan, _Session({}), site)
+
+
+def _safe_map(site: ShellSite, start: int, end: int) -> tuple[int, int]:
+    from ciswitch.yamlspan import SpanError
+
+    try:
+        return site.to_file(start, end)
+    except SpanError:
+        base = 0 if site.node is None else int(site.node.start_mark.index)
+        return base, base
+
+
+def _script_scalars(node: Any, top: bool = False, in_script: bool = False) -> Iterator[Any]:
+    if is_scalar(node):
+        if in_script:
+            yield node
+        return
+    if is_seq(node):
+        for item in node.value:
+            yield from _script_scalars(item, in_script=in_script)
+        return
+    if is_map(node):
+        for key, value in node.value:
+            name = str(key.value) if is_scalar(key) else ""
+            script = in_script or name in SCRIPT_KEYS or (top and name.startswith("."))
+            yield from _script_scalars(value, in_script=script)
+
+
+def collect_facts(pipeline: Pipeline, switched: bool = False) -> Facts:
+    """Run the analysis over a whole pipeline."""
+    facts = Facts(pipeline, switched=switched)
+    analyzer = Analyzer(facts)
+    analyzer.variable_places(pipeline)
+    ordered = sorted(pipeline.jobs.values(), key=lambda j: j.hidden)
+    for job in ordered:
+        analyzer.job(job)
+    visited = {key for key in facts.sites}
+    analyzer.orphans(pipeline, visited)
+    return facts
+
+
+def entry_of(place: Place) -> Entry | None:
+    return None if place.variable is None else place.variable.entry

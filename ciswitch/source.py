@@ -1,0 +1,128 @@
+"""Source files: decoded text plus everything needed to write them back byte for byte.
+
+A :class:`SourceFile` remembers the BOM, the newline style and whether the file ended with a
+newline, because the fix engine promises that every byte it did not have to change stays as it
+was. YAML is composed (never constructed) with ruamel.yaml's C composer: nodes keep character
+offsets into :attr:`SourceFile.text`, which is the decoded text *without* the BOM, so marks and
+text agree (the C reader skips a BOM without counting it).
+"""
+
+from __future__ import annotations
+
+import bisect
+import gc
+from dataclasses import dataclass, field
+from typing import Any
+
+from ciswitch.errors import CiswitchError
+from ciswitch.model import Position
+from ciswitch.workspace import Workspace
+
+BOM = "\ufeff"
+
+
+@dataclass
+class SourceFile:
+    """One file of the repository, decoded."""
+
+    path: str
+    raw: bytes
+    text: str
+    bom: bool
+    executable: bool = False
+    _line_starts: list[int] | None = field(default=None, repr=False)
+    _documents: list[Any] | None = field(default=None, repr=False)
+
+    @property
+    def newline(self) -> str:
+        """The file's dominant line ending (``\\r\\n`` or ``\\n``)."""
+        crlf = self.text.count("\r\n")
+        return "\r\n" if crlf and crlf * 2 >= self.text.count("\n") else "\n"
+
+    @property
+    def line_starts(self) -> list[int]:
+        if self._line_starts is None:
+            starts = [0]
+            find = self.text.find
+            pos = find("\n")
+            while pos != -1:
+                starts.append(pos + 1)
+                pos = find("\n", pos + 1)
+            self._line_starts = starts
+        return self._line_starts
+
+    def position(self, offset: int) -> Position:
+        """1-based line and column (in characters) of a character offset."""
+        starts = self.line_starts
+        index = bisect.bisect_right(starts, offset) - 1
+        return Position(index + 1, offset - starts[index] + 1)
+
+    def line_text(self, line: int) -> str:
+        """The text of a 1-based line, without its line ending."""
+        starts = self.line_starts
+        start = starts[line - 1]
+        end = starts[line] if line < len(starts) else len(self.text)
+        return self.text[start:end].rstrip("\r\n")
+
+    def encode(self, text: str) -> bytes:
+        """Encode a new version of this file's text the way the file was encoded."""
+        return ((BOM if self.bom else "") + text).encode("utf-8")
+
+    def yaml_documents(self) -> list[Any]:
+        """The composed YAML documents (ruamel nodes), parsed once and cached.
+
+        Raises :class:`CiswitchError` with the file, line and column for invalid YAML.
+        """
+        if self._documents is None:
+            self._documents = compose_documents(self.text, self.path)
+        return self._documents
+
+
+def decode(path: str, raw: bytes) -> tuple[str, bool]:
+    """UTF-8 with or without BOM; anything else (binary, other encodings) is an error."""
+    if b"\x00" in raw:
+        raise CiswitchError("binary file (contains NUL bytes), not a text file", path)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = raw[: err.start].count(b"\n") + 1
+        raise CiswitchError(
+            f"not valid UTF-8 (byte 0x{raw[err.start]:02x} at offset {err.start})", path, line
+        ) from err
+    if text.startswith(BOM):
+        return text[1:], True
+    return text, False
+
+
+def read_source(workspace: Workspace, path: str) -> SourceFile:
+    """Read and decode ``path`` from the workspace."""
+    raw = workspace.read_bytes(path)
+    text, bom = decode(path, raw)
+    return SourceFile(path, raw, text, bom, workspace.is_executable(path))
+
+
+def compose_documents(text: str, path: str) -> list[Any]:
+    """Compose every YAML document of ``text`` with the C composer, GC paused (much faster on
+    big files: composing allocates many small objects the collector would scan again and
+    again)."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+    yaml = YAML(typ="safe", pure=False)
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return [doc for doc in yaml.compose_all(text) if doc is not None]
+    except MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        what = err.problem or err.context or "invalid YAML"
+        if mark is not None:
+            raise CiswitchError(
+                f"invalid YAML: {what}", path, mark.line + 1, mark.column + 1
+            ) from err
+        raise CiswitchError(f"invalid YAML: {what}", path) from err
+    except YAMLError as err:
+        raise CiswitchError(f"invalid YAML: {str(err).splitlines()[0]}", path) from err
+    finally:
+        if enabled:
+            gc.enable()

@@ -1,0 +1,116 @@
+"""Helpers over ruamel.yaml's composed nodes, so that no other module needs to know their shape.
+
+Nodes are composed, never constructed: an alias is the *same* node object as its anchor, which
+is how one source place reached by many jobs is analysed and fixed once (key by ``id``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ciswitch.model import Notice
+from ciswitch.source import SourceFile
+
+MERGE_TAG = "tag:yaml.org,2002:merge"
+STR_TAG = "tag:yaml.org,2002:str"
+REFERENCE_TAG = "!reference"
+
+
+def kind(node: Any) -> str:
+    """``"map"``, ``"seq"`` or ``"scalar"``."""
+    name = type(node).__name__
+    if name == "MappingNode":
+        return "map"
+    if name == "SequenceNode":
+        return "seq"
+    return "scalar"
+
+
+def is_map(node: Any) -> bool:
+    return kind(node) == "map"
+
+
+def is_seq(node: Any) -> bool:
+    return kind(node) == "seq"
+
+
+def is_scalar(node: Any) -> bool:
+    return kind(node) == "scalar"
+
+
+def is_null(node: Any) -> bool:
+    return is_scalar(node) and (
+        node.tag == "tag:yaml.org,2002:null" or (node.style is None and node.value in ("", "~", "null", "Null", "NULL"))
+    )
+
+
+def scalar_text(node: Any) -> str | None:
+    """The scalar's value as a string, or None for collections."""
+    return node.value if is_scalar(node) else None  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True)
+class Loc:
+    """A node together with the file it was composed from."""
+
+    file: SourceFile
+    node: Any
+
+    @property
+    def start(self) -> int:
+        return int(self.node.start_mark.index)
+
+    @property
+    def end(self) -> int:
+        return int(self.node.end_mark.index)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A mapping entry: the key node and the value node, with their file."""
+
+    file: SourceFile
+    key: Any
+    value: Any
+    #: the mapping node that holds this entry textually (for removing the entry)
+    owner: Any
+
+    @property
+    def value_loc(self) -> Loc:
+        return Loc(self.file, self.value)
+
+
+def mapping_entries(
+    file: SourceFile, node: Any, notices: list[Notice] | None = None
+) -> dict[str, Entry]:
+    """The entries of a mapping with ``<<:`` merge keys resolved (explicit keys win; among
+    several merged mappings the first wins) and duplicate keys resolved as GitLab does (the
+    last wins), reporting duplicates as notices."""
+    explicit: dict[str, Entry] = {}
+    merged: dict[str, Entry] = {}
+    for key, value in node.value:
+        if key.tag == MERGE_TAG:
+            sources = value.value if is_seq(value) else [value]
+            for source in sources:
+                if not is_map(source):
+                    continue
+                for name, entry in mapping_entries(file, source, notices).items():
+                    merged.setdefault(name, entry)
+            continue
+        name = key.value if is_scalar(key) else None
+        if name is None:
+            continue
+        name = str(name)
+        if name in explicit and notices is not None:
+            notices.append(
+                Notice(
+                    file.path,
+                    f"duplicate key {name!r}: the last one wins (as in GitLab)",
+                    key.start_mark.line + 1,
+                )
+            )
+        explicit[name] = Entry(file, key, value, node)
+    result = dict(merged)
+    result.update(explicit)
+    return result
