@@ -37,6 +37,8 @@ class ShellSite:
         self.node = node
         self.text = text
         self._analysis: ShellAnalysis | None = None
+        #: the YAML sequence holding this scalar as an item, when it is one
+        self.parent: Any = None
         self._extents: list[tuple[int, int]] | None = None
 
     @property
@@ -242,6 +244,8 @@ class Analyzer:
     def _line(self, job: Job, session: _Session, line: ScriptLine) -> None:
         node = line.loc.node
         site = self.site_for(line.loc.file, node, str(node.value))
+        if line.parent is not None:
+            site.parent = line.parent
         self.run_site(job, session, site)
 
     def run_site(self, job: Job, session: _Session, site: ShellSite) -> None:

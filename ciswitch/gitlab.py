@@ -66,13 +66,20 @@ class Merged:
 Value = Union[Merged, Loc]
 
 
-def to_merged(file: SourceFile, node: Any, notices: list[Notice]) -> Merged:
-    """Turn a YAML mapping (with ``<<:`` resolved) into a :class:`Merged` tree."""
+def to_merged(
+    file: SourceFile, node: Any, notices: list[Notice], parents: dict[int, Entry] | None = None
+) -> Merged:
+    """Turn a YAML mapping (with ``<<:`` resolved) into a :class:`Merged` tree.
+
+    ``parents`` collects, for every mapping node, the entry that holds it (keyed by identity),
+    so that a fix emptying a mapping can remove its key too."""
     merged = Merged()
     for name, entry in mapping_entries(file, node, notices).items():
         merged.entries[name] = entry
         if is_map(entry.value):
-            merged.children[name] = to_merged(file, entry.value, notices)
+            if parents is not None:
+                parents.setdefault(id(entry.value), entry)
+            merged.children[name] = to_merged(file, entry.value, notices, parents)
     return merged
 
 
@@ -97,6 +104,8 @@ class ScriptLine:
 
     loc: Loc
     section: str  # before_script | script | after_script
+    #: the sequence node holding this item (None for a bare string script)
+    parent: Any = None
 
 
 @dataclass(frozen=True)
@@ -141,6 +150,8 @@ class Pipeline:
     notices: list[Notice]
     #: every variables: entry defined anywhere (global, default, each job's own, hidden jobs)
     variable_definitions: list[Variable]
+    #: mapping node id -> the entry holding it (see :func:`to_merged`)
+    parents: dict[int, Entry] = field(default_factory=dict)
 
 
 def config_document(file: SourceFile) -> Any | None:
@@ -165,6 +176,7 @@ class _Loader:
         self.notices: list[Notice] = []
         self._seen: set[str] = set()
         self._stack: list[str] = []
+        self.parents: dict[int, Entry] = {}
 
     def load(self, path: str, origin: tuple[str, int] | None) -> Merged | None:
         """The merged configuration of ``path`` with its includes merged under it."""
@@ -197,7 +209,7 @@ class _Loader:
             return None
         self._stack.append(norm)
         try:
-            own = to_merged(file, doc, self.notices)
+            own = to_merged(file, doc, self.notices, self.parents)
             combined = Merged()
             include = own.entries.get("include")
             if include is not None:
@@ -261,7 +273,9 @@ def load_pipeline(workspace: Workspace, ci_config: str = ".gitlab-ci.yml") -> Pi
     """Assemble the pipeline of ``ci_config`` and its includes."""
     loader = _Loader(workspace)
     config = loader.load(ci_config, None) or Merged()
-    pipeline = Pipeline(loader.files, config, {}, {}, loader.problems, loader.notices, [])
+    pipeline = Pipeline(
+        loader.files, config, {}, {}, loader.problems, loader.notices, [], loader.parents
+    )
     _build(pipeline)
     return pipeline
 
@@ -329,8 +343,12 @@ def _build(pipeline: Pipeline) -> None:
                 )
                 continue
             if parent not in raw_jobs:
-                pipeline.problems.append(
-                    Problem(_file_of(own).path, f"job {name!r} extends unknown {parent!r}", _line_of(extends))
+                pipeline.notices.append(
+                    Notice(
+                        _file_of(own).path,
+                        f"job {name!r} extends {parent!r}, which is not in the files read",
+                        _line_of(extends),
+                    )
                 )
                 continue
             if depth >= MAX_EXTENDS_DEPTH:
@@ -403,14 +421,15 @@ def _allows(inherit: bool | list[str], key: str) -> bool:
 
 
 def _script_lines(
-    value: Value | None, section: str, jobs: dict[str, Merged], pipeline: Pipeline, depth: int
+    value: Value | None, section: str, jobs: dict[str, Merged], pipeline: Pipeline, depth: int,
+    parent: Any = None,
 ) -> list[ScriptLine]:
     """Flatten a script value: a string, a list, nested lists, ``!reference`` tags."""
     if not isinstance(value, Loc):
         return []
     node = value.node
     if is_scalar(node):
-        return [] if is_null(node) else [ScriptLine(value, section)]
+        return [] if is_null(node) else [ScriptLine(value, section, parent)]
     if not is_seq(node):
         return []
     if node.tag == REFERENCE_TAG:
@@ -418,7 +437,7 @@ def _script_lines(
         return _script_lines(target, section, jobs, pipeline, depth + 1)
     lines: list[ScriptLine] = []
     for item in node.value:
-        lines.extend(_script_lines(Loc(value.file, item), section, jobs, pipeline, depth))
+        lines.extend(_script_lines(Loc(value.file, item), section, jobs, pipeline, depth, node))
     return lines
 
 

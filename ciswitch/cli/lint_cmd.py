@@ -1,0 +1,75 @@
+"""``ciswitch lint [PATH]...``: report every :local stages storage use."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from ciswitch.model import LintResult
+
+FORMATS = ("text", "json", "gitlab", "sarif", "github")
+
+
+def combine(results: list[LintResult]) -> LintResult:
+    """One result for several PATH arguments."""
+    if len(results) == 1:
+        return results[0]
+    combined = LintResult(root=", ".join(r.root for r in results))
+    for result in results:
+        combined.findings.extend(result.findings)
+        combined.problems.extend(result.problems)
+        combined.notices.extend(result.notices)
+        combined.files.extend(result.files)
+    return combined
+
+
+def emit_report(
+    result: LintResult, fmt: str, output: Path | None, statistics: bool, verbose: bool = False
+) -> None:
+    """Write the report: ``--output`` gets the chosen format, the terminal the text form."""
+    from ciswitch.report import render
+
+    if output is not None:
+        from ciswitch.atomic import atomic_write_text
+
+        atomic_write_text(output, render(fmt, result))
+        if fmt != "text":
+            fmt = "text"
+    click.echo(render(fmt, result, verbose=verbose), nl=False)
+    if statistics:
+        from ciswitch.report.statistics import render_statistics
+
+        click.echo(render_statistics(result), nl=False)
+
+
+@click.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
+              help="Report format.")
+@click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False),
+              help="Write the report to FILE; the text report still goes to the terminal.")
+@click.option("--statistics", is_flag=True, help="Print the number of findings per rule.")
+@click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False),
+              help="Read settings from FILE instead of .ciswitch.toml / pyproject.toml.")
+@click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
+@click.option("-v", "--verbose", is_flag=True, help="Also show notices (includes not followed...).")
+def lint(
+    paths: tuple[Path, ...], fmt: str, output: Path | None, statistics: bool,
+    config_file: Path | None, exit_zero: bool, verbose: bool,
+) -> None:
+    """Report every :local stages storage use in the CI configuration.
+
+    PATH is a repository directory (its .gitlab-ci.yml is read, with local includes and the
+    scripts jobs run) or a single file; the default is the current directory.
+    """
+    from ciswitch.lint import lint_paths
+
+    analyses = lint_paths(list(paths) or [Path(".")], config_file)
+    result = combine([a.result for a in analyses])
+    emit_report(result, fmt, output, statistics, verbose)
+    code = result.exit_code
+    if exit_zero and code == 1:
+        code = 0
+    sys.exit(code)

@@ -1,0 +1,124 @@
+"""``lint``: from a repository (or named files) to findings, problems and notices.
+
+This is the one pipeline both ``lint`` and ``fix`` run: load the CI model, collect facts, run
+the enabled rules, drop suppressed findings. ``fix`` then takes the findings' fixes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ciswitch.analysis import Facts, collect_facts
+from ciswitch.config import Config, load_config
+from ciswitch.errors import CiswitchError
+from ciswitch.gitlab import Pipeline, load_pipeline
+from ciswitch.model import Finding, LintResult, Problem
+from ciswitch.rules.base import RuleOptions
+from ciswitch.workspace import DirectoryWorkspace, Workspace
+
+YAML_SUFFIXES = (".yml", ".yaml")
+
+
+@dataclass
+class Analysis:
+    """A lint run's result together with the facts behind it (``fix`` needs both)."""
+
+    result: LintResult
+    facts: Facts
+    texts: dict[str, str]
+
+
+def run_rules(facts: Facts, config: Config, options: RuleOptions) -> list[Finding]:
+    """Every enabled rule over the facts, one finding per place, in file order."""
+    from ciswitch.rules import ALL_RULES
+
+    findings: list[Finding] = []
+    for rule in ALL_RULES:
+        if config.is_enabled(rule.CODE):
+            findings.extend(rule.check(facts, options))
+    findings.sort(key=lambda f: f.sort_key)
+    return findings
+
+
+def analyse_workspace(
+    ws: Workspace,
+    config: Config,
+    *,
+    entry: str | None = None,
+    to: str | None = None,
+    label: str | None = None,
+) -> Analysis:
+    """Lint the CI configuration of ``ws`` (``entry`` or the configured CI file)."""
+    ci_file = entry or config.ci_config
+    result = LintResult(root=label or ws.label)
+    if not ws.is_file(ci_file):
+        result.problems.append(Problem(ci_file, "no such CI configuration file"))
+        return Analysis(result, Facts(None), {})
+    pipeline: Pipeline = load_pipeline(ws, ci_file)
+    switched = config.stages_storage == "remote"
+    facts = collect_facts(pipeline, switched=switched)
+    options = RuleOptions(to=to, switched=switched)
+    findings = run_rules(facts, config, options)
+    texts = {f.path: f.text for f in pipeline.files}
+    from ciswitch.suppress import apply_suppressions
+
+    enabled = [code for code in _all_codes() if config.is_enabled(code)]
+    kept, unused = apply_suppressions(findings, texts, enabled=enabled)
+    if config.is_enabled("CSW100"):
+        kept.extend(unused)
+    kept.sort(key=lambda f: f.sort_key)
+    result.findings = kept
+    result.problems.extend(pipeline.problems)
+    result.notices.extend(pipeline.notices)
+    result.files = [f.path for f in pipeline.files]
+    return Analysis(result, facts, texts)
+
+
+def _all_codes() -> list[str]:
+    from ciswitch.rules import ALL_RULES
+
+    return [rule.CODE for rule in ALL_RULES] + ["CSW100"]
+
+
+def lint_workspace(ws: Workspace, config: Config) -> LintResult:
+    """Lint a repository snapshot (a work tree or a git tree)."""
+    return analyse_workspace(ws, config).result
+
+
+def find_root(path: Path) -> Path:
+    """The repository root of a file: the nearest parent with ``.git``, else its directory."""
+    start = path.resolve().parent
+    for candidate in (start, *start.parents):
+        if (candidate / ".git").exists():
+            return candidate
+    return start
+
+
+def resolve_target(path: Path) -> tuple[DirectoryWorkspace, str | None]:
+    """A PATH argument as (workspace, entry file or None for the configured CI file)."""
+    if path.is_dir():
+        return DirectoryWorkspace(path), None
+    if not path.exists():
+        raise CiswitchError("no such file or directory", str(path))
+    root = find_root(path)
+    rel = path.resolve().relative_to(root).as_posix()
+    return DirectoryWorkspace(root), rel
+
+
+def lint_paths(
+    paths: list[Path], config_file: Path | None = None, *, to: str | None = None
+) -> list[Analysis]:
+    """Lint each PATH (a repository directory or a single CI file)."""
+    analyses: list[Analysis] = []
+    for path in paths:
+        try:
+            ws, entry = resolve_target(path)
+            config = load_config(ws, config_file)
+        except CiswitchError as err:
+            result = LintResult(root=str(path))
+            result.problems.append(Problem(err.path or str(path), err.message, err.line, err.column))
+            analyses.append(Analysis(result, Facts(None), {}))
+            continue
+        analyses.append(analyse_workspace(ws, config, entry=entry, to=to))
+    return analyses

@@ -1,0 +1,67 @@
+"""A werf command is given ``:local`` stages storage by a flag.
+
+## What it does
+Finds `--stages-storage :local`, `--stages-storage=:local`, `-s :local`, `-s=:local` and
+`-s:local` (quoted or not, or through a variable such as `-s $STORAGE` whose value is `:local`)
+on werf 1.1 commands that take a stages storage (`build`, `publish`, `build-and-publish`, `run`,
+`deploy`, `dismiss`, `cleanup`, `purge`, `stages`/`images`/`managed-images` subcommands, ...),
+in `.gitlab-ci.yml`, its local includes and the scripts its jobs run.
+
+## Why is this bad?
+`:local` keeps werf's stages on one runner, so only that host can build. Once
+`werf stages switch-from-local` has run, werf refuses `:local` for the project and every job
+still passing it fails.
+
+## Example
+```yaml
+build:
+  script:
+    - werf build-and-publish --stages-storage :local
+```
+
+## Use instead
+```yaml
+build:
+  script:
+    - source $(werf ci-env gitlab --as-file)
+    - werf build-and-publish
+```
+`werf ci-env gitlab` sets `WERF_STAGES_STORAGE=$CI_REGISTRY_IMAGE/stages`.
+
+## Fix safety
+Safe when the job runs `werf ci-env` (or sets another stages storage): the fix removes the flag
+and its value and nothing else. When it does not, the fix is offered only with
+`--to ADDRESS`, which replaces `:local` by that address.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from ciswitch.analysis import Facts
+from ciswitch.fixes import flag_fix
+from ciswitch.model import Finding, Severity
+from ciswitch.rules.base import SWITCHED_NOTE, RuleOptions, blocked_reason, finding, jobs_text
+
+CODE = "CSW001"
+NAME = "local-stages-storage-flag"
+SUMMARY = "werf command uses :local stages storage through a flag"
+SEVERITY = Severity.ERROR
+FIX_SAFETY = "safe"
+
+
+def check(facts: Facts, options: RuleOptions) -> Iterator[Finding]:
+    for place in facts.of_code(CODE):
+        assert place.flag is not None
+        spelled = place.flag.spelling
+        via = f" (through {place.via})" if place.via else ""
+        if options.switched:
+            tail = SWITCHED_NOTE
+        else:
+            tail = "remove it; werf ci-env gitlab sets $CI_REGISTRY_IMAGE/stages"
+        message = f"{spelled} :local{via} in {jobs_text(place.affected_jobs)}: {tail}"
+        yield finding(
+            CODE, place, message, SEVERITY,
+            lambda place=place: flag_fix(place, options.to),  # type: ignore[misc]
+            blocked_reason(place, options.to),
+        )

@@ -1,0 +1,57 @@
+"""A werf command would have no stages storage once ``:local`` is removed.
+
+## What it does
+Finds werf commands that take a stages storage, get `:local` (by flag or variable), and run
+in a job (or script) with no `werf ci-env` before them and no other stages storage.
+
+## Why is this bad?
+werf 1.1 has no default stages storage: removing `:local` alone makes the command fail with
+`--stages-storage=ADDRESS param required`. Such a job needs an address.
+
+## Example
+```yaml
+build:
+  script:
+    - werf build --stages-storage :local
+```
+
+## Use instead
+```yaml
+build:
+  script:
+    - source $(werf ci-env gitlab --as-file)
+    - werf build
+```
+or run `ciswitch fix --to registry.example.com/group/project/stages`.
+
+## Fix safety
+No automatic fix: ciswitch leaves the `:local` places such a command depends on alone unless
+`--to ADDRESS` is given, in which case they are pointed at that address.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from ciswitch.analysis import Facts
+from ciswitch.model import Finding, Severity
+from ciswitch.rules.base import RuleOptions, finding, jobs_text
+
+CODE = "CSW004"
+NAME = "no-stages-storage-left"
+SUMMARY = "werf command would have no stages storage without :local"
+SEVERITY = Severity.ERROR
+FIX_SAFETY = "none"
+
+
+def check(facts: Facts, options: RuleOptions) -> Iterator[Finding]:
+    if options.to is not None:
+        return
+    for place in facts.of_code(CODE):
+        assert place.call is not None
+        command = " ".join(("werf", *place.call.subcommand))
+        message = (f"{command} in {jobs_text(place.affected_jobs)} has no werf ci-env and no "
+                   "other stages storage: removing :local would leave it with none; add "
+                   "`source $(werf ci-env gitlab --as-file)` or pass --to ADDRESS")
+        yield finding(CODE, place, message, SEVERITY, None,
+                      "needs an address: add werf ci-env or pass --to ADDRESS")
