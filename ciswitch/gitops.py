@@ -1,0 +1,666 @@
+"""The git operations behind ``ciswitch branch`` and ``ciswitch branches``, on GitPython.
+
+Three properties matter more than convenience here, because the same code runs unattended over
+whole fleets of repositories:
+
+* **Nothing the user did not ask for changes.** The fix commit is built with plumbing in a
+  temporary index (``hash-object``, ``update-index``, ``write-tree``, ``commit-tree``,
+  ``update-ref``): the work tree, the real index and the checked-out branch stay untouched, and
+  only the named files differ from the parent commit.
+* **Failures are loud.** GitPython does not raise when a push is rejected; every ``PushInfo``
+  is checked and the remote's own words (hook output) are reported.
+* **No credentials leak.** Every message that may contain a URL or git's stderr goes through
+  :func:`ciswitch.redact.redact`.
+
+GitPython is imported inside functions: this module is only imported by commands that need
+git, and even then ``git`` loads on first use.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ciswitch.errors import CiswitchError
+from ciswitch.redact import redact
+
+if TYPE_CHECKING:
+    import git
+
+#: the trailer that marks the commit switching a project to remote stages storage
+TRAILER_KEY = "Ciswitch-Change"
+TRAILER_VALUE = "remote-stages-storage"
+TRAILER = f"{TRAILER_KEY}: {TRAILER_VALUE}"
+
+_ZERO_SHA = "0" * 40
+
+
+# --------------------------------------------------------------------------- running git
+
+
+def _git_error(err: Exception, what: str) -> CiswitchError:
+    """A one-line, redacted :class:`CiswitchError` from a failed git command."""
+    stderr = getattr(err, "stderr", "") or str(err)
+    if isinstance(stderr, bytes):
+        stderr = stderr.decode("utf-8", "replace")
+    lines = [ln.strip() for ln in str(stderr).splitlines()]
+    lines = [re.sub(r"^stderr: '?", "", ln).rstrip("'").strip() for ln in lines]
+    detail = "; ".join(ln for ln in lines if ln)
+    return CiswitchError(redact(f"{what}: {detail}" if detail else what))
+
+
+def _run(repo: git.Repo, what: str, *args: str, env: Mapping[str, str] | None = None) -> str:
+    """``git <args>`` in ``repo``; a git failure becomes a CiswitchError saying ``what``."""
+    import git
+
+    try:
+        out: str = repo.git.execute(
+            ["git", *args], env=dict(env) if env else None, strip_newline_in_stdout=False
+        )
+    except git.GitCommandError as err:
+        raise _git_error(err, what) from err
+    return out
+
+
+# --------------------------------------------------------------------------- repository state
+
+
+def open_repo(path: Path) -> git.Repo:
+    """The repository whose work tree contains ``path``; one-line error when there is none."""
+    import git
+
+    if not path.exists():
+        raise CiswitchError("no such directory", str(path))
+    try:
+        repo = git.Repo(path, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError) as err:
+        raise CiswitchError("not a git repository", str(path)) from err
+    if repo.bare or repo.working_tree_dir is None:
+        raise CiswitchError("bare repository: ciswitch needs a work tree", str(path))
+    return repo
+
+
+def work_tree(repo: git.Repo) -> Path:
+    """The root of the work tree."""
+    if repo.working_tree_dir is None:  # pragma: no cover - open_repo refuses bare repos
+        raise CiswitchError("bare repository: ciswitch needs a work tree", str(repo.git_dir))
+    return Path(repo.working_tree_dir)
+
+
+@dataclass(frozen=True)
+class Dirt:
+    """What keeps a work tree from being clean: changed tracked paths and untracked files."""
+
+    changed: tuple[str, ...] = ()
+    untracked: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.changed or self.untracked)
+
+
+def dirt(repo: git.Repo) -> Dirt:
+    """Tracked changes (staged or not) and untracked files that ``.gitignore`` does not hide."""
+    out = _run(
+        repo, "cannot read the work tree status",
+        "status", "--porcelain=v1", "-z", "--untracked-files=all", "--ignore-submodules=none",
+    )
+    changed: list[str] = []
+    untracked: list[str] = []
+    records = out.split("\0")
+    i = 0
+    while i < len(records):
+        record = records[i]
+        i += 1
+        if len(record) < 4:
+            continue
+        code, path = record[:2], record[3:]
+        if code == "??":
+            untracked.append(path)
+        else:
+            changed.append(path)
+            if "R" in code or "C" in code:
+                i += 1  # the rename's source path follows as its own record
+    return Dirt(tuple(changed), tuple(untracked))
+
+
+def _some(paths: Sequence[str], limit: int = 3) -> str:
+    shown = ", ".join(paths[:limit])
+    return shown if len(paths) <= limit else f"{shown} and {len(paths) - limit} more"
+
+
+def ensure_clean(repo: git.Repo) -> None:
+    """Refuse a work tree with uncommitted changes or untracked files, naming them.
+
+    The fix is computed from the work tree but committed on top of HEAD: any difference
+    between the two would either leak into the commit or be silently dropped from it.
+    """
+    found = dirt(repo)
+    if not found:
+        return
+    parts = []
+    if found.changed:
+        parts.append(f"uncommitted changes in {_some(found.changed)}")
+    if found.untracked:
+        parts.append(f"untracked files {_some(found.untracked)}")
+    raise CiswitchError(
+        f"work tree is not clean: {'; '.join(parts)} (commit, stash or remove them first)",
+        str(work_tree(repo)),
+    )
+
+
+def current_branch(repo: git.Repo) -> str:
+    """The checked-out branch; refuses a detached HEAD and a branch without commits."""
+    if repo.head.is_detached:
+        sha = repo.head.commit.hexsha[:10]
+        raise CiswitchError(
+            f"HEAD is detached at {sha}: check out a branch first", str(work_tree(repo))
+        )
+    name = repo.head.ref.name
+    if not repo.head.is_valid():
+        raise CiswitchError(f"branch {name} has no commits yet", str(work_tree(repo)))
+    return name
+
+
+def head_sha(repo: git.Repo) -> str:
+    return repo.head.commit.hexsha
+
+
+def branch_sha(repo: git.Repo, branch: str) -> str | None:
+    """The commit of local branch ``branch``, or None when it does not exist."""
+    import git
+
+    try:
+        sha: str = repo.git.rev_parse("--verify", "--quiet", f"refs/heads/{branch}^{{commit}}")
+    except git.GitCommandError:
+        return None
+    return sha.strip() or None
+
+
+def check_branch_name(repo: git.Repo, branch: str) -> None:
+    """Refuse names git would refuse, before anything is written."""
+    import git
+
+    try:
+        repo.git.check_ref_format("--branch", branch)
+    except git.GitCommandError as err:
+        raise CiswitchError(f"invalid branch name {branch!r}") from err
+
+
+# --------------------------------------------------------------------------- remotes
+
+
+def get_remote(repo: git.Repo, name: str) -> git.Remote:
+    """The remote called ``name``; the error lists the remotes that exist."""
+    names = [r.name for r in repo.remotes]
+    if name not in names:
+        known = ", ".join(names) if names else "none"
+        raise CiswitchError(
+            f"no remote named {name!r} (remotes: {known})", str(work_tree(repo))
+        )
+    return repo.remote(name)
+
+
+def remote_url(repo: git.Repo, name: str, *, push: bool = True) -> str:
+    """The (push) URL of remote ``name``, redacted for display."""
+    import git
+
+    args = ["remote", "get-url", *(["--push"] if push else []), name]
+    try:
+        url: str = repo.git.execute(["git", *args])
+    except git.GitCommandError:
+        return name
+    return redact(url.strip())
+
+
+def default_branch(repo: git.Repo, remote: str) -> str:
+    """The remote's default branch: its ``HEAD`` symref, local copy first, else asked live."""
+    import git
+
+    prefix = f"refs/remotes/{remote}/"
+    try:
+        ref: str = repo.git.symbolic_ref("--quiet", f"{prefix}HEAD")
+    except git.GitCommandError:
+        ref = ""
+    if ref.strip().startswith(prefix):
+        return ref.strip()[len(prefix):]
+    try:
+        out = str(repo.git.ls_remote("--symref", remote, "HEAD"))
+    except git.GitCommandError as err:
+        raise CiswitchError(
+            redact(
+                f"cannot tell the default branch of remote {remote} "
+                f"({remote_url(repo, remote, push=False)}): "
+                f"{_git_error(err, 'ls-remote failed').message}; pass --target BRANCH"
+            )
+        ) from err
+    for line in out.splitlines():
+        match = re.match(r"ref:\s+refs/heads/(\S+)\s+HEAD$", line.strip())
+        if match:
+            return match.group(1)
+    raise CiswitchError(
+        redact(
+            f"cannot tell the default branch of remote {remote} "
+            f"({remote_url(repo, remote, push=False)}): it has no HEAD; pass --target BRANCH"
+        )
+    )
+
+
+def remote_branch_sha(repo: git.Repo, remote: str, branch: str) -> str | None:
+    """The commit ``branch`` points to on the remote right now (``ls-remote``), or None."""
+    out = _run(
+        repo, f"cannot reach remote {remote}",
+        "ls-remote", "--heads", remote, f"refs/heads/{branch}",
+    )
+    for line in out.splitlines():
+        sha, _, ref = line.partition("\t")
+        if ref.strip() == f"refs/heads/{branch}":
+            return sha.strip()
+    return None
+
+
+def fetch_branch(repo: git.Repo, remote: str, branch: str) -> None:
+    """Bring ``branch`` of ``remote`` into ``refs/remotes/<remote>/<branch>``."""
+    _run(
+        repo, f"cannot fetch {branch} from {remote}",
+        "fetch", "--quiet", "--no-tags", remote,
+        f"+refs/heads/{branch}:refs/remotes/{remote}/{branch}",
+    )
+
+
+def fetch(repo: git.Repo, remote: str) -> None:
+    """Update every remote-tracking branch of ``remote`` and drop the deleted ones."""
+    _run(repo, f"cannot fetch from {remote}", "fetch", "--quiet", "--prune", "--no-tags", remote)
+
+
+@dataclass(frozen=True)
+class RemoteBranch:
+    """One ``refs/remotes/<remote>/<name>`` with its tip commit."""
+
+    name: str
+    ref: str
+    sha: str
+
+
+def remote_branches(repo: git.Repo, remote: str) -> list[RemoteBranch]:
+    """The remote-tracking branches of ``remote`` (its ``HEAD`` symref left out), by name."""
+    prefix = f"refs/remotes/{remote}/"
+    out = _run(
+        repo, "cannot list branches",
+        "for-each-ref", "--format=%(objectname) %(objecttype) %(refname)", prefix,
+    )
+    found = []
+    for line in out.splitlines():
+        sha, kind, ref = line.split(" ", 2)
+        name = ref[len(prefix):]
+        if name == "HEAD" or kind != "commit":
+            continue
+        found.append(RemoteBranch(name, ref, sha))
+    return sorted(found, key=lambda b: b.name)
+
+
+# --------------------------------------------------------------------------- commits
+
+
+@dataclass(frozen=True)
+class Identity:
+    """A commit author (and committer) given on the command line."""
+
+    name: str
+    email: str
+
+    def __str__(self) -> str:
+        return f"{self.name} <{self.email}>"
+
+
+def parse_identity(text: str) -> Identity:
+    """``"Name <mail@host>"`` as ``git commit --author`` takes it."""
+    match = re.fullmatch(r"\s*([^<>]*?)\s*<([^<>\s]+@[^<>\s]+|[^<>\s]+)>\s*", text)
+    if not match or not match.group(1):
+        raise CiswitchError(f"--author must look like 'Name <email>', got {text!r}")
+    return Identity(match.group(1), match.group(2))
+
+
+def tree_mode(repo: git.Repo, rev: str, path: str) -> str | None:
+    """The octal mode of ``path`` in ``rev``'s tree (``100644``, ``100755``...), or None."""
+    out = _run(repo, "cannot read the tree", "ls-tree", "-z", rev, "--", path)
+    for record in out.split("\0"):
+        meta, _, name = record.partition("\t")
+        if name == path:
+            return meta.split(" ")[0]
+    return None
+
+
+def commit_files(
+    repo: git.Repo,
+    parent: str,
+    files: Mapping[str, bytes],
+    message: str,
+    author: Identity | None = None,
+) -> str:
+    """Create a commit whose tree is ``parent``'s with ``files`` (path -> content) replaced.
+
+    Nothing outside the object database changes: the work tree, the index and every ref stay
+    as they were (set a branch with :func:`set_branch`). Contents go through ``hash-object
+    --path`` so clean filters (line endings, LFS) apply as ``git add`` would apply them; modes
+    are kept from ``parent`` (new files get 100644). The committer is ``author`` too when given,
+    else both come from git's configuration.
+    """
+    if not files:
+        raise CiswitchError("nothing to commit")
+    env: dict[str, str] = {}
+    if author is not None:
+        env.update(
+            GIT_AUTHOR_NAME=author.name, GIT_AUTHOR_EMAIL=author.email,
+            GIT_COMMITTER_NAME=author.name, GIT_COMMITTER_EMAIL=author.email,
+        )
+    with tempfile.TemporaryDirectory(prefix="ciswitch-commit-") as tmp:
+        index_env = {**env, "GIT_INDEX_FILE": os.path.join(tmp, "index")}
+        _run(repo, "cannot read the parent tree", "read-tree", parent, env=index_env)
+        for number, (path, content) in enumerate(sorted(files.items())):
+            blob_file = os.path.join(tmp, f"blob{number}")
+            with open(blob_file, "wb") as handle:
+                handle.write(content)
+            sha = _run(
+                repo, f"cannot store {path}", "hash-object", "-w", f"--path={path}", "--", blob_file
+            ).strip()
+            mode = tree_mode(repo, parent, path) or "100644"
+            if mode not in ("100644", "100755"):
+                raise CiswitchError(f"cannot commit over a {mode} entry", path)
+            _run(
+                repo, f"cannot stage {path}",
+                "update-index", "--add", "--cacheinfo", f"{mode},{sha},{path}", env=index_env,
+            )
+        tree = _run(repo, "cannot write the tree", "write-tree", env=index_env).strip()
+        message_file = os.path.join(tmp, "message")
+        with open(message_file, "w", encoding="utf-8") as handle:
+            handle.write(message if message.endswith("\n") else message + "\n")
+        what = "cannot create the commit"
+        try:
+            sha = _run(repo, what, "commit-tree", tree, "-p", parent, "-F", message_file, env=env)
+        except CiswitchError as err:
+            if "identity" in err.message.lower() or "who you are" in err.message.lower():
+                raise CiswitchError(
+                    "git does not know who you are: set user.name and user.email "
+                    "(git config) or pass --author 'Name <email>'"
+                ) from err
+            raise
+    return sha.strip()
+
+
+def set_branch(repo: git.Repo, branch: str, sha: str, *, old: str | None) -> None:
+    """Point ``refs/heads/<branch>`` at ``sha``, only if it is still at ``old`` (None: absent).
+
+    The compare-and-swap keeps a concurrent run (or the user) from being overwritten.
+    """
+    _run(
+        repo, f"cannot update branch {branch}",
+        "update-ref", "-m", "ciswitch: remote stages storage",
+        f"refs/heads/{branch}", sha, old or _ZERO_SHA,
+    )
+
+
+def file_at(repo: git.Repo, rev: str, path: str) -> bytes | None:
+    """The content of ``path`` at ``rev``, or None when the file is not there."""
+    import git
+
+    try:
+        blob = repo.commit(rev).tree / path
+    except (KeyError, ValueError, git.BadName):
+        return None
+    if blob.type != "blob":
+        return None
+    data: bytes = blob.data_stream.read()
+    return data
+
+
+def commit_message(subject: str, body: str = "") -> str:
+    """Subject, blank line, body, blank line, the ciswitch trailer."""
+    parts = [subject.strip()]
+    if body.strip():
+        parts.append(body.strip())
+    parts.append(TRAILER)
+    return "\n\n".join(parts) + "\n"
+
+
+def trailer_commits(
+    repo: git.Repo, rev: str, *, value: str = TRAILER_VALUE, max_count: int | None = None
+) -> list[str]:
+    """Commits reachable from ``rev`` (newest first) carrying ``Ciswitch-Change: <value>``.
+
+    ``git log --grep`` narrows the walk; each hit is then checked for the trailer as a line
+    of its own, so a message merely quoting the text elsewhere does not count.
+    """
+    args = [
+        "log", "--format=%H%x00%B%x00", "-E", "-i",
+        f"--grep=^{TRAILER_KEY}:[[:space:]]*{re.escape(value)}[[:space:]]*$",
+    ]
+    if max_count is not None:
+        args.append(f"--max-count={max_count}")
+    out = _run(repo, f"cannot read the history of {rev}", *args, rev, "--")
+    found = []
+    fields = out.split("\0")
+    for sha, body in zip(fields[0::2], fields[1::2], strict=False):
+        sha = sha.strip()
+        pattern = rf"(?im)^{re.escape(TRAILER_KEY)}:[ \t]*{re.escape(value)}[ \t]*$"
+        if sha and re.search(pattern, body):
+            found.append(sha)
+    return found
+
+
+def has_trailer_commit(repo: git.Repo, rev: str, *, value: str = TRAILER_VALUE) -> bool:
+    return bool(trailer_commits(repo, rev, value=value, max_count=1))
+
+
+@dataclass(frozen=True)
+class CommitInfo:
+    """What ``branches`` shows about a branch tip."""
+
+    sha: str
+    date: str  #: committer date, strict ISO 8601 with offset
+    timestamp: int
+    author: str
+
+
+def commit_info(repo: git.Repo, rev: str) -> CommitInfo:
+    out = _run(
+        repo, f"cannot read {rev}", "log", "-1", "--format=%H%x00%cI%x00%ct%x00%an", rev, "--"
+    )
+    sha, date, stamp, author = out.strip("\n").split("\0")
+    return CommitInfo(sha, date, int(stamp), author)
+
+
+# --------------------------------------------------------------------------- push
+
+
+def fold_line(text: str) -> str:
+    """One line of text: git refuses newlines in push options, so lines are joined by spaces."""
+    return " ".join(part.strip() for part in text.splitlines() if part.strip())
+
+
+@dataclass
+class MergeRequestOptions:
+    """The GitLab ``merge_request.*`` push options (documented in GitLab's push options)."""
+
+    target: str
+    title: str
+    description: str = ""
+    remove_source_branch: bool = True
+    draft: bool = False
+    labels: list[str] = field(default_factory=list)
+    assignees: list[str] = field(default_factory=list)
+    extra: list[str] = field(default_factory=list)
+
+    def push_options(self) -> list[str]:
+        options = [
+            "merge_request.create",
+            f"merge_request.target={self.target}",
+            f"merge_request.title={fold_line(self.title)}",
+        ]
+        if self.description.strip():
+            options.append(f"merge_request.description={fold_line(self.description)}")
+        if self.remove_source_branch:
+            options.append("merge_request.remove_source_branch")
+        if self.draft:
+            options.append("merge_request.draft")
+        options += [f"merge_request.label={fold_line(label)}" for label in self.labels]
+        options += [f"merge_request.assign={fold_line(user)}" for user in self.assignees]
+        options += self.extra
+        for option in options:
+            if "\n" in option or "\r" in option or "\0" in option:
+                raise CiswitchError(f"push option may not contain a line break: {option!r}")
+        return options
+
+
+def push_command(
+    remote: str, branch: str, options: Iterable[str], *, force_with_lease: str | None = None
+) -> list[str]:
+    """The ``git push`` command line :func:`push_branch` runs (shown by ``--dry-run``)."""
+    cmd = ["git", "push", "--porcelain", "--set-upstream"]
+    if force_with_lease is not None:
+        cmd.append(f"--force-with-lease=refs/heads/{branch}:{force_with_lease}")
+    for option in options:
+        cmd += ["--push-option", option]
+    cmd += [remote, f"refs/heads/{branch}:refs/heads/{branch}"]
+    return cmd
+
+
+@dataclass
+class PushResult:
+    """A successful push: the remote's messages and the merge request URL found in them."""
+
+    remote_lines: list[str]
+    merge_request_url: str | None
+    up_to_date: bool = False
+
+
+def _remote_messages(lines: Iterable[str]) -> list[str]:
+    """The ``remote:`` lines of git's stderr without the prefix (progress lines dropped)."""
+    out = []
+    for raw in lines:
+        for piece in raw.split("\r"):
+            line = piece.rstrip()
+            if not line.startswith("remote:"):
+                continue
+            text = line[len("remote:"):].rstrip()
+            if re.match(r"\s*(Resolving deltas|Counting objects|Compressing objects)\b", text):
+                continue
+            out.append(text)
+    return out
+
+
+_MR_URL = re.compile(r"https?://\S+?/-/merge_requests/\S+|https?://\S+?/pull/new/\S+")
+
+
+def merge_request_url(messages: Sequence[str]) -> str | None:
+    """The merge request URL GitLab prints after a push, redacted; None when there is none.
+
+    GitLab prints ``View merge request for B:`` plus the URL of an existing or just created
+    merge request, or ``To create a merge request for B, visit:`` plus a ``.../new?...`` URL.
+    The first kind wins: it is the merge request that ``merge_request.create`` opened.
+    """
+    created: str | None = None
+    proposed: str | None = None
+    for text in messages:
+        match = _MR_URL.search(text)
+        if not match:
+            continue
+        url = match.group(0)
+        if "/merge_requests/new" in url or "/pull/new/" in url:
+            proposed = proposed or url
+        else:
+            created = created or url
+    best = created or proposed
+    return redact(best) if best else None
+
+
+def _line_recorder() -> Any:
+    """A GitPython progress object that also keeps every raw stderr line in ``.lines``.
+
+    GitPython's parser silently drops lines that look like progress (``remote: Foo: 3``), and
+    hook output is exactly what a rejected push must show, so lines are recorded before parsing.
+    """
+    import git
+
+    class LineRecorder(git.RemoteProgress):
+        __slots__ = ("lines",)
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.lines: list[str] = []
+
+        def new_message_handler(self) -> Callable[[Any], None]:
+            original = super().new_message_handler()
+
+            def handler(line: Any) -> None:
+                text = line.decode("utf-8", "replace") if isinstance(line, bytes) else str(line)
+                self.lines.append(text.rstrip("\n"))
+                original(text)
+
+            return handler
+
+    return LineRecorder()
+
+
+_FAILED = ("ERROR", "REJECTED", "REMOTE_REJECTED", "REMOTE_FAILURE")
+
+
+def push_branch(
+    repo: git.Repo,
+    remote: str,
+    branch: str,
+    options: Sequence[str],
+    *,
+    force_with_lease: str | None = None,
+) -> PushResult:
+    """Push ``refs/heads/<branch>`` to the same name on ``remote`` with push options.
+
+    Raises :class:`CiswitchError` (redacted, one line, with the remote's reason) when git
+    fails or any ref update is rejected. ``force_with_lease`` is the remote sha expected to be
+    replaced (an update of an earlier ciswitch branch).
+    """
+    import git
+
+    target = get_remote(repo, remote)
+    url = remote_url(repo, remote)
+    recorder = _line_recorder()
+    kwargs: dict[str, Any] = {"set_upstream": True}
+    if options:
+        kwargs["push_option"] = list(options)
+    if force_with_lease is not None:
+        kwargs["force_with_lease"] = f"refs/heads/{branch}:{force_with_lease}"
+    refspec = f"refs/heads/{branch}:refs/heads/{branch}"
+    what = f"push of {branch} to {remote} ({url}) failed"
+    try:
+        infos = target.push(refspec, progress=recorder, **kwargs)
+    except git.GitCommandError as err:
+        messages = _remote_messages(recorder.lines)
+        other = [ln.strip() for ln in recorder.lines if not ln.startswith("remote:")]
+        detail = "; ".join([*(m.strip() for m in messages if m.strip()), *filter(None, other)])
+        if not detail:
+            raise _git_error(err, what) from err
+        if "does not support push options" in detail:
+            detail += " (the remote is not GitLab or too old: use --no-push and push by hand)"
+        raise CiswitchError(redact(f"{what}: {detail}")) from err
+    messages = _remote_messages(recorder.lines)
+    reasons = []
+    for info in infos:
+        if any(info.flags & getattr(git.PushInfo, flag) for flag in _FAILED):
+            reasons.append(info.summary.strip() or "rejected")
+    failure = getattr(infos, "error", None)
+    if isinstance(failure, Exception) and not reasons:
+        reasons.append(_git_error(failure, "git push failed").message)
+    if not infos and not reasons:
+        reasons.append("git reported no ref update")
+    if reasons:
+        said = "; ".join(m.strip() for m in messages if m.strip())
+        detail = "; ".join(reasons) + (f"; remote: {said}" if said else "")
+        raise CiswitchError(redact(f"push of {branch} to {remote} ({url}) was rejected: {detail}"))
+    up_to_date = all(info.flags & git.PushInfo.UP_TO_DATE for info in infos)
+    return PushResult(
+        [redact(m) for m in messages], merge_request_url(messages), up_to_date=up_to_date
+    )
