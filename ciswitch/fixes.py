@@ -10,6 +10,7 @@ trailing whitespace.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from typing import Any
 
 from ciswitch.analysis import LOCAL, Place, ShellSite
@@ -78,6 +79,15 @@ def _shell_edit(site: ShellSite, start: int, end: int, replacement: str) -> Edit
     return Edit(site.file.path, fstart, fend, replacement)
 
 
+def _replacement_fix(site: ShellSite, start: int, end: int, repl: str, what: str) -> Fix:
+    """A fix replacing part of a shell text, with the words it takes away and brings in."""
+    old = _words(site.text)
+    new = _words(site.text[:start] + repl + site.text[end:])
+    removed = tuple((Counter(old) - Counter(new)).elements())
+    added = tuple((Counter(new) - Counter(old)).elements())
+    return Fix((_shell_edit(site, start, end, repl),), True, what, removed, added)
+
+
 def _words(text: str) -> tuple[str, ...]:
     from ciswitch.shell import words_of
 
@@ -92,7 +102,7 @@ def flag_fix(place: Place, to: str | None) -> Fix:
     assert site is not None and flag is not None and call is not None
     if to is not None:
         start, end, repl = replacement_for_value(flag, to)
-        return Fix((_shell_edit(site, start, end, repl),), True, f"point the flag at {to}")
+        return _replacement_fix(site, start, end, repl, f"point the flag at {to}")
     start, end, repl = flag_removal(site.text, call, flag)
     removed = _words(site.text[flag.start : flag.end])
     return Fix((_shell_edit(site, start, end, repl),), True, "remove the flag", removed)
@@ -106,7 +116,7 @@ def assignment_fix(place: Place, to: str | None) -> Fix:
     assert site is not None and assignment is not None
     if to is not None:
         start, end, repl = replacement_for_value(assignment, to)
-        return Fix((_shell_edit(site, start, end, repl),), True, f"set it to {to}")
+        return _replacement_fix(site, start, end, repl, f"set it to {to}")
     start, end, repl = assignment_removal(site.text, assignment)
     removed_text = site.text[start:end]
     whole = site.text.strip() == removed_text.strip() and repl.strip() == ""
@@ -150,8 +160,7 @@ def variable_fix(place: Place, to: str | None, parents: dict[int, Any]) -> Fix:
         index = site.text.find(LOCAL)
         if index < 0:
             raise NoFix(f"the value is {site.text!r}, set elsewhere")
-        edit = _shell_edit(site, index, index + len(LOCAL), to)
-        return Fix((edit,), True, f"set it to {to}")
+        return _replacement_fix(site, index, index + len(LOCAL), to, f"set it to {to}")
     owner = entry.owner
     removed = (variable.name,)
     if getattr(owner, "flow_style", False):

@@ -46,6 +46,8 @@ class Fix:
     safe: bool = True
     description: str = ""
     removed_words: tuple[str, ...] = ()
+    #: words the fix brings in (the address given with ``--to``)
+    added_words: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,114 @@
+"""``ciswitch fix [PATH]...``: remove :local stages storage, touching nothing else."""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from pathlib import Path
+
+import click
+
+from ciswitch.fix import FixOutcome
+
+
+def unified_diff(path: str, old: bytes, new: bytes) -> str:
+    """A unified diff of one file's change (decoded text, line endings kept visible)."""
+    import difflib
+
+    old_text = old.decode("utf-8-sig")
+    new_text = new.decode("utf-8-sig")
+    lines = difflib.unified_diff(
+        old_text.splitlines(keepends=True), new_text.splitlines(keepends=True),
+        f"a/{path}", f"b/{path}",
+    )
+    out = []
+    for line in lines:
+        out.append(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
+    return "".join(out)
+
+
+def summary(outcome: FixOutcome, wrote: bool) -> str:
+    """One line: files changed, places fixed, places left and why."""
+    verb = "Fixed" if wrote else "Would fix"
+    files = len(outcome.changes)
+    text = f"{verb} {len(outcome.fixed)} place(s) in {files} file(s)"
+    if outcome.remaining:
+        reasons = Counter(f.unfixable_reason or "not fixable" for f in outcome.remaining)
+        why = "; ".join(f"{n} {r}" for r, n in reasons.most_common())
+        text += f"; {len(outcome.remaining)} left ({why})"
+    else:
+        text += "; nothing left"
+    return text + "."
+
+
+@click.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--diff", "show_diff", is_flag=True, help="Print a unified diff; write nothing.")
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 if anything would change.")
+@click.option("--to", "address", metavar="ADDRESS",
+              help="Replace :local by this stages storage address instead of removing it.")
+@click.option("--unsafe-fixes", is_flag=True,
+              help="Also apply unsafe fixes (removing :local synchronization).")
+@click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False),
+              help="Read settings from FILE.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "gitlab", "sarif", "github"]),
+              default="text", show_default=True, help="Format of the findings left.")
+@click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False),
+              help="Write the report of findings left to FILE.")
+def fix(
+    paths: tuple[Path, ...], show_diff: bool, check: bool, address: str | None,
+    unsafe_fixes: bool, config_file: Path | None, fmt: str, output: Path | None,
+) -> None:
+    """Remove every :local stages storage that can be removed safely.
+
+    Only the characters that must go are changed: comments, quotes, indentation, line endings
+    and every other byte stay as they were. Every changed file is re-parsed and verified before
+    it is written, atomically.
+    """
+    from ciswitch.cli.lint_cmd import emit_report
+    from ciswitch.config import load_config
+    from ciswitch.errors import CiswitchError
+    from ciswitch.fix import plan_fix, write_changes
+    from ciswitch.lint import resolve_target
+    from ciswitch.model import LintResult, Problem
+
+    write = not (show_diff or check)
+    result = LintResult(root=", ".join(str(p) for p in paths) or ".")
+    any_change = False
+    outcomes: list[FixOutcome] = []
+    for path in list(paths) or [Path(".")]:
+        try:
+            ws, entry = resolve_target(path)
+            config = load_config(ws, config_file)
+            outcome = plan_fix(ws, config, to=address, unsafe=unsafe_fixes, entry=entry)
+        except CiswitchError as err:
+            outcome = FixOutcome(problems=[Problem(err.path or str(path), err.message, err.line)])
+            ws = None  # type: ignore[assignment]
+        outcomes.append(outcome)
+        if outcome.problems:
+            result.problems.extend(outcome.problems)
+            continue
+        if show_diff:
+            for change in outcome.changes:
+                click.echo(unified_diff(change.path, change.old, change.new), nl=False)
+        if write and outcome.changes:
+            write_changes(ws, outcome)
+        any_change = any_change or bool(outcome.changes)
+        result.findings.extend(outcome.remaining)
+    if result.problems:
+        for problem in result.problems:
+            click.echo(problem.one_line(), err=True)
+        sys.exit(2)
+    if result.findings or fmt != "text":
+        emit_report(result, fmt, output, False)
+    merged = FixOutcome(
+        changes=[c for o in outcomes for c in o.changes],
+        fixed=[f for o in outcomes for f in o.fixed],
+        remaining=[f for o in outcomes for f in o.remaining],
+    )
+    click.echo(summary(merged, write), err=not write)
+    if merged.fixed and any(not f.fix.safe for f in merged.fixed if f.fix is not None):
+        click.echo("Applied unsafe fixes: :local synchronization removed.", err=True)
+    if result.findings or (check and any_change):
+        sys.exit(1)
+    sys.exit(0)
