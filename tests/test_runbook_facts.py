@@ -115,7 +115,8 @@ def test_block_file_under_werf_home(tmp_path: Path) -> None:
     env = {"WERF_HOME": str(tmp_path / "wh")}
     assert block_file("shop", env) == tmp_path / "wh/service/stages_switch_from_local_block/shop"
     assert block_file_display("shop", env) == str(block_file("shop", env))
-    assert block_file("shop", {}) == Path.home() / ".werf/service/stages_switch_from_local_block/shop"
+    home_block = Path.home() / ".werf/service/stages_switch_from_local_block/shop"
+    assert block_file("shop", {}) == home_block
     assert block_file_display("shop", {}) == "~/.werf/service/stages_switch_from_local_block/shop"
 
 
