@@ -108,6 +108,18 @@ def test_json_plan(env: Env) -> None:
     assert TOKEN not in done.stdout
 
 
+def test_plan_lists_what_the_merge_request_changes(env: Env) -> None:
+    shutil.copytree(FIXTURES.parent / "project", env.repo, dirs_exist_ok=True)
+    before = (env.repo / ".gitlab-ci.yml").read_bytes()
+    done = env.run("--to", ADDR)
+    assert done.returncode == 0, done.stderr
+    assert "The merge request fixes the 2 place(s) below." in done.stdout
+    assert "       - .gitlab-ci.yml:10:" in done.stdout
+    assert "       - .gitlab-ci.yml:16:" in done.stdout
+    assert "$ ciswitch branch --description-file" in done.stdout
+    assert (env.repo / ".gitlab-ci.yml").read_bytes() == before  # planning writes nothing
+
+
 def test_ci_registry_image_gives_the_address(env: Env) -> None:
     done = env.run("--format", "json", CI_REGISTRY_IMAGE="registry.example.com/web/shop")
     assert json.loads(done.stdout)["stages_address"] == {

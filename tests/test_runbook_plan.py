@@ -35,10 +35,11 @@ def _facts(*, name: str | None = "shop", address: str | None = ADDR,
     )
 
 
-def _finding(line: int, *, fixable: bool) -> Finding:
-    fix = Fix((Edit(".gitlab-ci.yml", 10, 20, ""),), description="remove --stages-storage :local")
+def _finding(line: int, *, fixable: bool, code: str = "CSW001", safe: bool = True) -> Finding:
+    fix = Fix((Edit(".gitlab-ci.yml", 10, 20, ""),), safe=safe,
+              description="remove --stages-storage :local")
     return Finding(
-        code="CSW001", message="werf build uses :local stages storage", path=".gitlab-ci.yml",
+        code=code, message="werf build uses :local stages storage", path=".gitlab-ci.yml",
         start=10, end=20, begin=Position(line, 14), finish=Position(line, 38), jobs=("build",),
         fix=fix if fixable else None,
         unfixable_reason="" if fixable else "no stages storage would be left: pass --to",
@@ -56,8 +57,10 @@ def test_steps_in_the_seed_order_with_exact_commands() -> None:
         "docker login registry.example.com -u USER -p TOKEN",
         f"werf stages sync --from :local --to {ADDR}",
     )
-    assert branch.commands[1] == (
-        f'ciswitch branch --to {ADDR} --description-file "${{TMPDIR:-/tmp}}/ciswitch-plan.md"')
+    assert branch.commands == (
+        f'ciswitch plan --to {ADDR} --format markdown > "${{TMPDIR:-/tmp}}/ciswitch-plan.md"',
+        'ciswitch branch --description-file "${TMPDIR:-/tmp}/ciswitch-plan.md"',
+    )
     assert switch.commands == (f"werf stages switch-from-local --to {ADDR}",)
     assert "stop" in switch.warning or "fails" in switch.warning
     assert not merge.commands and merge.where == "gitlab"
@@ -96,6 +99,23 @@ def test_findings_listed_under_step_two() -> None:
         "(left for you: no stages storage would be left: pass --to)",
     )
     assert "fixes 1 of 2" in branch.notes[0]
+
+
+def test_unsafe_fixes_add_the_flag() -> None:
+    plan = build_plan(_facts(), [_finding(3, fixable=True, code="CSW003", safe=False)])
+    assert plan.steps[1].commands[1].startswith("ciswitch branch --unsafe-fixes --description")
+    assert any("synchronization" in n for n in plan.steps[1].notes)
+
+
+def test_jobs_without_ci_env_get_advice() -> None:
+    plan = build_plan(_facts(), [_finding(3, fixable=False, code="CSW004")])
+    assert plan.steps[1].commands[1].startswith("ciswitch branch --description-file")
+    assert any(f"--to {ADDR}" in n and "werf ci-env" in n for n in plan.steps[1].notes)
+
+
+def test_extra_problems_are_listed() -> None:
+    plan = build_plan(_facts(), [], [".gitlab-ci.yml:3: error: bad YAML"])
+    assert plan.problems == (".gitlab-ci.yml:3: error: bad YAML",)
 
 
 def test_no_findings_says_nothing_to_change() -> None:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import importlib
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -13,21 +13,18 @@ from ciswitch.model import Finding
 from ciswitch.runbook.facts import detect_werf, gather_facts, git_remote_url
 from ciswitch.runbook.plan import RUNNABLE, Plan, build_plan, render
 from ciswitch.runbook.runner import execute, prepare
-from ciswitch.workspace import DirectoryWorkspace, Workspace
+from ciswitch.workspace import DirectoryWorkspace
 
 
-def _lint_findings(ws: Workspace) -> list[Finding] | None:
-    """The places ``ciswitch branch`` will change, or None when lint is not installed."""
-    try:
-        lint = importlib.import_module("ciswitch.lint")
-    except ModuleNotFoundError as err:
-        if err.name == "ciswitch.lint":
-            return None
-        raise
+def _branch_changes(ws: DirectoryWorkspace) -> tuple[list[Finding], list[str]]:
+    """What ``ciswitch branch`` will change: the places its fix takes (unsafe fixes included,
+    the plan then adds ``--unsafe-fixes``) and the places left; plus input problems."""
     from ciswitch.config import load_config
+    from ciswitch.fix import plan_fix
 
-    result = lint.lint_workspace(ws, load_config(ws))
-    return list(result.findings)
+    outcome = plan_fix(ws, load_config(ws), unsafe=True)
+    left = [replace(f, fix=None) for f in outcome.remaining]
+    return [*outcome.fixed, *left], [p.one_line() for p in outcome.problems]
 
 
 def _fail(message: str) -> None:
@@ -71,8 +68,8 @@ def plan(
             werf=detect_werf(werf_path),
         )
         if run_key is None:
-            findings = _lint_findings(ws)
-            click.echo(render(build_plan(facts, findings), fmt), nl=False)
+            findings, problems = _branch_changes(ws)
+            click.echo(render(build_plan(facts, findings, problems), fmt), nl=False)
             return
         code = _run(build_plan(facts, None), run_key, ws.root, yes)
     except CiswitchError as err:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import shlex
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -107,11 +108,60 @@ def _ciswitch_options(facts: ProjectFacts, address: str) -> list[str]:
     return opts
 
 
-def build_plan(facts: ProjectFacts, findings: list[Finding] | None) -> Plan:
+def _branch_step(facts: ProjectFacts, addr: str, findings: list[Finding] | None) -> Step:
+    """Step 2: the ``ciswitch branch`` command fitting the findings, and what it changes."""
+    notes: list[str] = []
+    branch_opts: list[str] = []
+    changes: tuple[str, ...] = ()
+    if findings is None:
+        notes.append("The merge request removes every :local stages storage from the CI "
+                     "configuration (run `ciswitch lint` to see the places).")
+    elif not findings:
+        notes.append("Nothing to change: the CI configuration has no :local stages storage "
+                     "left; `ciswitch branch` will say so and only the switch remains.")
+    else:
+        ordered = sorted(findings, key=lambda f: f.sort_key)
+        changes = tuple(_finding_line(f) for f in ordered)
+        fixable = sum(1 for f in ordered if f.fix is not None)
+        if fixable == len(ordered):
+            notes.append(f"The merge request fixes the {len(ordered)} place(s) below.")
+        else:
+            notes.append(f"The merge request fixes {fixable} of {len(ordered)} place(s) below; "
+                         "fix the others by hand on the branch before step 3.")
+        if any(f.fix is not None and not f.fix.safe for f in ordered):
+            branch_opts.append("--unsafe-fixes")
+            notes.append("--unsafe-fixes also removes :local synchronization: with a remote "
+                         "stages storage it would let werf run on a single host only.")
+        if any(f.code == "CSW004" for f in ordered):
+            notes.append(
+                "Jobs without `werf ci-env` would be left with no stages storage: add "
+                "`source $(werf ci-env gitlab --as-file)` to them, or add `--to "
+                f"{addr}` to the branch command, which points every :local at that address "
+                "instead of removing it."
+            )
+    notes += [
+        "The commit also records the switch in .ciswitch.toml (stages-storage = \"remote\"), "
+        "so that `ciswitch lint` treats :local as a regression afterwards.",
+        "Wait until the merge request's pipeline has passed its build stage.",
+    ]
+    plan_cmd = _cmd("ciswitch", "plan", *_ciswitch_options(facts, addr), "--format", "markdown")
+    branch_cmd = _cmd("ciswitch", "branch", *branch_opts, "--description-file")
+    return Step(
+        "branch", 2, "Open the merge request that removes :local", "workstation",
+        commands=(f"{plan_cmd} > {DESCRIPTION_FILE}", f"{branch_cmd} {DESCRIPTION_FILE}"),
+        notes=tuple(notes), changes=changes,
+    )
+
+
+def build_plan(
+    facts: ProjectFacts, findings: list[Finding] | None, extra_problems: Sequence[str] = (),
+) -> Plan:
     """The runbook for the project behind ``facts``.
 
-    ``findings`` are what ``ciswitch branch`` will change (the lint findings of the work tree);
-    ``None`` means they were not computed, and step 2 says so.
+    ``findings`` are what ``ciswitch branch`` will change: each with a fix is changed by the
+    merge request, each without one is left for a person (its ``unfixable_reason`` says why).
+    ``None`` means they were not computed, and step 2 says so. ``extra_problems`` are shown
+    with the missing facts (a CI file that does not parse, say).
     """
     addr = facts.address.address or ADDR_PLACEHOLDER
     project = facts.project.name or PROJECT_PLACEHOLDER
@@ -131,24 +181,9 @@ def build_plan(facts: ProjectFacts, findings: list[Finding] | None) -> Plan:
     if facts.werf is not None and facts.werf.problem:
         problems.append(facts.werf.problem)
     if findings is None:
-        problems.append("the changes of step 2 were not computed (lint is not available)")
-
-    if findings is None:
-        changes: tuple[str, ...] = ()
-        change_note = "The merge request removes every :local stages storage from the CI config."
-    elif not findings:
-        changes = ()
-        change_note = ("Nothing to change: the CI configuration has no :local stages storage "
-                       "left; `ciswitch branch` will say so and only the switch remains.")
-    else:
-        ordered = sorted(findings, key=lambda f: f.sort_key)
-        changes = tuple(_finding_line(f) for f in ordered)
-        fixable = sum(1 for f in ordered if f.fix is not None)
-        change_note = (f"The merge request fixes {fixable} of {len(ordered)} place(s) below; "
-                       "fix the others by hand on the branch before step 3.")
-        if fixable == len(ordered):
-            change_note = f"The merge request fixes the {len(ordered)} place(s) below."
-    opts = _ciswitch_options(facts, addr)
+        problems.append("the changes of step 2 were not computed")
+    problems.extend(extra_problems)
+    branch_step = _branch_step(facts, addr, findings)
 
     steps = (
         Step(
@@ -166,21 +201,7 @@ def build_plan(facts: ProjectFacts, findings: list[Finding] | None) -> Plan:
             ),
             optional=True, run="sync",
         ),
-        Step(
-            "branch", 2, "Open the merge request that removes :local", "workstation",
-            commands=(
-                _cmd("ciswitch", "plan", *opts, "--format", "markdown") + " > " + DESCRIPTION_FILE,
-                _cmd("ciswitch", "branch", "--to", addr, "--description-file") + " "
-                + DESCRIPTION_FILE,
-            ),
-            notes=(
-                change_note,
-                "The commit also records the switch in .ciswitch.toml (stages-storage = "
-                "\"remote\"), so that `ciswitch lint` treats :local as a regression afterwards.",
-                "Wait until the merge request's pipeline has passed its build stage.",
-            ),
-            changes=changes,
-        ),
+        branch_step,
         Step(
             "switch", 3, "Switch the project from :local to the registry", "runner",
             commands=(_cmd("werf", *werf_switch_args(addr)),),
