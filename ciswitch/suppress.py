@@ -1,0 +1,338 @@
+"""Suppression comments: ``# ciswitch: ignore[CSW001]`` and friends.
+
+They are recognised on the text of a file, line by line, not through the YAML or shell parse:
+the same comment then works at the end of a YAML line, on a shell line inside a block scalar,
+in a ``.sh`` script and in a Python helper alike, and needs no knowledge of where a finding came
+from beyond its path and line. Placements:
+
+* at the end of the finding's line: ``- werf build -s :local  # ciswitch: ignore[CSW001]``;
+* alone on the line directly above the finding (a comment-only line);
+* ``# ciswitch: ignore-file`` (optionally ``ignore-file[CSW001]``) on a comment-only line
+  anywhere: the whole file.
+
+``ignore`` without a list means every rule. A suppression that suppresses nothing is itself
+reported (CSW100), with a fix that removes it, because stale suppressions hide the next real
+``:local`` that lands on the same line.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection
+from dataclasses import dataclass, field
+
+from ciswitch.model import Edit, Finding, Fix, Position, Severity
+
+CODE = "CSW100"
+NAME = "unused-suppression"
+SUMMARY = "suppression comment that suppresses nothing"
+SEVERITY = Severity.WARNING
+FIX_SAFETY = "safe"
+#: the rule documentation of CSW100, in the same shape as the docstrings of ``ciswitch.rules``
+DOC = """A `# ciswitch: ignore` comment suppresses nothing.
+
+## What it does
+Reports suppression comments (`# ciswitch: ignore`, `# ciswitch: ignore[CSW001]`,
+`# ciswitch: ignore-file`) that match no finding, and the codes in a suppression list that
+match none.
+
+## Why is this bad?
+A suppression outlives the problem it was written for. Left in place, it silently hides the
+next `:local` that someone adds on the same line or in the same file.
+
+## Example
+```yaml
+build:
+  script:
+    - werf build-and-publish  # ciswitch: ignore[CSW001]
+```
+
+## Use instead
+```yaml
+build:
+  script:
+    - werf build-and-publish
+```
+
+## Fix safety
+Safe: the fix removes the comment (or only the unused codes from its list) and keeps the rest
+of the line; comments do not change what the pipeline does.
+"""
+
+_LINE_BREAK_RE = re.compile(r"(\r?\n)")
+_DIRECTIVE_RE = re.compile(
+    r"#[ \t]*ciswitch[ \t]*:[ \t]*ignore(?P<file>-file)?"
+    r"(?:[ \t]*\[(?P<codes>[^\]\r\n]*)\])?(?=$|[\s#:,.;)-])",
+    re.IGNORECASE,
+)
+_CODE_ITEM_RE = re.compile(r"[^,\s]+")
+
+
+@dataclass
+class _Directive:
+    """One suppression comment found in a file."""
+
+    path: str
+    line: int
+    #: offset of the start of the directive's line (whose text is ``source_line``)
+    line_start: int
+    #: offsets of the directive (from its ``#`` to the end of its explanation)
+    start: int
+    end: int
+    #: the listed codes with their offsets; ``None`` for a bare ``ignore`` (all rules)
+    codes: list[tuple[str, int, int]] | None
+    #: offsets of the text between the brackets
+    list_start: int
+    list_end: int
+    file_level: bool
+    own_line: bool
+    #: what removing the whole directive takes away (a whole line when it stands alone)
+    remove_start: int
+    remove_end: int
+    source_line: str
+    #: a file-level directive written after code: it cannot apply to anything
+    misplaced: bool = False
+    used: set[str] = field(default_factory=set)
+    used_all: bool = False
+
+    def matches(self, code: str) -> bool:
+        if self.misplaced:
+            return False
+        return self.codes is None or any(c == code for c, _, _ in self.codes)
+
+    def mark(self, code: str) -> None:
+        if self.codes is None:
+            self.used_all = True
+        else:
+            self.used.add(code)
+
+
+@dataclass
+class _Line:
+    number: int
+    start: int  # offset of the first character
+    next_start: int  # offset of the next line
+    text: str
+    comment: int | None  # offset inside ``text`` of the ``#`` that starts a comment
+
+    @property
+    def comment_only(self) -> bool:
+        return self.comment is not None and not self.text[: self.comment].strip()
+
+
+def apply_suppressions(
+    findings: list[Finding], texts: dict[str, str], *, enabled: Collection[str] | None = None,
+) -> tuple[list[Finding], list[Finding]]:
+    """Drop the findings that a suppression comment covers.
+
+    ``texts`` maps repository-relative paths to the decoded text (BOM removed) of every file
+    that was read: suppressions in files without findings are checked for use too. Returns
+    the findings that remain and one CSW100 finding per suppression that suppressed nothing.
+    Codes of rules that did not run (not in ``enabled``, when given) are never called unused,
+    since ``--select`` must not turn valid suppressions into findings.
+    """
+    files = {path: _scan(path, text) for path, text in texts.items()}
+    kept: list[Finding] = []
+    for finding in findings:
+        scanned = files.get(finding.path)
+        if scanned is None or finding.code == CODE:
+            kept.append(finding)
+            continue
+        directive = _covering(finding, scanned)
+        if directive is None:
+            kept.append(finding)
+        else:
+            directive.mark(finding.code)
+    unused: list[Finding] = []
+    for path, directives in files.items():
+        for directive in directives.values():
+            report = _unused(path, directive, enabled)
+            if report is not None:
+                unused.append(report)
+    unused.sort(key=lambda f: f.sort_key)
+    return kept, unused
+
+
+def _covering(finding: Finding, directives: dict[int, _Directive]) -> _Directive | None:
+    """The directive that suppresses ``finding``: its own line's first, then the line above,
+    then a file-level one."""
+    candidates: list[_Directive] = []
+    for number in dict.fromkeys((finding.begin.line, finding.finish.line)):
+        own = directives.get(number)
+        if own is not None and not own.own_line:
+            candidates.append(own)
+    above = directives.get(finding.begin.line - 1)
+    if above is not None and above.own_line and not above.file_level:
+        candidates.append(above)
+    candidates.extend(d for d in directives.values() if d.file_level)
+    for directive in candidates:
+        if directive.matches(finding.code):
+            return directive
+    return None
+
+
+def _unused(path: str, directive: _Directive, enabled: Collection[str] | None) -> Finding | None:
+    """The CSW100 finding for a directive that suppressed nothing (or some unused codes)."""
+    if directive.codes is None:
+        if directive.used_all:
+            return None
+        unused_codes: list[tuple[str, int, int]] = []
+    else:
+        unused_codes = [
+            item for item in directive.codes
+            if item[0] not in directive.used and (enabled is None or item[0] in enabled
+                                                  or not _looks_like_code(item[0]))
+        ]
+        if not unused_codes:
+            return None
+    label = "ignore-file" if directive.file_level else "ignore"
+    if directive.misplaced:
+        message = "`ciswitch: ignore-file` suppresses nothing here: it must stand on a line " \
+                  "of its own"
+    elif directive.codes is None:
+        message = f"unused suppression `ciswitch: {label}`: nothing to suppress"
+    else:
+        names = ", ".join(code for code, _, _ in unused_codes)
+        message = f"unused suppression `ciswitch: {label}` (unused: {names})"
+    remaining = [] if directive.codes is None else [
+        item for item in directive.codes if item not in unused_codes
+    ]
+    if remaining:
+        separator = ", " if ", " in _list_text(directive) else ","
+        edit = Edit(path, directive.list_start, directive.list_end,
+                    separator.join(code for code, _, _ in remaining))
+        description = "remove the unused codes from the suppression"
+    else:
+        edit = Edit(path, directive.remove_start, directive.remove_end, "")
+        description = "remove the unused suppression comment"
+    begin_col = directive.start - directive.line_start + 1
+    end_col = directive.end - directive.line_start + 1
+    return Finding(
+        code=CODE,
+        message=message,
+        path=path,
+        start=directive.start,
+        end=directive.end,
+        begin=Position(directive.line, begin_col),
+        finish=Position(directive.line, end_col),
+        severity=Severity.WARNING,
+        fix=Fix(edits=(edit,), safe=True, description=description),
+        source_line=directive.source_line,
+    )
+
+
+def _looks_like_code(text: str) -> bool:
+    return re.fullmatch(r"CSW\d{3}", text) is not None
+
+
+def _list_text(directive: _Directive) -> str:
+    return directive.source_line[
+        directive.list_start - directive.line_start:directive.list_end - directive.line_start
+    ]
+
+
+def _scan(path: str, text: str) -> dict[int, _Directive]:
+    """The directives of ``text`` keyed by line number (the first one of a line counts).
+
+    Lines end at ``\n`` (a preceding ``\r`` belongs to the line break), as in the positions
+    of findings."""
+    directives: dict[int, _Directive] = {}
+    offset = 0
+    for number, raw in enumerate(_LINE_BREAK_RE.split(text)[::2], start=1):
+        body = raw
+        brk = _LINE_BREAK_RE.match(text, offset + len(body))
+        next_start = offset + len(body) + (len(brk.group()) if brk else 0)
+        line = _Line(number, offset, next_start, body, comment_start(body))
+        offset = next_start
+        directive = _directive(path, line)
+        if directive is not None:
+            directives[number] = directive
+    return directives
+
+
+def _directive(path: str, line: _Line) -> _Directive | None:
+    if line.comment is None:
+        return None
+    match = _DIRECTIVE_RE.search(line.text, line.comment)
+    if match is None:
+        return None
+    # A directive must start a comment of its own: "# text # ciswitch: ignore" is fine,
+    # "# see ciswitch: ignore docs" is not a directive.
+    hash_at = match.start()
+    if hash_at != line.comment and not line.text[hash_at - 1].isspace():
+        return None
+    end = _directive_end(line.text, match.end())
+    own_line = line.comment_only
+    file_level = match.group("file") is not None
+    if own_line and hash_at == line.comment and not line.text[end:].strip():
+        remove_start, remove_end = line.start, line.next_start
+    else:
+        cut = hash_at
+        while cut > 0 and line.text[cut - 1] in " \t":
+            cut -= 1
+        if cut == 0:  # nothing but indentation before it: keep the indentation
+            cut = hash_at
+        remove_start, remove_end = line.start + cut, line.start + end
+    codes: list[tuple[str, int, int]] | None = None
+    list_start = list_end = line.start + match.end()
+    if match.group("codes") is not None:
+        base = line.start + match.start("codes")
+        list_start, list_end = base, line.start + match.end("codes")
+        codes = [
+            (item.group().upper(), base + item.start(), base + item.end())
+            for item in _CODE_ITEM_RE.finditer(match.group("codes"))
+        ]
+    return _Directive(
+        path=path, line=line.number, line_start=line.start, start=line.start + hash_at,
+        end=line.start + end,
+        codes=codes, list_start=list_start, list_end=list_end, file_level=file_level,
+        own_line=own_line, remove_start=remove_start, remove_end=remove_end,
+        source_line=line.text, misplaced=file_level and not own_line,
+    )
+
+
+def _directive_end(text: str, pos: int) -> int:
+    """Where the directive's explanation ends: the end of the line, or before the whitespace
+    that precedes a further ``#`` comment."""
+    nxt = re.search(r"[ \t]+#", text[pos:])
+    if nxt is None:
+        return len(text.rstrip(" \t"))
+    return pos + nxt.start()
+
+
+def comment_start(line: str) -> int | None:
+    """The index of the ``#`` that starts a comment on ``line``, or ``None``.
+
+    A ``#`` starts a comment at the start of the line or after whitespace, outside quotes
+    (YAML and shell agree on this). A quote that is never closed on the line is taken
+    literally, so an apostrophe in prose (``don't``) does not hide the comment after it.
+    """
+    i = 0
+    n = len(line)
+    while i < n:
+        char = line[i]
+        if char == "#" and (i == 0 or line[i - 1] in " \t"):
+            return i
+        if char in "'\"":
+            close = _closing_quote(line, i)
+            if close is not None:
+                i = close + 1
+                continue
+        elif char == "\\" and i + 1 < n:
+            i += 2
+            continue
+        i += 1
+    return None
+
+
+def _closing_quote(line: str, start: int) -> int | None:
+    quote = line[start]
+    i = start + 1
+    while i < len(line):
+        if quote == '"' and line[i] == "\\":
+            i += 2
+            continue
+        if line[i] == quote:
+            return i
+        i += 1
+    return None
