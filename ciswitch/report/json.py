@@ -1,0 +1,36 @@
+"""``--format json``: the findings and input errors as one JSON object, for scripts."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ciswitch.model import Finding, LintResult, Problem
+
+
+def finding_json(finding: Finding) -> dict[str, Any]:
+    return {
+        "code": finding.code,
+        "severity": finding.severity.value,
+        "path": finding.path,
+        "line": finding.begin.line,
+        "column": finding.begin.column,
+        "end_line": finding.finish.line,
+        "end_column": finding.finish.column,
+        "message": finding.message,
+        "jobs": list(finding.jobs),
+        "fixable": finding.fixable,
+    }
+
+
+def problem_json(problem: Problem) -> dict[str, Any]:
+    return {"path": problem.path, "line": problem.line, "message": problem.message}
+
+
+def render_json(result: LintResult) -> str:
+    """``{"findings": [...], "errors": [...]}``, findings in file order."""
+    document = {
+        "findings": [finding_json(f) for f in sorted(result.findings, key=lambda f: f.sort_key)],
+        "errors": [problem_json(p) for p in result.problems],
+    }
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
