@@ -1,0 +1,262 @@
+"""Walk a shell syntax tree and collect werf calls, their flags, and variable assignments."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from ciswitch.shell import werf
+from ciswitch.shell.model import (
+    Assignment,
+    AssignmentKind,
+    FlagForm,
+    FlagUse,
+    ShellAnalysis,
+    WerfCall,
+    Word,
+)
+from ciswitch.shell.syntax import (
+    Atom,
+    Source,
+    slice_word,
+    static_prefix,
+    static_suffix,
+    word_of,
+)
+
+if TYPE_CHECKING:
+    from tree_sitter import Node
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_DECLARATION_KEYWORDS = frozenset({"export", "declare", "typeset", "local", "readonly"})
+#: commands that apply the output of ``werf ci-env`` to the running shell
+_APPLIERS = frozenset({"eval", "source", "."})
+#: nodes that sit between a command substitution and the command that uses its output
+_PASS_THROUGH = frozenset({
+    "command_substitution", "process_substitution", "string", "concatenation", "command_name",
+})
+
+
+def mentions_werf(text: str) -> bool:
+    """Cheap prefilter: only texts mentioning werf or a ``WERF_`` variable are worth parsing."""
+    return "werf" in text or "WERF_" in text
+
+
+@lru_cache(maxsize=2048)
+def analyse(text: str) -> ShellAnalysis:
+    """Parse ``text`` and report its werf calls (source order, nested ones included), its
+    export/bare assignments, where ``werf ci-env`` output is applied, and parse errors."""
+    src = Source(text)
+    walker = _Walker(src)
+    walker.walk()
+    return ShellAnalysis(
+        text=text,
+        werf_calls=tuple(walker.calls),
+        assignments=tuple(walker.assignments),
+        ci_env_offsets=tuple(sorted(set(walker.ci_env))),
+        has_errors=src.root.has_error,
+    )
+
+
+class _Walker:
+    def __init__(self, src: Source) -> None:
+        self.src = src
+        self.calls: list[WerfCall] = []
+        self.assignments: list[Assignment] = []
+        self.ci_env: list[int] = []
+
+    def walk(self) -> None:
+        stack: list[tuple[Node, str]] = [(self.src.root, "")]
+        while stack:
+            node, parent = stack.pop()
+            kind = node.type
+            if kind == "command":
+                self.command(node)
+            elif kind == "declaration_command":
+                self.declaration(node)
+            elif kind == "variable_assignments":
+                self.bare(node, list(node.named_children))
+            elif kind == "variable_assignment" and parent not in (
+                "command", "declaration_command", "variable_assignments",
+            ):
+                self.bare(node, [node])
+            if node.child_count:
+                stack.extend((child, kind) for child in reversed(node.children))
+
+    # -- assignments ------------------------------------------------------------------------
+    def assignment(
+        self, node: Node, kind: AssignmentKind, statement: Node, siblings: int,
+    ) -> Assignment | None:
+        src = self.src
+        name_node = node.child_by_field_name("name")
+        if name_node is None:
+            return None
+        name = src.node_text(name_node)
+        value_node = node.child_by_field_name("value")
+        value: Word | None
+        if value_node is not None:
+            value, _ = word_of(src, value_node)
+        else:
+            equals = [c for c in node.children if c.type in ("=", "+=")]
+            at = src.end(equals[0]) if equals else src.end(node)
+            value = Word("", "", None, at, at)
+        return Assignment(
+            name, value, kind, src.start(node), src.end(node),
+            src.start(statement), src.end(statement), siblings,
+        )
+
+    def bare(self, statement: Node, nodes: list[Node]) -> None:
+        assignments = [n for n in nodes if n.type == "variable_assignment"]
+        for node in assignments:
+            found = self.assignment(node, "plain", statement, len(assignments))
+            if found is not None:
+                self.assignments.append(found)
+
+    def declaration(self, node: Node) -> None:
+        src = self.src
+        children = node.children
+        keyword = src.node_text(children[0]) if children else ""
+        if keyword not in _DECLARATION_KEYWORDS:
+            return
+        options = [
+            src.node_text(c) for c in children[1:]
+            if c.type == "word" and src.node_text(c).startswith(("-", "+"))
+        ]
+        exported = (keyword == "export" and not any("n" in o for o in options)) or any(
+            o.startswith("-") and "x" in o for o in options
+        )
+        kind: AssignmentKind = "export" if exported else "plain"
+        targets = [c for c in children[1:] if c.type in ("variable_assignment", "variable_name")]
+        for child in targets:
+            if child.type == "variable_assignment":
+                found = self.assignment(child, kind, node, len(targets))
+                if found is not None:
+                    self.assignments.append(found)
+            elif keyword == "export" or exported:
+                start, end = src.start(child), src.end(child)
+                self.assignments.append(Assignment(
+                    src.node_text(child), None, kind, start, end,
+                    src.start(node), src.end(node), len(targets),
+                ))
+
+    # -- commands ---------------------------------------------------------------------------
+    def command(self, node: Node) -> None:
+        src = self.src
+        prefix_nodes = [c for c in node.children if c.type == "variable_assignment"]
+        name = node.child_by_field_name("name")
+        if name is None:
+            return
+        word_nodes = [name.named_children[0] if name.named_child_count else name]
+        word_nodes += node.children_by_field_name("argument")
+        words: list[tuple[Word, list[Atom]]] = [word_of(src, w) for w in word_nodes]
+        values = [w.value for w, _ in words]
+        suffixes = [static_suffix(parts) for _, parts in words]
+        env_indexes: list[int] = []
+        at = werf.find_werf(values, suffixes, env_indexes)
+        if at is None:
+            return
+        args = words[at + 1 :]
+        sub = werf.subcommand([w.value for w, _ in args])
+        takes_storage = sub in werf.TAKES_STAGES_STORAGE
+        takes_sync = sub in werf.TAKES_SYNCHRONIZATION
+        sibling_count = len(prefix_nodes) + len(env_indexes)
+        prefixes: list[Assignment] = []
+        for child in prefix_nodes:
+            found = self.assignment(child, "prefix", node, sibling_count)
+            if found is not None:
+                prefixes.append(found)
+        for index in env_indexes:
+            word, parts = words[index]
+            prefixes.append(self.env_assignment(word, parts, node, sibling_count))
+        call = WerfCall(
+            start=src.start(node),
+            end=src.end(node),
+            subcommand=sub,
+            args=tuple(w for w, _ in args),
+            prefixes=tuple(prefixes),
+            flags=tuple(_scan_flags(src, args, takes_storage, takes_sync)),
+            takes_stages_storage=takes_storage,
+            is_ci_env=sub[:1] == ("ci-env",),
+            takes_synchronization=takes_sync,
+        )
+        self.calls.append(call)
+        if call.is_ci_env:
+            applier = self.applier(node)
+            if applier is not None:
+                self.ci_env.append(applier)
+
+    def env_assignment(
+        self, word: Word, parts: list[Atom], statement: Node, siblings: int,
+    ) -> Assignment:
+        src = self.src
+        prefix = static_prefix(parts)
+        name = prefix.split("=", 1)[0]
+        value = slice_word(src, parts, word, len(name) + 1)
+        return Assignment(
+            name, value, "prefix", word.start, word.end,
+            src.start(statement), src.end(statement), siblings,
+        )
+
+    def applier(self, node: Node) -> int | None:
+        """The start of the ``eval``/``source``/``.`` command that applies a ci-env output."""
+        src = self.src
+        current = node.parent
+        while current is not None and current.type in _PASS_THROUGH:
+            current = current.parent
+        if current is None or current.type != "command":
+            return None
+        name = current.child_by_field_name("name")
+        if name is None:
+            return None
+        word, _ = word_of(src, name.named_children[0] if name.named_child_count else name)
+        if word.value in _APPLIERS:
+            return src.start(current)
+        return None
+
+
+def _scan_flags(
+    src: Source, args: list[tuple[Word, list[Atom]]], short_storage: bool, short_sync: bool,
+) -> list[FlagUse]:
+    """Stages-storage and synchronization flags the way pflag reads them (up to ``--``)."""
+    found: list[FlagUse] = []
+    i = 0
+    while i < len(args):
+        word, parts = args[i]
+        if word.value == "--":
+            break
+        prefix = static_prefix(parts)
+        whole = word.value is not None
+        i += 1
+        if prefix.startswith("--"):
+            body = prefix[2:]
+            flag_name, equals, _ = body.partition("=")
+            name = werf.LONG_FLAGS.get(flag_name)
+            if name is None or not (equals or whole):
+                continue
+            spelling = "--" + flag_name
+        elif prefix.startswith("-") and len(prefix) >= 2:
+            letter = prefix[1]
+            name = werf.SHORT_FLAGS.get(letter)
+            allowed = short_storage if name == "stages-storage" else short_sync
+            if name is None or not allowed:
+                continue
+            spelling = "-" + letter
+            equals = "=" if prefix[2:3] == "=" else ""
+        else:
+            continue
+        if prefix == spelling and whole:
+            if i >= len(args):
+                continue  # no value: werf itself refuses the command line
+            value_word = args[i][0]
+            i += 1
+            found.append(FlagUse(name, spelling, "separate", value_word, (word, value_word),
+                                 word.start, value_word.end))
+            continue
+        cut = len(spelling) + (1 if equals else 0)
+        value = slice_word(src, parts, word, cut)
+        if value is None:
+            continue
+        form: FlagForm = "equals" if equals else "attached"
+        found.append(FlagUse(name, spelling, form, value, (word,), word.start, word.end))
+    return found

@@ -1,0 +1,342 @@
+"""tree-sitter-bash underneath: one lazily built parser, character offsets, and shell words.
+
+tree-sitter reports UTF-8 *byte* offsets; everything above this module speaks *characters*
+(YAML marks count characters, and a third of werf projects carry Cyrillic text before their
+flags), so :class:`Source` converts every node boundary explicitly.
+
+A word is read as a list of :class:`Atom` pieces (literal text, variable references, command
+substitutions) that remember whether they were quoted and where each produced character came
+from. That is what lets the flag scanner cut ``--stages-storage=":local"`` after the ``=`` and
+still know the value, its quoting, and its exact span.
+"""
+
+from __future__ import annotations
+
+from array import array
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Literal
+
+from ciswitch.shell.model import Word
+
+if TYPE_CHECKING:
+    from tree_sitter import Node, Parser, Tree
+
+AtomKind = Literal["lit", "exp", "sub", "other"]
+
+_PARSER: list[Parser] = []
+
+#: node types that make up one shell word (its maximal node is the word)
+WORD_TYPES = frozenset({
+    "word", "string", "raw_string", "concatenation", "simple_expansion", "expansion", "number",
+    "ansi_c_string", "translated_string", "command_substitution", "process_substitution",
+    "arithmetic_expansion", "brace_expression", "extglob_pattern",
+})
+#: operators of ``${NAME<op>default}`` that still make the word "that variable" for our purposes
+_DEFAULT_OPERATORS = frozenset({":-", "-", ":=", "="})
+_DQ_ESCAPABLE = frozenset('$`"\\')
+_ANSI_ESCAPES = {
+    "n": "\n", "t": "\t", "r": "\r", "a": "\a", "b": "\b", "f": "\f", "v": "\v",
+    "e": "\x1b", "E": "\x1b", "\\": "\\", "'": "'", '"': '"', "?": "?",
+}
+
+
+def parser() -> Parser:
+    """The one tree-sitter-bash parser of the process, built on first use (the import of the
+    grammar is the expensive part and ``ciswitch lint`` must not pay it for werf-free files)."""
+    if not _PARSER:
+        import tree_sitter_bash
+        from tree_sitter import Language, Parser
+
+        _PARSER.append(Parser(Language(tree_sitter_bash.language())))
+    return _PARSER[0]
+
+
+class Source:
+    """A shell text, its syntax tree and the byte-to-character map of its node boundaries."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        data = text.encode("utf-8", "surrogatepass")
+        self.tree: Tree = parser().parse(data)
+        self._chars: array[int] | None = None
+        if len(data) != len(text):
+            chars = array("l")
+            for index, char in enumerate(text):
+                code = ord(char)
+                width = 1 if code < 0x80 else 2 if code < 0x800 else 3 if code < 0x10000 else 4
+                chars.extend([index] * width)
+            chars.append(len(text))
+            self._chars = chars
+
+    @property
+    def root(self) -> Node:
+        return self.tree.root_node
+
+    def char(self, byte: int) -> int:
+        """The character offset of a byte offset (node boundaries are character boundaries)."""
+        return byte if self._chars is None else self._chars[byte]
+
+    def start(self, node: Node) -> int:
+        return self.char(node.start_byte)
+
+    def end(self, node: Node) -> int:
+        return self.char(node.end_byte)
+
+    def node_text(self, node: Node) -> str:
+        return self.text[self.start(node) : self.end(node)]
+
+
+@dataclass(frozen=True)
+class Atom:
+    """One piece of a word.
+
+    ``offsets[i]`` is where the i-th character of ``value`` starts in the text (a backslash
+    escape produces one character that starts at its backslash). Quoted atoms know their quote
+    (``'"'``, ``"'"`` or ``"$'"``), where the quoted string opens, and whether they are its
+    first piece.
+    """
+
+    kind: AtomKind
+    start: int
+    end: int
+    value: str | None
+    var: str | None = None
+    quote: str = ""
+    group_start: int = 0
+    first_in_group: bool = True
+    offsets: tuple[int, ...] = ()
+
+
+def _unquoted(raw: str, base: int) -> tuple[str, tuple[int, ...]]:
+    out: list[str] = []
+    offsets: list[int] = []
+    i = 0
+    while i < len(raw):
+        char = raw[i]
+        if char == "\\" and i + 1 < len(raw):
+            following = raw[i + 1]
+            if following == "\n":
+                i += 2
+                continue
+            out.append(following)
+            offsets.append(base + i)
+            i += 2
+            continue
+        out.append(char)
+        offsets.append(base + i)
+        i += 1
+    return "".join(out), tuple(offsets)
+
+
+def _double_quoted(raw: str, base: int) -> tuple[str, tuple[int, ...]]:
+    out: list[str] = []
+    offsets: list[int] = []
+    i = 0
+    while i < len(raw):
+        char = raw[i]
+        if char == "\\" and i + 1 < len(raw):
+            following = raw[i + 1]
+            if following == "\n":
+                i += 2
+                continue
+            if following in _DQ_ESCAPABLE:
+                out.append(following)
+                offsets.append(base + i)
+                i += 2
+                continue
+        out.append(char)
+        offsets.append(base + i)
+        i += 1
+    return "".join(out), tuple(offsets)
+
+
+def _ansi_c(raw: str, base: int) -> tuple[str | None, tuple[int, ...]]:
+    """Decode the body of ``$'...'``; None for escapes whose result we do not model."""
+    out: list[str] = []
+    offsets: list[int] = []
+    i = 0
+    while i < len(raw):
+        char = raw[i]
+        if char != "\\" or i + 1 >= len(raw):
+            out.append(char)
+            offsets.append(base + i)
+            i += 1
+            continue
+        following = raw[i + 1]
+        if following in _ANSI_ESCAPES:
+            out.append(_ANSI_ESCAPES[following])
+            offsets.append(base + i)
+            i += 2
+            continue
+        if following in "xuUc01234567":
+            return None, ()
+        out.append(char)
+        offsets.append(base + i)
+        i += 1
+    return "".join(out), tuple(offsets)
+
+
+def expansion_var(src: Source, node: Node) -> str | None:
+    """``NAME`` for ``$NAME``, ``${NAME}`` and ``${NAME:-default}``-style references."""
+    if node.type == "simple_expansion":
+        names = [c for c in node.named_children if c.type == "variable_name"]
+        return src.node_text(names[0]) if len(names) == 1 else None
+    if node.type != "expansion":
+        return None
+    children = node.children
+    if len(children) < 3 or children[1].type != "variable_name":
+        return None
+    name = src.node_text(children[1])
+    if len(children) == 3:
+        return name
+    operator = node.child_by_field_name("operator")
+    if operator is not None and src.node_text(operator) in _DEFAULT_OPERATORS:
+        return name
+    return None
+
+
+def atoms(src: Source, node: Node) -> list[Atom]:
+    """The pieces of a word node, in order."""
+    out: list[Atom] = []
+    _collect(src, node, out)
+    if out and out[0].kind == "lit" and not out[0].quote and (out[0].value or "").startswith("~"):
+        first = out[0]
+        out[0] = Atom("other", first.start, first.end, None)
+    return out
+
+
+def _collect(src: Source, node: Node, out: list[Atom]) -> None:
+    kind = node.type
+    start, end = src.start(node), src.end(node)
+    if kind == "concatenation":
+        for child in node.children:
+            _collect(src, child, out)
+    elif kind in ("simple_expansion", "expansion"):
+        out.append(Atom("exp", start, end, None, expansion_var(src, node)))
+    elif kind in ("command_substitution", "process_substitution"):
+        out.append(Atom("sub", start, end, None))
+    elif kind == "string":
+        _collect_double_quoted(src, node, start, out)
+    elif kind == "translated_string":
+        inner = [c for c in node.children if c.type == "string"]
+        if inner:
+            _collect_double_quoted(src, inner[0], start, out)
+        else:
+            out.append(Atom("other", start, end, None))
+    elif kind == "raw_string":
+        body = src.text[start + 1 : end - 1]
+        offsets = tuple(range(start + 1, end - 1))
+        if body:
+            out.append(Atom("lit", start + 1, end - 1, body, None, "'", start, True, offsets))
+    elif kind == "ansi_c_string":
+        value, offsets = _ansi_c(src.text[start + 2 : end - 1], start + 2)
+        if value is None:
+            out.append(Atom("other", start, end, None, quote="$'", group_start=start))
+        elif value:
+            out.append(Atom("lit", start + 2, end - 1, value, None, "$'", start, True, offsets))
+    elif kind in ("word", "number") or (node.child_count == 0 and kind not in WORD_TYPES):
+        value, offsets = _unquoted(src.text[start:end], start)
+        out.append(Atom("lit", start, end, value, None, "", start, True, offsets))
+    else:
+        out.append(Atom("other", start, end, None))
+
+
+def _collect_double_quoted(src: Source, node: Node, group_start: int, out: list[Atom]) -> None:
+    start, end = src.start(node), src.end(node)
+    inner_start, inner_end = start + 1, end - 1
+    pieces: list[Atom] = []
+    cursor = inner_start
+
+    def literal(a: int, b: int) -> None:
+        if b > a:
+            value, offsets = _double_quoted(src.text[a:b], a)
+            pieces.append(Atom("lit", a, b, value, None, '"', group_start, False, offsets))
+
+    for child in node.children:
+        c_start, c_end = src.start(child), src.end(child)
+        if c_start < inner_start or c_end > inner_end or c_end <= c_start:
+            continue  # the quotes themselves
+        literal(cursor, c_start)
+        if child.type in ("simple_expansion", "expansion"):
+            pieces.append(Atom("exp", c_start, c_end, None, expansion_var(src, child), '"',
+                               group_start, False))
+        elif child.type in ("command_substitution", "process_substitution"):
+            pieces.append(Atom("sub", c_start, c_end, None, None, '"', group_start, False))
+        elif child.type == "string_content" or child.child_count == 0:
+            literal(c_start, c_end)
+        else:
+            pieces.append(Atom("other", c_start, c_end, None, None, '"', group_start, False))
+        cursor = c_end
+    literal(cursor, inner_end)
+    pieces = [p for p in pieces if p.kind != "lit" or p.value]
+    if pieces:
+        pieces[0] = replace(pieces[0], first_in_group=True)
+    out.extend(pieces)
+
+
+def static_value(parts: list[Atom]) -> str | None:
+    values = [a.value for a in parts]
+    if any(v is None for v in values):
+        return None
+    return "".join(v for v in values if v is not None)
+
+
+def static_prefix(parts: list[Atom]) -> str:
+    """The statically known beginning of a word (up to its first expansion)."""
+    out: list[str] = []
+    for atom in parts:
+        if atom.value is None:
+            break
+        out.append(atom.value)
+    return "".join(out)
+
+
+def static_suffix(parts: list[Atom]) -> str:
+    out: list[str] = []
+    for atom in reversed(parts):
+        if atom.value is None:
+            break
+        out.append(atom.value)
+    return "".join(reversed(out))
+
+
+def make_word(src: Source, parts: list[Atom], start: int, end: int, quote: str = "") -> Word:
+    var = parts[0].var if len(parts) == 1 and parts[0].kind == "exp" else None
+    return Word(src.text[start:end], static_value(parts), var, start, end, quote)
+
+
+def word_of(src: Source, node: Node) -> tuple[Word, list[Atom]]:
+    parts = atoms(src, node)
+    return make_word(src, parts, src.start(node), src.end(node)), parts
+
+
+def slice_word(src: Source, parts: list[Atom], word: Word, index: int) -> Word | None:
+    """The part of ``word`` after its first ``index`` value characters, as a :class:`Word`.
+
+    Used for ``--flag=VALUE``, ``-sVALUE`` and ``env NAME=VALUE``: the cut must fall in the
+    statically known prefix. A cut right before a quoted string keeps the whole string (quotes
+    included); a cut inside one starts inside it and records the quote.
+    """
+    position = 0
+    for i, atom in enumerate(parts):
+        if index == position:
+            if atom.quote and atom.first_in_group:
+                return make_word(src, parts[i:], atom.group_start, word.end)
+            return make_word(src, parts[i:], atom.start, word.end, atom.quote)
+        if atom.value is None:
+            return None
+        length = len(atom.value)
+        if index < position + length:
+            cut = index - position
+            start = atom.offsets[cut]
+            first = replace(atom, start=start, value=atom.value[cut:], offsets=atom.offsets[cut:],
+                            first_in_group=False)
+            return make_word(src, [first, *parts[i + 1 :]], start, word.end, atom.quote)
+        position += length
+    if index != position:
+        return None
+    if not parts:
+        return make_word(src, [], word.start, word.end)
+    last = parts[-1]
+    return make_word(src, [], last.end, word.end, last.quote)
+
