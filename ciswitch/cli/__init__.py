@@ -17,9 +17,9 @@ from ciswitch import __version__
 #: command name -> "module:attribute" of the click command
 COMMANDS: dict[str, str] = {
     "lint": "ciswitch.cli.lint_cmd:lint",
-    "plan": "ciswitch.cli.plan_cmd:plan",
     "fix": "ciswitch.cli.fix_cmd:fix",
     "plan": "ciswitch.cli.plan_cmd:plan",
+    "revert": "ciswitch.cli.revert_cmd:revert",
 }
 
 

@@ -1,0 +1,362 @@
+"""``ciswitch revert``: the merge request that takes a project back to ``:local`` (rollback 3).
+
+The commit to undo is found by its trailer (``Ciswitch-Change: remote-stages-storage``) on the
+remote's default branch, so nobody has to dig for a sha in a hurry. ``git revert`` runs in a
+temporary worktree on that branch's tip: git's own three-way revert handles later edits of the
+same files, while the user's work tree, index and checked-out branch are never touched. The
+result is pushed with the same merge request push options as ``ciswitch branch``.
+
+Everything that can fail (finding the commit, conflicts) happens before any ref is written;
+a rejected push puts the local branch back.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ciswitch import gitops
+from ciswitch.errors import CiswitchError
+from ciswitch.redact import redact
+
+if TYPE_CHECKING:
+    import git
+
+#: the trailer value of a revert made by ciswitch, so that ``status`` can tell it rolled back
+REVERT_VALUE = "revert-remote-stages-storage"
+DEFAULT_BRANCH = "ciswitch/revert-remote-stages-storage"
+DEFAULT_TITLE = "Go back to :local werf stages storage"
+
+
+@dataclass
+class RevertRequest:
+    """Everything ``ciswitch revert`` was asked to do (the options mirror ``branch``)."""
+
+    path: Path = Path(".")
+    branch: str = DEFAULT_BRANCH
+    remote: str = "origin"
+    target: str | None = None
+    #: the commit to revert when the trailer cannot find it (a squashed merge request)
+    commit: str | None = None
+    author: gitops.Identity | None = None
+    title: str = DEFAULT_TITLE
+    description: str | None = None
+    draft: bool = False
+    labels: list[str] = field(default_factory=list)
+    assignees: list[str] = field(default_factory=list)
+    push_options: list[str] = field(default_factory=list)
+    push: bool = True
+    dry_run: bool = False
+    force_update: bool = False
+
+
+@dataclass
+class RevertOutcome:
+    """What happened; ``status`` is ``already-reverted``, ``up-to-date``, ``dry-run``,
+    ``committed`` (``--no-push``) or ``pushed``."""
+
+    status: str
+    branch: str
+    target: str
+    reverted: str
+    subject: str = ""
+    commit: str | None = None
+    diff: str = ""
+    messages: list[str] = field(default_factory=list)
+    push_command: list[str] | None = None
+    merge_request_url: str | None = None
+
+
+def _base(repo: git.Repo, request: RevertRequest, target: str) -> str:
+    """The tip of the default branch to revert on: live from the remote when pushing."""
+    ref = f"refs/remotes/{request.remote}/{target}"
+    if request.push:
+        sha = gitops.remote_branch_sha(repo, request.remote, target)
+        if sha is None:
+            raise CiswitchError(f"branch {target} does not exist on {request.remote}")
+        if gitops.resolve_commit(repo, sha) is None:
+            gitops.fetch_objects(repo, request.remote, target)
+        return sha
+    for rev in (ref, f"refs/heads/{target}"):
+        sha = gitops.resolve_commit(repo, rev)
+        if sha is not None:
+            return sha
+    raise CiswitchError(f"no branch {target} here (neither {request.remote}/{target} nor local)")
+
+
+def _is_ancestor(repo: git.Repo, older: str, newer: str) -> bool:
+    import git
+
+    try:
+        repo.git.merge_base("--is-ancestor", older, newer)
+    except git.GitCommandError:
+        return False
+    return True
+
+
+def find_switch_commit(repo: git.Repo, base: str, target: str, explicit: str | None) -> str:
+    """The ciswitch commit on ``base`` (``explicit`` when given, checked to be on it)."""
+    if explicit is not None:
+        sha = gitops.resolve_commit(repo, explicit)
+        if sha is None:
+            raise CiswitchError(f"--commit: {explicit!r} is not a commit here")
+        if not _is_ancestor(repo, sha, base):
+            raise CiswitchError(f"--commit: {sha[:10]} is not on {target}")
+        return sha
+    found = gitops.trailer_commits(repo, base, max_count=1)
+    if not found:
+        raise CiswitchError(
+            f"no commit with the trailer '{gitops.TRAILER}' on {target}: nothing to revert "
+            "(if the merge request was squashed without its trailer, pass --commit SHA)"
+        )
+    return found[0]
+
+
+def reverted_by(repo: git.Repo, base: str, switch: str) -> str | None:
+    """A ciswitch revert on ``base`` that came after ``switch``, if any."""
+    for sha in gitops.trailer_commits(repo, base, value=REVERT_VALUE):
+        if _is_ancestor(repo, switch, sha):
+            return sha
+    return None
+
+
+def revert_message(title: str, switch: str, subject: str) -> str:
+    """Subject, what is reverted, and the revert trailer (not the switch trailer: a revert
+    must never be mistaken for the switch itself)."""
+    body = (
+        f"This reverts commit {switch} (\"{subject}\"): the CI configuration goes back to "
+        ":local stages storage."
+    )
+    return f"{title.strip()}\n\n{body}\n\n{gitops.TRAILER_KEY}: {REVERT_VALUE}\n"
+
+
+def default_description(switch: str, subject: str) -> str:
+    """The merge request description: what it undoes and what must happen around it."""
+    return (
+        f"Reverts {switch[:10]} ({subject}): back to `:local` werf stages storage. Before "
+        "merging: on the runner, `werf stages sync --from <registry>/stages --to :local` "
+        "(ciswitch plan --run rollback-sync) and remove the block file "
+        "~/.werf/service/stages_switch_from_local_block/<project> (ciswitch plan --run "
+        "unblock); stop the project's running werf jobs. After merging, bring the change into "
+        "every active branch."
+    )
+
+
+def _identity_env(author: gitops.Identity | None) -> dict[str, str]:
+    if author is None:
+        return {}
+    return {
+        "GIT_AUTHOR_NAME": author.name, "GIT_AUTHOR_EMAIL": author.email,
+        "GIT_COMMITTER_NAME": author.name, "GIT_COMMITTER_EMAIL": author.email,
+    }
+
+
+def _conflicts(repo: git.Repo, worktree: Path) -> list[str]:
+    out = gitops._run(repo, "cannot read the revert's state", "-C", str(worktree),
+                      "diff", "--name-only", "--diff-filter=U")
+    return [line for line in out.splitlines() if line.strip()]
+
+
+def make_revert_commit(
+    repo: git.Repo, base: str, switch: str, message: str, author: gitops.Identity | None,
+) -> str:
+    """``git revert`` of ``switch`` on top of ``base`` in a throw-away worktree; the commit.
+
+    No ref of the repository moves and the user's work tree is untouched; a conflict is a
+    one-line error naming the files.
+    """
+    parents = gitops._run(repo, "cannot read the commit", "rev-list", "--parents", "-n", "1",
+                          switch).split()
+    mainline = ["-m", "1"] if len(parents) > 2 else []
+    env = _identity_env(author)
+    with tempfile.TemporaryDirectory(prefix="ciswitch-revert-") as tmp:
+        worktree = Path(tmp) / "tree"
+        gitops._run(repo, "cannot create a temporary worktree",
+                    "worktree", "add", "--quiet", "--detach", str(worktree), base)
+        try:
+            import git
+
+            try:
+                repo.git.execute(["git", "-C", str(worktree), "revert", "--no-commit",
+                                  *mainline, switch])
+            except git.GitCommandError as err:
+                files = _conflicts(repo, worktree)
+                if files:
+                    raise CiswitchError(
+                        f"cannot revert {switch[:10]} cleanly: later changes conflict in "
+                        f"{', '.join(files)}; revert it by hand"
+                    ) from err
+                raise gitops._git_error(err, f"git revert of {switch[:10]} failed") from err
+            message_file = Path(tmp) / "message"
+            message_file.write_text(message, encoding="utf-8")
+            try:
+                gitops._run(repo, "cannot commit the revert", "-C", str(worktree),
+                            "commit", "--quiet", "--no-verify", "-F", str(message_file), env=env)
+            except CiswitchError as err:
+                low = err.message.lower()
+                if "identity" in low or "who you are" in low:
+                    raise CiswitchError(
+                        "git does not know who you are: set user.name and user.email "
+                        "(git config) or pass --author 'Name <email>'"
+                    ) from err
+                if "nothing to commit" in low or "nothing added" in low:
+                    raise CiswitchError(
+                        f"reverting {switch[:10]} changes nothing on the default branch"
+                    ) from err
+                raise
+            return gitops._run(repo, "cannot read the revert commit", "-C", str(worktree),
+                               "rev-parse", "HEAD").strip()
+        finally:
+            gitops._run(repo, "cannot remove the temporary worktree",
+                        "worktree", "remove", "--force", str(worktree))
+
+
+def _tree(repo: git.Repo, sha: str) -> str:
+    return gitops._run(repo, "cannot read a tree", "rev-parse", f"{sha}^{{tree}}").strip()
+
+
+def _same_change(repo: git.Repo, sha: str | None, base: str, ours: str) -> bool:
+    """Whether ``sha`` is a revert like ours: same tree, on the same base."""
+    if sha is None:
+        return False
+    parents = gitops._run(repo, "cannot read the commit", "rev-list", "--parents", "-n", "1",
+                          sha).split()[1:]
+    return parents == [base] and _tree(repo, sha) == _tree(repo, ours)
+
+
+def prepare_revert(request: RevertRequest) -> RevertOutcome:
+    """Find the ciswitch commit, revert it on a branch, push it (see the module docstring)."""
+    repo = gitops.open_repo(request.path)
+    gitops.check_branch_name(repo, request.branch)
+    if request.push:
+        gitops.get_remote(repo, request.remote)
+    target = request.target or gitops.default_branch(repo, request.remote)
+    base = _base(repo, request, target)
+    switch = find_switch_commit(repo, base, target, request.commit)
+    subject = gitops._run(repo, "cannot read the commit", "log", "-1", "--format=%s",
+                          switch).strip()
+    outcome = RevertOutcome("dry-run", request.branch, target, switch, subject)
+    undone = reverted_by(repo, base, switch)
+    if undone is not None:
+        outcome.status = "already-reverted"
+        outcome.messages.append(
+            f"nothing to do: {switch[:10]} is already reverted on {target} by {undone[:10]}"
+        )
+        return outcome
+
+    message = revert_message(request.title, switch, subject)
+    ours = make_revert_commit(repo, base, switch, message, request.author)
+    outcome.diff = gitops._run(repo, "cannot show the change", "diff", base, ours)
+
+    local_sha = gitops.branch_sha(repo, request.branch)
+    remote_sha = (gitops.remote_branch_sha(repo, request.remote, request.branch)
+                  if request.push else None)
+    if remote_sha is not None and gitops.resolve_commit(repo, remote_sha) is None:
+        gitops.fetch_objects(repo, request.remote, request.branch)
+    local_same = _same_change(repo, local_sha, base, ours)
+    remote_same = _same_change(repo, remote_sha, base, ours)
+    where = []
+    if local_sha is not None and not local_same:
+        where.append("locally")
+    if remote_sha is not None and not remote_same:
+        where.append(f"on {request.remote}")
+    if where and not request.force_update:
+        raise CiswitchError(
+            f"branch {request.branch} already exists {' and '.join(where)} with a different "
+            "change: pass --force-update to replace it, or --branch NAME"
+        )
+    if remote_same and (local_same or local_sha is None):
+        outcome.status = "up-to-date"
+        outcome.commit = remote_sha
+        outcome.messages.append(
+            f"nothing to do: branch {request.branch} on {request.remote} already reverts "
+            f"{switch[:10]}"
+        )
+        return outcome
+    if local_same and not request.push:
+        outcome.status = "up-to-date"
+        outcome.commit = local_sha
+        outcome.messages.append(
+            f"nothing to do: local branch {request.branch} already reverts {switch[:10]}"
+        )
+        return outcome
+
+    commit = local_sha if local_same else ours
+    options: list[str] = []
+    if request.push:
+        options = gitops.MergeRequestOptions(
+            target=target, title=request.title,
+            description=request.description or default_description(switch, subject),
+            draft=request.draft, labels=list(request.labels),
+            assignees=list(request.assignees), extra=list(request.push_options),
+        ).push_options()
+        outcome.push_command = gitops.push_command(
+            request.remote, request.branch, options, force_with_lease=remote_sha,
+        )
+    if request.dry_run:
+        outcome.messages.append(
+            f"would {'replace' if local_sha or remote_sha else 'create'} branch "
+            f"{request.branch} reverting {switch[:10]} on {target}"
+        )
+        return outcome
+
+    assert commit is not None
+    outcome.commit = commit
+    moved = commit != local_sha
+    if moved:
+        gitops.set_branch(repo, request.branch, commit, old=local_sha)
+        outcome.messages.append(
+            f"{'replaced' if local_sha else 'created'} branch {request.branch} "
+            f"({commit[:10]}) reverting {switch[:10]} on {target}; your work tree is unchanged"
+        )
+    if not request.push:
+        outcome.status = "committed"
+        return outcome
+    try:
+        result = gitops.push_branch(repo, request.remote, request.branch, options,
+                                    force_with_lease=remote_sha)
+    except CiswitchError:
+        if moved:
+            _restore(repo, request.branch, commit, local_sha)
+        raise
+    outcome.status = "pushed"
+    outcome.messages.append(
+        f"pushed {request.branch} to {request.remote} ({gitops.remote_url(repo, request.remote)})"
+    )
+    outcome.merge_request_url = result.merge_request_url
+    return outcome
+
+
+def _restore(repo: git.Repo, branch: str, ours: str, previous: str | None) -> None:
+    """Put the branch back after a failed push (best effort: the push error matters more)."""
+    try:
+        if previous is None:
+            gitops.delete_branch(repo, branch, expected=ours)
+        else:
+            gitops.set_branch(repo, branch, previous, old=ours)
+    except CiswitchError:
+        pass
+
+
+def render_outcome(outcome: RevertOutcome) -> str:
+    """What ``ciswitch revert`` prints."""
+    import shlex
+
+    lines: list[str] = []
+    if outcome.status == "dry-run":
+        lines.append(outcome.diff.rstrip("\n"))
+        lines.append("")
+        if outcome.push_command is not None:
+            lines += ["push command:", "    " + shlex.join(outcome.push_command)]
+        else:
+            lines.append("no push (--no-push)")
+    lines += outcome.messages
+    if outcome.merge_request_url:
+        lines.append(f"merge request: {outcome.merge_request_url}")
+    if outcome.status in ("pushed", "committed", "up-to-date"):
+        lines.append("before merging: restore the local stages and remove the block file on "
+                     "the runner (ciswitch plan --run rollback-sync, --run unblock), and stop "
+                     "the project's running werf jobs")
+    return redact("\n".join(lines) + "\n")
