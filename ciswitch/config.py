@@ -268,6 +268,8 @@ def render_marker(existing: str | None, address: str | None) -> str:
     switch shows a one- or two-line diff. An existing address is left alone when ``address``
     is None. Raises :class:`CiswitchError` when ``existing`` is not valid TOML.
     """
+    if existing is not None and existing.startswith("\ufeff"):
+        return "\ufeff" + render_marker(existing[1:], address)
     wanted: dict[str, str] = {"stages-storage": _toml_string("remote")}
     if address is not None:
         wanted["stages-storage-address"] = _toml_string(address)

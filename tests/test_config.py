@@ -120,6 +120,11 @@ def test_render_marker_is_idempotent() -> None:
     assert render_marker(once, None) == once
 
 
+def test_render_marker_keeps_a_byte_order_mark() -> None:
+    marked = render_marker("\ufeffignore = []\n", None)
+    assert marked == '\ufeffignore = []\nstages-storage = "remote"\n'
+
+
 def test_render_marker_refuses_invalid_toml() -> None:
     with pytest.raises(CiswitchError, match=r"^\.ciswitch\.toml:1:\d+: invalid TOML"):
         render_marker("select = = 1\n", None)
