@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -16,6 +19,7 @@ from ciswitch.workspace import DirectoryWorkspace
 FIXTURES = Path(__file__).parent / "fixtures" / "config"
 ERROR_CASES = sorted((FIXTURES / "errors").glob("*.toml"))
 VALID_CASES = sorted(p for p in (FIXTURES / "valid").iterdir() if p.is_dir())
+CISWITCH = Path(sys.executable).with_name("ciswitch")
 MARKER_CASES = sorted(p for p in (FIXTURES / "marker").iterdir() if p.is_dir())
 
 
@@ -133,3 +137,42 @@ def test_render_marker_refuses_invalid_toml() -> None:
 def test_render_marker_output_parses_with_tomllib() -> None:
     text = render_marker(None, 'odd\x7f"address\\')
     assert tomllib.loads(text)["stages-storage-address"] == 'odd\x7f"address\\'
+
+
+@pytest.mark.parametrize(
+    ("config_text", "expected"),
+    [
+        ("selct = []\n", ".ciswitch.toml:1: error: unknown key 'selct' (expected one of select, "
+         "ignore, ci-config, extra-files, stages-storage, stages-storage-address)"),
+        ("ignore = 'CSW001'\n", ".ciswitch.toml:1: error: key 'ignore' must be an array of rule "
+         "codes, not a string"),
+        ('ignore "CSW002"\n', ".ciswitch.toml:1:8: error: invalid TOML: Expected '=' after a key "
+         "in a key/value pair"),
+    ],
+)
+def test_cli_exits_2_on_configuration_errors(
+    tmp_path: Path, config_text: str, expected: str
+) -> None:
+    repo = tmp_path / "repo"
+    shutil.copytree(FIXTURES / "cli-repo", repo)
+    (repo / ".ciswitch.toml").write_text(config_text)
+    before = {p: p.read_bytes() for p in repo.rglob("*") if p.is_file()}
+    run = subprocess.run([str(CISWITCH), "lint"], cwd=repo, capture_output=True, text=True,
+                         check=False)
+    assert run.returncode == 2
+    assert expected in (run.stdout + run.stderr).splitlines()
+    assert {p: p.read_bytes() for p in repo.rglob("*") if p.is_file()} == before
+
+
+def test_cli_config_option_overrides_discovery(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    shutil.copytree(FIXTURES / "cli-repo", repo)
+    (repo / ".ciswitch.toml").write_text("selct = []\n")  # would fail if it were read
+    explicit = tmp_path / "ignore-all.toml"
+    explicit.write_text('ignore = ["CSW001", "CSW002", "CSW003", "CSW004"]\n')
+    run = subprocess.run([str(CISWITCH), "lint", "--config", str(explicit)], cwd=repo,
+                         capture_output=True, text=True, check=False)
+    assert run.returncode == 0, run.stdout + run.stderr
+    plain = subprocess.run([str(CISWITCH), "lint", "--config", str(tmp_path / "none.toml")],
+                           cwd=repo, capture_output=True, text=True, check=False)
+    assert plain.returncode == 2

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +25,7 @@ from ciswitch.report.meta import RuleMeta, doc_sections, load_rules_meta
 from ciswitch.report.statistics import render_statistics
 
 FIXTURES = Path(__file__).parent / "fixtures" / "report"
+CISWITCH = Path(sys.executable).with_name("ciswitch")
 
 RULE_DOC = """A werf command is given :local stages storage by a flag.
 
@@ -213,6 +217,33 @@ def test_fingerprints_are_stable_when_lines_are_inserted_above() -> None:
     assert [f.begin.line for f in shifted.findings] != [f.begin.line for f in before.findings]
     # ... and every one keeps its fingerprint.
     assert _fingerprint_map(shifted) == _fingerprint_map(before)
+
+
+def _lint_gitlab(repo: Path, report: Path) -> list[dict[str, Any]]:
+    run = subprocess.run(
+        [str(CISWITCH), "lint", "--format", "gitlab", "--output", str(report)],
+        cwd=repo, capture_output=True, text=True, check=False,
+    )
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "Found " in run.stdout  # the text report still goes to the terminal
+    entries: list[dict[str, Any]] = json.loads(report.read_text())
+    validate_gitlab(entries)
+    return entries
+
+
+def test_cli_gitlab_fingerprints_survive_lines_inserted_above(tmp_path: Path) -> None:
+    """Through the real command: three findings, two of them on identical lines."""
+    repo = tmp_path / "repo"
+    shutil.copytree(FIXTURES / "cli-repo", repo)
+    first = _lint_gitlab(repo, tmp_path / "before.json")
+    assert len(first) == 3
+    assert len({e["fingerprint"] for e in first}) == 3
+    ci = repo / ".gitlab-ci.yml"
+    ci.write_text("stages:\n  - build\n  - cleanup\n\n" + ci.read_text())
+    second = _lint_gitlab(repo, tmp_path / "after.json")
+    assert [e["location"]["lines"]["begin"] for e in second] == [
+        e["location"]["lines"]["begin"] + 4 for e in first]
+    assert [e["fingerprint"] for e in second] == [e["fingerprint"] for e in first]
 
 
 def test_fingerprints_follow_reindentation_but_not_other_edits() -> None:

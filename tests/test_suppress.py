@@ -9,6 +9,9 @@ the text they point at), the findings that must survive, the expected CSW100 fin
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +21,8 @@ from ciswitch.model import Edit, Finding, Position, Severity
 from ciswitch.suppress import apply_suppressions, comment_start
 
 FIXTURES = Path(__file__).parent / "fixtures" / "suppress"
-CASES = sorted(p for p in FIXTURES.iterdir() if p.is_dir())
+CASES = sorted(p for p in FIXTURES.iterdir() if (p / "case.json").is_file())
+CISWITCH = Path(sys.executable).with_name("ciswitch")
 
 
 def _source(case: Path) -> Path:
@@ -139,3 +143,16 @@ def test_redundant_suppression_is_reported_once_the_first_one_applies() -> None:
 )
 def test_comment_start(line: str, expected: int | None) -> None:
     assert comment_start(line) == expected
+
+
+def test_cli_applies_suppressions_and_reports_unused(tmp_path: Path) -> None:
+    """Through the real command: end-of-line, line above, inside a literal block."""
+    repo = tmp_path / "repo"
+    shutil.copytree(FIXTURES / "cli" / "repo", repo)
+    run = subprocess.run([str(CISWITCH), "lint", "--format", "json"], cwd=repo,
+                         capture_output=True, text=True, check=False)
+    assert run.returncode == 1, run.stderr
+    report = json.loads(run.stdout)
+    expected = json.loads((FIXTURES / "cli" / "expected.json").read_text())
+    assert [[f["code"], f["line"]] for f in report["findings"]] == expected["findings"]
+    assert report["errors"] == []
