@@ -18,6 +18,7 @@ git, and even then ``git`` loads on first use.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import tempfile
@@ -170,15 +171,28 @@ def head_sha(repo: git.Repo) -> str:
     return repo.head.commit.hexsha
 
 
-def branch_sha(repo: git.Repo, branch: str) -> str | None:
-    """The commit of local branch ``branch``, or None when it does not exist."""
+def resolve_commit(repo: git.Repo, rev: str) -> str | None:
+    """The commit ``rev`` names, or None when it names none (or the object is missing)."""
     import git
 
     try:
-        sha: str = repo.git.rev_parse("--verify", "--quiet", f"refs/heads/{branch}^{{commit}}")
+        sha: str = repo.git.rev_parse("--verify", "--quiet", f"{rev}^{{commit}}")
     except git.GitCommandError:
         return None
     return sha.strip() or None
+
+
+def branch_sha(repo: git.Repo, branch: str) -> str | None:
+    """The commit of local branch ``branch``, or None when it does not exist."""
+    return resolve_commit(repo, f"refs/heads/{branch}")
+
+
+def delete_branch(repo: git.Repo, branch: str, *, expected: str) -> None:
+    """Delete ``refs/heads/<branch>`` if it still points at ``expected``."""
+    _run(
+        repo, f"cannot delete branch {branch}",
+        "update-ref", "-d", f"refs/heads/{branch}", expected,
+    )
 
 
 def check_branch_name(repo: git.Repo, branch: str) -> None:
@@ -272,6 +286,15 @@ def fetch_branch(repo: git.Repo, remote: str, branch: str) -> None:
     )
 
 
+def fetch_objects(repo: git.Repo, remote: str, branch: str) -> None:
+    """Download ``branch``'s commits from ``remote`` without writing any ref (dry runs and
+    comparisons must not change what the user sees)."""
+    _run(
+        repo, f"cannot fetch {branch} from {remote}",
+        "fetch", "--quiet", "--no-tags", "--no-write-fetch-head", remote, f"refs/heads/{branch}",
+    )
+
+
 def fetch(repo: git.Repo, remote: str) -> None:
     """Update every remote-tracking branch of ``remote`` and drop the deleted ones."""
     _run(repo, f"cannot fetch from {remote}", "fetch", "--quiet", "--prune", "--no-tags", remote)
@@ -345,8 +368,8 @@ def commit_files(
     """Create a commit whose tree is ``parent``'s with ``files`` (path -> content) replaced.
 
     Nothing outside the object database changes: the work tree, the index and every ref stay
-    as they were (set a branch with :func:`set_branch`). Contents go through ``hash-object
-    --path`` so clean filters (line endings, LFS) apply as ``git add`` would apply them; modes
+    as they were (set a branch with :func:`set_branch`). Contents are stored as given, without
+    clean filters: they are repository (blob) form, computed from ``parent``'s own blobs. Modes
     are kept from ``parent`` (new files get 100644). The committer is ``author`` too when given,
     else both come from git's configuration.
     """
@@ -366,7 +389,7 @@ def commit_files(
             with open(blob_file, "wb") as handle:
                 handle.write(content)
             sha = _run(
-                repo, f"cannot store {path}", "hash-object", "-w", f"--path={path}", "--", blob_file
+                repo, f"cannot store {path}", "hash-object", "-w", "--no-filters", "--", blob_file
             ).strip()
             mode = tree_mode(repo, parent, path) or "100644"
             if mode not in ("100644", "100755"):
@@ -635,6 +658,11 @@ def push_branch(
         kwargs["force_with_lease"] = f"refs/heads/{branch}:{force_with_lease}"
     refspec = f"refs/heads/{branch}:refs/heads/{branch}"
     what = f"push of {branch} to {remote} ({url}) failed"
+    # GitPython logs git's error lines itself (unredacted, on stderr when logging is not
+    # configured); they are reported below, redacted, so its logger is muted meanwhile
+    logger = logging.getLogger("git.remote")
+    was_disabled = logger.disabled
+    logger.disabled = True
     try:
         infos = target.push(refspec, progress=recorder, **kwargs)
     except git.GitCommandError as err:
@@ -646,6 +674,8 @@ def push_branch(
         if "does not support push options" in detail:
             detail += " (the remote is not GitLab or too old: use --no-push and push by hand)"
         raise CiswitchError(redact(f"{what}: {detail}")) from err
+    finally:
+        logger.disabled = was_disabled
     messages = _remote_messages(recorder.lines)
     reasons = []
     for info in infos:

@@ -75,7 +75,7 @@ def write_files(root: Path, files: dict[str, str | bytes]) -> None:
 def commit_all(work: Path, message: str, *, date: str | None = None) -> str:
     env = {"GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date} if date else None
     git(work, "add", "-A")
-    git(work, "commit", "-q", "-m", message, env=env)
+    git(work, "commit", "-q", "--allow-empty", "-m", message, env=env)
     return git(work, "rev-parse", "HEAD")
 
 
@@ -185,3 +185,15 @@ def run_ciswitch(
         [sys.executable, "-m", "ciswitch", *args], cwd=cwd, capture_output=True, text=True,
         env={**os.environ, **(env or {})}, check=False, timeout=120,
     )
+
+
+PROJECTS = Path(__file__).parent / "fixtures" / "git" / "projects"
+
+
+def project_files(name: str) -> dict[str, str | bytes]:
+    """The files of fixture project ``name`` (``tests/fixtures/git/projects/<name>``)."""
+    root = PROJECTS / name
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }

@@ -17,6 +17,8 @@ from ciswitch import __version__
 #: command name -> "module:attribute" of the click command
 COMMANDS: dict[str, str] = {
     "lint": "ciswitch.cli.lint_cmd:lint",
+    "branch": "ciswitch.cli.branch_cmd:branch",
+    "branches": "ciswitch.cli.branches_cmd:branches",
     "fix": "ciswitch.cli.fix_cmd:fix",
     "plan": "ciswitch.cli.plan_cmd:plan",
     "revert": "ciswitch.cli.revert_cmd:revert",

@@ -1,0 +1,390 @@
+"""``ciswitch branch``: the merge request that removes :local (step 2 of the switch).
+
+The fix is computed from the commit at HEAD (read through a
+:class:`~ciswitch.git_tree.GitTreeWorkspace`, so it is exactly what gets committed), committed
+on a new branch with plumbing (the work tree and the checked-out branch are never touched),
+and pushed with GitLab's ``merge_request.*`` push options so that the merge request opens
+itself. Running it again is safe: a branch that already carries the same change is left alone,
+and one with a different change is only replaced on request (``--force-update``).
+
+Every step that can fail runs before anything is written; when the push fails, the local
+branch this run created or moved is put back, so an error leaves the repository as it was.
+"""
+
+from __future__ import annotations
+
+import shlex
+import textwrap
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ciswitch import gitops
+from ciswitch.errors import CiswitchError
+from ciswitch.model import Finding
+from ciswitch.redact import redact
+
+if TYPE_CHECKING:
+    import git
+
+    from ciswitch.config import Config
+    from ciswitch.fix import FixOutcome
+
+DEFAULT_BRANCH = "ciswitch/remote-stages-storage"
+DEFAULT_TITLE = "Use remote werf stages storage instead of :local"
+MARKER_FILE = ".ciswitch.toml"
+#: places listed in a merge request description before "and N more"
+_DESCRIPTION_PLACES = 20
+
+
+@dataclass
+class BranchRequest:
+    """Everything ``ciswitch branch`` was asked to do."""
+
+    path: Path = Path(".")
+    branch: str = DEFAULT_BRANCH
+    remote: str = "origin"
+    target: str | None = None
+    to: str | None = None
+    unsafe: bool = False
+    config_file: Path | None = None
+    author: gitops.Identity | None = None
+    title: str = DEFAULT_TITLE
+    description: str | None = None
+    draft: bool = False
+    labels: list[str] = field(default_factory=list)
+    assignees: list[str] = field(default_factory=list)
+    push_options: list[str] = field(default_factory=list)
+    push: bool = True
+    dry_run: bool = False
+    marker: bool = True
+    force_update: bool = False
+
+
+@dataclass
+class BranchOutcome:
+    """What happened (or, with ``--dry-run``, would happen); the CLI prints it.
+
+    ``status`` is one of ``nothing-to-fix``, ``unfixable``, ``up-to-date``, ``dry-run``,
+    ``committed`` (``--no-push``) and ``pushed``.
+    """
+
+    status: str
+    branch: str
+    messages: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    fixed: list[Finding] = field(default_factory=list)
+    remaining: list[Finding] = field(default_factory=list)
+    #: path -> (old bytes or None for a new file, new bytes)
+    files: dict[str, tuple[bytes | None, bytes]] = field(default_factory=dict)
+    commit: str | None = None
+    message: str = ""
+    push_command: list[str] | None = None
+    merge_request_url: str | None = None
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.status == "unfixable" else 0
+
+
+def read_description(path: Path) -> str:
+    """The text of ``--description-file`` (folded to one line when pushed)."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise CiswitchError("description is not valid UTF-8", str(path)) from err
+    except OSError as err:
+        raise CiswitchError(f"cannot read description: {err.strerror}", str(path)) from err
+
+
+def place(finding: Finding) -> str:
+    return f"{finding.path}:{finding.begin.line}"
+
+
+def _places(findings: list[Finding], *, reasons: bool) -> list[str]:
+    out = []
+    for finding in findings:
+        line = f"{place(finding)} {finding.code}"
+        if reasons and finding.unfixable_reason:
+            line += f" ({finding.unfixable_reason})"
+        out.append(line)
+    return out
+
+
+def commit_message(outcome: FixOutcome, title: str, marker: bool) -> str:
+    """Subject, a body listing the places fixed (and left), and the ciswitch trailer."""
+    body = [
+        *textwrap.wrap(
+            "Remove :local stages storage from the CI configuration, so that werf uses the "
+            "remote stages storage (werf ci-env sets $CI_REGISTRY_IMAGE/stages).", 72
+        ),
+        "",
+        "Places fixed:",
+        *(f"- {p}" for p in _places(outcome.fixed, reasons=False)),
+    ]
+    if outcome.remaining:
+        body += ["", "Places left for a manual change:"]
+        body += [f"- {p}" for p in _places(outcome.remaining, reasons=True)]
+    if marker:
+        body += ["", f"{MARKER_FILE} records that the project now uses a remote stages storage."]
+    return gitops.commit_message(title, "\n".join(body))
+
+
+def default_description(outcome: FixOutcome) -> str:
+    """The merge request description (one line once folded for the push option)."""
+    fixed = _places(outcome.fixed, reasons=False)
+    shown = ", ".join(fixed[:_DESCRIPTION_PLACES])
+    if len(fixed) > _DESCRIPTION_PLACES:
+        shown += f" and {len(fixed) - _DESCRIPTION_PLACES} more"
+    text = (
+        "Removes `:local` werf stages storage from the CI configuration so that werf uses the "
+        f"remote stages storage. Places fixed: {shown}."
+    )
+    if outcome.remaining:
+        text += (
+            f" {len(outcome.remaining)} place(s) still need a manual change: "
+            + ", ".join(_places(outcome.remaining[:_DESCRIPTION_PLACES], reasons=False))
+            + "."
+        )
+    text += (
+        " Let the pipeline build, run `werf stages switch-from-local --to <registry>/stages`, "
+        "then merge; other active branches must merge or rebase onto this change."
+    )
+    return text
+
+
+def _marker(ws_read: Callable[[str], bytes | None], config: Config, request: BranchRequest,
+            warnings: list[str]) -> tuple[bytes | None, bytes] | None:
+    """The marker file's (old, new) bytes, or None when nothing needs to change."""
+    from ciswitch.config import CONFIG_FILE, PYPROJECT_FILE, render_marker
+
+    old = ws_read(CONFIG_FILE)
+    if old is None and config.source == PYPROJECT_FILE:
+        warnings.append(
+            f"settings live in [tool.ciswitch] of {PYPROJECT_FILE}: {CONFIG_FILE} was not "
+            f'written; add stages-storage = "remote" there by hand'
+        )
+        return None
+    try:
+        old_text = None if old is None else old.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise CiswitchError("configuration is not valid UTF-8", CONFIG_FILE) from err
+    new = render_marker(old_text, request.to).encode("utf-8")
+    return None if new == old else (old, new)
+
+
+def _carries(repo: git.Repo, sha: str, files: dict[str, tuple[bytes | None, bytes]]) -> bool:
+    """Whether commit ``sha`` already has every planned file content."""
+    return all(gitops.file_at(repo, sha, path) == new for path, (_old, new) in files.items())
+
+
+def _remote_tip(repo: git.Repo, request: BranchRequest) -> str | None:
+    """The remote's tip of the branch with its objects available locally, or None.
+
+    With a push ahead (or a dry run of one) the remote is asked live; objects are fetched
+    without writing any ref. With ``--no-push`` only the local remote-tracking ref is used.
+    """
+    if request.push:
+        sha = gitops.remote_branch_sha(repo, request.remote, request.branch)
+        if sha is not None and gitops.resolve_commit(repo, sha) is None:
+            gitops.fetch_objects(repo, request.remote, request.branch)
+            if gitops.resolve_commit(repo, sha) is None:
+                raise CiswitchError(
+                    f"branch {request.branch} moved on {request.remote} while reading it: "
+                    "run again"
+                )
+        return sha
+    return gitops.resolve_commit(repo, f"refs/remotes/{request.remote}/{request.branch}")
+
+
+def prepare_branch(request: BranchRequest) -> BranchOutcome:
+    """Fix, commit on a branch and push (see the module docstring); raises CiswitchError."""
+    from ciswitch.config import load_config
+    from ciswitch.fix import plan_fix
+    from ciswitch.git_tree import GitTreeWorkspace
+
+    repo = gitops.open_repo(request.path)
+    root = gitops.work_tree(repo)
+    gitops.check_branch_name(repo, request.branch)
+    current = gitops.current_branch(repo)
+    gitops.ensure_clean(repo)
+    if current == request.branch:
+        raise CiswitchError(
+            f"{request.branch} is checked out: switch to the branch the change should start "
+            "from (usually the default branch)", str(root),
+        )
+    if request.push:
+        gitops.get_remote(repo, request.remote)
+    head = gitops.head_sha(repo)
+    ws = GitTreeWorkspace(repo, head, label=str(root))
+    config = load_config(ws, request.config_file)
+    plan = plan_fix(ws, config, to=request.to, unsafe=request.unsafe)
+    if plan.problems:
+        first = plan.problems[0]
+        more = f" (and {len(plan.problems) - 1} more problem(s))" if len(plan.problems) > 1 else ""
+        raise CiswitchError(first.message + more, first.path, first.line, first.column)
+    outcome = BranchOutcome("nothing-to-fix", request.branch, fixed=list(plan.fixed),
+                            remaining=list(plan.remaining))
+    if not plan.changes:
+        if plan.remaining:
+            outcome.status = "unfixable"
+            outcome.messages.append(
+                f"nothing ciswitch can fix automatically in {root}: "
+                f"{len(plan.remaining)} place(s) need a manual change"
+            )
+        else:
+            outcome.messages.append(f"nothing to fix in {root}: no :local stages storage found")
+        return outcome
+
+    for change in plan.changes:
+        outcome.files[change.path] = (change.old, change.new)
+    if request.marker:
+
+        def read(rel: str) -> bytes | None:
+            return ws.read_bytes(rel) if ws.is_file(rel) else None
+
+        marked = _marker(read, config, request, outcome.warnings)
+        if marked is not None:
+            outcome.files[MARKER_FILE] = marked
+    outcome.message = commit_message(plan, request.title, MARKER_FILE in outcome.files)
+
+    local_sha = gitops.branch_sha(repo, request.branch)
+    remote_sha = _remote_tip(repo, request)
+    local_same = local_sha is not None and _carries(repo, local_sha, outcome.files)
+    remote_same = remote_sha is not None and _carries(repo, remote_sha, outcome.files)
+    where = []
+    if local_sha is not None and not local_same:
+        where.append("locally")
+    if remote_sha is not None and not remote_same:
+        where.append(f"on {request.remote}")
+    if where and not request.force_update:
+        raise CiswitchError(
+            f"branch {request.branch} already exists {' and '.join(where)} with a different "
+            "change: pass --force-update to replace it, or --branch NAME", str(root),
+        )
+    remote_done = remote_sha is not None and remote_same
+    if (local_same and (not request.push or remote_done)) or (local_sha is None and remote_done):
+        outcome.status = "up-to-date"
+        there = f"{request.remote}" if remote_done else "the local repository"
+        outcome.messages.append(
+            f"nothing to do: branch {request.branch} in {there} already carries this change"
+        )
+        outcome.commit = remote_sha if remote_done and local_sha is None else local_sha
+        return outcome
+
+    reuse = local_sha if local_same else None
+    # a fresh commit from HEAD never fast-forwards an existing remote branch, and reaching
+    # this point with a remote branch means --force-update allowed replacing it
+    lease = remote_sha
+    options: list[str] = []
+    if request.push:
+        target = request.target or gitops.default_branch(repo, request.remote)
+        description = request.description or default_description(plan)
+        options = gitops.MergeRequestOptions(
+            target=target, title=request.title, description=description,
+            draft=request.draft, labels=list(request.labels),
+            assignees=list(request.assignees), extra=list(request.push_options),
+        ).push_options()
+        outcome.push_command = gitops.push_command(
+            request.remote, request.branch, options, force_with_lease=lease
+        )
+    if request.dry_run:
+        outcome.status = "dry-run"
+        if reuse is not None:
+            outcome.messages.append(
+                f"would push the existing local branch {request.branch}, which carries this change"
+            )
+        else:
+            verb = "replace" if local_sha is not None or lease is not None else "create"
+            outcome.messages.append(f"would {verb} branch {request.branch} from {current}")
+        return outcome
+
+    if reuse is not None:
+        outcome.commit = reuse
+        outcome.messages.append(
+            f"branch {request.branch} already carries this change locally; pushing it"
+        )
+        created_ref = False
+    else:
+        files = {path: new for path, (_old, new) in outcome.files.items()}
+        outcome.commit = gitops.commit_files(repo, head, files, outcome.message, request.author)
+        gitops.set_branch(repo, request.branch, outcome.commit, old=local_sha)
+        created_ref = True
+        verb = "replaced" if local_sha is not None else "created"
+        outcome.messages.append(
+            f"{verb} branch {request.branch} ({outcome.commit[:10]}) from {current}; "
+            f"your work tree is unchanged (git switch {request.branch} to see it)"
+        )
+    if not request.push:
+        outcome.status = "committed"
+        return outcome
+    try:
+        result = gitops.push_branch(
+            repo, request.remote, request.branch, options, force_with_lease=lease
+        )
+    except CiswitchError:
+        if created_ref:
+            _restore_branch(repo, request.branch, outcome.commit, local_sha)
+        raise
+    outcome.status = "pushed"
+    url = gitops.remote_url(repo, request.remote)
+    outcome.messages.append(f"pushed {request.branch} to {request.remote} ({url})")
+    outcome.merge_request_url = result.merge_request_url
+    return outcome
+
+
+def _restore_branch(repo: git.Repo, branch: str, ours: str, previous: str | None) -> None:
+    """Undo this run's branch update after a failed push (best effort, never raises)."""
+    try:
+        if previous is None:
+            gitops.delete_branch(repo, branch, expected=ours)
+        else:
+            gitops.set_branch(repo, branch, previous, old=ours)
+    except CiswitchError:
+        pass
+
+
+def unified_diff(path: str, old: bytes | None, new: bytes) -> str:
+    """A ``git diff``-style unified diff of one file (``/dev/null`` for a new file)."""
+    import difflib
+
+    old_lines = [] if old is None else old.decode("utf-8", "replace").splitlines(keepends=True)
+    new_lines = new.decode("utf-8", "replace").splitlines(keepends=True)
+    before = "/dev/null" if old is None else f"a/{path}"
+    out = []
+    for line in difflib.unified_diff(old_lines, new_lines, before, f"b/{path}"):
+        out.append(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
+    return "".join(out)
+
+
+def render_outcome(outcome: BranchOutcome) -> str:
+    """The text ``ciswitch branch`` prints on standard output."""
+    lines: list[str] = []
+    if outcome.status == "dry-run":
+        for path, (old, new) in sorted(outcome.files.items()):
+            lines.append(unified_diff(path, old, new).rstrip("\n"))
+        lines.append("")
+        lines.append("commit message:")
+        lines += ["    " + ln if ln else "" for ln in outcome.message.rstrip("\n").splitlines()]
+        lines.append("")
+        if outcome.push_command is not None:
+            lines.append("push command:")
+            lines.append("    " + shlex.join(outcome.push_command))
+        else:
+            lines.append("no push (--no-push)")
+    if outcome.fixed and outcome.status != "up-to-date":
+        verb = "would fix" if outcome.status == "dry-run" else "fixed"
+        files = sorted(p for p in outcome.files if p != MARKER_FILE)
+        text = f"{verb} {len(outcome.fixed)} place(s) in {len(files)} file(s): {', '.join(files)}"
+        if MARKER_FILE in outcome.files:
+            text += f"; {MARKER_FILE} marks the switch"
+        lines.append(text)
+    for message in outcome.messages:
+        lines.append(message)
+    if outcome.remaining:
+        lines.append(f"{len(outcome.remaining)} place(s) left for a manual change:")
+        lines += [f"  {p}" for p in _places(outcome.remaining, reasons=True)]
+    if outcome.merge_request_url:
+        lines.append(f"merge request: {outcome.merge_request_url}")
+    return redact("\n".join(lines) + "\n")
