@@ -95,8 +95,7 @@ def test_header_line_and_help() -> None:
         source_line="    - werf build -s :local",
     )
     lines = render("text", LintResult(root=".", findings=[finding])).splitlines()
-    assert lines[0] == ("ci/main.yml:7:18: CSW001 -s :local in job build: remove it "
-                        "[jobs: build, deploy]")
+    assert lines[0] == "ci/main.yml:7:18: CSW001 -s :local in job build: remove it"
     assert lines[1] == "  |"
     assert lines[2] == "7 |     - werf build -s :local"
     assert lines[4] == "  = help (unsafe fix, needs --unsafe-fixes): remove `-s :local`"

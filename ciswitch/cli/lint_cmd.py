@@ -37,7 +37,9 @@ def emit_report(
         atomic_write_text(output, render(fmt, result))
         if fmt != "text":
             fmt = "text"
-    click.echo(render(fmt, result, verbose=verbose), nl=False)
+    from ciswitch.report.text import use_color
+
+    click.echo(render(fmt, result, verbose=verbose, color=use_color(sys.stdout)), nl=False)
     if statistics:
         from ciswitch.report.statistics import render_statistics
 

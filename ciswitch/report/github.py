@@ -27,9 +27,6 @@ def _command(name: str, properties: dict[str, str | int], message: str) -> str:
 def render_github(result: LintResult) -> str:
     lines: list[str] = []
     for finding in sorted(result.findings, key=lambda f: f.sort_key):
-        message = finding.message
-        if finding.jobs:
-            message += f" [jobs: {', '.join(finding.jobs)}]"
         lines.append(_command(COMMAND[finding.severity], {
             "file": finding.path,
             "line": finding.begin.line,
@@ -37,7 +34,7 @@ def render_github(result: LintResult) -> str:
             "endLine": finding.finish.line,
             "endColumn": finding.finish.column,
             "title": finding.code,
-        }, message))
+        }, finding.message))
     for problem in result.problems:
         props: dict[str, str | int] = {"file": problem.path}
         if problem.line is not None:

@@ -1,5 +1,6 @@
-"""The text report, for people: each finding as ``path:line:col: CODE message [jobs: ...]``
-followed by the source line with the span underlined, then input errors, then a summary.
+"""The text report, for people: each finding as ``path:line:col: CODE message`` (the message
+names the jobs it affects) followed by the source line with the span underlined, then input
+errors, then a summary.
 
 The underline must sit under the right characters even when the line holds tabs, CJK or
 combining characters (werf projects often carry Cyrillic and other non-ASCII text), so the
@@ -90,10 +91,7 @@ class _Painter:
 def render_finding(finding: Finding, paint: _Painter) -> str:
     head = f"{finding.path}:{finding.begin.line}:{finding.begin.column}:"
     style = _STYLE[finding.severity]
-    out = f"{paint(_BOLD, head)} {paint(style, finding.code)} {finding.message}"
-    if finding.jobs:
-        out += f" [jobs: {', '.join(finding.jobs)}]"
-    out += "\n"
+    out = f"{paint(_BOLD, head)} {paint(style, finding.code)} {finding.message}\n"
     if finding.source_line.strip():
         number = str(finding.begin.line)
         pad = " " * len(number)
