@@ -27,6 +27,7 @@ STAGES_VAR = "WERF_STAGES_STORAGE"
 SYNC_VAR = "WERF_SYNCHRONIZATION"
 LOCAL = ":local"
 _VAR_REF = re.compile(r"^\$(?:\{(\w+)\}|(\w+))$")
+_WERF_1_2 = re.compile(r"trdl use werf|multiwerf use 1\.2|werf converge|--repo[ =]|WERF_REPO=")
 
 
 class ShellSite:
@@ -134,6 +135,8 @@ class Facts:
     #: jobs that use werf 1.1 stages storage at all (a flag or WERF_STAGES_STORAGE in effect)
     storage_jobs: set[str] = field(default_factory=set)
     sites: dict[tuple[str, int], ShellSite] = field(default_factory=dict)
+    #: jobs that show werf 1.2 (WERF_REPO, --repo, converge, trdl/multiwerf 1.2)
+    v12_jobs: set[str] = field(default_factory=set)
     #: sites that at least one real (not hidden) job runs
     real_sites: set[tuple[str, int]] = field(default_factory=set)
 
@@ -236,6 +239,8 @@ class Analyzer:
             env[name] = _Setting(value, variable=var)
         if STAGES_VAR in env:
             self.facts.storage_jobs.add(job.name)
+        if "WERF_REPO" in env:
+            self.facts.v12_jobs.add(job.name)
         for lines in ([*job.before_script, *job.script], job.after_script):
             session = _Session(env)
             for line in lines:
@@ -254,6 +259,8 @@ class Analyzer:
             self.facts.real_sites.add(site.key)
         if not site.worth_parsing:
             return
+        if _WERF_1_2.search(site.text):
+            self.facts.v12_jobs.add(job.name)
         analysis = site.analysis
         events: list[tuple[int, int, Any]] = []
         for assignment in analysis.assignments:
@@ -267,7 +274,9 @@ class Analyzer:
             else:
                 self._call(job, session, site, obj)
 
-    def _assignment(self, job: Job, session: _Session, site: ShellSite, assignment: Assignment) -> None:
+    def _assignment(
+        self, job: Job, session: _Session, site: ShellSite, assignment: Assignment
+    ) -> None:
         if assignment.value is None:
             return
         value, _ = session.resolve(assignment.value)
@@ -276,7 +285,9 @@ class Analyzer:
             self.facts.storage_jobs.add(job.name)
         if assignment.name in (STAGES_VAR, SYNC_VAR) and value == LOCAL:
             code = "CSW002" if assignment.name == STAGES_VAR else "CSW003"
-            place = self._shell_place(code, site, assignment.start, assignment.end, assignment=assignment)
+            place = self._shell_place(
+                code, site, assignment.start, assignment.end, assignment=assignment
+            )
             place.add_job(job)
 
     def _shell_place(self, code: str, site: ShellSite, start: int, end: int, **kw: Any) -> Place:
@@ -299,13 +310,17 @@ class Analyzer:
                 storage_flag = True
                 storage = value
                 if value == LOCAL and (call.takes_stages_storage or flag.spelling.startswith("--")):
-                    place = self._shell_place("CSW001", site, flag.start, flag.end, flag=flag, call=call)
+                    place = self._shell_place(
+                        "CSW001", site, flag.start, flag.end, flag=flag, call=call
+                    )
                     place.add_job(job)
                     if setting is not None and flag.value.value is None:
                         place.via = f"${flag.value.var}"
                     feeding.append(place)
             elif flag.name == "synchronization" and value == LOCAL:
-                place = self._shell_place("CSW003", site, flag.start, flag.end, flag=flag, call=call)
+                place = self._shell_place(
+                    "CSW003", site, flag.start, flag.end, flag=flag, call=call
+                )
                 place.add_job(job)
         prefix_env = dict(session.env)
         for prefix in call.prefixes:
@@ -339,7 +354,9 @@ class Analyzer:
         if not alternative:
             if job.hidden and site.key in self.facts.real_sites:
                 return  # real jobs run this line; a template's own view does not count
-            werf_call_place = self._shell_place("CSW004", site, call.start, call.start + 4, call=call)
+            werf_call_place = self._shell_place(
+                "CSW004", site, call.start, call.start + 4, call=call
+            )
             werf_call_place.add_job(job)
             for place in feeding:
                 place.block(job)

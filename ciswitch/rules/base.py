@@ -11,7 +11,7 @@ from ciswitch.model import Finding, Fix, Severity
 
 SWITCHED_NOTE = (
     "reintroduces :local after the switch: werf refuses it "
-    "(\"stages storage has been switched from :local\")"
+    '("stages storage has been switched from :local")'
 )
 
 

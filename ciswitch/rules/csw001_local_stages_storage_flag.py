@@ -61,7 +61,10 @@ def check(facts: Facts, options: RuleOptions) -> Iterator[Finding]:
             tail = "remove it; werf ci-env gitlab sets $CI_REGISTRY_IMAGE/stages"
         message = f"{spelled} :local{via} in {jobs_text(place.affected_jobs)}: {tail}"
         yield finding(
-            CODE, place, message, SEVERITY,
+            CODE,
+            place,
+            message,
+            SEVERITY,
             lambda place=place: flag_fix(place, options.to),  # type: ignore[misc]
             blocked_reason(place, options.to),
         )

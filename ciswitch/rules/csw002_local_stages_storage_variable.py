@@ -57,8 +57,12 @@ def check(facts: Facts, options: RuleOptions) -> Iterator[Finding]:
         if options.switched:
             tail = SWITCHED_NOTE
         else:
-            tail = ("werf ci-env does not override a variable that is already set, "
-                    "so this keeps the project on :local; remove it")
-        message = (f"WERF_STAGES_STORAGE=:local{via} {where}, used by "
-                   f"{jobs_text(place.affected_jobs)}: {tail}")
+            tail = (
+                "werf ci-env does not override a variable that is already set, "
+                "so this keeps the project on :local; remove it"
+            )
+        message = (
+            f"WERF_STAGES_STORAGE=:local{via} {where}, used by "
+            f"{jobs_text(place.affected_jobs)}: {tail}"
+        )
         yield finding(CODE, place, message, SEVERITY, make, blocked_reason(place, options.to))

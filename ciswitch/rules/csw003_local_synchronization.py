@@ -44,8 +44,11 @@ FIX_SAFETY = "unsafe"
 
 
 def _relevant(place: Place, facts: Facts) -> bool:
+    """Stages storage (werf 1.1) jobs only: werf 1.2 has no stages storage to protect."""
     jobs = set(place.jobs or place.hidden_jobs)
-    return bool(jobs & facts.storage_jobs) or (not jobs and bool(facts.storage_jobs))
+    if not jobs:
+        return not facts.v12_jobs
+    return bool(jobs - facts.v12_jobs)
 
 
 def check(facts: Facts, options: RuleOptions) -> Iterator[Finding]:
@@ -63,7 +66,9 @@ def check(facts: Facts, options: RuleOptions) -> Iterator[Finding]:
                 fix = assignment_fix(place, None)
             return replace(fix, safe=False, description="remove :local synchronization")
 
-        message = (f":local synchronization in {jobs_text(place.affected_jobs)}: only one host "
-                   "may run werf for the project; remove it to use the distributed lock "
-                   "(unsafe fix: changes the locking backend)")
+        message = (
+            f":local synchronization in {jobs_text(place.affected_jobs)}: only one host "
+            "may run werf for the project; remove it to use the distributed lock "
+            "(unsafe fix: changes the locking backend)"
+        )
         yield finding(CODE, place, message, SEVERITY, make)

@@ -50,8 +50,16 @@ def check(facts: Facts, options: RuleOptions) -> Iterator[Finding]:
     for place in facts.of_code(CODE):
         assert place.call is not None
         command = " ".join(("werf", *place.call.subcommand))
-        message = (f"{command} in {jobs_text(place.affected_jobs)} has no werf ci-env and no "
-                   "other stages storage: removing :local would leave it with none; add "
-                   "`source $(werf ci-env gitlab --as-file)` or pass --to ADDRESS")
-        yield finding(CODE, place, message, SEVERITY, None,
-                      "needs an address: add werf ci-env or pass --to ADDRESS")
+        message = (
+            f"{command} in {jobs_text(place.affected_jobs)} has no werf ci-env and no "
+            "other stages storage: removing :local would leave it with none; add "
+            "`source $(werf ci-env gitlab --as-file)` or pass --to ADDRESS"
+        )
+        yield finding(
+            CODE,
+            place,
+            message,
+            SEVERITY,
+            None,
+            "needs an address: add werf ci-env or pass --to ADDRESS",
+        )
