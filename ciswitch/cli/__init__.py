@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "fix": "ciswitch.cli.fix_cmd:fix",
     "plan": "ciswitch.cli.plan_cmd:plan",
     "revert": "ciswitch.cli.revert_cmd:revert",
+    "status": "ciswitch.cli.status_cmd:status",
 }
 
 

@@ -1,0 +1,291 @@
+"""``ciswitch status``: which step of the runbook a project is at, and the next one to take.
+
+The state of a migration is spread over four places that nobody looks at together: the CI
+files (do they still say ``:local``?), the default branch on the remote (is the ciswitch commit
+merged, or reverted?), the runner host (does werf's block file exist?) and the other branches
+(which still carry ``:local`` and break after the switch?). This module reads them all, without
+changing anything but remote-tracking refs (``git fetch``), and names the one next step.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ciswitch.errors import CiswitchError
+from ciswitch.runbook.facts import ProjectName, StagesAddress, WerfInfo
+
+#: the phases, in runbook order
+PHASES = (
+    "no-local",        # nothing uses :local and no switch happened: nothing to migrate
+    "local",           # step 1-2 ahead
+    "merge-request",   # the change is on a branch: step 3 next
+    "switched",        # the block file exists here but the change is not merged: step 4, now
+    "merged",          # the change is on the default branch: step 5 or done
+    "done",
+    "rolled-back",
+)
+
+
+@dataclass
+class BranchLeft:
+    """A remote branch whose CI still uses :local."""
+
+    name: str
+    findings: int
+    first: str | None
+
+
+@dataclass
+class ProjectStatus:
+    """Everything ``status`` found; ``phase`` and ``next_step`` sum it up."""
+
+    repo: str
+    project: ProjectName
+    address: StagesAddress
+    werf: WerfInfo | None
+    #: places in the work tree that still use :local as stages storage (``path:line CODE``)
+    work_tree_findings: list[str] = field(default_factory=list)
+    #: every lint finding of the work tree (synchronization and the like included)
+    work_tree_total: int = 0
+    config_state: str | None = None
+    config_address: str | None = None
+    config_source: str | None = None
+    remote: str = "origin"
+    default_branch: str | None = None
+    switch_commit: str | None = None
+    switch_subject: str = ""
+    revert_commit: str | None = None
+    #: remote branches (other than the default one) that carry the ciswitch commit
+    change_branches: list[str] = field(default_factory=list)
+    block_file: Path | None = None
+    block_exists: bool | None = None
+    #: None when the branches were not scanned
+    branches_left: list[BranchLeft] | None = None
+    branches_scanned: int = 0
+    problems: list[str] = field(default_factory=list)
+    phase: str = "local"
+    next_step: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "repository": self.repo,
+            "phase": self.phase,
+            "next_step": self.next_step,
+            "project": self.project.name,
+            "stages_address": self.address.address,
+            "werf": (str(self.werf.version) if self.werf and self.werf.version else None),
+            "work_tree": {"local_places": self.work_tree_findings,
+                          "findings": self.work_tree_total},
+            "config": {"stages_storage": self.config_state, "address": self.config_address,
+                       "source": self.config_source},
+            "default_branch": {"remote": self.remote, "name": self.default_branch,
+                               "ciswitch_commit": self.switch_commit,
+                               "revert_commit": self.revert_commit},
+            "change_branches": self.change_branches,
+            "block_file": {"path": str(self.block_file) if self.block_file else None,
+                           "exists": self.block_exists},
+            "branches_with_local": (None if self.branches_left is None else
+                                    [{"branch": b.name, "findings": b.findings,
+                                      "first": b.first} for b in self.branches_left]),
+            "branches_scanned": self.branches_scanned,
+            "problems": self.problems,
+        }
+
+
+def _work_tree(status: ProjectStatus, root: Path) -> None:
+    """Lint the work tree and read its ``.ciswitch.toml``."""
+    from ciswitch.branch_scan import STORAGE_CODES
+    from ciswitch.config import load_config
+    from ciswitch.lint import lint_workspace
+    from ciswitch.workspace import DirectoryWorkspace
+
+    ws = DirectoryWorkspace(root)
+    config = load_config(ws)
+    status.config_state = config.stages_storage
+    status.config_address = config.stages_storage_address
+    status.config_source = config.source
+    result = lint_workspace(ws, config)
+    status.work_tree_total = len(result.findings)
+    status.work_tree_findings = [
+        f"{f.path}:{f.begin.line} {f.code}"
+        for f in sorted(result.findings, key=lambda f: f.sort_key) if f.code in STORAGE_CODES
+    ]
+    status.problems += [p.one_line() for p in result.problems]
+
+
+def _remote_side(status: ProjectStatus, root: Path, *, fetch: bool, scan: bool) -> None:
+    """The default branch (switch and revert commits) and the other branches."""
+    from ciswitch import branch_scan, gitops
+    from ciswitch.runbook.revert import reverted_by
+
+    repo = gitops.open_repo(root)
+    try:
+        gitops.get_remote(repo, status.remote)
+    except CiswitchError as err:
+        status.problems.append(err.message)
+        return
+    status.default_branch = gitops.default_branch(repo, status.remote)
+    if scan:
+        result = branch_scan.scan_branches(repo, status.remote, fetch=fetch)
+        status.branches_scanned = len(result.branches)
+        status.branches_left = [BranchLeft(b.name, b.findings, b.first)
+                                for b in result.branches if b.carries_local]
+        status.change_branches = [b.name for b in result.branches
+                                  if b.has_change and b.name != status.default_branch]
+        status.problems += [f"{b.name}: {p}" for b in result.branches for p in b.problems]
+    elif fetch:
+        gitops.fetch_branch(repo, status.remote, status.default_branch)
+    base = gitops.resolve_commit(repo, f"refs/remotes/{status.remote}/{status.default_branch}")
+    if base is None:
+        status.problems.append(f"{status.remote}/{status.default_branch} is not fetched")
+        return
+    found = gitops.trailer_commits(repo, base, max_count=1)
+    if found:
+        status.switch_commit = found[0]
+        status.switch_subject = gitops._run(repo, "cannot read the commit", "log", "-1",
+                                            "--format=%s", found[0]).strip()
+        status.revert_commit = reverted_by(repo, base, found[0])
+
+
+def decide(status: ProjectStatus) -> None:
+    """Set ``phase`` and ``next_step`` from the facts gathered."""
+    addr = status.address.address or "<ADDR>"
+    on_runner = status.werf is not None and status.werf.path is not None
+    left = status.branches_left or []
+    if status.switch_commit and status.revert_commit:
+        status.phase = "rolled-back"
+        if status.block_exists:
+            status.next_step = ("rollback 2: remove the block file on this host "
+                                "(ciswitch plan --run unblock)")
+        else:
+            status.next_step = ("rollback 5: bring the revert into every active branch that "
+                                "already uses the remote stages storage")
+        return
+    if status.switch_commit:
+        status.phase = "merged"
+        if on_runner and status.block_exists is False:
+            status.next_step = (
+                "3 has not run on this host: run `werf stages switch-from-local --to "
+                f"{addr}` here (ciswitch plan --run switch), or on the runner that ran the "
+                ":local jobs"
+            )
+        elif left:
+            names = ", ".join(b.name for b in left[:5])
+            more = f" and {len(left) - 5} more" if len(left) > 5 else ""
+            status.next_step = (f"5: merge or rebase {len(left)} branch(es) onto "
+                                f"{status.default_branch}: {names}{more} (ciswitch branches)")
+        else:
+            status.phase = "done"
+            status.next_step = ("nothing left: the project uses the remote stages storage; "
+                                "keep `ciswitch lint` in CI so that :local does not come back")
+        return
+    if status.block_exists:
+        status.phase = "switched"
+        status.next_step = ("4: merge the merge request now: werf refuses :local for this "
+                            "project on this host, so every pipeline without the change fails")
+        return
+    if status.change_branches:
+        status.phase = "merge-request"
+        status.next_step = (
+            f"3: once the pipeline of {status.change_branches[0]} has built, run `werf stages "
+            f"switch-from-local --to {addr}` on the runner (ciswitch plan --run switch), then "
+            "merge"
+        )
+        return
+    if status.work_tree_findings:
+        status.phase = "local"
+        status.next_step = ("1 (optional): copy the stages (ciswitch plan --run sync on the "
+                            "runner); 2: open the merge request with `ciswitch branch` "
+                            "(ciswitch plan shows the exact commands)")
+        return
+    if status.config_state == "remote":
+        status.phase = "done"
+        status.next_step = (".ciswitch.toml says the project switched and nothing uses :local "
+                            "here; no ciswitch commit was found on the default branch (squashed?)")
+        return
+    status.phase = "no-local"
+    status.next_step = "nothing to migrate: no :local stages storage found in the CI configuration"
+
+
+def project_status(
+    root: Path,
+    *,
+    remote: str = "origin",
+    project: str | None = None,
+    to: str | None = None,
+    registry_host: str | None = None,
+    fetch: bool = True,
+    scan_branches: bool = True,
+    werf: WerfInfo | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> ProjectStatus:
+    """Gather the status of the repository at ``root`` (see the module docstring)."""
+    from ciswitch.runbook.facts import gather_facts, git_remote_url
+    from ciswitch.workspace import DirectoryWorkspace
+
+    env = os.environ if environ is None else environ
+    ws = DirectoryWorkspace(root)
+    status = ProjectStatus(str(root), ProjectName(None, ""), StagesAddress(None, ""), werf,
+                           remote=remote)
+    _work_tree(status, root)
+    facts = gather_facts(
+        ws, repo=str(root), project=project, to=to or status.config_address,
+        registry_host=registry_host, remote_url=git_remote_url(root, remote),
+        remote_name=remote, werf=werf, environ=env,
+    )
+    status.project, status.address = facts.project, facts.address
+    status.block_file = facts.block_file
+    status.block_exists = facts.block_file.exists() if facts.block_file else None
+    _remote_side(status, root, fetch=fetch, scan=scan_branches)
+    decide(status)
+    return status
+
+
+def render_text(status: ProjectStatus) -> str:
+    """The status for a terminal: one line per place looked at, then the next step."""
+    name = f" (werf project {status.project.name})" if status.project.name else ""
+    rows: list[tuple[str, str]] = []
+    if status.work_tree_findings:
+        rows.append(("work tree", f"{len(status.work_tree_findings)} place(s) still use :local "
+                                  f"(first: {status.work_tree_findings[0]})"))
+    else:
+        rows.append(("work tree", "no :local stages storage"))
+    if status.config_state:
+        where = f", address {status.config_address}" if status.config_address else ""
+        rows.append((status.config_source or ".ciswitch.toml",
+                     f'stages-storage = "{status.config_state}"{where}'))
+    else:
+        rows.append((".ciswitch.toml", "no switch recorded"))
+    if status.default_branch:
+        where = f"{status.remote}/{status.default_branch}"
+        if status.switch_commit:
+            text = f"ciswitch commit {status.switch_commit[:10]} ({status.switch_subject})"
+            if status.revert_commit:
+                text += f", reverted by {status.revert_commit[:10]}"
+        else:
+            text = "no ciswitch commit"
+        rows.append((where, text))
+    if status.change_branches:
+        rows.append(("merge request", "branch " + ", ".join(status.change_branches)
+                     + " carries the change"))
+    if status.block_file is None:
+        rows.append(("block file", f"unknown: {status.project.problem}"))
+    else:
+        state = "exists" if status.block_exists else "absent"
+        rows.append(("block file", f"{status.block_file} {state} on this host"))
+    if status.werf is not None:
+        rows.append(("werf here", str(status.werf.version) if status.werf.version else
+                     ("not installed" if status.werf.path is None else "unknown version")))
+    if status.branches_left is not None:
+        rows.append(("branches", f"{len(status.branches_left)} of {status.branches_scanned} "
+                                 f"branch(es) of {status.remote} still use :local"))
+    width = max(len(k) for k, _ in rows) + 1
+    out = [f"{status.repo}{name}: {status.phase}"]
+    out += [f"  {k + ':':<{width}} {v}" for k, v in rows]
+    out += [f"  ! {p}" for p in status.problems]
+    out.append(f"next step: {status.next_step}")
+    return "\n".join(out) + "\n"
