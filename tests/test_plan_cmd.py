@@ -229,6 +229,13 @@ def test_refuses_unsuitable_werf(env: Env, version: str, says: str) -> None:
     assert env.werf_calls() == []
 
 
+def test_unknown_werf_version_runs_with_a_note(env: Env) -> None:
+    done = env.run("--to", ADDR, "--run", "sync", "--yes", WERF_STANDIN_VERSION="dev")
+    assert done.returncode == 0, done.stderr
+    assert "note: cannot tell the werf version from `werf version` (dev)" in done.stderr
+    assert env.werf_calls() == [["stages", "sync", "--from", ":local", "--to", ADDR]]
+
+
 def test_refuses_without_address(env: Env) -> None:
     done = env.run("--run", "sync", "--yes")
     assert done.returncode == 2
