@@ -82,8 +82,13 @@ class ScanResult:
         return 2 if any(b.problems for b in self.branches) else 0
 
 
-def lint_branch(repo: git.Repo, remote: str, branch: gitops.RemoteBranch) -> BranchStatus:
-    """Lint one remote branch's tree with the configuration found in that tree."""
+def lint_branch(
+    repo: git.Repo, remote: str, branch: gitops.RemoteBranch, has_change: bool | None = None
+) -> BranchStatus:
+    """Lint one remote branch's tree with the configuration found in that tree.
+
+    ``has_change`` (whether the branch contains the ciswitch commit) is looked up when None.
+    """
     from ciswitch.config import load_config
     from ciswitch.errors import CiswitchError
     from ciswitch.git_tree import GitTreeWorkspace
@@ -104,7 +109,9 @@ def lint_branch(repo: git.Repo, remote: str, branch: gitops.RemoteBranch) -> Bra
         if local:
             status.first = f"{local[0].path}:{local[0].begin.line}"
         status.problems += [p.one_line() for p in result.problems]
-    status.has_change = gitops.has_trailer_commit(repo, info.sha)
+    if has_change is None:
+        has_change = gitops.has_trailer_commit(repo, info.sha)
+    status.has_change = has_change
     return status
 
 
@@ -125,13 +132,14 @@ def scan_branches(
         gitops.fetch(repo, remote)
     result = ScanResult(remote, gitops.remote_url(repo, remote, push=False))
     moment = time.time() if now is None else now
+    changed = gitops.refs_with_trailer(repo, f"refs/remotes/{remote}/")
     for branch in gitops.remote_branches(repo, remote):
         if active_since is not None:
             info = gitops.commit_info(repo, branch.ref)
             if info.timestamp < moment - active_since:
                 result.skipped_inactive += 1
                 continue
-        result.branches.append(lint_branch(repo, remote, branch))
+        result.branches.append(lint_branch(repo, remote, branch, branch.ref in changed))
     return result
 
 

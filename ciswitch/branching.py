@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import shlex
 import textwrap
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,8 +27,8 @@ from ciswitch.redact import redact
 if TYPE_CHECKING:
     import git
 
-    from ciswitch.config import Config
     from ciswitch.fix import FixOutcome
+    from ciswitch.workspace import Workspace
 
 DEFAULT_BRANCH = "ciswitch/remote-stages-storage"
 DEFAULT_TITLE = "Use remote werf stages storage instead of :local"
@@ -112,13 +111,21 @@ def _places(findings: list[Finding], *, reasons: bool) -> list[str]:
     return out
 
 
-def commit_message(outcome: FixOutcome, title: str, marker: bool) -> str:
+def _what(to: str | None) -> str:
+    if to is not None:
+        return f"Replace :local stages storage by {to} in the CI configuration."
+    return (
+        "Remove :local stages storage from the CI configuration, so that werf uses the "
+        "remote stages storage (werf ci-env sets $CI_REGISTRY_IMAGE/stages)."
+    )
+
+
+def commit_message(
+    outcome: FixOutcome, title: str, *, marker: bool, to: str | None = None
+) -> str:
     """Subject, a body listing the places fixed (and left), and the ciswitch trailer."""
     body = [
-        *textwrap.wrap(
-            "Remove :local stages storage from the CI configuration, so that werf uses the "
-            "remote stages storage (werf ci-env sets $CI_REGISTRY_IMAGE/stages).", 72
-        ),
+        *textwrap.wrap(_what(to), 72),
         "",
         "Places fixed:",
         *(f"- {p}" for p in _places(outcome.fixed, reasons=False)),
@@ -131,16 +138,13 @@ def commit_message(outcome: FixOutcome, title: str, marker: bool) -> str:
     return gitops.commit_message(title, "\n".join(body))
 
 
-def default_description(outcome: FixOutcome) -> str:
+def default_description(outcome: FixOutcome, *, to: str | None = None) -> str:
     """The merge request description (one line once folded for the push option)."""
     fixed = _places(outcome.fixed, reasons=False)
     shown = ", ".join(fixed[:_DESCRIPTION_PLACES])
     if len(fixed) > _DESCRIPTION_PLACES:
         shown += f" and {len(fixed) - _DESCRIPTION_PLACES} more"
-    text = (
-        "Removes `:local` werf stages storage from the CI configuration so that werf uses the "
-        f"remote stages storage. Places fixed: {shown}."
-    )
+    text = f"{_what(to)} Places fixed: {shown}."
     if outcome.remaining:
         text += (
             f" {len(outcome.remaining)} place(s) still need a manual change: "
@@ -154,23 +158,28 @@ def default_description(outcome: FixOutcome) -> str:
     return text
 
 
-def _marker(ws_read: Callable[[str], bytes | None], config: Config, request: BranchRequest,
-            warnings: list[str]) -> tuple[bytes | None, bytes] | None:
-    """The marker file's (old, new) bytes, or None when nothing needs to change."""
-    from ciswitch.config import CONFIG_FILE, PYPROJECT_FILE, render_marker
+def _marker(
+    ws: Workspace, to: str | None, warnings: list[str]
+) -> tuple[bytes | None, bytes] | None:
+    """The marker file's (old, new) bytes, or None when nothing needs to change.
 
-    old = ws_read(CONFIG_FILE)
-    if old is None and config.source == PYPROJECT_FILE:
+    A new ``.ciswitch.toml`` would hide ``[tool.ciswitch]`` of ``pyproject.toml`` (the
+    dedicated file wins), dropping the team's settings: then the marker is left to the user.
+    """
+    from ciswitch.config import CONFIG_FILE, PYPROJECT_FILE, load_config, render_marker
+
+    old = ws.read_bytes(CONFIG_FILE) if ws.is_file(CONFIG_FILE) else None
+    if old is None and load_config(ws).source == PYPROJECT_FILE:
         warnings.append(
             f"settings live in [tool.ciswitch] of {PYPROJECT_FILE}: {CONFIG_FILE} was not "
-            f'written; add stages-storage = "remote" there by hand'
+            'written; add stages-storage = "remote" there by hand'
         )
         return None
     try:
         old_text = None if old is None else old.decode("utf-8")
     except UnicodeDecodeError as err:
         raise CiswitchError("configuration is not valid UTF-8", CONFIG_FILE) from err
-    new = render_marker(old_text, request.to).encode("utf-8")
+    new = render_marker(old_text, to).encode("utf-8")
     return None if new == old else (old, new)
 
 
@@ -240,14 +249,12 @@ def prepare_branch(request: BranchRequest) -> BranchOutcome:
     for change in plan.changes:
         outcome.files[change.path] = (change.old, change.new)
     if request.marker:
-
-        def read(rel: str) -> bytes | None:
-            return ws.read_bytes(rel) if ws.is_file(rel) else None
-
-        marked = _marker(read, config, request, outcome.warnings)
+        marked = _marker(ws, request.to, outcome.warnings)
         if marked is not None:
             outcome.files[MARKER_FILE] = marked
-    outcome.message = commit_message(plan, request.title, MARKER_FILE in outcome.files)
+    outcome.message = commit_message(
+        plan, request.title, marker=MARKER_FILE in outcome.files, to=request.to
+    )
 
     local_sha = gitops.branch_sha(repo, request.branch)
     remote_sha = _remote_tip(repo, request)
@@ -280,7 +287,7 @@ def prepare_branch(request: BranchRequest) -> BranchOutcome:
     options: list[str] = []
     if request.push:
         target = request.target or gitops.default_branch(repo, request.remote)
-        description = request.description or default_description(plan)
+        description = request.description or default_description(plan, to=request.to)
         options = gitops.MergeRequestOptions(
             target=target, title=request.title, description=description,
             draft=request.draft, labels=list(request.labels),

@@ -479,6 +479,23 @@ def has_trailer_commit(repo: git.Repo, rev: str, *, value: str = TRAILER_VALUE) 
     return bool(trailer_commits(repo, rev, value=value, max_count=1))
 
 
+def refs_with_trailer(repo: git.Repo, prefix: str, *, value: str = TRAILER_VALUE) -> set[str]:
+    """The refs under ``prefix`` (``refs/remotes/origin/``) that contain a trailer commit.
+
+    One history walk over all those refs finds the trailer commits, one ``for-each-ref
+    --contains`` maps them to refs: far cheaper than walking every branch's history in turn.
+    """
+    prefix = prefix.rstrip("/") + "/"
+    shas = trailer_commits(repo, f"--glob={prefix}*", value=value)
+    if not shas:
+        return set()
+    out = _run(
+        repo, "cannot list branches",
+        "for-each-ref", "--format=%(refname)", *(f"--contains={sha}" for sha in shas), prefix,
+    )
+    return {line.strip() for line in out.splitlines() if line.strip()}
+
+
 @dataclass(frozen=True)
 class CommitInfo:
     """What ``branches`` shows about a branch tip."""

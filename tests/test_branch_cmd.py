@@ -168,6 +168,19 @@ def test_marker_with_address_updates_existing_file_in_place(tmp_path: Path) -> N
     # with --to, :local is replaced by the address rather than removed
     ci = git(work, "show", f"{BRANCH}:.gitlab-ci.yml")
     assert "werf build --stages-storage registry.example.test/g/p/stages" in ci
+    message = git(work, "log", "-1", "--format=%B", BRANCH)
+    assert "Replace :local stages storage by registry.example.test/g/p/stages" in message
+
+
+def test_settings_in_pyproject_are_not_shadowed_by_a_new_marker(tmp_path: Path) -> None:
+    files = project_files("fixable")
+    files["pyproject.toml"] = '[project]\nname = "x"\n\n[tool.ciswitch]\nignore = ["CSW003"]\n'
+    work, _bare = make_project(tmp_path, files)
+    proc = branch(work, "--no-push")
+    assert proc.returncode == 0, proc.stderr
+    assert "ciswitch: warning: settings live in [tool.ciswitch] of pyproject.toml" in proc.stderr
+    names = git(work, "diff", "--name-only", "main", BRANCH).splitlines()
+    assert names == [".gitlab-ci.yml", "ci/deploy.yml"]
 
 
 def test_no_marker(tmp_path: Path) -> None:

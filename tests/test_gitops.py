@@ -370,6 +370,29 @@ def test_trailer_commits(tmp_path: Path) -> None:
     assert not gitops.has_trailer_commit(repo, "HEAD~3")
 
 
+def test_refs_with_trailer(tmp_path: Path) -> None:
+    work, _bare = make_project(tmp_path, {"a.txt": "a\n"})
+    repo = gitops.open_repo(work)
+    git(work, "checkout", "-q", "-b", "team/feature/x")
+    write_files(work, {"a.txt": "fixed\n"})
+    git(work, "commit", "-qam", gitops.commit_message("switch"))
+    git(work, "checkout", "-q", "-b", "team/later")
+    write_files(work, {"a.txt": "later\n"})
+    git(work, "commit", "-qam", "later")
+    git(work, "checkout", "-q", "-b", "picked", "main")
+    git(work, "cherry-pick", "team/feature/x")
+    git(work, "push", "-q", "origin", "team/feature/x", "team/later", "picked", "main:plain")
+    gitops.fetch(repo, "origin")
+    assert gitops.refs_with_trailer(repo, "refs/remotes/origin/") == {
+        "refs/remotes/origin/team/feature/x", "refs/remotes/origin/team/later",
+        "refs/remotes/origin/picked",
+    }
+    assert gitops.refs_with_trailer(repo, "refs/heads") == {
+        "refs/heads/team/feature/x", "refs/heads/team/later", "refs/heads/picked",
+    }
+    assert gitops.refs_with_trailer(repo, "refs/remotes/nothing/") == set()
+
+
 def test_commit_info_and_remote_branches(tmp_path: Path) -> None:
     work, _bare = make_project(tmp_path, {"a.txt": "a\n"})
     git(work, "checkout", "-q", "-b", "feature/x")
