@@ -55,8 +55,11 @@ def check(facts: Facts, options: RuleOptions) -> Iterator[Finding]:
         assert place.flag is not None
         spelled = place.flag.spelling
         via = f" (through {place.via})" if place.via else ""
+        blocked = blocked_reason(place, options.to)
         if options.switched:
             tail = SWITCHED_NOTE
+        elif blocked:
+            tail = blocked
         else:
             tail = "remove it; werf ci-env gitlab sets $CI_REGISTRY_IMAGE/stages"
         message = f"{spelled} :local{via} in {jobs_text(place.affected_jobs)}: {tail}"

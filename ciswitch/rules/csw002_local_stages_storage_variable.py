@@ -54,8 +54,11 @@ def check(facts: Facts, options: RuleOptions) -> Iterator[Finding]:
             where = kinds[place.assignment.kind]
             make = lambda place=place: assignment_fix(place, options.to)  # noqa: E731
         via = f" (through {place.via})" if place.via else ""
+        blocked = blocked_reason(place, options.to)
         if options.switched:
             tail = SWITCHED_NOTE
+        elif blocked:
+            tail = blocked
         else:
             tail = (
                 "werf ci-env does not override a variable that is already set, "
