@@ -55,13 +55,21 @@ def _git_error(err: Exception, what: str) -> CiswitchError:
     return CiswitchError(redact(f"{what}: {detail}" if detail else what))
 
 
+def _git_executable() -> str:
+    """The git GitPython was told to use (``GIT_PYTHON_GIT_EXECUTABLE``), else ``git``."""
+    import git
+
+    return str(git.Git.GIT_PYTHON_GIT_EXECUTABLE or "git")
+
+
 def _run(repo: git.Repo, what: str, *args: str, env: Mapping[str, str] | None = None) -> str:
     """``git <args>`` in ``repo``; a git failure becomes a CiswitchError saying ``what``."""
     import git
 
     try:
         out: str = repo.git.execute(
-            ["git", *args], env=dict(env) if env else None, strip_newline_in_stdout=False
+            [_git_executable(), *args], env=dict(env) if env else None,
+            strip_newline_in_stdout=False,
         )
     except git.GitCommandError as err:
         raise _git_error(err, what) from err
@@ -225,7 +233,7 @@ def remote_url(repo: git.Repo, name: str, *, push: bool = True) -> str:
 
     args = ["remote", "get-url", *(["--push"] if push else []), name]
     try:
-        url: str = repo.git.execute(["git", *args])
+        url: str = repo.git.execute([_git_executable(), *args])
     except git.GitCommandError:
         return name
     return redact(url.strip())
