@@ -17,11 +17,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ciswitch.gitlab import SCRIPT_KEYS, Job, Pipeline, ScriptLine, Variable
+from ciswitch.model import Notice
 from ciswitch.source import SourceFile
 from ciswitch.yamlnodes import Entry, is_map, is_scalar, is_seq
 
 if TYPE_CHECKING:
+    from ciswitch.scripts import ScriptRun
     from ciswitch.shell import Assignment, FlagUse, ShellAnalysis, WerfCall, Word
+    from ciswitch.workspace import Workspace
 
 STAGES_VAR = "WERF_STAGES_STORAGE"
 SYNC_VAR = "WERF_SYNCHRONIZATION"
@@ -139,6 +142,10 @@ class Facts:
     v12_jobs: set[str] = field(default_factory=set)
     #: sites that at least one real (not hidden) job runs
     real_sites: set[tuple[str, int]] = field(default_factory=set)
+    #: script files (shell, Python) that jobs run, by repository path
+    script_files: dict[str, SourceFile] = field(default_factory=dict)
+    #: commands that run files this analysis does not follow (``make``, missing files)
+    notices: list[Notice] = field(default_factory=list)
 
     def place(self, code: str, file: SourceFile, start: int, end: int, **kw: Any) -> Place:
         key = (code, file.path, start, end)
@@ -199,8 +206,11 @@ def _resolve_variable_value(value: str | None, variables: dict[str, Variable]) -
 class Analyzer:
     """Walks jobs and shell sites and fills :class:`Facts`."""
 
-    def __init__(self, facts: Facts) -> None:
+    def __init__(self, facts: Facts, workspace: Workspace | None = None) -> None:
         self.facts = facts
+        #: where script files that jobs run are read from (None: scripts are not followed)
+        self.workspace = workspace
+        self._running: set[str] = set()
 
     def site_for(self, file: SourceFile, node: Any | None, text: str) -> ShellSite:
         key = (file.path, -1 if node is None else id(node))
@@ -257,22 +267,80 @@ class Analyzer:
         """Play one shell text in a session: assignments, ``werf ci-env``, werf commands."""
         if job.name and not job.hidden:
             self.facts.real_sites.add(site.key)
-        if not site.worth_parsing:
+        runs = self._script_runs(site)
+        if not site.worth_parsing and not runs:
             return
         if _WERF_1_2.search(site.text):
             self.facts.v12_jobs.add(job.name)
-        analysis = site.analysis
-        events: list[tuple[int, int, Any]] = []
-        for assignment in analysis.assignments:
-            events.append((assignment.start, 0, assignment))
-        for call in analysis.werf_calls:
-            events.append((call.start, 1, call))
+        events: list[tuple[int, int, Any]] = [(run.start, 2, run) for run in runs]
+        if site.worth_parsing:
+            analysis = site.analysis
+            for assignment in analysis.assignments:
+                events.append((assignment.start, 0, assignment))
+            for call in analysis.werf_calls:
+                events.append((call.start, 1, call))
         events.sort(key=lambda e: (e[0], e[1]))
         for _, kind, obj in events:
             if kind == 0:
                 self._assignment(job, session, site, obj)
-            else:
+            elif kind == 1:
                 self._call(job, session, site, obj)
+            else:
+                self.run_script(job, session, obj)
+
+    # -- script files a job runs --------------------------------------------------------------
+    def _script_runs(self, site: ShellSite) -> list[ScriptRun]:
+        """The repository files a site executes or sources (none for Python sites)."""
+        if self.workspace is None or getattr(site, "is_python", False):
+            return []
+        from ciswitch.scripts import script_runs
+
+        runs, skipped = script_runs(site.text, self.workspace)
+        for item in skipped:
+            fstart, _ = _safe_map(site, item.start, item.start)
+            notice = Notice(site.file.path, item.message, site.file.position(fstart).line)
+            if notice not in self.facts.notices:
+                self.facts.notices.append(notice)
+        return runs
+
+    def script_file(self, path: str) -> SourceFile | None:
+        """Read a script file once; a file that cannot be read becomes a notice."""
+        found = self.facts.script_files.get(path)
+        if found is None and self.workspace is not None:
+            from ciswitch.errors import CiswitchError
+            from ciswitch.source import read_source
+
+            try:
+                found = read_source(self.workspace, path)
+            except CiswitchError as err:
+                self.facts.notices.append(Notice(path, f"not followed: {err.message}"))
+                return None
+            self.facts.script_files[path] = found
+        return found
+
+    def run_script(self, job: Job, session: _Session, run: ScriptRun) -> None:
+        """Play a script file in the job's session (sourced files share it; executed ones
+        inherit its exports, which for werf's settings amounts to the same)."""
+        if run.path in self._running:
+            return  # a script that runs itself again: once is enough
+        file = self.script_file(run.path)
+        if file is None:
+            return
+        key = (file.path, -1)
+        site = self.facts.sites.get(key)
+        if site is None:
+            if run.kind == "python":
+                from ciswitch.pyscripts import PythonSite
+
+                site = PythonSite(file)
+            else:
+                site = ShellSite(file, None, file.text)
+            self.facts.sites[key] = site
+        self._running.add(run.path)
+        try:
+            self.run_site(job, session, site)
+        finally:
+            self._running.discard(run.path)
 
     def _assignment(
         self, job: Job, session: _Session, site: ShellSite, assignment: Assignment
@@ -414,10 +482,13 @@ def _script_scalars(node: Any, top: bool = False, in_script: bool = False) -> It
             yield from _script_scalars(value, in_script=script)
 
 
-def collect_facts(pipeline: Pipeline, switched: bool = False) -> Facts:
-    """Run the analysis over a whole pipeline."""
+def collect_facts(
+    pipeline: Pipeline, switched: bool = False, workspace: Workspace | None = None
+) -> Facts:
+    """Run the analysis over a whole pipeline (following the scripts its jobs run when a
+    workspace is given)."""
     facts = Facts(pipeline, switched=switched)
-    analyzer = Analyzer(facts)
+    analyzer = Analyzer(facts, workspace)
     analyzer.variable_places(pipeline)
     ordered = sorted(pipeline.jobs.values(), key=lambda j: j.hidden)
     for job in ordered:
@@ -429,3 +500,16 @@ def collect_facts(pipeline: Pipeline, switched: bool = False) -> Facts:
 
 def entry_of(place: Place) -> Entry | None:
     return None if place.variable is None else place.variable.entry
+
+
+def collect_script_facts(
+    workspace: Workspace, runs: list[ScriptRun], switched: bool = False
+) -> Facts:
+    """Analyse script files named on their own (no CI configuration): each in a fresh session
+    of a job with no name, so findings list no jobs and scripts they run are followed."""
+    facts = Facts(None, switched=switched)
+    analyzer = Analyzer(facts, workspace)
+    for run in runs:
+        orphan = Job("", None, None, True)  # type: ignore[arg-type]
+        analyzer.run_script(orphan, _Session({}), run)
+    return facts

@@ -116,6 +116,7 @@ def plan_fix(
     sources = {
         f.path: f for f in (analysis.facts.pipeline.files if analysis.facts.pipeline else [])
     }
+    sources.update(analysis.facts.script_files)
     edits = group_edits(e for f in chosen for e in f.fix.edits if f.fix is not None)
     new_texts: dict[str, str] = {}
     for path, file_edits in edits.items():
@@ -186,6 +187,10 @@ def verify_meaning(source: SourceFile, new_text: str, fixes: list[Finding]) -> s
         assert finding.fix is not None
         expected_removed.update(finding.fix.removed_words)
         expected_added.update(finding.fix.added_words)
+    if source.path.endswith(".py"):
+        from ciswitch.pyscripts import compare_literals
+
+        return compare_literals(source.text, new_text, expected_removed, expected_added)
     if not source.path.endswith((".yml", ".yaml")) and source._documents is None:
         return _compare_words(source.text, new_text, expected_removed, expected_added)
     try:

@@ -52,15 +52,22 @@ def analyse_workspace(
     """Lint the CI configuration of ``ws`` (``entry`` or the configured CI file)."""
     ci_file = entry or config.ci_config
     result = LintResult(root=label or ws.label)
+    if entry is not None and not entry.lower().endswith(YAML_SUFFIXES):
+        from ciswitch.scripts import script_kind
+
+        kind = script_kind(ws, entry) if ws.is_file(entry) else None
+        if kind is not None:
+            return _analyse_named_script(ws, config, entry, kind, to, result)
     if not ws.is_file(ci_file):
         result.problems.append(Problem(ci_file, "no such CI configuration file"))
         return Analysis(result, Facts(None), {})
     pipeline: Pipeline = load_pipeline(ws, ci_file)
     switched = config.stages_storage == "remote"
-    facts = collect_facts(pipeline, switched=switched)
+    facts = collect_facts(pipeline, switched=switched, workspace=ws)
     options = RuleOptions(to=to, switched=switched)
     findings = run_rules(facts, config, options)
     texts = {f.path: f.text for f in pipeline.files}
+    texts.update((path, f.text) for path, f in facts.script_files.items())
     from ciswitch.suppress import apply_suppressions
 
     enabled = [code for code in _all_codes() if config.is_enabled(code)]
@@ -71,7 +78,36 @@ def analyse_workspace(
     result.findings = kept
     result.problems.extend(pipeline.problems)
     result.notices.extend(pipeline.notices)
-    result.files = [f.path for f in pipeline.files]
+    result.notices.extend(facts.notices)
+    result.files = [f.path for f in pipeline.files] + sorted(facts.script_files)
+    return Analysis(result, facts, texts)
+
+
+def _analyse_named_script(
+    ws: Workspace, config: Config, entry: str, kind: str, to: str | None, result: LintResult
+) -> Analysis:
+    """Lint a shell script or Python helper named on the command line, without any YAML."""
+    from ciswitch.analysis import collect_script_facts
+    from ciswitch.scripts import ScriptRun
+    from ciswitch.suppress import apply_suppressions
+
+    switched = config.stages_storage == "remote"
+    run = ScriptRun(entry, "python" if kind == "python" else "shell", 0, 0)
+    facts = collect_script_facts(ws, [run], switched=switched)
+    findings = run_rules(facts, config, RuleOptions(to=to, switched=switched))
+    texts = {path: f.text for path, f in facts.script_files.items()}
+    enabled = [code for code in _all_codes() if config.is_enabled(code)]
+    kept, unused = apply_suppressions(findings, texts, enabled=enabled)
+    if config.is_enabled("CSW100"):
+        kept.extend(unused)
+    kept.sort(key=lambda f: f.sort_key)
+    result.findings = kept
+    result.notices.extend(facts.notices)
+    result.files = sorted(facts.script_files)
+    if entry not in facts.script_files:
+        result.problems.extend(
+            Problem(n.path, n.message.removeprefix("not followed: ")) for n in facts.notices
+        )
     return Analysis(result, facts, texts)
 
 

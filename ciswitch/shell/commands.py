@@ -1,0 +1,56 @@
+"""Every simple command of a shell text, with its name and argument words.
+
+The werf walk only looks at werf commands; following the scripts a job runs needs the others
+too (``bash ci/build.sh``, ``. ci/env.sh``, ``python3 -m ci.deploy``). This is a separate,
+generic reading of the same tree-sitter-bash tree so that the werf walk stays untouched.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from ciswitch.shell.model import Word
+from ciswitch.shell.syntax import Source, word_of
+
+if TYPE_CHECKING:
+    from tree_sitter import Node
+
+
+@dataclass(frozen=True)
+class CommandInfo:
+    """One simple command: its name word, its argument words, and its span in the text."""
+
+    name: Word
+    args: tuple[Word, ...]
+    start: int
+    end: int
+
+
+@lru_cache(maxsize=1024)
+def commands(text: str) -> tuple[CommandInfo, ...]:
+    """Every command of ``text`` in source order, nested ones (``$(...)``, function bodies,
+    conditionals, pipelines) included; heredoc bodies and comments are not commands."""
+    src = Source(text)
+    found: list[CommandInfo] = []
+    stack: list[Node] = [src.root]
+    while stack:
+        node = stack.pop()
+        if node.type == "command":
+            info = _command(src, node)
+            if info is not None:
+                found.append(info)
+        if node.child_count:
+            stack.extend(reversed(node.children))
+    found.sort(key=lambda c: c.start)
+    return tuple(found)
+
+
+def _command(src: Source, node: Node) -> CommandInfo | None:
+    name = node.child_by_field_name("name")
+    if name is None:
+        return None
+    name_word, _ = word_of(src, name.named_children[0] if name.named_child_count else name)
+    args = tuple(word_of(src, a)[0] for a in node.children_by_field_name("argument"))
+    return CommandInfo(name_word, args, src.start(name), src.end(node))
