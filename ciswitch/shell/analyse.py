@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -20,6 +21,7 @@ from ciswitch.shell.syntax import (
     Atom,
     Source,
     slice_word,
+    split_prefixes,
     static_prefix,
     static_suffix,
     word_of,
@@ -76,17 +78,17 @@ class _Walker:
             elif kind == "declaration_command":
                 self.declaration(node)
             elif kind == "variable_assignments":
-                self.bare(node, list(node.named_children))
+                self.bare(list(node.named_children))
             elif kind == "variable_assignment" and parent not in (
                 "command", "declaration_command", "variable_assignments",
             ):
-                self.bare(node, [node])
+                self.bare([node])
             if node.child_count:
                 stack.extend((child, kind) for child in reversed(node.children))
 
     # -- assignments ------------------------------------------------------------------------
     def assignment(
-        self, node: Node, kind: AssignmentKind, statement: Node, siblings: int,
+        self, node: Node, kind: AssignmentKind, statement: tuple[int, int], siblings: int,
     ) -> Assignment | None:
         src = self.src
         name_node = node.child_by_field_name("name")
@@ -102,12 +104,18 @@ class _Walker:
             at = src.end(equals[0]) if equals else src.end(node)
             value = Word("", "", None, at, at)
         return Assignment(
-            name, value, kind, src.start(node), src.end(node),
-            src.start(statement), src.end(statement), siblings,
+            name, value, kind, src.start(node), src.end(node), statement[0], statement[1],
+            siblings,
         )
 
-    def bare(self, statement: Node, nodes: list[Node]) -> None:
+    def span(self, node: Node) -> tuple[int, int]:
+        return self.src.start(node), self.src.end(node)
+
+    def bare(self, nodes: list[Node]) -> None:
         assignments = [n for n in nodes if n.type == "variable_assignment"]
+        if not assignments:
+            return
+        statement = (self.src.start(assignments[0]), self.src.end(assignments[-1]))
         for node in assignments:
             found = self.assignment(node, "plain", statement, len(assignments))
             if found is not None:
@@ -130,7 +138,7 @@ class _Walker:
         targets = [c for c in children[1:] if c.type in ("variable_assignment", "variable_name")]
         for child in targets:
             if child.type == "variable_assignment":
-                found = self.assignment(child, kind, node, len(targets))
+                found = self.assignment(child, kind, self.span(node), len(targets))
                 if found is not None:
                     self.assignments.append(found)
             elif keyword == "export" or exported:
@@ -143,17 +151,27 @@ class _Walker:
     # -- commands ---------------------------------------------------------------------------
     def command(self, node: Node) -> None:
         src = self.src
-        prefix_nodes = [c for c in node.children if c.type == "variable_assignment"]
+        glued, prefix_nodes = split_prefixes(src, node)
+        for group in glued:
+            self.bare(group)
         name = node.child_by_field_name("name")
         if name is None:
             return
-        word_nodes = [name.named_children[0] if name.named_child_count else name]
-        word_nodes += node.children_by_field_name("argument")
-        words: list[tuple[Word, list[Atom]]] = [word_of(src, w) for w in word_nodes]
+        head = word_of(src, name.named_children[0] if name.named_child_count else name)
+        if not _may_run_werf(head):
+            return  # most commands: no need to read their arguments
+        words = [head, *(word_of(src, w) for w in node.children_by_field_name("argument"))]
         values = [w.value for w, _ in words]
+        start = src.start(prefix_nodes[0]) if prefix_nodes else src.start(name)
+        statement = (start, src.end(node))
+        if values[0] in _DECLARATION_KEYWORDS:
+            # ``export`` parsed as a plain command (after glued assignment lines)
+            self.declaration_words(values[0], words[1:], statement)
+            return
         suffixes = [static_suffix(parts) for _, parts in words]
         env_indexes: list[int] = []
-        at = werf.find_werf(values, suffixes, env_indexes)
+        args_seen = [werf.Arg(w.value, static_prefix(parts)) for w, parts in words]
+        at = werf.find_werf(args_seen, suffixes, env_indexes)
         if at is None:
             return
         args = words[at + 1 :]
@@ -163,14 +181,14 @@ class _Walker:
         sibling_count = len(prefix_nodes) + len(env_indexes)
         prefixes: list[Assignment] = []
         for child in prefix_nodes:
-            found = self.assignment(child, "prefix", node, sibling_count)
+            found = self.assignment(child, "prefix", statement, sibling_count)
             if found is not None:
                 prefixes.append(found)
         for index in env_indexes:
             word, parts = words[index]
-            prefixes.append(self.env_assignment(word, parts, node, sibling_count))
+            prefixes.append(self.env_assignment(word, parts, statement, sibling_count))
         call = WerfCall(
-            start=src.start(node),
+            start=start,
             end=src.end(node),
             subcommand=sub,
             args=tuple(w for w, _ in args),
@@ -186,16 +204,42 @@ class _Walker:
             if applier is not None:
                 self.ci_env.append(applier)
 
+    def declaration_words(
+        self, keyword: str, words: list[tuple[Word, list[Atom]]], statement: tuple[int, int],
+    ) -> None:
+        options = [w.value for w, _ in words if w.value and w.value.startswith(("-", "+"))]
+        exported = (keyword == "export" and not any("n" in o for o in options)) or any(
+            o.startswith("-") and "x" in o for o in options
+        )
+        kind: AssignmentKind = "export" if exported else "plain"
+        targets: list[tuple[Word, list[Atom], bool]] = []
+        for word, parts in words:
+            prefix = static_prefix(parts)
+            match = _NAME.match(prefix)
+            if match is None:
+                continue
+            if prefix[match.end() : match.end() + 1] == "=":
+                targets.append((word, parts, True))
+            elif word.value == match.group() and exported:
+                targets.append((word, parts, False))
+        for word, parts, has_value in targets:
+            if has_value:
+                found = self.env_assignment(word, parts, statement, len(targets))
+                self.assignments.append(replace(found, kind=kind))
+            else:
+                self.assignments.append(Assignment(
+                    word.raw, None, kind, word.start, word.end, statement[0], statement[1],
+                    len(targets),
+                ))
+
     def env_assignment(
-        self, word: Word, parts: list[Atom], statement: Node, siblings: int,
+        self, word: Word, parts: list[Atom], statement: tuple[int, int], siblings: int,
     ) -> Assignment:
-        src = self.src
         prefix = static_prefix(parts)
         name = prefix.split("=", 1)[0]
-        value = slice_word(src, parts, word, len(name) + 1)
+        value = slice_word(self.src, parts, word, len(name) + 1)
         return Assignment(
-            name, value, "prefix", word.start, word.end,
-            src.start(statement), src.end(statement), siblings,
+            name, value, "prefix", word.start, word.end, statement[0], statement[1], siblings,
         )
 
     def applier(self, node: Node) -> int | None:
@@ -213,6 +257,18 @@ class _Walker:
         if word.value in _APPLIERS:
             return src.start(current)
         return None
+
+
+def _may_run_werf(head: tuple[Word, list[Atom]]) -> bool:
+    """Whether a command named like this can be (or wrap) werf, or declare variables."""
+    word, parts = head
+    value = word.value
+    if value is None:
+        return static_suffix(parts).endswith("/werf")
+    return (
+        werf.is_werf_name(value) or value.rsplit("/", 1)[-1] in werf.WRAPPERS
+        or value in _DECLARATION_KEYWORDS
+    )
 
 
 def _scan_flags(

@@ -12,8 +12,10 @@ still know the value, its quoting, and its exact span.
 
 from __future__ import annotations
 
-from array import array
+import re
+from bisect import bisect_right
 from dataclasses import dataclass, replace
+from itertools import pairwise
 from typing import TYPE_CHECKING, Literal
 
 from ciswitch.shell.model import Word
@@ -34,6 +36,8 @@ WORD_TYPES = frozenset({
 #: operators of ``${NAME<op>default}`` that still make the word "that variable" for our purposes
 _DEFAULT_OPERATORS = frozenset({":-", "-", ":=", "="})
 _DQ_ESCAPABLE = frozenset('$`"\\')
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
 _ANSI_ESCAPES = {
     "n": "\n", "t": "\t", "r": "\r", "a": "\a", "b": "\b", "f": "\f", "v": "\v",
     "e": "\x1b", "E": "\x1b", "\\": "\\", "'": "'", '"': '"', "?": "?",
@@ -51,30 +55,88 @@ def parser() -> Parser:
     return _PARSER[0]
 
 
+def _parse_unglued(text: str) -> Tree:
+    """Parse, working around a tree-sitter-bash (0.25) bug.
+
+    It reads ``A=1 B=2<newline>echo x`` as *one* command with two env prefixes, and after
+    ``A=1 B=2<newline># comment<newline>if x; then y; fi`` even makes ``if`` a command name,
+    where bash sees an assignment statement and then the next one. Each such line end is
+    re-parsed as the ``;`` it means: the blank or newline right after the assignment becomes a
+    ``;`` in a copy of the text (one ASCII character for another, so byte and character
+    offsets stay those of the original text).
+    """
+    current = text
+    tree = parser().parse(current.encode("utf-8", "surrogatepass"))
+    for _ in range(64):
+        positions = _glued_line_ends(tree, current)
+        if not positions:
+            break
+        chars = list(current)
+        for position in positions:
+            chars[position] = ";"
+        current = "".join(chars)
+        tree = parser().parse(current.encode("utf-8", "surrogatepass"))
+    return tree
+
+
+def _glued_line_ends(tree: Tree, text: str) -> list[int]:
+    """Where an assignment line ends inside a command node (character offsets)."""
+    positions: list[int] = []
+    char = CharMap(text).char
+
+    stack = [tree.root_node]
+    while stack:
+        node = stack.pop()
+        if node.type == "command":
+            children = [c for c in node.children if not c.is_extra]
+            for child, following in pairwise(children):
+                if child.type != "variable_assignment":
+                    break
+                end = char(child.end_byte)
+                if end < len(text) and text[end] in " \t\r\n" and _real_newline(
+                    text, end, char(following.start_byte)
+                ):
+                    positions.append(end)
+                    break
+        stack.extend(node.children)
+    return positions
+
+
+class CharMap:
+    """Byte offset -> character offset for one text.
+
+    Only non-ASCII characters make the two differ, so it keeps, for each of them, the byte
+    where it ends and how many extra bytes the text holds up to there; a lookup is a bisect.
+    """
+
+    def __init__(self, text: str) -> None:
+        self._ends: list[int] = []
+        self._extra: list[int] = []
+        extra = 0
+        for match in _NON_ASCII.finditer(text):
+            code = ord(match.group())
+            extra += 1 if code < 0x800 else 2 if code < 0x10000 else 3
+            self._ends.append(match.end() + extra)
+            self._extra.append(extra)
+
+    def char(self, byte: int) -> int:
+        if not self._ends:
+            return byte
+        index = bisect_right(self._ends, byte)
+        return byte - (self._extra[index - 1] if index else 0)
+
+
 class Source:
     """A shell text, its syntax tree and the byte-to-character map of its node boundaries."""
 
     def __init__(self, text: str) -> None:
         self.text = text
-        data = text.encode("utf-8", "surrogatepass")
-        self.tree: Tree = parser().parse(data)
-        self._chars: array[int] | None = None
-        if len(data) != len(text):
-            chars = array("l")
-            for index, char in enumerate(text):
-                code = ord(char)
-                width = 1 if code < 0x80 else 2 if code < 0x800 else 3 if code < 0x10000 else 4
-                chars.extend([index] * width)
-            chars.append(len(text))
-            self._chars = chars
+        self.tree: Tree = _parse_unglued(text)
+        self.char = CharMap(text).char
 
     @property
     def root(self) -> Node:
         return self.tree.root_node
-
-    def char(self, byte: int) -> int:
-        """The character offset of a byte offset (node boundaries are character boundaries)."""
-        return byte if self._chars is None else self._chars[byte]
 
     def start(self, node: Node) -> int:
         return self.char(node.start_byte)
@@ -90,8 +152,9 @@ class Source:
 class Atom:
     """One piece of a word.
 
-    ``offsets[i]`` is where the i-th character of ``value`` starts in the text (a backslash
-    escape produces one character that starts at its backslash). Quoted atoms know their quote
+    ``offset(i)`` is where the i-th character of ``value`` starts in the text (a backslash
+    escape produces one character that starts at its backslash); ``offsets`` is None when that
+    is simply ``start + i``. Quoted atoms know their quote
     (``'"'``, ``"'"`` or ``"$'"``), where the quoted string opens, and whether they are its
     first piece.
     """
@@ -104,10 +167,15 @@ class Atom:
     quote: str = ""
     group_start: int = 0
     first_in_group: bool = True
-    offsets: tuple[int, ...] = ()
+    offsets: tuple[int, ...] | None = None
+
+    def offset(self, index: int) -> int:
+        return self.start + index if self.offsets is None else self.offsets[index]
 
 
-def _unquoted(raw: str, base: int) -> tuple[str, tuple[int, ...]]:
+def _unquoted(raw: str, base: int) -> tuple[str, tuple[int, ...] | None]:
+    if "\\" not in raw:
+        return raw, None
     out: list[str] = []
     offsets: list[int] = []
     i = 0
@@ -128,7 +196,9 @@ def _unquoted(raw: str, base: int) -> tuple[str, tuple[int, ...]]:
     return "".join(out), tuple(offsets)
 
 
-def _double_quoted(raw: str, base: int) -> tuple[str, tuple[int, ...]]:
+def _double_quoted(raw: str, base: int) -> tuple[str, tuple[int, ...] | None]:
+    if "\\" not in raw:
+        return raw, None
     out: list[str] = []
     offsets: list[int] = []
     i = 0
@@ -150,7 +220,7 @@ def _double_quoted(raw: str, base: int) -> tuple[str, tuple[int, ...]]:
     return "".join(out), tuple(offsets)
 
 
-def _ansi_c(raw: str, base: int) -> tuple[str | None, tuple[int, ...]]:
+def _ansi_c(raw: str, base: int) -> tuple[str | None, tuple[int, ...] | None]:
     """Decode the body of ``$'...'``; None for escapes whose result we do not model."""
     out: list[str] = []
     offsets: list[int] = []
@@ -177,16 +247,22 @@ def _ansi_c(raw: str, base: int) -> tuple[str | None, tuple[int, ...]]:
 
 
 def expansion_var(src: Source, node: Node) -> str | None:
-    """``NAME`` for ``$NAME``, ``${NAME}`` and ``${NAME:-default}``-style references."""
+    """``NAME`` for ``$NAME``, ``${NAME}`` and ``${NAME:-default}``-style references
+    (positional and special parameters are not variables a CI file can set)."""
     if node.type == "simple_expansion":
         names = [c for c in node.named_children if c.type == "variable_name"]
-        return src.node_text(names[0]) if len(names) == 1 else None
+        if len(names) != 1:
+            return None
+        name = src.node_text(names[0])
+        return name if _IDENTIFIER.fullmatch(name) else None
     if node.type != "expansion":
         return None
     children = node.children
     if len(children) < 3 or children[1].type != "variable_name":
         return None
     name = src.node_text(children[1])
+    if not _IDENTIFIER.fullmatch(name):
+        return None
     if len(children) == 3:
         return name
     operator = node.child_by_field_name("operator")
@@ -225,9 +301,8 @@ def _collect(src: Source, node: Node, out: list[Atom]) -> None:
             out.append(Atom("other", start, end, None))
     elif kind == "raw_string":
         body = src.text[start + 1 : end - 1]
-        offsets = tuple(range(start + 1, end - 1))
         if body:
-            out.append(Atom("lit", start + 1, end - 1, body, None, "'", start, True, offsets))
+            out.append(Atom("lit", start + 1, end - 1, body, None, "'", start, True))
     elif kind == "ansi_c_string":
         value, offsets = _ansi_c(src.text[start + 2 : end - 1], start + 2)
         if value is None:
@@ -328,8 +403,9 @@ def slice_word(src: Source, parts: list[Atom], word: Word, index: int) -> Word |
         length = len(atom.value)
         if index < position + length:
             cut = index - position
-            start = atom.offsets[cut]
-            first = replace(atom, start=start, value=atom.value[cut:], offsets=atom.offsets[cut:],
+            start = atom.offset(cut)
+            rest = None if atom.offsets is None else atom.offsets[cut:]
+            first = replace(atom, start=start, value=atom.value[cut:], offsets=rest,
                             first_in_group=False)
             return make_word(src, [first, *parts[i + 1 :]], start, word.end, atom.quote)
         position += length
@@ -340,3 +416,32 @@ def slice_word(src: Source, parts: list[Atom], word: Word, index: int) -> Word |
     last = parts[-1]
     return make_word(src, [], last.end, word.end, last.quote)
 
+
+
+def _real_newline(text: str, start: int, end: int) -> bool:
+    """Whether ``text[start:end]`` ends a line (a newline that is not a line continuation)."""
+    return "\n" in text[start:end].replace("\\\r\n", "").replace("\\\n", "")
+
+
+def split_prefixes(src: Source, command: Node) -> tuple[list[list[Node]], list[Node]]:
+    """Separate a command's real env prefixes from bare assignment lines glued onto it.
+
+    tree-sitter-bash (0.25) parses ``A=1 B=2<newline>echo x`` as *one* command with two
+    prefixes, where bash sees an assignment statement and then ``echo x``. Returns the bare
+    assignment groups (one per line) and the prefixes really on the command's line.
+    """
+    assignments = [c for c in command.children if c.type == "variable_assignment"]
+    name = command.child_by_field_name("name")
+    groups: list[list[Node]] = []
+    current: list[Node] = []
+    previous_end = 0
+    for node in assignments:
+        if current and _real_newline(src.text, previous_end, src.start(node)):
+            groups.append(current)
+            current = []
+        current.append(node)
+        previous_end = src.end(node)
+    if current and name is not None and _real_newline(src.text, previous_end, src.start(name)):
+        groups.append(current)
+        current = []
+    return groups, current

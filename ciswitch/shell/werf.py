@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import NamedTuple
 
 from ciswitch.shell.model import FlagName
 
@@ -100,19 +101,29 @@ def is_werf_name(value: str) -> bool:
 
 
 # -- wrappers ----------------------------------------------------------------------------------
-# Each takes the static values of the words after the wrapper's name and the index where they
-# start, and returns the index of the wrapped command word, or None when the wrapper does not
-# run a command there (``command -v werf`` only looks it up).
+# Each takes the words after the wrapper's name and the index where they start, and returns the
+# index of the wrapped command word, or None when the wrapper does not run a command there
+# (``command -v werf`` only looks it up).
 
 _ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
-Skipper = Callable[[list[str | None], int, list[int]], int | None]
+
+
+class Arg(NamedTuple):
+    """A word as the wrapper parsers see it: its static value (None when it expands) and its
+    statically known beginning (``PATH=`` for ``PATH=$PATH``)."""
+
+    value: str | None
+    prefix: str
+
+
+Skipper = Callable[[list[Arg], int, list[int]], "int | None"]
 
 
 def _skip_options(
-    words: list[str | None], i: int, with_arg: frozenset[str], stop: frozenset[str] = frozenset(),
+    words: list[Arg], i: int, with_arg: frozenset[str], stop: frozenset[str] = frozenset(),
 ) -> int | None:
     while i < len(words):
-        value = words[i]
+        value = words[i].value
         if value is None:
             return i
         if value == "--":
@@ -125,19 +136,16 @@ def _skip_options(
     return i
 
 
-def _skip_assignments(words: list[str | None], i: int, assignments: list[int]) -> int:
-    while i < len(words):
-        value = words[i]
-        if value is None or not _ASSIGNMENT.match(value):
-            break
+def _skip_assignments(words: list[Arg], i: int, assignments: list[int]) -> int:
+    while i < len(words) and _ASSIGNMENT.match(words[i].prefix):
         assignments.append(i)
         i += 1
     return i
 
 
-def _run(words: list[str | None], i: int, _: list[int]) -> int | None:
+def _run(words: list[Arg], i: int, _: list[int]) -> int | None:
     while i < len(words):
-        value = words[i]
+        value = words[i].value
         if value == "--":
             return i + 1
         if value is not None and (
@@ -150,23 +158,23 @@ def _run(words: list[str | None], i: int, _: list[int]) -> int | None:
     return i
 
 
-def _exec(words: list[str | None], i: int, _: list[int]) -> int | None:
+def _exec(words: list[Arg], i: int, _: list[int]) -> int | None:
     return _skip_options(words, i, frozenset({"-a"}))
 
 
-def _command(words: list[str | None], i: int, _: list[int]) -> int | None:
+def _command(words: list[Arg], i: int, _: list[int]) -> int | None:
     return _skip_options(words, i, frozenset(), stop=frozenset({"-v", "-V", "-pv", "-pV"}))
 
 
-def _time(words: list[str | None], i: int, _: list[int]) -> int | None:
+def _time(words: list[Arg], i: int, _: list[int]) -> int | None:
     return _skip_options(words, i, frozenset({"-f", "-o", "--format", "--output"}))
 
 
-def _nohup(words: list[str | None], i: int, _: list[int]) -> int | None:
-    return i + 1 if i < len(words) and words[i] == "--" else i
+def _nohup(words: list[Arg], i: int, _: list[int]) -> int | None:
+    return i + 1 if i < len(words) and words[i].value == "--" else i
 
 
-def _sudo(words: list[str | None], i: int, assignments: list[int]) -> int | None:
+def _sudo(words: list[Arg], i: int, assignments: list[int]) -> int | None:
     with_arg = frozenset({"-u", "-g", "-C", "-p", "-r", "-t", "-U", "-T", "-D", "-R", "-h"})
     listing = frozenset({"-l", "-ll", "-v", "-k", "-K", "-e"})
     i_next = _skip_options(words, i, with_arg, stop=listing)
@@ -175,9 +183,9 @@ def _sudo(words: list[str | None], i: int, assignments: list[int]) -> int | None
     return _skip_assignments(words, i_next, assignments)
 
 
-def _env(words: list[str | None], i: int, assignments: list[int]) -> int | None:
+def _env(words: list[Arg], i: int, assignments: list[int]) -> int | None:
     while i < len(words):
-        value = words[i]
+        value = words[i].value
         if value is None:
             break
         if value == "--":
@@ -195,11 +203,11 @@ def _env(words: list[str | None], i: int, assignments: list[int]) -> int | None:
     return _skip_assignments(words, i, assignments)
 
 
-def _nice(words: list[str | None], i: int, _: list[int]) -> int | None:
+def _nice(words: list[Arg], i: int, _: list[int]) -> int | None:
     return _skip_options(words, i, frozenset({"-n", "--adjustment"}))
 
 
-def _timeout(words: list[str | None], i: int, _: list[int]) -> int | None:
+def _timeout(words: list[Arg], i: int, _: list[int]) -> int | None:
     i_next = _skip_options(words, i, frozenset({"-s", "-k", "--signal", "--kill-after"}))
     return None if i_next is None else i_next + 1  # the duration
 
@@ -210,27 +218,24 @@ WRAPPERS: dict[str, Skipper] = {
 }
 
 
-def find_werf(
-    values: list[str | None], suffixes: list[str], assignments: list[int],
-) -> int | None:
+def find_werf(words: list[Arg], suffixes: list[str], assignments: list[int]) -> int | None:
     """The index of the werf word in a command's words (name first), or None.
 
-    ``values`` are the static values of the words, ``suffixes`` their statically known endings
-    (so ``$HOME/bin/werf`` is recognised). ``assignments`` receives the indexes of ``NAME=value``
-    words that ``env``/``sudo`` turn into the command's environment.
+    ``suffixes`` are the words' statically known endings (so ``$HOME/bin/werf`` is recognised).
+    ``assignments`` receives the indexes of ``NAME=value`` words that ``env``/``sudo`` turn into
+    the command's environment.
     """
     i = 0
-    while i < len(values):
-        value = values[i]
+    while i < len(words):
+        value = words[i].value
         if value is None:
-            suffix = suffixes[i]
-            return i if suffix.endswith("/werf") else None
+            return i if suffixes[i].endswith("/werf") else None
         if is_werf_name(value):
             return i
         skipper = WRAPPERS.get(value.rsplit("/", 1)[-1])
         if skipper is None:
             return None
-        found = skipper(values, i + 1, assignments)
+        found = skipper(words, i + 1, assignments)
         if found is None or found <= i:
             return None
         i = found

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ciswitch.shell.syntax import WORD_TYPES, Source, atoms, static_value
+from ciswitch.shell.syntax import WORD_TYPES, Source, atoms, split_prefixes, static_value
 
 if TYPE_CHECKING:
     from tree_sitter import Node
@@ -49,9 +49,9 @@ def words_of(text: str) -> list[str]:
 def statements_of(text: str) -> list[tuple[str, ...]]:
     """The words of :func:`words_of`, grouped by the statement they belong to."""
     src = Source(text)
-    groups: dict[int, list[str]] = {}
+    groups: dict[tuple[int, int], list[str]] = {}
     root = src.root
-    stack: list[tuple[Node, int, str]] = [(root, root.id, "")]
+    stack: list[tuple[Node, tuple[int, int], str]] = [(root, (root.id, 0), "")]
     while stack:
         node, group, parent = stack.pop()
         kind = node.type
@@ -61,10 +61,10 @@ def statements_of(text: str) -> list[tuple[str, ...]]:
             kind == "variable_assignment"
             and parent not in ("command", "declaration_command", "variable_assignments")
         ):
-            group = node.id
+            group = (node.id, 0)
         elif kind == "redirected_statement":
             body = node.child_by_field_name("body")
-            group = body.id if body is not None and body.type in _SIMPLE else node.id
+            group = (body.id, 0) if body is not None and body.type in _SIMPLE else (node.id, 0)
         if kind in WORD_TYPES or kind in _EXTRA_WORDS:
             rendered, nested = _render(src, node)
             groups.setdefault(group, []).append(rendered)
@@ -75,7 +75,15 @@ def statements_of(text: str) -> list[tuple[str, ...]]:
             if kind in _KEYWORD_WORDS:
                 groups.setdefault(group, []).append(kind)
             continue
-        stack.extend((child, group, kind) for child in reversed(node.children))
+        children = node.children
+        if kind == "command":
+            # assignment lines tree-sitter glued onto the command are statements of their own
+            glued, _ = split_prefixes(src, node)
+            own = {child.id: (node.id, index + 1) for index, line in enumerate(glued)
+                   for child in line}
+            stack.extend((child, own.get(child.id, group), kind) for child in reversed(children))
+            continue
+        stack.extend((child, group, kind) for child in reversed(children))
     return [tuple(words) for words in groups.values() if words]
 
 
