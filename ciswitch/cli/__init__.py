@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "branch": "ciswitch.cli.branch_cmd:branch",
     "branches": "ciswitch.cli.branches_cmd:branches",
     "fix": "ciswitch.cli.fix_cmd:fix",
+    "fleet": "ciswitch.cli.fleet_cmd:fleet",
     "plan": "ciswitch.cli.plan_cmd:plan",
     "revert": "ciswitch.cli.revert_cmd:revert",
     "status": "ciswitch.cli.status_cmd:status",

@@ -1,0 +1,225 @@
+"""``ciswitch fleet``: run the switch over many repositories, resumably, in shards.
+
+Subcommands: ``run`` (clone, fix, commit, push with merge request options; journal every
+outcome), ``status`` (the journal as a table), ``survey`` (read-only: :local findings left per
+branch), ``pipeline`` (a GitLab CI child pipeline running ``run`` in ``parallel:`` shards) and
+``merge-reports`` (one table from the shards' journals or JSON reports).
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+if TYPE_CHECKING:
+    from ciswitch.branching import BranchRequest
+    from ciswitch.fleet.shard import Shard
+    from ciswitch.fleet.sources import RepoSpec
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+DEFAULT_WORKDIR = "ciswitch-fleet"
+
+
+def _fail(err: Exception) -> None:
+    from ciswitch.redact import redact
+
+    click.echo(f"ciswitch: error: {redact(str(err))}", err=True)
+    sys.exit(2)
+
+
+def _source_options(func: F) -> F:
+    for decorator in reversed([
+        click.option("--repos", "repos_file", type=click.Path(path_type=Path, dir_okay=False),
+                     help="File with one clone URL or local path per line (# comments)."),
+        click.option("--gitlab-url", metavar="URL",
+                     help="GitLab instance whose group to work on (token: $GITLAB_TOKEN)."),
+        click.option("--group", metavar="PATH", help="GitLab group (subgroups included)."),
+        click.option("--workdir", type=click.Path(path_type=Path, file_okay=False),
+                     default=DEFAULT_WORKDIR, show_default=True,
+                     help="Where clones (and by default the journal) live."),
+        click.option("--shard", "shard_text", metavar="I/N",
+                     help="Work on share I of N (default: $CI_NODE_INDEX/$CI_NODE_TOTAL)."),
+    ]):
+        func = decorator(func)
+    return func
+
+
+def _state_option(func: F) -> F:
+    return click.option(
+        "--state", type=click.Path(path_type=Path, dir_okay=False),
+        help="Journal file (default: <workdir>/ciswitch-fleet.sqlite).",
+    )(func)
+
+
+def _state_path(workdir: Path, state: Path | None) -> Path:
+    from ciswitch.fleet.journal import DEFAULT_STATE
+
+    return state if state is not None else workdir / DEFAULT_STATE
+
+
+def _gitlab_auth(gitlab_url: str, token: str) -> None:
+    """Let git authenticate to the GitLab host with the token, without putting it in a URL
+    or on disk: a host-scoped ``http.extraHeader`` through git's ``GIT_CONFIG_*`` variables."""
+    import base64
+
+    basic = base64.b64encode(f"oauth2:{token}".encode()).decode("ascii")
+    count = int(os.environ.get("GIT_CONFIG_COUNT", "0") or "0")
+    os.environ[f"GIT_CONFIG_KEY_{count}"] = f"http.{gitlab_url.rstrip('/')}/.extraHeader"
+    os.environ[f"GIT_CONFIG_VALUE_{count}"] = f"Authorization: Basic {basic}"
+    os.environ["GIT_CONFIG_COUNT"] = str(count + 1)
+
+
+def _load_specs(
+    repos_file: Path | None, gitlab_url: str | None, group: str | None, shard_text: str | None,
+) -> tuple[list[RepoSpec], Shard | None]:
+    from ciswitch.errors import CiswitchError
+    from ciswitch.fleet import shard as sharding
+    from ciswitch.fleet import sources
+
+    if (repos_file is None) == (gitlab_url is None):
+        raise CiswitchError(
+            "give exactly one source: --repos FILE or --gitlab-url URL --group PATH"
+        )
+    if gitlab_url is not None and not group:
+        raise CiswitchError("--gitlab-url needs --group PATH")
+    if group and gitlab_url is None:
+        raise CiswitchError("--group needs --gitlab-url URL")
+    shard = sharding.parse_shard(shard_text) if shard_text else sharding.shard_from_env()
+    if repos_file is not None:
+        specs = sources.read_repos_file(repos_file)
+    else:
+        assert gitlab_url is not None and group is not None
+        token = os.environ.get("GITLAB_TOKEN") or None
+        specs = sources.gitlab_group(gitlab_url, group, token=token)
+        if token:
+            _gitlab_auth(gitlab_url, token)
+    return sharding.select(specs, [s.key for s in specs], shard), shard
+
+
+def _branch_options(func: F) -> F:
+    for decorator in reversed([
+        click.option("--branch", "branch", default="ciswitch/remote-stages-storage",
+                     show_default=True, metavar="NAME", help="Name of the branch to create."),
+        click.option("--target", metavar="BRANCH",
+                     help="Merge request target (default: each remote's default branch)."),
+        click.option("--to", "address", metavar="ADDRESS",
+                     help="Replace :local by this stages storage address instead of removing it."),
+        click.option("--unsafe-fixes", is_flag=True, help="Also apply unsafe fixes."),
+        click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False),
+                     help="Settings for every repository instead of each one's own."),
+        click.option("--author", metavar="'NAME <EMAIL>'", help="Author of the commits."),
+        click.option("--title", default=None, metavar="TEXT",
+                     help="Merge request and commit title."),
+        click.option("--description-file", type=click.Path(path_type=Path, dir_okay=False),
+                     help="Merge request description from FILE."),
+        click.option("--draft", is_flag=True, help="Open the merge requests as drafts."),
+        click.option("--label", "labels", multiple=True, metavar="LABEL",
+                     help="Merge request label (repeatable)."),
+        click.option("--assign", "assignees", multiple=True, metavar="USER",
+                     help="Merge request assignee (repeatable)."),
+        click.option("--push-option", "push_options", multiple=True, metavar="OPTION",
+                     help="Further git push option (repeatable)."),
+        click.option("--no-push", is_flag=True, help="Stop after the commit."),
+        click.option("--no-marker", is_flag=True, help="Do not write the .ciswitch.toml marker."),
+        click.option("--force-update", is_flag=True,
+                     help="Replace existing branches that carry a different change."),
+    ]):
+        func = decorator(func)
+    return func
+
+
+def _request(params: dict[str, Any], dry_run: bool) -> BranchRequest:
+    from ciswitch import branching, gitops
+
+    description = None
+    if params["description_file"] is not None:
+        description = branching.read_description(params["description_file"])
+    config_file = params["config_file"]
+    return branching.BranchRequest(
+        branch=params["branch"], remote="origin", target=params["target"],
+        to=params["address"], unsafe=params["unsafe_fixes"],
+        config_file=config_file.resolve() if config_file is not None else None,
+        author=gitops.parse_identity(params["author"]) if params["author"] else None,
+        title=params["title"] or branching.DEFAULT_TITLE, description=description,
+        draft=params["draft"], labels=list(params["labels"]),
+        assignees=list(params["assignees"]), push_options=list(params["push_options"]),
+        push=not params["no_push"], dry_run=dry_run, marker=not params["no_marker"],
+        force_update=params["force_update"],
+    )
+
+
+@click.group("fleet")
+def fleet() -> None:
+    """Switch many repositories at once: merge requests everywhere, a journal, a table."""
+
+
+@fleet.command("run")
+@_source_options
+@_state_option
+@_branch_options
+@click.option("-j", "--jobs", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Repositories worked on at the same time.")
+@click.option("--batch-size", type=click.IntRange(0), default=0, metavar="N",
+              help="Pause after every N repositories (0: no batches).")
+@click.option("--pause", type=click.FloatRange(0), default=0.0, metavar="SECONDS",
+              help="How long to pause between batches.")
+@click.option("--dry-run", is_flag=True,
+              help="Clone and fix, show each diff, record the would-be outcome; no commit/push.")
+@click.option("--limit", type=click.IntRange(1), default=None, metavar="N",
+              help="Work on at most N repositories (a first trial).")
+@click.option("--retry-failed", is_flag=True, help="Also redo repositories that failed before.")
+def run(**params: Any) -> None:
+    """Clone each repository and do what `ciswitch branch` does; journal every outcome.
+
+    Running the same command again resumes: pushed repositories are never pushed again,
+    failed ones are retried only with --retry-failed.
+    """
+    from ciswitch.errors import CiswitchError
+    from ciswitch.fleet import report, runner
+    from ciswitch.fleet.journal import Journal
+
+    try:
+        workdir: Path = params["workdir"].resolve()
+        request = _request(params, params["dry_run"])
+        specs, shard = _load_specs(
+            params["repos_file"], params["gitlab_url"], params["group"], params["shard_text"]
+        )
+        options = runner.RunOptions(
+            workdir=workdir, request=request, jobs=params["jobs"],
+            batch_size=params["batch_size"], pause=params["pause"], limit=params["limit"],
+            retry_failed=params["retry_failed"], shard=str(shard) if shard else None,
+            command=shlex.join(["ciswitch", "fleet", *sys.argv[2:]]),
+        )
+        with Journal(_state_path(workdir, params["state"])) as journal:
+            progress = report.progress_for(sys.stdout)
+            _run_id, outcomes = runner.run_fleet(specs, journal, options, progress)
+    except CiswitchError as err:
+        _fail(err)
+    sys.exit(runner.exit_code(outcomes))
+
+
+@fleet.command("status")
+@click.option("--workdir", type=click.Path(path_type=Path, file_okay=False),
+              default=DEFAULT_WORKDIR, show_default=True, help="The fleet run's workdir.")
+@_state_option
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "csv", "markdown"]),
+              default="text", show_default=True)
+@click.option("--all-runs", is_flag=True, help="Every row of every run, not the latest only.")
+def status(workdir: Path, state: Path | None, fmt: str, all_runs: bool) -> None:
+    """Print the journal: where every repository stands."""
+    from ciswitch.errors import CiswitchError
+    from ciswitch.fleet import journal, report
+
+    try:
+        with journal.open_existing(_state_path(workdir, state)) as opened:
+            rows = opened.rows() if all_runs else list(opened.latest().values())
+    except CiswitchError as err:
+        _fail(err)
+    click.echo(report.render(rows, fmt), nl=False)

@@ -1,0 +1,207 @@
+"""Showing the fleet: live progress while a run works, tables of the journal afterwards.
+
+On a terminal a rich progress bar carries live counts per status; anywhere else (CI logs) each
+repository gets one plain line as it finishes, which stays readable when the log is cut or
+interleaved. Tables come as aligned text, JSON, CSV or Markdown (for a merge request or a wiki
+page). Everything printed passes through :func:`ciswitch.redact.redact`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from typing import IO, Any
+
+from ciswitch.fleet.journal import RepoOutcome, Row, Status
+from ciswitch.fleet.sources import RepoSpec
+from ciswitch.redact import redact
+
+FORMATS = ("text", "json", "csv", "markdown")
+ORDER = [s.value for s in Status]
+_FIELDS = ["name", "url", "status", "fixed", "left", "mr_url", "detail", "run", "dry_run",
+           "updated"]
+
+
+def _record(row: Row) -> dict[str, Any]:
+    return {
+        "name": redact(row.name), "url": redact(row.url), "key": redact(row.key),
+        "status": row.status, "fixed": row.fixed, "left": row.left,
+        "mr_url": redact(row.mr_url) if row.mr_url else None,
+        "detail": redact(row.detail), "run": row.run, "dry_run": row.dry_run,
+        "branch": row.branch, "commit": row.commit_sha,
+        "started": _iso(row.started_at), "updated": _iso(row.updated_at),
+        "updated_at": row.updated_at,
+    }
+
+
+def _iso(stamp: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(stamp))
+
+
+def counts(statuses: Iterable[str]) -> dict[str, int]:
+    """Counts per status, in the order of :class:`Status`, zeros left out."""
+    found = Counter(statuses)
+    return {status: found[status] for status in ORDER if found[status]}
+
+
+def summary_line(statuses: Iterable[str]) -> str:
+    found = counts(statuses)
+    return ", ".join(f"{n} {s}" for s, n in found.items()) or "nothing to do"
+
+
+def render(rows: Sequence[Row], fmt: str) -> str:
+    """The journal's rows as a table in ``fmt`` (one of :data:`FORMATS`)."""
+    rows = sorted(rows, key=lambda r: (ORDER.index(r.status) if r.status in ORDER else 99,
+                                       r.name, r.key))
+    records = [_record(r) for r in rows]
+    if fmt == "json":
+        payload = {"summary": counts(r.status for r in rows), "repositories": records}
+        return json.dumps(payload, indent=2) + "\n"
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=_FIELDS, extrasaction="ignore",
+                                lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(records)
+        return out.getvalue()
+    if fmt == "markdown":
+        return _markdown(records, rows)
+    return _text(records, rows)
+
+
+def _result(record: dict[str, Any]) -> str:
+    text = record["mr_url"] or record["detail"]
+    return f"{text} (dry run)" if record["dry_run"] and "dry run" not in text else str(text)
+
+
+def _text(records: list[dict[str, Any]], rows: Sequence[Row]) -> str:
+    header = ("REPOSITORY", "STATUS", "FIXED", "LEFT", "RESULT")
+    table = [header] + [
+        (r["url"], r["status"], str(r["fixed"]), str(r["left"]), _result(r)) for r in records
+    ]
+    widths = [max(len(line[i]) for line in table) for i in range(4)]
+    lines = [
+        "  ".join(cell.ljust(widths[i]) if i < 4 else cell for i, cell in enumerate(line))
+        .rstrip()
+        for line in table
+    ]
+    lines.append("")
+    lines.append(f"{len(rows)} repositories: {summary_line(r.status for r in rows)}")
+    return "\n".join(lines) + "\n"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _markdown(records: list[dict[str, Any]], rows: Sequence[Row]) -> str:
+    lines = [
+        "| Repository | Status | Fixed | Left | Result |",
+        "| --- | --- | ---: | ---: | --- |",
+    ]
+    for r in records:
+        lines.append(
+            f"| {_cell(r['url'])} | {r['status']} | {r['fixed']} | {r['left']} | "
+            f"{_cell(_result(r))} |"
+        )
+    lines.append("")
+    lines.append(f"**{len(rows)} repositories:** {summary_line(r.status for r in rows)}")
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------- progress
+
+
+class PlainProgress:
+    """One line per repository on ``stream``: ``[  3/40] pushed     group/project  detail``."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.stream = stream
+        self.total = 0
+        self.finished = 0
+        self.statuses: list[str] = []
+
+    def start(self, total: int) -> None:
+        self.total = total
+
+    def begin(self, spec: RepoSpec) -> None:
+        pass
+
+    def note(self, spec: RepoSpec, text: str) -> None:
+        self._write(f"[ earlier ] {'unchanged':<10} {spec.display}  {text}")
+
+    def done(self, spec: RepoSpec, outcome: RepoOutcome) -> None:
+        self.finished += 1
+        self.statuses.append(outcome.status.value)
+        width = len(str(self.total))
+        if outcome.output:
+            self._write(outcome.output.rstrip("\n"))
+        result = outcome.mr_url or outcome.detail
+        self._write(
+            f"[{self.finished:>{width}}/{self.total}] {outcome.status.value:<10} "
+            f"{spec.display}  {result}"
+        )
+
+    def finish(self) -> None:
+        self._write(f"done: {summary_line(self.statuses)}")
+
+    def _write(self, text: str) -> None:
+        self.stream.write(redact(text) + "\n")
+        self.stream.flush()
+
+
+class RichProgress(PlainProgress):
+    """A progress bar with live counts per status, for a terminal."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        super().__init__(stream)
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        self.console = Console(file=stream)
+        self.bar = Progress(
+            TextColumn("[bold]fleet"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            TextColumn("{task.description}"), console=self.console, transient=False,
+        )
+        self.task = self.bar.add_task("", total=0)
+
+    def start(self, total: int) -> None:
+        super().start(total)
+        self.bar.update(self.task, total=total)
+        self.bar.start()
+
+    def note(self, spec: RepoSpec, text: str) -> None:
+        self.bar.console.print(redact(f"{spec.display}: {text}"), markup=False, highlight=False)
+
+    def done(self, spec: RepoSpec, outcome: RepoOutcome) -> None:
+        self.finished += 1
+        self.statuses.append(outcome.status.value)
+        if outcome.output:
+            self.bar.console.print(redact(outcome.output.rstrip("\n")), markup=False,
+                                   highlight=False)
+        if outcome.status in (Status.FAILED, Status.SKIPPED):
+            self.bar.console.print(
+                redact(f"{outcome.status.value}: {spec.display}: {outcome.detail}"),
+                markup=False, highlight=False,
+            )
+        self.bar.update(self.task, advance=1, description=summary_line(self.statuses))
+
+    def finish(self) -> None:
+        self.bar.stop()
+        self.console.print(redact(f"done: {summary_line(self.statuses)}"), markup=False,
+                           highlight=False)
+
+
+def progress_for(stream: IO[str]) -> PlainProgress:
+    """Rich on a terminal, plain lines otherwise."""
+    return RichProgress(stream) if stream.isatty() else PlainProgress(stream)

@@ -1,0 +1,333 @@
+"""``ciswitch fleet run``: clone or fetch each repository, do what ``ciswitch branch`` does.
+
+The per-repository work is :func:`process_repo`, a plain function of picklable values that
+returns a :class:`~ciswitch.fleet.journal.RepoOutcome` and never raises: worker processes
+(``-j N``) run it while only the main process writes the journal, so every transition is
+committed by one writer, in order, as it happens. Clones land in ``<workdir>/repos`` through a
+temporary directory renamed into place, so an interrupted clone never looks like a finished
+one; a later run fetches instead of cloning again.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+import tomllib
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from ciswitch.branching import BranchOutcome, BranchRequest
+from ciswitch.errors import CiswitchError
+from ciswitch.fleet.journal import PUSHED, RepoOutcome, Status
+from ciswitch.fleet.sources import DEFAULT_CI_CONFIG, RepoSpec
+from ciswitch.redact import redact
+
+if TYPE_CHECKING:
+    from ciswitch.fleet.journal import Journal
+
+
+class Progress(Protocol):
+    """What the runner tells the person watching (see :mod:`ciswitch.fleet.report`)."""
+
+    def start(self, total: int) -> None: ...
+    def begin(self, spec: RepoSpec) -> None: ...
+    def done(self, spec: RepoSpec, outcome: RepoOutcome) -> None: ...
+    def note(self, spec: RepoSpec, text: str) -> None: ...
+    def finish(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How ``fleet run`` goes about the repositories."""
+
+    workdir: Path
+    request: BranchRequest
+    jobs: int = 1
+    batch_size: int = 0
+    pause: float = 0.0
+    limit: int | None = None
+    retry_failed: bool = False
+    shard: str | None = None
+    command: str = ""
+
+
+# --------------------------------------------------------------------------- one repository
+
+
+def _git(args: Sequence[str], cwd: Path | None = None) -> str:
+    """Run git; failures become a redacted one-line CiswitchError."""
+    proc = subprocess.run(
+        ["git", *args], cwd=cwd, capture_output=True, text=True, check=False,
+        env={**os.environ, "GIT_TERMINAL_PROMPT": "0"},
+    )
+    if proc.returncode != 0:
+        detail = "; ".join(ln.strip() for ln in proc.stderr.splitlines() if ln.strip())
+        raise CiswitchError(redact(f"git {args[0]} failed: {detail or proc.returncode}"))
+    return proc.stdout
+
+
+def sync_clone(spec: RepoSpec, workdir: Path) -> Path | None:
+    """A clean clone of the remote's default branch in ``workdir``; None for an empty one.
+
+    An existing clone (an earlier or interrupted run) is fetched and its default branch reset
+    to the remote's tip: the clone belongs to ciswitch, and the fix must start from what the
+    remote has now. Local ciswitch branches stay, so an interrupted push is simply redone.
+    """
+    from ciswitch import gitops
+
+    root = workdir / "repos"
+    dest = root / spec.slug
+    if not (dest / ".git").is_dir():
+        root.mkdir(parents=True, exist_ok=True)
+        tmp = root / f".tmp-{spec.slug}-{os.getpid()}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        try:
+            _git(["clone", "--quiet", "--no-tags", "--", spec.url, str(tmp)])
+            os.replace(tmp, dest)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        if not _has_commits(dest):
+            return None
+        return dest
+    repo = gitops.open_repo(dest)
+    gitops.fetch(repo, "origin")
+    if _git(["ls-remote", "--symref", "origin", "HEAD"], dest).strip() == "":
+        return None
+    _git(["remote", "set-head", "origin", "--auto"], dest)
+    branch = gitops.default_branch(repo, "origin")
+    _git(["checkout", "--quiet", "--force", "-B", branch, f"refs/remotes/origin/{branch}"], dest)
+    _git(["clean", "--quiet", "-d", "--force", "-x"], dest)
+    return dest
+
+
+def _has_commits(path: Path) -> bool:
+    proc = subprocess.run(
+        ["git", "rev-parse", "--verify", "--quiet", "HEAD^{commit}"], cwd=path,
+        capture_output=True, check=False,
+    )
+    return proc.returncode == 0
+
+
+def _toml_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return str(value)
+
+
+def config_for(spec: RepoSpec, clone: Path, workdir: Path, explicit: Path | None) -> Path | None:
+    """The ``--config`` file that makes the project's custom CI configuration path count.
+
+    GitLab's ``ci_config_path`` lives in the project settings, not in the repository; the
+    repository's own settings (``.ciswitch.toml`` or ``[tool.ciswitch]``) are kept and only
+    ``ci-config`` is set, in a file under the workdir.
+    """
+    if explicit is not None or not spec.ci_config or spec.ci_config == DEFAULT_CI_CONFIG:
+        return explicit
+    table: dict[str, object] = {}
+    own = clone / ".ciswitch.toml"
+    pyproject = clone / "pyproject.toml"
+    try:
+        if own.is_file():
+            table = dict(tomllib.loads(own.read_text(encoding="utf-8")))
+        elif pyproject.is_file():
+            tool = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("tool", {})
+            found = tool.get("ciswitch") if isinstance(tool, dict) else None
+            table = dict(found) if isinstance(found, dict) else {}
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as err:
+        raise CiswitchError(f"invalid configuration: {err}", ".ciswitch.toml") from err
+    table["ci-config"] = spec.ci_config.lstrip("/")
+    out = workdir / "configs" / f"{spec.slug}.toml"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(
+        "".join(f"{key} = {_toml_value(value)}\n" for key, value in table.items()),
+        encoding="utf-8",
+    )
+    return out
+
+
+def outcome_of(spec: RepoSpec, result: BranchOutcome, request: BranchRequest) -> RepoOutcome:
+    """The journal's view of what ``prepare_branch`` did."""
+    from ciswitch.branching import render_outcome
+
+    fixed, left = len(result.fixed), len(result.remaining)
+
+    def make(status: Status, detail: str, *, mr_url: str | None = None,
+             output: str = "") -> RepoOutcome:
+        return RepoOutcome(
+            spec.key, status, detail, mr_url=mr_url, fixed=fixed, left=left,
+            branch=result.branch, commit=result.commit, output=output,
+        )
+
+    if result.status == "nothing-to-fix":
+        return make(Status.CLEAN, "no :local stages storage")
+    if result.status == "unfixable":
+        return make(Status.SKIPPED, f"{left} place(s) need a manual change")
+    if result.status == "dry-run":
+        what = "would push" if request.push else "would commit"
+        return make(
+            Status.PUSHED if request.push else Status.SKIPPED,
+            f"dry run: {what} {result.branch} ({fixed} fixed, {left} left)",
+            output=render_outcome(result),
+        )
+    if result.status == "committed":
+        return make(Status.SKIPPED, "committed locally, not pushed (--no-push)")
+    if result.status == "up-to-date":
+        return make(Status.PUSHED, f"{result.branch} already carries the change")
+    if result.merge_request_url:
+        return make(
+            Status.MR_OPENED, f"pushed {result.branch}", mr_url=redact(result.merge_request_url)
+        )
+    return make(Status.PUSHED, f"pushed {result.branch}")
+
+
+def process_repo(spec: RepoSpec, workdir: Path, request: BranchRequest) -> RepoOutcome:
+    """Clone or fetch, then fix, commit and push like ``ciswitch branch``; never raises."""
+    from ciswitch.branching import prepare_branch
+
+    try:
+        if spec.ci_config and "@" in spec.ci_config:
+            return RepoOutcome(
+                spec.key, Status.SKIPPED,
+                f"CI configuration lives in another project ({spec.ci_config})",
+            )
+        clone = sync_clone(spec, workdir)
+        if clone is None:
+            return RepoOutcome(spec.key, Status.SKIPPED, "empty repository")
+        config = config_for(spec, clone, workdir, request.config_file)
+        result = prepare_branch(replace(request, path=clone, remote="origin", config_file=config))
+        return outcome_of(spec, result, request)
+    except CiswitchError as err:
+        return RepoOutcome(spec.key, Status.FAILED, redact(str(err)))
+    except Exception as err:  # one broken repository must not stop the fleet
+        return RepoOutcome(spec.key, Status.FAILED, redact(f"{type(err).__name__}: {err}"))
+
+
+# --------------------------------------------------------------------------- the fleet
+
+
+@dataclass
+class Plan:
+    """Which repositories this run works on, and which it leaves (with why)."""
+
+    todo: list[RepoSpec]
+    left: list[tuple[RepoSpec, str]]
+
+
+def plan_run(specs: Sequence[RepoSpec], journal: Journal, options: RunOptions) -> Plan:
+    """Resume: pushed repositories never again, finished ones not again, failed on request."""
+    latest = journal.latest_real()
+    pushed = journal.pushed_keys()
+    todo: list[RepoSpec] = []
+    left: list[tuple[RepoSpec, str]] = []
+    for spec in specs:
+        row = latest.get(spec.key)
+        if spec.key in pushed:
+            left.append((spec, f"already pushed in run {row.run if row else '?'}"))
+        elif row is not None and row.status == Status.FAILED and not options.retry_failed:
+            left.append((spec, f"failed in run {row.run} (use --retry-failed)"))
+        elif row is not None and row.status in (Status.CLEAN, Status.SKIPPED):
+            left.append((spec, f"{row.status} in run {row.run}"))
+        else:
+            todo.append(spec)
+    if options.limit is not None:
+        todo = todo[: options.limit]
+    return Plan(todo, left)
+
+
+def _batches(items: list[RepoSpec], size: int) -> Iterator[list[RepoSpec]]:
+    if size <= 0:
+        yield items
+        return
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def run_fleet(
+    specs: Sequence[RepoSpec],
+    journal: Journal,
+    options: RunOptions,
+    progress: Progress,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+) -> tuple[int, list[RepoOutcome]]:
+    """Work through the fleet; returns the run id and this run's outcomes."""
+    plan = plan_run(specs, journal, options)
+    run = journal.start_run(
+        dry_run=options.request.dry_run, shard=options.shard, command=options.command
+    )
+    progress.start(len(plan.todo))
+    for spec, why in plan.left:
+        progress.note(spec, why)
+    outcomes: list[RepoOutcome] = []
+    pool: ProcessPoolExecutor | None = None
+    if options.jobs > 1 and len(plan.todo) > 1:
+        import multiprocessing
+
+        pool = ProcessPoolExecutor(
+            max_workers=options.jobs, mp_context=multiprocessing.get_context("forkserver")
+        )
+    try:
+        batches = list(_batches(plan.todo, options.batch_size))
+        for number, batch in enumerate(batches):
+            if number and options.pause > 0:
+                sleep(options.pause)
+            outcomes += _run_batch(batch, journal, run, options, progress, pool)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+    journal.finish_run(run)
+    progress.finish()
+    return run, outcomes
+
+
+def _run_batch(
+    batch: list[RepoSpec], journal: Journal, run: int, options: RunOptions,
+    progress: Progress, pool: ProcessPoolExecutor | None,
+) -> list[RepoOutcome]:
+    from concurrent.futures import as_completed
+
+    outcomes: list[RepoOutcome] = []
+    if pool is None:
+        for spec in batch:
+            journal.mark_pending(run, spec.key, spec.display, spec.name)
+            progress.begin(spec)
+            outcome = process_repo(spec, options.workdir, options.request)
+            journal.record(run, outcome)
+            progress.done(spec, outcome)
+            outcomes.append(outcome)
+        return outcomes
+    futures: dict[Future[RepoOutcome], RepoSpec] = {}
+    for spec in batch:
+        journal.mark_pending(run, spec.key, spec.display, spec.name)
+        progress.begin(spec)
+        futures[pool.submit(process_repo, spec, options.workdir, options.request)] = spec
+    for future in as_completed(futures):
+        spec = futures[future]
+        try:
+            outcome = future.result()
+        except Exception as err:  # a worker process died
+            outcome = RepoOutcome(spec.key, Status.FAILED, redact(f"worker failed: {err}"))
+        journal.record(run, outcome)
+        progress.done(spec, outcome)
+        outcomes.append(outcome)
+    return outcomes
+
+
+def exit_code(outcomes: Sequence[RepoOutcome]) -> int:
+    """1 when any repository failed this run, else 0."""
+    return 1 if any(o.status == Status.FAILED for o in outcomes) else 0
+
+
+__all__ = [
+    "PUSHED", "Plan", "Progress", "RunOptions", "config_for", "exit_code", "outcome_of",
+    "plan_run", "process_repo", "run_fleet", "sync_clone",
+]
