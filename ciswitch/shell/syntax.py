@@ -127,7 +127,11 @@ class CharMap:
 
 
 class Source:
-    """A shell text, its syntax tree and the byte-to-character map of its node boundaries."""
+    """A shell text, its syntax tree and the byte-to-character map of its node boundaries.
+
+    The tree may come from a copy of the text with glued assignment lines cut by ``;`` (see
+    :func:`_parse_unglued`); offsets are the same, and ``text`` is always the original.
+    """
 
     def __init__(self, text: str) -> None:
         self.text = text

@@ -1,6 +1,6 @@
 """The meaning of a shell text as the fix verifier compares it: its words, per statement.
 
-This deliberately shares nothing with the werf-specific walk: it reads every word of every
+It shares only the parsing with the werf-specific walk and reads every word of every
 statement generically, so an edit that swallows a line (a dangling ``\\`` continuation), cuts a
 word in half, or touches a neighbour shows up as a difference.
 """
