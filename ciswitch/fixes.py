@@ -99,6 +99,8 @@ def flag_fix(place: Place, to: str | None) -> Fix:
     from ciswitch.shell import flag_removal, replacement_for_value
 
     site, flag, call = place.site, place.flag, place.call
+    if getattr(site, "is_python", False):
+        return _python_fix(place, to)
     assert site is not None and flag is not None and call is not None
     if to is not None:
         start, end, repl = replacement_for_value(flag, to)
@@ -113,6 +115,8 @@ def assignment_fix(place: Place, to: str | None) -> Fix:
     from ciswitch.shell import assignment_removal, replacement_for_value
 
     site, assignment = place.site, place.assignment
+    if getattr(site, "is_python", False):
+        return _python_fix(place, to)
     assert site is not None and assignment is not None
     if to is not None:
         start, end, repl = replacement_for_value(assignment, to)
@@ -124,6 +128,13 @@ def assignment_fix(place: Place, to: str | None) -> Fix:
         return Fix((_item_edit(site),), True, "remove the list item", _words(site.text))
     return Fix((_shell_edit(site, start, end, repl),), True, "remove the assignment",
                _words(removed_text) if assignment.kind != "prefix" else _words(removed_text))
+
+
+def _python_fix(place: Place, to: str | None) -> Fix:
+    """Places in Python helpers are fixed by :mod:`ciswitch.pyscripts` (libcst positions)."""
+    from ciswitch.pyscripts import python_fix
+
+    return python_fix(place, to)
 
 
 def _item_edit(site: ShellSite) -> Edit:
