@@ -84,7 +84,7 @@ class ShellSite:
         return file_range(self._extents, start, end)
 
     def scalar_style(self) -> str | None:
-        return None if self.node is None else self.node.style  # type: ignore[no-any-return]
+        return None if self.node is None else self.node.style
 
 
 @dataclass
@@ -211,6 +211,8 @@ class Analyzer:
         #: where script files that jobs run are read from (None: scripts are not followed)
         self.workspace = workspace
         self._running: set[str] = set()
+        #: script runs per site: a site shared by many jobs is looked into once
+        self._runs: dict[tuple[str, int], list[ScriptRun]] = {}
 
     def site_for(self, file: SourceFile, node: Any | None, text: str) -> ShellSite:
         key = (file.path, -1 if node is None else id(node))
@@ -235,11 +237,17 @@ class Analyzer:
             place = self.facts.place(code, entry.file, start, end, variable=var)
             if var.text != value:
                 place.via = var.text
+        # Index the places by their entry: jobs x variables x places is quadratic in big files.
+        by_entry: dict[int, list[Place]] = {}
+        for place in self.facts.places.values():
+            if place.variable is not None:
+                by_entry.setdefault(id(place.variable.entry), []).append(place)
+        if not by_entry:
+            return
         for job in pipeline.jobs.values():
             for var in job.variables.values():
-                for place in self.facts.places.values():
-                    if place.variable is not None and place.variable.entry is var.entry:
-                        place.add_job(job)
+                for place in by_entry.get(id(var.entry), ()):
+                    place.add_job(job)
 
     # -- jobs -------------------------------------------------------------------------------
     def job(self, job: Job) -> None:
@@ -293,9 +301,13 @@ class Analyzer:
         """The repository files a site executes or sources (none for Python sites)."""
         if self.workspace is None or getattr(site, "is_python", False):
             return []
+        known = self._runs.get(site.key)
+        if known is not None:
+            return known
         from ciswitch.scripts import script_runs
 
         runs, skipped = script_runs(site.text, self.workspace)
+        self._runs[site.key] = runs
         for item in skipped:
             fstart, _ = _safe_map(site, item.start, item.start)
             notice = Notice(site.file.path, item.message, site.file.position(fstart).line)

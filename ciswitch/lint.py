@@ -15,6 +15,7 @@ from ciswitch.errors import CiswitchError
 from ciswitch.gitlab import Pipeline, load_pipeline
 from ciswitch.model import Finding, LintResult, Problem
 from ciswitch.rules.base import RuleOptions
+from ciswitch.source import gc_paused
 from ciswitch.workspace import DirectoryWorkspace, Workspace
 
 YAML_SUFFIXES = (".yml", ".yaml")
@@ -41,6 +42,7 @@ def run_rules(facts: Facts, config: Config, options: RuleOptions) -> list[Findin
     return findings
 
 
+@gc_paused()  # a big file makes ~10^6 objects: keep the collector from walking them
 def analyse_workspace(
     ws: Workspace,
     config: Config,

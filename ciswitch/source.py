@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import bisect
 import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -106,11 +108,15 @@ def compose_documents(text: str, path: str) -> list[Any]:
     big files: composing allocates many small objects the collector would scan again and
     again)."""
     from ruamel.yaml import YAML
-    from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
     yaml = YAML(typ="safe", pure=False)
-    enabled = gc.isenabled()
-    gc.disable()
+    with gc_paused():
+        return _compose_all(yaml, text, path)
+
+
+def _compose_all(yaml: Any, text: str, path: str) -> list[Any]:
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
     try:
         return [doc for doc in yaml.compose_all(text) if doc is not None]
     except MarkedYAMLError as err:
@@ -123,6 +129,26 @@ def compose_documents(text: str, path: str) -> list[Any]:
         raise CiswitchError(f"invalid YAML: {what}", path) from err
     except YAMLError as err:
         raise CiswitchError(f"invalid YAML: {str(err).splitlines()[0]}", path) from err
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Keep the cyclic garbage collector off while building big object graphs.
+
+    A composed 10,000-job file is half a million tracked objects; every full collection walks
+    all of them (about as long as composing the file), and building the CI model on top of it
+    would trigger several. When the block ends, the objects it made are handed straight to the
+    oldest generation (``freeze`` + ``unfreeze``, no walk), so the next young collection does
+    not walk them either; they are still collected normally in later full collections. Nested
+    uses are free: only the outermost one switches the collector back on.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
     finally:
         if enabled:
+            if gc.get_freeze_count() == 0:  # never unfreeze what someone else froze
+                gc.freeze()
+                gc.unfreeze()
             gc.enable()
