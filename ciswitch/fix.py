@@ -220,7 +220,32 @@ def _compare_words(old: str, new: str, removed: Counter[str], added: Counter[str
     old_words, new_words = Counter(words_of(old)), Counter(words_of(new))
     if old_words - new_words != removed or new_words - old_words != added:
         return "the script's words changed beyond the removed flags"
+    if not statements_kept(old, new, old_words - new_words):
+        return "the script's statements changed (a line continuation would swallow a line)"
     return None
+
+
+def statements_kept(old: str, new: str, removed: Counter[str]) -> bool:
+    """Flat words cannot see a dangling ``\\`` gluing the next line onto a command: the
+    statements of the new text must be the old ones minus the removed words (a statement left
+    empty disappears), or, when words were replaced, at least as many."""
+    from ciswitch.shell import statements_of
+
+    old_statements, new_statements = statements_of(old), statements_of(new)
+    if Counter(w for s in new_statements for w in s) - Counter(w for s in old_statements for w in s):
+        return len(old_statements) == len(new_statements)
+    budget = Counter(removed)
+    expected: list[tuple[str, ...]] = []
+    for statement in old_statements:
+        kept = []
+        for word in statement:
+            if budget[word] > 0:
+                budget[word] -= 1
+            else:
+                kept.append(word)
+        if kept:
+            expected.append(tuple(kept))
+    return expected == [s for s in new_statements if s]
 
 
 def _shape(node: Any) -> Any:
@@ -274,6 +299,9 @@ class _MeaningDiff:
                 before, after = self._words(str(old.value)), self._words(str(new.value))
                 self.removed.update(before - after)
                 self.added.update(after - before)
+                if not statements_kept(str(old.value), str(new.value), before - after):
+                    self.error = f"shell statements changed at line {old.start_mark.line + 1}"
+                    return False
             return True
         if is_seq(old):
             return self._compare_seq(old, new)
