@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -150,6 +153,48 @@ def test_use_color_needs_a_terminal_and_no_no_color(monkeypatch: pytest.MonkeyPa
     finally:
         os.close(leader)
         os.close(follower)
+
+
+def _lint_on_terminal(repo: Path, *args: str, no_color: str | None = None) -> str:
+    """Run ``ciswitch lint`` with its standard output on a pseudo-terminal; what it showed."""
+    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    if no_color is not None:
+        env["NO_COLOR"] = no_color
+    leader, follower = os.openpty()
+    try:
+        proc = subprocess.Popen(
+            [str(Path(sys.executable).with_name("ciswitch")), "lint", *args],
+            cwd=repo, stdout=follower, stderr=subprocess.DEVNULL, env=env,
+        )
+        os.close(follower)
+        follower = -1
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # EIO: the terminal closed when the command exited
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        assert proc.wait() == 1
+    finally:
+        os.close(leader)
+        if follower != -1:
+            os.close(follower)
+    return b"".join(chunks).decode("utf-8")
+
+
+def test_cli_colours_the_terminal_report_only(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    shutil.copytree(FIXTURES / "cli-repo", repo)
+    shown = _lint_on_terminal(repo, "--format", "json", "--output", "report.json")
+    assert "\x1b[1;31mCSW001\x1b[0m" in shown  # the text report on the terminal
+    assert "\x1b[" not in (repo / "report.json").read_text()  # the file keeps its format
+    assert "\x1b[" not in _lint_on_terminal(repo, no_color="1")
+    piped = subprocess.run([str(Path(sys.executable).with_name("ciswitch")), "lint"], cwd=repo,
+                           capture_output=True, text=True, check=False)
+    assert "CSW001" in piped.stdout and "\x1b[" not in piped.stdout
 
 
 def test_severity_info_is_rendered() -> None:
