@@ -223,3 +223,55 @@ def status(workdir: Path, state: Path | None, fmt: str, all_runs: bool) -> None:
     except CiswitchError as err:
         _fail(err)
     click.echo(report.render(rows, fmt), nl=False)
+
+
+#: run options the pipeline sets itself
+_PIPELINE_OWNED = ("--shard", "--state", "--workdir")
+
+
+@fleet.command(
+    "pipeline", context_settings={"ignore_unknown_options": True, "allow_extra_args": True}
+)
+@click.option("--shards", type=click.IntRange(1, 200), required=True, metavar="N",
+              help="Number of parallel jobs (GitLab's parallel: N).")
+@click.option("--image", default="python:3.11-slim", show_default=True,
+              help="Image the jobs run in.")
+@click.option("--install", default="pip install 'ciswitch[gitlab]'", show_default=True,
+              metavar="COMMAND", help="How the jobs install ciswitch.")
+@click.argument("run_args", nargs=-1, type=click.UNPROCESSED)
+def pipeline(shards: int, image: str, install: str, run_args: tuple[str, ...]) -> None:
+    """Print a GitLab CI configuration running `fleet run` in N shards, then merging reports.
+
+    Every further option is a `fleet run` option passed to each shard (checked here).
+    """
+    from ciswitch.errors import CiswitchError
+    from ciswitch.fleet.pipeline import render_pipeline
+
+    try:
+        for arg in run_args:
+            if arg.split("=", 1)[0] in _PIPELINE_OWNED:
+                raise CiswitchError(f"{arg.split('=', 1)[0]} is set by the pipeline itself")
+        try:
+            run.make_context("run", list(run_args))
+        except click.ClickException as err:
+            raise CiswitchError(f"invalid run option: {err.format_message()}") from err
+    except CiswitchError as err:
+        _fail(err)
+    click.echo(render_pipeline(shards, run_args, image=image, install=install), nl=False)
+
+
+@fleet.command("merge-reports")
+@click.argument("files", nargs=-1, required=True,
+                type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "csv", "markdown"]),
+              default="text", show_default=True)
+def merge_reports(files: tuple[Path, ...], fmt: str) -> None:
+    """Merge shard journals (or JSON status reports) into one table."""
+    from ciswitch.errors import CiswitchError
+    from ciswitch.fleet import merge, report
+
+    try:
+        rows = merge.merge(files)
+    except CiswitchError as err:
+        _fail(err)
+    click.echo(report.render(rows, fmt), nl=False)

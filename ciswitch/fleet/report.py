@@ -34,7 +34,7 @@ def _record(row: Row) -> dict[str, Any]:
         "detail": redact(row.detail), "run": row.run, "dry_run": row.dry_run,
         "branch": row.branch, "commit": row.commit_sha,
         "started": _iso(row.started_at), "updated": _iso(row.updated_at),
-        "updated_at": row.updated_at,
+        "started_at": row.started_at, "updated_at": row.updated_at,
     }
 
 
