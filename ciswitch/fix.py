@@ -117,7 +117,7 @@ def plan_fix(
         f.path: f for f in (analysis.facts.pipeline.files if analysis.facts.pipeline else [])
     }
     sources.update(analysis.facts.script_files)
-    edits = group_edits(e for f in chosen for e in f.fix.edits if f.fix is not None)
+    edits = group_edits(e for f in chosen if f.fix is not None for e in f.fix.edits)
     new_texts: dict[str, str] = {}
     for path, file_edits in edits.items():
         source = sources[path]
@@ -232,7 +232,9 @@ def statements_kept(old: str, new: str, removed: Counter[str]) -> bool:
     from ciswitch.shell import statements_of
 
     old_statements, new_statements = statements_of(old), statements_of(new)
-    if Counter(w for s in new_statements for w in s) - Counter(w for s in old_statements for w in s):
+    if Counter(w for s in new_statements for w in s) - Counter(
+        w for s in old_statements for w in s
+    ):
         return len(old_statements) == len(new_statements)
     budget = Counter(removed)
     expected: list[tuple[str, ...]] = []

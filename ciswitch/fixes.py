@@ -126,8 +126,12 @@ def assignment_fix(place: Place, to: str | None) -> Fix:
     whole = site.text.strip() == removed_text.strip() and repl.strip() == ""
     if whole and site.node is not None:
         return Fix((_item_edit(site),), True, "remove the list item", _words(site.text))
-    return Fix((_shell_edit(site, start, end, repl),), True, "remove the assignment",
-               _words(removed_text) if assignment.kind != "prefix" else _words(removed_text))
+    return Fix(
+        (_shell_edit(site, start, end, repl),),
+        True,
+        "remove the assignment",
+        _words(removed_text),
+    )
 
 
 def _python_fix(place: Place, to: str | None) -> Fix:
@@ -142,6 +146,7 @@ def _item_edit(site: ShellSite) -> Edit:
     text = site.file.text
     node = site.node
     parent = site.parent
+    assert node is not None
     start = int(node.start_mark.index)
     end = int(node.end_mark.index)
     if parent is None or getattr(parent, "flow_style", False):
@@ -176,9 +181,16 @@ def variable_fix(place: Place, to: str | None, parents: dict[int, Any]) -> Fix:
     removed = (variable.name,)
     if getattr(owner, "flow_style", False):
         if len(owner.value) > 1:
-            return Fix((_flow_pair_edit(text, file.path, owner, entry),), True, "remove the entry", removed)
+            return Fix(
+                (_flow_pair_edit(text, file.path, owner, entry),), True, "remove the entry", removed
+            )
     elif len(owner.value) > 1:
-        return Fix((_block_entry_edit(text, file.path, entry.key, entry.value),), True, "remove the entry", removed)
+        return Fix(
+            (_block_entry_edit(text, file.path, entry.key, entry.value),),
+            True,
+            "remove the entry",
+            removed,
+        )
     # The only entry: remove the whole ``variables:`` key, unless an anchor shares the mapping.
     holder = parents.get(id(owner))
     if holder is None or holder.file is not file:
@@ -189,14 +201,20 @@ def variable_fix(place: Place, to: str | None, parents: dict[int, Any]) -> Fix:
     holder_owner = holder.owner
     if getattr(holder_owner, "flow_style", False) or len(holder_owner.value) < 2:
         raise NoFix("removing it would leave an empty mapping; remove it by hand")
-    return Fix((_block_entry_edit(text, file.path, holder.key, holder.value),), True,
-               "remove the variables: key with its only entry", removed)
+    return Fix(
+        (_block_entry_edit(text, file.path, holder.key, holder.value),),
+        True,
+        "remove the variables: key with its only entry",
+        removed,
+    )
 
 
 def _value_end(text: str, node: Any) -> int:
     """The end of a value's text, before any whitespace a block collection's mark includes."""
     end = int(node.end_mark.index)
-    if is_map(node) and not getattr(node, "flow_style", False) or type(node).__name__ == "SequenceNode":
+    if (is_map(node) and not getattr(node, "flow_style", False)) or type(
+        node
+    ).__name__ == "SequenceNode":
         while end > 0 and text[end - 1] in " \t\r\n":
             end -= 1
     return end

@@ -9,12 +9,17 @@ from pathlib import Path
 
 import pytest
 
-LOCAL_JOB = "build:\n  script:\n    - source $(werf ci-env gitlab --as-file)\n    - werf build -s :local\n"
+LOCAL_JOB = (
+    "build:\n  script:\n    - source $(werf ci-env gitlab --as-file)\n    - werf build -s :local\n"
+)
 
 
 def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "ciswitch", *args], cwd=cwd, capture_output=True, text=True,
+        [sys.executable, "-m", "ciswitch", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
         check=False,
     )
 
@@ -24,7 +29,10 @@ def _snapshot(root: Path) -> dict[str, bytes]:
 
 
 CASES: dict[str, tuple[dict[str, bytes], str]] = {
-    "invalid-yaml": ({".gitlab-ci.yml": LOCAL_JOB.encode() + b"  bad: [\n"}, ".gitlab-ci.yml:6:1: error: invalid YAML"),
+    "invalid-yaml": (
+        {".gitlab-ci.yml": LOCAL_JOB.encode() + b"  bad: [\n"},
+        ".gitlab-ci.yml:6:1: error: invalid YAML",
+    ),
     "not-utf8": ({".gitlab-ci.yml": LOCAL_JOB.encode() + b"# \xff\n"}, "not valid UTF-8"),
     "binary": ({".gitlab-ci.yml": b"a\x00b"}, "binary file"),
     "missing-include": (

@@ -21,11 +21,22 @@ from ciswitch.lint import analyse_workspace
 from ciswitch.workspace import DirectoryWorkspace
 
 FLAGS = [
-    "--stages-storage :local", "--stages-storage=:local", "-s :local", "-s=:local", "-s:local",
-    '--stages-storage ":local"', "-s ':local'", '--stages-storage=":local"',
+    "--stages-storage :local",
+    "--stages-storage=:local",
+    "-s :local",
+    "-s=:local",
+    "-s:local",
+    '--stages-storage ":local"',
+    "-s ':local'",
+    '--stages-storage=":local"',
 ]
-COMMANDS = ["werf build", "werf publish --tag-git-branch main", "werf deploy --env prod",
-            "werf cleanup", "werf stages purge --force"]
+COMMANDS = [
+    "werf build",
+    "werf publish --tag-git-branch main",
+    "werf deploy --env prod",
+    "werf cleanup",
+    "werf stages purge --force",
+]
 STYLES = ["plain", "double", "single", "literal", "folded", "plain-multiline"]
 
 
@@ -35,12 +46,14 @@ def plans(draw: st.DrawFn) -> list[dict[str, Any]]:
     for index in range(draw(st.integers(1, 4))):
         lines = []
         for _ in range(draw(st.integers(1, 3))):
-            lines.append({
-                "command": draw(st.sampled_from(COMMANDS)),
-                "flag": draw(st.one_of(st.none(), st.sampled_from(FLAGS))),
-                "style": draw(st.sampled_from(STYLES)),
-                "cyrillic": draw(st.booleans()),
-            })
+            lines.append(
+                {
+                    "command": draw(st.sampled_from(COMMANDS)),
+                    "flag": draw(st.one_of(st.none(), st.sampled_from(FLAGS))),
+                    "style": draw(st.sampled_from(STYLES)),
+                    "cyrillic": draw(st.booleans()),
+                }
+            )
         jobs.append({"name": f"job{index}", "lines": lines, "var": draw(st.booleans())})
     return jobs
 
@@ -102,9 +115,13 @@ def _meaning(text: str) -> Any:
     return norm(data)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(plan=plans())
-def test_fix_means_the_file_without_local(plan: list[dict[str, Any]], tmp_path_factory: Any) -> None:
+def test_fix_means_the_file_without_local(
+    plan: list[dict[str, Any]], tmp_path_factory: Any
+) -> None:
     repo: Path = tmp_path_factory.mktemp("repo")
     ci = repo / ".gitlab-ci.yml"
     ci.write_text(_render(plan, True), encoding="utf-8")
@@ -112,7 +129,9 @@ def test_fix_means_the_file_without_local(plan: list[dict[str, Any]], tmp_path_f
     ws = DirectoryWorkspace(repo)
     outcome = plan_fix(ws, Config())
     assert not outcome.problems, [p.one_line() for p in outcome.problems]
-    assert not outcome.remaining, [f"{f.begin} {f.code} {f.unfixable_reason}" for f in outcome.remaining]
+    assert not outcome.remaining, [
+        f"{f.begin} {f.code} {f.unfixable_reason}" for f in outcome.remaining
+    ]
     write_changes(ws, outcome)
     fixed = ci.read_text(encoding="utf-8")
     assert _meaning(fixed) == _meaning(expected)

@@ -18,8 +18,10 @@ def unified_diff(path: str, old: bytes, new: bytes) -> str:
     old_text = old.decode("utf-8-sig")
     new_text = new.decode("utf-8-sig")
     lines = difflib.unified_diff(
-        old_text.splitlines(keepends=True), new_text.splitlines(keepends=True),
-        f"a/{path}", f"b/{path}",
+        old_text.splitlines(keepends=True),
+        new_text.splitlines(keepends=True),
+        f"a/{path}",
+        f"b/{path}",
     )
     out = []
     for line in lines:
@@ -45,19 +47,46 @@ def summary(outcome: FixOutcome, wrote: bool) -> str:
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--diff", "show_diff", is_flag=True, help="Print a unified diff; write nothing.")
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 if anything would change.")
-@click.option("--to", "address", metavar="ADDRESS",
-              help="Replace :local by this stages storage address instead of removing it.")
-@click.option("--unsafe-fixes", is_flag=True,
-              help="Also apply unsafe fixes (removing :local synchronization).")
-@click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False),
-              help="Read settings from FILE.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "gitlab", "sarif", "github"]),
-              default="text", show_default=True, help="Format of the findings left.")
-@click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False),
-              help="Write the report of findings left to FILE.")
+@click.option(
+    "--to",
+    "address",
+    metavar="ADDRESS",
+    help="Replace :local by this stages storage address instead of removing it.",
+)
+@click.option(
+    "--unsafe-fixes",
+    is_flag=True,
+    help="Also apply unsafe fixes (removing :local synchronization).",
+)
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Read settings from FILE.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "gitlab", "sarif", "github"]),
+    default="text",
+    show_default=True,
+    help="Format of the findings left.",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write the report of findings left to FILE.",
+)
 def fix(
-    paths: tuple[Path, ...], show_diff: bool, check: bool, address: str | None,
-    unsafe_fixes: bool, config_file: Path | None, fmt: str, output: Path | None,
+    paths: tuple[Path, ...],
+    show_diff: bool,
+    check: bool,
+    address: str | None,
+    unsafe_fixes: bool,
+    config_file: Path | None,
+    fmt: str,
+    output: Path | None,
 ) -> None:
     """Remove every :local stages storage that can be removed safely.
 
@@ -82,8 +111,10 @@ def fix(
             config = load_config(ws, config_file)
             outcome = plan_fix(ws, config, to=address, unsafe=unsafe_fixes, entry=entry)
         except CiswitchError as err:
-            outcome = FixOutcome(problems=[Problem(err.path or str(path), err.message, err.line)])
-            ws = None  # type: ignore[assignment]
+            problem = Problem(err.path or str(path), err.message, err.line)
+            outcomes.append(FixOutcome(problems=[problem]))
+            result.problems.append(problem)
+            continue
         outcomes.append(outcome)
         if outcome.problems:
             result.problems.extend(outcome.problems)
