@@ -522,6 +522,10 @@ def collect_script_facts(
     facts = Facts(None, switched=switched)
     analyzer = Analyzer(facts, workspace)
     for run in runs:
-        orphan = Job("", None, None, True)  # type: ignore[arg-type]
-        analyzer.run_script(orphan, _Session({}), run)
+        # A hidden job named after the script: removing :local from a script with no werf
+        # ci-env of its own must stay blocked (CSW004), yet findings list no job.
+        alone = Job(run.path, None, None, True)  # type: ignore[arg-type]
+        analyzer.run_script(alone, _Session({}), run)
+        for place in facts.places.values():
+            place.hidden_jobs.discard(run.path)
     return facts
