@@ -275,3 +275,38 @@ def merge_reports(files: tuple[Path, ...], fmt: str) -> None:
     except CiswitchError as err:
         _fail(err)
     click.echo(report.render(rows, fmt), nl=False)
+
+
+@fleet.command("survey")
+@_source_options
+@click.option("--all-branches", is_flag=True, help="Every branch, not only the default one.")
+@click.option("-j", "--jobs", type=click.IntRange(1, 64), default=1, show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "csv", "markdown"]),
+              default="text", show_default=True)
+def survey(
+    repos_file: Path | None, gitlab_url: str | None, group: str | None, workdir: Path,
+    shard_text: str | None, all_branches: bool, jobs: int, fmt: str,
+) -> None:
+    """Count the :local places left per repository (read-only; nothing is pushed)."""
+    from ciswitch.errors import CiswitchError
+    from ciswitch.fleet.survey import SurveyRow, render_survey, survey_repo
+
+    try:
+        specs, _shard = _load_specs(repos_file, gitlab_url, group, shard_text)
+    except CiswitchError as err:
+        _fail(err)
+    root = workdir.resolve()
+    rows: list[SurveyRow] = []
+    if jobs > 1 and len(specs) > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        context = multiprocessing.get_context("forkserver")
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+            for found in pool.map(survey_repo, specs, [root] * len(specs),
+                                  [all_branches] * len(specs)):
+                rows += found
+    else:
+        for spec in specs:
+            rows += survey_repo(spec, root, all_branches)
+    click.echo(render_survey(rows, fmt), nl=False)

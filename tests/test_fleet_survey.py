@@ -1,0 +1,65 @@
+"""``ciswitch fleet survey``: :local places left per branch, read without pushing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from gitrepos import git, isolate_git
+from test_fleet_common import fleet, make_repo, remote_branches, write_list
+
+
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    isolate_git(monkeypatch, tmp_path)
+
+
+def test_survey_counts_local_places_per_branch_and_changes_nothing(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    flag = make_repo(src, "flag", "flag")
+    clean = make_repo(src, "clean", "clean")
+    broken = make_repo(src, "broken", "invalid-yaml")
+    # an old branch of the clean project still builds with :local
+    work = src / "clean"
+    git(work, "switch", "-q", "-c", "old-feature")
+    (work / ".gitlab-ci.yml").write_text(
+        "build:\n  script:\n    - source $(werf ci-env gitlab --as-file)\n"
+        "    - werf build -s :local\n"
+    )
+    git(work, "commit", "-qam", "old")
+    git(work, "push", "-q", "origin", "old-feature")
+    listing = write_list(tmp_path / "repos.txt", [flag, clean, broken])
+    before = {b: remote_branches(b) for b in (flag, clean, broken)}
+
+    proc = fleet("survey", "--repos", str(listing), "--workdir", str(tmp_path / "w"),
+                 "--format", "json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    by = {(r["url"], r["branch"]): r for r in data["branches"]}
+    assert by[(str(flag), "main")]["findings"] == 2
+    assert by[(str(clean), "main")]["findings"] == 0
+    assert (str(clean), "old-feature") not in by
+    assert "invalid YAML" in by[(str(broken), "main")]["error"]
+    assert data["summary"]["default_branches_without_local"] == 1
+
+    every = fleet("survey", "--repos", str(listing), "--workdir", str(tmp_path / "w"),
+                  "--all-branches", "-j", "2", cwd=tmp_path)
+    assert every.returncode == 0, every.stderr
+    line = next(ln for ln in every.stdout.splitlines() if "old-feature" in ln)
+    assert line.split()[2] == "1"
+    assert {b: remote_branches(b) for b in (flag, clean, broken)} == before
+
+    # the honest measure: pushing the merge request branch does not lower the count,
+    # merging it does
+    run = fleet("run", "--repos", str(listing), "--workdir", str(tmp_path / "w"), cwd=tmp_path)
+    assert "pushed" in run.stdout
+    again = json.loads(fleet("survey", "--repos", str(listing), "--workdir",
+                             str(tmp_path / "w"), "--format", "json", cwd=tmp_path).stdout)
+    assert {(r["url"], r["branch"]): r for r in again["branches"]}[
+        (str(flag), "main")]["findings"] == 2
+    git(flag, "update-ref", "refs/heads/main", "refs/heads/ciswitch/remote-stages-storage")
+    merged = json.loads(fleet("survey", "--repos", str(listing), "--workdir",
+                              str(tmp_path / "w"), "--format", "json", cwd=tmp_path).stdout)
+    assert {(r["url"], r["branch"]): r for r in merged["branches"]}[
+        (str(flag), "main")]["findings"] == 0
