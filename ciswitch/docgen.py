@@ -174,9 +174,28 @@ def command_help(name: str) -> str:
     return command.get_help(ctx)
 
 
+def _subcommands(ctx: click.Context) -> list[tuple[click.Context, click.Command]]:
+    """Every command below a group, depth first, each with the context click would give it
+    (so that its usage line reads ``ciswitch GROUP SUB``)."""
+    group = ctx.command
+    if not isinstance(group, click.Group):
+        return []
+    found: list[tuple[click.Context, click.Command]] = []
+    for sub_name in group.list_commands(ctx):
+        sub = group.get_command(ctx, sub_name)
+        if sub is None or sub.hidden:
+            continue
+        sub_ctx = click.Context(sub, info_name=sub_name, parent=ctx)
+        found.append((sub_ctx, sub))
+        found.extend(_subcommands(sub_ctx))
+    return found
+
+
 def command_page(name: str) -> str:
-    """The Markdown page of one command: its one-line summary and its full help."""
+    """The Markdown page of one command: its one-line summary and its full help; for a group,
+    also the help of every subcommand."""
     command = load_command(name)
+    ctx = click.Context(command, info_name=name, parent=_root_context())
     parts = [
         MARKER,
         f"<!-- Source: `ciswitch {name} --help`. -->",
@@ -186,11 +205,21 @@ def command_page(name: str) -> str:
         command.get_short_help_str(limit=1000),
         "",
         "```text",
-        command_help(name),
+        command.get_help(ctx),
         "```",
-        "",
-        "[All commands](README.md)",
     ]
+    for sub_ctx, sub in _subcommands(ctx):
+        parts += [
+            "",
+            f"## {sub_ctx.command_path}",
+            "",
+            sub.get_short_help_str(limit=1000),
+            "",
+            "```text",
+            sub.get_help(sub_ctx),
+            "```",
+        ]
+    parts += ["", "[All commands](README.md)"]
     return "\n".join(parts) + "\n"
 
 

@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
 
 from ciswitch import docgen
@@ -49,6 +50,20 @@ def test_command_page_is_up_to_date(name: str) -> None:
     page = _on_disk(f"commands/{name}.md")
     assert page == docgen.command_page(name), f"docs/commands/{name}.md {REGENERATE}"
     assert f"Usage: ciswitch {name} [OPTIONS]" in page
+
+
+GROUPS = [n for n in sorted(COMMANDS) if isinstance(docgen.load_command(n), click.Group)]
+
+
+@pytest.mark.parametrize("name", GROUPS)
+def test_group_pages_document_every_subcommand(name: str) -> None:
+    command = docgen.load_command(name)
+    assert isinstance(command, click.Group)
+    page = _on_disk(f"commands/{name}.md")
+    ctx = click.Context(command, info_name=name)
+    for sub in command.list_commands(ctx):
+        assert f"\n## ciswitch {name} {sub}\n" in page
+        assert f"Usage: ciswitch {name} {sub} " in page
 
 
 def test_commands_index_is_up_to_date() -> None:
