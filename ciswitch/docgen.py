@@ -85,7 +85,17 @@ def rule_page(meta: RuleMeta) -> str:
     """The Markdown page of one rule."""
     check_rule_doc(meta)
     intro, body = _split_doc(meta.doc)
+    from ciswitch import suppress
+
     fix = _FIX_TEXT.get(meta.fix_safety, meta.fix_safety)
+    facts = [
+        f"- Summary: {meta.summary}",
+        f"- Severity: {meta.severity.value}",
+        f"- Fix: {fix}",
+    ]
+    if meta.code != suppress.CODE:  # suppression comments cannot silence their own rule
+        facts.append(f"- Suppress one place: `# ciswitch: ignore[{meta.code}]`")
+    facts.append(f'- Turn off: `ignore = ["{meta.code}"]` in `.ciswitch.toml`')
     parts = [
         MARKER,
         f"<!-- Source: the documentation of `{_source_of(meta.code)}`. -->",
@@ -94,10 +104,7 @@ def rule_page(meta: RuleMeta) -> str:
         "",
         intro or meta.summary,
         "",
-        f"- Summary: {meta.summary}",
-        f"- Severity: {meta.severity.value}",
-        f"- Fix: {fix}",
-        f"- Suppress on one line: `# ciswitch: ignore[{meta.code}]`",
+        *facts,
         "",
         body,
         "",

@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 import pytest
 
-from ciswitch import docgen
+from ciswitch import docgen, suppress
 from ciswitch.cli import COMMANDS
 from ciswitch.model import Severity
 from ciswitch.report.meta import RuleMeta, load_rules_meta
@@ -82,7 +82,9 @@ def test_rule_pages_carry_every_section() -> None:
         page = _on_disk(f"rules/{code}.md")
         headings = re.findall(r"^## (.+)$", page, re.MULTILINE)
         assert headings[: len(docgen.REQUIRED_SECTIONS)] == list(docgen.REQUIRED_SECTIONS), code
-        assert f"`# ciswitch: ignore[{code}]`" in page
+        assert f'`ignore = ["{code}"]`' in page
+        suppressible = code != suppress.CODE
+        assert (f"`# ciswitch: ignore[{code}]`" in page) is suppressible
 
 
 # --------------------------------------------------------------------------------------------
