@@ -332,7 +332,7 @@ def prepare_branch(request: BranchRequest) -> BranchOutcome:
         )
     except CiswitchError:
         if created_ref:
-            _restore_branch(repo, request.branch, outcome.commit, local_sha)
+            gitops.restore_branch(repo, request.branch, outcome.commit, local_sha)
         raise
     outcome.status = "pushed"
     url = gitops.remote_url(repo, request.remote)
@@ -340,16 +340,6 @@ def prepare_branch(request: BranchRequest) -> BranchOutcome:
     outcome.merge_request_url = result.merge_request_url
     return outcome
 
-
-def _restore_branch(repo: git.Repo, branch: str, ours: str, previous: str | None) -> None:
-    """Undo this run's branch update after a failed push (best effort, never raises)."""
-    try:
-        if previous is None:
-            gitops.delete_branch(repo, branch, expected=ours)
-        else:
-            gitops.set_branch(repo, branch, previous, old=ours)
-    except CiswitchError:
-        pass
 
 
 def unified_diff(path: str, old: bytes | None, new: bytes) -> str:

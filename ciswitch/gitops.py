@@ -719,3 +719,15 @@ def push_branch(
     return PushResult(
         [redact(m) for m in messages], merge_request_url(messages), up_to_date=up_to_date
     )
+
+
+def restore_branch(repo: git.Repo, branch: str, ours: str, previous: str | None) -> None:
+    """Undo this run's update of ``branch`` after a failed push: delete it when it did not
+    exist before, else move it back. Best effort: the push error is what the user must see."""
+    try:
+        if previous is None:
+            delete_branch(repo, branch, expected=ours)
+        else:
+            set_branch(repo, branch, previous, old=ours)
+    except CiswitchError:
+        pass

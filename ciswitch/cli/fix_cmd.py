@@ -11,24 +11,6 @@ import click
 from ciswitch.fix import FixOutcome
 
 
-def unified_diff(path: str, old: bytes, new: bytes) -> str:
-    """A unified diff of one file's change (decoded text, line endings kept visible)."""
-    import difflib
-
-    old_text = old.decode("utf-8-sig")
-    new_text = new.decode("utf-8-sig")
-    lines = difflib.unified_diff(
-        old_text.splitlines(keepends=True),
-        new_text.splitlines(keepends=True),
-        f"a/{path}",
-        f"b/{path}",
-    )
-    out = []
-    for line in lines:
-        out.append(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
-    return "".join(out)
-
-
 def summary(outcome: FixOutcome, wrote: bool) -> str:
     """One line: files changed, places fixed, places left and why."""
     verb = "Fixed" if wrote else "Would fix"
@@ -120,6 +102,8 @@ def fix(
             result.problems.extend(outcome.problems)
             continue
         if show_diff:
+            from ciswitch.branching import unified_diff
+
             for change in outcome.changes:
                 click.echo(unified_diff(change.path, change.old, change.new), nl=False)
         if write and outcome.changes:

@@ -319,7 +319,7 @@ def prepare_revert(request: RevertRequest) -> RevertOutcome:
                                     force_with_lease=remote_sha)
     except CiswitchError:
         if moved:
-            _restore(repo, request.branch, commit, local_sha)
+            gitops.restore_branch(repo, request.branch, commit, local_sha)
         raise
     outcome.status = "pushed"
     outcome.messages.append(
@@ -328,16 +328,6 @@ def prepare_revert(request: RevertRequest) -> RevertOutcome:
     outcome.merge_request_url = result.merge_request_url
     return outcome
 
-
-def _restore(repo: git.Repo, branch: str, ours: str, previous: str | None) -> None:
-    """Put the branch back after a failed push (best effort: the push error matters more)."""
-    try:
-        if previous is None:
-            gitops.delete_branch(repo, branch, expected=ours)
-        else:
-            gitops.set_branch(repo, branch, previous, old=ours)
-    except CiswitchError:
-        pass
 
 
 def render_outcome(outcome: RevertOutcome) -> str:
