@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from itertools import pairwise
 
 from ciswitch.model import Edit
 
@@ -35,7 +36,7 @@ def overlaps(a: Edit, b: Edit) -> bool:
 
 def check_disjoint(edits: list[Edit]) -> None:
     """Raise :class:`EditConflict` when sorted edits overlap."""
-    for before, after in zip(edits, edits[1:], strict=False):
+    for before, after in pairwise(edits):
         if overlaps(before, after):
             raise EditConflict(
                 f"overlapping edits at {before.start}-{before.end} and {after.start}-{after.end}"

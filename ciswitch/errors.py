@@ -10,7 +10,10 @@ class CiswitchError(Exception):
     """
 
     def __init__(
-        self, message: str, path: str | None = None, line: int | None = None,
+        self,
+        message: str,
+        path: str | None = None,
+        line: int | None = None,
         column: int | None = None,
     ) -> None:
         super().__init__(message)

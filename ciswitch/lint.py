@@ -155,7 +155,9 @@ def lint_paths(
             config = load_config(ws, config_file)
         except CiswitchError as err:
             result = LintResult(root=str(path))
-            result.problems.append(Problem(err.path or str(path), err.message, err.line, err.column))
+            result.problems.append(
+                Problem(err.path or str(path), err.message, err.line, err.column)
+            )
             analyses.append(Analysis(result, Facts(None), {}))
             continue
         analyses.append(analyse_workspace(ws, config, entry=entry, to=to))

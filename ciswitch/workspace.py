@@ -8,9 +8,9 @@ repository (``..``, absolute paths, symlinks that leave the root are refused).
 from __future__ import annotations
 
 import fnmatch
-import re
 import os
 import posixpath
+import re
 import stat
 from collections.abc import Iterator
 from pathlib import Path
@@ -147,4 +147,6 @@ class DirectoryWorkspace:
 
 def matches_any(rel: str, patterns: list[str]) -> bool:
     """fnmatch-style matching used for config globs (``extra-files``)."""
-    return any(fnmatch.fnmatch(rel, p) or _glob_regex(normalize(p)).fullmatch(rel) for p in patterns)
+    return any(
+        fnmatch.fnmatch(rel, p) or _glob_regex(normalize(p)).fullmatch(rel) for p in patterns
+    )
