@@ -12,7 +12,7 @@ leaves are :class:`Loc` references to the original nodes.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 from ciswitch.errors import CiswitchError
 from ciswitch.model import Notice, Problem
@@ -32,14 +32,35 @@ from ciswitch.yamlnodes import (
 #: top-level keys that are not jobs
 RESERVED_KEYS = frozenset(
     {
-        "stages", "variables", "include", "default", "workflow", "image", "services", "cache",
-        "before_script", "after_script", "spec", "types", "pages:deploy",
+        "stages",
+        "variables",
+        "include",
+        "default",
+        "workflow",
+        "image",
+        "services",
+        "cache",
+        "before_script",
+        "after_script",
+        "spec",
+        "types",
+        "pages:deploy",
     }
 )
 #: keys of ``default:`` (and legacy top-level keys) a job inherits
 DEFAULT_KEYS = (
-    "after_script", "artifacts", "before_script", "cache", "hooks", "id_tokens", "image",
-    "interruptible", "retry", "services", "tags", "timeout",
+    "after_script",
+    "artifacts",
+    "before_script",
+    "cache",
+    "hooks",
+    "id_tokens",
+    "image",
+    "interruptible",
+    "retry",
+    "services",
+    "tags",
+    "timeout",
 )
 SCRIPT_KEYS = ("before_script", "script", "after_script")
 MAX_EXTENDS_DEPTH = 11
@@ -59,11 +80,11 @@ class Merged:
         entry = self.entries.get(key)
         return None if entry is None else entry.value_loc
 
-    def keys(self) -> list[str]:
+    def names(self) -> list[str]:
         return list(dict.fromkeys([*self.entries, *self.children]))
 
 
-Value = Union[Merged, Loc]
+Value = Merged | Loc
 
 
 def to_merged(
@@ -86,7 +107,7 @@ def to_merged(
 def deep_merge(base: Merged, over: Merged) -> Merged:
     """GitLab's deep merge: mappings merge key by key, anything else is replaced."""
     result = Merged(dict(base.entries), dict(base.children))
-    for name in over.keys():
+    for name in over.names():
         if name in over.children and name in result.children:
             result.children[name] = deep_merge(result.children[name], over.children[name])
         elif name in over.children:
@@ -245,9 +266,15 @@ class _Loader:
                     value = str(entries["local"].value.value)
                     targets.extend((p, line) for p in self._expand(file, value, line))
                 else:
-                    kinds = [k for k in ("project", "remote", "template", "component") if k in entries]
+                    kinds = [
+                        k for k in ("project", "remote", "template", "component") if k in entries
+                    ]
                     what = kinds[0] if kinds else "unknown"
-                    detail = entries[what].value.value if kinds and is_scalar(entries[what].value) else ""
+                    detail = (
+                        entries[what].value.value
+                        if kinds and is_scalar(entries[what].value)
+                        else ""
+                    )
                     self._not_followed(file, line, f"include {what}: {detail}".rstrip(": "))
         return targets
 
@@ -256,10 +283,14 @@ class _Loader:
             try:
                 matches = glob_files(self.workspace, value)
             except CiswitchError:
-                self.problems.append(Problem(file.path, f"include {value!r} escapes the repository", line))
+                self.problems.append(
+                    Problem(file.path, f"include {value!r} escapes the repository", line)
+                )
                 return []
             if not matches:
-                self.notices.append(Notice(file.path, f"include pattern {value!r} matches no file", line))
+                self.notices.append(
+                    Notice(file.path, f"include pattern {value!r} matches no file", line)
+                )
             return [m for m in matches if m.endswith((".yml", ".yaml"))]
         return [value]
 
@@ -285,9 +316,7 @@ def load_single_file(workspace: Workspace, path: str) -> Pipeline:
     return load_pipeline(workspace, path)
 
 
-def _variables_of(
-    value: Value | None, scope: str, notices: list[Notice]
-) -> dict[str, Variable]:
+def _variables_of(value: Value | None, scope: str, notices: list[Notice]) -> dict[str, Variable]:
     if not isinstance(value, Merged):
         return {}
     result: dict[str, Variable] = {}
@@ -316,7 +345,7 @@ def _build(pipeline: Pipeline) -> None:
     pipeline.variable_definitions.extend(default_vars.values())
 
     raw_jobs: dict[str, Merged] = {}
-    for name in config.keys():
+    for name in config.names():
         if name in RESERVED_KEYS:
             continue
         value = config.get(name)
@@ -353,7 +382,10 @@ def _build(pipeline: Pipeline) -> None:
                 continue
             if depth >= MAX_EXTENDS_DEPTH:
                 pipeline.problems.append(
-                    Problem(_file_of(own).path, f"extends nesting deeper than {MAX_EXTENDS_DEPTH} at {name!r}")
+                    Problem(
+                        _file_of(own).path,
+                        f"extends nesting deeper than {MAX_EXTENDS_DEPTH} at {name!r}",
+                    )
                 )
                 continue
             merged = deep_merge(merged, resolve(parent, depth + 1, (*chain, parent)))
@@ -372,9 +404,8 @@ def _build(pipeline: Pipeline) -> None:
         inherit_vars = _inherit(inherit, "variables")
         for section in SCRIPT_KEYS:
             value = merged.get(section)
-            if value is None and section != "script":
-                if _allows(inherit_default, section):
-                    value = default_map.get(section) or config.get(section)
+            if value is None and section != "script" and _allows(inherit_default, section):
+                value = default_map.get(section) or config.get(section)
             lines = _script_lines(value, section, resolved, pipeline, 0)
             setattr(job, section, lines)
         variables: dict[str, Variable] = {}
@@ -421,7 +452,11 @@ def _allows(inherit: bool | list[str], key: str) -> bool:
 
 
 def _script_lines(
-    value: Value | None, section: str, jobs: dict[str, Merged], pipeline: Pipeline, depth: int,
+    value: Value | None,
+    section: str,
+    jobs: dict[str, Merged],
+    pipeline: Pipeline,
+    depth: int,
     parent: Any = None,
 ) -> list[ScriptLine]:
     """Flatten a script value: a string, a list, nested lists, ``!reference`` tags."""
