@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from ciswitch.gitlab import SCRIPT_KEYS, Job, Pipeline, ScriptLine, Variable
 from ciswitch.model import Notice
 from ciswitch.source import SourceFile
-from ciswitch.yamlnodes import Entry, is_map, is_scalar, is_seq
+from ciswitch.yamlnodes import MERGE_TAG, Entry, is_map, is_scalar, is_seq
 
 if TYPE_CHECKING:
     from ciswitch.scripts import ScriptRun
@@ -488,7 +488,12 @@ def _script_scalars(node: Any, top: bool = False, in_script: bool = False) -> It
             yield from _script_scalars(item, in_script=in_script)
         return
     if is_map(node):
+        # Last one wins for duplicate keys, as in GitLab: a shadowed value is never run.
+        latest: dict[object, tuple[Any, Any]] = {}
         for key, value in node.value:
+            plain = is_scalar(key) and key.tag != MERGE_TAG
+            latest[str(key.value) if plain else id(key)] = (key, value)
+        for key, value in latest.values():
             name = str(key.value) if is_scalar(key) else ""
             script = in_script or name in SCRIPT_KEYS or (top and name.startswith("."))
             yield from _script_scalars(value, in_script=script)

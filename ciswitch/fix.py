@@ -339,6 +339,10 @@ class _MeaningDiff:
         return bool(before & after) and sum((after - before).values()) <= 1
 
     def _compare_map(self, old: Any, new: Any) -> bool:
+        if [str(k.value) for k, _ in old.value] == [str(k.value) for k, _ in new.value]:
+            return all(
+                self.compare(o, n) for (_, o), (_, n) in zip(old.value, new.value, strict=True)
+            )
         new_entries = {str(k.value): (k, v) for k, v in new.value}
         old_keys = set()
         for key, value in old.value:

@@ -208,7 +208,8 @@ class _Loader:
             return None
         if norm in self._stack:
             chain = " -> ".join([*self._stack, norm])
-            self._problem(origin, f"include cycle: {chain}", None)
+            path, line = origin if origin else (norm, None)
+            self.notices.append(Notice(path, f"include cycle, not followed again: {chain}", line))
             return None
         if norm in self._seen:
             return None
