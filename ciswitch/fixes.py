@@ -195,7 +195,7 @@ def variable_fix(place: Place, to: str | None, parents: dict[int, Any]) -> Fix:
     holder = parents.get(id(owner))
     if holder is None or holder.file is not file:
         raise NoFix("it is the only entry of a mapping that cannot be removed")
-    between = text[int(holder.key.end_mark.index) : int(owner.start_mark.index)]
+    between = text[int(holder.key.end_mark.index) : int(owner.value[0][0].start_mark.index)]
     if "&" in between:
         raise NoFix("it is the only entry of an anchored mapping; remove it by hand")
     holder_owner = holder.owner
