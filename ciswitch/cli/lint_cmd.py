@@ -48,18 +48,37 @@ def emit_report(
 
 @click.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
-              help="Report format.")
-@click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False),
-              help="Write the report to FILE; the text report still goes to the terminal.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="text",
+    show_default=True,
+    help="Report format.",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write the report to FILE; the text report still goes to the terminal.",
+)
 @click.option("--statistics", is_flag=True, help="Print the number of findings per rule.")
-@click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False),
-              help="Read settings from FILE instead of .ciswitch.toml / pyproject.toml.")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Read settings from FILE instead of .ciswitch.toml / pyproject.toml.",
+)
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
 @click.option("-v", "--verbose", is_flag=True, help="Also show notices (includes not followed...).")
 def lint(
-    paths: tuple[Path, ...], fmt: str, output: Path | None, statistics: bool,
-    config_file: Path | None, exit_zero: bool, verbose: bool,
+    paths: tuple[Path, ...],
+    fmt: str,
+    output: Path | None,
+    statistics: bool,
+    config_file: Path | None,
+    exit_zero: bool,
+    verbose: bool,
 ) -> None:
     """Report every :local stages storage use in the CI configuration.
 
