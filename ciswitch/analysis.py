@@ -520,11 +520,15 @@ def entry_of(place: Place) -> Entry | None:
 
 
 def collect_script_facts(
-    workspace: Workspace, runs: list[ScriptRun], switched: bool = False
+    workspace: Workspace,
+    runs: list[ScriptRun],
+    switched: bool = False,
+    facts: Facts | None = None,
 ) -> Facts:
-    """Analyse script files named on their own (no CI configuration): each in a fresh session
-    of a job with no name, so findings list no jobs and scripts they run are followed."""
-    facts = Facts(None, switched=switched)
+    """Analyse script files on their own (named on the command line, or ``extra-files`` no job
+    runs): each in a fresh session of a job with no name, so findings list no jobs and scripts
+    they run are followed. With ``facts``, adds to an existing analysis."""
+    facts = facts if facts is not None else Facts(None, switched=switched)
     analyzer = Analyzer(facts, workspace)
     for run in runs:
         # A hidden job named after the script: removing :local from a script with no werf

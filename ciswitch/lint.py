@@ -66,6 +66,8 @@ def analyse_workspace(
     pipeline: Pipeline = load_pipeline(ws, ci_file)
     switched = config.stages_storage == "remote"
     facts = collect_facts(pipeline, switched=switched, workspace=ws)
+    if config.extra_files:
+        _add_extra_files(ws, config, facts)
     options = RuleOptions(to=to, switched=switched)
     findings = run_rules(facts, config, options)
     texts = {f.path: f.text for f in pipeline.files}
@@ -111,6 +113,22 @@ def _analyse_named_script(
             Problem(n.path, n.message.removeprefix("not followed: ")) for n in facts.notices
         )
     return Analysis(result, facts, texts)
+
+
+def _add_extra_files(ws: Workspace, config: Config, facts: Facts) -> None:
+    """Scripts matched by ``extra-files`` that no job runs are linted on their own."""
+    from ciswitch.analysis import collect_script_facts
+    from ciswitch.scripts import ScriptRun, script_kind
+    from ciswitch.workspace import glob_files
+
+    paths = sorted({p for pattern in config.extra_files for p in glob_files(ws, pattern)})
+    runs = []
+    for path in paths:
+        kind = script_kind(ws, path)
+        if kind is not None and path not in facts.script_files:
+            runs.append(ScriptRun(path, "python" if kind == "python" else "shell", 0, 0))
+    if runs:
+        collect_script_facts(ws, runs, switched=facts.switched, facts=facts)
 
 
 def _all_codes() -> list[str]:

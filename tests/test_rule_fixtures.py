@@ -21,7 +21,7 @@ import pytest
 from click.testing import CliRunner
 
 from ciswitch.cli import main
-from ciswitch.config import Config
+from ciswitch.config import load_config
 from ciswitch.lint import analyse_workspace
 from ciswitch.workspace import DirectoryWorkspace
 
@@ -43,7 +43,8 @@ def _expected_findings(case: Path) -> list[str]:
 
 
 def _finding_lines(repo: Path, to: str | None = None) -> list[str]:
-    analysis = analyse_workspace(DirectoryWorkspace(repo), Config(), to=to)
+    ws = DirectoryWorkspace(repo)
+    analysis = analyse_workspace(ws, load_config(ws), to=to)
     assert not analysis.result.problems, [p.one_line() for p in analysis.result.problems]
     return [
         f"{f.path}:{f.begin.line}:{f.begin.column} {f.code} {','.join(f.jobs) or '-'}"

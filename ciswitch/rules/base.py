@@ -25,6 +25,12 @@ class RuleOptions:
     switched: bool = False
 
 
+def in_jobs(jobs: tuple[str, ...], word: str = "in") -> str:
+    """`` in job a`` / `` in jobs a, b``, or nothing for a place no job reaches (a script
+    linted on its own)."""
+    return f" {word} {jobs_text(jobs)}" if jobs else ""
+
+
 def jobs_text(jobs: tuple[str, ...]) -> str:
     if not jobs:
         return "no job runs it"
@@ -73,7 +79,5 @@ def blocked_reason(place: Place, to: str | None) -> str:
     """Why removing this place would leave a werf command with no stages storage."""
     if to is not None or not place.blocked:
         return ""
-    return (
-        f"{jobs_text(place.blocked)} would have no stages storage without it "
-        "(no werf ci-env): pass --to ADDRESS"
-    )
+    who = jobs_text(place.blocked) if place.affected_jobs else "the werf command here"
+    return f"{who} would have no stages storage without it (no werf ci-env): pass --to ADDRESS"

@@ -41,7 +41,7 @@ from collections.abc import Iterator
 from ciswitch.analysis import Facts
 from ciswitch.fixes import flag_fix
 from ciswitch.model import Finding, Severity
-from ciswitch.rules.base import SWITCHED_NOTE, RuleOptions, blocked_reason, finding, jobs_text
+from ciswitch.rules.base import SWITCHED_NOTE, RuleOptions, blocked_reason, finding, in_jobs
 
 CODE = "CSW001"
 NAME = "local-stages-storage-flag"
@@ -62,7 +62,7 @@ def check(facts: Facts, options: RuleOptions) -> Iterator[Finding]:
             tail = blocked
         else:
             tail = "remove it; werf ci-env gitlab sets $CI_REGISTRY_IMAGE/stages"
-        message = f"{spelled} :local{via} in {jobs_text(place.affected_jobs)}: {tail}"
+        message = f"{spelled} :local{via}{in_jobs(place.affected_jobs)}: {tail}"
         yield finding(
             CODE,
             place,

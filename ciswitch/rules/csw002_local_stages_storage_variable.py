@@ -33,7 +33,7 @@ from collections.abc import Iterator
 from ciswitch.analysis import Facts
 from ciswitch.fixes import assignment_fix, variable_fix
 from ciswitch.model import Finding, Severity
-from ciswitch.rules.base import SWITCHED_NOTE, RuleOptions, blocked_reason, finding, jobs_text
+from ciswitch.rules.base import SWITCHED_NOTE, RuleOptions, blocked_reason, finding, in_jobs
 
 CODE = "CSW002"
 NAME = "local-stages-storage-variable"
@@ -65,7 +65,7 @@ def check(facts: Facts, options: RuleOptions) -> Iterator[Finding]:
                 "so this keeps the project on :local; remove it"
             )
         message = (
-            f"WERF_STAGES_STORAGE=:local{via} {where}, used by "
-            f"{jobs_text(place.affected_jobs)}: {tail}"
+            f"WERF_STAGES_STORAGE=:local{via} {where}"
+            f"{in_jobs(place.affected_jobs, ', used by')}: {tail}"
         )
         yield finding(CODE, place, message, SEVERITY, make, blocked_reason(place, options.to))

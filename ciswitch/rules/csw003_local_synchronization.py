@@ -34,7 +34,7 @@ from dataclasses import replace
 from ciswitch.analysis import Facts, Place
 from ciswitch.fixes import assignment_fix, flag_fix, variable_fix
 from ciswitch.model import Finding, Fix, Severity
-from ciswitch.rules.base import RuleOptions, finding, jobs_text
+from ciswitch.rules.base import RuleOptions, finding, in_jobs
 
 CODE = "CSW003"
 NAME = "local-synchronization"
@@ -67,7 +67,7 @@ def check(facts: Facts, options: RuleOptions) -> Iterator[Finding]:
             return replace(fix, safe=False, description="remove :local synchronization")
 
         message = (
-            f":local synchronization in {jobs_text(place.affected_jobs)}: only one host "
+            f":local synchronization{in_jobs(place.affected_jobs)}: only one host "
             "may run werf for the project; remove it to use the distributed lock "
             "(unsafe fix: changes the locking backend)"
         )

@@ -35,7 +35,7 @@ from collections.abc import Iterator
 
 from ciswitch.analysis import Facts
 from ciswitch.model import Finding, Severity
-from ciswitch.rules.base import RuleOptions, finding, jobs_text
+from ciswitch.rules.base import RuleOptions, finding, in_jobs
 
 CODE = "CSW004"
 NAME = "no-stages-storage-left"
@@ -51,7 +51,7 @@ def check(facts: Facts, options: RuleOptions) -> Iterator[Finding]:
         assert place.call is not None
         command = " ".join(("werf", *place.call.subcommand))
         message = (
-            f"{command} in {jobs_text(place.affected_jobs)} has no werf ci-env and no "
+            f"{command}{in_jobs(place.affected_jobs)} has no werf ci-env and no "
             "other stages storage: removing :local would leave it with none; add "
             "`source $(werf ci-env gitlab --as-file)` or pass --to ADDRESS"
         )
