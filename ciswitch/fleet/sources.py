@@ -146,7 +146,8 @@ def gitlab_group(url: str, group: str, *, token: str | None = None) -> list[Repo
     try:
         found = client.groups.get(group)
         projects = found.projects.list(
-            include_subgroups=True, archived=False, iterator=True, order_by="id", sort="asc",
+            include_subgroups="true", archived="false", iterator=True, order_by="id",
+            sort="asc",
         )
         specs: list[RepoSpec] = []
         seen: set[str] = set()
