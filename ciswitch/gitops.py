@@ -44,7 +44,7 @@ _ZERO_SHA = "0" * 40
 # --------------------------------------------------------------------------- running git
 
 
-def _git_error(err: Exception, what: str) -> CiswitchError:
+def git_error(err: Exception, what: str) -> CiswitchError:
     """A one-line, redacted :class:`CiswitchError` from a failed git command."""
     stderr = getattr(err, "stderr", "") or str(err)
     if isinstance(stderr, bytes):
@@ -62,7 +62,7 @@ def _git_executable() -> str:
     return str(git.Git.GIT_PYTHON_GIT_EXECUTABLE or "git")
 
 
-def _run(repo: git.Repo, what: str, *args: str, env: Mapping[str, str] | None = None) -> str:
+def run_git(repo: git.Repo, what: str, *args: str, env: Mapping[str, str] | None = None) -> str:
     """``git <args>`` in ``repo``; a git failure becomes a CiswitchError saying ``what``."""
     import git
 
@@ -72,7 +72,7 @@ def _run(repo: git.Repo, what: str, *args: str, env: Mapping[str, str] | None = 
             strip_newline_in_stdout=False,
         )
     except git.GitCommandError as err:
-        raise _git_error(err, what) from err
+        raise git_error(err, what) from err
     return out
 
 
@@ -114,7 +114,7 @@ class Dirt:
 
 def dirt(repo: git.Repo) -> Dirt:
     """Tracked changes (staged or not) and untracked files that ``.gitignore`` does not hide."""
-    out = _run(
+    out = run_git(
         repo, "cannot read the work tree status",
         "status", "--porcelain=v1", "-z", "--untracked-files=all", "--ignore-submodules=none",
     )
@@ -197,7 +197,7 @@ def branch_sha(repo: git.Repo, branch: str) -> str | None:
 
 def delete_branch(repo: git.Repo, branch: str, *, expected: str) -> None:
     """Delete ``refs/heads/<branch>`` if it still points at ``expected``."""
-    _run(
+    run_git(
         repo, f"cannot delete branch {branch}",
         "update-ref", "-d", f"refs/heads/{branch}", expected,
     )
@@ -257,7 +257,7 @@ def default_branch(repo: git.Repo, remote: str) -> str:
             redact(
                 f"cannot tell the default branch of remote {remote} "
                 f"({remote_url(repo, remote, push=False)}): "
-                f"{_git_error(err, 'ls-remote failed').message}; pass --target BRANCH"
+                f"{git_error(err, 'ls-remote failed').message}; pass --target BRANCH"
             )
         ) from err
     for line in out.splitlines():
@@ -274,7 +274,7 @@ def default_branch(repo: git.Repo, remote: str) -> str:
 
 def remote_branch_sha(repo: git.Repo, remote: str, branch: str) -> str | None:
     """The commit ``branch`` points to on the remote right now (``ls-remote``), or None."""
-    out = _run(
+    out = run_git(
         repo, f"cannot reach remote {remote}",
         "ls-remote", "--heads", remote, f"refs/heads/{branch}",
     )
@@ -287,7 +287,7 @@ def remote_branch_sha(repo: git.Repo, remote: str, branch: str) -> str | None:
 
 def fetch_branch(repo: git.Repo, remote: str, branch: str) -> None:
     """Bring ``branch`` of ``remote`` into ``refs/remotes/<remote>/<branch>``."""
-    _run(
+    run_git(
         repo, f"cannot fetch {branch} from {remote}",
         "fetch", "--quiet", "--no-tags", remote,
         f"+refs/heads/{branch}:refs/remotes/{remote}/{branch}",
@@ -297,7 +297,7 @@ def fetch_branch(repo: git.Repo, remote: str, branch: str) -> None:
 def fetch_objects(repo: git.Repo, remote: str, branch: str) -> None:
     """Download ``branch``'s commits from ``remote`` without writing any ref (dry runs and
     comparisons must not change what the user sees)."""
-    _run(
+    run_git(
         repo, f"cannot fetch {branch} from {remote}",
         "fetch", "--quiet", "--no-tags", "--no-write-fetch-head", remote, f"refs/heads/{branch}",
     )
@@ -305,7 +305,7 @@ def fetch_objects(repo: git.Repo, remote: str, branch: str) -> None:
 
 def fetch(repo: git.Repo, remote: str) -> None:
     """Update every remote-tracking branch of ``remote`` and drop the deleted ones."""
-    _run(repo, f"cannot fetch from {remote}", "fetch", "--quiet", "--prune", "--no-tags", remote)
+    run_git(repo, f"cannot fetch from {remote}", "fetch", "--quiet", "--prune", "--no-tags", remote)
 
 
 @dataclass(frozen=True)
@@ -320,7 +320,7 @@ class RemoteBranch:
 def remote_branches(repo: git.Repo, remote: str) -> list[RemoteBranch]:
     """The remote-tracking branches of ``remote`` (its ``HEAD`` symref left out), by name."""
     prefix = f"refs/remotes/{remote}/"
-    out = _run(
+    out = run_git(
         repo, "cannot list branches",
         "for-each-ref", "--format=%(objectname) %(objecttype) %(refname)", prefix,
     )
@@ -358,7 +358,7 @@ def parse_identity(text: str) -> Identity:
 
 def tree_mode(repo: git.Repo, rev: str, path: str) -> str | None:
     """The octal mode of ``path`` in ``rev``'s tree (``100644``, ``100755``...), or None."""
-    out = _run(repo, "cannot read the tree", "ls-tree", "-z", rev, "--", path)
+    out = run_git(repo, "cannot read the tree", "ls-tree", "-z", rev, "--", path)
     for record in out.split("\0"):
         meta, _, name = record.partition("\t")
         if name == path:
@@ -391,28 +391,30 @@ def commit_files(
         )
     with tempfile.TemporaryDirectory(prefix="ciswitch-commit-") as tmp:
         index_env = {**env, "GIT_INDEX_FILE": os.path.join(tmp, "index")}
-        _run(repo, "cannot read the parent tree", "read-tree", parent, env=index_env)
+        run_git(repo, "cannot read the parent tree", "read-tree", parent, env=index_env)
         for number, (path, content) in enumerate(sorted(files.items())):
             blob_file = os.path.join(tmp, f"blob{number}")
             with open(blob_file, "wb") as handle:
                 handle.write(content)
-            sha = _run(
+            sha = run_git(
                 repo, f"cannot store {path}", "hash-object", "-w", "--no-filters", "--", blob_file
             ).strip()
             mode = tree_mode(repo, parent, path) or "100644"
             if mode not in ("100644", "100755"):
                 raise CiswitchError(f"cannot commit over a {mode} entry", path)
-            _run(
+            run_git(
                 repo, f"cannot stage {path}",
                 "update-index", "--add", "--cacheinfo", f"{mode},{sha},{path}", env=index_env,
             )
-        tree = _run(repo, "cannot write the tree", "write-tree", env=index_env).strip()
+        tree = run_git(repo, "cannot write the tree", "write-tree", env=index_env).strip()
         message_file = os.path.join(tmp, "message")
         with open(message_file, "w", encoding="utf-8") as handle:
             handle.write(message if message.endswith("\n") else message + "\n")
         what = "cannot create the commit"
         try:
-            sha = _run(repo, what, "commit-tree", tree, "-p", parent, "-F", message_file, env=env)
+            sha = run_git(
+                repo, what, "commit-tree", tree, "-p", parent, "-F", message_file, env=env
+            )
         except CiswitchError as err:
             if "identity" in err.message.lower() or "who you are" in err.message.lower():
                 raise CiswitchError(
@@ -428,7 +430,7 @@ def set_branch(repo: git.Repo, branch: str, sha: str, *, old: str | None) -> Non
 
     The compare-and-swap keeps a concurrent run (or the user) from being overwritten.
     """
-    _run(
+    run_git(
         repo, f"cannot update branch {branch}",
         "update-ref", "-m", "ciswitch: remote stages storage",
         f"refs/heads/{branch}", sha, old or _ZERO_SHA,
@@ -472,7 +474,7 @@ def trailer_commits(
     ]
     if max_count is not None:
         args.append(f"--max-count={max_count}")
-    out = _run(repo, f"cannot read the history of {rev}", *args, rev, "--")
+    out = run_git(repo, f"cannot read the history of {rev}", *args, rev, "--")
     found = []
     fields = out.split("\0")
     for sha, body in zip(fields[0::2], fields[1::2], strict=False):
@@ -497,7 +499,7 @@ def refs_with_trailer(repo: git.Repo, prefix: str, *, value: str = TRAILER_VALUE
     shas = trailer_commits(repo, f"--glob={prefix}*", value=value)
     if not shas:
         return set()
-    out = _run(
+    out = run_git(
         repo, "cannot list branches",
         "for-each-ref", "--format=%(refname)", *(f"--contains={sha}" for sha in shas), prefix,
     )
@@ -515,7 +517,7 @@ class CommitInfo:
 
 
 def commit_info(repo: git.Repo, rev: str) -> CommitInfo:
-    out = _run(
+    out = run_git(
         repo, f"cannot read {rev}", "log", "-1", "--format=%H%x00%cI%x00%ct%x00%an", rev, "--"
     )
     sha, date, stamp, author = out.strip("\n").split("\0")
@@ -695,7 +697,7 @@ def push_branch(
         other = [ln.strip() for ln in recorder.lines if not ln.startswith("remote:")]
         detail = "; ".join([*(m.strip() for m in messages if m.strip()), *filter(None, other)])
         if not detail:
-            raise _git_error(err, what) from err
+            raise git_error(err, what) from err
         if "does not support push options" in detail:
             detail += " (the remote is not GitLab or too old: use --no-push and push by hand)"
         raise CiswitchError(redact(f"{what}: {detail}")) from err
@@ -708,7 +710,7 @@ def push_branch(
             reasons.append(info.summary.strip() or "rejected")
     failure = getattr(infos, "error", None)
     if isinstance(failure, Exception) and not reasons:
-        reasons.append(_git_error(failure, "git push failed").message)
+        reasons.append(git_error(failure, "git push failed").message)
     if not infos and not reasons:
         reasons.append("git reported no ref update")
     if reasons:

@@ -154,7 +154,7 @@ def _identity_env(author: gitops.Identity | None) -> dict[str, str]:
 
 
 def _conflicts(repo: git.Repo, worktree: Path) -> list[str]:
-    out = gitops._run(repo, "cannot read the revert's state", "-C", str(worktree),
+    out = gitops.run_git(repo, "cannot read the revert's state", "-C", str(worktree),
                       "diff", "--name-only", "--diff-filter=U")
     return [line for line in out.splitlines() if line.strip()]
 
@@ -167,13 +167,13 @@ def make_revert_commit(
     No ref of the repository moves and the user's work tree is untouched; a conflict is a
     one-line error naming the files.
     """
-    parents = gitops._run(repo, "cannot read the commit", "rev-list", "--parents", "-n", "1",
+    parents = gitops.run_git(repo, "cannot read the commit", "rev-list", "--parents", "-n", "1",
                           switch).split()
     mainline = ["-m", "1"] if len(parents) > 2 else []
     env = _identity_env(author)
     with tempfile.TemporaryDirectory(prefix="ciswitch-revert-") as tmp:
         worktree = Path(tmp) / "tree"
-        gitops._run(repo, "cannot create a temporary worktree",
+        gitops.run_git(repo, "cannot create a temporary worktree",
                     "worktree", "add", "--quiet", "--detach", str(worktree), base)
         try:
             import git
@@ -188,11 +188,11 @@ def make_revert_commit(
                         f"cannot revert {switch[:10]} cleanly: later changes conflict in "
                         f"{', '.join(files)}; revert it by hand"
                     ) from err
-                raise gitops._git_error(err, f"git revert of {switch[:10]} failed") from err
+                raise gitops.git_error(err, f"git revert of {switch[:10]} failed") from err
             message_file = Path(tmp) / "message"
             message_file.write_text(message, encoding="utf-8")
             try:
-                gitops._run(repo, "cannot commit the revert", "-C", str(worktree),
+                gitops.run_git(repo, "cannot commit the revert", "-C", str(worktree),
                             "commit", "--quiet", "--no-verify", "-F", str(message_file), env=env)
             except CiswitchError as err:
                 low = err.message.lower()
@@ -206,22 +206,22 @@ def make_revert_commit(
                         f"reverting {switch[:10]} changes nothing on the default branch"
                     ) from err
                 raise
-            return gitops._run(repo, "cannot read the revert commit", "-C", str(worktree),
+            return gitops.run_git(repo, "cannot read the revert commit", "-C", str(worktree),
                                "rev-parse", "HEAD").strip()
         finally:
-            gitops._run(repo, "cannot remove the temporary worktree",
+            gitops.run_git(repo, "cannot remove the temporary worktree",
                         "worktree", "remove", "--force", str(worktree))
 
 
 def _tree(repo: git.Repo, sha: str) -> str:
-    return gitops._run(repo, "cannot read a tree", "rev-parse", f"{sha}^{{tree}}").strip()
+    return gitops.run_git(repo, "cannot read a tree", "rev-parse", f"{sha}^{{tree}}").strip()
 
 
 def _same_change(repo: git.Repo, sha: str | None, base: str, ours: str) -> bool:
     """Whether ``sha`` is a revert like ours: same tree, on the same base."""
     if sha is None:
         return False
-    parents = gitops._run(repo, "cannot read the commit", "rev-list", "--parents", "-n", "1",
+    parents = gitops.run_git(repo, "cannot read the commit", "rev-list", "--parents", "-n", "1",
                           sha).split()[1:]
     return parents == [base] and _tree(repo, sha) == _tree(repo, ours)
 
@@ -235,7 +235,7 @@ def prepare_revert(request: RevertRequest) -> RevertOutcome:
     target = request.target or gitops.default_branch(repo, request.remote)
     base = _base(repo, request, target)
     switch = find_switch_commit(repo, base, target, request.commit)
-    subject = gitops._run(repo, "cannot read the commit", "log", "-1", "--format=%s",
+    subject = gitops.run_git(repo, "cannot read the commit", "log", "-1", "--format=%s",
                           switch).strip()
     outcome = RevertOutcome("dry-run", request.branch, target, switch, subject)
     undone = reverted_by(repo, base, switch)
@@ -248,7 +248,7 @@ def prepare_revert(request: RevertRequest) -> RevertOutcome:
 
     message = revert_message(request.title, switch, subject)
     ours = make_revert_commit(repo, base, switch, message, request.author)
-    outcome.diff = gitops._run(repo, "cannot show the change", "diff", base, ours)
+    outcome.diff = gitops.run_git(repo, "cannot show the change", "diff", base, ours)
 
     local_sha = gitops.branch_sha(repo, request.branch)
     remote_sha = (gitops.remote_branch_sha(repo, request.remote, request.branch)

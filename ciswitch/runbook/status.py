@@ -146,7 +146,7 @@ def _remote_side(status: ProjectStatus, root: Path, *, fetch: bool, scan: bool) 
     found = gitops.trailer_commits(repo, base, max_count=1)
     if found:
         status.switch_commit = found[0]
-        status.switch_subject = gitops._run(repo, "cannot read the commit", "log", "-1",
+        status.switch_subject = gitops.run_git(repo, "cannot read the commit", "log", "-1",
                                             "--format=%s", found[0]).strip()
         status.revert_commit = reverted_by(repo, base, found[0])
 
