@@ -20,7 +20,7 @@ from ciswitch.lint import analyse_workspace
 from ciswitch.model import Edit, Finding, Problem
 from ciswitch.source import SourceFile, compose_documents
 from ciswitch.workspace import DirectoryWorkspace, Workspace
-from ciswitch.yamlnodes import is_map, is_scalar, is_seq
+from ciswitch.yamlnodes import is_map, is_scalar, is_seq, tag_of
 
 UNSAFE_REASON = "unsafe fix (changes the locking backend): use --unsafe-fixes"
 
@@ -293,7 +293,7 @@ class _MeaningDiff:
         if id(old) in self._seen:
             return True
         self._seen.add(id(old))
-        if type(old) is not type(new) or old.tag != new.tag:
+        if type(old) is not type(new) or tag_of(old) != tag_of(new):
             self.error = f"a node changed kind at line {old.start_mark.line + 1}"
             return False
         if is_scalar(old):
