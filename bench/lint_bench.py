@@ -103,9 +103,31 @@ def compose_once(path: Path) -> Any:
             gc.enable()
 
 
+def _status_kib(field: str) -> int | None:
+    """A ``VmRSS``/``VmHWM`` figure of this process from ``/proc`` (Linux), in KiB."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def _reset_peak_rss() -> bool:
+    """Reset this process's RSS high-water mark (Linux), so that VmHWM then measures the run
+    alone. ``ru_maxrss`` cannot be used: it keeps the parent's peak across fork and exec."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return _status_kib("VmHWM") is not None
+
+
 def measure_memory(what: str, path: Path) -> dict[str, float]:
     """Peak memory of one lint or compose of ``path`` in this (fresh) process, after a warm-up
-    on a tiny file so that imports and first-use set-up are not counted."""
+    on a tiny file so that imports and first-use set-up are not counted: the tracemalloc peak
+    (Python heap) and the growth of the resident set (everything, C buffers included)."""
     from generate import generate
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -114,14 +136,19 @@ def measure_memory(what: str, path: Path) -> dict[str, float]:
         run = lint_once if what == "lint" else compose_once
         run(warm)
     gc.collect()
-    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    precise = _reset_peak_rss()
+    rss_before = _status_kib("VmRSS") if precise else None
+    max_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     tracemalloc.start()
     result = run(path)
     _, traced_peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    if precise and rss_before is not None:
+        growth = (_status_kib("VmHWM") or 0) - rss_before
+    else:
+        growth = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - max_before
     del result
-    return {"traced_peak": float(traced_peak), "rss_growth": float(rss_after - rss_before) * 1024}
+    return {"traced_peak": float(traced_peak), "rss_growth": float(growth) * 1024}
 
 
 def memory_in_subprocess(what: str, path: Path) -> dict[str, float]:
