@@ -289,3 +289,12 @@ def test_confirmation_accepted_runs(env: Env) -> None:
     code, output = _run_on_terminal(env, "y\n", "--to", ADDR, "--run", "rollback-sync")
     assert code == 0, output
     assert env.werf_calls() == [["stages", "sync", "--from", ADDR, "--to", ":local"]]
+
+
+def test_address_recorded_in_ciswitch_toml_is_used(env: Env) -> None:
+    (env.repo / ".ciswitch.toml").write_text(
+        f'stages-storage = "remote"\nstages-storage-address = "{ADDR}"\n'
+    )
+    done = env.run("--format", "json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["stages_address"]["address"] == ADDR

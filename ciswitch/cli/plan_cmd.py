@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from ciswitch.config import Config, load_config
 from ciswitch.errors import CiswitchError
 from ciswitch.model import Finding
 from ciswitch.runbook.facts import detect_werf, gather_facts, git_remote_url
@@ -16,13 +17,12 @@ from ciswitch.runbook.runner import execute, prepare
 from ciswitch.workspace import DirectoryWorkspace
 
 
-def _branch_changes(ws: DirectoryWorkspace) -> tuple[list[Finding], list[str]]:
+def _branch_changes(ws: DirectoryWorkspace, config: Config) -> tuple[list[Finding], list[str]]:
     """What ``ciswitch branch`` will change: the places its fix takes (unsafe fixes included,
     the plan then adds ``--unsafe-fixes``) and the places left; plus input problems."""
-    from ciswitch.config import load_config
     from ciswitch.fix import plan_fix
 
-    outcome = plan_fix(ws, load_config(ws), unsafe=True)
+    outcome = plan_fix(ws, config, unsafe=True)
     left = [replace(f, fix=None) for f in outcome.remaining]
     return [*outcome.fixed, *left], [p.one_line() for p in outcome.problems]
 
@@ -55,6 +55,9 @@ def plan(
 ) -> None:
     """Print the ordered steps that move REPO to remote stages storage, and the rollback.
 
+    The address is --to, else the one .ciswitch.toml records, else $CI_REGISTRY_IMAGE/stages,
+    else one derived from the git remote and --registry-host.
+
     Runner steps (sync, switch, rollback-sync, unblock) can be run here with --run, where werf
     is installed.
     """
@@ -62,13 +65,16 @@ def plan(
         if not repo.is_dir():
             raise CiswitchError("not a directory", str(repo))
         ws = DirectoryWorkspace(repo)
+        config = load_config(ws)
+        # After ``ciswitch branch --to``, .ciswitch.toml remembers the address.
+        to = to or config.stages_storage_address
         facts = gather_facts(
             ws, repo=str(repo), project=project, to=to, registry_host=registry_host,
             remote_url=git_remote_url(repo, remote), remote_name=remote,
             werf=detect_werf(werf_path),
         )
         if run_key is None:
-            findings, problems = _branch_changes(ws)
+            findings, problems = _branch_changes(ws, config)
             click.echo(render(build_plan(facts, findings, problems), fmt), nl=False)
             return
         code = _run(build_plan(facts, None), run_key, ws.root, yes)
