@@ -59,6 +59,10 @@ class BranchRequest:
     dry_run: bool = False
     marker: bool = True
     force_update: bool = False
+    #: the repository is a clone ciswitch made or synced just now (``fleet run``): its work
+    #: tree is clean and its remote-tracking refs are what the remote has, so git is not asked
+    #: about either again
+    fresh_clone: bool = False
 
 
 @dataclass
@@ -192,9 +196,10 @@ def _remote_tip(repo: git.Repo, request: BranchRequest) -> str | None:
     """The remote's tip of the branch with its objects available locally, or None.
 
     With a push ahead (or a dry run of one) the remote is asked live; objects are fetched
-    without writing any ref. With ``--no-push`` only the local remote-tracking ref is used.
+    without writing any ref. With ``--no-push``, or right after a clone or fetch, the local
+    remote-tracking ref is used.
     """
-    if request.push:
+    if request.push and not request.fresh_clone:
         sha = gitops.remote_branch_sha(repo, request.remote, request.branch)
         if sha is not None and gitops.resolve_commit(repo, sha) is None:
             gitops.fetch_objects(repo, request.remote, request.branch)
@@ -204,7 +209,7 @@ def _remote_tip(repo: git.Repo, request: BranchRequest) -> str | None:
                     "run again"
                 )
         return sha
-    return gitops.resolve_commit(repo, f"refs/remotes/{request.remote}/{request.branch}")
+    return gitops.ref_commit(repo, f"refs/remotes/{request.remote}/{request.branch}")
 
 
 def prepare_branch(request: BranchRequest) -> BranchOutcome:
@@ -217,7 +222,8 @@ def prepare_branch(request: BranchRequest) -> BranchOutcome:
     root = gitops.work_tree(repo)
     gitops.check_branch_name(repo, request.branch)
     current = gitops.current_branch(repo)
-    gitops.ensure_clean(repo)
+    if not request.fresh_clone:
+        gitops.ensure_clean(repo)
     if current == request.branch:
         raise CiswitchError(
             f"{request.branch} is checked out: switch to the branch the change should start "
@@ -226,7 +232,7 @@ def prepare_branch(request: BranchRequest) -> BranchOutcome:
     if request.push:
         gitops.get_remote(repo, request.remote)
     head = gitops.head_sha(repo)
-    ws = GitTreeWorkspace(repo, head, label=str(root))
+    ws = GitTreeWorkspace(repo, gitops.commit_object(repo, head), label=str(root))
     config = load_config(ws, request.config_file)
     plan = plan_fix(ws, config, to=request.to, unsafe=request.unsafe)
     if plan.problems:

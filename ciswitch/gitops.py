@@ -3,10 +3,10 @@
 Three properties matter more than convenience here, because the same code runs unattended over
 whole fleets of repositories:
 
-* **Nothing the user did not ask for changes.** The fix commit is built with plumbing in a
-  temporary index (``hash-object``, ``update-index``, ``write-tree``, ``commit-tree``,
-  ``update-ref``): the work tree, the real index and the checked-out branch stay untouched, and
-  only the named files differ from the parent commit.
+* **Nothing the user did not ask for changes.** The fix commit is built without an index: the
+  changed blobs and trees are written straight into the object database, ``commit-tree`` and
+  ``update-ref`` do the rest. The work tree, the index and the checked-out branch stay
+  untouched, and only the named files differ from the parent commit.
 * **Failures are loud.** GitPython does not raise when a push is rejected; every ``PushInfo``
   is checked and the remote's own words (hook output) are reported.
 * **No credentials leak.** Every message that may contain a URL or git's stderr goes through
@@ -14,18 +14,24 @@ whole fleets of repositories:
 
 GitPython is imported inside functions: this module is only imported by commands that need
 git, and even then ``git`` loads on first use.
+
+``fleet run`` calls all of this once per repository, so each git process counts: what the ref
+store (loose ref files, ``packed-refs``) can answer without git is read directly, and git is
+asked only when the answer is not certain from the files alone.
 """
 
 from __future__ import annotations
 
-import logging
+import hashlib
 import os
 import re
+import subprocess
 import tempfile
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import zlib
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ciswitch.errors import CiswitchError
 from ciswitch.redact import redact
@@ -49,7 +55,12 @@ def git_error(err: Exception, what: str) -> CiswitchError:
     stderr = getattr(err, "stderr", "") or str(err)
     if isinstance(stderr, bytes):
         stderr = stderr.decode("utf-8", "replace")
-    lines = [ln.strip() for ln in str(stderr).splitlines()]
+    return _stderr_error(str(stderr), what)
+
+
+def _stderr_error(stderr: str, what: str) -> CiswitchError:
+    """:func:`git_error` from the standard error text of a git process."""
+    lines = [ln.strip() for ln in stderr.splitlines()]
     lines = [re.sub(r"^stderr: '?", "", ln).rstrip("'").strip() for ln in lines]
     detail = "; ".join(ln for ln in lines if ln)
     return CiswitchError(redact(f"{what}: {detail}" if detail else what))
@@ -74,6 +85,55 @@ def run_git(repo: git.Repo, what: str, *args: str, env: Mapping[str, str] | None
     except git.GitCommandError as err:
         raise git_error(err, what) from err
     return out
+
+
+def _git_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment of a git process started without GitPython: the same C locale it sets,
+    so that the messages matched below (identity, push options) are git's English ones."""
+    return {**os.environ, **(env or {}), "LANGUAGE": "C", "LC_ALL": "C"}
+
+
+# --------------------------------------------------------------------------- the ref store
+
+
+def _ref_present(repo: git.Repo, ref: str) -> bool | None:
+    """Whether the full ref name ``ref`` exists, read from the files ref store; None when the
+    files cannot tell (another ref backend, an unreadable ``packed-refs``).
+
+    A loose ref file or a ``packed-refs`` line is all git itself would look at, so "absent"
+    here saves a git process per question without guessing.
+    """
+    common = Path(repo.common_dir)
+    if (common / "reftable").exists():
+        return None
+    if (common / ref).is_file():
+        return True
+    try:
+        packed = (common / "packed-refs").read_bytes()
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return None
+    needle = f" {ref}".encode()
+    return needle + b"\n" in packed or packed.endswith(needle)
+
+
+def ref_commit(repo: git.Repo, ref: str) -> str | None:
+    """The commit the full ref name ``ref`` (``refs/remotes/origin/x``) points to, or None.
+
+    An absent ref is told from the ref store without starting git.
+    """
+    if _ref_present(repo, ref) is False:
+        return None
+    return resolve_commit(repo, ref)
+
+
+def commit_object(repo: git.Repo, sha: str) -> git.Commit:
+    """The commit ``sha`` (a full hex id known to name a commit) without asking git for its
+    type first, as :meth:`git.Repo.commit` would."""
+    import git
+
+    return git.Commit(repo, bytes.fromhex(sha))
 
 
 # --------------------------------------------------------------------------- repository state
@@ -169,14 +229,21 @@ def current_branch(repo: git.Repo) -> str:
         raise CiswitchError(
             f"HEAD is detached at {sha}: check out a branch first", str(work_tree(repo))
         )
-    name = repo.head.ref.name
-    if not repo.head.is_valid():
-        raise CiswitchError(f"branch {name} has no commits yet", str(work_tree(repo)))
-    return name
+    ref = repo.head.ref
+    present = _ref_present(repo, ref.path)
+    if not (repo.head.is_valid() if present is None else present):
+        raise CiswitchError(f"branch {ref.name} has no commits yet", str(work_tree(repo)))
+    return ref.name
 
 
 def head_sha(repo: git.Repo) -> str:
-    return repo.head.commit.hexsha
+    """The commit at HEAD, read from the ref store (git is asked only when that fails)."""
+    import git
+
+    try:
+        return str(git.SymbolicReference.dereference_recursive(repo, "HEAD"))
+    except ValueError:
+        return repo.head.commit.hexsha
 
 
 def resolve_commit(repo: git.Repo, rev: str) -> str | None:
@@ -192,7 +259,7 @@ def resolve_commit(repo: git.Repo, rev: str) -> str | None:
 
 def branch_sha(repo: git.Repo, branch: str) -> str | None:
     """The commit of local branch ``branch``, or None when it does not exist."""
-    return resolve_commit(repo, f"refs/heads/{branch}")
+    return ref_commit(repo, f"refs/heads/{branch}")
 
 
 def delete_branch(repo: git.Repo, branch: str, *, expected: str) -> None:
@@ -203,14 +270,22 @@ def delete_branch(repo: git.Repo, branch: str, *, expected: str) -> None:
     )
 
 
+#: branch names git accepted in this process (a fleet checks the same name in every clone)
+_VALID_BRANCH_NAMES: set[str] = set()
+
+
 def check_branch_name(repo: git.Repo, branch: str) -> None:
     """Refuse names git would refuse, before anything is written."""
     import git
 
+    if branch in _VALID_BRANCH_NAMES:
+        return
     try:
         repo.git.check_ref_format("--branch", branch)
     except git.GitCommandError as err:
         raise CiswitchError(f"invalid branch name {branch!r}") from err
+    if "@" not in branch:  # "@{-1}" and friends depend on the repository
+        _VALID_BRANCH_NAMES.add(branch)
 
 
 # --------------------------------------------------------------------------- remotes
@@ -244,10 +319,22 @@ def default_branch(repo: git.Repo, remote: str) -> str:
     import git
 
     prefix = f"refs/remotes/{remote}/"
-    try:
-        ref: str = repo.git.symbolic_ref("--quiet", f"{prefix}HEAD")
-    except git.GitCommandError:
+    ref: str | None = None
+    present = _ref_present(repo, f"{prefix}HEAD")
+    if present is False:
         ref = ""
+    elif present:
+        try:  # a symref is a loose file (never packed): read it as git does
+            text = (Path(repo.common_dir) / prefix / "HEAD").read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            text = ""
+        if text.startswith("ref: "):
+            ref = text[len("ref: "):]
+    if ref is None:
+        try:
+            ref = str(repo.git.symbolic_ref("--quiet", f"{prefix}HEAD"))
+        except git.GitCommandError:
+            ref = ""
     if ref.strip().startswith(prefix):
         return ref.strip()[len(prefix):]
     try:
@@ -366,6 +453,110 @@ def tree_mode(repo: git.Repo, rev: str, path: str) -> str | None:
     return None
 
 
+_MODE_TREE = 0o040000
+_MODE_FILE = 0o100644
+_MODE_EXEC = 0o100755
+
+
+def _read_object(repo: git.Repo, binsha: bytes) -> bytes:
+    """An object's content, through GitPython's long-running ``cat-file --batch``."""
+    data: bytes = repo.odb.stream(binsha).read()
+    return data
+
+
+def _store_object(repo: git.Repo, kind: bytes, data: bytes) -> bytes:
+    """Write a loose object as ``git hash-object -w`` would; returns its binary id.
+
+    Written to a temporary file and renamed into place, read-only, so a reader never sees a
+    partial object. A new fan-out directory takes the permissions of ``objects/`` (which git
+    set up for a shared repository, if it is one).
+    """
+    raw = kind + b" " + str(len(data)).encode("ascii") + b"\0" + data
+    binsha = hashlib.sha1(raw).digest()
+    hexsha = binsha.hex()
+    objects = Path(repo.common_dir) / "objects"
+    target = objects / hexsha[:2] / hexsha[2:]
+    if target.exists():
+        return binsha
+    if not target.parent.is_dir():
+        target.parent.mkdir(exist_ok=True)
+        os.chmod(target.parent, objects.stat().st_mode & 0o7777)
+    fd, tmp = tempfile.mkstemp(prefix="tmp_obj_", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(zlib.compress(raw, 1))
+        os.chmod(tmp, 0o444)
+        os.replace(tmp, target)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return binsha
+
+
+def _tree_entries(data: bytes) -> dict[bytes, tuple[bytes, bytes]]:
+    """A tree object's entries: name -> (mode as written, binary id)."""
+    entries: dict[bytes, tuple[bytes, bytes]] = {}
+    pos = 0
+    while pos < len(data):
+        space = data.index(b" ", pos)
+        nul = data.index(b"\0", space)
+        entries[data[space + 1:nul]] = (data[pos:space], data[nul + 1:nul + 21])
+        pos = nul + 21
+    return entries
+
+
+def _write_tree(
+    repo: git.Repo, tree: bytes | None, files: Mapping[str, bytes], prefix: str = ""
+) -> bytes:
+    """Store the tree ``tree`` (None: empty) with ``files`` (paths below it) replaced or added.
+
+    Untouched entries are kept byte for byte; changed files keep an executable bit, new ones
+    are 100644. Anything but a regular file in the way (a directory, a symlink, a submodule)
+    is refused, as git's index would.
+    """
+    entries = _tree_entries(_read_object(repo, tree)) if tree is not None else {}
+    here: dict[str, bytes] = {}
+    below: dict[str, dict[str, bytes]] = {}
+    for path, content in files.items():
+        head, sep, rest = path.partition("/")
+        if head in ("", ".", "..") or head.lower() == ".git" or "\0" in head or (sep and not rest):
+            raise CiswitchError("cannot commit a file at this path", prefix + path)
+        if sep:
+            below.setdefault(head, {})[rest] = content
+        else:
+            here[head] = content
+    for name, content in here.items():
+        if name in below:
+            raise CiswitchError("cannot commit a file and a directory of one name", prefix + name)
+        key = name.encode("utf-8", "surrogateescape")
+        mode = b"100644"
+        if key in entries:
+            number = int(entries[key][0], 8)
+            if number not in (_MODE_FILE, _MODE_EXEC):
+                raise CiswitchError(f"cannot commit over a {number:06o} entry", prefix + name)
+            mode = b"100755" if number == _MODE_EXEC else b"100644"
+        entries[key] = (mode, _store_object(repo, b"blob", content))
+    for name, subfiles in below.items():
+        key = name.encode("utf-8", "surrogateescape")
+        subtree = None
+        if key in entries:
+            number = int(entries[key][0], 8)
+            if number != _MODE_TREE:
+                raise CiswitchError(f"cannot commit over a {number:06o} entry", prefix + name)
+            subtree = entries[key][1]
+        entries[key] = (b"40000", _write_tree(repo, subtree, subfiles, f"{prefix}{name}/"))
+
+    def order(item: tuple[bytes, tuple[bytes, bytes]]) -> bytes:
+        name, (mode, _sha) = item
+        return name + b"/" if int(mode, 8) == _MODE_TREE else name
+
+    data = b"".join(
+        mode + b" " + name + b"\0" + sha for name, (mode, sha) in sorted(entries.items(), key=order)
+    )
+    return _store_object(repo, b"tree", data)
+
+
 def commit_files(
     repo: git.Repo,
     parent: str,
@@ -380,49 +571,46 @@ def commit_files(
     clean filters: they are repository (blob) form, computed from ``parent``'s own blobs. Modes
     are kept from ``parent`` (new files get 100644). The committer is ``author`` too when given,
     else both come from git's configuration.
+
+    Blobs and trees are written here, so the only git process is ``commit-tree``, which knows
+    the identity, date and signing rules of the user's configuration.
     """
     if not files:
         raise CiswitchError("nothing to commit")
+    if re.fullmatch(r"[0-9a-f]{40}", parent) is None:
+        named = resolve_commit(repo, parent)
+        if named is None:
+            raise CiswitchError(f"cannot read the parent tree: no commit {parent}")
+        parent = named
     env: dict[str, str] = {}
     if author is not None:
         env.update(
             GIT_AUTHOR_NAME=author.name, GIT_AUTHOR_EMAIL=author.email,
             GIT_COMMITTER_NAME=author.name, GIT_COMMITTER_EMAIL=author.email,
         )
-    with tempfile.TemporaryDirectory(prefix="ciswitch-commit-") as tmp:
-        index_env = {**env, "GIT_INDEX_FILE": os.path.join(tmp, "index")}
-        run_git(repo, "cannot read the parent tree", "read-tree", parent, env=index_env)
-        for number, (path, content) in enumerate(sorted(files.items())):
-            blob_file = os.path.join(tmp, f"blob{number}")
-            with open(blob_file, "wb") as handle:
-                handle.write(content)
-            sha = run_git(
-                repo, f"cannot store {path}", "hash-object", "-w", "--no-filters", "--", blob_file
-            ).strip()
-            mode = tree_mode(repo, parent, path) or "100644"
-            if mode not in ("100644", "100755"):
-                raise CiswitchError(f"cannot commit over a {mode} entry", path)
-            run_git(
-                repo, f"cannot stage {path}",
-                "update-index", "--add", "--cacheinfo", f"{mode},{sha},{path}", env=index_env,
+    what = "cannot read the parent tree"
+    try:
+        head = _read_object(repo, bytes.fromhex(parent)).split(b"\n", 1)[0]
+    except ValueError as err:
+        raise git_error(err, what) from err
+    if not head.startswith(b"tree "):
+        raise CiswitchError(f"{what}: {parent} is not a commit")
+    tree = _write_tree(repo, bytes.fromhex(head[len(b"tree "):].decode("ascii")), files)
+    text = message if message.endswith("\n") else message + "\n"
+    proc = subprocess.run(
+        [_git_executable(), "commit-tree", tree.hex(), "-p", parent],
+        cwd=repo.working_dir, env=_git_env(env), input=text.encode("utf-8"),
+        capture_output=True, check=False,
+    )
+    if proc.returncode != 0:
+        stderr = proc.stderr.decode("utf-8", "replace")
+        if "identity" in stderr.lower() or "who you are" in stderr.lower():
+            raise CiswitchError(
+                "git does not know who you are: set user.name and user.email "
+                "(git config) or pass --author 'Name <email>'"
             )
-        tree = run_git(repo, "cannot write the tree", "write-tree", env=index_env).strip()
-        message_file = os.path.join(tmp, "message")
-        with open(message_file, "w", encoding="utf-8") as handle:
-            handle.write(message if message.endswith("\n") else message + "\n")
-        what = "cannot create the commit"
-        try:
-            sha = run_git(
-                repo, what, "commit-tree", tree, "-p", parent, "-F", message_file, env=env
-            )
-        except CiswitchError as err:
-            if "identity" in err.message.lower() or "who you are" in err.message.lower():
-                raise CiswitchError(
-                    "git does not know who you are: set user.name and user.email "
-                    "(git config) or pass --author 'Name <email>'"
-                ) from err
-            raise
-    return sha.strip()
+        raise _stderr_error(stderr, "cannot create the commit")
+    return proc.stdout.decode("ascii").strip()
 
 
 def set_branch(repo: git.Repo, branch: str, sha: str, *, old: str | None) -> None:
@@ -628,35 +816,8 @@ def merge_request_url(messages: Sequence[str]) -> str | None:
     return redact(best) if best else None
 
 
-def _line_recorder() -> Any:
-    """A GitPython progress object that also keeps every raw stderr line in ``.lines``.
-
-    GitPython's parser silently drops lines that look like progress (``remote: Foo: 3``), and
-    hook output is exactly what a rejected push must show, so lines are recorded before parsing.
-    """
-    import git
-
-    class LineRecorder(git.RemoteProgress):
-        __slots__ = ("lines",)
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.lines: list[str] = []
-
-        def new_message_handler(self) -> Callable[[Any], None]:
-            original = super().new_message_handler()
-
-            def handler(line: Any) -> None:
-                text = line.decode("utf-8", "replace") if isinstance(line, bytes) else str(line)
-                self.lines.append(text.rstrip("\n"))
-                original(text)
-
-            return handler
-
-    return LineRecorder()
-
-
-_FAILED = ("ERROR", "REJECTED", "REMOTE_REJECTED", "REMOTE_FAILURE")
+#: ``git push --porcelain`` status flags (the first field of a ref line)
+_PUSH_FLAGS = frozenset("X-*+ =!")
 
 
 def push_branch(
@@ -672,52 +833,48 @@ def push_branch(
     Raises :class:`CiswitchError` (redacted, one line, with the remote's reason) when git
     fails or any ref update is rejected. ``force_with_lease`` is the remote sha expected to be
     replaced (an update of an earlier ciswitch branch).
-    """
-    import git
 
-    target = get_remote(repo, remote)
-    url = remote_url(repo, remote)
-    recorder = _line_recorder()
-    kwargs: dict[str, Any] = {"set_upstream": True}
-    if options:
-        kwargs["push_option"] = list(options)
-    if force_with_lease is not None:
-        kwargs["force_with_lease"] = f"refs/heads/{branch}:{force_with_lease}"
-    refspec = f"refs/heads/{branch}:refs/heads/{branch}"
-    what = f"push of {branch} to {remote} ({url}) failed"
-    # GitPython logs git's error lines itself (unredacted, on stderr when logging is not
-    # configured); they are reported below, redacted, so its logger is muted meanwhile
-    logger = logging.getLogger("git.remote")
-    was_disabled = logger.disabled
-    logger.disabled = True
-    try:
-        infos = target.push(refspec, progress=recorder, **kwargs)
-    except git.GitCommandError as err:
-        messages = _remote_messages(recorder.lines)
-        other = [ln.strip() for ln in recorder.lines if not ln.startswith("remote:")]
+    One ``git push --porcelain`` process: its ref lines (stdout) tell what happened to the
+    branch, its standard error carries the remote's own words (hook output, merge request
+    links), which are kept whole because that is what a rejected push must show.
+    """
+    get_remote(repo, remote)
+    command = push_command(remote, branch, options, force_with_lease=force_with_lease)
+    proc = subprocess.run(
+        [_git_executable(), *command[1:-2], "--", *command[-2:]],
+        cwd=repo.working_dir, env=_git_env(), stdin=subprocess.DEVNULL,
+        capture_output=True, check=False,
+    )
+    lines = proc.stderr.decode("utf-8", "replace").split("\n")
+    while lines and not lines[-1]:
+        lines.pop()
+    messages = _remote_messages(lines)
+    infos: list[tuple[str, str]] = []
+    for line in proc.stdout.decode("utf-8", "replace").splitlines():
+        fields = line.split("\t")
+        if len(fields) == 3 and fields[0] in _PUSH_FLAGS:
+            infos.append((fields[0], fields[2]))
+    if proc.returncode != 0 and not infos:
+        what = f"push of {branch} to {remote} ({remote_url(repo, remote)}) failed"
+        other = [ln.strip() for ln in lines if not ln.startswith("remote:")]
         detail = "; ".join([*(m.strip() for m in messages if m.strip()), *filter(None, other)])
         if not detail:
-            raise git_error(err, what) from err
+            raise CiswitchError(redact(f"{what}: git push exited with {proc.returncode}"))
         if "does not support push options" in detail:
             detail += " (the remote is not GitLab or too old: use --no-push and push by hand)"
-        raise CiswitchError(redact(f"{what}: {detail}")) from err
-    finally:
-        logger.disabled = was_disabled
-    messages = _remote_messages(recorder.lines)
-    reasons = []
-    for info in infos:
-        if any(info.flags & getattr(git.PushInfo, flag) for flag in _FAILED):
-            reasons.append(info.summary.strip() or "rejected")
-    failure = getattr(infos, "error", None)
-    if isinstance(failure, Exception) and not reasons:
-        reasons.append(git_error(failure, "git push failed").message)
+        raise CiswitchError(redact(f"{what}: {detail}"))
+    reasons = [summary.strip() or "rejected" for flag, summary in infos if flag == "!"]
+    errors = [ln.strip() for ln in lines if ln.startswith(("error:", "fatal:"))]
+    if proc.returncode != 0 and errors and not reasons:
+        reasons.append(_stderr_error("\n".join(errors), "git push failed").message)
     if not infos and not reasons:
         reasons.append("git reported no ref update")
     if reasons:
         said = "; ".join(m.strip() for m in messages if m.strip())
         detail = "; ".join(reasons) + (f"; remote: {said}" if said else "")
+        url = remote_url(repo, remote)
         raise CiswitchError(redact(f"push of {branch} to {remote} ({url}) was rejected: {detail}"))
-    up_to_date = all(info.flags & git.PushInfo.UP_TO_DATE for info in infos)
+    up_to_date = all(flag == "=" for flag, _summary in infos)
     return PushResult(
         [redact(m) for m in messages], merge_request_url(messages), up_to_date=up_to_date
     )

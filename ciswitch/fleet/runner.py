@@ -207,7 +207,9 @@ def process_repo(spec: RepoSpec, workdir: Path, request: BranchRequest) -> RepoO
         if clone is None:
             return RepoOutcome(spec.key, Status.SKIPPED, "empty repository")
         config = config_for(spec, clone, workdir, request.config_file)
-        result = prepare_branch(replace(request, path=clone, remote="origin", config_file=config))
+        result = prepare_branch(
+            replace(request, path=clone, remote="origin", config_file=config, fresh_clone=True)
+        )
         return outcome_of(spec, result, request)
     except CiswitchError as err:
         return RepoOutcome(spec.key, Status.FAILED, redact(str(err)))
