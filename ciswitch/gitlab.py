@@ -354,48 +354,8 @@ def _build(pipeline: Pipeline) -> None:
             raw_jobs[name] = value
     resolved: dict[str, Merged] = {}
 
-    def resolve(name: str, depth: int, chain: tuple[str, ...]) -> Merged:
-        if name in resolved:
-            return resolved[name]
-        own = raw_jobs[name]
-        extends = own.get("extends")
-        parents: list[str] = []
-        if isinstance(extends, Loc):
-            if is_scalar(extends.node):
-                parents = [str(extends.node.value)]
-            elif is_seq(extends.node):
-                parents = [str(n.value) for n in extends.node.value if is_scalar(n)]
-        merged = Merged()
-        for parent in parents:
-            if parent in chain:
-                pipeline.problems.append(
-                    Problem(_file_of(own).path, f"extends cycle: {' -> '.join([*chain, parent])}")
-                )
-                continue
-            if parent not in raw_jobs:
-                pipeline.notices.append(
-                    Notice(
-                        _file_of(own).path,
-                        f"job {name!r} extends {parent!r}, which is not in the files read",
-                        _line_of(extends),
-                    )
-                )
-                continue
-            if depth >= MAX_EXTENDS_DEPTH:
-                pipeline.problems.append(
-                    Problem(
-                        _file_of(own).path,
-                        f"extends nesting deeper than {MAX_EXTENDS_DEPTH} at {name!r}",
-                    )
-                )
-                continue
-            merged = deep_merge(merged, resolve(parent, depth + 1, (*chain, parent)))
-        result = deep_merge(merged, own)
-        resolved[name] = result
-        return result
-
     for name in raw_jobs:
-        resolve(name, 0, (name,))
+        _resolve_job(name, 0, (name,), raw_jobs, resolved, pipeline)
 
     for name, merged in resolved.items():
         own = raw_jobs[name]
@@ -419,6 +379,61 @@ def _build(pipeline: Pipeline) -> None:
         for var in _variables_of(own.get("variables"), "job", notices).values():
             pipeline.variable_definitions.append(var)
         pipeline.jobs[name] = job
+
+
+def _resolve_job(
+    name: str,
+    depth: int,
+    chain: tuple[str, ...],
+    raw_jobs: dict[str, Merged],
+    resolved: dict[str, Merged],
+    pipeline: Pipeline,
+) -> Merged:
+    """A job merged with everything it ``extends`` (memoised in ``resolved``).
+
+    A module-level function rather than a closure in :func:`_build`: a recursive closure refers
+    to itself, and that cycle kept the whole pipeline alive until the cycle collector ran.
+    """
+    if name in resolved:
+        return resolved[name]
+    own = raw_jobs[name]
+    extends = own.get("extends")
+    parents: list[str] = []
+    if isinstance(extends, Loc):
+        if is_scalar(extends.node):
+            parents = [str(extends.node.value)]
+        elif is_seq(extends.node):
+            parents = [str(n.value) for n in extends.node.value if is_scalar(n)]
+    merged = Merged()
+    for parent in parents:
+        if parent in chain:
+            pipeline.problems.append(
+                Problem(_file_of(own).path, f"extends cycle: {' -> '.join([*chain, parent])}")
+            )
+            continue
+        if parent not in raw_jobs:
+            pipeline.notices.append(
+                Notice(
+                    _file_of(own).path,
+                    f"job {name!r} extends {parent!r}, which is not in the files read",
+                    _line_of(extends),
+                )
+            )
+            continue
+        if depth >= MAX_EXTENDS_DEPTH:
+            pipeline.problems.append(
+                Problem(
+                    _file_of(own).path,
+                    f"extends nesting deeper than {MAX_EXTENDS_DEPTH} at {name!r}",
+                )
+            )
+            continue
+        merged = deep_merge(
+            merged, _resolve_job(parent, depth + 1, (*chain, parent), raw_jobs, resolved, pipeline)
+        )
+    result = deep_merge(merged, own)
+    resolved[name] = result
+    return result
 
 
 def _file_of(merged: Merged) -> SourceFile:

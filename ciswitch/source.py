@@ -110,8 +110,30 @@ def compose_documents(text: str, path: str) -> list[Any]:
     from ruamel.yaml import YAML
 
     yaml = YAML(typ="safe", pure=False)
-    with gc_paused():
-        return _compose_all(yaml, text, path)
+    try:
+        with gc_paused():
+            return _compose_all(yaml, text, path)
+    finally:
+        _release(yaml)
+
+
+def _release(yaml: Any) -> None:
+    """Drop what ruamel's loader keeps of the text once the nodes are out.
+
+    The loader ruamel makes per call refers to itself (and its class to the ``YAML`` object),
+    so it is freed by the cycle collector only, with the text and the C parser's copy of it
+    inside. :func:`gc_paused` hands such garbage to the oldest generation, which is collected
+    rarely: a process that composes file after file (a fleet worker) would keep every text.
+    Breaking the loader's self references lets reference counting free it at once. The
+    attributes are ruamel's private ones: when they are not there, nothing is done.
+    """
+    loader = getattr(yaml, "_scanner", None)
+    for name in ("_scanner", "_stream"):
+        if hasattr(yaml, name):
+            setattr(yaml, name, None)
+    state = getattr(loader, "__dict__", None)
+    if isinstance(state, dict):
+        state.clear()
 
 
 def _compose_all(yaml: Any, text: str, path: str) -> list[Any]:
