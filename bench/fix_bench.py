@@ -102,6 +102,7 @@ def report(rows: list[Row], clock: str) -> str:
     ]
     out = [
         f"ciswitch fix benchmark ({clock} time, best of the runs; {environment_line()})",
+        "GC: process default; analyse_workspace and every compose pause the collector.",
         "",
         markdown_table(header, table),
         "",

@@ -277,6 +277,9 @@ def report(rows: list[Row], small: list[SmallRow], clock: str) -> str:
     ]
     out = [
         f"ciswitch lint benchmark ({clock} time, best of the runs; {environment_line()})",
+        "GC: the C compose is timed with the collector paused; analyse_workspace pauses it for"
+        " its whole run (same setting); whole processes run with the default (collector on)"
+        " and a warm bytecode cache.",
         "",
         markdown_table(header, table),
         "",
