@@ -66,6 +66,6 @@ def check(facts: Facts, options: RuleOptions) -> Iterator[Finding]:
             )
         message = (
             f"WERF_STAGES_STORAGE=:local{via} {where}"
-            f"{in_jobs(place.affected_jobs, ', used by')}: {tail}"
+            f"{',' if place.affected_jobs else ''}{in_jobs(place.affected_jobs, 'used by')}: {tail}"
         )
         yield finding(CODE, place, message, SEVERITY, make, blocked_reason(place, options.to))
