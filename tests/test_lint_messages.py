@@ -34,6 +34,9 @@ def test_before_the_switch_findings_explain_the_migration() -> None:
         finding["message"]
     )
     assert finding["jobs"] == ["build"] and finding["fixable"] is True
+    assert str(finding["message"]).startswith(
+        "WERF_STAGES_STORAGE=:local in global variables, used by job build: "
+    )
 
 
 def test_one_finding_names_every_job_of_a_shared_anchor() -> None:
