@@ -341,7 +341,7 @@ def prepare_branch(request: BranchRequest) -> BranchOutcome:
             gitops.restore_branch(repo, request.branch, outcome.commit, local_sha)
         raise
     outcome.status = "pushed"
-    url = gitops.remote_url(repo, request.remote)
+    url = result.url or gitops.remote_url(repo, request.remote)
     outcome.messages.append(f"pushed {request.branch} to {request.remote} ({url})")
     outcome.merge_request_url = result.merge_request_url
     return outcome

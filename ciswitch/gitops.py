@@ -293,13 +293,13 @@ def check_branch_name(repo: git.Repo, branch: str) -> None:
 
 def get_remote(repo: git.Repo, name: str) -> git.Remote:
     """The remote called ``name``; the error lists the remotes that exist."""
-    names = [r.name for r in repo.remotes]
-    if name not in names:
-        known = ", ".join(names) if names else "none"
+    remotes = {r.name: r for r in repo.remotes}
+    if name not in remotes:
+        known = ", ".join(remotes) if remotes else "none"
         raise CiswitchError(
             f"no remote named {name!r} (remotes: {known})", str(work_tree(repo))
         )
-    return repo.remote(name)
+    return remotes[name]
 
 
 def remote_url(repo: git.Repo, name: str, *, push: bool = True) -> str:
@@ -774,6 +774,8 @@ class PushResult:
     remote_lines: list[str]
     merge_request_url: str | None
     up_to_date: bool = False
+    #: where git pushed to, as git said (``To <url>``, without credentials), redacted
+    url: str | None = None
 
 
 def _remote_messages(lines: Iterable[str]) -> list[str]:
@@ -850,10 +852,13 @@ def push_branch(
         lines.pop()
     messages = _remote_messages(lines)
     infos: list[tuple[str, str]] = []
+    pushed_to: str | None = None
     for line in proc.stdout.decode("utf-8", "replace").splitlines():
         fields = line.split("\t")
         if len(fields) == 3 and fields[0] in _PUSH_FLAGS:
             infos.append((fields[0], fields[2]))
+        elif line.startswith("To ") and pushed_to is None:
+            pushed_to = redact(line[len("To "):].strip())
     if proc.returncode != 0 and not infos:
         what = f"push of {branch} to {remote} ({remote_url(repo, remote)}) failed"
         other = [ln.strip() for ln in lines if not ln.startswith("remote:")]
@@ -876,7 +881,8 @@ def push_branch(
         raise CiswitchError(redact(f"push of {branch} to {remote} ({url}) was rejected: {detail}"))
     up_to_date = all(flag == "=" for flag, _summary in infos)
     return PushResult(
-        [redact(m) for m in messages], merge_request_url(messages), up_to_date=up_to_date
+        [redact(m) for m in messages], merge_request_url(messages), up_to_date=up_to_date,
+        url=pushed_to or None,
     )
 
 
