@@ -37,9 +37,12 @@ _PROJECT_DIR = re.compile(r"\$\{CI_PROJECT_DIR\}|\$CI_PROJECT_DIR(?![A-Za-z0-9_]
 _SHEBANG_SHELL = re.compile(r"^#!\s*\S*?(?:/env\s+(?:-\S+\s+)*)?\S*?\b(?:ba|da|z|k|a|mk)?sh\b")
 _SHEBANG_PYTHON = re.compile(r"^#!.*\bpython[\d.]*\b")
 #: cheap prefilter: a text that may run a file (a path, a sourcing dot, an interpreter, make)
-_MAY_RUN = re.compile(
-    r"/|(?:^|[\s;&|(`])(?:\.|source)[ \t]|python|\b(?:ba|da|z|k|a)?sh\b|\bbats\b|\bg?make\b"
-)
+#: lines that are parsed whatever their words: make (to say it is not followed) and
+#: ``python -m package.module``
+_ALWAYS_PARSE = re.compile(r"\bg?make\b|python[\d.]*\s(?:\s*-\S+)*\s*-m\b")
+#: candidate words of a line: what could name a repository file
+_CANDIDATE = re.compile(r"[^\s;&|()<>`'\"{}]+")
+_PROJECT_PREFIX = re.compile(r"^\$(?:\{CI_PROJECT_DIR\}|CI_PROJECT_DIR)/")
 #: shell options that take a value
 _SHELL_VALUE_OPTIONS = frozenset({"-o", "+o", "-O", "+O", "--rcfile", "--init-file"})
 _PYTHON_VALUE_OPTIONS = frozenset({"-W", "-X", "--check-hash-based-pycs"})
@@ -64,9 +67,31 @@ class NotFollowed:
     message: str
 
 
-def may_run_files(text: str) -> bool:
-    """Whether ``text`` is worth parsing for script runs at all (no tree-sitter otherwise)."""
-    return _MAY_RUN.search(text) is not None
+_RUNNERS = frozenset({*_SOURCERS, *_SHELLS, "python", "python3", "python2"})
+
+
+def may_run_files(text: str, ws: Workspace) -> bool:
+    """Whether ``text`` is worth parsing for script runs at all: one of its words names a
+    script (by suffix) or a file of the repository (a path, or the word after ``bash``,
+    ``source``, ``python``...), or it runs make or ``python -m``. Most CI lines
+    (``pytest tests/unit``, ``docker build .``) fail this cheap test, so tree-sitter is not
+    loaded for them."""
+    if _ALWAYS_PARSE.search(text):
+        return True
+    previous = ""
+    for word in _CANDIDATE.findall(text):
+        word = _PROJECT_PREFIX.sub("", word)
+        after_runner, previous = previous in _RUNNERS, word
+        if word.lower().endswith((*SHELL_SUFFIXES, *PYTHON_SUFFIXES)):
+            return True
+        if word.startswith(("-", "$")) or not ("/" in word or after_runner):
+            continue
+        try:
+            if ws.is_file(word.lstrip("/")):
+                return True
+        except CiswitchError:
+            continue
+    return False
 
 
 def script_kind(ws: Workspace, rel: str) -> ScriptKind | None:
@@ -90,7 +115,7 @@ def script_kind(ws: Workspace, rel: str) -> ScriptKind | None:
 def script_runs(text: str, ws: Workspace) -> tuple[list[ScriptRun], list[NotFollowed]]:
     """The repository files ``text`` executes or sources, and what it runs that is not
     followed. Only texts that :func:`may_run_files` are parsed."""
-    if not may_run_files(text):
+    if not may_run_files(text, ws):
         return [], []
     from ciswitch.shell.commands import commands
 

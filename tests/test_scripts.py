@@ -134,3 +134,23 @@ def test_fixed_python_still_compiles(case: str, tmp_path: Path) -> None:
     assert _run("fix", str(repo)).returncode == 0
     for path in repo.rglob("*.py"):
         compile(path.read_text(), str(path), "exec")
+
+
+def test_no_heavy_import_for_a_pipeline_without_werf(tmp_path: Path) -> None:
+    """The pre-commit path: a CI file that runs tests and builds but never werf loads neither
+    tree-sitter nor git, libcst or rich."""
+    repo = tmp_path / "plain"
+    (repo / "tests" / "unit").mkdir(parents=True)
+    (repo / ".gitlab-ci.yml").write_text(
+        "test:\n  script:\n    - pip install -r requirements.txt\n"
+        "    - pytest tests/unit --junitxml=report.xml\n"
+        "    - docker build -t $CI_REGISTRY_IMAGE:$CI_COMMIT_SHA .\n"
+        "    - npm ci && npm run lint -- --max-warnings=0\n"
+    )
+    names = _imported_modules(repo)
+    assert not {"tree_sitter", "git", "libcst", "rich"} & names
+
+
+def test_tree_sitter_loads_when_a_job_runs_a_repository_script(tmp_path: Path) -> None:
+    repo = _repo(tmp_path, "script-run-by-two-jobs")
+    assert "tree_sitter" in _imported_modules(repo)
