@@ -37,9 +37,10 @@ _PROJECT_DIR = re.compile(r"\$\{CI_PROJECT_DIR\}|\$CI_PROJECT_DIR(?![A-Za-z0-9_]
 _SHEBANG_SHELL = re.compile(r"^#!\s*\S*?(?:/env\s+(?:-\S+\s+)*)?\S*?\b(?:ba|da|z|k|a|mk)?sh\b")
 _SHEBANG_PYTHON = re.compile(r"^#!.*\bpython[\d.]*\b")
 #: cheap prefilter: a text that may run a file (a path, a sourcing dot, an interpreter, make)
-#: lines that are parsed whatever their words: make (to say it is not followed) and
-#: ``python -m package.module``
-_ALWAYS_PARSE = re.compile(r"\bg?make\b|python[\d.]*\s(?:\s*-\S+)*\s*-m\b")
+#: lines that are parsed whatever their words: make (to say it is not followed)
+_ALWAYS_PARSE = re.compile(r"\bg?make\b")
+#: ``python -m package.module``: parsed when the module is a file of the repository
+_PYTHON_MODULE = re.compile(r"python[\d.]*\s(?:\s*-[^m\s]\S*)*\s*-m\s*([\w.]+)")
 #: candidate words of a line: what could name a repository file
 _CANDIDATE = re.compile(r"[^\s;&|()<>`'\"{}]+")
 _PROJECT_PREFIX = re.compile(r"^\$(?:\{CI_PROJECT_DIR\}|CI_PROJECT_DIR)/")
@@ -78,6 +79,10 @@ def may_run_files(text: str, ws: Workspace) -> bool:
     loaded for them."""
     if _ALWAYS_PARSE.search(text):
         return True
+    for module in _PYTHON_MODULE.findall(text):
+        base = module.replace(".", "/")
+        if ws.is_file(f"{base}.py") or ws.is_file(f"{base}/__main__.py"):
+            return True
     previous = ""
     for word in _CANDIDATE.findall(text):
         word = _PROJECT_PREFIX.sub("", word)

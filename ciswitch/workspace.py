@@ -91,6 +91,8 @@ class DirectoryWorkspace:
 
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
+        #: is_file answers: CI lines name the same paths thousands of times
+        self._is_file: dict[str, bool] = {}
 
     @property
     def label(self) -> str:
@@ -124,10 +126,14 @@ class DirectoryWorkspace:
             raise CiswitchError(f"cannot read: {err.strerror}", normalize(rel)) from err
 
     def is_file(self, rel: str) -> bool:
-        try:
-            return self.path_of(rel).is_file()
-        except CiswitchError:
-            return False
+        known = self._is_file.get(rel)
+        if known is None:
+            try:
+                known = self.path_of(rel).is_file()
+            except CiswitchError:
+                known = False
+            self._is_file[rel] = known
+        return known
 
     def is_executable(self, rel: str) -> bool:
         try:
