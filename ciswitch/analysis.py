@@ -459,9 +459,8 @@ class Analyzer:
         them on their own so that no werf invocation goes unseen."""
         orphan = Job("", pipeline.files[0] if pipeline.files else None, None, True)  # type: ignore[arg-type]
         for file in pipeline.files:
-            docs = file.yaml_documents()
-            for doc in docs:
-                for node in _script_scalars(doc, top=True):
+            for doc in file.yaml_documents():
+                for node in _orphan_candidates(doc, pipeline.jobs):
                     if (file.path, id(node)) in visited:
                         continue
                     site = self.site_for(file, node, str(node.value))
@@ -478,7 +477,31 @@ def _safe_map(site: ShellSite, start: int, end: int) -> tuple[int, int]:
         return base, base
 
 
-def _script_scalars(node: Any, top: bool = False, in_script: bool = False) -> Iterator[Any]:
+def _orphan_candidates(doc: Any, jobs: dict[str, Job]) -> Iterator[Any]:
+    """Script scalars of a document outside the jobs: a job's own script lines were played
+    with the job (and a definition another file overrides never runs), so only the other
+    top-level keys (``default:``, hidden lists of commands, anchors) are walked."""
+    if not is_map(doc):
+        return
+    for key, value in _latest_entries(doc):
+        name = str(key.value) if is_scalar(key) else ""
+        if name in jobs and is_map(value):
+            continue
+        script = name in SCRIPT_KEYS or name.startswith(".")
+        yield from _script_scalars(value, in_script=script)
+
+
+def _latest_entries(node: Any) -> list[tuple[Any, Any]]:
+    """A mapping's entries, the last one winning for duplicate keys (as in GitLab: a
+    shadowed value is never run); merge keys are all kept."""
+    latest: dict[object, tuple[Any, Any]] = {}
+    for key, value in node.value:
+        plain = is_scalar(key) and key.tag != MERGE_TAG
+        latest[str(key.value) if plain else id(key)] = (key, value)
+    return list(latest.values())
+
+
+def _script_scalars(node: Any, in_script: bool = False) -> Iterator[Any]:
     if is_scalar(node):
         if in_script:
             yield node
@@ -488,14 +511,9 @@ def _script_scalars(node: Any, top: bool = False, in_script: bool = False) -> It
             yield from _script_scalars(item, in_script=in_script)
         return
     if is_map(node):
-        # Last one wins for duplicate keys, as in GitLab: a shadowed value is never run.
-        latest: dict[object, tuple[Any, Any]] = {}
-        for key, value in node.value:
-            plain = is_scalar(key) and key.tag != MERGE_TAG
-            latest[str(key.value) if plain else id(key)] = (key, value)
-        for key, value in latest.values():
+        for key, value in _latest_entries(node):
             name = str(key.value) if is_scalar(key) else ""
-            script = in_script or name in SCRIPT_KEYS or (top and name.startswith("."))
+            script = in_script or name in SCRIPT_KEYS
             yield from _script_scalars(value, in_script=script)
 
 

@@ -9,6 +9,7 @@ not written, and the run reports an internal error naming it.
 
 from __future__ import annotations
 
+import bisect
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,7 +19,7 @@ from ciswitch.edits import apply_edits, group_edits, overlaps
 from ciswitch.errors import CiswitchError
 from ciswitch.lint import analyse_workspace
 from ciswitch.model import Edit, Finding, Problem
-from ciswitch.source import SourceFile, compose_documents
+from ciswitch.source import SourceFile
 from ciswitch.workspace import DirectoryWorkspace, Workspace
 from ciswitch.yamlnodes import is_map, is_scalar, is_seq, tag_of
 
@@ -45,9 +46,20 @@ class FixOutcome:
 class OverlayWorkspace:
     """A workspace seen as if some files already had their new content."""
 
-    def __init__(self, base: Workspace, overlay: dict[str, bytes]) -> None:
+    def __init__(
+        self,
+        base: Workspace,
+        overlay: dict[str, bytes],
+        sources: dict[str, SourceFile] | None = None,
+    ) -> None:
         self.base = base
         self.overlay = overlay
+        self.sources = sources or {}
+
+    def source_of(self, rel: str) -> SourceFile | None:
+        """The new version of a changed file, already decoded and composed by the check of
+        its meaning (see :func:`ciswitch.source.read_source`)."""
+        return self.sources.get(rel)
 
     @property
     def label(self) -> str:
@@ -76,6 +88,7 @@ def _select(findings: list[Finding], unsafe: bool) -> tuple[list[Finding], list[
     chosen: list[Finding] = []
     left: list[Finding] = []
     accepted: list[Edit] = []
+    taken: set[Edit] = set()
     for finding in findings:
         fix = finding.fix
         if fix is None:
@@ -85,14 +98,23 @@ def _select(findings: list[Finding], unsafe: bool) -> tuple[list[Finding], list[
             finding.unfixable_reason = UNSAFE_REASON
             left.append(finding)
             continue
-        fresh = [e for e in fix.edits if e not in accepted]
-        if any(overlaps(e, a) for e in fresh for a in accepted):
+        fresh = [e for e in fix.edits if e not in taken]
+        if any(_overlaps_any(e, accepted) for e in fresh):
             finding.unfixable_reason = "overlaps another fix: run fix again"
             left.append(finding)
             continue
-        accepted.extend(fresh)
+        for edit in fresh:
+            bisect.insort(accepted, edit)
+            taken.add(edit)
         chosen.append(finding)
     return chosen, left
+
+
+def _overlaps_any(edit: Edit, accepted: list[Edit]) -> bool:
+    """Whether ``edit`` overlaps one of the sorted ``accepted`` edits: only its neighbours
+    in (path, start) order can."""
+    index = bisect.bisect_left(accepted, edit)
+    return any(overlaps(edit, other) for other in accepted[max(0, index - 1) : index + 1])
 
 
 def plan_fix(
@@ -123,16 +145,26 @@ def plan_fix(
         source = sources[path]
         new_texts[path] = apply_edits(source.text, file_edits)
     failed: set[str] = set()
+    new_sources: dict[str, SourceFile] = {}
     for path, new_text in new_texts.items():
+        old = sources[path]
+        new_sources[path] = SourceFile(
+            path, old.encode(new_text), new_text, old.bom, old.executable
+        )
         mine = [f for f in chosen if f.path == path]
-        error = verify_meaning(sources[path], new_text, mine)
+        error = verify_meaning(old, new_sources[path], mine)
         if error is not None:
             outcome.problems.append(Problem(path, f"internal error: fix not applied: {error}"))
             failed.add(path)
-    overlay = {p: sources[p].encode(t) for p, t in new_texts.items() if p not in failed}
+    overlay = {p: s.raw for p, s in new_sources.items() if p not in failed}
     if overlay:
         error_paths = _verify_relint(
-            ws, overlay, config, entry, to, analysis.result.findings, chosen
+            OverlayWorkspace(ws, overlay, {p: new_sources[p] for p in overlay}),
+            config,
+            entry,
+            to,
+            analysis.result.findings,
+            chosen,
         )
         for path, message in error_paths.items():
             outcome.problems.append(Problem(path, f"internal error: fix not applied: {message}"))
@@ -143,17 +175,15 @@ def plan_fix(
             outcome.remaining.append(finding)
         else:
             outcome.fixed.append(finding)
-    for path, new_text in new_texts.items():
+    for path, new_source in new_sources.items():
         if path not in failed:
-            source = sources[path]
-            outcome.changes.append(FileChange(path, source.raw, source.encode(new_text)))
+            outcome.changes.append(FileChange(path, sources[path].raw, new_source.raw))
     outcome.remaining.sort(key=lambda f: f.sort_key)
     return outcome
 
 
 def _verify_relint(
-    ws: Workspace,
-    overlay: dict[str, bytes],
+    overlay: OverlayWorkspace,
     config: Config,
     entry: str | None,
     to: str | None,
@@ -161,7 +191,7 @@ def _verify_relint(
     fixed: list[Finding],
 ) -> dict[str, str]:
     """Lint the new text: per file and rule, exactly the fixed places must be gone."""
-    after = analyse_workspace(OverlayWorkspace(ws, overlay), config, entry=entry, to=to)
+    after = analyse_workspace(overlay, config, entry=entry, to=to)
     if after.result.problems:
         return {p.path or "?": p.message for p in after.result.problems}
     expected = Counter((f.path, f.code) for f in before) - Counter((f.path, f.code) for f in fixed)
@@ -179,8 +209,12 @@ def _verify_relint(
     return errors
 
 
-def verify_meaning(source: SourceFile, new_text: str, fixes: list[Finding]) -> str | None:
-    """None when ``new_text`` means ``source`` minus exactly what the fixes remove."""
+def verify_meaning(source: SourceFile, new: SourceFile | str, fixes: list[Finding]) -> str | None:
+    """None when ``new`` means ``source`` minus exactly what the fixes remove. (Given as a
+    SourceFile, the new version keeps its composed documents for the second lint.)"""
+    if isinstance(new, str):
+        new = SourceFile(source.path, source.encode(new), new, source.bom, source.executable)
+    new_text = new.text
     expected_removed: Counter[str] = Counter()
     expected_added: Counter[str] = Counter()
     for finding in fixes:
@@ -194,13 +228,13 @@ def verify_meaning(source: SourceFile, new_text: str, fixes: list[Finding]) -> s
     if not source.path.endswith((".yml", ".yaml")) and source._documents is None:
         return _compare_words(source.text, new_text, expected_removed, expected_added)
     try:
-        new_docs = compose_documents(new_text, source.path)
+        new_docs = new.yaml_documents()
     except CiswitchError as err:
         return f"the result is not valid YAML ({err})"
     old_docs = source.yaml_documents()
     if len(old_docs) != len(new_docs):
         return "the number of YAML documents changed"
-    walker = _MeaningDiff()
+    walker = _MeaningDiff(source.text, new_text)
     for old, new in zip(old_docs, new_docs, strict=True):
         if not walker.compare(old, new):
             return walker.error or "the structure changed"
@@ -262,11 +296,24 @@ def _shape(node: Any) -> Any:
 class _MeaningDiff:
     """Walks old and new trees together and collects the words that went and came."""
 
-    def __init__(self) -> None:
+    def __init__(self, old_text: str = "", new_text: str = "") -> None:
         self.removed: Counter[str] = Counter()
         self.added: Counter[str] = Counter()
         self.error: str | None = None
         self._seen: set[int] = set()
+        self._old_text = old_text
+        self._new_text = new_text
+
+    def _same_text(self, old: Any, new: Any) -> bool:
+        """Nodes written with the very same characters mean the same: no edit touched them,
+        so their subtree need not be walked. (An alias inside points at a node that is
+        compared where its anchor stands.)"""
+        old_start, old_end = old.start_mark.index, old.end_mark.index
+        new_start, new_end = new.start_mark.index, new.end_mark.index
+        return (
+            old_end - old_start == new_end - new_start
+            and self._old_text[old_start:old_end] == self._new_text[new_start:new_end]
+        )
 
     def _words(self, text: str) -> Counter[str]:
         from ciswitch.shell import words_of
@@ -296,6 +343,8 @@ class _MeaningDiff:
         if type(old) is not type(new) or tag_of(old) != tag_of(new):
             self.error = f"a node changed kind at line {old.start_mark.line + 1}"
             return False
+        if not is_scalar(old) and self._same_text(old, new):
+            return True
         if is_scalar(old):
             if old.value != new.value:
                 before, after = self._words(str(old.value)), self._words(str(new.value))

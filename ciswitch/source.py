@@ -97,7 +97,15 @@ def decode(path: str, raw: bytes) -> tuple[str, bool]:
 
 
 def read_source(workspace: Workspace, path: str) -> SourceFile:
-    """Read and decode ``path`` from the workspace."""
+    """Read and decode ``path`` from the workspace.
+
+    A workspace that already holds the file decoded and composed (``fix`` checking its own
+    result) hands it over through an optional ``source_of(path)`` method instead."""
+    source_of = getattr(workspace, "source_of", None)
+    if source_of is not None:
+        known: SourceFile | None = source_of(path)
+        if known is not None:
+            return known
     raw = workspace.read_bytes(path)
     text, bom = decode(path, raw)
     return SourceFile(path, raw, text, bom, workspace.is_executable(path))
