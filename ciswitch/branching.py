@@ -213,12 +213,23 @@ def _remote_tip(repo: git.Repo, request: BranchRequest) -> str | None:
 
 
 def prepare_branch(request: BranchRequest) -> BranchOutcome:
-    """Fix, commit on a branch and push (see the module docstring); raises CiswitchError."""
+    """Fix, commit on a branch and push (see the module docstring); raises CiswitchError.
+
+    GitPython's long-running ``cat-file`` helpers end with the repository object here, not
+    whenever the garbage collector gets to it: a fleet run would otherwise gather dozens.
+    """
+    repo = gitops.open_repo(request.path)
+    try:
+        return _prepare(repo, request)
+    finally:
+        repo.close()
+
+
+def _prepare(repo: git.Repo, request: BranchRequest) -> BranchOutcome:
     from ciswitch.config import load_config
     from ciswitch.fix import plan_fix
     from ciswitch.git_tree import GitTreeWorkspace
 
-    repo = gitops.open_repo(request.path)
     root = gitops.work_tree(repo)
     gitops.check_branch_name(repo, request.branch)
     current = gitops.current_branch(repo)

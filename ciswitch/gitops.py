@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import struct
 import subprocess
 import tempfile
 import zlib
@@ -464,34 +465,77 @@ def _read_object(repo: git.Repo, binsha: bytes) -> bytes:
     return data
 
 
-def _store_object(repo: git.Repo, kind: bytes, data: bytes) -> bytes:
-    """Write a loose object as ``git hash-object -w`` would; returns its binary id.
+#: pack entry type numbers of the object kinds written here
+_PACK_TYPES = {b"commit": 1, b"tree": 2, b"blob": 3}
 
-    Written to a temporary file and renamed into place, read-only, so a reader never sees a
-    partial object. A new fan-out directory takes the permissions of ``objects/`` (which git
-    set up for a shared repository, if it is one).
+
+class _NewObjects:
+    """Objects to add to the repository, written together as one small pack.
+
+    One pack file and its index are two files, where loose objects would be a file and
+    often a new fan-out directory each: on a fleet's worth of clones, file creation is what
+    this step costs. Both files are written under temporary names and renamed into place,
+    read-only, the index last: git looks for packs through their index, so a reader never
+    sees a partial pack.
     """
-    raw = kind + b" " + str(len(data)).encode("ascii") + b"\0" + data
-    binsha = hashlib.sha1(raw).digest()
-    hexsha = binsha.hex()
-    objects = Path(repo.common_dir) / "objects"
-    target = objects / hexsha[:2] / hexsha[2:]
-    if target.exists():
+
+    def __init__(self) -> None:
+        self._objects: dict[bytes, tuple[bytes, bytes]] = {}
+
+    def add(self, kind: bytes, data: bytes) -> bytes:
+        """Queue an object; returns its binary id."""
+        binsha = hashlib.sha1(kind + b" %d\0" % len(data) + data).digest()
+        self._objects.setdefault(binsha, (kind, data))
         return binsha
-    if not target.parent.is_dir():
-        target.parent.mkdir(exist_ok=True)
-        os.chmod(target.parent, objects.stat().st_mode & 0o7777)
-    fd, tmp = tempfile.mkstemp(prefix="tmp_obj_", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(zlib.compress(raw, 1))
-        os.chmod(tmp, 0o444)
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return binsha
+
+    def write(self, repo: git.Repo) -> None:
+        if not self._objects:
+            return
+        entries: list[tuple[bytes, int, int, bytes]] = []  # id, offset, crc32, entry bytes
+        offset = 12
+        for binsha, (kind, data) in self._objects.items():
+            size = len(data)
+            header = bytearray([(_PACK_TYPES[kind] << 4) | (size & 0x0F)])
+            size >>= 4
+            while size:
+                header[-1] |= 0x80
+                header.append(size & 0x7F)
+                size >>= 7
+            entry = bytes(header) + zlib.compress(data, 1)
+            entries.append((binsha, offset, zlib.crc32(entry), entry))
+            offset += len(entry)
+        pack = b"PACK" + struct.pack(">II", 2, len(entries)) + b"".join(e[3] for e in entries)
+        pack += hashlib.sha1(pack).digest()
+        entries.sort()
+        fanout = [0] * 256
+        for binsha, *_rest in entries:
+            fanout[binsha[0]] += 1
+        total = 0
+        for i in range(256):
+            total += fanout[i]
+            fanout[i] = total
+        index = b"".join([
+            b"\377tOc", struct.pack(">I", 2), struct.pack(">256I", *fanout),
+            *(e[0] for e in entries),
+            *(struct.pack(">I", e[2]) for e in entries),
+            *(struct.pack(">I", e[1]) for e in entries),
+            pack[-20:],
+        ])
+        index += hashlib.sha1(index).digest()
+        packs = Path(repo.common_dir) / "objects" / "pack"
+        packs.mkdir(exist_ok=True)
+        name = f"pack-{pack[-20:].hex()}"
+        for data, suffix in ((pack, ".pack"), (index, ".idx")):
+            fd, tmp = tempfile.mkstemp(prefix="tmp_pack_", dir=packs)
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(data)
+                os.chmod(tmp, 0o444)
+                os.replace(tmp, packs / f"{name}{suffix}")
+            except BaseException:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+                raise
 
 
 def _tree_entries(data: bytes) -> dict[bytes, tuple[bytes, bytes]]:
@@ -507,9 +551,10 @@ def _tree_entries(data: bytes) -> dict[bytes, tuple[bytes, bytes]]:
 
 
 def _write_tree(
-    repo: git.Repo, tree: bytes | None, files: Mapping[str, bytes], prefix: str = ""
+    repo: git.Repo, new: _NewObjects, tree: bytes | None, files: Mapping[str, bytes],
+    prefix: str = "",
 ) -> bytes:
-    """Store the tree ``tree`` (None: empty) with ``files`` (paths below it) replaced or added.
+    """Queue the tree ``tree`` (None: empty) with ``files`` (paths below it) replaced or added.
 
     Untouched entries are kept byte for byte; changed files keep an executable bit, new ones
     are 100644. Anything but a regular file in the way (a directory, a symlink, a submodule)
@@ -536,7 +581,7 @@ def _write_tree(
             if number not in (_MODE_FILE, _MODE_EXEC):
                 raise CiswitchError(f"cannot commit over a {number:06o} entry", prefix + name)
             mode = b"100755" if number == _MODE_EXEC else b"100644"
-        entries[key] = (mode, _store_object(repo, b"blob", content))
+        entries[key] = (mode, new.add(b"blob", content))
     for name, subfiles in below.items():
         key = name.encode("utf-8", "surrogateescape")
         subtree = None
@@ -545,7 +590,7 @@ def _write_tree(
             if number != _MODE_TREE:
                 raise CiswitchError(f"cannot commit over a {number:06o} entry", prefix + name)
             subtree = entries[key][1]
-        entries[key] = (b"40000", _write_tree(repo, subtree, subfiles, f"{prefix}{name}/"))
+        entries[key] = (b"40000", _write_tree(repo, new, subtree, subfiles, f"{prefix}{name}/"))
 
     def order(item: tuple[bytes, tuple[bytes, bytes]]) -> bytes:
         name, (mode, _sha) = item
@@ -554,7 +599,7 @@ def _write_tree(
     data = b"".join(
         mode + b" " + name + b"\0" + sha for name, (mode, sha) in sorted(entries.items(), key=order)
     )
-    return _store_object(repo, b"tree", data)
+    return new.add(b"tree", data)
 
 
 def commit_files(
@@ -572,8 +617,9 @@ def commit_files(
     are kept from ``parent`` (new files get 100644). The committer is ``author`` too when given,
     else both come from git's configuration.
 
-    Blobs and trees are written here, so the only git process is ``commit-tree``, which knows
-    the identity, date and signing rules of the user's configuration.
+    Blobs and trees are written here (one small pack), so the only git process is
+    ``commit-tree``, which knows the identity, date and signing rules of the user's
+    configuration.
     """
     if not files:
         raise CiswitchError("nothing to commit")
@@ -595,7 +641,9 @@ def commit_files(
         raise git_error(err, what) from err
     if not head.startswith(b"tree "):
         raise CiswitchError(f"{what}: {parent} is not a commit")
-    tree = _write_tree(repo, bytes.fromhex(head[len(b"tree "):].decode("ascii")), files)
+    new = _NewObjects()
+    tree = _write_tree(repo, new, bytes.fromhex(head[len(b"tree "):].decode("ascii")), files)
+    new.write(repo)
     text = message if message.endswith("\n") else message + "\n"
     proc = subprocess.run(
         [_git_executable(), "commit-tree", tree.hex(), "-p", parent],

@@ -10,9 +10,11 @@ one; a later run fetches instead of cloning again.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 import tomllib
 from collections.abc import Callable, Iterator, Sequence
@@ -71,9 +73,46 @@ def _git(args: Sequence[str], cwd: Path | None = None) -> str:
     return proc.stdout
 
 
-def sync_clone(spec: RepoSpec, workdir: Path) -> Path | None:
-    """A clean clone of the remote's default branch in ``workdir``; None for an empty one.
+@functools.cache
+def _template_option() -> tuple[str, ...]:
+    """``--template=`` (copy no templates) when the templates git would copy are its stock
+    ones, else nothing.
 
+    Stock templates are sample hooks, a description and a commented ``info/exclude``: nothing
+    a clone of ciswitch's uses, yet a score of files to create in every clone. Templates of
+    one's own (``init.templateDir``, ``$GIT_TEMPLATE_DIR``, hooks added to the system's) are
+    copied as usual. Found out once per process, by comparing two scratch repositories.
+    """
+    with tempfile.TemporaryDirectory(prefix="ciswitch-templates-") as tmp:
+        full, bare = Path(tmp, "full"), Path(tmp, "bare")
+        try:
+            _git(["init", "--quiet", "--bare", str(full)])
+            _git(["init", "--quiet", "--bare", "--template=", str(bare)])
+        except CiswitchError:
+            return ()
+        if (full / "config").read_bytes() != (bare / "config").read_bytes():
+            return ()
+        for path in full.rglob("*"):
+            rel = path.relative_to(full).as_posix()
+            if (bare / rel).exists() or rel in ("hooks", "info", "branches", "description"):
+                continue
+            if path.is_file() and not path.is_symlink() and (
+                (rel.startswith("hooks/") and rel.endswith(".sample"))
+                or (rel == "info/exclude" and all(
+                    not line.strip() or line.lstrip().startswith("#")
+                    for line in path.read_text(encoding="utf-8", errors="replace").splitlines()
+                ))
+            ):
+                continue
+            return ()
+    return ("--template=",)
+
+
+def sync_clone(spec: RepoSpec, workdir: Path) -> Path | None:
+    """A clone of the remote's default branch in ``workdir``; None for an empty one.
+
+    A new clone gets no work tree: everything ciswitch does reads the object database, and
+    writing every file of every repository of a fleet would be the run's biggest cost.
     An existing clone (an earlier or interrupted run) is fetched and its default branch reset
     to the remote's tip: the clone belongs to ciswitch, and the fix must start from what the
     remote has now. Local ciswitch branches stay, so an interrupted push is simply redone.
@@ -87,7 +126,10 @@ def sync_clone(spec: RepoSpec, workdir: Path) -> Path | None:
         tmp = root / f".tmp-{spec.slug}-{os.getpid()}"
         shutil.rmtree(tmp, ignore_errors=True)
         try:
-            _git(["clone", "--quiet", "--no-tags", "--", spec.url, str(tmp)])
+            _git([
+                "clone", "--quiet", "--no-tags", "--no-checkout", *_template_option(),
+                "--", spec.url, str(tmp),
+            ])
             os.replace(tmp, dest)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -117,6 +159,20 @@ def _has_commits(path: Path) -> bool:
     return " refs/heads/" in packed.read_text(encoding="utf-8", errors="replace")
 
 
+def _head_files(clone: Path, *names: str) -> list[bytes | None]:
+    """The contents of files at the clone's HEAD (None: not a file there); clones have no
+    work tree to read them from."""
+    from ciswitch import gitops
+    from ciswitch.git_tree import GitTreeWorkspace
+
+    repo = gitops.open_repo(clone)
+    try:
+        ws = GitTreeWorkspace(repo, gitops.commit_object(repo, gitops.head_sha(repo)))
+        return [ws.read_bytes(name) if ws.is_file(name) else None for name in names]
+    finally:
+        repo.close()
+
+
 def _toml_value(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -137,16 +193,15 @@ def config_for(spec: RepoSpec, clone: Path, workdir: Path, explicit: Path | None
     if explicit is not None or not spec.ci_config or spec.ci_config == DEFAULT_CI_CONFIG:
         return explicit
     table: dict[str, object] = {}
-    own = clone / ".ciswitch.toml"
-    pyproject = clone / "pyproject.toml"
+    own, pyproject = _head_files(clone, ".ciswitch.toml", "pyproject.toml")
     try:
-        if own.is_file():
-            table = dict(tomllib.loads(own.read_text(encoding="utf-8")))
-        elif pyproject.is_file():
-            tool = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("tool", {})
+        if own is not None:
+            table = dict(tomllib.loads(own.decode("utf-8")))
+        elif pyproject is not None:
+            tool = tomllib.loads(pyproject.decode("utf-8")).get("tool", {})
             found = tool.get("ciswitch") if isinstance(tool, dict) else None
             table = dict(found) if isinstance(found, dict) else {}
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as err:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise CiswitchError(f"invalid configuration: {err}", ".ciswitch.toml") from err
     table["ci-config"] = spec.ci_config.lstrip("/")
     out = workdir / "configs" / f"{spec.slug}.toml"
