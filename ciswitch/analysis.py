@@ -22,7 +22,7 @@ from ciswitch.source import SourceFile
 from ciswitch.yamlnodes import MERGE_TAG, Entry, is_map, is_scalar, is_seq
 
 if TYPE_CHECKING:
-    from ciswitch.scripts import ScriptRun
+    from ciswitch.scripts import NotFollowed, ScriptRun
     from ciswitch.shell import Assignment, FlagUse, ShellAnalysis, WerfCall, Word
     from ciswitch.workspace import Workspace
 
@@ -213,6 +213,7 @@ class Analyzer:
         self._running: set[str] = set()
         #: script runs per site: a site shared by many jobs is looked into once
         self._runs: dict[tuple[str, int], list[ScriptRun]] = {}
+        self._runs_by_text: dict[str, tuple[list[ScriptRun], list[NotFollowed]]] = {}
 
     def site_for(self, file: SourceFile, node: Any | None, text: str) -> ShellSite:
         key = (file.path, -1 if node is None else id(node))
@@ -306,7 +307,12 @@ class Analyzer:
             return known
         from ciswitch.scripts import script_runs
 
-        runs, skipped = script_runs(site.text, self.workspace)
+        # The same line text recurs in many jobs (as distinct nodes): look it up once.
+        found = self._runs_by_text.get(site.text)
+        if found is None:
+            found = script_runs(site.text, self.workspace)
+            self._runs_by_text[site.text] = found
+        runs, skipped = found
         self._runs[site.key] = runs
         for item in skipped:
             fstart, _ = _safe_map(site, item.start, item.start)
