@@ -643,7 +643,12 @@ def commit_files(
         raise CiswitchError(f"{what}: {parent} is not a commit")
     new = _NewObjects()
     tree = _write_tree(repo, new, bytes.fromhex(head[len(b"tree "):].decode("ascii")), files)
-    new.write(repo)
+    try:
+        new.write(repo)
+    except OSError as err:
+        raise CiswitchError(
+            f"cannot write to the object database: {err.strerror or err}", str(repo.common_dir)
+        ) from err
     text = message if message.endswith("\n") else message + "\n"
     proc = subprocess.run(
         [_git_executable(), "commit-tree", tree.hex(), "-p", parent],

@@ -16,9 +16,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-import tomllib
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -30,6 +28,8 @@ from ciswitch.fleet.sources import DEFAULT_CI_CONFIG, RepoSpec
 from ciswitch.redact import redact
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future, ProcessPoolExecutor
+
     from ciswitch.fleet.journal import Journal
 
 
@@ -83,29 +83,33 @@ def _template_option() -> tuple[str, ...]:
     one's own (``init.templateDir``, ``$GIT_TEMPLATE_DIR``, hooks added to the system's) are
     copied as usual. Found out once per process, by comparing two scratch repositories.
     """
-    with tempfile.TemporaryDirectory(prefix="ciswitch-templates-") as tmp:
-        full, bare = Path(tmp, "full"), Path(tmp, "bare")
-        try:
+    try:
+        with tempfile.TemporaryDirectory(prefix="ciswitch-templates-") as tmp:
+            full, bare = Path(tmp, "full"), Path(tmp, "bare")
             _git(["init", "--quiet", "--bare", str(full)])
             _git(["init", "--quiet", "--bare", "--template=", str(bare)])
-        except CiswitchError:
-            return ()
-        if (full / "config").read_bytes() != (bare / "config").read_bytes():
-            return ()
-        for path in full.rglob("*"):
-            rel = path.relative_to(full).as_posix()
-            if (bare / rel).exists() or rel in ("hooks", "info", "branches", "description"):
-                continue
-            if path.is_file() and not path.is_symlink() and (
-                (rel.startswith("hooks/") and rel.endswith(".sample"))
-                or (rel == "info/exclude" and all(
-                    not line.strip() or line.lstrip().startswith("#")
-                    for line in path.read_text(encoding="utf-8", errors="replace").splitlines()
-                ))
-            ):
-                continue
-            return ()
+            if (full / "config").read_bytes() != (bare / "config").read_bytes():
+                return ()
+            for path in full.rglob("*"):
+                rel = path.relative_to(full).as_posix()
+                if (bare / rel).exists() or rel in ("hooks", "info", "branches", "description"):
+                    continue
+                if not (path.is_file() and not path.is_symlink() and _stock_template(rel, path)):
+                    return ()
+    except (CiswitchError, OSError):
+        return ()
     return ("--template=",)
+
+
+def _stock_template(rel: str, path: Path) -> bool:
+    """Whether a template file is one git ships that does nothing: a sample hook, or an
+    ``info/exclude`` of comments only."""
+    if rel.startswith("hooks/") and rel.endswith(".sample"):
+        return True
+    if rel != "info/exclude":
+        return False
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    return all(not line.strip() or line.lstrip().startswith("#") for line in lines)
 
 
 def sync_clone(spec: RepoSpec, workdir: Path) -> Path | None:
@@ -192,6 +196,8 @@ def config_for(spec: RepoSpec, clone: Path, workdir: Path, explicit: Path | None
     """
     if explicit is not None or not spec.ci_config or spec.ci_config == DEFAULT_CI_CONFIG:
         return explicit
+    import tomllib
+
     table: dict[str, object] = {}
     own, pyproject = _head_files(clone, ".ciswitch.toml", "pyproject.toml")
     try:
@@ -344,6 +350,7 @@ def run_fleet(
     pool: ProcessPoolExecutor | None = None
     if options.jobs > 1 and len(plan.todo) > 1:
         import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
 
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(["__main__", *WORKER_MODULES])
