@@ -444,15 +444,6 @@ def parse_identity(text: str) -> Identity:
     return Identity(match.group(1), match.group(2))
 
 
-def tree_mode(repo: git.Repo, rev: str, path: str) -> str | None:
-    """The octal mode of ``path`` in ``rev``'s tree (``100644``, ``100755``...), or None."""
-    out = run_git(repo, "cannot read the tree", "ls-tree", "-z", rev, "--", path)
-    for record in out.split("\0"):
-        meta, _, name = record.partition("\t")
-        if name == path:
-            return meta.split(" ")[0]
-    return None
-
 
 _MODE_TREE = 0o040000
 _MODE_FILE = 0o100644
