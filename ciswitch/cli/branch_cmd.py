@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from ciswitch.cli.mr_options import merge_request_options
+
 
 @click.command("branch")
 @click.argument("repo", default=".", type=click.Path(path_type=Path))
@@ -23,21 +25,7 @@ import click
               help="Also apply unsafe fixes (removing :local synchronization).")
 @click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False),
               help="Read settings from FILE instead of .ciswitch.toml / pyproject.toml.")
-@click.option("--author", metavar="'NAME <EMAIL>'",
-              help="Author and committer of the commit (default: git configuration).")
-@click.option("--title", default=None, metavar="TEXT", help="Merge request and commit title.")
-@click.option("--description-file", type=click.Path(path_type=Path, dir_okay=False),
-              help="Merge request description from FILE (folded to one line).")
-@click.option("--draft", is_flag=True, help="Open the merge request as a draft.")
-@click.option("--label", "labels", multiple=True, metavar="LABEL",
-              help="Merge request label (repeatable).")
-@click.option("--assign", "assignees", multiple=True, metavar="USER",
-              help="Merge request assignee (repeatable).")
-@click.option("--push-option", "push_options", multiple=True, metavar="OPTION",
-              help="Further git push option passed through (repeatable).")
-@click.option("--no-push", is_flag=True, help="Stop after the commit.")
-@click.option("--dry-run", is_flag=True,
-              help="Print the diff and the push command; change nothing.")
+@merge_request_options
 @click.option("--no-marker", is_flag=True,
               help="Do not record the switch in .ciswitch.toml.")
 @click.option("--force-update", is_flag=True,
