@@ -38,27 +38,15 @@ _DESCRIPTION_PLACES = 20
 
 
 @dataclass
-class BranchRequest:
+class BranchRequest(gitops.MergeRequestSettings):
     """Everything ``ciswitch branch`` was asked to do."""
 
-    path: Path = Path(".")
     branch: str = DEFAULT_BRANCH
-    remote: str = "origin"
-    target: str | None = None
+    title: str = DEFAULT_TITLE
     to: str | None = None
     unsafe: bool = False
     config_file: Path | None = None
-    author: gitops.Identity | None = None
-    title: str = DEFAULT_TITLE
-    description: str | None = None
-    draft: bool = False
-    labels: list[str] = field(default_factory=list)
-    assignees: list[str] = field(default_factory=list)
-    push_options: list[str] = field(default_factory=list)
-    push: bool = True
-    dry_run: bool = False
     marker: bool = True
-    force_update: bool = False
     #: the repository is a clone ciswitch made or synced just now (``fleet run``): its work
     #: tree is clean and its remote-tracking refs are what the remote has, so git is not asked
     #: about either again
@@ -305,11 +293,7 @@ def _prepare(repo: git.Repo, request: BranchRequest) -> BranchOutcome:
     if request.push:
         target = request.target or gitops.default_branch(repo, request.remote)
         description = request.description or default_description(plan, to=request.to)
-        options = gitops.MergeRequestOptions(
-            target=target, title=request.title, description=description,
-            draft=request.draft, labels=list(request.labels),
-            assignees=list(request.assignees), extra=list(request.push_options),
-        ).push_options()
+        options = request.merge_request_push_options(target, description)
         outcome.push_command = gitops.push_command(
             request.remote, request.branch, options, force_with_lease=lease
         )

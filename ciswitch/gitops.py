@@ -765,6 +765,35 @@ def fold_line(text: str) -> str:
 
 
 @dataclass
+class MergeRequestSettings:
+    """What ``branch`` and ``revert`` are asked about the branch and its merge request (each
+    command's request extends it with its own fields and defaults)."""
+
+    path: Path = Path(".")
+    branch: str = ""
+    remote: str = "origin"
+    target: str | None = None
+    author: Identity | None = None
+    title: str = ""
+    description: str | None = None
+    draft: bool = False
+    labels: list[str] = field(default_factory=list)
+    assignees: list[str] = field(default_factory=list)
+    push_options: list[str] = field(default_factory=list)
+    push: bool = True
+    dry_run: bool = False
+    force_update: bool = False
+
+    def merge_request_push_options(self, target: str, description: str) -> list[str]:
+        """The push options of this request's merge request into ``target``."""
+        return MergeRequestOptions(
+            target=target, title=self.title, description=description, draft=self.draft,
+            labels=list(self.labels), assignees=list(self.assignees),
+            extra=list(self.push_options),
+        ).push_options()
+
+
+@dataclass
 class MergeRequestOptions:
     """The GitLab ``merge_request.*`` push options (documented in GitLab's push options)."""
 

@@ -31,25 +31,13 @@ DEFAULT_TITLE = "Go back to :local werf stages storage"
 
 
 @dataclass
-class RevertRequest:
+class RevertRequest(gitops.MergeRequestSettings):
     """Everything ``ciswitch revert`` was asked to do (the options mirror ``branch``)."""
 
-    path: Path = Path(".")
     branch: str = DEFAULT_BRANCH
-    remote: str = "origin"
-    target: str | None = None
+    title: str = DEFAULT_TITLE
     #: the commit to revert when the trailer cannot find it (a squashed merge request)
     commit: str | None = None
-    author: gitops.Identity | None = None
-    title: str = DEFAULT_TITLE
-    description: str | None = None
-    draft: bool = False
-    labels: list[str] = field(default_factory=list)
-    assignees: list[str] = field(default_factory=list)
-    push_options: list[str] = field(default_factory=list)
-    push: bool = True
-    dry_run: bool = False
-    force_update: bool = False
 
 
 @dataclass
@@ -286,12 +274,9 @@ def prepare_revert(request: RevertRequest) -> RevertOutcome:
     commit = local_sha if local_same else ours
     options: list[str] = []
     if request.push:
-        options = gitops.MergeRequestOptions(
-            target=target, title=request.title,
-            description=request.description or default_description(switch, subject),
-            draft=request.draft, labels=list(request.labels),
-            assignees=list(request.assignees), extra=list(request.push_options),
-        ).push_options()
+        options = request.merge_request_push_options(
+            target, request.description or default_description(switch, subject)
+        )
         outcome.push_command = gitops.push_command(
             request.remote, request.branch, options, force_with_lease=remote_sha,
         )
