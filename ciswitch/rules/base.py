@@ -75,6 +75,16 @@ def finding(
     )
 
 
+def storage_tail(place: Place, options: RuleOptions, advice: str) -> tuple[str, str]:
+    """The end of a CSW001/CSW002 message and the reason the place is left alone (if any):
+    after the switch, werf refuses :local; a place a job still depends on needs an address;
+    otherwise ``advice`` says how to migrate."""
+    blocked = blocked_reason(place, options.to)
+    if options.switched:
+        return SWITCHED_NOTE, blocked
+    return (blocked or advice), blocked
+
+
 def blocked_reason(place: Place, to: str | None) -> str:
     """Why removing this place would leave a werf command with no stages storage."""
     if to is not None or not place.blocked:

@@ -41,7 +41,7 @@ from collections.abc import Iterator
 from ciswitch.analysis import Facts
 from ciswitch.fixes import flag_fix
 from ciswitch.model import Finding, Severity
-from ciswitch.rules.base import SWITCHED_NOTE, RuleOptions, blocked_reason, finding, in_jobs
+from ciswitch.rules.base import RuleOptions, finding, in_jobs, storage_tail
 
 CODE = "CSW001"
 NAME = "local-stages-storage-flag"
@@ -55,13 +55,9 @@ def check(facts: Facts, options: RuleOptions) -> Iterator[Finding]:
         assert place.flag is not None
         spelled = place.flag.spelling
         via = f" (through {place.via})" if place.via else ""
-        blocked = blocked_reason(place, options.to)
-        if options.switched:
-            tail = SWITCHED_NOTE
-        elif blocked:
-            tail = blocked
-        else:
-            tail = "remove it; werf ci-env gitlab sets $CI_REGISTRY_IMAGE/stages"
+        tail, blocked = storage_tail(
+            place, options, "remove it; werf ci-env gitlab sets $CI_REGISTRY_IMAGE/stages"
+        )
         message = f"{spelled} :local{via}{in_jobs(place.affected_jobs)}: {tail}"
         yield finding(
             CODE,
@@ -69,5 +65,5 @@ def check(facts: Facts, options: RuleOptions) -> Iterator[Finding]:
             message,
             SEVERITY,
             lambda place=place: flag_fix(place, options.to),  # type: ignore[misc]
-            blocked_reason(place, options.to),
+            blocked,
         )

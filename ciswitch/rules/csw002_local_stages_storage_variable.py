@@ -33,7 +33,7 @@ from collections.abc import Iterator
 from ciswitch.analysis import Facts
 from ciswitch.fixes import assignment_fix, variable_fix
 from ciswitch.model import Finding, Severity
-from ciswitch.rules.base import SWITCHED_NOTE, RuleOptions, blocked_reason, finding, in_jobs
+from ciswitch.rules.base import RuleOptions, finding, in_jobs, storage_tail
 
 CODE = "CSW002"
 NAME = "local-stages-storage-variable"
@@ -54,18 +54,14 @@ def check(facts: Facts, options: RuleOptions) -> Iterator[Finding]:
             where = kinds[place.assignment.kind]
             make = lambda place=place: assignment_fix(place, options.to)  # noqa: E731
         via = f" (through {place.via})" if place.via else ""
-        blocked = blocked_reason(place, options.to)
-        if options.switched:
-            tail = SWITCHED_NOTE
-        elif blocked:
-            tail = blocked
-        else:
-            tail = (
-                "werf ci-env does not override a variable that is already set, "
-                "so this keeps the project on :local; remove it"
-            )
+        tail, blocked = storage_tail(
+            place,
+            options,
+            "werf ci-env does not override a variable that is already set, "
+            "so this keeps the project on :local; remove it",
+        )
         message = (
             f"WERF_STAGES_STORAGE=:local{via} {where}"
             f"{',' if place.affected_jobs else ''}{in_jobs(place.affected_jobs, 'used by')}: {tail}"
         )
-        yield finding(CODE, place, message, SEVERITY, make, blocked_reason(place, options.to))
+        yield finding(CODE, place, message, SEVERITY, make, blocked)
