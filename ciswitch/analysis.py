@@ -12,6 +12,7 @@ jobs.
 from __future__ import annotations
 
 import re
+from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -43,7 +44,10 @@ class ShellSite:
         self._analysis: ShellAnalysis | None = None
         #: the YAML sequence holding this scalar as an item, when it is one
         self.parent: Any = None
-        self._extents: list[tuple[int, int]] | None = None
+        #: where each value character comes from in the file: start and end offsets, kept as
+        #: two compact integer arrays (a list of tuples costs ~9x the memory)
+        self._starts: array[int] | None = None
+        self._ends: array[int] | None = None
 
     @property
     def key(self) -> tuple[str, int]:
@@ -71,17 +75,22 @@ class ShellSite:
         """
         if self.node is None:
             return start, end
-        from ciswitch.yamlspan import file_range, value_extents
+        if self._starts is None or self._ends is None:
+            from ciswitch.yamlspan import value_extents
 
-        if self._extents is None:
-            self._extents = value_extents(self.file.text, self.node)
+            extents = value_extents(self.file.text, self.node)
+            self._starts = array("q", (s for s, _ in extents))
+            self._ends = array("q", (e for _, e in extents))
+        starts, ends = self._starts, self._ends
         if start == end:
-            if start < len(self._extents):
-                pos = self._extents[start][0]
+            if start < len(starts):
+                pos = starts[start]
             else:
-                pos = self._extents[-1][1] if self._extents else int(self.node.start_mark.index)
+                pos = ends[-1] if ends else int(self.node.start_mark.index)
             return pos, pos
-        return file_range(self._extents, start, end)
+        if not 0 <= start < end <= len(starts):
+            raise ValueError(f"value range {start}..{end} is empty or outside 0..{len(starts)}")
+        return starts[start], ends[end - 1]
 
     def scalar_style(self) -> str | None:
         return None if self.node is None else self.node.style
@@ -161,7 +170,7 @@ class Facts:
                 yield place
 
 
-@dataclass
+@dataclass(slots=True)
 class _Setting:
     """A variable's value in a shell session and where it was set."""
 

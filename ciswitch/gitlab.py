@@ -67,7 +67,7 @@ MAX_EXTENDS_DEPTH = 11
 MAX_REFERENCE_DEPTH = 10
 
 
-@dataclass
+@dataclass(slots=True)
 class Merged:
     """A mapping assembled from one or more YAML mappings (includes, extends, merges)."""
 
@@ -119,7 +119,7 @@ def deep_merge(base: Merged, over: Merged) -> Merged:
     return result
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ScriptLine:
     """One script item a job runs, with the section it runs in."""
 
@@ -129,7 +129,7 @@ class ScriptLine:
     parent: Any = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Variable:
     """A CI variable definition: the entry (for removal) and the scalar holding its value."""
 
@@ -145,7 +145,7 @@ class Variable:
         return str(self.value.node.value)
 
 
-@dataclass
+@dataclass(slots=True)
 class Job:
     """A job (or hidden template) with its effective configuration after all merging."""
 

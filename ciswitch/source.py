@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bisect
 import gc
+from array import array
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -32,7 +33,7 @@ class SourceFile:
     text: str
     bom: bool
     executable: bool = False
-    _line_starts: list[int] | None = field(default=None, repr=False)
+    _line_starts: array[int] | None = field(default=None, repr=False)
     _documents: list[Any] | None = field(default=None, repr=False)
 
     @property
@@ -42,9 +43,10 @@ class SourceFile:
         return "\r\n" if crlf and crlf * 2 >= self.text.count("\n") else "\n"
 
     @property
-    def line_starts(self) -> list[int]:
+    def line_starts(self) -> array[int]:
+        """Offsets where lines start (a compact array: big CI files have 10^5 lines)."""
         if self._line_starts is None:
-            starts = [0]
+            starts = array("q", [0])
             find = self.text.find
             pos = find("\n")
             while pos != -1:

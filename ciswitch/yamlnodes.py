@@ -70,7 +70,7 @@ def scalar_text(node: Any) -> str | None:
     return node.value if is_scalar(node) else None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Loc:
     """A node together with the file it was composed from."""
 
@@ -86,7 +86,7 @@ class Loc:
         return int(self.node.end_mark.index)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Entry:
     """A mapping entry: the key node and the value node, with their file."""
 
