@@ -593,6 +593,15 @@ def _write_tree(
     return new.add(b"tree", data)
 
 
+def _object_format(repo: git.Repo) -> str:
+    """The repository's object hash (``extensions.objectFormat``; sha1 when unset)."""
+    try:
+        value = repo.config_reader("repository").get_value("extensions", "objectformat", "sha1")
+    except Exception:  # an unreadable config: let git itself report it later
+        return "sha1"
+    return str(value).lower()
+
+
 def commit_files(
     repo: git.Repo,
     parent: str,
@@ -614,6 +623,12 @@ def commit_files(
     """
     if not files:
         raise CiswitchError("nothing to commit")
+    object_format = _object_format(repo)
+    if object_format != "sha1":
+        raise CiswitchError(
+            f"the repository uses the {object_format} object format; ciswitch writes sha1 "
+            "objects only", str(work_tree(repo)),
+        )
     if re.fullmatch(r"[0-9a-f]{40}", parent) is None:
         named = resolve_commit(repo, parent)
         if named is None:

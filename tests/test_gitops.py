@@ -574,3 +574,19 @@ def test_commit_files_keeps_work_tree_when_parent_is_not_head(tmp_path: Path) ->
     sha = gitops.commit_files(repo, first, {"a.txt": b"z\n"}, "m")
     assert git(work, "ls-tree", "--name-only", sha).splitlines() == ["a.txt"]
     assert (work / "b.txt").read_text() == "b\n"
+
+
+def test_sha256_repositories_are_refused_with_one_line(tmp_path: Path) -> None:
+    import subprocess
+
+    repo_dir = tmp_path / "sha256"
+    subprocess.run(["git", "init", "-q", "--object-format=sha256", str(repo_dir)], check=True)
+    (repo_dir / "a.txt").write_text("a\n")
+    env = {**os.environ, "GIT_AUTHOR_NAME": "T", "GIT_AUTHOR_EMAIL": "t@example.com",
+           "GIT_COMMITTER_NAME": "T", "GIT_COMMITTER_EMAIL": "t@example.com"}
+    subprocess.run(["git", "-C", str(repo_dir), "add", "a.txt"], check=True, env=env)
+    subprocess.run(["git", "-C", str(repo_dir), "commit", "-qm", "a"], check=True, env=env)
+    repo = gitpython.Repo(repo_dir)
+    head = repo.git.rev_parse("HEAD")
+    with pytest.raises(CiswitchError, match="sha256 object format"):
+        gitops.commit_files(repo, head, {"a.txt": b"b\n"}, "change")
