@@ -95,3 +95,16 @@ def test_lint_exit_codes_and_fix_roundtrip(tmp_path: Path) -> None:
     assert oct(ci.stat().st_mode & 0o777) == oct(0o640)
     assert _run("lint", cwd=repo).returncode == 0
     assert not list(repo.glob(".*ciswitch-tmp"))
+
+
+def test_one_bad_path_means_nothing_is_written_anywhere(tmp_path: Path) -> None:
+    good, bad = tmp_path / "good", tmp_path / "bad"
+    good.mkdir()
+    bad.mkdir()
+    (good / ".gitlab-ci.yml").write_text(LOCAL_JOB)
+    (bad / ".gitlab-ci.yml").write_text(LOCAL_JOB + "  oops: [\n")
+    before = _snapshot(tmp_path)
+    result = _run("fix", str(good), str(bad), cwd=tmp_path)
+    assert result.returncode == 2
+    assert "invalid YAML" in result.stderr
+    assert _snapshot(tmp_path) == before

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from ciswitch.fix import FixOutcome
+from ciswitch.workspace import DirectoryWorkspace
 
 
 def summary(outcome: FixOutcome, wrote: bool) -> str:
@@ -85,22 +86,25 @@ def fix(
 
     write = not (show_diff or check)
     result = LintResult(root=", ".join(str(p) for p in paths) or ".")
-    any_change = False
-    outcomes: list[FixOutcome] = []
+    planned: list[tuple[DirectoryWorkspace, FixOutcome]] = []
+    # Plan every PATH first: one bad input anywhere means nothing is written anywhere.
     for path in list(paths) or [Path(".")]:
         try:
             ws, entry = resolve_target(path)
             config = load_config(ws, config_file)
             outcome = plan_fix(ws, config, to=address, unsafe=unsafe_fixes, entry=entry)
         except CiswitchError as err:
-            problem = Problem(err.path or str(path), err.message, err.line)
-            outcomes.append(FixOutcome(problems=[problem]))
-            result.problems.append(problem)
+            result.problems.append(Problem(err.path or str(path), err.message, err.line))
             continue
-        outcomes.append(outcome)
-        if outcome.problems:
-            result.problems.extend(outcome.problems)
-            continue
+        result.problems.extend(outcome.problems)
+        planned.append((ws, outcome))
+    if result.problems:
+        for problem in result.problems:
+            click.echo(problem.one_line(), err=True)
+        sys.exit(2)
+    outcomes = [outcome for _, outcome in planned]
+    any_change = any(outcome.changes for outcome in outcomes)
+    for ws, outcome in planned:
         if show_diff:
             from ciswitch.branching import unified_diff
 
@@ -108,12 +112,7 @@ def fix(
                 click.echo(unified_diff(change.path, change.old, change.new), nl=False)
         if write and outcome.changes:
             write_changes(ws, outcome)
-        any_change = any_change or bool(outcome.changes)
         result.findings.extend(outcome.remaining)
-    if result.problems:
-        for problem in result.problems:
-            click.echo(problem.one_line(), err=True)
-        sys.exit(2)
     if result.findings or fmt != "text":
         emit_report(result, fmt, output, False)
     merged = FixOutcome(
