@@ -29,12 +29,20 @@ class SourceFile:
     """One file of the repository, decoded."""
 
     path: str
-    raw: bytes
+    #: the bytes as read; None when they are not kept (see :attr:`raw`)
+    _raw: bytes | None
     text: str
     bom: bool
     executable: bool = False
     _line_starts: array[int] | None = field(default=None, repr=False)
     _documents: list[Any] | None = field(default=None, repr=False)
+
+    @property
+    def raw(self) -> bytes:
+        """The file's bytes. Decoding is strict UTF-8, so encoding the text again (with the
+        BOM it had) gives them back exactly; files read from a workspace keep only the text,
+        which halves what a big CI file costs in memory."""
+        return self._raw if self._raw is not None else self.encode(self.text)
 
     @property
     def newline(self) -> str:
@@ -110,7 +118,7 @@ def read_source(workspace: Workspace, path: str) -> SourceFile:
             return known
     raw = workspace.read_bytes(path)
     text, bom = decode(path, raw)
-    return SourceFile(path, raw, text, bom, workspace.is_executable(path))
+    return SourceFile(path, None, text, bom, workspace.is_executable(path))
 
 
 def compose_documents(text: str, path: str) -> list[Any]:

@@ -129,7 +129,9 @@ class DirectoryWorkspace:
         known = self._is_file.get(rel)
         if known is None:
             try:
-                known = self.path_of(rel).is_file()
+                # A plain stat first: most words asked about are not files at all, and only
+                # an existing file needs the (costlier) check that it stays inside the root.
+                known = os.path.isfile(self.root / normalize(rel)) and self.path_of(rel).is_file()
             except CiswitchError:
                 known = False
             self._is_file[rel] = known
