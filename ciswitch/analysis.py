@@ -223,6 +223,7 @@ class Analyzer:
         #: script runs per site: a site shared by many jobs is looked into once
         self._runs: dict[tuple[str, int], list[ScriptRun]] = {}
         self._runs_by_text: dict[str, tuple[list[ScriptRun], list[NotFollowed]]] = {}
+        self._noticed: set[Notice] = set()
 
     def site_for(self, file: SourceFile, node: Any | None, text: str) -> ShellSite:
         key = (file.path, -1 if node is None else id(node))
@@ -326,7 +327,8 @@ class Analyzer:
         for item in skipped:
             fstart, _ = _safe_map(site, item.start, item.start)
             notice = Notice(site.file.path, item.message, site.file.position(fstart).line)
-            if notice not in self.facts.notices:
+            if notice not in self._noticed:
+                self._noticed.add(notice)
                 self.facts.notices.append(notice)
         return runs
 
