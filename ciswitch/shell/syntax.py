@@ -177,7 +177,12 @@ class Atom:
         return self.start + index if self.offsets is None else self.offsets[index]
 
 
-def _unquoted(raw: str, base: int) -> tuple[str, tuple[int, ...] | None]:
+def _unescape(
+    raw: str, base: int, escapable: frozenset[str] | None = None
+) -> tuple[str, tuple[int, ...] | None]:
+    """Backslash removal with each kept character's offset: outside quotes a backslash
+    escapes any character (``escapable`` None); inside double quotes only ``$ ` " \\``, and
+    other backslashes stay. A backslash-newline is a line continuation and vanishes."""
     if "\\" not in raw:
         return raw, None
     out: list[str] = []
@@ -190,30 +195,7 @@ def _unquoted(raw: str, base: int) -> tuple[str, tuple[int, ...] | None]:
             if following == "\n":
                 i += 2
                 continue
-            out.append(following)
-            offsets.append(base + i)
-            i += 2
-            continue
-        out.append(char)
-        offsets.append(base + i)
-        i += 1
-    return "".join(out), tuple(offsets)
-
-
-def _double_quoted(raw: str, base: int) -> tuple[str, tuple[int, ...] | None]:
-    if "\\" not in raw:
-        return raw, None
-    out: list[str] = []
-    offsets: list[int] = []
-    i = 0
-    while i < len(raw):
-        char = raw[i]
-        if char == "\\" and i + 1 < len(raw):
-            following = raw[i + 1]
-            if following == "\n":
-                i += 2
-                continue
-            if following in _DQ_ESCAPABLE:
+            if escapable is None or following in escapable:
                 out.append(following)
                 offsets.append(base + i)
                 i += 2
@@ -314,7 +296,7 @@ def _collect(src: Source, node: Node, out: list[Atom]) -> None:
         elif value:
             out.append(Atom("lit", start + 2, end - 1, value, None, "$'", start, True, offsets))
     elif kind in ("word", "number") or (node.child_count == 0 and kind not in WORD_TYPES):
-        value, offsets = _unquoted(src.text[start:end], start)
+        value, offsets = _unescape(src.text[start:end], start)
         out.append(Atom("lit", start, end, value, None, "", start, True, offsets))
     else:
         out.append(Atom("other", start, end, None))
@@ -328,7 +310,7 @@ def _collect_double_quoted(src: Source, node: Node, group_start: int, out: list[
 
     def literal(a: int, b: int) -> None:
         if b > a:
-            value, offsets = _double_quoted(src.text[a:b], a)
+            value, offsets = _unescape(src.text[a:b], a, _DQ_ESCAPABLE)
             pieces.append(Atom("lit", a, b, value, None, '"', group_start, False, offsets))
 
     for child in node.children:
