@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from ciswitch.fix import FixOutcome
+from ciswitch.report import FORMATS
 from ciswitch.workspace import DirectoryWorkspace
 
 
@@ -50,7 +51,7 @@ def summary(outcome: FixOutcome, wrote: bool) -> str:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["text", "json", "gitlab", "sarif", "github"]),
+    type=click.Choice(FORMATS),
     default="text",
     show_default=True,
     help="Format of the findings left.",

@@ -8,8 +8,7 @@ from pathlib import Path
 import click
 
 from ciswitch.model import LintResult
-
-FORMATS = ("text", "json", "gitlab", "sarif", "github")
+from ciswitch.report import FORMATS
 
 
 def combine(results: list[LintResult]) -> LintResult:
