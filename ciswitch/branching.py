@@ -265,16 +265,7 @@ def _prepare(repo: git.Repo, request: BranchRequest) -> BranchOutcome:
     remote_sha = _remote_tip(repo, request)
     local_same = local_sha is not None and _carries(repo, local_sha, outcome.files)
     remote_same = remote_sha is not None and _carries(repo, remote_sha, outcome.files)
-    where = []
-    if local_sha is not None and not local_same:
-        where.append("locally")
-    if remote_sha is not None and not remote_same:
-        where.append(f"on {request.remote}")
-    if where and not request.force_update:
-        raise CiswitchError(
-            f"branch {request.branch} already exists {' and '.join(where)} with a different "
-            "change: pass --force-update to replace it, or --branch NAME", str(root),
-        )
+    request.refuse_other_change((local_sha, local_same), (remote_sha, remote_same), str(root))
     remote_done = remote_sha is not None and remote_same
     if (local_same and (not request.push or remote_done)) or (local_sha is None and remote_done):
         outcome.status = "up-to-date"

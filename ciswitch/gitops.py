@@ -799,6 +799,26 @@ class MergeRequestSettings:
     dry_run: bool = False
     force_update: bool = False
 
+    def refuse_other_change(
+        self,
+        local: tuple[str | None, bool],
+        remote: tuple[str | None, bool],
+        path: str | None = None,
+    ) -> None:
+        """Refuse, unless ``--force-update``, when the branch already exists (locally or on
+        the remote: ``(sha, carries the same change)``) with a different change."""
+        where = []
+        if local[0] is not None and not local[1]:
+            where.append("locally")
+        if remote[0] is not None and not remote[1]:
+            where.append(f"on {self.remote}")
+        if where and not self.force_update:
+            raise CiswitchError(
+                f"branch {self.branch} already exists {' and '.join(where)} with a different "
+                "change: pass --force-update to replace it, or --branch NAME",
+                path,
+            )
+
     def merge_request_push_options(self, target: str, description: str) -> list[str]:
         """The push options of this request's merge request into ``target``."""
         return MergeRequestOptions(

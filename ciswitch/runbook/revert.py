@@ -245,16 +245,7 @@ def prepare_revert(request: RevertRequest) -> RevertOutcome:
         gitops.fetch_objects(repo, request.remote, request.branch)
     local_same = _same_change(repo, local_sha, base, ours)
     remote_same = _same_change(repo, remote_sha, base, ours)
-    where = []
-    if local_sha is not None and not local_same:
-        where.append("locally")
-    if remote_sha is not None and not remote_same:
-        where.append(f"on {request.remote}")
-    if where and not request.force_update:
-        raise CiswitchError(
-            f"branch {request.branch} already exists {' and '.join(where)} with a different "
-            "change: pass --force-update to replace it, or --branch NAME"
-        )
+    request.refuse_other_change((local_sha, local_same), (remote_sha, remote_same))
     if remote_same and (local_same or local_sha is None):
         outcome.status = "up-to-date"
         outcome.commit = remote_sha
