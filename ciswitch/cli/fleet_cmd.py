@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from ciswitch.cli.mr_options import merge_request_options_without_dry_run
+
 if TYPE_CHECKING:
     from ciswitch.branching import BranchRequest
     from ciswitch.fleet.shard import Shard
@@ -114,19 +116,7 @@ def _branch_options(func: F) -> F:
         click.option("--unsafe-fixes", is_flag=True, help="Also apply unsafe fixes."),
         click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False),
                      help="Settings for every repository instead of each one's own."),
-        click.option("--author", metavar="'NAME <EMAIL>'", help="Author of the commits."),
-        click.option("--title", default=None, metavar="TEXT",
-                     help="Merge request and commit title."),
-        click.option("--description-file", type=click.Path(path_type=Path, dir_okay=False),
-                     help="Merge request description from FILE."),
-        click.option("--draft", is_flag=True, help="Open the merge requests as drafts."),
-        click.option("--label", "labels", multiple=True, metavar="LABEL",
-                     help="Merge request label (repeatable)."),
-        click.option("--assign", "assignees", multiple=True, metavar="USER",
-                     help="Merge request assignee (repeatable)."),
-        click.option("--push-option", "push_options", multiple=True, metavar="OPTION",
-                     help="Further git push option (repeatable)."),
-        click.option("--no-push", is_flag=True, help="Stop after the commit."),
+        merge_request_options_without_dry_run,
         click.option("--no-marker", is_flag=True, help="Do not write the .ciswitch.toml marker."),
         click.option("--force-update", is_flag=True,
                      help="Replace existing branches that carry a different change."),

@@ -26,13 +26,19 @@ _OPTIONS = (
     click.option("--push-option", "push_options", multiple=True, metavar="OPTION",
                  help="Further git push option passed through (repeatable)."),
     click.option("--no-push", is_flag=True, help="Stop after the commit."),
-    click.option("--dry-run", is_flag=True,
-                 help="Print the diff and the push command; change nothing."),
+)
+_DRY_RUN = click.option(
+    "--dry-run", is_flag=True, help="Print the diff and the push command; change nothing."
 )
 
 
 def merge_request_options(command: F) -> F:
     """Add the shared options (applied in reverse so ``--help`` lists them in this order)."""
+    return merge_request_options_without_dry_run(_DRY_RUN(command))
+
+
+def merge_request_options_without_dry_run(command: F) -> F:
+    """The same options for ``fleet run``, whose ``--dry-run`` means more (clone, fix, journal)."""
     for option in reversed(_OPTIONS):
         command = option(command)
     return command
