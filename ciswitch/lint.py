@@ -6,7 +6,6 @@ the enabled rules, drop suppressed findings. ``fix`` then takes the findings' fi
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +19,6 @@ from ciswitch.source import gc_paused
 from ciswitch.workspace import DirectoryWorkspace, Workspace
 
 YAML_SUFFIXES = (".yml", ".yaml")
-_NAMES_CISWITCH = re.compile("ciswitch", re.IGNORECASE)
 
 
 @dataclass
@@ -74,14 +72,7 @@ def analyse_workspace(
     findings = run_rules(facts, config, options)
     texts = {f.path: f.text for f in pipeline.files}
     texts.update((path, f.text) for path, f in facts.script_files.items())
-    from ciswitch.suppress import apply_suppressions
-
-    enabled = [code for code in _all_codes() if config.is_enabled(code)]
-    kept, unused = apply_suppressions(findings, _may_suppress(texts), enabled=enabled)
-    if config.is_enabled("CSW100"):
-        kept.extend(unused)
-    kept.sort(key=lambda f: f.sort_key)
-    result.findings = kept
+    result.findings = _unsuppressed(findings, texts, config)
     result.problems.extend(pipeline.problems)
     result.notices.extend(pipeline.notices)
     result.notices.extend(facts.notices)
@@ -95,19 +86,13 @@ def _analyse_named_script(
     """Lint a shell script or Python helper named on the command line, without any YAML."""
     from ciswitch.analysis import collect_script_facts
     from ciswitch.scripts import ScriptRun
-    from ciswitch.suppress import apply_suppressions
 
     switched = config.stages_storage == "remote"
     run = ScriptRun(entry, "python" if kind == "python" else "shell", 0, 0)
     facts = collect_script_facts(ws, [run], switched=switched)
     findings = run_rules(facts, config, RuleOptions(to=to, switched=switched))
     texts = {path: f.text for path, f in facts.script_files.items()}
-    enabled = [code for code in _all_codes() if config.is_enabled(code)]
-    kept, unused = apply_suppressions(findings, texts, enabled=enabled)
-    if config.is_enabled("CSW100"):
-        kept.extend(unused)
-    kept.sort(key=lambda f: f.sort_key)
-    result.findings = kept
+    result.findings = _unsuppressed(findings, texts, config)
     result.notices.extend(facts.notices)
     result.files = sorted(facts.script_files)
     if entry not in facts.script_files:
@@ -133,11 +118,16 @@ def _add_extra_files(ws: Workspace, config: Config, facts: Facts) -> None:
         collect_script_facts(ws, runs, switched=facts.switched, facts=facts)
 
 
-def _may_suppress(texts: dict[str, str]) -> dict[str, str]:
-    """The texts that can hold a suppression comment: every one names ciswitch (matched the
-    way ``ciswitch.suppress`` matches it, ignoring case). Scanning each line of a big CI file
-    for comments costs a tenth of the lint; a file without the word has nothing to find."""
-    return {path: text for path, text in texts.items() if _NAMES_CISWITCH.search(text)}
+def _unsuppressed(findings: list[Finding], texts: dict[str, str], config: Config) -> list[Finding]:
+    """The findings no suppression comment covers, plus CSW100 for unused suppressions."""
+    from ciswitch.suppress import apply_suppressions
+
+    enabled = [code for code in _all_codes() if config.is_enabled(code)]
+    kept, unused = apply_suppressions(findings, texts, enabled=enabled)
+    if config.is_enabled("CSW100"):
+        kept.extend(unused)
+    kept.sort(key=lambda f: f.sort_key)
+    return kept
 
 
 def _all_codes() -> list[str]:
