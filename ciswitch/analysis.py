@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from ciswitch.gitlab import SCRIPT_KEYS, Job, Pipeline, ScriptLine, Variable
 from ciswitch.model import Notice
 from ciswitch.source import SourceFile
-from ciswitch.yamlnodes import MERGE_TAG, Entry, is_map, is_scalar, is_seq
+from ciswitch.yamlnodes import MERGE_TAG, is_map, is_scalar, is_seq
 
 if TYPE_CHECKING:
     from ciswitch.scripts import NotFollowed, ScriptRun
@@ -548,10 +548,6 @@ def collect_facts(
     visited = {key for key in facts.sites}
     analyzer.orphans(pipeline, visited)
     return facts
-
-
-def entry_of(place: Place) -> Entry | None:
-    return None if place.variable is None else place.variable.entry
 
 
 def collect_script_facts(

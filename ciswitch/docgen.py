@@ -174,13 +174,6 @@ def load_command(name: str) -> click.Command:
     return command
 
 
-def command_help(name: str) -> str:
-    """``ciswitch NAME --help`` as click prints it, at :data:`HELP_WIDTH` columns."""
-    command = load_command(name)
-    ctx = click.Context(command, info_name=name, parent=_root_context())
-    return command.get_help(ctx)
-
-
 def _subcommands(ctx: click.Context) -> list[tuple[click.Context, click.Command]]:
     """Every command below a group, depth first, each with the context click would give it
     (so that its usage line reads ``ciswitch GROUP SUB``)."""

@@ -47,21 +47,6 @@ RESERVED_KEYS = frozenset(
         "pages:deploy",
     }
 )
-#: keys of ``default:`` (and legacy top-level keys) a job inherits
-DEFAULT_KEYS = (
-    "after_script",
-    "artifacts",
-    "before_script",
-    "cache",
-    "hooks",
-    "id_tokens",
-    "image",
-    "interruptible",
-    "retry",
-    "services",
-    "tags",
-    "timeout",
-)
 SCRIPT_KEYS = ("before_script", "script", "after_script")
 MAX_EXTENDS_DEPTH = 11
 MAX_REFERENCE_DEPTH = 10
@@ -310,11 +295,6 @@ def load_pipeline(workspace: Workspace, ci_config: str = ".gitlab-ci.yml") -> Pi
     )
     _build(pipeline)
     return pipeline
-
-
-def load_single_file(workspace: Workspace, path: str) -> Pipeline:
-    """A CI file on its own (linted directly): its includes are followed too."""
-    return load_pipeline(workspace, path)
 
 
 def _variables_of(value: Value | None, scope: str, notices: list[Notice]) -> dict[str, Variable]:

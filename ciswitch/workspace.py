@@ -7,7 +7,6 @@ repository (``..``, absolute paths, symlinks that leave the root are refused).
 
 from __future__ import annotations
 
-import fnmatch
 import os
 import posixpath
 import re
@@ -151,10 +150,3 @@ class DirectoryWorkspace:
                 rel = name if base == "." else f"{base}/{name}"
                 if (Path(dirpath) / name).is_file():
                     yield rel
-
-
-def matches_any(rel: str, patterns: list[str]) -> bool:
-    """fnmatch-style matching used for config globs (``extra-files``)."""
-    return any(
-        fnmatch.fnmatch(rel, p) or _glob_regex(normalize(p)).fullmatch(rel) for p in patterns
-    )

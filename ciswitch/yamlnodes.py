@@ -15,18 +15,7 @@ from ciswitch.model import Notice
 from ciswitch.source import SourceFile
 
 MERGE_TAG = "tag:yaml.org,2002:merge"
-STR_TAG = "tag:yaml.org,2002:str"
 REFERENCE_TAG = "!reference"
-
-
-def kind(node: Any) -> str:
-    """``"map"``, ``"seq"`` or ``"scalar"``."""
-    cls = type(node)
-    if cls is MappingNode:
-        return "map"
-    if cls is SequenceNode:
-        return "seq"
-    return "scalar"
 
 
 # These run hundreds of thousands of times on a big file: plain identity tests on the class.
@@ -67,11 +56,6 @@ def is_null(node: Any) -> bool:
         tag_of(node) == "tag:yaml.org,2002:null"
         or (node.style is None and node.value in ("", "~", "null", "Null", "NULL"))
     )
-
-
-def scalar_text(node: Any) -> str | None:
-    """The scalar's value as a string, or None for collections."""
-    return node.value if is_scalar(node) else None
 
 
 @dataclass(frozen=True, slots=True)

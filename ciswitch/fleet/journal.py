@@ -14,7 +14,7 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
@@ -36,7 +36,6 @@ class Status(StrEnum):
 
 
 #: statuses after which a later (non dry) run leaves the repository alone
-DONE = frozenset({Status.CLEAN, Status.PUSHED, Status.MR_OPENED, Status.SKIPPED})
 #: statuses that mean the branch reached the remote: never pushed a second time
 PUSHED = frozenset({Status.PUSHED, Status.MR_OPENED})
 
@@ -75,9 +74,6 @@ class Row:
     dry_run: bool
     started_at: float
     updated_at: float
-
-    def as_dict(self) -> dict[str, object]:
-        return asdict(self)
 
 
 _SCHEMA = """
