@@ -9,6 +9,7 @@ and stderr of both go into the digest.
     python bench/digest.py                 # one line per input and a total digest
     python bench/digest.py --save FILE     # also write the per-input lines to FILE
     python bench/digest.py --compare FILE  # exit 1 and name every input that differs
+    python bench/digest.py --workdir DIR   # copy the inputs there (default: a fixed temp dir)
 """
 
 from __future__ import annotations
@@ -69,8 +70,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--save", type=Path)
     parser.add_argument("--compare", type=Path)
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "ciswitch-digest",
+        help="where the inputs are copied (emptied first)",
+    )
     options = parser.parse_args()
-    base = Path(tempfile.gettempdir()) / "ciswitch-digest"
+    base = options.workdir
     if base.exists():
         shutil.rmtree(base)
     base.mkdir()
