@@ -328,11 +328,11 @@ class GitLabStandin:
         """Groups API, "List projects": ``include_subgroups`` adds descendants' projects."""
         group = self._group(gid)
         prefix = group["full_path"] + "/"
-        deep = q.get("include_subgroups") in ("true", "1")
+        deep = _truthy(q.get("include_subgroups"))
         found = [p for p in self.state.projects.values()
                  if p["namespace"]["id"] == group["id"]
                  or (deep and p["path_with_namespace"].startswith(prefix))]
-        if q.get("archived") == "false":
+        if str(q.get("archived", "")).lower() == "false":
             found = [p for p in found if not p["archived"]]
         return 200, sorted(found, key=lambda p: p["id"])
 
