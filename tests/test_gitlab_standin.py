@@ -134,8 +134,8 @@ def test_429_is_an_error_when_the_client_does_not_obey(api: GitLabStandin) -> No
     with pytest.raises(gitlab.exceptions.GitlabGetError) as err:
         client(api).projects.get("web/shop", obey_rate_limit=False)
     assert err.value.response_code == 429
-    answer = requests.get(f"{api.url}/api/v4/projects/{project['id']}", headers={"PRIVATE-TOKEN": USER},
-                          timeout=5)
+    answer = requests.get(f"{api.url}/api/v4/projects/{project['id']}",
+                          headers={"PRIVATE-TOKEN": USER}, timeout=5)
     assert answer.status_code == 200  # the hook answered only the next request
 
 
