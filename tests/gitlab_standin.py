@@ -25,6 +25,7 @@ Documented behaviour followed throughout:
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import re
@@ -106,6 +107,7 @@ class GitLabStandin:
         self._throttle: list[str] = []
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._routes = self.routes()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -378,8 +380,8 @@ class GitLabStandin:
               "title": "", "description": "", "source_branch": q["source_branch"],
               "target_branch": q["target_branch"], "labels": [], "assignees": [],
               "reviewers": [], "draft": False, "has_conflicts": False,
-              "sha": self._source_sha({"project_id": project["id"], "sha": _sha(0, "", iid),
-                                       "source_branch": q["source_branch"]}),
+              "sha": self.state.branches[project["id"]].get(q["source_branch"])
+              or _sha(project["id"], q["source_branch"], iid),
               "merge_commit_sha": None, "merged_at": None,
               "merge_when_pipeline_succeeds": False, "force_remove_source_branch": False,
               "web_url": f"{project['web_url']}/-/merge_requests/{iid}",
@@ -546,11 +548,12 @@ class GitLabStandin:
                         admin: bool) -> Reply:
         """... "Update a variable": 200 with the variable as it is now."""
         variable = self._one_variable(self._variables(level, owner, admin)[0], key, q)
-        for name in ("value", "variable_type", "protected", "masked", "raw", "description",
-                     "environment_scope"):
+        for name in ("value", "variable_type", "description", "environment_scope"):
             if name in q:
-                variable[name] = q[name] if name in ("value", "variable_type", "description",
-                                                     "environment_scope") else _truthy(q[name])
+                variable[name] = q[name]
+        for name in ("protected", "masked", "raw"):
+            if name in q:
+                variable[name] = _truthy(q[name])
         return 200, variable
 
     def delete_variable(self, q: JSON, level: str, owner: str, key: str, *,
@@ -695,20 +698,12 @@ class GitLabStandin:
         }
         return 200, items[(page - 1) * per_page: page * per_page], headers
 
-    @property
-    def _routes(self) -> list[tuple[str, re.Pattern[str], Callable[..., Reply]]]:
-        if not hasattr(self, "_route_table"):
-            self._route_table = self.routes()
-        return self._route_table
-
 
 def _truthy(value: Any) -> bool:
     return value is True or str(value).lower() in ("true", "1", "yes")
 
 
 def _sha(*parts: object) -> str:
-    import hashlib
-
     return hashlib.sha1(repr(parts).encode()).hexdigest()
 
 
