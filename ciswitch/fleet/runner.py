@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 import os
 import shutil
-import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -63,14 +62,9 @@ class RunOptions:
 
 def _git(args: Sequence[str], cwd: Path | None = None) -> str:
     """Run git; failures become a redacted one-line CiswitchError."""
-    proc = subprocess.run(
-        ["git", *args], cwd=cwd, capture_output=True, text=True, check=False,
-        env={**os.environ, "GIT_TERMINAL_PROMPT": "0"},
-    )
-    if proc.returncode != 0:
-        detail = "; ".join(ln.strip() for ln in proc.stderr.splitlines() if ln.strip())
-        raise CiswitchError(redact(f"git {args[0]} failed: {detail or proc.returncode}"))
-    return proc.stdout
+    from ciswitch.gitops.run import git_output
+
+    return git_output(args, cwd)
 
 
 @functools.cache

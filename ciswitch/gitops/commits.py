@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -13,9 +12,9 @@ from ciswitch.gitops.pack import _NewObjects, _object_format, _read_object, _wri
 from ciswitch.gitops.refs import resolve_commit
 from ciswitch.gitops.run import (
     _git_env,
-    _git_executable,
     _stderr_error,
     git_error,
+    git_process,
     run_git,
     work_tree,
 )
@@ -103,10 +102,9 @@ def commit_files(
             f"cannot write to the object database: {err.strerror or err}", str(repo.common_dir)
         ) from err
     text = message if message.endswith("\n") else message + "\n"
-    proc = subprocess.run(
-        [_git_executable(), "commit-tree", tree.hex(), "-p", parent],
+    proc = git_process(
+        ["commit-tree", tree.hex(), "-p", parent],
         cwd=repo.working_dir, env=_git_env(env), input=text.encode("utf-8"),
-        capture_output=True, check=False,
     )
     if proc.returncode != 0:
         stderr = proc.stderr.decode("utf-8", "replace")

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from ciswitch.errors import CiswitchError
 from ciswitch.gitops.commits import Identity
 from ciswitch.gitops.refs import delete_branch, get_remote, remote_url, set_branch
-from ciswitch.gitops.run import _git_env, _git_executable, _stderr_error
+from ciswitch.gitops.run import _git_env, _stderr_error, git_process
 from ciswitch.redact import redact
 
 if TYPE_CHECKING:
@@ -195,10 +195,9 @@ def push_branch(
     """
     get_remote(repo, remote)
     command = push_command(remote, branch, options, force_with_lease=force_with_lease)
-    proc = subprocess.run(
-        [_git_executable(), *command[1:-2], "--", *command[-2:]],
+    proc = git_process(
+        [*command[1:-2], "--", *command[-2:]],
         cwd=repo.working_dir, env=_git_env(), stdin=subprocess.DEVNULL,
-        capture_output=True, check=False,
     )
     lines = proc.stderr.decode("utf-8", "replace").split("\n")
     while lines and not lines[-1]:

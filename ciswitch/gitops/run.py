@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+import subprocess
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -52,6 +53,46 @@ def run_git(repo: git.Repo, what: str, *args: str, env: Mapping[str, str] | None
     except git.GitCommandError as err:
         raise git_error(err, what) from err
     return out
+
+
+def git_process(
+    args: Sequence[str],
+    *,
+    cwd: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    input: bytes | None = None,
+    stdin: int | None = None,
+) -> subprocess.CompletedProcess[bytes]:
+    """``git <args>`` as its own process (not GitPython's), with the git GitPython would use;
+    output captured as bytes, the exit code left to the caller."""
+    return subprocess.run(
+        [_git_executable(), *args], cwd=cwd, env=None if env is None else dict(env),
+        input=input, stdin=stdin, capture_output=True, check=False,
+    )
+
+
+def git_text(
+    args: Sequence[str],
+    *,
+    cwd: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """``git <args>`` (the ``git`` on ``PATH``) with text output, the exit code left to the
+    caller; may raise :class:`OSError` when git cannot be started."""
+    return subprocess.run(
+        ["git", *args], cwd=cwd, env=None if env is None else dict(env),
+        capture_output=True, text=True, check=False,
+    )
+
+
+def git_output(args: Sequence[str], cwd: Path | None = None) -> str:
+    """``git <args>`` without a terminal prompt; its standard output, or a redacted one-line
+    :class:`CiswitchError` naming the subcommand and git's own words."""
+    proc = git_text(args, cwd=cwd, env={**os.environ, "GIT_TERMINAL_PROMPT": "0"})
+    if proc.returncode != 0:
+        detail = "; ".join(ln.strip() for ln in proc.stderr.splitlines() if ln.strip())
+        raise CiswitchError(redact(f"git {args[0]} failed: {detail or proc.returncode}"))
+    return proc.stdout
 
 
 def _git_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
