@@ -333,22 +333,10 @@ def _prepare(repo: git.Repo, request: BranchRequest) -> BranchOutcome:
     return outcome
 
 
-
-def unified_diff(path: str, old: bytes | None, new: bytes) -> str:
-    """A ``git diff``-style unified diff of one file (``/dev/null`` for a new file)."""
-    import difflib
-
-    old_lines = [] if old is None else old.decode("utf-8", "replace").splitlines(keepends=True)
-    new_lines = new.decode("utf-8", "replace").splitlines(keepends=True)
-    before = "/dev/null" if old is None else f"a/{path}"
-    out = []
-    for line in difflib.unified_diff(old_lines, new_lines, before, f"b/{path}"):
-        out.append(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
-    return "".join(out)
-
-
 def render_outcome(outcome: BranchOutcome) -> str:
     """The text ``ciswitch branch`` prints on standard output."""
+    from ciswitch.report.diff import unified_diff
+
     lines: list[str] = []
     if outcome.status == "dry-run":
         for path, (old, new) in sorted(outcome.files.items()):
