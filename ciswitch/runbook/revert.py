@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import tempfile
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -40,12 +41,24 @@ class RevertRequest(gitops.MergeRequestSettings):
     commit: str | None = None
 
 
+class RevertStatus(StrEnum):
+    """How ``ciswitch revert`` ended."""
+
+    #: a ciswitch revert of the switch is already on the default branch
+    ALREADY_REVERTED = "already-reverted"
+    #: the branch already carries this revert
+    UP_TO_DATE = "up-to-date"
+    DRY_RUN = "dry-run"
+    #: committed on the branch, not pushed (``--no-push``)
+    COMMITTED = "committed"
+    PUSHED = "pushed"
+
+
 @dataclass
 class RevertOutcome:
-    """What happened; ``status`` is ``already-reverted``, ``up-to-date``, ``dry-run``,
-    ``committed`` (``--no-push``) or ``pushed``."""
+    """What happened; the CLI prints it."""
 
-    status: str
+    status: RevertStatus
     branch: str
     target: str
     reverted: str
@@ -225,10 +238,10 @@ def prepare_revert(request: RevertRequest) -> RevertOutcome:
     switch = find_switch_commit(repo, base, target, request.commit)
     subject = gitops.run_git(repo, "cannot read the commit", "log", "-1", "--format=%s",
                           switch).strip()
-    outcome = RevertOutcome("dry-run", request.branch, target, switch, subject)
+    outcome = RevertOutcome(RevertStatus.DRY_RUN, request.branch, target, switch, subject)
     undone = reverted_by(repo, base, switch)
     if undone is not None:
-        outcome.status = "already-reverted"
+        outcome.status = RevertStatus.ALREADY_REVERTED
         outcome.messages.append(
             f"nothing to do: {switch[:10]} is already reverted on {target} by {undone[:10]}"
         )
@@ -247,7 +260,7 @@ def prepare_revert(request: RevertRequest) -> RevertOutcome:
     remote_same = _same_change(repo, remote_sha, base, ours)
     request.refuse_other_change((local_sha, local_same), (remote_sha, remote_same))
     if remote_same and (local_same or local_sha is None):
-        outcome.status = "up-to-date"
+        outcome.status = RevertStatus.UP_TO_DATE
         outcome.commit = remote_sha
         outcome.messages.append(
             f"nothing to do: branch {request.branch} on {request.remote} already reverts "
@@ -255,7 +268,7 @@ def prepare_revert(request: RevertRequest) -> RevertOutcome:
         )
         return outcome
     if local_same and not request.push:
-        outcome.status = "up-to-date"
+        outcome.status = RevertStatus.UP_TO_DATE
         outcome.commit = local_sha
         outcome.messages.append(
             f"nothing to do: local branch {request.branch} already reverts {switch[:10]}"
@@ -288,7 +301,7 @@ def prepare_revert(request: RevertRequest) -> RevertOutcome:
             f"({commit[:10]}) reverting {switch[:10]} on {target}; your work tree is unchanged"
         )
     if not request.push:
-        outcome.status = "committed"
+        outcome.status = RevertStatus.COMMITTED
         return outcome
     try:
         result = gitops.push_branch(repo, request.remote, request.branch, options,
@@ -297,7 +310,7 @@ def prepare_revert(request: RevertRequest) -> RevertOutcome:
         if moved:
             gitops.restore_branch(repo, request.branch, commit, local_sha)
         raise
-    outcome.status = "pushed"
+    outcome.status = RevertStatus.PUSHED
     outcome.messages.append(
         f"pushed {request.branch} to {request.remote} ({gitops.remote_url(repo, request.remote)})"
     )
@@ -311,7 +324,7 @@ def render_outcome(outcome: RevertOutcome) -> str:
     import shlex
 
     lines: list[str] = []
-    if outcome.status == "dry-run":
+    if outcome.status == RevertStatus.DRY_RUN:
         lines.append(outcome.diff.rstrip("\n"))
         lines.append("")
         if outcome.push_command is not None:
@@ -321,7 +334,7 @@ def render_outcome(outcome: RevertOutcome) -> str:
     lines += outcome.messages
     if outcome.merge_request_url:
         lines.append(f"merge request: {outcome.merge_request_url}")
-    if outcome.status in ("pushed", "committed", "up-to-date"):
+    if outcome.status in (RevertStatus.PUSHED, RevertStatus.COMMITTED, RevertStatus.UP_TO_DATE):
         lines.append("before merging: restore the local stages and remove the block file on "
                      "the runner (ciswitch plan --run rollback-sync, --run unblock), and stop "
                      "the project's running werf jobs")
