@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from ciswitch import gitops
 from ciswitch.errors import CiswitchError
+from ciswitch.merge_request import MergeRequestSettings
 from ciswitch.model import Finding
 from ciswitch.redact import redact
 
@@ -38,8 +39,8 @@ MARKER_FILE = ".ciswitch.toml"
 _DESCRIPTION_PLACES = 20
 
 
-@dataclass
-class BranchRequest(gitops.MergeRequestSettings):
+@dataclass(frozen=True)
+class BranchRequest(MergeRequestSettings):
     """Everything ``ciswitch branch`` was asked to do."""
 
     branch: str = DEFAULT_BRANCH

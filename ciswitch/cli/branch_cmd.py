@@ -56,7 +56,7 @@ def branch(
             unsafe=unsafe_fixes, config_file=config_file,
             author=gitops.parse_identity(author) if author is not None else None,
             title=title or branching.DEFAULT_TITLE, description=description, draft=draft,
-            labels=list(labels), assignees=list(assignees), push_options=list(push_options),
+            labels=tuple(labels), assignees=tuple(assignees), push_options=tuple(push_options),
             push=not no_push, dry_run=dry_run, marker=not no_marker, force_update=force_update,
         )
         outcome = branching.prepare_branch(request)

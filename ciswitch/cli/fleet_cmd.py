@@ -138,8 +138,8 @@ def _request(params: dict[str, Any], dry_run: bool) -> BranchRequest:
         config_file=config_file.resolve() if config_file is not None else None,
         author=gitops.parse_identity(params["author"]) if params["author"] else None,
         title=params["title"] or branching.DEFAULT_TITLE, description=description,
-        draft=params["draft"], labels=list(params["labels"]),
-        assignees=list(params["assignees"]), push_options=list(params["push_options"]),
+        draft=params["draft"], labels=tuple(params["labels"]),
+        assignees=tuple(params["assignees"]), push_options=tuple(params["push_options"]),
         push=not params["no_push"], dry_run=dry_run, marker=not params["no_marker"],
         force_update=params["force_update"],
     )

@@ -55,7 +55,7 @@ def revert(
             path=repo, branch=branch, remote=remote, target=target, commit=commit,
             author=gitops.parse_identity(author) if author is not None else None,
             title=title or reverting.DEFAULT_TITLE, description=description, draft=draft,
-            labels=list(labels), assignees=list(assignees), push_options=list(push_options),
+            labels=tuple(labels), assignees=tuple(assignees), push_options=tuple(push_options),
             push=not no_push, dry_run=dry_run, force_update=force_update,
         )
         outcome = reverting.prepare_revert(request)

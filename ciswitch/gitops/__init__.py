@@ -47,7 +47,6 @@ from ciswitch.gitops.commits import (
 )
 from ciswitch.gitops.push import (
     MergeRequestOptions,
-    MergeRequestSettings,
     PushResult,
     fold_line,
     merge_request_url,
@@ -79,7 +78,7 @@ from ciswitch.gitops.worktree import Dirt, current_branch, dirt, ensure_clean
 
 __all__ = [
     "TRAILER", "TRAILER_KEY", "TRAILER_VALUE", "CommitInfo", "Dirt", "Identity",
-    "MergeRequestOptions", "MergeRequestSettings", "PushResult", "RemoteBranch", "branch_sha",
+    "MergeRequestOptions", "PushResult", "RemoteBranch", "branch_sha",
     "check_branch_name", "commit_files", "commit_info", "commit_message", "commit_object",
     "current_branch", "default_branch", "delete_branch", "dirt", "ensure_clean", "fetch",
     "fetch_branch", "fetch_objects", "file_at", "fold_line", "get_remote", "git_error",

@@ -5,12 +5,10 @@ from __future__ import annotations
 import re
 import subprocess
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ciswitch.errors import CiswitchError
-from ciswitch.gitops.commits import Identity
 from ciswitch.gitops.refs import delete_branch, get_remote, remote_url, set_branch
 from ciswitch.gitops.run import _git_env, _stderr_error, git_process
 from ciswitch.redact import redact
@@ -24,56 +22,7 @@ def fold_line(text: str) -> str:
     return " ".join(part.strip() for part in text.splitlines() if part.strip())
 
 
-@dataclass
-class MergeRequestSettings:
-    """What ``branch`` and ``revert`` are asked about the branch and its merge request (each
-    command's request extends it with its own fields and defaults)."""
-
-    path: Path = Path(".")
-    branch: str = ""
-    remote: str = "origin"
-    target: str | None = None
-    author: Identity | None = None
-    title: str = ""
-    description: str | None = None
-    draft: bool = False
-    labels: list[str] = field(default_factory=list)
-    assignees: list[str] = field(default_factory=list)
-    push_options: list[str] = field(default_factory=list)
-    push: bool = True
-    dry_run: bool = False
-    force_update: bool = False
-
-    def refuse_other_change(
-        self,
-        local: tuple[str | None, bool],
-        remote: tuple[str | None, bool],
-        path: str | None = None,
-    ) -> None:
-        """Refuse, unless ``--force-update``, when the branch already exists (locally or on
-        the remote: ``(sha, carries the same change)``) with a different change."""
-        where = []
-        if local[0] is not None and not local[1]:
-            where.append("locally")
-        if remote[0] is not None and not remote[1]:
-            where.append(f"on {self.remote}")
-        if where and not self.force_update:
-            raise CiswitchError(
-                f"branch {self.branch} already exists {' and '.join(where)} with a different "
-                "change: pass --force-update to replace it, or --branch NAME",
-                path,
-            )
-
-    def merge_request_push_options(self, target: str, description: str) -> list[str]:
-        """The push options of this request's merge request into ``target``."""
-        return MergeRequestOptions(
-            target=target, title=self.title, description=description, draft=self.draft,
-            labels=list(self.labels), assignees=list(self.assignees),
-            extra=list(self.push_options),
-        ).push_options()
-
-
-@dataclass
+@dataclass(frozen=True)
 class MergeRequestOptions:
     """The GitLab ``merge_request.*`` push options (documented in GitLab's push options)."""
 
@@ -82,9 +31,9 @@ class MergeRequestOptions:
     description: str = ""
     remove_source_branch: bool = True
     draft: bool = False
-    labels: list[str] = field(default_factory=list)
-    assignees: list[str] = field(default_factory=list)
-    extra: list[str] = field(default_factory=list)
+    labels: Sequence[str] = ()
+    assignees: Sequence[str] = ()
+    extra: Sequence[str] = ()
 
     def push_options(self) -> list[str]:
         options = [
@@ -120,11 +69,11 @@ def push_command(
     return cmd
 
 
-@dataclass
+@dataclass(frozen=True)
 class PushResult:
     """A successful push: the remote's messages and the merge request URL found in them."""
 
-    remote_lines: list[str]
+    remote_lines: tuple[str, ...]
     merge_request_url: str | None
     up_to_date: bool = False
     #: where git pushed to, as git said (``To <url>``, without credentials), redacted
@@ -233,7 +182,7 @@ def push_branch(
         raise CiswitchError(redact(f"push of {branch} to {remote} ({url}) was rejected: {detail}"))
     up_to_date = all(flag == "=" for flag, _summary in infos)
     return PushResult(
-        [redact(m) for m in messages], merge_request_url(messages), up_to_date=up_to_date,
+        tuple(redact(m) for m in messages), merge_request_url(messages), up_to_date=up_to_date,
         url=pushed_to or None,
     )
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from ciswitch import gitops
 from ciswitch.errors import CiswitchError
+from ciswitch.merge_request import MergeRequestSettings
 from ciswitch.redact import redact
 
 if TYPE_CHECKING:
@@ -31,8 +32,8 @@ DEFAULT_BRANCH = "ciswitch/revert-remote-stages-storage"
 DEFAULT_TITLE = "Go back to :local werf stages storage"
 
 
-@dataclass
-class RevertRequest(gitops.MergeRequestSettings):
+@dataclass(frozen=True)
+class RevertRequest(MergeRequestSettings):
     """Everything ``ciswitch revert`` was asked to do (the options mirror ``branch``)."""
 
     branch: str = DEFAULT_BRANCH
