@@ -40,11 +40,11 @@ class Identity:
         return f"{self.name} <{self.email}>"
 
 
-def parse_identity(text: str) -> Identity:
-    """``"Name <mail@host>"`` as ``git commit --author`` takes it."""
+def parse_identity(text: str) -> Identity | None:
+    """``"Name <mail@host>"`` as ``git commit --author`` takes it; None when it is not one."""
     match = re.fullmatch(r"\s*([^<>]*?)\s*<([^<>\s]+@[^<>\s]+|[^<>\s]+)>\s*", text)
     if not match or not match.group(1):
-        raise CiswitchError(f"--author must look like 'Name <email>', got {text!r}")
+        return None
     return Identity(match.group(1), match.group(2))
 
 
