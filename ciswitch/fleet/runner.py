@@ -62,7 +62,7 @@ class RunOptions:
 
 def _git(args: Sequence[str], cwd: Path | None = None) -> str:
     """Run git; failures become a redacted one-line CiswitchError."""
-    from ciswitch.gitops.run import git_output
+    from ciswitch.gitops import git_output
 
     return git_output(args, cwd)
 

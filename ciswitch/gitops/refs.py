@@ -51,6 +51,12 @@ def ref_commit(repo: git.Repo, ref: str) -> str | None:
     return resolve_commit(repo, ref)
 
 
+def tree_listing(repo: git.Repo, sha: str) -> str:
+    """Every entry of commit ``sha``'s tree, directories included (``ls-tree -r -t -z``)."""
+    out: str = repo.git.ls_tree("-r", "-t", "-z", "--full-tree", sha)
+    return out
+
+
 def commit_object(repo: git.Repo, sha: str) -> git.Commit:
     """The commit ``sha`` (a full hex id known to name a commit) without asking git for its
     type first, as :meth:`git.Repo.commit` would."""
@@ -78,6 +84,17 @@ def resolve_commit(repo: git.Repo, rev: str) -> str | None:
     except git.GitCommandError:
         return None
     return sha.strip() or None
+
+
+def is_ancestor(repo: git.Repo, older: str, newer: str) -> bool:
+    """Whether commit ``older`` is reachable from ``newer`` (a commit is its own ancestor)."""
+    import git
+
+    try:
+        repo.git.merge_base("--is-ancestor", older, newer)
+    except git.GitCommandError:
+        return False
+    return True
 
 
 def branch_sha(repo: git.Repo, branch: str) -> str | None:

@@ -336,7 +336,7 @@ def stages_address(
 
 def git_remote_url(repo: Path, remote: str = "origin") -> str | None:
     """The URL of ``remote`` as git resolves it (``insteadOf`` applied), or None."""
-    from ciswitch.gitops.run import git_text
+    from ciswitch.gitops import git_text
 
     try:
         done = git_text(["-C", str(repo), "remote", "get-url", remote])

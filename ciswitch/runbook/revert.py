@@ -88,23 +88,13 @@ def _base(repo: git.Repo, request: RevertRequest, target: str) -> str:
     raise CiswitchError(f"no branch {target} here (neither {request.remote}/{target} nor local)")
 
 
-def _is_ancestor(repo: git.Repo, older: str, newer: str) -> bool:
-    import git
-
-    try:
-        repo.git.merge_base("--is-ancestor", older, newer)
-    except git.GitCommandError:
-        return False
-    return True
-
-
 def find_switch_commit(repo: git.Repo, base: str, target: str, explicit: str | None) -> str:
     """The ciswitch commit on ``base`` (``explicit`` when given, checked to be on it)."""
     if explicit is not None:
         sha = gitops.resolve_commit(repo, explicit)
         if sha is None:
             raise CiswitchError(f"--commit: {explicit!r} is not a commit here")
-        if not _is_ancestor(repo, sha, base):
+        if not gitops.is_ancestor(repo, sha, base):
             raise CiswitchError(f"--commit: {sha[:10]} is not on {target}")
         return sha
     found = gitops.trailer_commits(repo, base, max_count=1)
@@ -119,7 +109,7 @@ def find_switch_commit(repo: git.Repo, base: str, target: str, explicit: str | N
 def reverted_by(repo: git.Repo, base: str, switch: str) -> str | None:
     """A ciswitch revert on ``base`` that came after ``switch``, if any."""
     for sha in gitops.trailer_commits(repo, base, value=REVERT_VALUE):
-        if _is_ancestor(repo, switch, sha):
+        if gitops.is_ancestor(repo, switch, sha):
             return sha
     return None
 
@@ -178,19 +168,17 @@ def make_revert_commit(
         gitops.run_git(repo, "cannot create a temporary worktree",
                     "worktree", "add", "--quiet", "--detach", str(worktree), base)
         try:
-            import git
-
             try:
-                repo.git.execute(["git", "-C", str(worktree), "revert", "--no-commit",
-                                  *mainline, switch])
-            except git.GitCommandError as err:
+                gitops.run_git(repo, f"git revert of {switch[:10]} failed",
+                               "-C", str(worktree), "revert", "--no-commit", *mainline, switch)
+            except CiswitchError as err:
                 files = _conflicts(repo, worktree)
                 if files:
                     raise CiswitchError(
                         f"cannot revert {switch[:10]} cleanly: later changes conflict in "
                         f"{', '.join(files)}; revert it by hand"
                     ) from err
-                raise gitops.git_error(err, f"git revert of {switch[:10]} failed") from err
+                raise
             message_file = Path(tmp) / "message"
             message_file.write_text(message, encoding="utf-8")
             try:
