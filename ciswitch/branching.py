@@ -16,11 +16,13 @@ from __future__ import annotations
 import shlex
 import textwrap
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ciswitch import gitops
 from ciswitch.errors import CiswitchError
+from ciswitch.merge_request import MergeRequestSettings
 from ciswitch.model import Finding
 from ciswitch.redact import redact
 
@@ -37,8 +39,8 @@ MARKER_FILE = ".ciswitch.toml"
 _DESCRIPTION_PLACES = 20
 
 
-@dataclass
-class BranchRequest(gitops.MergeRequestSettings):
+@dataclass(frozen=True)
+class BranchRequest(MergeRequestSettings):
     """Everything ``ciswitch branch`` was asked to do."""
 
     branch: str = DEFAULT_BRANCH
@@ -53,15 +55,25 @@ class BranchRequest(gitops.MergeRequestSettings):
     fresh_clone: bool = False
 
 
+class BranchStatus(StrEnum):
+    """How ``ciswitch branch`` ended for one repository."""
+
+    NOTHING_TO_FIX = "nothing-to-fix"
+    #: findings remain, none of them fixable automatically
+    UNFIXABLE = "unfixable"
+    #: the branch already carries the change (locally, on the remote, or both)
+    UP_TO_DATE = "up-to-date"
+    DRY_RUN = "dry-run"
+    #: committed on the branch, not pushed (``--no-push``)
+    COMMITTED = "committed"
+    PUSHED = "pushed"
+
+
 @dataclass
 class BranchOutcome:
-    """What happened (or, with ``--dry-run``, would happen); the CLI prints it.
+    """What happened (or, with ``--dry-run``, would happen); the CLI prints it."""
 
-    ``status`` is one of ``nothing-to-fix``, ``unfixable``, ``up-to-date``, ``dry-run``,
-    ``committed`` (``--no-push``) and ``pushed``.
-    """
-
-    status: str
+    status: BranchStatus
     branch: str
     messages: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -76,7 +88,7 @@ class BranchOutcome:
 
     @property
     def exit_code(self) -> int:
-        return 1 if self.status == "unfixable" else 0
+        return 1 if self.status == BranchStatus.UNFIXABLE else 0
 
 
 def read_description(path: Path) -> str:
@@ -238,11 +250,11 @@ def _prepare(repo: git.Repo, request: BranchRequest) -> BranchOutcome:
         first = plan.problems[0]
         more = f" (and {len(plan.problems) - 1} more problem(s))" if len(plan.problems) > 1 else ""
         raise CiswitchError(first.message + more, first.path, first.line, first.column)
-    outcome = BranchOutcome("nothing-to-fix", request.branch, fixed=list(plan.fixed),
-                            remaining=list(plan.remaining))
+    outcome = BranchOutcome(BranchStatus.NOTHING_TO_FIX, request.branch,
+                            fixed=list(plan.fixed), remaining=list(plan.remaining))
     if not plan.changes:
         if plan.remaining:
-            outcome.status = "unfixable"
+            outcome.status = BranchStatus.UNFIXABLE
             outcome.messages.append(
                 f"nothing ciswitch can fix automatically in {root}: "
                 f"{len(plan.remaining)} place(s) need a manual change"
@@ -268,7 +280,7 @@ def _prepare(repo: git.Repo, request: BranchRequest) -> BranchOutcome:
     request.refuse_other_change((local_sha, local_same), (remote_sha, remote_same), str(root))
     remote_done = remote_sha is not None and remote_same
     if (local_same and (not request.push or remote_done)) or (local_sha is None and remote_done):
-        outcome.status = "up-to-date"
+        outcome.status = BranchStatus.UP_TO_DATE
         there = f"{request.remote}" if remote_done else "the local repository"
         outcome.messages.append(
             f"nothing to do: branch {request.branch} in {there} already carries this change"
@@ -289,7 +301,7 @@ def _prepare(repo: git.Repo, request: BranchRequest) -> BranchOutcome:
             request.remote, request.branch, options, force_with_lease=lease
         )
     if request.dry_run:
-        outcome.status = "dry-run"
+        outcome.status = BranchStatus.DRY_RUN
         if reuse is not None:
             outcome.messages.append(
                 f"would push the existing local branch {request.branch}, which carries this change"
@@ -316,7 +328,7 @@ def _prepare(repo: git.Repo, request: BranchRequest) -> BranchOutcome:
             f"your work tree is unchanged (git switch {request.branch} to see it)"
         )
     if not request.push:
-        outcome.status = "committed"
+        outcome.status = BranchStatus.COMMITTED
         return outcome
     try:
         result = gitops.push_branch(
@@ -326,31 +338,19 @@ def _prepare(repo: git.Repo, request: BranchRequest) -> BranchOutcome:
         if created_ref:
             gitops.restore_branch(repo, request.branch, outcome.commit, local_sha)
         raise
-    outcome.status = "pushed"
+    outcome.status = BranchStatus.PUSHED
     url = result.url or gitops.remote_url(repo, request.remote)
     outcome.messages.append(f"pushed {request.branch} to {request.remote} ({url})")
     outcome.merge_request_url = result.merge_request_url
     return outcome
 
 
-
-def unified_diff(path: str, old: bytes | None, new: bytes) -> str:
-    """A ``git diff``-style unified diff of one file (``/dev/null`` for a new file)."""
-    import difflib
-
-    old_lines = [] if old is None else old.decode("utf-8", "replace").splitlines(keepends=True)
-    new_lines = new.decode("utf-8", "replace").splitlines(keepends=True)
-    before = "/dev/null" if old is None else f"a/{path}"
-    out = []
-    for line in difflib.unified_diff(old_lines, new_lines, before, f"b/{path}"):
-        out.append(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
-    return "".join(out)
-
-
 def render_outcome(outcome: BranchOutcome) -> str:
     """The text ``ciswitch branch`` prints on standard output."""
+    from ciswitch.report.diff import unified_diff
+
     lines: list[str] = []
-    if outcome.status == "dry-run":
+    if outcome.status == BranchStatus.DRY_RUN:
         for path, (old, new) in sorted(outcome.files.items()):
             lines.append(unified_diff(path, old, new).rstrip("\n"))
         lines.append("")
@@ -362,8 +362,8 @@ def render_outcome(outcome: BranchOutcome) -> str:
             lines.append("    " + shlex.join(outcome.push_command))
         else:
             lines.append("no push (--no-push)")
-    if outcome.fixed and outcome.status != "up-to-date":
-        verb = "would fix" if outcome.status == "dry-run" else "fixed"
+    if outcome.fixed and outcome.status != BranchStatus.UP_TO_DATE:
+        verb = "would fix" if outcome.status == BranchStatus.DRY_RUN else "fixed"
         files = sorted(p for p in outcome.files if p != MARKER_FILE)
         text = f"{verb} {len(outcome.fixed)} place(s) in {len(files)} file(s): {', '.join(files)}"
         if MARKER_FILE in outcome.files:

@@ -53,7 +53,9 @@ class GitTreeWorkspace:
     def _index(self) -> dict[str, _Entry]:
         """Every entry of the tree (directories included), from one ``git ls-tree`` call."""
         if self._entries is None:
-            out = self.repo.git.ls_tree("-r", "-t", "-z", "--full-tree", self.commit.hexsha)
+            from ciswitch.gitops import tree_listing
+
+            out = tree_listing(self.repo, self.commit.hexsha)
             entries: dict[str, _Entry] = {}
             for record in out.split("\0"):
                 if not record:

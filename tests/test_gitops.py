@@ -25,6 +25,7 @@ from gitrepos import (
 )
 
 from ciswitch import gitops
+from ciswitch.cli.mr_options import parse_author
 from ciswitch.errors import CiswitchError
 from ciswitch.git_tree import GitTreeWorkspace
 from ciswitch.redact import redact
@@ -263,12 +264,12 @@ def test_default_branch_unreachable_remote_is_redacted(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- commits
 
 def test_parse_identity() -> None:
-    assert gitops.parse_identity("Jane Doe <jane@example.com>") == gitops.Identity(
+    assert parse_author("Jane Doe <jane@example.com>") == gitops.Identity(
         "Jane Doe", "jane@example.com"
     )
     for bad in ("jane@example.com", "<jane@example.com>", "Jane <a> <b>"):
         with pytest.raises(CiswitchError, match="--author"):
-            gitops.parse_identity(bad)
+            parse_author(bad)
 
 
 def test_commit_files_touches_nothing_but_the_object_database(tmp_path: Path) -> None:

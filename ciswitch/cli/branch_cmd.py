@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ciswitch.cli.mr_options import merge_request_options
+from ciswitch.cli.mr_options import merge_request_options, parse_author
 
 
 @click.command("branch")
@@ -43,7 +43,7 @@ def branch(
     with a .ciswitch.toml marker, and pushed with GitLab merge request push options. Running
     it again when the branch already carries the change does nothing.
     """
-    from ciswitch import branching, gitops
+    from ciswitch import branching
     from ciswitch.errors import CiswitchError
     from ciswitch.redact import redact
 
@@ -54,9 +54,9 @@ def branch(
         request = branching.BranchRequest(
             path=repo, branch=branch, remote=remote, target=target, to=address,
             unsafe=unsafe_fixes, config_file=config_file,
-            author=gitops.parse_identity(author) if author is not None else None,
+            author=parse_author(author),
             title=title or branching.DEFAULT_TITLE, description=description, draft=draft,
-            labels=list(labels), assignees=list(assignees), push_options=list(push_options),
+            labels=tuple(labels), assignees=tuple(assignees), push_options=tuple(push_options),
             push=not no_push, dry_run=dry_run, marker=not no_marker, force_update=force_update,
         )
         outcome = branching.prepare_branch(request)

@@ -107,7 +107,7 @@ def fix(
     any_change = any(outcome.changes for outcome in outcomes)
     for ws, outcome in planned:
         if show_diff:
-            from ciswitch.branching import unified_diff
+            from ciswitch.report.diff import unified_diff
 
             for change in outcome.changes:
                 click.echo(unified_diff(change.path, change.old, change.new), nl=False)

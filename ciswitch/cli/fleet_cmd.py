@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from ciswitch.cli.mr_options import merge_request_options_without_dry_run
+from ciswitch.cli.mr_options import merge_request_options_without_dry_run, parse_author
 
 if TYPE_CHECKING:
     from ciswitch.branching import BranchRequest
@@ -126,7 +126,7 @@ def _branch_options(func: F) -> F:
 
 
 def _request(params: dict[str, Any], dry_run: bool) -> BranchRequest:
-    from ciswitch import branching, gitops
+    from ciswitch import branching
 
     description = None
     if params["description_file"] is not None:
@@ -136,10 +136,10 @@ def _request(params: dict[str, Any], dry_run: bool) -> BranchRequest:
         branch=params["branch"], remote="origin", target=params["target"],
         to=params["address"], unsafe=params["unsafe_fixes"],
         config_file=config_file.resolve() if config_file is not None else None,
-        author=gitops.parse_identity(params["author"]) if params["author"] else None,
+        author=parse_author(params["author"] or None),
         title=params["title"] or branching.DEFAULT_TITLE, description=description,
-        draft=params["draft"], labels=list(params["labels"]),
-        assignees=list(params["assignees"]), push_options=list(params["push_options"]),
+        draft=params["draft"], labels=tuple(params["labels"]),
+        assignees=tuple(params["assignees"]), push_options=tuple(params["push_options"]),
         push=not params["no_push"], dry_run=dry_run, marker=not params["no_marker"],
         force_update=params["force_update"],
     )

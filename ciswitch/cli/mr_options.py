@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
+
+if TYPE_CHECKING:
+    from ciswitch.gitops import Identity
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -42,3 +45,17 @@ def merge_request_options_without_dry_run(command: F) -> F:
     for option in reversed(_OPTIONS):
         command = option(command)
     return command
+
+
+def parse_author(text: str | None) -> Identity | None:
+    """The ``--author`` value as an identity (None when not given); a malformed one is a
+    one-line error saying what the option takes."""
+    if text is None:
+        return None
+    from ciswitch.errors import CiswitchError
+    from ciswitch.gitops import parse_identity
+
+    found = parse_identity(text)
+    if found is None:
+        raise CiswitchError(f"--author must look like 'Name <email>', got {text!r}")
+    return found

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ciswitch.cli.mr_options import merge_request_options
+from ciswitch.cli.mr_options import merge_request_options, parse_author
 from ciswitch.runbook.revert import DEFAULT_BRANCH
 
 
@@ -37,7 +37,6 @@ def revert(
     (in a temporary worktree: your work tree is not touched) and pushes it with GitLab merge
     request push options, like `ciswitch branch`.
     """
-    from ciswitch import gitops
     from ciswitch.errors import CiswitchError
     from ciswitch.redact import redact
     from ciswitch.runbook import revert as reverting
@@ -53,9 +52,9 @@ def revert(
                                     str(description_file)) from err
         request = reverting.RevertRequest(
             path=repo, branch=branch, remote=remote, target=target, commit=commit,
-            author=gitops.parse_identity(author) if author is not None else None,
+            author=parse_author(author),
             title=title or reverting.DEFAULT_TITLE, description=description, draft=draft,
-            labels=list(labels), assignees=list(assignees), push_options=list(push_options),
+            labels=tuple(labels), assignees=tuple(assignees), push_options=tuple(push_options),
             push=not no_push, dry_run=dry_run, force_update=force_update,
         )
         outcome = reverting.prepare_revert(request)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 import os
 import shutil
-import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -21,7 +20,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from ciswitch.branching import BranchOutcome, BranchRequest
+from ciswitch.branching import BranchOutcome, BranchRequest, BranchStatus
 from ciswitch.errors import CiswitchError
 from ciswitch.fleet.journal import PUSHED, RepoOutcome, Status
 from ciswitch.fleet.sources import DEFAULT_CI_CONFIG, RepoSpec
@@ -63,14 +62,9 @@ class RunOptions:
 
 def _git(args: Sequence[str], cwd: Path | None = None) -> str:
     """Run git; failures become a redacted one-line CiswitchError."""
-    proc = subprocess.run(
-        ["git", *args], cwd=cwd, capture_output=True, text=True, check=False,
-        env={**os.environ, "GIT_TERMINAL_PROMPT": "0"},
-    )
-    if proc.returncode != 0:
-        detail = "; ".join(ln.strip() for ln in proc.stderr.splitlines() if ln.strip())
-        raise CiswitchError(redact(f"git {args[0]} failed: {detail or proc.returncode}"))
-    return proc.stdout
+    from ciswitch.gitops import git_output
+
+    return git_output(args, cwd)
 
 
 @functools.cache
@@ -232,20 +226,20 @@ def outcome_of(spec: RepoSpec, result: BranchOutcome, request: BranchRequest) ->
             branch=result.branch, commit=result.commit, output=output,
         )
 
-    if result.status == "nothing-to-fix":
+    if result.status == BranchStatus.NOTHING_TO_FIX:
         return make(Status.CLEAN, "no :local stages storage")
-    if result.status == "unfixable":
+    if result.status == BranchStatus.UNFIXABLE:
         return make(Status.SKIPPED, f"{left} place(s) need a manual change")
-    if result.status == "dry-run":
+    if result.status == BranchStatus.DRY_RUN:
         what = "would push" if request.push else "would commit"
         return make(
             Status.PUSHED if request.push else Status.SKIPPED,
             f"dry run: {what} {result.branch} ({fixed} fixed, {left} left)",
             output=render_outcome(result),
         )
-    if result.status == "committed":
+    if result.status == BranchStatus.COMMITTED:
         return make(Status.SKIPPED, "committed locally, not pushed (--no-push)")
-    if result.status == "up-to-date":
+    if result.status == BranchStatus.UP_TO_DATE:
         return make(Status.PUSHED, f"{result.branch} already carries the change")
     if result.merge_request_url:
         return make(

@@ -336,11 +336,10 @@ def stages_address(
 
 def git_remote_url(repo: Path, remote: str = "origin") -> str | None:
     """The URL of ``remote`` as git resolves it (``insteadOf`` applied), or None."""
+    from ciswitch.gitops import git_text
+
     try:
-        done = subprocess.run(
-            ["git", "-C", str(repo), "remote", "get-url", remote],
-            capture_output=True, text=True, check=False,
-        )
+        done = git_text(["-C", str(repo), "remote", "get-url", remote])
     except OSError:
         return None
     url = done.stdout.strip()

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import tempfile
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ciswitch import gitops
 from ciswitch.errors import CiswitchError
+from ciswitch.merge_request import MergeRequestSettings
 from ciswitch.redact import redact
 
 if TYPE_CHECKING:
@@ -30,8 +32,8 @@ DEFAULT_BRANCH = "ciswitch/revert-remote-stages-storage"
 DEFAULT_TITLE = "Go back to :local werf stages storage"
 
 
-@dataclass
-class RevertRequest(gitops.MergeRequestSettings):
+@dataclass(frozen=True)
+class RevertRequest(MergeRequestSettings):
     """Everything ``ciswitch revert`` was asked to do (the options mirror ``branch``)."""
 
     branch: str = DEFAULT_BRANCH
@@ -40,12 +42,24 @@ class RevertRequest(gitops.MergeRequestSettings):
     commit: str | None = None
 
 
+class RevertStatus(StrEnum):
+    """How ``ciswitch revert`` ended."""
+
+    #: a ciswitch revert of the switch is already on the default branch
+    ALREADY_REVERTED = "already-reverted"
+    #: the branch already carries this revert
+    UP_TO_DATE = "up-to-date"
+    DRY_RUN = "dry-run"
+    #: committed on the branch, not pushed (``--no-push``)
+    COMMITTED = "committed"
+    PUSHED = "pushed"
+
+
 @dataclass
 class RevertOutcome:
-    """What happened; ``status`` is ``already-reverted``, ``up-to-date``, ``dry-run``,
-    ``committed`` (``--no-push``) or ``pushed``."""
+    """What happened; the CLI prints it."""
 
-    status: str
+    status: RevertStatus
     branch: str
     target: str
     reverted: str
@@ -74,23 +88,13 @@ def _base(repo: git.Repo, request: RevertRequest, target: str) -> str:
     raise CiswitchError(f"no branch {target} here (neither {request.remote}/{target} nor local)")
 
 
-def _is_ancestor(repo: git.Repo, older: str, newer: str) -> bool:
-    import git
-
-    try:
-        repo.git.merge_base("--is-ancestor", older, newer)
-    except git.GitCommandError:
-        return False
-    return True
-
-
 def find_switch_commit(repo: git.Repo, base: str, target: str, explicit: str | None) -> str:
     """The ciswitch commit on ``base`` (``explicit`` when given, checked to be on it)."""
     if explicit is not None:
         sha = gitops.resolve_commit(repo, explicit)
         if sha is None:
             raise CiswitchError(f"--commit: {explicit!r} is not a commit here")
-        if not _is_ancestor(repo, sha, base):
+        if not gitops.is_ancestor(repo, sha, base):
             raise CiswitchError(f"--commit: {sha[:10]} is not on {target}")
         return sha
     found = gitops.trailer_commits(repo, base, max_count=1)
@@ -105,7 +109,7 @@ def find_switch_commit(repo: git.Repo, base: str, target: str, explicit: str | N
 def reverted_by(repo: git.Repo, base: str, switch: str) -> str | None:
     """A ciswitch revert on ``base`` that came after ``switch``, if any."""
     for sha in gitops.trailer_commits(repo, base, value=REVERT_VALUE):
-        if _is_ancestor(repo, switch, sha):
+        if gitops.is_ancestor(repo, switch, sha):
             return sha
     return None
 
@@ -164,19 +168,17 @@ def make_revert_commit(
         gitops.run_git(repo, "cannot create a temporary worktree",
                     "worktree", "add", "--quiet", "--detach", str(worktree), base)
         try:
-            import git
-
             try:
-                repo.git.execute(["git", "-C", str(worktree), "revert", "--no-commit",
-                                  *mainline, switch])
-            except git.GitCommandError as err:
+                gitops.run_git(repo, f"git revert of {switch[:10]} failed",
+                               "-C", str(worktree), "revert", "--no-commit", *mainline, switch)
+            except CiswitchError as err:
                 files = _conflicts(repo, worktree)
                 if files:
                     raise CiswitchError(
                         f"cannot revert {switch[:10]} cleanly: later changes conflict in "
                         f"{', '.join(files)}; revert it by hand"
                     ) from err
-                raise gitops.git_error(err, f"git revert of {switch[:10]} failed") from err
+                raise
             message_file = Path(tmp) / "message"
             message_file.write_text(message, encoding="utf-8")
             try:
@@ -225,10 +227,10 @@ def prepare_revert(request: RevertRequest) -> RevertOutcome:
     switch = find_switch_commit(repo, base, target, request.commit)
     subject = gitops.run_git(repo, "cannot read the commit", "log", "-1", "--format=%s",
                           switch).strip()
-    outcome = RevertOutcome("dry-run", request.branch, target, switch, subject)
+    outcome = RevertOutcome(RevertStatus.DRY_RUN, request.branch, target, switch, subject)
     undone = reverted_by(repo, base, switch)
     if undone is not None:
-        outcome.status = "already-reverted"
+        outcome.status = RevertStatus.ALREADY_REVERTED
         outcome.messages.append(
             f"nothing to do: {switch[:10]} is already reverted on {target} by {undone[:10]}"
         )
@@ -247,7 +249,7 @@ def prepare_revert(request: RevertRequest) -> RevertOutcome:
     remote_same = _same_change(repo, remote_sha, base, ours)
     request.refuse_other_change((local_sha, local_same), (remote_sha, remote_same))
     if remote_same and (local_same or local_sha is None):
-        outcome.status = "up-to-date"
+        outcome.status = RevertStatus.UP_TO_DATE
         outcome.commit = remote_sha
         outcome.messages.append(
             f"nothing to do: branch {request.branch} on {request.remote} already reverts "
@@ -255,7 +257,7 @@ def prepare_revert(request: RevertRequest) -> RevertOutcome:
         )
         return outcome
     if local_same and not request.push:
-        outcome.status = "up-to-date"
+        outcome.status = RevertStatus.UP_TO_DATE
         outcome.commit = local_sha
         outcome.messages.append(
             f"nothing to do: local branch {request.branch} already reverts {switch[:10]}"
@@ -288,7 +290,7 @@ def prepare_revert(request: RevertRequest) -> RevertOutcome:
             f"({commit[:10]}) reverting {switch[:10]} on {target}; your work tree is unchanged"
         )
     if not request.push:
-        outcome.status = "committed"
+        outcome.status = RevertStatus.COMMITTED
         return outcome
     try:
         result = gitops.push_branch(repo, request.remote, request.branch, options,
@@ -297,7 +299,7 @@ def prepare_revert(request: RevertRequest) -> RevertOutcome:
         if moved:
             gitops.restore_branch(repo, request.branch, commit, local_sha)
         raise
-    outcome.status = "pushed"
+    outcome.status = RevertStatus.PUSHED
     outcome.messages.append(
         f"pushed {request.branch} to {request.remote} ({gitops.remote_url(repo, request.remote)})"
     )
@@ -311,7 +313,7 @@ def render_outcome(outcome: RevertOutcome) -> str:
     import shlex
 
     lines: list[str] = []
-    if outcome.status == "dry-run":
+    if outcome.status == RevertStatus.DRY_RUN:
         lines.append(outcome.diff.rstrip("\n"))
         lines.append("")
         if outcome.push_command is not None:
@@ -321,7 +323,7 @@ def render_outcome(outcome: RevertOutcome) -> str:
     lines += outcome.messages
     if outcome.merge_request_url:
         lines.append(f"merge request: {outcome.merge_request_url}")
-    if outcome.status in ("pushed", "committed", "up-to-date"):
+    if outcome.status in (RevertStatus.PUSHED, RevertStatus.COMMITTED, RevertStatus.UP_TO_DATE):
         lines.append("before merging: restore the local stages and remove the block file on "
                      "the runner (ciswitch plan --run rollback-sync, --run unblock), and stop "
                      "the project's running werf jobs")

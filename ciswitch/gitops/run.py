@@ -1,0 +1,123 @@
+"""Running git: the one runner every git process of ciswitch goes through, and its errors.
+
+GitPython is imported inside functions, so importing this package does not load ``git``."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ciswitch.errors import CiswitchError
+from ciswitch.redact import redact
+
+if TYPE_CHECKING:
+    import git
+
+
+def git_error(err: Exception, what: str) -> CiswitchError:
+    """A one-line, redacted :class:`CiswitchError` from a failed git command."""
+    stderr = getattr(err, "stderr", "") or str(err)
+    if isinstance(stderr, bytes):
+        stderr = stderr.decode("utf-8", "replace")
+    return _stderr_error(str(stderr), what)
+
+
+def _stderr_error(stderr: str, what: str) -> CiswitchError:
+    """:func:`git_error` from the standard error text of a git process."""
+    lines = [ln.strip() for ln in stderr.splitlines()]
+    lines = [re.sub(r"^stderr: '?", "", ln).rstrip("'").strip() for ln in lines]
+    detail = "; ".join(ln for ln in lines if ln)
+    return CiswitchError(redact(f"{what}: {detail}" if detail else what))
+
+
+def _git_executable() -> str:
+    """The git GitPython was told to use (``GIT_PYTHON_GIT_EXECUTABLE``), else ``git``."""
+    import git
+
+    return str(git.Git.GIT_PYTHON_GIT_EXECUTABLE or "git")
+
+
+def run_git(repo: git.Repo, what: str, *args: str, env: Mapping[str, str] | None = None) -> str:
+    """``git <args>`` in ``repo``; a git failure becomes a CiswitchError saying ``what``."""
+    import git
+
+    try:
+        out: str = repo.git.execute(
+            [_git_executable(), *args], env=dict(env) if env else None,
+            strip_newline_in_stdout=False,
+        )
+    except git.GitCommandError as err:
+        raise git_error(err, what) from err
+    return out
+
+
+def git_process(
+    args: Sequence[str],
+    *,
+    cwd: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    input: bytes | None = None,
+    stdin: int | None = None,
+) -> subprocess.CompletedProcess[bytes]:
+    """``git <args>`` as its own process (not GitPython's), with the git GitPython would use;
+    output captured as bytes, the exit code left to the caller."""
+    return subprocess.run(
+        [_git_executable(), *args], cwd=cwd, env=None if env is None else dict(env),
+        input=input, stdin=stdin, capture_output=True, check=False,
+    )
+
+
+def git_text(
+    args: Sequence[str],
+    *,
+    cwd: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """``git <args>`` (the ``git`` on ``PATH``) with text output, the exit code left to the
+    caller; may raise :class:`OSError` when git cannot be started."""
+    return subprocess.run(
+        ["git", *args], cwd=cwd, env=None if env is None else dict(env),
+        capture_output=True, text=True, check=False,
+    )
+
+
+def git_output(args: Sequence[str], cwd: Path | None = None) -> str:
+    """``git <args>`` without a terminal prompt; its standard output, or a redacted one-line
+    :class:`CiswitchError` naming the subcommand and git's own words."""
+    proc = git_text(args, cwd=cwd, env={**os.environ, "GIT_TERMINAL_PROMPT": "0"})
+    if proc.returncode != 0:
+        detail = "; ".join(ln.strip() for ln in proc.stderr.splitlines() if ln.strip())
+        raise CiswitchError(redact(f"git {args[0]} failed: {detail or proc.returncode}"))
+    return proc.stdout
+
+
+def _git_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment of a git process started without GitPython: the same C locale it sets,
+    so that the messages matched below (identity, push options) are git's English ones."""
+    return {**os.environ, **(env or {}), "LANGUAGE": "C", "LC_ALL": "C"}
+
+
+def open_repo(path: Path) -> git.Repo:
+    """The repository whose work tree contains ``path``; one-line error when there is none."""
+    import git
+
+    if not path.exists():
+        raise CiswitchError("no such directory", str(path))
+    try:
+        repo = git.Repo(path, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError) as err:
+        raise CiswitchError("not a git repository", str(path)) from err
+    if repo.bare or repo.working_tree_dir is None:
+        raise CiswitchError("bare repository: ciswitch needs a work tree", str(path))
+    return repo
+
+
+def work_tree(repo: git.Repo) -> Path:
+    """The root of the work tree."""
+    if repo.working_tree_dir is None:  # pragma: no cover - open_repo refuses bare repos
+        raise CiswitchError("bare repository: ciswitch needs a work tree", str(repo.git_dir))
+    return Path(repo.working_tree_dir)
