@@ -82,7 +82,7 @@ def _blocks(text: str) -> Iterator[tuple[int, str, list[tuple[int, str]], str | 
 
 
 def _logical_lines(body: list[tuple[int, str]]) -> Iterator[tuple[int, str]]:
-    start, parts = 0, []
+    start, parts = 0, list[str]()
     for number, text in body:
         if not parts:
             start = number

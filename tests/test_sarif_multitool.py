@@ -334,7 +334,8 @@ def _allowed(scenario: Scenario, key: tuple[str, str]) -> bool:
 def _every_rule_log(validated: Callable[[str], Validated]) -> dict[str, Any]:
     log = validated("every-rule").log
     assert log["runs"][0]["results"], "the every-rule scenario must have results"
-    return json.loads(json.dumps(log))  # a deep copy
+    copy: dict[str, Any] = json.loads(json.dumps(log))
+    return copy
 
 
 def test_harness_fails_a_log_the_sdk_cannot_load(
