@@ -38,7 +38,7 @@ def _tmux_binary() -> str:
 
 
 class Terminal:
-    """One tmux session running an interactive bash with a fixed prompt."""
+    """A tmux terminal running an interactive bash with a fixed prompt."""
 
     def __init__(self, binary: str, socket: Path, env: dict[str, str], cwd: Path) -> None:
         self.binary = binary
