@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Any
 from ciswitch.gitlab import SCRIPT_KEYS, Job, Pipeline, ScriptLine, Variable
 from ciswitch.model import Notice
 from ciswitch.source import SourceFile
-from ciswitch.yamlnodes import MERGE_TAG, is_map, is_scalar, is_seq
+from ciswitch.yaml.nodes import MERGE_TAG, is_map, is_scalar, is_seq
 
 if TYPE_CHECKING:
-    from ciswitch.scripts import NotFollowed, ScriptRun
+    from ciswitch.scripts.runs import NotFollowed, ScriptRun
     from ciswitch.shell import Assignment, FlagUse, ShellAnalysis, WerfCall, Word
     from ciswitch.workspace import Workspace
 
@@ -70,13 +70,13 @@ class ShellSite:
     def to_file(self, start: int, end: int) -> tuple[int, int]:
         """Map a range of the shell text to a range of the file text.
 
-        Raises ``yamlspan.SpanError`` when the scalar cannot be mapped (callers then offer no
-        fix for the place).
+        Raises ``ciswitch.yaml.spans.SpanError`` when the scalar cannot be mapped (callers
+        then offer no fix for the place).
         """
         if self.node is None:
             return start, end
         if self._starts is None or self._ends is None:
-            from ciswitch.yamlspan import value_extents
+            from ciswitch.yaml.spans import value_extents
 
             extents = value_extents(self.file.text, self.node)
             self._starts = array("q", (s for s, _ in extents))
@@ -315,7 +315,7 @@ class Analyzer:
         known = self._runs.get(site.key)
         if known is not None:
             return known
-        from ciswitch.scripts import script_runs
+        from ciswitch.scripts.runs import script_runs
 
         # The same line text recurs in many jobs (as distinct nodes): look it up once.
         found = self._runs_by_text.get(site.text)
@@ -359,7 +359,7 @@ class Analyzer:
         site = self.facts.sites.get(key)
         if site is None:
             if run.kind == "python":
-                from ciswitch.pyscripts import PythonSite
+                from ciswitch.scripts.python import PythonSite
 
                 site = PythonSite(file)
             else:
@@ -485,7 +485,7 @@ class Analyzer:
 
 
 def _safe_map(site: ShellSite, start: int, end: int) -> tuple[int, int]:
-    from ciswitch.yamlspan import SpanError
+    from ciswitch.yaml.spans import SpanError
 
     try:
         return site.to_file(start, end)

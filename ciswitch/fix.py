@@ -21,7 +21,7 @@ from ciswitch.lint import analyse_workspace
 from ciswitch.model import Edit, Finding, Problem
 from ciswitch.source import SourceFile
 from ciswitch.workspace import DirectoryWorkspace, Workspace
-from ciswitch.yamlnodes import is_map, is_scalar, is_seq, tag_of
+from ciswitch.yaml.nodes import is_map, is_scalar, is_seq, tag_of
 
 UNSAFE_REASON = "unsafe fix (changes the locking backend): use --unsafe-fixes"
 
@@ -222,7 +222,7 @@ def verify_meaning(source: SourceFile, new: SourceFile | str, fixes: list[Findin
         expected_removed.update(finding.fix.removed_words)
         expected_added.update(finding.fix.added_words)
     if source.path.endswith(".py"):
-        from ciswitch.pyscripts import compare_literals
+        from ciswitch.scripts.python import compare_literals
 
         return compare_literals(source.text, new_text, expected_removed, expected_added)
     if not source.path.endswith((".yml", ".yaml")) and source._documents is None:

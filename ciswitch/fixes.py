@@ -15,7 +15,7 @@ from typing import Any
 
 from ciswitch.analysis import LOCAL, Place, ShellSite
 from ciswitch.model import Edit, Fix
-from ciswitch.yamlnodes import is_map
+from ciswitch.yaml.nodes import is_map
 
 _TRAILING = re.compile(r"[ \t]*(?:#[^\n]*)?\r?(?:\n|$)")
 
@@ -62,7 +62,7 @@ def tidy_range(text: str, start: int, end: int) -> tuple[int, int]:
 
 
 def _shell_edit(site: ShellSite, start: int, end: int, replacement: str) -> Edit:
-    from ciswitch.yamlspan import SpanError
+    from ciswitch.yaml.spans import SpanError
 
     try:
         fstart, fend = site.to_file(start, end)
@@ -135,8 +135,8 @@ def assignment_fix(place: Place, to: str | None) -> Fix:
 
 
 def _python_fix(place: Place, to: str | None) -> Fix:
-    """Places in Python helpers are fixed by :mod:`ciswitch.pyscripts` (libcst positions)."""
-    from ciswitch.pyscripts import python_fix
+    """Places in Python helpers are fixed by :mod:`ciswitch.scripts.python` (libcst positions)."""
+    from ciswitch.scripts.python import python_fix
 
     return python_fix(place, to)
 

@@ -18,7 +18,7 @@ from ciswitch.errors import CiswitchError
 from ciswitch.model import Notice, Problem
 from ciswitch.source import SourceFile, read_source
 from ciswitch.workspace import Workspace, glob_files, normalize
-from ciswitch.yamlnodes import (
+from ciswitch.yaml.nodes import (
     REFERENCE_TAG,
     Entry,
     Loc,

@@ -55,7 +55,7 @@ def analyse_workspace(
     ci_file = entry or config.ci_config
     result = LintResult(root=label or ws.label)
     if entry is not None and not entry.lower().endswith(YAML_SUFFIXES):
-        from ciswitch.scripts import script_kind
+        from ciswitch.scripts.runs import script_kind
 
         kind = script_kind(ws, entry) if ws.is_file(entry) else None
         if kind is not None:
@@ -85,7 +85,7 @@ def _analyse_named_script(
 ) -> Analysis:
     """Lint a shell script or Python helper named on the command line, without any YAML."""
     from ciswitch.analysis import collect_script_facts
-    from ciswitch.scripts import ScriptRun
+    from ciswitch.scripts.runs import ScriptRun
 
     switched = config.stages_storage == "remote"
     run = ScriptRun(entry, "python" if kind == "python" else "shell", 0, 0)
@@ -105,7 +105,7 @@ def _analyse_named_script(
 def _add_extra_files(ws: Workspace, config: Config, facts: Facts) -> None:
     """Scripts matched by ``extra-files`` that no job runs are linted on their own."""
     from ciswitch.analysis import collect_script_facts
-    from ciswitch.scripts import ScriptRun, script_kind
+    from ciswitch.scripts.runs import ScriptRun, script_kind
     from ciswitch.workspace import glob_files
 
     paths = sorted({p for pattern in config.extra_files for p in glob_files(ws, pattern)})
