@@ -42,3 +42,12 @@ def about_ci(code: str) -> bool:
     """Whether findings of ``code`` are about the CI configuration (not suppressions)."""
     rule = BY_CODE.get(code)
     return rule is None or rule.about_ci
+
+
+#: the rules whose findings keep the project's stages storage on ``:local`` (a flag, a variable)
+STORAGE_CODES = frozenset({
+    csw001_local_stages_storage_flag.CODE,
+    csw002_local_stages_storage_variable.CODE,
+})
+#: the rule saying a werf command would be left with no stages storage (it needs an address)
+NEEDS_ADDRESS_CODE = csw004_no_stages_storage_left.CODE
