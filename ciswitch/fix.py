@@ -113,16 +113,16 @@ def plan_fix(
     entry: str | None = None,
 ) -> FixOutcome:
     """Compute and verify the fix of a repository; nothing is written."""
-    analysis = analyse_workspace(ws, config, entry=entry, to=to)
-    outcome = FixOutcome(problems=list(analysis.result.problems))
+    run = analyse_workspace(ws, config, entry=entry, to=to)
+    outcome = FixOutcome(problems=list(run.result.problems))
     if outcome.problems:
-        outcome.remaining = list(analysis.result.findings)
+        outcome.remaining = list(run.result.findings)
         return outcome
-    chosen, left = _select(analysis.result.findings, unsafe)
+    chosen, left = _select(run.result.findings, unsafe)
     outcome.remaining = left
     if not chosen:
         return outcome
-    sources = analysis.facts.files
+    sources = run.facts.files
     edits = group_edits(e for f in chosen if f.fix is not None for e in f.fix.edits)
     new_texts: dict[str, str] = {}
     for path, file_edits in edits.items():
@@ -148,7 +148,7 @@ def plan_fix(
             config,
             entry,
             to,
-            analysis.result.findings,
+            run.result.findings,
             chosen,
         )
         for path, message in error_paths.items():

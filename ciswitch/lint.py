@@ -173,7 +173,7 @@ def lint_paths(
     paths: list[Path], config_file: Path | None = None, *, to: str | None = None
 ) -> list[LintRun]:
     """Lint each PATH (a repository directory or a single CI file)."""
-    analyses: list[LintRun] = []
+    runs: list[LintRun] = []
     for path in paths:
         try:
             ws, entry = resolve_target(path)
@@ -183,7 +183,7 @@ def lint_paths(
             result.problems.append(
                 Problem(err.path or str(path), err.message, err.line, err.column)
             )
-            analyses.append(LintRun(result, Facts(None)))
+            runs.append(LintRun(result, Facts(None)))
             continue
-        analyses.append(analyse_workspace(ws, config, entry=entry, to=to))
-    return analyses
+        runs.append(analyse_workspace(ws, config, entry=entry, to=to))
+    return runs

@@ -3,7 +3,7 @@
 A helper reaches werf through ``subprocess``/``os.exec*`` argument lists, shell strings
 (``shell=True``, ``os.system``), ``env=`` dicts and ``os.environ``. This module reads them with
 libcst (imported only when a job actually runs a Python file, or one is named on the command
-line) and presents them to the analysis as the shell layer's values -- :class:`WerfCall`,
+line) and presents them to the replay as the shell layer's values -- :class:`WerfCall`,
 :class:`FlagUse`, :class:`Assignment` with offsets into the Python file -- so the same rules
 and the same job/session logic apply. Fixes are plain text edits that remove list or dict
 elements (with their comma, and a trailing comment that belonged to them) so the list keeps
@@ -44,7 +44,7 @@ class PythonReading:
     fixes: dict[tuple[int, int], FixMaker] = field(default_factory=dict)
 
 
-# -- analysis -------------------------------------------------------------------------------------
+# -- reading --------------------------------------------------------------------------------------
 def analyse_python(path: str, text: str) -> PythonReading:
     """Read a Python helper (a file libcst cannot parse yields nothing)."""
     import libcst as cst

@@ -1,4 +1,4 @@
-"""werf-aware shell analysis with tree-sitter-bash, for the lint rules and the fix engine.
+"""werf-aware shell reading with tree-sitter-bash, for the lint rules and the fix engine.
 
 All offsets are **character** offsets into the analysed ``str`` (tree-sitter's UTF-8 byte
 offsets are converted in :mod:`ciswitch.shell.syntax`). tree-sitter is imported on first use.
