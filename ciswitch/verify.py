@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import enum
 from collections import Counter
-from difflib import SequenceMatcher
 from typing import Any
 
 from ciswitch.errors import CiswitchError
@@ -254,6 +253,8 @@ def compare_literals(
 ) -> str | None:
     """None when ``new`` parses and holds ``old``'s string literals minus exactly ``removed``
     plus exactly ``added``, the rest in the same order."""
+    from difflib import SequenceMatcher
+
     import libcst as cst
 
     try:

@@ -31,8 +31,7 @@ from ciswitch.analysis.facts import (
 )
 from ciswitch.analysis.sites import PythonFileSite, ShellFileSite, Site, YamlScalarSite
 from ciswitch.gitlab import SCRIPT_KEYS, Job, Pipeline, ScriptLine, Variable
-from ciswitch.model import Notice
-from ciswitch.shell.werf import LOCAL, STAGES_VAR, SYNC_VAR
+from ciswitch.model import LOCAL, STAGES_VAR, SYNC_VAR, Notice
 from ciswitch.source import SourceFile
 from ciswitch.verify import FileKind
 from ciswitch.yaml.nodes import MERGE_TAG, is_map, is_scalar, is_seq

@@ -17,8 +17,7 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ciswitch.edits import NoFix, line_end, line_start, rest_is_trailing, tidy_range
-from ciswitch.model import Edit, Fix
-from ciswitch.shell.werf import LOCAL
+from ciswitch.model import LOCAL, Edit, Fix
 from ciswitch.source import SourceFile
 from ciswitch.verify import FileKind
 

@@ -18,10 +18,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ciswitch.edits import NoFix
-from ciswitch.model import Edit, Fix
+from ciswitch.model import LOCAL, STAGES_VAR, SYNC_VAR, Edit, Fix
 from ciswitch.shell import werf
 from ciswitch.shell.model import Assignment, FlagForm, FlagUse, WerfCall, Word
-from ciswitch.shell.werf import LOCAL, STAGES_VAR, SYNC_VAR
 
 _RUNNERS = frozenset({"run", "call", "check_call", "check_output", "Popen", "getoutput",
                       "getstatusoutput", "system", "popen"})

@@ -76,12 +76,6 @@ LONG_FLAGS: dict[str, FlagName] = {
 }
 SHORT_FLAGS: dict[str, FlagName] = {"s": "stages-storage", "S": "synchronization"}
 
-#: the environment variables behind the two flags, and the value this tool is about
-STAGES_VAR = "WERF_STAGES_STORAGE"
-SYNC_VAR = "WERF_SYNCHRONIZATION"
-LOCAL = ":local"
-
-
 def split_flag(
     prefix: str, short_storage: bool, short_sync: bool
 ) -> tuple[FlagName, str, str] | None:
