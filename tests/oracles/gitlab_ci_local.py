@@ -13,8 +13,16 @@ a file holding one hidden key, so the local part of the pipeline is expanded and
 fetched. Paths (from gitlab-ci-local's own layout):
 
 - ``remote: https://host/p/f.yml`` -> ``includes/host/p/f.yml``
-- ``project: g/p`` + ``file: f.yml`` (+ ``ref: r``, default ``HEAD``) -> ``includes/<origin host>/g/p/r/f.yml``
-- ``template: T.yml`` -> ``includes/gitlab.com/gitlab-org/gitlab/-/raw/HEAD/lib/gitlab/ci/templates/T.yml``
+- ``project: g/p`` + ``file: f.yml`` (+ ``ref: r``, default ``HEAD``) ->
+  ``includes/<origin host>/g/p/r/f.yml``
+- ``template: T.yml`` ->
+  ``includes/gitlab.com/gitlab-org/gitlab/-/raw/HEAD/lib/gitlab/ci/templates/T.yml``
+
+A local include whose file is not in the repository (a corpus file alone) gets the same stub
+in the copy (a glob gets one matching file). The stub also defines, as hidden jobs with a no-op
+script, the templates that ``extends`` / ``!reference`` name but no local file defines: they
+are the stubbed includes' content, which neither ciswitch nor the oracle can see. Stubs are
+committed with the copy, as gitlab-ci-local resolves local includes among git's files.
 
 Child pipelines: a job with ``trigger: include:`` of local files is expanded again with
 ``--file`` set to each child file; the child's jobs get the trigger job's variables (and the
@@ -82,6 +90,7 @@ def _git(cwd: Path, *args: str) -> None:
 def _make_repo(source: Path, work: Path) -> None:
     shutil.copytree(source, work, ignore=shutil.ignore_patterns(".git", ".gitlab-ci-local"),
                     symlinks=True)
+    _stub_includes(work)  # before the commit: gitlab-ci-local resolves local includes in git
     _git(work, "init", "-q", "-b", "main")
     _git(work, "add", "-A")
     _git(work, "config", "user.name", "Oracle")
@@ -137,27 +146,87 @@ def _stub_paths(config: Any) -> Iterator[str]:
 
 
 class _Loader(yaml.SafeLoader):
-    """PyYAML that reads GitLab's ``!reference`` tag (only to find includes)."""
+    """PyYAML that reads GitLab's ``!reference`` tag (only to find includes and templates)."""
 
 
-_Loader.add_constructor("!reference", lambda loader, node: None)
+@dataclass(frozen=True)
+class _Ref:
+    path: tuple[str, ...]
+
+
+def _reference(loader: yaml.SafeLoader, node: yaml.Node) -> _Ref:
+    items = loader.construct_sequence(node) if isinstance(node, yaml.SequenceNode) else []
+    return _Ref(tuple(str(i) for i in items))
+
+
+_Loader.add_constructor("!reference", _reference)
+
+
+def _local_includes(config: Any) -> Iterator[str]:
+    if not isinstance(config, dict):
+        return
+    for entry in _include_entries(config.get("include")):
+        if isinstance(entry, str) and not re.match(r"https?://", entry):
+            yield entry
+        elif isinstance(entry, dict) and isinstance(entry.get("local"), str):
+            yield entry["local"]
+
+
+def _undefined(configs: list[Any]) -> dict[str, dict[str, Any]]:
+    """Hidden templates that ``extends`` / ``!reference`` name but no local file defines: they
+    come from a stubbed include, so the stub defines them (empty, a no-op script)."""
+    defined = {k for c in configs if isinstance(c, dict) for k in c}
+    wanted: dict[str, dict[str, Any]] = {}
+
+    def visit(node: Any) -> None:
+        if isinstance(node, _Ref) and node.path and node.path[0] not in defined:
+            body = wanted.setdefault(node.path[0], {"script": ["true"]})
+            if len(node.path) > 1:
+                body[node.path[1]] = {} if node.path[1] == "variables" else ["true"]
+        elif isinstance(node, dict):
+            ext = node.get("extends")
+            for name in ext if isinstance(ext, list) else [ext] if isinstance(ext, str) else []:
+                if name not in defined:
+                    wanted.setdefault(name, {"script": ["true"]})
+            for value in node.values():
+                visit(value)
+        elif isinstance(node, list):
+            for value in node:
+                visit(value)
+
+    for config in configs:
+        visit(config)
+    return wanted
 
 
 def _stub_includes(work: Path) -> list[str]:
-    stubbed: list[str] = []
+    """Write the stub of every include that is not in the copy; returns their paths."""
+    configs: dict[Path, Any] = {}
     for path in sorted(work.rglob("*")):
         if path.suffix not in (".yml", ".yaml") or ".gitlab-ci-local" in path.parts:
             continue
         try:
-            config = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)  # noqa: S506
+            configs[path] = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
         except (yaml.YAMLError, UnicodeDecodeError):
             continue
-        for rel in _stub_paths(config):
-            target = work / ".gitlab-ci-local" / "includes" / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(STUB, encoding="utf-8")
-            stubbed.append(rel)
-    return stubbed
+    missing = _undefined(list(configs.values()))
+    stub = STUB + (yaml.safe_dump(missing, sort_keys=True) if missing else "")
+    targets: list[Path] = []
+    for config in configs.values():
+        targets.extend(work / ".gitlab-ci-local" / "includes" / rel for rel in _stub_paths(config))
+        for local in _local_includes(config):
+            rel = local.lstrip("/")
+            if "$" in rel:
+                continue
+            if "*" in rel:
+                if not list(work.glob(rel)):
+                    targets.append(work / rel.replace("**/", "").replace("*", "ciswitch-stub"))
+            elif not (work / rel).exists():
+                targets.append(work / rel)
+    for target in targets:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(stub, encoding="utf-8")
+    return [t.relative_to(work).as_posix() for t in targets]
 
 
 # --- reading the expansion -------------------------------------------------------------------
@@ -228,7 +297,15 @@ def _jobs(listed: list[dict[str, Any]], preview: dict[str, Any], passed: dict[st
         data = preview.get(_base_name(name, preview))
         if not isinstance(data, dict):
             raise OracleError(f"job {name!r} of --list-json is not in --preview")
-        default = {**global_vars, **_variables(data.get("variables")), **_matrix(name, data),
+        inherit = data.get("inherit")
+        inherited = inherit.get("variables", True) if isinstance(inherit, dict) else True
+        if inherited is False:
+            globals_used = {}
+        elif isinstance(inherited, list):
+            globals_used = {k: v for k, v in global_vars.items() if k in inherited}
+        else:
+            globals_used = global_vars
+        default = {**globals_used, **_variables(data.get("variables")), **_matrix(name, data),
                    **passed}
         bindings = [default]
         for rule in data.get("rules") or []:
@@ -253,9 +330,18 @@ def _trigger_files(data: dict[str, Any]) -> list[str]:
 
 def _expand(exe: str, work: Path, home: Path, file: str, passed: dict[str, str],
             parent: str, depth: int) -> list[Job]:
-    listed = json.loads(_run(exe, work, home, "--file", file, "--list-json"))
+    out = _run(exe, work, home, "--file", file, "--list-json")
+    start = out.find("\n[") + 1 if not out.startswith("[") else 0
+    try:
+        listed = json.loads(out[start:])
+    except json.JSONDecodeError as exc:
+        raise OracleError(f"--list-json printed no JSON: {out[:200]!r}") from exc
     text = _run(exe, work, home, "--file", file, "--preview")
-    preview = yaml.load(text, Loader=_Loader)  # noqa: S506
+    start = text.find("---\n")
+    try:
+        preview = yaml.load(text[max(start, 0):], Loader=_Loader)
+    except yaml.YAMLError as exc:
+        raise OracleError(f"--preview printed no YAML: {exc}") from exc
     if not isinstance(preview, dict):
         raise OracleError("--preview printed no mapping")
     jobs = _jobs(listed, preview, passed, parent)
@@ -275,7 +361,6 @@ def expand_pipeline(repo: Path, tmp: Path, exe: str) -> Pipeline:
     home = tmp / "oracle-home"
     home.mkdir(parents=True, exist_ok=True)
     _make_repo(repo, work)
-    _stub_includes(work)
     return Pipeline(_expand(exe, work, home, ".gitlab-ci.yml", {}, "", 0))
 
 
@@ -320,10 +405,36 @@ def carries_local(job: Job, repo: Path) -> bool:
             return True
         texts = [expand_vars(line, variables) for line in job.script]
         texts.extend(_helper_texts(repo, job.script))
-        for text in texts:
-            for line in text.splitlines():
-                if line.lstrip().startswith("#"):
-                    continue
-                if LOCAL_IN_SCRIPT.search(line):
-                    return True
+        if any(_local_line(line) for text in texts for line in _shell_lines(text)):
+            return True
+    return False
+
+
+def _shell_lines(text: str) -> Iterator[str]:
+    """Lines of shell text, without comment lines and without here-document bodies."""
+    end = ""
+    for line in text.splitlines():
+        if end:
+            if line.strip() == end:
+                end = ""
+            continue
+        if line.lstrip().startswith("#"):
+            continue
+        heredoc = re.search(r"<<-?\s*['\"]?(\w+)", line)
+        if heredoc:
+            end = heredoc.group(1)
+        yield line
+
+
+def _local_line(line: str) -> bool:
+    """A ``:local`` flag after a ``werf`` word on a line that does not print text (an
+    approximation of "werf gets this flag" that the fixtures' look-alikes hold to)."""
+    if re.match(r"\s*(?:echo|printf)\b", line):
+        return False
+    line = line.split("<<", 1)[0]  # a here-document's words (folded onto its line) are text
+    for match in LOCAL_IN_SCRIPT.finditer(line):
+        if match.group(0).startswith("WERF_STAGES_STORAGE"):
+            return True
+        if re.search(r"(?:^|[\s/'\"(;&|])werf\b", line[: match.start()]):
+            return True
     return False
