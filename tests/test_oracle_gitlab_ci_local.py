@@ -303,3 +303,39 @@ def test_lint_agrees_with_gitlab_ci_local(path: Path, tmp_path: Path, glci: str)
         f"(b) real jobs with :local named by no finding: {missed}; "
         f"real jobs: {sorted(pipeline.names())}; named: {named}"
     )
+
+
+# --- the oracle's own semantics (no gitlab-ci-local needed) ----------------------------------
+
+
+@pytest.mark.parametrize(("script", "variables", "expected"), [
+    ("werf build -s :local", {}, True),
+    ("werf build --stages-storage=':local'", {}, True),
+    ('werf build -s":local"', {}, True),
+    ("werf stages -s :local cleanup", {}, True),
+    ("export WERF_STAGES_STORAGE=:local", {}, True),
+    ("werf deploy $ARGS", {"ARGS": "--stages-storage :local --log-verbose"}, True),
+    ('"$WERF_BIN" build -s :local', {"WERF_BIN": "/usr/local/bin/werf"}, True),
+    ("werf", {"WERF_STAGES_STORAGE": "${S}", "S": ":local"}, True),
+    ("werf stages sync --from :local --to $R && werf build -s :local", {}, True),
+    ("werf stages sync --from :local --to $R", {}, False),
+    ("werf stages switch-from-local --to $R", {}, False),
+    ('echo "werf build -s :local"', {}, False),
+    ("helm upgrade -s :local x", {}, False),
+    ("cat <<EOF werf build -s :local EOF", {}, False),
+    ("werf build --stages-storage :localhost", {}, False),
+    ("werf", {"WERF_STAGES_STORAGE": "registry.example.test/stages"}, False),
+])
+def test_oracle_semantics(script: str, variables: dict[str, str], expected: bool,
+                          tmp_path: Path) -> None:
+    job = Job("build", (script,), (variables,))
+    assert carries_local(job, tmp_path) is expected
+
+
+def test_finding_names() -> None:
+    matrix = Job("build: [a, b]", (), ({},))
+    child = Job("child-build", (), ({},), parent="kid")
+    assert names_job("build", matrix) and names_job("build: [a, b]", matrix)
+    assert not names_job("build: [a]", matrix)
+    assert names_job("child-build", child) and names_job("child-build of the child of kid", child)
+    assert not names_job("kid", child) and not names_job(".template", matrix)
