@@ -98,6 +98,15 @@ KNOWN_GAPS: dict[str, str] = {
         "(a)+(b) variables: !reference [.vars, variables]: the finding names the hidden "
         "'.vars', never build which uses it"
     ),
+    "oracle/parallel-matrix-variables": (
+        "(b) parallel: matrix: variables are not read: 'build: [a,:local]' and 'build: "
+        "[b,:local]' get WERF_STAGES_STORAGE=:local from the matrix entry and no finding"
+    ),
+    "oracle/wrappers": (
+        "(b) 'echo production | xargs -I{} werf deploy --stages-storage :local': the werf"
+        " after xargs is not recognised, job with-xargs gets no finding (time, nice, sudo"
+        " -E, env, timeout are)"
+    ),
     "oracle/rules-variables": (
         "(b) a job's rules: entry variables (WERF_STAGES_STORAGE: :local) are not read"
     ),
@@ -321,7 +330,10 @@ def test_lint_agrees_with_gitlab_ci_local(path: Path, tmp_path: Path, glci: str)
     ("werf stages sync --from :local --to $R", {}, False),
     ("werf stages switch-from-local --to $R", {}, False),
     ('echo "werf build -s :local"', {}, False),
+    ("echo production | xargs -I{} werf deploy --stages-storage :local", {}, True),
+    ("sh -c 'werf build -s:local'", {}, True),
     ("helm upgrade -s :local x", {}, False),
+    ("helm upgrade -s :local x && werf deploy", {}, False),
     ("cat <<EOF werf build -s :local EOF", {}, False),
     ("werf build --stages-storage :localhost", {}, False),
     ("werf", {"WERF_STAGES_STORAGE": "registry.example.test/stages"}, False),
@@ -333,9 +345,9 @@ def test_oracle_semantics(script: str, variables: dict[str, str], expected: bool
 
 
 def test_finding_names() -> None:
-    matrix = Job("build: [a, b]", (), ({},))
+    matrix = Job("build: [a,b]", (), ({},))
     child = Job("child-build", (), ({},), parent="kid")
-    assert names_job("build", matrix) and names_job("build: [a, b]", matrix)
+    assert names_job("build", matrix) and names_job("build: [a,b]", matrix)
     assert not names_job("build: [a]", matrix)
     assert names_job("child-build", child) and names_job("child-build of the child of kid", child)
     assert not names_job("kid", child) and not names_job(".template", matrix)

@@ -267,7 +267,7 @@ def _matrix(name: str, job: dict[str, Any]) -> dict[str, str]:
     parallel = job.get("parallel")
     if not match or not isinstance(parallel, dict):
         return {}
-    wanted = match.group(1)
+    wanted = re.sub(r",\s*", ",", match.group(1))  # gitlab-ci-local writes "build: [a,b]"
     for entry in parallel.get("matrix") or []:
         if not isinstance(entry, dict):
             continue
@@ -276,9 +276,9 @@ def _matrix(name: str, job: dict[str, Any]) -> dict[str, str]:
             options = values if isinstance(values, list) else [values]
             combos = [{**c, str(key): _value(v)} for c in combos for v in options]
         for combo in combos:
-            if ", ".join(combo.values()) == wanted:
+            if ",".join(combo.values()) == wanted:
                 return combo
-    return {}
+    raise OracleError(f"no parallel: matrix: entry gives the job name {name!r}")
 
 
 def _base_name(name: str, preview: dict[str, Any]) -> str:
@@ -429,12 +429,13 @@ def _shell_lines(text: str) -> Iterator[str]:
 def _local_line(line: str) -> bool:
     """A ``:local`` flag after a ``werf`` word on a line that does not print text (an
     approximation of "werf gets this flag" that the fixtures' look-alikes hold to)."""
-    if re.match(r"\s*(?:echo|printf)\b", line):
-        return False
     line = line.split("<<", 1)[0]  # a here-document's words (folded onto its line) are text
-    for match in LOCAL_IN_SCRIPT.finditer(line):
-        if match.group(0).startswith("WERF_STAGES_STORAGE"):
-            return True
-        if re.search(r"(?:^|[\s/'\"(;&|])werf\b", line[: match.start()]):
-            return True
+    for segment in re.split(r"&&|\|\||[;|]", line):
+        if re.match(r"\s*(?:echo|printf)\b", segment):
+            continue
+        for match in LOCAL_IN_SCRIPT.finditer(segment):
+            if match.group(0).startswith("WERF_STAGES_STORAGE"):
+                return True
+            if re.search(r"(?:^|[\s/'\"(`])werf\b", segment[: match.start()]):
+                return True
     return False
