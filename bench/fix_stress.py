@@ -34,6 +34,9 @@ def main() -> int:
     parser.add_argument(
         "--subprocess", type=int, default=5, help="examples also run through the installed CLI"
     )
+    parser.add_argument(
+        "--shrink-seconds", type=float, default=30, help="time spent shrinking each reproducer"
+    )
     args = parser.parse_args()
 
     counts: Counter[str] = Counter()
@@ -80,7 +83,13 @@ def main() -> int:
     print(f"files with :local: {fixable}")
     for line in fixdrive.summary(dict(counts)):
         print("  " + line)
-    refusals = counts["refused-internal-error"] + counts["refused-with-reason"]
+    groups: Counter[str] = Counter()
+    for cls, n in counts.items():
+        groups[cls.split(":")[0]] += n
+    print("per class group:")
+    for line in fixdrive.summary(dict(groups)):
+        print("  " + line)
+    refusals = sum(n for cls, n in counts.items() if cls.startswith("refused"))
     print(f"refusals: {refusals} of {fixable} files with :local "
           f"({100 * refusals / max(fixable, 1):.1f}%)")
     print(f"in-process vs installed CLI: {args.subprocess} compared, "
@@ -93,7 +102,7 @@ def main() -> int:
         for cls, plans in sorted(failures.items()):
             plans.sort(key=fixgen.plan_size)
             for number, plan in enumerate(plans[: args.per_class]):
-                small = fixdrive.minimise(plan, cls)
+                small = fixdrive.minimise(plan, cls, seconds=args.shrink_seconds)
                 outcome = fixdrive.classify(fixgen.render(small))
                 folder = args.save_failures / cls.replace(":", "-") / str(number)
                 fixdrive.save(folder, small, outcome)

@@ -15,6 +15,7 @@ generator's record: a defect of the test tools themselves).
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import tempfile
@@ -103,7 +104,7 @@ def _classify(repo: fixgen.Repo, tmp: Path, run: Runner, max_runs: int) -> Outco
         if not unchanged:
             return Outcome("wrong-fix:refused-but-wrote", first, fix)
         if "internal error" in fix.stderr:
-            return Outcome("refused-internal-error", first, fix)
+            return Outcome("refused-internal-error:" + _signature(first), first, fix)
         return Outcome("refused-with-reason", first, fix)
     if truth_count == 0:
         if not unchanged or fix.code != 0:
@@ -113,7 +114,7 @@ def _classify(repo: fixgen.Repo, tmp: Path, run: Runner, max_runs: int) -> Outco
         old = (before / name).read_bytes()
         if old.startswith(b"\xef\xbb\xbf") != data.startswith(b"\xef\xbb\xbf"):
             return Outcome("wrong-fix:encoding", f"{name}: BOM changed", fix)
-        if (b"\r\n" in old) and data.replace(b"\r\n", b"").count(b"\n"):
+        if b"\r\n" in old and data.replace(b"\r\n", b"").count(b"\n"):
             return Outcome("wrong-fix:encoding", f"{name}: line endings mixed", fix)
     runnable = fixoracle.runnable_jobs(before)
     verdict = fixoracle.compare(before, work, repo.unsafe, runnable, max_runs=max_runs)
@@ -141,6 +142,14 @@ def _classify(repo: fixgen.Repo, tmp: Path, run: Runner, max_runs: int) -> Outco
     if left:
         return Outcome("left-with-reason", f"{left} left", fix)
     return Outcome("correct-fix", "", fix)
+
+
+def _signature(message: str) -> str:
+    """A short name for an internal error's message, without its line numbers and lists."""
+    text = message.split("fix not applied:", 1)[-1]
+    text = re.sub(r"\s+at line \d+|\[.*|'.*", "", text)
+    words = re.findall(r"[a-z]+", text.lower())[:5]
+    return "-".join(words) or "unnamed"
 
 
 def minimise(
@@ -189,7 +198,7 @@ def save(root: Path, plan: fixgen.Plan, outcome: Outcome) -> None:
 
 def summary(counts: dict[str, int]) -> list[str]:
     total = sum(counts.values())
-    return [f"{name:40s} {n:6d}  {100 * n / total:5.1f}%" for name, n in sorted(counts.items())]
+    return [f"{name:56s} {n:6d}  {100 * n / total:5.1f}%" for name, n in sorted(counts.items())]
 
 
 def plan_json(plan: Any) -> str:

@@ -552,7 +552,7 @@ def render(plan: Plan) -> Repo:
         truth.features.add("sh-helper")
     for name in list(files):
         text = files[name]
-        if plan.get("crlf"):
+        if plan.get("crlf") and not name.endswith(".sh"):  # bash reads CR as a character
             text = text.replace("\n", "\r\n")
             truth.features.add("crlf")
         if plan.get("bom") and name == ".gitlab-ci.yml":

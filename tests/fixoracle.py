@@ -415,17 +415,37 @@ def _normalise_command(words: Command, unsafe: bool) -> Command:
     return tuple(head + ws)
 
 
+NOOP: Command = ("<no-op>",)
+
+
+def _noop(command: Command) -> Command:
+    return NOOP if command in (("true",), (":",)) else command
+
+
 def normalise_structure(struct: Structure, unsafe: bool) -> Structure:
+    """``struct`` without the ``:local`` occurrences, keeping what bash does.
+
+    A command left empty (an ``export`` of only ``WERF_STAGES_STORAGE=:local``) always
+    succeeded, so: a statement made only of such commands goes; at the head of an and-or list
+    followed by ``&&`` it goes with that operator (``X && b`` runs like ``b``); anywhere else it
+    becomes a no-op (``a && X`` runs like ``a && true``, not like ``a``: under ``set -e`` a
+    failing ``a`` stops the job only in the second form). ``true`` and ``:`` are that no-op.
+    """
     out: list[tuple[AndOr, str]] = []
     for andor, term in struct:
-        new: list[tuple[str, Pipeline]] = []
+        items: list[tuple[str, Pipeline | None]] = []
         for op, pipeline in andor:
-            cmds = tuple(c for c in (_normalise_command(c, unsafe) for c in pipeline) if c)
-            if not cmds:
-                continue
-            new.append(("" if not new else (op or "&&"), cmds))
-        if new:
-            out.append((tuple(new), term))
+            cmds = [_normalise_command(c, unsafe) for c in pipeline]
+            if not any(cmds):
+                items.append((op, None))  # removed
+            else:
+                items.append((op, tuple(_noop(c) if c else NOOP for c in cmds)))
+        if all(p is None for _, p in items):
+            continue
+        while items[0][1] is None and len(items) > 1 and items[1][0] == "&&":
+            items = [("", items[1][1]), *items[2:]]
+        new = tuple((op, p if p is not None else (NOOP,)) for op, p in items)
+        out.append((new, term))
     return tuple(out)
 
 
@@ -499,7 +519,8 @@ def normalise_model(doc: dict[str, Any], unsafe: bool) -> dict[str, Any]:
         for key, item in value.items():
             if key in SCRIPT_KEYS:
                 items = [item] if isinstance(item, str) else item
-                job[key] = [normalise_script(s, unsafe) for s in items]
+                # an item left with no statement runs nothing: it equals no item
+                job[key] = [n for n in (normalise_script(s, unsafe) for s in items) if n]
             elif key == "variables":
                 item = _normalise_vars(item)
                 if item:
