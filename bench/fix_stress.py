@@ -20,9 +20,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-import fixdrive  # noqa: E402
-import fixgen  # noqa: E402
-from hypothesis import HealthCheck, Phase, given, seed, settings  # noqa: E402
+import fixdrive
+import fixgen
+from hypothesis import HealthCheck, Phase, given, seed, settings
 
 
 def main() -> int:
@@ -60,7 +60,7 @@ def main() -> int:
         repo = fixgen.render(plan)
         try:
             outcome = fixdrive.classify(repo)
-        except Exception as error:  # noqa: BLE001 - counted: a defect of the test tools
+        except Exception as error:
             outcome = fixdrive.Outcome("test-tool-error", f"{type(error).__name__}: {error}")
         counts[outcome.cls] += 1
         features.update(repo.truth.features)
@@ -78,8 +78,10 @@ def main() -> int:
     one()
     elapsed = time.monotonic() - start
     total = sum(counts.values())
-    print(f"examples: {total}  seed: {args.seed}  time: {elapsed:.1f} s "
-          f"({1000 * elapsed / max(total, 1):.0f} ms each)")
+    print(
+        f"examples: {total}  seed: {args.seed}  time: {elapsed:.1f} s "
+        f"({1000 * elapsed / max(total, 1):.0f} ms each)"
+    )
     print(f"files with :local: {fixable}")
     for line in fixdrive.summary(dict(counts)):
         print("  " + line)
@@ -90,10 +92,14 @@ def main() -> int:
     for line in fixdrive.summary(dict(groups)):
         print("  " + line)
     refusals = sum(n for cls, n in counts.items() if cls.startswith("refused"))
-    print(f"refusals: {refusals} of {fixable} files with :local "
-          f"({100 * refusals / max(fixable, 1):.1f}%)")
-    print(f"in-process vs installed CLI: {args.subprocess} compared, "
-          f"{len(mismatched_runs)} differ {mismatched_runs}")
+    print(
+        f"refusals: {refusals} of {fixable} files with :local "
+        f"({100 * refusals / max(fixable, 1):.1f}%)"
+    )
+    print(
+        f"in-process vs installed CLI: {args.subprocess} compared, "
+        f"{len(mismatched_runs)} differ {mismatched_runs}"
+    )
     print("generator coverage (examples containing each feature):")
     for name, n in sorted(features.items()):
         print(f"  {name:40s} {n:6d}")

@@ -20,9 +20,10 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import fixgen
 import fixoracle
@@ -70,7 +71,9 @@ class Outcome:
 
 
 def _snapshot(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }
 
 
 def _left(report: Path) -> int:
@@ -92,7 +95,9 @@ def _classify(repo: fixgen.Repo, tmp: Path, run: Runner, max_runs: int) -> Outco
     truth_count = repo.truth.count()
     oracle_count = fixoracle.count_local(before)
     if oracle_count != truth_count:
-        return Outcome("oracle-vs-truth", f"oracle counts {oracle_count}, generator wrote {truth_count}")
+        return Outcome(
+            "oracle-vs-truth", f"oracle counts {oracle_count}, generator wrote {truth_count}"
+        )
     flags = ["--unsafe-fixes"] if repo.unsafe else []
     report = tmp / "left.json"
     fix = run(["fix", *flags, "--format", "json", "-o", str(report), str(work)])
@@ -130,7 +135,7 @@ def _classify(repo: fixgen.Repo, tmp: Path, run: Runner, max_runs: int) -> Outco
             f"{after_count} :local still in the files, fix reported {left} left",
             fix,
         )
-    lint = run(["lint", "--format", "json", "-o", str(tmp / "lint.json"), str(work)])
+    run(["lint", "--format", "json", "-o", str(tmp / "lint.json"), str(work)])
     linted = _left(tmp / "lint.json")
     if linted != left:
         return Outcome("lint-after-differs", f"lint reports {linted}, fix said {left} left", fix)
@@ -169,7 +174,7 @@ def minimise(
             tries += 1
             try:
                 outcome = classify(fixgen.render(candidate), run)
-            except Exception:  # noqa: BLE001 - a candidate the generator cannot render
+            except Exception:
                 continue
             if outcome.cls == cls:
                 plan = candidate

@@ -13,9 +13,10 @@ Nothing here imports ciswitch: the generator and the oracle are independent of t
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from hypothesis import strategies as st
 
@@ -79,7 +80,9 @@ def _werf_line(draw: st.DrawFn) -> Plan:
 @st.composite
 def simple_lines(draw: st.DrawFn) -> Plan:
     kind = draw(
-        st.sampled_from(["werf", "werf", "werf", "echo", "true", "false", "export", "curl", "sync_from"])
+        st.sampled_from(
+            ["werf", "werf", "werf", "echo", "true", "false", "export", "curl", "sync_from"]
+        )
     )
     if kind == "werf":
         return _werf_line(draw)
@@ -313,7 +316,7 @@ def _shell_line(line: Plan, ctx: _Ctx) -> str:
     if kind == "chain":
         ctx.truth.features.add("chain")
         out = _shell_simple(line["parts"][0], ctx)
-        for op, part in zip(line["ops"], line["parts"][1:]):
+        for op, part in zip(line["ops"], line["parts"][1:], strict=True):
             if line["cont"]:
                 ctx.truth.features.add("chain-continuation")
                 out += f" {op} \\\n  " + _shell_simple(part, ctx)
@@ -402,14 +405,18 @@ def _render_vars(var_plans: list[Plan], indent: str, ctx: _Ctx, prefix: str) -> 
     for number, var in enumerate(var_plans):
         if var["local"]:
             name, value = "WERF_STAGES_STORAGE", ":local"
-            ctx.add("variable", f"WERF_STAGES_STORAGE: {var['quote']}{' desc' if var['desc'] else ''}")
+            ctx.add(
+                "variable", f"WERF_STAGES_STORAGE: {var['quote']}{' desc' if var['desc'] else ''}"
+            )
             ctx.truth.features.add("variable:" + ctx.place.split(" ")[0])
         else:
             name, value = f"{prefix}_VAR{number}", "some value"
         rendered = _yaml_scalar_value(value, var["quote"])
         if var.get("desc"):
             ctx.truth.features.add("variable:value-description")
-            out += f"{indent}{name}:\n{indent}  value: {rendered}\n{indent}  description: a setting\n"
+            out += (
+                f"{indent}{name}:\n{indent}  value: {rendered}\n{indent}  description: a setting\n"
+            )
         else:
             out += f"{indent}{name}: {rendered}\n"
     return out
@@ -498,7 +505,9 @@ def render(plan: Plan) -> Repo:
         body = ""
         merge = [m for m in job["merge"] if m < len(templates)] if not include else []
         if merge:
-            truth.features.add("merge-list" if job["merge_list"] or len(merge) > 1 else "merge-single")
+            truth.features.add(
+                "merge-list" if job["merge_list"] or len(merge) > 1 else "merge-single"
+            )
             if len(merge) == 1 and not job["merge_list"]:
                 body += f"  <<: *tpl{merge[0]}\n"
             else:
@@ -519,7 +528,9 @@ def render(plan: Plan) -> Repo:
             if job.get("vars_ref") == "entry":
                 truth.features.add("reference:variable-entry")
                 jvars = [v for v in jvars if not v["local"]]
-                body += "    WERF_STAGES_STORAGE: !reference [.vars, variables, WERF_STAGES_STORAGE]\n"
+                body += (
+                    "    WERF_STAGES_STORAGE: !reference [.vars, variables, WERF_STAGES_STORAGE]\n"
+                )
             body += _render_vars(jvars, "    ", ctx, name.upper())
         ctx.place = f"{name} script"
         script = ""
@@ -529,7 +540,9 @@ def render(plan: Plan) -> Repo:
             truth.features.add("reference:script")
             script += "    - !reference [.tpl0, before_script]\n"
         script += _render_items(job["items"], "    ", ctx, comments)
-        calls = job.get("call_sh") or (number == 0 and not any(j.get("call_sh") for j in plan["jobs"]))
+        calls = job.get("call_sh") or (
+            number == 0 and not any(j.get("call_sh") for j in plan["jobs"])
+        )
         if calls and plan.get("sh") is not None:
             script += "    - bash ci/build.sh\n"
         body += "  script:\n" + script
@@ -545,9 +558,8 @@ def render(plan: Plan) -> Repo:
         files["ci/common.yml"] = side
     if plan.get("sh") is not None:
         ctx = _Ctx(truth, "ci/build.sh", "build.sh")
-        files["ci/build.sh"] = (
-            "#!/usr/bin/env bash\nset -eo pipefail\n"
-            + "".join(_shell_line(line, ctx) + "\n" for line in plan["sh"])
+        files["ci/build.sh"] = "#!/usr/bin/env bash\nset -eo pipefail\n" + "".join(
+            _shell_line(line, ctx) + "\n" for line in plan["sh"]
         )
         truth.features.add("sh-helper")
     for name in list(files):
@@ -595,7 +607,7 @@ def shrink_candidates(value: Any, key: str = "") -> Iterator[Any]:
                 yield value[:index] + value[index + 1 :]
         for index, item in enumerate(value):
             for smaller in shrink_candidates(item):
-                yield value[:index] + [smaller] + value[index + 1 :]
+                yield [*value[:index], smaller, *value[index + 1 :]]
     elif isinstance(value, dict):
         for key in sorted(value):
             item = value[key]
@@ -603,14 +615,18 @@ def shrink_candidates(value: Any, key: str = "") -> Iterator[Any]:
                 yield {**value, key: False}
             elif isinstance(item, int) and not isinstance(item, bool) and item > 0:
                 yield {**value, key: 0}
-            elif isinstance(item, (dict, list)) and key not in ("parts",) and value.get("k") != "chain":
+            elif (
+                isinstance(item, (dict, list))
+                and key not in ("parts",)
+                and value.get("k") != "chain"
+            ):
                 if key in ("default", "sh"):
                     yield {**value, key: None}
             elif isinstance(item, str) and key in ("style",) and item != "plain":
                 yield {**value, key: "plain"}
-            elif isinstance(item, str) and key in ("ci_env", "vars_ref"):
-                yield {**value, key: None}
-            elif item is not None and key in ("flag", "sync", "extends"):
+            elif (isinstance(item, str) and key in ("ci_env", "vars_ref")) or (
+                item is not None and key in ("flag", "sync", "extends")
+            ):
                 yield {**value, key: None}
         for key in sorted(value):
             item = value[key]

@@ -74,9 +74,11 @@ def _read(path: Path) -> str:
 
 def load(path: Path) -> Any:
     try:
-        return yaml.load(_read(path), Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(_read(path), Loader=_Loader)
     except yaml.YAMLError as error:
-        raise OracleError(f"{path.name}: YAML does not load: {str(error).splitlines()[0]}") from None
+        raise OracleError(
+            f"{path.name}: YAML does not load: {str(error).splitlines()[0]}"
+        ) from None
 
 
 def _deep_merge(base: Any, over: Any) -> Any:
@@ -371,9 +373,14 @@ def _strip_werf_args(args: list[str], unsafe: bool) -> list[str]:
     """werf's arguments without the stages-storage (and, if ``unsafe``, synchronization) :local."""
     out: list[str] = []
     i = 0
-    is_sync = len(args) >= 2 and unquote(args[0]) == "stages" and unquote(args[1]) in (
-        "sync",
-        "switch-from-local",
+    is_sync = (
+        len(args) >= 2
+        and unquote(args[0]) == "stages"
+        and unquote(args[1])
+        in (
+            "sync",
+            "switch-from-local",
+        )
     )
     long_names = ["--stages-storage"] + (["--synchronization"] if unsafe else [])
     short_names = ["-s"] + (["-S"] if unsafe else [])
@@ -411,7 +418,7 @@ def _normalise_command(words: Command, unsafe: bool) -> Command:
         rest = [w for w in ws[1:] if not _is_local_assignment(w)]
         return tuple(head + ([ws[0], *rest] if rest else []))
     if ws and unquote(ws[0]) == "werf":
-        return tuple(head + [ws[0], *_strip_werf_args(ws[1:], unsafe)])
+        return (*head, ws[0], *_strip_werf_args(ws[1:], unsafe))
     return tuple(head + ws)
 
 
@@ -468,9 +475,14 @@ def count_in_script(text: str) -> int:
 
 
 def _count_flags(args: list[str]) -> int:
-    if len(args) >= 2 and unquote(args[0]) == "stages" and unquote(args[1]) in (
-        "sync",
-        "switch-from-local",
+    if (
+        len(args) >= 2
+        and unquote(args[0]) == "stages"
+        and unquote(args[1])
+        in (
+            "sync",
+            "switch-from-local",
+        )
     ):
         return 0
     names = ("--stages-storage", "--synchronization", "-s", "-S")
@@ -563,7 +575,7 @@ def count_local(root: Path) -> int:
 
 
 def _count_yaml(text: str) -> int:
-    node = yaml.compose(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+    node = yaml.compose(text, Loader=_Loader)
     seen: set[int] = set()
     total = 0
 

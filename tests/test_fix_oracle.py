@@ -52,8 +52,10 @@ def test_fix_means_the_same_minus_local(plan: fixgen.Plan) -> None:
 
 
 @SUITE
-@given(fixgen.plans())
-def test_generator_and_oracle_agree(plan: fixgen.Plan, tmp_path_factory: pytest.TempPathFactory) -> None:
+@given(plan=fixgen.plans())
+def test_generator_and_oracle_agree(
+    plan: fixgen.Plan, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     """Not xfail: the test tools themselves must be right (valid input, counts agree)."""
     repo = fixgen.render(plan)
     root = tmp_path_factory.mktemp("gen")
@@ -124,12 +126,14 @@ def test_oracle_catches_a_joined_chain(tmp_path: Path) -> None:
 def test_oracle_catches_a_dangling_reference_and_a_changed_merge(tmp_path: Path) -> None:
     before = (
         ".vars:\n  variables:\n    WERF_STAGES_STORAGE: ':local'\n    OTHER: x\n"
-        "build:\n  variables:\n    WERF_STAGES_STORAGE: !reference [.vars, variables, WERF_STAGES_STORAGE]\n"
+        "build:\n  variables:\n"
+        "    WERF_STAGES_STORAGE: !reference [.vars, variables, WERF_STAGES_STORAGE]\n"
         "  script:\n" + CI_ENV
     )
     after = (
         ".vars:\n  variables:\n    OTHER: x\n"
-        "build:\n  variables:\n    WERF_STAGES_STORAGE: !reference [.vars, variables, WERF_STAGES_STORAGE]\n"
+        "build:\n  variables:\n"
+        "    WERF_STAGES_STORAGE: !reference [.vars, variables, WERF_STAGES_STORAGE]\n"
         "  script:\n" + CI_ENV
     )
     verdict = fixoracle.compare(*_pair(tmp_path, before, after), unsafe=False)
@@ -159,7 +163,7 @@ def test_oracle_catches_a_changed_run_the_structure_allows(tmp_path: Path) -> No
 
 
 @settings(max_examples=3, deadline=None, derandomize=True, database=None, phases=[Phase.generate])
-@given(fixgen.plans())
+@given(plan=fixgen.plans())
 def test_inprocess_runs_equal_the_installed_cli(
     plan: fixgen.Plan, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
