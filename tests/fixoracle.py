@@ -751,6 +751,8 @@ def _script_runnable(text: str, root: Path, depth: int = 0) -> bool:
         if term == "&":
             return False
         for _, pipeline in andor:
+            if len(pipeline) > 1:
+                return False  # a writer racing a reader that exits (EPIPE): not deterministic
             for command in pipeline:
                 words = [w for w in command if not ("=" in w and w.split("=")[0].isidentifier())]
                 if not words:

@@ -177,3 +177,18 @@ def test_inprocess_runs_equal_the_installed_cli(
         files = {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
         results.append((result.code, files))
     assert results[0] == results[1]
+
+
+FIXSAFETY = Path(__file__).parent / "fixtures" / "fixsafety"
+
+
+@pytest.mark.parametrize(
+    "case", sorted(p.name for p in FIXSAFETY.iterdir()) if FIXSAFETY.is_dir() else []
+)
+def test_fixsafety_inputs_are_valid(case: str) -> None:
+    """Each saved reproducer is a valid configuration with ``:local`` in it (the oracle's view)."""
+    root = FIXSAFETY / case / "input"
+    scripts = fixoracle.job_scripts(fixoracle.model(root))
+    assert fixoracle.bash_syntax_errors(scripts) == {}
+    assert fixoracle.count_local(root) > 0
+    assert (FIXSAFETY / case / "notes.txt").read_text().strip()
