@@ -8,6 +8,7 @@ known failure classes are under ``tests/fixtures/fixsafety/``.
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -192,3 +193,39 @@ def test_fixsafety_inputs_are_valid(case: str) -> None:
     assert fixoracle.bash_syntax_errors(scripts) == {}
     assert fixoracle.count_local(root) > 0
     assert (FIXSAFETY / case / "notes.txt").read_text().strip()
+
+
+def test_stress_script_counts_and_saves(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    script = Path(__file__).resolve().parent.parent / "bench" / "fix_stress.py"
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(script),
+            "--examples",
+            "12",
+            "--seed",
+            "3",
+            "--subprocess",
+            "1",
+            "--save-failures",
+            str(tmp_path),
+            "--per-class",
+            "1",
+            "--shrink-seconds",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+    assert result.returncode in (0, 1), result.stderr
+    assert "examples: 12" in result.stdout
+    counted = re.findall(r"^  (\S+)\s+(\d+)\s+[\d.]+%$", result.stdout, re.MULTILINE)
+    groups = {name: int(n) for name, n in counted if ":" not in name}
+    assert sum(groups.values()) >= 12  # per class, then per group: each example counted
+    saved = [p for p in tmp_path.rglob("notes.txt")]
+    assert (result.returncode == 1) == bool(saved)
