@@ -29,13 +29,13 @@ SUITE = settings(
 )
 
 KNOWN = (
-    "known fix-safety defects found by the oracle: a removed !reference target leaves a "
-    "dangling !reference (wrong-fix:dangling-reference); removing a job's own variables: "
-    "lets a <<:-merged template's variables appear (wrong-fix:variables-changed); removing an "
-    "export continued by '&& \\\\' joins the next line into the chain (wrong-fix:run-differs / "
-    "shell-structure-changed); overlapping fixes need a second run (needs-second-run); "
-    "'internal error: fix not applied' refusals (shell statements changed, list items "
-    "appeared, expected findings after, result not valid)"
+    "known fix-safety defects (tests/fixtures/fixsafety/): wrong-fix:dangling-reference (a "
+    "removed .vars entry still named by !reference), wrong-fix:variables-changed (a job's own "
+    "variables: removed, <<:-merged ones appear), wrong-fix:shell-structure-changed (a removed "
+    "export continued after '|| \\\\' joins the next line into the chain), needs-second-run "
+    "(continued --synchronization and --stages-storage lines), refused-internal-error: shell "
+    "statements changed / the script's statements changed / CSWnnn expected findings after / "
+    "list items appeared / keys appeared / removed-vs-expected mismatch"
 )
 
 
