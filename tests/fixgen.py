@@ -561,7 +561,7 @@ def render(plan: Plan) -> Repo:
         files["ci/build.sh"] = "#!/usr/bin/env bash\nset -eo pipefail\n" + "".join(
             _shell_line(line, ctx) + "\n" for line in plan["sh"]
         )
-        truth.features.add("sh-helper")
+        truth.features.add("sh-script")
     for name in list(files):
         text = files[name]
         if plan.get("crlf") and not name.endswith(".sh"):  # bash reads CR as a character
