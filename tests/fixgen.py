@@ -3,7 +3,7 @@
 A hypothesis strategy (:func:`plans`) draws a *plan*: plain data (dicts, lists, strings, bools)
 describing jobs, templates, variables, script lines and how each is spelled. :func:`render`
 turns a plan into files (``.gitlab-ci.yml``, an optional included file, an optional ``.sh``
-helper) and a :class:`Truth` recording what the files contain: every ``:local`` occurrence with
+script) and a :class:`Truth` recording what the files contain: every ``:local`` occurrence with
 its kind and spelling, and which jobs run ``werf ci-env``. Plans are plain data so that a failing
 one can be shrunk by :func:`shrink_candidates` (drop list items, turn options off) and saved.
 
