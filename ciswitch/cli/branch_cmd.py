@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from ciswitch.cli.mr_options import merge_request_options, parse_author
+from ciswitch.cli.to_option import to_option
 
 
 @click.command("branch")
@@ -18,9 +19,8 @@ from ciswitch.cli.mr_options import merge_request_options, parse_author
               help="Remote to push to.")
 @click.option("--target", metavar="BRANCH",
               help="Merge request target (default: the remote's default branch).")
-@click.option("--to", "address", metavar="ADDRESS",
-              help="Replace :local by this stages storage address instead of removing it; "
-                   "also recorded in .ciswitch.toml.")
+@to_option("address", "Replace :local by this stages storage address instead of "
+           "removing it; also recorded in .ciswitch.toml.")
 @click.option("--unsafe-fixes", is_flag=True,
               help="Also apply unsafe fixes (removing :local synchronization).")
 @click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False),
