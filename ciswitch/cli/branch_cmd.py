@@ -61,7 +61,9 @@ def branch(
         )
         outcome = branching.prepare_branch(request)
     except CiswitchError as err:
-        click.echo(f"ciswitch: error: {redact(str(err))}", err=True)
+        from ciswitch.merge_request import advise
+
+        click.echo(f"ciswitch: error: {redact(advise(err))}", err=True)
         sys.exit(2)
     click.echo(branching.render_outcome(outcome), nl=False)
     for warning in outcome.warnings:

@@ -59,6 +59,8 @@ def revert(
         )
         outcome = reverting.prepare_revert(request)
     except CiswitchError as err:
-        click.echo(f"ciswitch: error: {redact(str(err))}", err=True)
+        from ciswitch.merge_request import advise
+
+        click.echo(f"ciswitch: error: {redact(advise(err))}", err=True)
         sys.exit(2)
     click.echo(reverting.render_outcome(outcome), nl=False)

@@ -36,6 +36,7 @@ from ciswitch.gitops.commits import (
     TRAILER_VALUE,
     CommitInfo,
     Identity,
+    UnknownIdentity,
     commit_files,
     commit_info,
     commit_message,
@@ -47,6 +48,7 @@ from ciswitch.gitops.commits import (
 )
 from ciswitch.gitops.push import (
     MergeRequestOptions,
+    PushOptionsRefused,
     PushResult,
     fold_line,
     merge_request_url,
@@ -55,6 +57,7 @@ from ciswitch.gitops.push import (
     restore_branch,
 )
 from ciswitch.gitops.refs import (
+    NoDefaultBranch,
     RemoteBranch,
     branch_sha,
     check_branch_name,
@@ -88,7 +91,8 @@ from ciswitch.gitops.worktree import Dirt, current_branch, dirt, ensure_clean
 
 __all__ = [
     "TRAILER", "TRAILER_KEY", "TRAILER_VALUE", "CommitInfo", "Dirt", "Identity",
-    "MergeRequestOptions", "PushResult", "RemoteBranch", "branch_sha", "check_branch_name",
+    "MergeRequestOptions", "NoDefaultBranch", "PushOptionsRefused", "PushResult", "RemoteBranch",
+    "UnknownIdentity", "branch_sha", "check_branch_name",
     "commit_files", "commit_info", "commit_message", "commit_object", "current_branch",
     "default_branch", "delete_branch", "dirt", "ensure_clean", "fetch", "fetch_branch",
     "fetch_objects", "file_at", "fold_line", "get_remote", "git_error", "git_output",

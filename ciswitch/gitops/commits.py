@@ -40,6 +40,11 @@ class Identity:
         return f"{self.name} <{self.email}>"
 
 
+class UnknownIdentity(CiswitchError):
+    """git has no author or committer identity for the commit; each command adds the option
+    it has to give one."""
+
+
 def parse_identity(text: str) -> Identity | None:
     """``"Name <mail@host>"`` as ``git commit --author`` takes it; None when it is not one."""
     match = re.fullmatch(r"\s*([^<>]*?)\s*<([^<>\s]+@[^<>\s]+|[^<>\s]+)>\s*", text)
@@ -109,9 +114,8 @@ def commit_files(
     if proc.returncode != 0:
         stderr = proc.stderr.decode("utf-8", "replace")
         if "identity" in stderr.lower() or "who you are" in stderr.lower():
-            raise CiswitchError(
-                "git does not know who you are: set user.name and user.email "
-                "(git config) or pass --author 'Name <email>'"
+            raise UnknownIdentity(
+                "git does not know who you are: set user.name and user.email (git config)"
             )
         raise _stderr_error(stderr, "cannot create the commit")
     return proc.stdout.decode("ascii").strip()

@@ -191,7 +191,7 @@ def _branch_check(repo: git.Repo, remote: str, branch: str
                   "commit: open the merge request first (ciswitch branch)"), None, None, False)
 
 
-def _lint_checks(repo: git.Repo, remote: str, branch: str, sha: str, to: str | None
+def lint_checks(repo: git.Repo, remote: str, branch: str, sha: str, to: str | None
                  ) -> list[Check]:
     """Checks 2 and 3: lint the branch's own tree with the configuration found in it."""
     from ciswitch.config import load_config
@@ -337,7 +337,7 @@ def verify_switch(
         branch_check, checked, sha, merged = _branch_check(repo, remote, branch)
         checks = [branch_check]
         if checked is not None and sha is not None:
-            checks += _lint_checks(repo, remote, checked, sha, to)
+            checks += lint_checks(repo, remote, checked, sha, to)
         else:
             checks += [Check("lint", "CI configuration of the change", "not-checked",
                              "no branch to lint"),

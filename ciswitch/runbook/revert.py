@@ -335,9 +335,9 @@ def make_revert_commit(
             except CiswitchError as err:
                 low = err.message.lower()
                 if "identity" in low or "who you are" in low:
-                    raise CiswitchError(
+                    raise gitops.UnknownIdentity(
                         "git does not know who you are: set user.name and user.email "
-                        "(git config) or pass --author 'Name <email>'"
+                        "(git config)"
                     ) from err
                 if "nothing to commit" in low or "nothing added" in low:
                     raise CiswitchError(

@@ -125,6 +125,15 @@ def prepare(
                   forced=force and verdict is not None and not verdict.allowed)
 
 
+def _record(cwd: Path, action: Action, echo: Callable[[str], None]) -> None:
+    """Note the step in this clone's runbook record, which ``status`` follows."""
+    from ciswitch.runbook.record import record_step
+
+    problem = record_step(cwd, action.key, action.path)
+    if problem:
+        echo(f"note: {problem}")
+
+
 def execute(
     action: Action,
     *,
@@ -168,6 +177,7 @@ def execute(
         except OSError as err:
             raise CiswitchError(f"cannot remove: {err.strerror}", str(action.path)) from err
         echo(f"removed {action.path}")
+        _record(cwd, action, echo)
         return 0
 
     echo(f"will run in {cwd}: {action.shown()}")
@@ -182,6 +192,7 @@ def execute(
         echo(f"werf failed with exit code {done.returncode}; stopped here")
         return done.returncode
     echo(f"done: {action.shown()}")
+    _record(cwd, action, echo)
     if action.key == "switch":
         if action.path is None:
             echo("the werf project name is unknown: cannot check for the block file")
