@@ -283,8 +283,8 @@ def process_repo(spec: RepoSpec, workdir: Path, request: BranchRequest) -> RepoO
 #: then imports it itself, as before.
 WORKER_MODULES = (
     "ciswitch.fleet.runner", "ciswitch.branching", "ciswitch.fix", "ciswitch.lint",
-    "ciswitch.git_tree", "ciswitch.config", "ciswitch.scripts", "ciswitch.shell.analyse",
-    "ciswitch.suppress", "ciswitch.yamlspan", "git", "ruamel.yaml", "tree_sitter",
+    "ciswitch.git_tree", "ciswitch.config", "ciswitch.scripts.runs", "ciswitch.shell.analyse",
+    "ciswitch.suppress", "ciswitch.yaml.spans", "git", "ruamel.yaml", "tree_sitter",
     "tree_sitter_bash",
 )
 

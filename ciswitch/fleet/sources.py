@@ -16,10 +16,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from ciswitch.config import DEFAULT_CI_CONFIG as DEFAULT_CI_CONFIG
 from ciswitch.errors import CiswitchError
 from ciswitch.redact import redact
-
-DEFAULT_CI_CONFIG = ".gitlab-ci.yml"
 
 
 @dataclass(frozen=True)

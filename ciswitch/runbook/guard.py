@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
+from ciswitch import rules
 from ciswitch.errors import CiswitchError
 from ciswitch.redact import redact
 
@@ -49,9 +50,9 @@ if TYPE_CHECKING:
 CheckState = Literal["passed", "failed", "not-checked"]
 #: what blocks the switch unless forced
 BLOCKING: CheckState = "failed"
-#: codes that mean ``:local`` is still set on the branch
-LOCAL_CODES = ("CSW001", "CSW002", "CSW003")
-NO_STORAGE_CODE = "CSW004"
+#: codes that mean ``:local`` is still set on the branch, and the one needing an address
+LOCAL_CODES = rules.LOCAL_CODES
+NO_STORAGE_CODE = rules.NEEDS_ADDRESS_CODE
 #: findings named in a check's reason before "and N more"
 _SHOWN = 3
 
