@@ -288,3 +288,15 @@ def test_foreign_changes(tmp_path: Path, new_ci: str, foreign: list[str]) -> Non
     write_files(work, {".gitlab-ci.yml": new_ci})
     sha = commit_all(work, "edit")
     assert foreign_changes(gitops.open_repo(work), sha) == foreign
+
+
+def test_force_update_never_moves_a_revert_branch_checked_out_elsewhere(tmp_path: Path) -> None:
+    work, bare, _ = switched_project(tmp_path)
+    other = tmp_path / "other-tree"
+    git(work, "worktree", "add", "-q", "-b", BRANCH, str(other), "main~2")
+    mine = git(other, "rev-parse", "HEAD")
+    before = repo_state(work, bare)
+    assert_error(revert(work, "--force-update"), f"branch {BRANCH} is checked out in the "
+                 "worktree", str(other))
+    assert git(other, "rev-parse", "HEAD") == mine
+    assert repo_state(work, bare) == before

@@ -29,7 +29,8 @@ from ciswitch.cli.to_option import to_option
 @click.option("--no-marker", is_flag=True,
               help="Do not record the switch in .ciswitch.toml.")
 @click.option("--force-update", is_flag=True,
-              help="Replace an existing branch that carries a different change.")
+              help="Replace an existing branch that carries a different change (never one "
+                   "checked out in a worktree).")
 def branch(
     repo: Path, branch: str, remote: str, target: str | None, address: str | None,
     unsafe_fixes: bool, config_file: Path | None, author: str | None, title: str | None,
@@ -42,6 +43,10 @@ def branch(
     The fix is committed on a new branch (from HEAD; the work tree is not touched) together
     with a .ciswitch.toml marker, and pushed with GitLab merge request push options. Running
     it again when the branch already carries the change does nothing.
+
+    The change is computed from HEAD's tree, not the work tree: uncommitted edits of tracked
+    files are refused (they would stay out of it), untracked files are fine unless the change
+    writes the same path. --force-update never moves a branch checked out in a worktree.
     """
     from ciswitch import branching
     from ciswitch.errors import CiswitchError

@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ciswitch.errors import CiswitchError
-from ciswitch.gitops.pack import _NewObjects, _object_format, _read_object, _write_tree
+from ciswitch.gitops.pack import _NewObjects, _read_object, _write_tree
 from ciswitch.gitops.refs import resolve_commit
 from ciswitch.gitops.run import (
     _git_env,
+    _object_format,
     _stderr_error,
     git_error,
     git_process,

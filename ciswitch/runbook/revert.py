@@ -413,6 +413,8 @@ def prepare_revert(request: RevertRequest) -> RevertOutcome:
         return outcome
 
     commit = local_sha if local_same else ours
+    if local_sha is not None and not local_same:
+        gitops.refuse_checked_out(repo, request.branch)
     options: list[str] = []
     if request.push:
         options = request.merge_request_push_options(
