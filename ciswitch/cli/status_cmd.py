@@ -33,7 +33,12 @@ def status(
     """Show which step of the switch REPO is at, and the next step to take.
 
     Looks at the work tree (:local left, .ciswitch.toml), the remote's default branch (the
-    ciswitch commit, a revert), the other branches, and this host's werf block file.
+    ciswitch commit, a revert), the other branches, this host's werf block file and the steps
+    `ciswitch plan --run` recorded in this clone.
+
+    Phases: no-local, local, partial (a change branch with :local left), merge-request,
+    switched, merged, done; during a rollback: stages-restored, unblocked, revert-opened,
+    rolled-back.
     """
     import json
 
