@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 import tracemalloc
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -271,7 +271,7 @@ class Samples:
         return (ordered[middle - 1] + ordered[middle]) / 2
 
 
-def interleaved(repeat: int, runs: dict[str, Callable[[], object]]) -> dict[str, Samples]:
+def interleaved(repeat: int, runs: Mapping[str, Callable[[], object]]) -> dict[str, Samples]:
     """Run every callable once untimed, then ``repeat`` rounds of each in turn (a, b, a, b...),
     so a slow spell of the machine falls on both sides alike. CPU time of this process."""
     for run in runs.values():
@@ -286,12 +286,19 @@ def interleaved(repeat: int, runs: dict[str, Callable[[], object]]) -> dict[str,
     return samples
 
 
-def child_cpu(argv: Sequence[str], env: dict[str, str] | None = None,
-              cwd: Path | None = None) -> tuple[float, int]:
+def child_cpu(
+    argv: Sequence[str], env: dict[str, str] | None = None, cwd: Path | None = None
+) -> tuple[float, int]:
     """CPU time (user + system) of one whole process and its exit status."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    done = subprocess.run(list(argv), env=env, cwd=cwd, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.DEVNULL, check=False)
+    done = subprocess.run(
+        list(argv),
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        check=False,
+    )
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     used = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return used, done.returncode
@@ -299,7 +306,7 @@ def child_cpu(argv: Sequence[str], env: dict[str, str] | None = None,
 
 def interleaved_processes(
     repeat: int,
-    commands: dict[str, Sequence[str]],
+    commands: Mapping[str, Sequence[str]],
     env: dict[str, str] | None = None,
     before_each: Callable[[str], None] | None = None,
 ) -> dict[str, Samples]:
@@ -371,8 +378,12 @@ def memory_in_subprocess(what: str, path: Path) -> dict[str, float]:
         "print(json.dumps(measure_memory_here(sys.argv[2], Path(sys.argv[3]))))"
     )
     here = str(Path(__file__).resolve().parent)
-    done = subprocess.run([sys.executable, "-c", code, here, what, str(path)],
-                          capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", code, here, what, str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if done.returncode != 0:
         raise SystemExit(f"memory measurement of {what} {path} failed:\n{done.stderr}")
     data: dict[str, float] = json.loads(done.stdout)
@@ -398,8 +409,17 @@ def _pins() -> list[str]:
     from importlib import metadata
 
     pins = []
-    names = ["ruamel.yaml", "ruamel.yaml.clib", "tree-sitter", "tree-sitter-bash", "click",
-             "gitpython", "libcst", "rich", "yamllint"]
+    names = [
+        "ruamel.yaml",
+        "ruamel.yaml.clib",
+        "tree-sitter",
+        "tree-sitter-bash",
+        "click",
+        "gitpython",
+        "libcst",
+        "rich",
+        "yamllint",
+    ]
     for name in names:
         try:
             pins.append(f"{name}=={metadata.version(name)}")
@@ -426,6 +446,7 @@ def ensure_installed(venv: Path) -> Path:
     print(f"installing ciswitch (non-editable) into {venv} ...", file=sys.stderr, flush=True)
     if venv.exists():
         shutil.rmtree(venv)
+
     def step(*argv: str) -> None:
         done = subprocess.run(list(argv), capture_output=True, text=True, check=False)
         if done.returncode != 0:
@@ -437,26 +458,40 @@ def ensure_installed(venv: Path) -> Path:
     with tempfile.TemporaryDirectory() as build:
         # Build from a copy, so the checkout gets no build/ or egg-info directory.
         source = Path(build) / "src"
-        shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(
-            ".git", "__pycache__", "*.egg-info", "build", ".venv", "node_modules"))
+        shutil.copytree(
+            REPO,
+            source,
+            ignore=shutil.ignore_patterns(
+                ".git", "__pycache__", "*.egg-info", "build", ".venv", "node_modules"
+            ),
+        )
         step(*pip, "--no-deps", str(source))
     site = subprocess.run(
         [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        capture_output=True, text=True, check=True).stdout.strip()
-    subprocess.run([str(python), "-m", "compileall", "-q", site], check=False,
-                   stdout=subprocess.DEVNULL)
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    subprocess.run(
+        [str(python), "-m", "compileall", "-q", site], check=False, stdout=subprocess.DEVNULL
+    )
     stamp_file.write_text(stamp)
     return python
 
 
 def add_install_options(parser: Any) -> None:
     parser.add_argument(
-        "--install-into", type=Path, metavar="DIR",
+        "--install-into",
+        type=Path,
+        metavar="DIR",
         help="virtual environment to install ciswitch into, non-editable with bytecode "
-        f"compiled, reused while fresh (default: {default_venv()})")
+        f"compiled, reused while fresh (default: {default_venv()})",
+    )
     parser.add_argument(
-        "--no-install", action="store_true",
-        help="measure the ciswitch of the running interpreter instead (e.g. editable)")
+        "--no-install",
+        action="store_true",
+        help="measure the ciswitch of the running interpreter instead (e.g. editable)",
+    )
     parser.add_argument("--in-bench-venv", action="store_true", help=argparse_suppress())
 
 
@@ -508,8 +543,10 @@ class Figure:
 def figure_line(fig: Figure) -> str:
     met = "not measured" if fig.value is None else ("met" if fig.value <= fig.target else "MISSED")
     detail = f"  [{fig.detail}]" if fig.detail else ""
-    return (f"FIGURE {fig.name}: measured {fmt_ratio(fig.value)}, "
-            f"target <= {fig.target}x, {met}{detail}")
+    return (
+        f"FIGURE {fig.name}: measured {fmt_ratio(fig.value)}, "
+        f"target <= {fig.target}x, {met}{detail}"
+    )
 
 
 def summary(title: str, figures: Sequence[Figure]) -> str:

@@ -60,8 +60,10 @@ def main(argv: list[str] | None = None) -> int:
     env = installed_env()
     print(f"ciswitch fix benchmark (CPU time, whole processes; {environment_line()})")
     print(install_line())
-    print(f"\n{args.jobs:,} jobs | lines | lint | fix (edits + verification + write) | "
-          "fixed file still linted with findings")
+    print(
+        f"\n{args.jobs:,} jobs | lines | lint | fix (edits + verification + write) | "
+        "fixed file still linted with findings"
+    )
     figures = []
     with tempfile.TemporaryDirectory() as tmp:
         workdir = args.workdir or Path(tmp)
@@ -77,21 +79,39 @@ def main(argv: list[str] | None = None) -> int:
                 if name == "fix":
                     target.write_bytes(pristine)
 
-            got = interleaved_processes(args.repeat, {
-                "lint": [*ciswitch, "lint", "--exit-zero", str(original)],
-                "fix": [*ciswitch, "fix", str(target)],
-            }, env, before_each=restore)
+            got = interleaved_processes(
+                args.repeat,
+                {
+                    "lint": [*ciswitch, "lint", "--exit-zero", str(original)],
+                    "fix": [*ciswitch, "fix", str(target)],
+                },
+                env,
+                before_each=restore,
+            )
             if target.read_bytes() == pristine:
                 raise SystemExit(f"{label}: ciswitch fix changed nothing in {target}")
-            after = subprocess.run([*ciswitch, "lint", str(target)], env=env,
-                                   capture_output=True, text=True, check=False)
+            after = subprocess.run(
+                [*ciswitch, "lint", str(target)],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
             left = after.stdout.strip().splitlines()[-1] if after.stdout.strip() else "none"
             lint, fix = got["lint"].best(), got["fix"].best()
-            print(f"{label} | {line_count(original):,} | {fmt_seconds(lint)} | "
-                  f"{fmt_seconds(fix)} | {left}", flush=True)
-            figures.append(Figure(f"fix / lint on the same file, {args.jobs:,} jobs, {label}",
-                                  fix / lint, TARGET_FIX_VS_LINT,
-                                  f"best CPU of {args.repeat}, whole processes"))
+            print(
+                f"{label} | {line_count(original):,} | {fmt_seconds(lint)} | "
+                f"{fmt_seconds(fix)} | {left}",
+                flush=True,
+            )
+            figures.append(
+                Figure(
+                    f"fix / lint on the same file, {args.jobs:,} jobs, {label}",
+                    fix / lint,
+                    TARGET_FIX_VS_LINT,
+                    f"best CPU of {args.repeat}, whole processes",
+                )
+            )
     print(summary("fix_bench", figures))
     return 0
 

@@ -1,7 +1,9 @@
 """``ciswitch fleet run`` against a plain shell loop doing the same pushes, in one run.
 
 Both sides get their own copies of the same N bare repositories (a werf 1.1 project with
-``:local`` flags) and work at the same concurrency: the shell side runs ``git clone`` (a full
+``:local`` flags), addressed as ``file://`` URLs (so clones go through git's pack transfer as
+over a network, not a local hardlinking copy), and work at the same
+concurrency: the shell side runs ``git clone`` (a full
 clone), ``sed``, ``git commit`` and ``git push -o merge_request.create`` per repository under
 ``xargs -P J``; the fleet side runs ``ciswitch fleet run -j J`` (which also lints, verifies the
 fix, writes the marker and journals every outcome). Both are timed in the same run: wall time
@@ -154,8 +156,12 @@ def remotes(root: Path, side: str, count: int, template: Path) -> list[Path]:
             git("clone", "-q", "--bare", "--no-hardlinks", str(template), str(bare))
             git("config", "receive.advertisePushOptions", "true", cwd=bare)
             (bare / "bench-complete").write_text("")
-        subprocess.run(["git", "update-ref", "-d", f"refs/heads/{BRANCH}"], cwd=bare,
-                       capture_output=True, check=False)
+        subprocess.run(
+            ["git", "update-ref", "-d", f"refs/heads/{BRANCH}"],
+            cwd=bare,
+            capture_output=True,
+            check=False,
+        )
         bares.append(bare)
     return bares
 
@@ -163,19 +169,56 @@ def remotes(root: Path, side: str, count: int, template: Path) -> list[Path]:
 def pushed(bares: list[Path]) -> int:
     done = 0
     for bare in bares:
-        proc = subprocess.run(["git", "rev-parse", "--verify", "-q", f"refs/heads/{BRANCH}"],
-                              cwd=bare, capture_output=True, check=False)
+        proc = subprocess.run(
+            ["git", "rev-parse", "--verify", "-q", f"refs/heads/{BRANCH}"],
+            cwd=bare,
+            capture_output=True,
+            check=False,
+        )
         done += proc.returncode == 0
     return done
 
 
+def become_subreaper() -> bool:
+    """Make this process the reaper of its orphaned descendants (Linux), so that the CPU time
+    of a process whose parent never waited for it still reaches ``RUSAGE_CHILDREN``."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        return int(libc.prctl(36, 1, 0, 0, 0)) == 0  # PR_SET_CHILD_SUBREAPER
+    except (OSError, AttributeError):
+        return False
+
+
+def reap_orphans(deadline: float = 15.0) -> None:
+    """Wait for the descendants left behind (reparented to us), up to ``deadline`` seconds."""
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            time.sleep(0.05)
+
+
 def timed(argv: list[str], env: dict[str, str], stdin: str | None = None) -> tuple[float, float]:
-    """Wall time and the CPU time of the process and all it waited for."""
+    """Wall time, and the CPU time of the process and of every descendant (orphans included:
+    see ``become_subreaper``)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    proc = subprocess.run(argv, env=env, input=stdin, text=True, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.PIPE, check=False)
+    proc = subprocess.run(
+        argv,
+        env=env,
+        input=stdin,
+        text=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        check=False,
+    )
     wall = time.perf_counter() - start
+    reap_orphans()
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
         print(f"{argv[0]} exited {proc.returncode}:\n{proc.stderr[-2000:]}", file=sys.stderr)
@@ -187,14 +230,24 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repos", type=int, default=200, help="repositories per side")
     parser.add_argument("--jobs", type=int, default=2, help="concurrency of both sides")
-    parser.add_argument("--settle", type=float, default=30.0,
-                        help="seconds to wait after a sync before timing (0: do not wait)")
-    parser.add_argument("--realistic", action="store_true",
-                        help="repositories with a realistic history instead of one commit")
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=30.0,
+        help="seconds to wait after a sync before timing (0: do not wait)",
+    )
+    parser.add_argument(
+        "--realistic",
+        action="store_true",
+        help="repositories with a realistic history instead of one commit",
+    )
     parser.add_argument("--commits", type=int, default=200, help="history length (realistic)")
     parser.add_argument("--blob-mb", type=float, default=50.0, help="MB of blobs (realistic)")
-    parser.add_argument("--workdir", type=Path,
-                        help="keep the generated remotes here and reuse them (default: temp)")
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        help="keep the generated remotes here and reuse them (default: temp)",
+    )
     parser.add_argument("--quick", action="store_true", help="3 repositories, tiny history")
     add_install_options(parser)
     args = parser.parse_args(raw)
@@ -203,31 +256,49 @@ def main(argv: list[str] | None = None) -> int:
     if args.repos < 1 or args.jobs < 1 or args.commits < 1 or args.blob_mb < 0:
         parser.error("--repos, --jobs and --commits must be positive, --blob-mb not negative")
     reexec_installed(args, raw)
+    if not become_subreaper():
+        print(
+            "cannot become a subreaper: CPU of orphaned processes is not counted", file=sys.stderr
+        )
 
     with tempfile.TemporaryDirectory(prefix="fleet-bench-") as tmp_text:
         tmp = Path(tmp_text)
         home = tmp / "home"
         home.mkdir()
         (home / ".gitconfig").write_text("")
-        os.environ.update({
-            "HOME": str(home), "GIT_CONFIG_GLOBAL": str(home / ".gitconfig"),
-            "GIT_CONFIG_NOSYSTEM": "1", "GIT_AUTHOR_NAME": "Bench",
-            "GIT_AUTHOR_EMAIL": "bench@example.test", "GIT_COMMITTER_NAME": "Bench",
-            "GIT_COMMITTER_EMAIL": "bench@example.test", "GIT_TERMINAL_PROMPT": "0",
-        })
+        os.environ.update(
+            {
+                "HOME": str(home),
+                "GIT_CONFIG_GLOBAL": str(home / ".gitconfig"),
+                "GIT_CONFIG_NOSYSTEM": "1",
+                "GIT_AUTHOR_NAME": "Bench",
+                "GIT_AUTHOR_EMAIL": "bench@example.test",
+                "GIT_COMMITTER_NAME": "Bench",
+                "GIT_COMMITTER_EMAIL": "bench@example.test",
+                "GIT_TERMINAL_PROMPT": "0",
+            }
+        )
         if args.realistic:
             kind = f"realistic-c{args.commits}-m{args.blob_mb:g}"
-            label = (f"{args.repos} repositories with {args.commits} commits, "
-                     f"{args.blob_mb:g} MB of blobs each")
+            label = (
+                f"{args.repos} repositories with {args.commits} commits, "
+                f"{args.blob_mb:g} MB of blobs each"
+            )
         else:
             kind, label = "tiny", f"{args.repos} tiny repositories"
         root = (args.workdir.resolve() if args.workdir else tmp / "remotes") / kind
         root.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
-        template = (realistic_template(root, args.commits, args.blob_mb) if args.realistic
-                    else tiny_template(root))
-        print(f"preparing 2 x {args.repos} bare repositories in {root} ...", file=sys.stderr,
-              flush=True)
+        template = (
+            realistic_template(root, args.commits, args.blob_mb)
+            if args.realistic
+            else tiny_template(root)
+        )
+        print(
+            f"preparing 2 x {args.repos} bare repositories in {root} ...",
+            file=sys.stderr,
+            flush=True,
+        )
         shell_bares = remotes(root, "shell", args.repos, template)
         fleet_bares = remotes(root, "fleet", args.repos, template)
         print(f"prepared in {time.perf_counter() - started:.1f} s", file=sys.stderr)
@@ -238,34 +309,61 @@ def main(argv: list[str] | None = None) -> int:
         os.sync()
         time.sleep(args.settle)
         shell_wall, shell_cpu = timed(
-            ["xargs", "-P", str(args.jobs), "-n", "1", "sh", "-c", SHELL_STEP, "step"], env,
-            "".join(f"{b}\n" for b in shell_bares))
+            ["xargs", "-P", str(args.jobs), "-n", "1", "sh", "-c", SHELL_STEP, "step"],
+            env,
+            "".join(f"{b.as_uri()}\n" for b in shell_bares),
+        )
         listing = tmp / "repos.txt"
-        listing.write_text("".join(f"{b}\n" for b in fleet_bares))
+        listing.write_text("".join(f"{b.as_uri()}\n" for b in fleet_bares))
         fleet_wall, fleet_cpu = timed(
-            [*ciswitch_command(), "fleet", "run", "--repos", str(listing),
-             "--workdir", str(tmp / "work"), "-j", str(args.jobs)], env)
+            [
+                *ciswitch_command(),
+                "fleet",
+                "run",
+                "--repos",
+                str(listing),
+                "--workdir",
+                str(tmp / "work"),
+                "-j",
+                str(args.jobs),
+            ],
+            env,
+        )
         shell_done, fleet_done = pushed(shell_bares), pushed(fleet_bares)
         shutil.rmtree(tmp / "work", ignore_errors=True)
         shutil.rmtree(tmp / "shell-work", ignore_errors=True)
 
     print(f"ciswitch fleet benchmark: {label}, concurrency {args.jobs}; {install_line()}")
-    print(f"shell loop (full clone + sed + commit + push, xargs -P {args.jobs}): "
-          f"wall {fmt_seconds(shell_wall)}, CPU {fmt_seconds(shell_cpu)}, "
-          f"{shell_done}/{args.repos} pushed")
-    print(f"ciswitch fleet run -j {args.jobs}: wall {fmt_seconds(fleet_wall)}, "
-          f"CPU {fmt_seconds(fleet_cpu)}, {fleet_done}/{args.repos} pushed")
+    print(
+        f"shell loop (full clone + sed + commit + push, xargs -P {args.jobs}): "
+        f"wall {fmt_seconds(shell_wall)}, CPU {fmt_seconds(shell_cpu)}, "
+        f"{shell_done}/{args.repos} pushed"
+    )
+    print(
+        f"ciswitch fleet run -j {args.jobs}: wall {fmt_seconds(fleet_wall)}, "
+        f"CPU {fmt_seconds(fleet_cpu)}, {fleet_done}/{args.repos} pushed"
+    )
     target = TARGET_REALISTIC if args.realistic else TARGET_TINY
     figures = [
-        Figure(f"fleet run / shell loop, {label} (wall)", ratio(fleet_wall, shell_wall), target,
-               f"concurrency {args.jobs}"),
-        Figure(f"fleet run / shell loop, {label} (CPU)", ratio(fleet_cpu, shell_cpu), target,
-               "CPU of every process of each side"),
+        Figure(
+            f"fleet run / shell loop, {label} (wall)",
+            ratio(fleet_wall, shell_wall),
+            target,
+            f"concurrency {args.jobs}",
+        ),
+        Figure(
+            f"fleet run / shell loop, {label} (CPU)",
+            ratio(fleet_cpu, shell_cpu),
+            target,
+            "CPU of every process of each side",
+        ),
     ]
     print(summary("fleet_bench", figures))
     if not shell_done == fleet_done == args.repos:
-        print("not every repository was pushed: the figures do not compare like with like",
-              file=sys.stderr)
+        print(
+            "not every repository was pushed: the figures do not compare like with like",
+            file=sys.stderr,
+        )
         return 1
     return 0
 

@@ -349,9 +349,7 @@ def main(argv: list[str] | None = None) -> int:
     group.add_argument("--lines", type=int, help="smallest file with at least this many lines")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--no-werf", action="store_true", help="a project without werf")
-    parser.add_argument(
-        "--werf-every-job", action="store_true", help="werf or :local in every job"
-    )
+    parser.add_argument("--werf-every-job", action="store_true", help="werf or :local in every job")
     parser.add_argument("-o", "--output", type=Path, help="write here (default: stdout)")
     args = parser.parse_args(argv)
     if args.no_werf and args.werf_every_job:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+from functools import partial
 from pathlib import Path
 
 from benchlib import (
@@ -94,26 +95,36 @@ def main(argv: list[str] | None = None) -> int:
             commands["yamllint"] = [*yamllint, "-d", "relaxed", str(small)]
         got = interleaved_processes(args.small_repeat, commands, env)
         peer = got["yamllint"].median() if yamllint else None
-        print(f"\nsmall file ({line_count(small)} lines, werf jobs), median of "
-              f"{args.small_repeat}: ciswitch lint {fmt_seconds(got['ciswitch'].median())}, "
-              f"yamllint {fmt_seconds(peer)}")
-        figures.append(Figure(
-            f"whole-process ciswitch lint / yamllint CLI, {line_count(small)}-line werf file",
-            ratio(got["ciswitch"].median(), peer), TARGET_STARTUP,
-            "median CPU, interleaved"))
+        print(
+            f"\nsmall file ({line_count(small)} lines, werf jobs), median of "
+            f"{args.small_repeat}: ciswitch lint {fmt_seconds(got['ciswitch'].median())}, "
+            f"yamllint {fmt_seconds(peer)}"
+        )
+        figures.append(
+            Figure(
+                f"whole-process ciswitch lint / yamllint CLI, {line_count(small)}-line werf file",
+                ratio(got["ciswitch"].median(), peer),
+                TARGET_STARTUP,
+                "median CPU, interleaved",
+            )
+        )
 
         # 2. the big files, both generators
         inputs = {
             label: write_inputs(workdir, [args.jobs], werf_every_job=every)[args.jobs]
             for label, every in GENERATORS.items()
         }
-        print(f"\n{args.jobs:,} jobs | lines | findings | lint (in-process) | C compose | "
-              "lint process | yamllint process | lint peak | compose peak")
+        print(
+            f"\n{args.jobs:,} jobs | lines | findings | lint (in-process) | C compose | "
+            "lint process | yamllint process | lint peak | compose peak"
+        )
         rows: dict[str, dict[str, float | None]] = {}
         for label, path in inputs.items():
             findings = lint(path)
-            here = interleaved(args.repeat, {
-                "lint": lambda p=path: lint(p), "compose": lambda p=path: compose_once(p)})
+            here = interleaved(
+                args.repeat,
+                {"lint": partial(lint, path), "compose": partial(compose_once, path)},
+            )
             commands = {"ciswitch": [*ciswitch, "lint", "--exit-zero", str(path)]}
             if yamllint:
                 commands["yamllint"] = [*yamllint, "-d", "relaxed", str(path)]
@@ -122,31 +133,58 @@ def main(argv: list[str] | None = None) -> int:
             compose_mem = memory_in_subprocess("compose", path)["traced_peak"]
             yl = procs["yamllint"].best() if yamllint else None
             rows[label] = {
-                "lint": here["lint"].best(), "compose": here["compose"].best(),
+                "lint": here["lint"].best(),
+                "compose": here["compose"].best(),
                 "lint_median": here["lint"].median(),
                 "compose_median": here["compose"].median(),
-                "process": procs["ciswitch"].best(), "yamllint": yl,
-                "lint_mem": lint_mem, "compose_mem": compose_mem,
+                "process": procs["ciswitch"].best(),
+                "yamllint": yl,
+                "lint_mem": lint_mem,
+                "compose_mem": compose_mem,
             }
-            print(f"{label} | {line_count(path):,} | {findings} | "
-                  f"{fmt_seconds(here['lint'].best())} | {fmt_seconds(here['compose'].best())} | "
-                  f"{fmt_seconds(procs['ciswitch'].best())} | {fmt_seconds(yl)} | "
-                  f"{fmt_mib(lint_mem)} | {fmt_mib(compose_mem)}", flush=True)
-        print(f"(best of {args.repeat} interleaved rounds; in-process medians: " + ", ".join(
-            f"{label}: lint {fmt_seconds(r['lint_median'])} / compose "
-            f"{fmt_seconds(r['compose_median'])}" for label, r in rows.items()) + ")")
+            print(
+                f"{label} | {line_count(path):,} | {findings} | "
+                f"{fmt_seconds(here['lint'].best())} | {fmt_seconds(here['compose'].best())} | "
+                f"{fmt_seconds(procs['ciswitch'].best())} | {fmt_seconds(yl)} | "
+                f"{fmt_mib(lint_mem)} | {fmt_mib(compose_mem)}",
+                flush=True,
+            )
+        print(
+            f"(best of {args.repeat} interleaved rounds; in-process medians: "
+            + ", ".join(
+                f"{label}: lint {fmt_seconds(r['lint_median'])} / compose "
+                f"{fmt_seconds(r['compose_median'])}"
+                for label, r in rows.items()
+            )
+            + ")"
+        )
         for label, r in rows.items():
-            figures.append(Figure(
-                f"lint / bare C compose, {args.jobs:,} jobs, {label} (interleaved, in-process)",
-                ratio(r["lint"], r["compose"]), TARGET_VS_COMPOSE, "best CPU"))
+            figures.append(
+                Figure(
+                    f"lint / bare C compose, {args.jobs:,} jobs, {label} (interleaved, in-process)",
+                    ratio(r["lint"], r["compose"]),
+                    TARGET_VS_COMPOSE,
+                    "best CPU",
+                )
+            )
         for label, r in rows.items():
-            figures.append(Figure(
-                f"whole-process lint / yamllint, {args.jobs:,} jobs, {label}",
-                ratio(r["process"], r["yamllint"]), TARGET_VS_YAMLLINT, "best CPU"))
+            figures.append(
+                Figure(
+                    f"whole-process lint / yamllint, {args.jobs:,} jobs, {label}",
+                    ratio(r["process"], r["yamllint"]),
+                    TARGET_VS_YAMLLINT,
+                    "best CPU",
+                )
+            )
         for label, r in rows.items():
-            figures.append(Figure(
-                f"peak memory lint / compose, {args.jobs:,} jobs, {label}",
-                ratio(r["lint_mem"], r["compose_mem"]), TARGET_MEMORY, "tracemalloc peak"))
+            figures.append(
+                Figure(
+                    f"peak memory lint / compose, {args.jobs:,} jobs, {label}",
+                    ratio(r["lint_mem"], r["compose_mem"]),
+                    TARGET_MEMORY,
+                    "tracemalloc peak",
+                )
+            )
     print(summary("lint_bench", figures))
     return 0
 

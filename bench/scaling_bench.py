@@ -18,9 +18,12 @@ Usage: ``python bench/scaling_bench.py [--small 10000 --big 50000] [--repeat 1]`
 from __future__ import annotations
 
 import argparse
+import itertools
+import math
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 
 from benchlib import (
@@ -79,32 +82,35 @@ def write_glued(workdir: Path, lines: int) -> Path:
 
 
 def series(
-    label: str, sizes: Sequence[int], make: Callable[[int], Path], repeat: int,
+    label: str,
+    sizes: Sequence[int],
+    make: Callable[[int], Path],
+    repeat: int,
     lint: Callable[[Path], int],
 ) -> list[str]:
     """Lint times at each size (interleaved across sizes) and the slope per doubling."""
     paths = {size: make(size) for size in sizes}
-    runs = {str(size): (lambda p=path: lint(p)) for size, path in paths.items()}
+    runs = {str(size): partial(lint, path) for size, path in paths.items()}
     got = interleaved(repeat, runs)
     times = [got[str(size)].best() for size in sizes]
-    lines = [f"{label}: " + ", ".join(
-        f"{size:,}: {fmt_seconds(t)}" for size, t in zip(sizes, times, strict=True))]
-    for (n, tn), (m, tm) in zip(zip(sizes, times), zip(sizes[1:], times[1:]), strict=False):
+    lines = [
+        f"{label}: "
+        + ", ".join(f"{size:,}: {fmt_seconds(t)}" for size, t in zip(sizes, times, strict=True))
+    ]
+    for (n, tn), (m, tm) in itertools.pairwise(zip(sizes, times, strict=True)):
         slope = ratio(tm, tn)
-        per_doubling = None if slope is None else slope ** (1 / max(1e-9, _log2(m / n)))
-        flag = "n/a" if per_doubling is None else (
-            "linear" if per_doubling <= LINEAR_GUIDE else "SUPER-LINEAR")
+        per_doubling = None if slope is None else slope ** (1 / math.log2(m / n))
+        flag = (
+            "n/a"
+            if per_doubling is None
+            else ("linear" if per_doubling <= LINEAR_GUIDE else "SUPER-LINEAR")
+        )
         lines.append(
             f"SLOPE {label} {n:,} -> {m:,}: time ratio {fmt_ratio(slope)}, "
             f"per doubling {fmt_ratio(per_doubling)} (linear is 2.00x; flagged above "
-            f"{LINEAR_GUIDE}x): {flag}")
+            f"{LINEAR_GUIDE}x): {flag}"
+        )
     return lines
-
-
-def _log2(value: float) -> float:
-    import math
-
-    return math.log2(value)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -139,23 +145,53 @@ def main(argv: list[str] | None = None) -> int:
         mem_small = memory_in_subprocess("lint", small)
         mem_big = memory_in_subprocess("lint", big)
         t_small, t_big = got["small"].best(), got["big"].best()
-        print(f"\nwerf in every job: {args.small:,} jobs {fmt_seconds(t_small)}, "
-              f"peak {fmt_mib(mem_small['traced_peak'])}; {args.big:,} jobs "
-              f"{fmt_seconds(t_big)}, peak {fmt_mib(mem_big['traced_peak'])} "
-              f"(best of {args.repeat}; peak RSS growth {fmt_mib(mem_small['rss_growth'])}"
-              f" / {fmt_mib(mem_big['rss_growth'])})", flush=True)
-        print("\n".join(["", *series("local includes", includes,
-                                     lambda n: write_includes(workdir, n), args.repeat, lint)]),
-              flush=True)
-        print("\n".join(["", *series("glued assignment lines", glued,
-                                     lambda n: write_glued(workdir, n), args.repeat, lint)]),
-              flush=True)
+        print(
+            f"\nwerf in every job: {args.small:,} jobs {fmt_seconds(t_small)}, "
+            f"peak {fmt_mib(mem_small['traced_peak'])}; {args.big:,} jobs "
+            f"{fmt_seconds(t_big)}, peak {fmt_mib(mem_big['traced_peak'])} "
+            f"(best of {args.repeat}; peak RSS growth {fmt_mib(mem_small['rss_growth'])}"
+            f" / {fmt_mib(mem_big['rss_growth'])})",
+            flush=True,
+        )
+        print(
+            "\n".join(
+                [
+                    "",
+                    *series(
+                        "local includes",
+                        includes,
+                        lambda n: write_includes(workdir, n),
+                        args.repeat,
+                        lint,
+                    ),
+                ]
+            ),
+            flush=True,
+        )
+        print(
+            "\n".join(
+                [
+                    "",
+                    *series(
+                        "glued assignment lines",
+                        glued,
+                        lambda n: write_glued(workdir, n),
+                        args.repeat,
+                        lint,
+                    ),
+                ]
+            ),
+            flush=True,
+        )
     growth = f"{args.big:,} / {args.small:,} jobs, werf in every job"
     figures = [
         Figure(f"lint time {growth}", ratio(t_big, t_small), TARGET_GROWTH, "best CPU"),
-        Figure(f"lint peak memory {growth}",
-               ratio(mem_big["traced_peak"], mem_small["traced_peak"]), TARGET_GROWTH,
-               "tracemalloc peak"),
+        Figure(
+            f"lint peak memory {growth}",
+            ratio(mem_big["traced_peak"], mem_small["traced_peak"]),
+            TARGET_GROWTH,
+            "tracemalloc peak",
+        ),
     ]
     print(summary("scaling_bench", figures))
     return 0

@@ -17,7 +17,8 @@ import pytest
 BENCH = Path(__file__).resolve().parent.parent / "bench"
 FIGURE = re.compile(
     r"^FIGURE (?P<what>.+): measured (?P<value>\d+\.\d+)x, target <= (?P<target>[\d.]+)x, "
-    r"(?P<met>met|MISSED)  \[", re.M
+    r"(?P<met>met|MISSED)  \[",
+    re.M,
 )
 TOTAL = re.compile(r"^== (\d+) of (\d+) targets met ==$", re.M)
 
@@ -104,10 +105,12 @@ def test_werf_every_job_puts_werf_in_every_job() -> None:
         from generate import generate
     finally:
         sys.path.remove(str(BENCH))
+
     def visible_jobs(text: str) -> dict[str, dict[str, object]]:
         data = yaml.safe_load(text)
         return {
-            k: v for k, v in data.items()
+            k: v
+            for k, v in data.items()
             if isinstance(v, dict) and not k.startswith(".") and k not in ("variables", "default")
         }
 
