@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from ciswitch.analysis.proof import pipeline_error
 from ciswitch.config import Config
 from ciswitch.edits import EditConflict, apply_edits, group_edits, overlaps
 from ciswitch.lint import LintRun, analyse_workspace
@@ -170,12 +171,13 @@ def plan_fix(
             if _try(ws, config, entry, to, state, mine, outcome):
                 progressed = True
                 continue
-            for finding in mine:  # one by one: keep every fix that is proved on its own
+            for finding in mine:  # one by one, until one is proved: the text then moved,
+                # so the rest are planned again in the next round
                 error = _try(ws, config, entry, to, state, [finding], outcome, explain=True)
                 if error is True:
                     progressed = True
-                else:
-                    refused[_key(finding)] = _refusal(str(error))
+                    break
+                refused[_key(finding)] = _refusal(str(error))
         if not progressed:
             chosen, left = _select(state.run.result.findings, unsafe, refused)
             break
@@ -223,7 +225,9 @@ def _try(
             to=to,
             known=overlay,
         )
-        error = _relint_error(after, state.run.result.findings, findings)
+        error = _relint_error(after, state.run.result.findings, findings) or pipeline_error(
+            state.run.facts, after.facts, to
+        )
         if error is None:
             state.run = after
             state.overlay = overlay

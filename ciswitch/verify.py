@@ -97,16 +97,7 @@ def statements_kept(old: str, new: str, removed: Counter[str]) -> bool:
     old_words = Counter(w for _, s in old_chain for w in s)
     if +(new_words - old_words - Counter({"true": len(new_chain), ":": len(new_chain)})):
         return [op for op, _ in old_chain] == [op for op, _ in new_chain]
-    budget = Counter(removed)
-    kept_chain: list[tuple[str, tuple[str, ...] | None]] = []
-    for op, statement in old_chain:
-        kept = []
-        for word in statement:
-            if budget[word] > 0:
-                budget[word] -= 1
-            else:
-                kept.append(word)
-        kept_chain.append((op, tuple(kept) if kept else None))
+    kept_chain = _take_removed(old_chain, new_chain, Counter(removed))
     expected: list[tuple[str, tuple[str, ...]]] = []
     for index, (op, words) in enumerate(kept_chain):
         following = kept_chain[index + 1][0] if index + 1 < len(kept_chain) else ""
@@ -119,6 +110,37 @@ def statements_kept(old: str, new: str, removed: Counter[str]) -> bool:
         elif following in CHAIN_OPERATORS:
             expected.append(("", _NOOP))
     return _without_lone_noops(expected) == _without_lone_noops(new_chain)
+
+
+def _take_removed(
+    old_chain: list[tuple[str, tuple[str, ...]]],
+    new_chain: list[tuple[str, tuple[str, ...]]],
+    budget: Counter[str],
+) -> list[tuple[str, tuple[str, ...] | None]]:
+    """The old statements minus the removed words (None: a statement left empty). The words
+    are taken from the statements that changed (``--from :local`` of an untouched ``werf
+    stages sync`` keeps its ``:local`` when the next line's flag goes), then, if some remain,
+    from the first statements holding them."""
+    from difflib import SequenceMatcher
+
+    changed: set[int] = set(range(len(old_chain)))
+    matcher = SequenceMatcher(
+        None, [w for _, w in old_chain], [w for _, w in new_chain], autojunk=False
+    )
+    for tag, i1, i2, _, _ in matcher.get_opcodes():
+        if tag == "equal":
+            changed -= set(range(i1, i2))
+    words = [list(statement) for _, statement in old_chain]
+    for pass_over in (sorted(changed), range(len(old_chain))):
+        for index in pass_over:
+            kept = []
+            for word in words[index]:
+                if budget[word] > 0:
+                    budget[word] -= 1
+                else:
+                    kept.append(word)
+            words[index] = kept
+    return [(op, tuple(w) if w else None) for (op, _), w in zip(old_chain, words, strict=True)]
 
 
 def _without_lone_noops(

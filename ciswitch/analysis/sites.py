@@ -16,7 +16,14 @@ from array import array
 from collections import Counter
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ciswitch.edits import NoFix, line_end, line_start, rest_is_trailing, tidy_range
+from ciswitch.edits import (
+    NoFix,
+    line_end,
+    line_start,
+    only_space_before,
+    rest_is_trailing,
+    tidy_range,
+)
 from ciswitch.model import LOCAL, Edit, Fix
 from ciswitch.source import SourceFile
 from ciswitch.verify import FileKind
@@ -277,7 +284,12 @@ def _shell_edit(site: Site, style: str | None, start: int, end: int, replacement
     except SpanError as err:
         raise NoFix(f"cannot map this YAML scalar to its text ({err})") from err
     if replacement == "":
-        fstart, fend = tidy_range(site.file.text, fstart, fend)
+        text = site.file.text
+        fstart, fend = tidy_range(text, fstart, fend)
+        if fend > fstart and text[fend - 1] == "\n" and only_space_before(text, fstart):
+            # a whole line of a block scalar goes with its indentation, which would otherwise
+            # indent the next line (and move a key of the mapping into the scalar)
+            fstart = line_start(text, fstart)
     elif style == '"':
         replacement = replacement.replace("\\", "\\\\").replace('"', '\\"')
     elif style == "'":
