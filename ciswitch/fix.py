@@ -98,6 +98,7 @@ def _select(
             continue
         if _key(finding) in refused:
             finding.unfixable_reason = refused[_key(finding)]
+            finding.fix = None  # the report shows the reason at the place, not the recipe
             left.append(finding)
             continue
         if not fix.safe and not unsafe:
@@ -177,7 +178,7 @@ def plan_fix(
                 if error is True:
                     progressed = True
                     break
-                refused[_key(finding)] = _refusal(str(error))
+                refused[_key(finding)] = str(error)
         if not progressed:
             chosen, left = _select(state.run.result.findings, unsafe, refused)
             break
@@ -225,15 +226,17 @@ def _try(
             to=to,
             known=overlay,
         )
-        error = _relint_error(after, state.run.result.findings, findings) or pipeline_error(
-            state.run.facts, after.facts, to
-        )
+        error = _relint_error(after, state.run.result.findings, findings)
+        if error is None:
+            blocked = pipeline_error(state.run.facts, after.facts, to)
+            if blocked is not None:
+                return blocked.reason if explain else False
         if error is None:
             state.run = after
             state.overlay = overlay
             outcome.fixed.extend(findings)
             return True
-    return error if explain else False
+    return _refusal(error) if explain else False
 
 
 def _relint_error(after: LintRun, before: list[Finding], fixed: list[Finding]) -> str | None:

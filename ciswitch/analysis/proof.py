@@ -11,6 +11,7 @@ runs werf without ``werf ci-env`` (it would have no stages storage), however the
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from ciswitch.analysis.facts import Facts
@@ -23,7 +24,14 @@ from ciswitch.yaml.nodes import REFERENCE_TAG, is_map, is_scalar, is_seq, tag_of
 STORAGE = "WERF_STAGES_STORAGE"
 
 
-def pipeline_error(before: Facts, after: Facts, to: str | None) -> str | None:
+@dataclass(frozen=True)
+class Blocked:
+    """Why a fix of a shared place is not applied: the reason shown at the place."""
+
+    reason: str
+
+
+def pipeline_error(before: Facts, after: Facts, to: str | None) -> Blocked | None:
     """None when every job means after the fix what it meant before minus the removed
     ``:local``; else what differs (shown to the user as the reason the place is left)."""
     old, new = before.pipeline, after.pipeline
@@ -33,9 +41,9 @@ def pipeline_error(before: Facts, after: Facts, to: str | None) -> str | None:
     old_refs = dict(_references(old.files, old_tops))
     for where, (path, resolved) in _references(new.files, new_tops):
         if resolved is None and old_refs.get(where, (path, None))[1] is not None:
-            return (
+            return Blocked(
                 f"!reference [{', '.join(path)}] in {where[1]} ({where[0]}) would point at"
-                " nothing"
+                " nothing: remove both by hand"
             )
     for name, job in old.jobs.items():
         if job.hidden or name not in new.jobs:
@@ -45,7 +53,7 @@ def pipeline_error(before: Facts, after: Facts, to: str | None) -> str | None:
         local = was.get(STORAGE) == LOCAL
         if local and now.get(STORAGE) != LOCAL:
             if to is None and _needs_storage(job, before):
-                return (
+                return Blocked(
                     f"job {name} gets {STORAGE}=:local from here and runs werf without werf"
                     " ci-env: it would have no stages storage; pass --to ADDRESS"
                 )
@@ -53,7 +61,10 @@ def pipeline_error(before: Facts, after: Facts, to: str | None) -> str | None:
             now.pop(STORAGE, None)
         if was != now:
             changed = sorted({k for k, _ in set(was.items()) ^ set(now.items())})
-            return f"the variables of job {name} would change ({', '.join(changed)})"
+            return Blocked(
+                f"the variables of job {name} would change ({', '.join(changed)}); change it"
+                " by hand"
+            )
     return None
 
 
