@@ -4,8 +4,9 @@
 ``!reference`` target, a template reached by ``<<:`` or ``extends``) reaches other jobs, so
 here the pipeline before and after the fix is compared as GitLab assembles it: no
 ``!reference`` may be left pointing at nothing, no job's variables may change besides the
-removed ``WERF_STAGES_STORAGE=:local``, and that variable may not be taken from a job that
-runs werf without ``werf ci-env`` (it would have no stages storage), however the job reaches it.
+removed (or re-pointed) ``WERF_STAGES_STORAGE=:local`` and ``WERF_SYNCHRONIZATION=:local``, and
+the stages storage may not be taken from a job that runs werf without ``werf ci-env`` (it
+would have no stages storage), however the job reaches it.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from ciswitch.source import SourceFile
 from ciswitch.yaml.nodes import REFERENCE_TAG, is_map, is_scalar, is_seq, tag_of
 
 STORAGE = "WERF_STAGES_STORAGE"
+SYNCHRONIZATION = "WERF_SYNCHRONIZATION"
 
 
 @dataclass(frozen=True)
@@ -57,8 +59,10 @@ def pipeline_error(before: Facts, after: Facts, to: str | None) -> Blocked | Non
                     f"job {name} gets {STORAGE}=:local from here and runs werf without werf"
                     " ci-env: it would have no stages storage; pass --to ADDRESS"
                 )
-            was.pop(STORAGE)
-            now.pop(STORAGE, None)
+        for local_name in (STORAGE, SYNCHRONIZATION):  # what the fixes may take or re-point
+            if was.get(local_name) == LOCAL:
+                was.pop(local_name)
+                now.pop(local_name, None)
         if was != now:
             changed = sorted({k for k, _ in set(was.items()) ^ set(now.items())})
             return Blocked(
