@@ -71,7 +71,7 @@ class OverlayWorkspace:
 
 
 #: rounds of planning on the new text before the run gives up on the fixed point
-MAX_ROUNDS = 8
+MAX_ROUNDS = 32
 
 #: a finding as it is found again on the new text of a later round (offsets move, this does not)
 FindingKey = tuple[str, str, str, str]
@@ -169,19 +169,38 @@ def plan_fix(
         progressed = False
         for path in sorted({f.path for f in chosen}):
             mine = [f for f in chosen if f.path == path]
-            if _try(ws, config, entry, to, state, mine, outcome):
+            proof = _prove(ws, config, entry, to, state, mine)
+            if isinstance(proof, _Proved):
+                _commit(state, proof, outcome)
                 progressed = True
                 continue
-            for finding in mine:  # one by one, until one is proved: the text then moved,
-                # so the rest are planned again in the next round
-                error = _try(ws, config, entry, to, state, [finding], outcome, explain=True)
-                if error is True:
-                    progressed = True
-                    break
-                refused[_key(finding)] = str(error)
+            # One by one, each with those already kept: a fix the proof rejects even alone is
+            # left with the reason; one that only clashes with the others waits for the next
+            # round (planned on the new text).
+            kept: _Proved | None = None
+            for finding in mine:
+                trial = (kept.findings if kept else []) + [finding]
+                proof = _prove(ws, config, entry, to, state, trial)
+                if isinstance(proof, _Proved):
+                    kept = proof
+                    continue
+                if kept is not None:
+                    alone = _prove(ws, config, entry, to, state, [finding])
+                    if isinstance(alone, _Proved):
+                        continue
+                    proof = alone
+                refused[_key(finding)] = proof
+            if kept is not None:
+                _commit(state, kept, outcome)
+                progressed = True
         if not progressed:
             chosen, left = _select(state.run.result.findings, unsafe, refused)
             break
+    else:
+        chosen, left = _select(state.run.result.findings, unsafe, refused)
+        for finding in chosen:
+            finding.unfixable_reason = f"not settled within {MAX_ROUNDS} rounds of fixes"
+        left = [*left, *chosen]
     for finding in left:
         if finding.unfixable_reason == "overlaps another fix":
             finding.unfixable_reason = "overlaps another fix that could not be settled"
@@ -193,20 +212,31 @@ def plan_fix(
     return outcome
 
 
-def _try(
+@dataclass
+class _Proved:
+    """Fixes proved on the current text: the new text and its lint."""
+
+    findings: list[Finding]
+    overlay: dict[str, SourceFile]
+    run: LintRun
+
+
+def _commit(state: _Round, proof: _Proved, outcome: FixOutcome) -> None:
+    state.run = proof.run
+    state.overlay = proof.overlay
+    outcome.fixed.extend(proof.findings)
+
+
+def _prove(
     ws: DirectoryWorkspace | Workspace,
     config: Config,
     entry: str | None,
     to: str | None,
     state: _Round,
     findings: list[Finding],
-    outcome: FixOutcome,
-    *,
-    explain: bool = False,
-) -> bool | str:
-    """Apply ``findings``' fixes (all in one file) to the current text and prove them; on
-    success the round's state moves to the new text. False (or, with ``explain``, the
-    reason) when the proof fails."""
+) -> _Proved | str:
+    """Apply ``findings``' fixes (all in one file) to the current text and prove them: the
+    new text and its lint, or the reason shown to the user when the proof fails."""
     path = findings[0].path
     sources = state.run.facts.files
     old = sources[path]
@@ -214,29 +244,26 @@ def _try(
     try:
         new_text = apply_edits(old.text, edits.get(path, []))
     except EditConflict as err:
-        return str(err) if explain else False
+        return _refusal(str(err))
     new = SourceFile(path, old.encode(new_text), new_text, old.bom, old.executable)
     error = verify_meaning(sources.kind_of(path), old, new, findings)
-    if error is None:
-        overlay = {**state.overlay, path: new}
-        after = analyse_workspace(
-            OverlayWorkspace(ws, {p: s.raw for p, s in overlay.items()}),
-            config,
-            entry=entry,
-            to=to,
-            known=overlay,
-        )
-        error = _relint_error(after, state.run.result.findings, findings)
-        if error is None:
-            blocked = pipeline_error(state.run.facts, after.facts, to)
-            if blocked is not None:
-                return blocked.reason if explain else False
-        if error is None:
-            state.run = after
-            state.overlay = overlay
-            outcome.fixed.extend(findings)
-            return True
-    return _refusal(error) if explain else False
+    if error is not None:
+        return _refusal(error)
+    overlay = {**state.overlay, path: new}
+    after = analyse_workspace(
+        OverlayWorkspace(ws, {p: s.raw for p, s in overlay.items()}),
+        config,
+        entry=entry,
+        to=to,
+        known=overlay,
+    )
+    error = _relint_error(after, state.run.result.findings, findings)
+    if error is not None:
+        return _refusal(error)
+    blocked = pipeline_error(state.run.facts, after.facts, to)
+    if blocked is not None:
+        return blocked.reason
+    return _Proved(list(findings), overlay, after)
 
 
 def _relint_error(after: LintRun, before: list[Finding], fixed: list[Finding]) -> str | None:

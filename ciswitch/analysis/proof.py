@@ -52,13 +52,12 @@ def pipeline_error(before: Facts, after: Facts, to: str | None) -> Blocked | Non
             continue
         was = _variables(job, old_tops)
         now = _variables(new.jobs[name], new_tops)
-        local = was.get(STORAGE) == LOCAL
-        if local and now.get(STORAGE) != LOCAL:
-            if to is None and _needs_storage(job, before):
-                return Blocked(
-                    f"job {name} gets {STORAGE}=:local from here and runs werf without werf"
-                    " ci-env: it would have no stages storage; pass --to ADDRESS"
-                )
+        taken = was.get(STORAGE) == LOCAL and now.get(STORAGE) != LOCAL
+        if taken and to is None and _needs_storage(job, before):
+            return Blocked(
+                f"job {name} gets {STORAGE}=:local from here and runs werf without werf"
+                " ci-env: it would have no stages storage; pass --to ADDRESS"
+            )
         for local_name in (STORAGE, SYNCHRONIZATION):  # what the fixes may take or re-point
             if was.get(local_name) == LOCAL:
                 was.pop(local_name)
