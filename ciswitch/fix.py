@@ -257,6 +257,9 @@ def _prove(
         to=to,
         known=overlay,
     )
+    gained = _unfixable_gained(after, state.run.result.findings)
+    if gained is not None:
+        return gained
     error = _relint_error(after, state.run.result.findings, findings)
     if error is not None:
         return _refusal(error)
@@ -264,6 +267,21 @@ def _prove(
     if blocked is not None:
         return blocked.reason
     return _Proved(list(findings), overlay, after)
+
+
+def _unfixable_gained(after: LintRun, before: list[Finding]) -> str | None:
+    """The reason a fix is left when the new text has a finding no fix can resolve that the old
+    one did not (a werf command left with no stages storage): the fix itself causes it."""
+    was = Counter((f.path, f.code) for f in before)
+    now = Counter((f.path, f.code) for f in after.result.findings)
+    for path, code in sorted(now - was):
+        rule = rule_of(code)
+        if rule is not None and rule.fix_safety == "none" and rule.about_ci:
+            jobs = sorted({j for f in after.result.findings if (f.path, f.code) == (path, code)
+                           for j in f.jobs})
+            where = f" in {', '.join(jobs)}" if jobs else ""
+            return f"after this fix, {rule.summary}{where} ({code}); pass --to ADDRESS"
+    return None
 
 
 def _relint_error(after: LintRun, before: list[Finding], fixed: list[Finding]) -> str | None:
