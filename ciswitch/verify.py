@@ -90,18 +90,33 @@ def statements_kept(old: str, new: str, removed: Counter[str]) -> bool:
         w for s in old_statements for w in s
     ):
         return len(old_statements) == len(new_statements)
+    # Align the statements in order: each new statement is an old one minus some removed
+    # words (in the same order), and an old statement may vanish when all its words went.
+    # Which occurrence a removed word was is decided per statement, so ``--from :local`` of
+    # one statement and the ``-s :local`` removed from the next one are told apart.
     budget = Counter(removed)
-    expected: list[tuple[str, ...]] = []
+    remaining = [s for s in new_statements if s]
+    j = 0
     for statement in old_statements:
-        kept = []
-        for word in statement:
-            if budget[word] > 0:
-                budget[word] -= 1
-            else:
-                kept.append(word)
-        if kept:
-            expected.append(tuple(kept))
-    return expected == [s for s in new_statements if s]
+        if not statement:
+            continue
+        if j < len(remaining) and _is_subsequence(remaining[j], statement):
+            gone = Counter(statement) - Counter(remaining[j])
+            if all(budget[w] >= n for w, n in gone.items()):
+                budget -= gone
+                j += 1
+                continue
+        whole = Counter(statement)
+        if all(budget[w] >= n for w, n in whole.items()):
+            budget -= whole
+            continue
+        return False
+    return j == len(remaining)
+
+
+def _is_subsequence(short: tuple[str, ...], long: tuple[str, ...]) -> bool:
+    words = iter(long)
+    return all(any(w == x for x in words) for w in short)
 
 
 def _shape(node: Any) -> Any:

@@ -47,6 +47,7 @@ _VAR_REF = re.compile(r"^\$(?:\{(\w+)\}|(\w+))$")
 _WERF_1_2 = re.compile(r"trdl use werf|multiwerf use 1\.2|werf converge|--repo[ =]|WERF_REPO=")
 #: the kind of a ``:local`` setting of each variable
 _SETTING_KIND = {STAGES_VAR: Kind.STORAGE_ASSIGNMENT, SYNC_VAR: Kind.SYNCHRONIZATION}
+_DISMISS = ("dismiss",)
 _VARIABLE_KIND = {STAGES_VAR: Kind.STORAGE_VARIABLE, SYNC_VAR: Kind.SYNCHRONIZATION}
 
 
@@ -281,6 +282,8 @@ class Replay:
         return self.facts.place(kind, site.file, fstart, fend, what)
 
     def _call(self, job: Reach, session: _Session, site: Site, call: WerfCall) -> None:
+        if call.binary_var is not None and not _holds_werf(session, call.binary_var):
+            return  # ``"$X" build`` where X is not known to be werf's path
         if call.is_ci_env:
             session.ci_env = True
             if STAGES_VAR not in session.env:
@@ -338,7 +341,9 @@ class Replay:
                 storage = LOCAL
         elif not storage_flag and env_setting is not None:
             storage = env_setting.value
-        if storage != LOCAL:
+        if storage != LOCAL or call.subcommand == _DISMISS:
+            # werf dismiss reads the stages storage only to choose its synchronization
+            # default, :local either way: without it the command still runs the same
             return
         # Without its :local settings, would this command still have a storage?
         alternative = session.ci_env
@@ -379,6 +384,14 @@ class Replay:
                         continue
                     site = self.site_for(file, node, str(node.value))
                     self.run_site(orphan, _Session({}), site)
+
+
+def _holds_werf(session: _Session, name: str) -> bool:
+    """Whether a variable of the session holds ``werf`` or a path ending in ``/werf``."""
+    from ciswitch.shell.werf import is_werf_name
+
+    setting = session.env.get(name)
+    return setting is not None and setting.value is not None and is_werf_name(setting.value)
 
 
 def _safe_map(site: Site, start: int, end: int) -> tuple[int, int]:

@@ -31,8 +31,6 @@ _SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "ash", "mksh", "bats"})
 _PYTHON = re.compile(r"python(?:\d+(?:\.\d+)?)?")
 _MAKES = frozenset({"make", "gmake"})
 _SOURCERS = frozenset({"source", "."})
-#: commands that run their arguments as a command line
-_WRAPPERS = frozenset({"exec", "command", "time", "nohup", "sudo", "env", "xargs"})
 _PROJECT_DIR = re.compile(r"\$\{CI_PROJECT_DIR\}|\$CI_PROJECT_DIR(?![A-Za-z0-9_])")
 _SHEBANG_SHELL = re.compile(r"^#!\s*\S*?(?:/env\s+(?:-\S+\s+)*)?\S*?\b(?:ba|da|z|k|a|mk)?sh\b")
 _SHEBANG_PYTHON = re.compile(r"^#!.*\bpython[\d.]*\b")
@@ -134,17 +132,14 @@ def script_runs(text: str, ws: Workspace) -> tuple[list[ScriptRun], list[NotFoll
 def _classify(
     command: CommandInfo, ws: Workspace, runs: list[ScriptRun], skipped: list[NotFollowed]
 ) -> None:
+    from ciswitch.shell.werf import Arg, wrapped_command
+
     words = [command.name, *command.args]
-    while words and _base(words[0]) in _WRAPPERS:
-        wrapper = _base(words[0])
-        words = words[1:]
-        while words and (
-            (words[0].value or "").startswith("-")
-            or (wrapper in ("env", "sudo") and "=" in (words[0].value or "").split("/")[0])
-        ):
-            words = words[1:]
-    if not words:
+    # behind ``timeout 600 sudo -E env A=1 ...``: werf's list of wrappers, read the same way
+    at = wrapped_command([Arg(w.value, w.raw if w.value is None else w.value) for w in words], [])
+    if at is None or at >= len(words):
         return
+    words = words[at:]
     name, args = words[0], words[1:]
     base = _base(name)
     start, end = command.start, command.end

@@ -174,6 +174,12 @@ class _Walker:
         at = werf.find_werf(args_seen, suffixes, env_indexes)
         if at is None:
             return
+        binary = words[at][0]
+        binary_var: str | None = None
+        if binary.value is None and not suffixes[at].endswith("/werf"):
+            if binary.var is None:
+                return
+            binary_var = binary.var
         args = words[at + 1 :]
         sub = werf.subcommand([w.value for w, _ in args])
         takes_storage = sub in werf.TAKES_STAGES_STORAGE
@@ -197,6 +203,7 @@ class _Walker:
             takes_stages_storage=takes_storage,
             is_ci_env=sub[:1] == ("ci-env",),
             takes_synchronization=takes_sync,
+            binary_var=binary_var,
         )
         self.calls.append(call)
         if call.is_ci_env:
@@ -264,7 +271,8 @@ def _may_run_werf(head: tuple[Word, list[Atom]]) -> bool:
     word, parts = head
     value = word.value
     if value is None:
-        return static_suffix(parts).endswith("/werf")
+        # a literal path to werf, or a variable that may hold one (``"$WERF_BIN"``)
+        return word.var is not None or static_suffix(parts).endswith("/werf")
     return (
         werf.is_werf_name(value) or value.rsplit("/", 1)[-1] in werf.WRAPPERS
         or value in _DECLARATION_KEYWORDS

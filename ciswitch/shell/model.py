@@ -79,6 +79,9 @@ class WerfCall:
     takes_stages_storage: bool
     is_ci_env: bool
     takes_synchronization: bool = False
+    #: the variable the command name is (``"$WERF_BIN" build``): a werf call only where that
+    #: variable holds werf's path (the replay knows); None for a literal werf name
+    binary_var: str | None = None
 
 
 @dataclass(frozen=True)
