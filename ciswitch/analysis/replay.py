@@ -29,7 +29,14 @@ from ciswitch.analysis.facts import (
     Reach,
     VariableEntry,
 )
-from ciswitch.analysis.sites import PythonFileSite, ShellFileSite, Site, YamlScalarSite
+from ciswitch.analysis.sites import (
+    CommandStringSite,
+    PythonFileSite,
+    ShellFileSite,
+    ShellTextSite,
+    Site,
+    YamlScalarSite,
+)
 from ciswitch.gitlab import SCRIPT_KEYS, Job, Pipeline, ScriptLine, Variable
 from ciswitch.model import LOCAL, STAGES_VAR, SYNC_VAR, Notice
 from ciswitch.source import SourceFile
@@ -41,6 +48,7 @@ if TYPE_CHECKING:
 
     from ciswitch.scripts.runs import NotFollowed, ScriptRun
     from ciswitch.shell import Assignment, WerfCall, Word
+    from ciswitch.shell.model import CommandString
     from ciswitch.workspace import Workspace
 
 _VAR_REF = re.compile(r"^\$(?:\{(\w+)\}|(\w+))$")
@@ -48,6 +56,9 @@ _WERF_1_2 = re.compile(r"trdl use werf|multiwerf use 1\.2|werf converge|--repo[ 
 #: the kind of a ``:local`` setting of each variable
 _SETTING_KIND = {STAGES_VAR: Kind.STORAGE_ASSIGNMENT, SYNC_VAR: Kind.SYNCHRONIZATION}
 _DISMISS = ("dismiss",)
+#: a shell given a command string (``bash -c``, ``sh -ec``): worth parsing when the string may
+#: run a repository file, though it does not mention werf
+_COMMAND_STRING = re.compile(r"\b(?:ba|da|z|k|a|mk)?sh\s+(?:[-+]\S+\s+)*-[A-Za-z]*c")
 _VARIABLE_KIND = {STAGES_VAR: Kind.STORAGE_VARIABLE, SYNC_VAR: Kind.SYNCHRONIZATION}
 
 
@@ -178,25 +189,51 @@ class Replay:
         if job.name and not job.hidden:
             self.facts.real_sites.add(site.key)
         runs = self._script_runs(site)
-        if not site.worth_parsing and not runs:
+        parse = site.worth_parsing or (
+            self.workspace is not None and isinstance(site, ShellTextSite)
+            and _COMMAND_STRING.search(site.text) is not None
+            and _string_runs_files(site.text, self.workspace)
+        )
+        if not parse and not runs:
             return
         if _WERF_1_2.search(site.text):
             self.facts.v12_jobs.add(job.name)
         events: list[tuple[int, int, Any]] = [(run.start, 2, run) for run in runs]
-        if site.worth_parsing:
+        if parse:
             reading = site.commands()
             for assignment in reading.assignments:
                 events.append((assignment.start, 0, assignment))
             for call in reading.werf_calls:
                 events.append((call.start, 1, call))
+            if isinstance(site, ShellTextSite):
+                for string in reading.command_strings:
+                    events.append((string.start, 3, string))
         events.sort(key=lambda e: (e[0], e[1]))
         for _, kind, obj in events:
             if kind == 0:
                 self._assignment(job, session, site, obj)
             elif kind == 1:
                 self._call(job, session, site, obj)
-            else:
+            elif kind == 2:
                 self.run_script(job, session, obj)
+            else:
+                assert isinstance(site, ShellTextSite)
+                self.command_string(job, session, site, obj)
+
+    def command_string(
+        self, job: Reach, session: _Session, site: ShellTextSite, string: CommandString
+    ) -> None:
+        """Play ``bash -c STRING`` in a child shell: it sees the session's variables, and
+        what it sets goes with it."""
+        inner = CommandStringSite(site, string)
+        known = self.facts.sites.get(inner.key)
+        if isinstance(known, CommandStringSite):
+            inner = known
+        else:
+            self.facts.sites[inner.key] = inner
+        child = _Session(session.env)
+        child.ci_env = session.ci_env
+        self.run_site(job, child, inner)
 
     # -- script files a job runs --------------------------------------------------------------
     def _script_runs(self, site: Site) -> list[ScriptRun]:
@@ -384,6 +421,12 @@ class Replay:
                         continue
                     site = self.site_for(file, node, str(node.value))
                     self.run_site(orphan, _Session({}), site)
+
+
+def _string_runs_files(text: str, workspace: Workspace) -> bool:
+    from ciswitch.scripts.runs import may_run_files
+
+    return may_run_files(text, workspace)
 
 
 def _holds_werf(session: _Session, name: str) -> bool:

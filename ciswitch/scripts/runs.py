@@ -205,8 +205,12 @@ def _shell_target(args: list[Word], skip: Callable[[str], None], shell: str) -> 
             continue
         if value.startswith(("-", "+")) and len(value) > 1:
             if "c" in value and not value.startswith("--"):
-                skip(f"{shell} -c: a command string, not followed")
-                return None
+                from ciswitch.shell.werf import command_string_index
+
+                at = command_string_index([a.value for a in args])
+                if at is None or args[at].value is None:
+                    skip(f"{shell} -c: a command string built at run time, not followed")
+                return None  # a static string is read as shell of its own
             index += 1
             continue
         return args[index]

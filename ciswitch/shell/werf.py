@@ -123,6 +123,37 @@ def subcommand(words: list[str | None]) -> tuple[str, ...]:
     return tuple(path)
 
 
+#: shells whose ``-c`` string is a command line of its own
+SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "ash", "mksh"})
+#: shell options that take the next word as their value
+SHELL_VALUE_OPTIONS = frozenset({"-o", "+o", "-O", "+O", "--rcfile", "--init-file"})
+
+
+def command_string_index(values: list[str | None]) -> int | None:
+    """For a shell's arguments (``-ec``, ``-o pipefail``, ``--norc``, ``-c``, ``STRING``), the
+    index of the string ``-c`` runs, or None when there is no ``-c`` (the shell then runs a
+    file or reads standard input). A non-static option word ends the options."""
+    has_c = False
+    i = 0
+    while i < len(values):
+        value = values[i]
+        if value is None:
+            return i if has_c else None
+        if value == "--":
+            i += 1
+            break
+        if value in SHELL_VALUE_OPTIONS:
+            i += 2
+            continue
+        if len(value) > 1 and value[0] in "-+":
+            if value[0] == "-" and not value.startswith("--") and "c" in value[1:]:
+                has_c = True
+            i += 1
+            continue
+        break
+    return i if has_c and i < len(values) else None
+
+
 def is_werf_name(value: str) -> bool:
     """``werf`` itself or a literal path to it (``./werf``, ``/usr/local/bin/werf``)."""
     return value == "werf" or value.endswith("/werf")
