@@ -46,7 +46,7 @@ from ciswitch.yaml.nodes import MERGE_TAG, is_map, is_scalar, is_seq
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from ciswitch.scripts.runs import NotFollowed, ScriptRun
+    from ciswitch.scripts.runs import NotFollowed, Runs, ScriptRun
     from ciswitch.shell import Assignment, WerfCall, Word
     from ciswitch.shell.model import CommandString
     from ciswitch.workspace import Workspace
@@ -75,9 +75,14 @@ class _Setting:
 class _Session:
     """The state of one shell session of a job."""
 
-    def __init__(self, env: dict[str, _Setting]) -> None:
+    def __init__(self, env: dict[str, _Setting], cwd: str | None = "") -> None:
         self.env = dict(env)
         self.ci_env = False
+        #: the working directory (repository-relative; None: somewhere computed)
+        self.cwd: str | None = cwd
+        #: texts that may change directory and were not parsed yet: read when a later text
+        #: names a path (so a werf-free pipeline never loads the shell parser for them)
+        self.pending: list[str] = []
 
     def resolve(self, word: Word) -> tuple[str | None, _Setting | None]:
         if word.value is not None:
@@ -120,8 +125,8 @@ class Replay:
         self.workspace = workspace
         self._running: set[str] = set()
         #: script runs per site: a site shared by many jobs is looked into once
-        self._runs: dict[tuple[str, int], list[ScriptRun]] = {}
-        self._runs_by_text: dict[str, tuple[list[ScriptRun], list[NotFollowed]]] = {}
+        self._runs: dict[tuple[tuple[str, int], str | None], Runs] = {}
+        self._runs_by_text: dict[tuple[str, str | None], Runs] = {}
         self._noticed: set[Notice] = set()
 
     def site_for(self, file: SourceFile, node: Any, text: str) -> YamlScalarSite:
@@ -188,7 +193,7 @@ class Replay:
         """Play one shell text in a session: assignments, ``werf ci-env``, werf commands."""
         if job.name and not job.hidden:
             self.facts.real_sites.add(site.key)
-        runs = self._script_runs(site)
+        runs = self._script_runs(site, session)
         parse = site.worth_parsing or (
             self.workspace is not None and isinstance(site, ShellTextSite)
             and _COMMAND_STRING.search(site.text) is not None
@@ -231,34 +236,56 @@ class Replay:
             inner = known
         else:
             self.facts.sites[inner.key] = inner
-        child = _Session(session.env)
+        if session.pending and self.workspace is not None:
+            from ciswitch.scripts.runs import script_runs_in
+
+            for earlier in session.pending:
+                session.cwd = script_runs_in(earlier, self.workspace, session.cwd, True).cwd
+            session.pending.clear()
+        child = _Session(session.env, session.cwd)
         child.ci_env = session.ci_env
         self.run_site(job, child, inner)
 
     # -- script files a job runs --------------------------------------------------------------
-    def _script_runs(self, site: Site) -> list[ScriptRun]:
-        """The repository files a site executes or sources (none for Python sites)."""
+    def _script_runs(self, site: Site, session: _Session) -> list[ScriptRun]:
+        """The repository files a site executes or sources (none for Python sites), from the
+        session's working directory, which the site's ``cd``s then move."""
         if self.workspace is None or not site.runs_files:
             return []
-        known = self._runs.get(site.key)
-        if known is not None:
-            return known
-        from ciswitch.scripts.runs import script_runs
+        from ciswitch.scripts.runs import (
+            changes_directory,
+            may_name_path,
+            script_runs_in,
+        )
 
-        # The same line text recurs in many jobs (as distinct nodes): look it up once.
-        found = self._runs_by_text.get(site.text)
-        if found is None:
-            found = script_runs(site.text, self.workspace)
-            self._runs_by_text[site.text] = found
-        runs, skipped = found
-        self._runs[site.key] = runs
+        text = site.text
+        if session.pending and may_name_path(text):
+            for earlier in session.pending:
+                session.cwd = script_runs_in(earlier, self.workspace, session.cwd, True).cwd
+            session.pending.clear()
+        cwd = session.cwd
+        known = self._runs.get((site.key, cwd))
+        if known is None:
+            # The same line text recurs in many jobs (as distinct nodes): look it up once.
+            known = self._runs_by_text.get((text, cwd))
+            if known is None:
+                known = script_runs_in(text, self.workspace, cwd)
+                self._runs_by_text[(text, cwd)] = known
+            self._runs[(site.key, cwd)] = known
+            self._report_skipped(site, known.skipped)
+        if known.parsed:
+            session.cwd = known.cwd
+        elif changes_directory(text):
+            session.pending.append(text)
+        return known.runs
+
+    def _report_skipped(self, site: Site, skipped: list[NotFollowed]) -> None:
         for item in skipped:
             fstart, _ = _safe_map(site, item.start, item.start)
             notice = Notice(site.file.path, item.message, site.file.position(fstart).line)
             if notice not in self._noticed:
                 self._noticed.add(notice)
                 self.facts.notices.append(notice)
-        return runs
 
     def script_file(self, path: str, kind: FileKind) -> SourceFile | None:
         """Read a script file once; a file that cannot be read becomes a notice."""
@@ -290,10 +317,16 @@ class Replay:
             site = PythonFileSite(file) if run.kind == "python" else ShellFileSite(file)
             self.facts.sites[key] = site
         self._running.add(run.path)
+        # A sourced file runs in the session and moves its directory; an executed one starts
+        # where it is run and its cd stays in its own process.
+        saved = (session.cwd, list(session.pending))
+        session.cwd, session.pending = run.cwd, []
         try:
             self.run_site(job, session, site)
         finally:
             self._running.discard(run.path)
+            if not run.sourced:
+                session.cwd, session.pending = saved[0], saved[1]
 
     def _assignment(
         self, job: Reach, session: _Session, site: Site, assignment: Assignment
