@@ -13,7 +13,6 @@ one place with three jobs.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +28,7 @@ from ciswitch.analysis.facts import (
     Reach,
     VariableEntry,
 )
+from ciswitch.analysis.orphans import orphan_candidates
 from ciswitch.analysis.sites import (
     CommandStringSite,
     PythonFileSite,
@@ -37,11 +37,10 @@ from ciswitch.analysis.sites import (
     Site,
     YamlScalarSite,
 )
-from ciswitch.gitlab import SCRIPT_KEYS, Job, Pipeline, ScriptLine, Variable
+from ciswitch.gitlab import Job, Pipeline, ScriptLine, Variable
 from ciswitch.model import LOCAL, STAGES_VAR, SYNC_VAR, Notice
 from ciswitch.source import SourceFile
 from ciswitch.verify import FileKind
-from ciswitch.yaml.nodes import MERGE_TAG, is_map, is_scalar, is_seq
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -449,7 +448,7 @@ class Replay:
         orphan = Reach("", hidden=True)
         for file in pipeline.files:
             for doc in file.yaml_documents():
-                for node in _orphan_candidates(doc, pipeline.jobs):
+                for node in orphan_candidates(doc, pipeline.jobs):
                     if (file.path, id(node)) in visited:
                         continue
                     site = self.site_for(file, node, str(node.value))
@@ -478,46 +477,6 @@ def _safe_map(site: Site, start: int, end: int) -> tuple[int, int]:
     except SpanError:
         base = site.anchor()
         return base, base
-
-
-def _orphan_candidates(doc: Any, jobs: dict[str, Job]) -> Iterator[Any]:
-    """Script scalars of a document outside the jobs: a job's own script lines were played
-    with the job (and a definition another file overrides never runs), so only the other
-    top-level keys (``default:``, hidden lists of commands, anchors) are walked."""
-    if not is_map(doc):
-        return
-    for key, value in _latest_entries(doc):
-        name = str(key.value) if is_scalar(key) else ""
-        if name in jobs and is_map(value):
-            continue
-        script = name in SCRIPT_KEYS or name.startswith(".")
-        yield from _script_scalars(value, in_script=script)
-
-
-def _latest_entries(node: Any) -> list[tuple[Any, Any]]:
-    """A mapping's entries, the last one winning for duplicate keys (as in GitLab: a
-    shadowed value is never run); merge keys are all kept."""
-    latest: dict[object, tuple[Any, Any]] = {}
-    for key, value in node.value:
-        plain = is_scalar(key) and key.tag != MERGE_TAG
-        latest[str(key.value) if plain else id(key)] = (key, value)
-    return list(latest.values())
-
-
-def _script_scalars(node: Any, in_script: bool = False) -> Iterator[Any]:
-    if is_scalar(node):
-        if in_script:
-            yield node
-        return
-    if is_seq(node):
-        for item in node.value:
-            yield from _script_scalars(item, in_script=in_script)
-        return
-    if is_map(node):
-        for key, value in _latest_entries(node):
-            name = str(key.value) if is_scalar(key) else ""
-            script = in_script or name in SCRIPT_KEYS
-            yield from _script_scalars(value, in_script=script)
 
 
 def collect_facts(
