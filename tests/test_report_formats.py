@@ -121,7 +121,7 @@ def load_result(
 def test_json_report_fields() -> None:
     result = load_result()
     document = json.loads(render("json", result))
-    assert set(document) == {"findings", "errors"}
+    assert set(document) == {"findings", "errors", "not_checked"}
     second = document["findings"][1]
     assert second == {
         "code": "CSW001", "severity": "error", "path": ".gitlab-ci.yml", "line": 6,

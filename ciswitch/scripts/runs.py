@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from ciswitch.shell.model import Word
 
 ScriptKind = Literal["shell", "python"]
+#: records a command that runs something not followed: its message and why
+Skip = Callable[[str, NotCheckedKind], None]
 
 SHELL_SUFFIXES = (".sh", ".bash", ".bats", ".ksh", ".zsh", ".dash")
 PYTHON_SUFFIXES = (".py",)
@@ -211,7 +213,7 @@ def _is_substitution(word: Word) -> bool:
     return raw.startswith(("$(", "<(", "`"))
 
 
-def _shell_target(args: list[Word], skip: Callable[[str, NotCheckedKind], None], shell: str) -> Word | None:
+def _shell_target(args: list[Word], skip: Skip, shell: str) -> Word | None:
     index = 0
     while index < len(args):
         value = args[index].value
@@ -236,7 +238,7 @@ def _python(
     args: list[Word],
     ws: Workspace,
     runs: list[ScriptRun],
-    skip: Callable[[str, NotCheckedKind], None],
+    skip: Skip,
     start: int,
     end: int,
 ) -> None:
@@ -320,7 +322,7 @@ def _add(
     sourced: bool,
     ws: Workspace,
     runs: list[ScriptRun],
-    skip: Callable[[str, NotCheckedKind], None],
+    skip: Skip,
     start: int,
     end: int,
 ) -> None:
