@@ -134,8 +134,8 @@ def fix(
         not_checked=result.not_checked,
     )
     if verbose:
-        for entry in result.not_checked:
-            click.echo(entry.one_line(), err=not write)
+        for gap in result.not_checked:
+            click.echo(gap.one_line(), err=not write)
     click.echo(summary(merged, write, listed=verbose), err=not write)
     notes = unsafe_notes(merged.fixed)
     if notes:
