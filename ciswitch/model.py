@@ -83,6 +83,20 @@ class Finding:
     unfixable_reason: str = ""
     #: the source line (without its newline) for the text report's excerpt
     source_line: str = ""
+    #: every source line from ``begin`` to ``finish`` (without newlines), for the snippets of
+    #: reports; empty when only :attr:`source_line` is known
+    source_lines: tuple[str, ...] = ()
+
+    @property
+    def snippet(self) -> str:
+        """The text of the finding's span, as far as its source lines are known."""
+        lines = self.source_lines or (self.source_line,)
+        if self.finish.line == self.begin.line or len(lines) == 1:
+            first = lines[0]
+            end = self.finish.column - 1 if self.finish.line == self.begin.line else len(first)
+            return first[self.begin.column - 1:end]
+        inner = [lines[0][self.begin.column - 1:], *lines[1:-1], lines[-1][:self.finish.column - 1]]
+        return "\n".join(inner)
 
     @property
     def fixable(self) -> bool:
@@ -215,6 +229,17 @@ def not_checked_summary(entries: list[NotChecked]) -> str:
     return f"{len(entries)} {places} not checked ({parts})"
 
 
+@dataclass(frozen=True)
+class Provenance:
+    """Where the linted files come from in version control (SARIF's
+    ``versionControlProvenance``): the repository's address without credentials and the
+    commit checked out."""
+
+    repository_uri: str
+    revision: str
+    branch: str | None = None
+
+
 @dataclass
 class LintResult:
     """Everything ``lint`` learnt about one repository (or one set of named files)."""
@@ -229,6 +254,8 @@ class LintResult:
     files: list[str] = field(default_factory=list)
     #: the configuration asks for every place to be checked (``strict = true``)
     strict: bool = False
+    #: the git repositories of the files linted (filled only for the reports that say it)
+    provenance: list[Provenance] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:

@@ -346,3 +346,87 @@ def test_fix_says_what_it_did_not_check(tmp_path: Path) -> None:
     assert ".gitlab-ci.yml:4: not checked: ./ci/build.sh: not a regular file, not read" in lines
     assert lines[-1].endswith("; 1 place not checked (1 unreadable script): listed above.")
     assert "werf build\n" in (repo / ".gitlab-ci.yml").read_text()
+
+
+# --------------------------------------------------------------------------------------------
+# GitLab Code Quality: an errored or partial lint never looks clean in the widget
+
+#: what GitLab's Code Quality documentation requires of every entry
+CODE_QUALITY_SEVERITIES = {"info", "minor", "major", "critical", "blocker"}
+
+
+def _code_quality(repo: Path, exit_code: int) -> list[dict[str, object]]:
+    done = _run("lint", "--format", "gitlab", cwd=repo)
+    assert done.returncode == exit_code, done.stdout + done.stderr
+    entries = json.loads(done.stdout)
+    assert isinstance(entries, list)
+    for entry in entries:
+        for key in ("description", "check_name", "fingerprint"):
+            assert isinstance(entry[key], str) and entry[key], (key, entry)
+        assert entry["severity"] in CODE_QUALITY_SEVERITIES
+        location = entry["location"]
+        assert isinstance(location["path"], str) and not location["path"].startswith("./")
+        begin = location["lines"]["begin"]
+        assert isinstance(begin, int) and begin >= 1
+    assert len({e["fingerprint"] for e in entries}) == len(entries)
+    return entries
+
+
+def test_code_quality_has_input_errors_as_blockers(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / ".gitlab-ci.yml").write_text("build:\n  script:\n    - werf build\n  - bad\n")
+    [entry] = _code_quality(repo, 2)
+    assert entry["severity"] == "blocker"
+    assert entry["check_name"] == "input-error"
+    assert entry["location"] == {"path": ".gitlab-ci.yml", "lines": {"begin": 4, "end": 4}}
+    assert "invalid YAML" in str(entry["description"])
+
+
+def test_code_quality_has_a_missing_include_as_a_blocker(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / ".gitlab-ci.yml").write_text(
+        "include:\n  - local: ci/gone.yml\nbuild:\n  script:\n    - werf build -s :local\n")
+    entries = _code_quality(repo, 2)
+    blockers = [e for e in entries if e["severity"] == "blocker"]
+    assert len(blockers) == 1, entries
+    assert blockers[0]["location"] == {"path": ".gitlab-ci.yml", "lines": {"begin": 2, "end": 2}}
+    assert "ci/gone.yml" in str(blockers[0]["description"])
+
+
+def test_code_quality_has_a_bad_configuration_as_a_blocker(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    _ci(repo, "werf build")
+    (repo / ".ciswitch.toml").write_text("# settings\nselct = []\n")
+    [entry] = _code_quality(repo, 2)
+    assert entry["severity"] == "blocker"
+    assert entry["location"] == {"path": ".ciswitch.toml", "lines": {"begin": 2, "end": 2}}
+
+
+def test_code_quality_has_not_checked_places_as_info(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    _script(repo, "ci/a.sh", b"\x00")
+    _ci(repo, "werf build -s :local", "make images", "./ci/a.sh")
+    entries = _code_quality(repo, 1)
+    assert [(e["check_name"], e["severity"], e["location"]["lines"]["begin"])  # type: ignore[index]
+            for e in entries] == [
+        ("CSW001", "major", 4),
+        ("not-checked/make-target", "info", 5),
+        ("not-checked/unreadable-script", "info", 6),
+    ]
+    # like a finding's, the fingerprint of a place not checked survives lines added above
+    ci = repo / ".gitlab-ci.yml"
+    ci.write_text("stages: [build]\n\n" + ci.read_text())
+    moved = _code_quality(repo, 1)
+    assert [e["fingerprint"] for e in moved] == [e["fingerprint"] for e in entries]
+    assert [e["location"]["lines"]["begin"] for e in moved] == [6, 7, 8]  # type: ignore[index]
+
+
+def test_code_quality_of_a_clean_repository_is_empty(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    _ci(repo, "werf build")
+    assert _code_quality(repo, 0) == []

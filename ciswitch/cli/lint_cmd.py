@@ -22,6 +22,7 @@ def combine(results: list[LintResult]) -> LintResult:
         combined.notices.extend(result.notices)
         combined.not_checked.extend(result.not_checked)
         combined.files.extend(result.files)
+        combined.provenance.extend(p for p in result.provenance if p not in combined.provenance)
     return combined
 
 
@@ -110,6 +111,13 @@ def lint(
 
     runs = lint_paths(list(paths) or [Path(".")], config_file)
     results = [a.result for a in runs]
+    if fmt == "sarif":
+        from ciswitch.gitops import provenance
+
+        for one in results:
+            found = provenance(Path(one.root))
+            if found is not None:
+                one.provenance.append(found)
     result = combine(results)
     strict_any = strict or any(r.strict for r in results)
     emit_report(result, fmt, output, statistics, verbose, strict_any)

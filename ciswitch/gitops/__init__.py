@@ -45,6 +45,7 @@ from ciswitch.gitops.commits import (
     refs_with_trailer,
     trailer_commits,
 )
+from ciswitch.gitops.provenance import provenance, repository_uri
 from ciswitch.gitops.push import (
     MergeRequestOptions,
     PushResult,
@@ -93,8 +94,10 @@ __all__ = [
     "default_branch", "delete_branch", "dirt", "ensure_clean", "fetch", "fetch_branch",
     "fetch_objects", "file_at", "fold_line", "get_remote", "git_error", "git_output",
     "git_process", "git_text", "has_trailer_commit", "head_sha", "is_ancestor",
-    "merge_request_url", "open_repo", "parse_identity", "push_branch", "push_command",
+    "merge_request_url", "open_repo", "parse_identity", "provenance",
+    "push_branch", "push_command",
     "ref_commit", "refs_with_trailer", "remote_branch_sha", "remote_branches", "remote_url",
-    "resolve_commit", "restore_branch", "run_git", "set_branch", "trailer_commits", "tree_listing",
+    "repository_uri", "resolve_commit", "restore_branch", "run_git", "set_branch",
+    "trailer_commits", "tree_listing",
     "work_tree",
 ]
