@@ -301,7 +301,8 @@ def test_sarif_structure() -> None:
     rules = driver["rules"]
     assert [r["id"] for r in rules] == ["CSW001", "CSW002", "CSW003"]
     first = rules[0]
-    assert first["name"] == "local-stages-storage-flag"
+    assert first["name"] == "LocalStagesStorageFlag"  # SARIF wants PascalCase names
+    assert first["helpUri"].endswith("/docs/rules/CSW001.md")
     assert first["shortDescription"]["text"] == "werf uses :local through a flag"
     assert first["fullDescription"]["text"] == "Finds `--stages-storage :local`."
     assert "## Why is this bad?" in first["help"]["markdown"]
@@ -323,10 +324,14 @@ def test_sarif_structure() -> None:
             assert isinstance(region[key], int) and region[key] >= 1
     warning = next(r for r in results if r["ruleId"] == "CSW003")
     assert warning["level"] == "warning"
+    line = (FIXTURES / "ci/deploy.sh").read_text(encoding="utf-8").splitlines()[2]
     assert warning["locations"][0]["physicalLocation"] == {
         "artifactLocation": {"uri": "ci/deploy.sh", "uriBaseId": "%SRCROOT%"},
-        "region": {"startLine": 3, "startColumn": 46, "endLine": 3, "endColumn": 55},
+        "region": {"startLine": 3, "startColumn": 46, "endLine": 3, "endColumn": 55,
+                   "snippet": {"text": line[45:54]}},
+        "contextRegion": {"startLine": 3, "endLine": 3, "snippet": {"text": line}},
     }
+    assert line[45:54] == "-S :local"
     assert run["columnKind"] == "unicodeCodePoints"
     [invocation] = run["invocations"]
     assert invocation["executionSuccessful"] is False
