@@ -38,7 +38,7 @@ from ciswitch.analysis.sites import (
     YamlScalarSite,
 )
 from ciswitch.gitlab import Job, Pipeline, ScriptLine, Variable
-from ciswitch.model import LOCAL, STAGES_VAR, SYNC_VAR, Notice
+from ciswitch.model import LOCAL, STAGES_VAR, SYNC_VAR, NotChecked, NotCheckedKind
 from ciswitch.source import SourceFile
 from ciswitch.verify import FileKind
 
@@ -126,7 +126,6 @@ class Replay:
         #: script runs per site: a site shared by many jobs is looked into once
         self._runs: dict[tuple[tuple[str, int], str | None], Runs] = {}
         self._runs_by_text: dict[tuple[str, str | None], Runs] = {}
-        self._noticed: set[Notice] = set()
 
     def site_for(self, file: SourceFile, node: Any, text: str) -> YamlScalarSite:
         key = (file.path, id(node))
@@ -219,7 +218,9 @@ class Replay:
             elif kind == 1:
                 self._call(job, session, site, obj)
             elif kind == 2:
-                self.run_script(job, session, obj)
+                fstart, _ = _safe_map(site, obj.start, obj.start)
+                origin = (site.file.path, site.file.position(fstart).line)
+                self.run_script(job, session, obj, origin)
             else:
                 assert isinstance(site, ShellTextSite)
                 self.command_string(job, session, site, obj)
@@ -281,13 +282,14 @@ class Replay:
     def _report_skipped(self, site: Site, skipped: list[NotFollowed]) -> None:
         for item in skipped:
             fstart, _ = _safe_map(site, item.start, item.start)
-            notice = Notice(site.file.path, item.message, site.file.position(fstart).line)
-            if notice not in self._noticed:
-                self._noticed.add(notice)
-                self.facts.notices.append(notice)
+            line = site.file.position(fstart).line
+            self.facts.add_not_checked(NotChecked(site.file.path, line, item.kind, item.message))
 
-    def script_file(self, path: str, kind: FileKind) -> SourceFile | None:
-        """Read a script file once; a file that cannot be read becomes a notice."""
+    def script_file(
+        self, path: str, kind: FileKind, origin: tuple[str, int | None] | None = None
+    ) -> SourceFile | None:
+        """Read a script file once; a file that cannot be read is not checked, at the place
+        that runs it (``origin``: path and line) or at the file itself."""
         found = self.facts.files.script(path)
         if found is None and self.workspace is not None:
             from ciswitch.errors import CiswitchError
@@ -296,18 +298,28 @@ class Replay:
             try:
                 found = read_source(self.workspace, path, self.known)
             except CiswitchError as err:
-                self.facts.notices.append(Notice(path, f"not followed: {err.message}"))
+                where, line = origin if origin is not None else (path, err.line)
+                message = f"{path}: {err.message}, not read" if origin else f"{err.message}"
+                self.facts.add_not_checked(
+                    NotChecked(where, line, NotCheckedKind.UNREADABLE_SCRIPT, message)
+                )
                 return None
             self.facts.files.add_script(found, kind)
         return found
 
-    def run_script(self, job: Reach, session: _Session, run: ScriptRun) -> None:
+    def run_script(
+        self,
+        job: Reach,
+        session: _Session,
+        run: ScriptRun,
+        origin: tuple[str, int | None] | None = None,
+    ) -> None:
         """Play a script file in the job's session (sourced files share it; executed ones
         inherit its exports, which for werf's settings amounts to the same)."""
         if run.path in self._running:
             return  # a script that runs itself again: once is enough
         kind = FileKind.PYTHON if run.kind == "python" else FileKind.SHELL
-        file = self.script_file(run.path, kind)
+        file = self.script_file(run.path, kind, origin)
         if file is None:
             return
         key = (file.path, -1)
