@@ -8,10 +8,12 @@ branch), ``pipeline`` (a GitLab CI child pipeline running ``run`` in ``parallel:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
+import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -173,8 +175,9 @@ def run(**params: Any) -> None:
     """
     from ciswitch.errors import CiswitchError
     from ciswitch.fleet import report, runner
-    from ciswitch.fleet.journal import Journal
+    from ciswitch.fleet.journal import Journal, run_lock
 
+    stopped_by: list[int] = []
     try:
         workdir: Path = params["workdir"].resolve()
         request = _request(params, params["dry_run"])
@@ -187,12 +190,38 @@ def run(**params: Any) -> None:
             retry_failed=params["retry_failed"], shard=str(shard) if shard else None,
             command=shlex.join(["ciswitch", "fleet", *sys.argv[2:]]),
         )
-        with Journal(_state_path(workdir, params["state"])) as journal:
+        state = _state_path(workdir, params["state"])
+        with run_lock(state), Journal(state) as journal, _interruptible(stopped_by):
             progress = report.progress_for(sys.stdout)
             _run_id, outcomes = runner.run_fleet(specs, journal, options, progress)
+    except runner.Interrupted as stop:
+        signum = stopped_by[0] if stopped_by else int(signal.SIGINT)
+        click.echo(
+            f"ciswitch: interrupted: {stop.finished} repositories finished (journaled), "
+            f"{stop.unfinished} not done; run the same command again to resume", err=True,
+        )
+        sys.exit(128 + signum)
+    except KeyboardInterrupt:
+        click.echo("ciswitch: interrupted before any repository was worked on", err=True)
+        sys.exit(128 + (stopped_by[0] if stopped_by else int(signal.SIGINT)))
     except CiswitchError as err:
         _fail(err)
     sys.exit(runner.exit_code(outcomes))
+
+
+@contextlib.contextmanager
+def _interruptible(stopped_by: list[int]) -> Iterator[None]:
+    """SIGTERM (a cancelled CI job) stops the run as ^C does; ``stopped_by`` says which."""
+
+    def stop(signum: int, _frame: object) -> None:
+        stopped_by.append(signum)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @fleet.command("status")
