@@ -173,8 +173,12 @@ def fleet() -> None:
 def run(**params: Any) -> None:
     """Clone each repository and do what `ciswitch branch` does; journal every outcome.
 
-    Running the same command again resumes: pushed repositories are never pushed again,
-    failed ones are retried only with --retry-failed.
+    Outcomes: clean, pushed, mr-opened, partial (pushed, places left for a manual change),
+    prepared (--no-push: committed in the clone), dry-run, skipped, failed. Running the same
+    command again resumes: a branch on a remote is never pushed again; prepared, dry-run and
+    interrupted (pending) repositories are done again; failed ones only with --retry-failed,
+    or when their remote has the branch (a push that landed is then found, not repeated).
+    One run at a time per journal. Exit 1 when a repository failed or is partial, 130 on ^C.
     """
     from ciswitch.errors import CiswitchError
     from ciswitch.fleet import report, runner
