@@ -66,3 +66,14 @@ def test_generated_files_are_deterministic(werf: bool) -> None:
     assert first == generate(50, werf=werf)
     assert first != generate(50, seed=2, werf=werf)
     assert ("--stages-storage :local" in first) is werf
+
+
+def test_fleet_faults_bench_counts_nothing_wrong_on_one_trial_of_each_kind() -> None:
+    out = _run("fleet_faults.py", "--trials", "1", "--repos", "3")
+    lines = {ln.split(":")[0].strip(): ln for ln in out.splitlines() if ln.startswith("  ")}
+    assert set(lines) == {"kill", "concurrent", "sigint"}, out
+    for kind in ("kill", "sigint"):
+        for bad in ("pushed-but-journaled-failed", "branch-written-twice", "left-unpushed",
+                    "orphans", "tracebacks", "rerun-exit-not-0"):
+            assert bad not in lines[kind], out
+    assert "second-refused-exit-2 1" in lines["concurrent"], out

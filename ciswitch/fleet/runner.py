@@ -456,6 +456,7 @@ def run_fleet(
 
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload(["__main__", *WORKER_MODULES])
+            _start_fork_server()
             pool = ProcessPoolExecutor(
                 max_workers=options.jobs, mp_context=context,
                 initializer=lifeline.worker_init, initargs=(os.getpid(),),
@@ -479,6 +480,38 @@ def run_fleet(
     journal.finish_run(run)
     progress.finish()
     return run, outcomes
+
+
+def _start_fork_server() -> None:
+    """Start the fork server with ^C blocked: it keeps that (a ^C while its interpreter
+    starts would print a traceback), and so do its workers, which the main process stops
+    itself. In the main process a ^C that comes meanwhile waits, and is then delivered."""
+    import signal
+    from multiprocessing import forkserver, resource_tracker
+
+    # the resource tracker first: starting it unblocks ^C (it blocks it for its own start)
+    resource_tracker.ensure_running()
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        forkserver.ensure_running()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+
+
+@contextlib.contextmanager
+def _deferred_interrupt() -> Iterator[None]:
+    """Hold a ^C back while workers are handed work (and started): a worker half started when
+    the run stops would print a traceback. It is raised as soon as the block ends."""
+    import signal
+
+    caught: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, _frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt
 
 
 def _stop_workers(pool: ProcessPoolExecutor) -> None:
@@ -510,10 +543,11 @@ def _run_batch(
             outcomes.append(outcome)
         return outcomes
     futures: dict[Future[RepoOutcome], RepoSpec] = {}
-    for spec in batch:
-        journal.mark_pending(run, spec.key, spec.display, spec.name)
-        progress.begin(spec)
-        futures[pool.submit(process_repo, spec, options.workdir, options.request)] = spec
+    with _deferred_interrupt():
+        for spec in batch:
+            journal.mark_pending(run, spec.key, spec.display, spec.name)
+            progress.begin(spec)
+            futures[pool.submit(process_repo, spec, options.workdir, options.request)] = spec
     for future in as_completed(futures):
         spec = futures[future]
         try:
