@@ -49,12 +49,11 @@ class DocError(Exception):
 
 
 def _source_of(code: str) -> str:
-    """The module whose docstring (or ``DOC``) documents rule ``code``: the place to edit."""
-    from ciswitch import suppress
-    from ciswitch.rules import BY_CODE
+    """The module whose docstring documents rule ``code``: the place to edit."""
+    from ciswitch.rules import rule_of
 
-    module = BY_CODE.get(code)
-    return module.__name__ if module is not None else suppress.__name__
+    rule = rule_of(code)
+    return rule.source if rule is not None else "ciswitch.rules"
 
 
 def _split_doc(doc: str) -> tuple[str, str]:
@@ -85,7 +84,7 @@ def rule_page(meta: RuleMeta) -> str:
     """The Markdown page of one rule."""
     check_rule_doc(meta)
     intro, body = _split_doc(meta.doc)
-    from ciswitch import suppress
+    from ciswitch.rules import is_suppressible
 
     fix = _FIX_TEXT.get(meta.fix_safety, meta.fix_safety)
     facts = [
@@ -93,7 +92,7 @@ def rule_page(meta: RuleMeta) -> str:
         f"- Severity: {meta.severity.value}",
         f"- Fix: {fix}",
     ]
-    if meta.code != suppress.CODE:  # suppression comments cannot silence their own rule
+    if is_suppressible(meta.code):  # suppression comments cannot silence their own rule
         facts.append(f"- Suppress one place: `# ciswitch: ignore[{meta.code}]`")
     facts.append(f'- Turn off: `ignore = ["{meta.code}"]` in `.ciswitch.toml`')
     parts = [

@@ -1,4 +1,5 @@
-"""The edits engine: merge text edits per file, refuse overlaps, apply them in one pass.
+"""The edits engine: merge text edits per file, refuse overlaps, apply them in one pass; and
+the line-level helpers every fix recipe shares (:class:`NoFix` when a place cannot be fixed).
 
 Edits are character ranges of a file's decoded text; everything outside them is copied as it
 was, so newline style, tabs, trailing spaces and a missing final newline survive untouched.
@@ -6,6 +7,7 @@ was, so newline style, tabs, trailing spaces and a missing final newline survive
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable
 from itertools import pairwise
@@ -54,3 +56,47 @@ def apply_edits(text: str, edits: list[Edit]) -> str:
         position = edit.end
     parts.append(text[position:])
     return "".join(parts)
+
+
+class NoFix(Exception):
+    """A place cannot be fixed mechanically; the message says why (shown to the user)."""
+
+
+_TRAILING = re.compile(r"[ \t]*(?:#[^\n]*)?\r?(?:\n|$)")
+
+
+def line_start(text: str, offset: int) -> int:
+    return text.rfind("\n", 0, offset) + 1
+
+
+def line_end(text: str, offset: int) -> int:
+    """Offset just after the line's newline (or the end of the text)."""
+    nl = text.find("\n", offset)
+    return len(text) if nl == -1 else nl + 1
+
+
+def only_space_before(text: str, offset: int) -> bool:
+    return text[line_start(text, offset) : offset].strip(" \t") == ""
+
+
+def rest_is_trailing(text: str, offset: int) -> bool:
+    """Nothing but whitespace and maybe a comment after ``offset`` on its line."""
+    return _TRAILING.match(text, offset) is not None
+
+
+def tidy_range(text: str, start: int, end: int) -> tuple[int, int]:
+    """Keep the previous line intact when a removal starts in its trailing whitespace and
+    crosses into the next line (a folded line break in a plain or folded scalar)."""
+    nl = text.find("\n", start, end)
+    if nl == -1 or text[start:nl].strip(" \t\r") != "" or text.find("\n", nl + 1, end) != -1:
+        return start, end
+    first = nl + 1
+    content = first
+    while content < end and text[content] in " \t":
+        content += 1
+    if rest_is_trailing(text, end):
+        return first, line_end(text, end)
+    after = end
+    while after < len(text) and text[after] in " \t":
+        after += 1
+    return content, after

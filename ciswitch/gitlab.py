@@ -11,14 +11,16 @@ leaves are :class:`Loc` references to the original nodes.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ciswitch.config import DEFAULT_CI_CONFIG
 from ciswitch.errors import CiswitchError
 from ciswitch.model import Notice, Problem
 from ciswitch.source import SourceFile, read_source
 from ciswitch.workspace import Workspace, glob_files, normalize
-from ciswitch.yamlnodes import (
+from ciswitch.yaml.nodes import (
     REFERENCE_TAG,
     Entry,
     Loc,
@@ -175,8 +177,11 @@ def config_document(file: SourceFile) -> Any | None:
 class _Loader:
     """Reads the root CI file and its local includes, depth first, each file once."""
 
-    def __init__(self, workspace: Workspace) -> None:
+    def __init__(
+        self, workspace: Workspace, known: Mapping[str, SourceFile] | None = None
+    ) -> None:
         self.workspace = workspace
+        self.known = known
         self.files: list[SourceFile] = []
         self.problems: list[Problem] = []
         self.notices: list[Notice] = []
@@ -200,7 +205,7 @@ class _Loader:
             return None
         self._seen.add(norm)
         try:
-            file = read_source(self.workspace, norm)
+            file = read_source(self.workspace, norm, self.known)
             doc = config_document(file)
         except CiswitchError as err:
             if origin is None:
@@ -286,9 +291,14 @@ class _Loader:
         )
 
 
-def load_pipeline(workspace: Workspace, ci_config: str = ".gitlab-ci.yml") -> Pipeline:
-    """Assemble the pipeline of ``ci_config`` and its includes."""
-    loader = _Loader(workspace)
+def load_pipeline(
+    workspace: Workspace,
+    ci_config: str = DEFAULT_CI_CONFIG,
+    known: Mapping[str, SourceFile] | None = None,
+) -> Pipeline:
+    """Assemble the pipeline of ``ci_config`` and its includes (``known``: files already
+    decoded and composed, by path, taken instead of reading the workspace)."""
+    loader = _Loader(workspace, known)
     config = loader.load(ci_config, None) or Merged()
     pipeline = Pipeline(
         loader.files, config, {}, {}, loader.problems, loader.notices, [], loader.parents

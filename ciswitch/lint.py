@@ -6,28 +6,30 @@ the enabled rules, drop suppressed findings. ``fix`` then takes the findings' fi
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from ciswitch.analysis import Facts, collect_facts
+from ciswitch.analysis.facts import Facts
+from ciswitch.analysis.replay import collect_facts
 from ciswitch.config import Config, load_config
 from ciswitch.errors import CiswitchError
 from ciswitch.gitlab import Pipeline, load_pipeline
 from ciswitch.model import Finding, LintResult, Problem
 from ciswitch.rules.base import RuleOptions
-from ciswitch.source import gc_paused
+from ciswitch.source import SourceFile, gc_paused
 from ciswitch.workspace import DirectoryWorkspace, Workspace
 
 YAML_SUFFIXES = (".yml", ".yaml")
 
 
 @dataclass
-class Analysis:
-    """A lint run's result together with the facts behind it (``fix`` needs both)."""
+class LintRun:
+    """A lint run's result together with the facts behind it (``fix`` needs both; the files
+    read are ``facts.files``)."""
 
     result: LintResult
     facts: Facts
-    texts: dict[str, str]
 
 
 def run_rules(facts: Facts, config: Config, options: RuleOptions) -> list[Finding]:
@@ -36,7 +38,7 @@ def run_rules(facts: Facts, config: Config, options: RuleOptions) -> list[Findin
 
     findings: list[Finding] = []
     for rule in ALL_RULES:
-        if config.is_enabled(rule.CODE):
+        if rule.check is not None and config.is_enabled(rule.code):
             findings.extend(rule.check(facts, options))
     findings.sort(key=lambda f: f.sort_key)
     return findings
@@ -50,90 +52,96 @@ def analyse_workspace(
     entry: str | None = None,
     to: str | None = None,
     label: str | None = None,
-) -> Analysis:
-    """Lint the CI configuration of ``ws`` (``entry`` or the configured CI file)."""
+    known: Mapping[str, SourceFile] | None = None,
+) -> LintRun:
+    """Lint the CI configuration of ``ws`` (``entry`` or the configured CI file). ``known``
+    holds files already decoded and composed, by path (``fix`` checking its own result)."""
     ci_file = entry or config.ci_config
     result = LintResult(root=label or ws.label)
     if entry is not None and not entry.lower().endswith(YAML_SUFFIXES):
-        from ciswitch.scripts import script_kind
+        from ciswitch.scripts.runs import script_kind
 
         kind = script_kind(ws, entry) if ws.is_file(entry) else None
         if kind is not None:
-            return _analyse_named_script(ws, config, entry, kind, to, result)
+            return _analyse_named_script(ws, config, entry, kind, to, result, known)
     if not ws.is_file(ci_file):
         result.problems.append(Problem(ci_file, "no such CI configuration file"))
-        return Analysis(result, Facts(None), {})
-    pipeline: Pipeline = load_pipeline(ws, ci_file)
+        return LintRun(result, Facts(None))
+    pipeline: Pipeline = load_pipeline(ws, ci_file, known)
     switched = config.stages_storage == "remote"
-    facts = collect_facts(pipeline, switched=switched, workspace=ws)
+    facts = collect_facts(pipeline, switched=switched, workspace=ws, known=known)
     if config.extra_files:
-        _add_extra_files(ws, config, facts)
+        _add_extra_files(ws, config, facts, known)
     options = RuleOptions(to=to, switched=switched)
     findings = run_rules(facts, config, options)
-    texts = {f.path: f.text for f in pipeline.files}
-    texts.update((path, f.text) for path, f in facts.script_files.items())
-    result.findings = _unsuppressed(findings, texts, config)
+    result.findings = _reviewed(findings, facts.files.texts(), config)
     result.problems.extend(pipeline.problems)
     result.notices.extend(pipeline.notices)
     result.notices.extend(facts.notices)
-    result.files = [f.path for f in pipeline.files] + sorted(facts.script_files)
-    return Analysis(result, facts, texts)
+    result.files = facts.files.paths()
+    return LintRun(result, facts)
 
 
 def _analyse_named_script(
-    ws: Workspace, config: Config, entry: str, kind: str, to: str | None, result: LintResult
-) -> Analysis:
+    ws: Workspace,
+    config: Config,
+    entry: str,
+    kind: str,
+    to: str | None,
+    result: LintResult,
+    known: Mapping[str, SourceFile] | None,
+) -> LintRun:
     """Lint a shell script or Python helper named on the command line, without any YAML."""
-    from ciswitch.analysis import collect_script_facts
-    from ciswitch.scripts import ScriptRun
+    from ciswitch.analysis.replay import collect_script_facts
+    from ciswitch.scripts.runs import ScriptRun
 
     switched = config.stages_storage == "remote"
     run = ScriptRun(entry, "python" if kind == "python" else "shell", 0, 0)
-    facts = collect_script_facts(ws, [run], switched=switched)
+    facts = collect_script_facts(ws, [run], switched=switched, known=known)
     findings = run_rules(facts, config, RuleOptions(to=to, switched=switched))
-    texts = {path: f.text for path, f in facts.script_files.items()}
-    result.findings = _unsuppressed(findings, texts, config)
+    result.findings = _reviewed(findings, facts.files.texts(), config)
     result.notices.extend(facts.notices)
-    result.files = sorted(facts.script_files)
-    if entry not in facts.script_files:
+    result.files = facts.files.paths()
+    if entry not in facts.files:
         result.problems.extend(
             Problem(n.path, n.message.removeprefix("not followed: ")) for n in facts.notices
         )
-    return Analysis(result, facts, texts)
+    return LintRun(result, facts)
 
 
-def _add_extra_files(ws: Workspace, config: Config, facts: Facts) -> None:
+def _add_extra_files(
+    ws: Workspace, config: Config, facts: Facts, known: Mapping[str, SourceFile] | None
+) -> None:
     """Scripts matched by ``extra-files`` that no job runs are linted on their own."""
-    from ciswitch.analysis import collect_script_facts
-    from ciswitch.scripts import ScriptRun, script_kind
+    from ciswitch.analysis.replay import collect_script_facts
+    from ciswitch.scripts.runs import ScriptRun, script_kind
     from ciswitch.workspace import glob_files
 
     paths = sorted({p for pattern in config.extra_files for p in glob_files(ws, pattern)})
     runs = []
     for path in paths:
         kind = script_kind(ws, path)
-        if kind is not None and path not in facts.script_files:
+        if kind is not None and not facts.files.is_script(path):
             runs.append(ScriptRun(path, "python" if kind == "python" else "shell", 0, 0))
     if runs:
-        collect_script_facts(ws, runs, switched=facts.switched, facts=facts)
+        collect_script_facts(ws, runs, switched=facts.switched, facts=facts, known=known)
 
 
-def _unsuppressed(findings: list[Finding], texts: dict[str, str], config: Config) -> list[Finding]:
-    """The findings no suppression comment covers, plus CSW100 for unused suppressions."""
-    from ciswitch.suppress import apply_suppressions
-
-    enabled = [code for code in _all_codes() if config.is_enabled(code)]
-    kept, unused = apply_suppressions(findings, texts, enabled=enabled)
-    if config.is_enabled("CSW100"):
-        kept.extend(unused)
-    kept.sort(key=lambda f: f.sort_key)
-    return kept
-
-
-def _all_codes() -> list[str]:
+def _reviewed(findings: list[Finding], texts: dict[str, str], config: Config) -> list[Finding]:
+    """The findings after the rules that review findings (suppression comments): what they
+    keep, plus their own findings when they are enabled."""
     from ciswitch.rules import ALL_RULES
 
-    return [rule.CODE for rule in ALL_RULES] + ["CSW100"]
+    enabled = [rule.code for rule in ALL_RULES if config.is_enabled(rule.code)]
+    kept = findings
+    for rule in ALL_RULES:
+        if rule.review is None:
+            continue
+        kept, own = rule.review(kept, texts, enabled)
+        if config.is_enabled(rule.code):
+            kept.extend(own)
+    kept.sort(key=lambda f: f.sort_key)
+    return kept
 
 
 def lint_workspace(ws: Workspace, config: Config) -> LintResult:
@@ -163,9 +171,9 @@ def resolve_target(path: Path) -> tuple[DirectoryWorkspace, str | None]:
 
 def lint_paths(
     paths: list[Path], config_file: Path | None = None, *, to: str | None = None
-) -> list[Analysis]:
+) -> list[LintRun]:
     """Lint each PATH (a repository directory or a single CI file)."""
-    analyses: list[Analysis] = []
+    runs: list[LintRun] = []
     for path in paths:
         try:
             ws, entry = resolve_target(path)
@@ -175,7 +183,7 @@ def lint_paths(
             result.problems.append(
                 Problem(err.path or str(path), err.message, err.line, err.column)
             )
-            analyses.append(Analysis(result, Facts(None), {}))
+            runs.append(LintRun(result, Facts(None)))
             continue
-        analyses.append(analyse_workspace(ws, config, entry=entry, to=to))
-    return analyses
+        runs.append(analyse_workspace(ws, config, entry=entry, to=to))
+    return runs

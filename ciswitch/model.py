@@ -11,6 +11,13 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+#: werf's environment variables behind ``--stages-storage`` and ``--synchronization``, and the
+#: value this tool is about (here, not in :mod:`ciswitch.shell`, so that reading them does not
+#: load the shell parser)
+STAGES_VAR = "WERF_STAGES_STORAGE"
+SYNC_VAR = "WERF_SYNCHRONIZATION"
+LOCAL = ":local"
+
 
 class Severity(enum.Enum):
     """How bad a finding is; maps onto the levels of every report format."""

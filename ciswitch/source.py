@@ -12,7 +12,7 @@ from __future__ import annotations
 import bisect
 import gc
 from array import array
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -106,16 +106,15 @@ def decode(path: str, raw: bytes) -> tuple[str, bool]:
     return text, False
 
 
-def read_source(workspace: Workspace, path: str) -> SourceFile:
-    """Read and decode ``path`` from the workspace.
-
-    A workspace that already holds the file decoded and composed (``fix`` checking its own
-    result) hands it over through an optional ``source_of(path)`` method instead."""
-    source_of = getattr(workspace, "source_of", None)
-    if source_of is not None:
-        known: SourceFile | None = source_of(path)
-        if known is not None:
-            return known
+def read_source(
+    workspace: Workspace, path: str, known: Mapping[str, SourceFile] | None = None
+) -> SourceFile:
+    """Read and decode ``path`` from the workspace, or take it from ``known`` (files already
+    decoded and composed, by path: ``fix`` checking its own result)."""
+    if known is not None:
+        found = known.get(path)
+        if found is not None:
+            return found
     raw = workspace.read_bytes(path)
     text, bom = decode(path, raw)
     return SourceFile(path, None, text, bom, workspace.is_executable(path))

@@ -11,8 +11,9 @@ from beyond its path and line. Placements:
   anywhere: the whole file.
 
 ``ignore`` without a list means every rule. A suppression that suppresses nothing is itself
-reported (CSW100), with a fix that removes it, because stale suppressions hide the next real
-``:local`` that lands on the same line.
+reported by a rule of its own (:mod:`ciswitch.rules.csw100_unused_suppression`), with a fix
+that removes it, because stale suppressions hide the next real ``:local`` that lands on the
+same line.
 """
 
 from __future__ import annotations
@@ -21,43 +22,7 @@ import re
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
-from ciswitch.model import Edit, Finding, Fix, Position, Severity
-
-CODE = "CSW100"
-NAME = "unused-suppression"
-SUMMARY = "suppression comment that suppresses nothing"
-SEVERITY = Severity.WARNING
-FIX_SAFETY = "safe"
-#: the rule documentation of CSW100, in the same shape as the docstrings of ``ciswitch.rules``
-DOC = """A `# ciswitch: ignore` comment suppresses nothing.
-
-## What it does
-Reports suppression comments (`# ciswitch: ignore`, `# ciswitch: ignore[CSW001]`,
-`# ciswitch: ignore-file`) that match no finding, and the codes in a suppression list that
-match none.
-
-## Why is this bad?
-A suppression outlives the problem it was written for. Left in place, it silently hides the
-next `:local` that someone adds on the same line or in the same file.
-
-## Example
-```yaml
-build:
-  script:
-    - werf build-and-publish  # ciswitch: ignore[CSW001]
-```
-
-## Use instead
-```yaml
-build:
-  script:
-    - werf build-and-publish
-```
-
-## Fix safety
-Safe: the fix removes the comment (or only the unused codes from its list) and keeps the rest
-of the line; comments do not change what the pipeline does.
-"""
+from ciswitch.model import Finding
 
 _LINE_BREAK_RE = re.compile(r"(\r?\n)")
 _DIRECTIVE_RE = re.compile(
@@ -71,7 +36,7 @@ _NAMES_CISWITCH = re.compile("ciswitch", re.IGNORECASE)
 
 
 @dataclass
-class _Directive:
+class Directive:
     """One suppression comment found in a file."""
 
     path: str
@@ -122,16 +87,16 @@ class _Line:
         return self.comment is not None and not self.text[: self.comment].strip()
 
 
-def apply_suppressions(
-    findings: list[Finding], texts: dict[str, str], *, enabled: Collection[str] | None = None,
-) -> tuple[list[Finding], list[Finding]]:
+def match_suppressions(
+    findings: list[Finding], texts: dict[str, str], *, exempt: str
+) -> tuple[list[Finding], list[tuple[str, Directive]]]:
     """Drop the findings that a suppression comment covers.
 
     ``texts`` maps repository-relative paths to the decoded text (BOM removed) of every file
     that was read: suppressions in files without findings are checked for use too. Returns
-    the findings that remain and one CSW100 finding per suppression that suppressed nothing.
-    Codes of rules that did not run (not in ``enabled``, when given) are never called unused,
-    since ``--select`` must not turn valid suppressions into findings.
+    the findings that remain and every directive found, by path, marked with what it
+    suppressed. Findings of the rule ``exempt`` (the one reviewing suppressions) are never
+    suppressed.
     """
     # Only a text that names ciswitch can hold a directive: skipping the line scan of the
     # others saves a tenth of a big file's lint.
@@ -141,7 +106,7 @@ def apply_suppressions(
     kept: list[Finding] = []
     for finding in findings:
         scanned = files.get(finding.path)
-        if scanned is None or finding.code == CODE:
+        if scanned is None or finding.code == exempt:
             kept.append(finding)
             continue
         directive = _covering(finding, scanned)
@@ -149,20 +114,14 @@ def apply_suppressions(
             kept.append(finding)
         else:
             directive.mark(finding.code)
-    unused: list[Finding] = []
-    for path, directives in files.items():
-        for directive in directives.values():
-            report = _unused(path, directive, enabled)
-            if report is not None:
-                unused.append(report)
-    unused.sort(key=lambda f: f.sort_key)
-    return kept, unused
+    found = [(path, d) for path, directives in files.items() for d in directives.values()]
+    return kept, found
 
 
-def _covering(finding: Finding, directives: dict[int, _Directive]) -> _Directive | None:
+def _covering(finding: Finding, directives: dict[int, Directive]) -> Directive | None:
     """The directive that suppresses ``finding``: its own line's first, then the line above,
     then a file-level one."""
-    candidates: list[_Directive] = []
+    candidates: list[Directive] = []
     for number in dict.fromkeys((finding.begin.line, finding.finish.line)):
         own = directives.get(number)
         if own is not None and not own.own_line:
@@ -177,72 +136,38 @@ def _covering(finding: Finding, directives: dict[int, _Directive]) -> _Directive
     return None
 
 
-def _unused(path: str, directive: _Directive, enabled: Collection[str] | None) -> Finding | None:
-    """The CSW100 finding for a directive that suppressed nothing (or some unused codes)."""
+def unused_codes(
+    directive: Directive, enabled: Collection[str] | None
+) -> list[tuple[str, int, int]] | None:
+    """The listed codes a directive did not use (codes of rules that did not run excepted),
+    ``[]`` for a bare ``ignore`` that suppressed nothing, None when nothing is unused."""
     if directive.codes is None:
-        if directive.used_all:
-            return None
-        unused_codes: list[tuple[str, int, int]] = []
-    else:
-        unused_codes = [
-            item for item in directive.codes
-            if item[0] not in directive.used and (enabled is None or item[0] in enabled
-                                                  or not _looks_like_code(item[0]))
-        ]
-        if not unused_codes:
-            return None
-    label = "ignore-file" if directive.file_level else "ignore"
-    if directive.misplaced:
-        message = "`ciswitch: ignore-file` suppresses nothing here: it must stand on a line " \
-                  "of its own"
-    elif directive.codes is None:
-        message = f"unused suppression `ciswitch: {label}`: nothing to suppress"
-    else:
-        names = ", ".join(code for code, _, _ in unused_codes)
-        message = f"unused suppression `ciswitch: {label}` (unused: {names})"
-    remaining = [] if directive.codes is None else [
-        item for item in directive.codes if item not in unused_codes
+        return None if directive.used_all else []
+    unused = [
+        item for item in directive.codes
+        if item[0] not in directive.used and (enabled is None or item[0] in enabled
+                                              or not looks_like_code(item[0]))
     ]
-    if remaining:
-        separator = ", " if ", " in _list_text(directive) else ","
-        edit = Edit(path, directive.list_start, directive.list_end,
-                    separator.join(code for code, _, _ in remaining))
-        description = "remove the unused codes from the suppression"
-    else:
-        edit = Edit(path, directive.remove_start, directive.remove_end, "")
-        description = "remove the unused suppression comment"
-    begin_col = directive.start - directive.line_start + 1
-    end_col = directive.end - directive.line_start + 1
-    return Finding(
-        code=CODE,
-        message=message,
-        path=path,
-        start=directive.start,
-        end=directive.end,
-        begin=Position(directive.line, begin_col),
-        finish=Position(directive.line, end_col),
-        severity=Severity.WARNING,
-        fix=Fix(edits=(edit,), safe=True, description=description),
-        source_line=directive.source_line,
-    )
+    return unused or None
 
 
-def _looks_like_code(text: str) -> bool:
-    return re.fullmatch(r"CSW\d{3}", text) is not None
-
-
-def _list_text(directive: _Directive) -> str:
+def list_text(directive: Directive) -> str:
+    """The text between the brackets of a directive's code list."""
     return directive.source_line[
         directive.list_start - directive.line_start:directive.list_end - directive.line_start
     ]
 
 
-def _scan(path: str, text: str) -> dict[int, _Directive]:
+def looks_like_code(text: str) -> bool:
+    return re.fullmatch(r"CSW\d{3}", text) is not None
+
+
+def _scan(path: str, text: str) -> dict[int, Directive]:
     """The directives of ``text`` keyed by line number (the first one of a line counts).
 
     Lines end at ``\n`` (a preceding ``\r`` belongs to the line break), as in the positions
     of findings."""
-    directives: dict[int, _Directive] = {}
+    directives: dict[int, Directive] = {}
     offset = 0
     for number, raw in enumerate(_LINE_BREAK_RE.split(text)[::2], start=1):
         body = raw
@@ -256,7 +181,7 @@ def _scan(path: str, text: str) -> dict[int, _Directive]:
     return directives
 
 
-def _directive(path: str, line: _Line) -> _Directive | None:
+def _directive(path: str, line: _Line) -> Directive | None:
     if line.comment is None:
         return None
     match = _DIRECTIVE_RE.search(line.text, line.comment)
@@ -288,7 +213,7 @@ def _directive(path: str, line: _Line) -> _Directive | None:
             (item.group().upper(), base + item.start(), base + item.end())
             for item in _CODE_ITEM_RE.finditer(match.group("codes"))
         ]
-    return _Directive(
+    return Directive(
         path=path, line=line.number, line_start=line.start, start=line.start + hash_at,
         end=line.start + end,
         codes=codes, list_start=list_start, list_end=list_end, file_level=file_level,

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from ciswitch.shell import (
     Assignment,
     FlagUse,
-    ShellAnalysis,
+    ShellReading,
     Word,
     analyse,
     assignment_removal,
@@ -65,7 +65,7 @@ def describe_assignment(text: str, a: Assignment) -> dict[str, Any]:
     }
 
 
-def describe(text: str, analysis: ShellAnalysis) -> dict[str, Any]:
+def describe(text: str, analysis: ShellReading) -> dict[str, Any]:
     """The analysis in the fixture's shape (every span shown as the text it covers)."""
     calls = []
     for call in analysis.werf_calls:
@@ -91,11 +91,11 @@ def describe(text: str, analysis: ShellAnalysis) -> dict[str, Any]:
     }
 
 
-def all_flags(analysis: ShellAnalysis) -> list[tuple[Any, FlagUse]]:
+def all_flags(analysis: ShellReading) -> list[tuple[Any, FlagUse]]:
     return [(call, flag) for call in analysis.werf_calls for flag in call.flags]
 
 
-def all_assignments(analysis: ShellAnalysis) -> list[Assignment]:
+def all_assignments(analysis: ShellReading) -> list[Assignment]:
     prefixes = [p for call in analysis.werf_calls for p in call.prefixes]
     return sorted([*analysis.assignments, *prefixes], key=lambda a: a.start)
 

@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 
 from ciswitch.model import Edit, Finding, Position, Severity
-from ciswitch.suppress import apply_suppressions, comment_start
+from ciswitch.rules.csw100_unused_suppression import apply_suppressions
+from ciswitch.suppress import comment_start
 
 FIXTURES = Path(__file__).parent / "fixtures" / "suppress"
 CASES = sorted(p for p in FIXTURES.iterdir() if (p / "case.json").is_file())

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from ciswitch.fix import FixOutcome
+from ciswitch.fix import FixOutcome, unsafe_notes
 from ciswitch.report import FORMATS
 from ciswitch.workspace import DirectoryWorkspace
 
@@ -122,8 +122,9 @@ def fix(
         remaining=[f for o in outcomes for f in o.remaining],
     )
     click.echo(summary(merged, write), err=not write)
-    if merged.fixed and any(not f.fix.safe for f in merged.fixed if f.fix is not None):
-        click.echo("Applied unsafe fixes: :local synchronization removed.", err=True)
+    notes = unsafe_notes(merged.fixed)
+    if notes:
+        click.echo(f"Applied unsafe fixes: {'; '.join(notes)}.", err=True)
     if result.findings or (check and any_change):
         sys.exit(1)
     sys.exit(0)

@@ -86,8 +86,8 @@ def lint(
     """
     from ciswitch.lint import lint_paths
 
-    analyses = lint_paths(list(paths) or [Path(".")], config_file)
-    result = combine([a.result for a in analyses])
+    runs = lint_paths(list(paths) or [Path(".")], config_file)
+    result = combine([a.result for a in runs])
     emit_report(result, fmt, output, statistics, verbose)
     code = result.exit_code
     if exit_zero and code == 1:

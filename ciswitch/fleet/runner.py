@@ -328,8 +328,8 @@ def _process_repo(spec: RepoSpec, workdir: Path, request: BranchRequest) -> Repo
 #: it ties the fork server to the main process.
 WORKER_MODULES = (
     "ciswitch.fleet.lifeline", "ciswitch.fleet.runner", "ciswitch.branching", "ciswitch.fix",
-    "ciswitch.lint", "ciswitch.git_tree", "ciswitch.config", "ciswitch.scripts",
-    "ciswitch.shell.analyse", "ciswitch.suppress", "ciswitch.yamlspan", "git", "ruamel.yaml",
+    "ciswitch.lint", "ciswitch.git_tree", "ciswitch.config", "ciswitch.scripts.runs",
+    "ciswitch.shell.analyse", "ciswitch.suppress", "ciswitch.yaml.spans", "git", "ruamel.yaml",
     "tree_sitter", "tree_sitter_bash",
 )
 

@@ -24,10 +24,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
+from ciswitch.config import DEFAULT_CI_CONFIG as DEFAULT_CI_CONFIG
 from ciswitch.errors import CiswitchError
 from ciswitch.redact import redact
-
-DEFAULT_CI_CONFIG = ".gitlab-ci.yml"
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,7 @@ def _survey_repo(spec: RepoSpec, workdir: Path, all_branches: bool) -> list[Surv
     from ciswitch.fleet.runner import sync_clone
     from ciswitch.git_tree import GitTreeWorkspace
     from ciswitch.lint import lint_workspace
+    from ciswitch.rules import about_ci
 
     try:
         clone = sync_clone(spec, workdir)
@@ -64,7 +65,7 @@ def _survey_repo(spec: RepoSpec, workdir: Path, all_branches: bool) -> list[Surv
                 if spec.ci_config and spec.ci_config != DEFAULT_CI_CONFIG:
                     config = replace(config, ci_config=spec.ci_config.lstrip("/"))
                 result = lint_workspace(ws, config)
-                found = [f for f in result.findings if f.code != "CSW100"]
+                found = [f for f in result.findings if about_ci(f.code)]
                 error = "; ".join(p.one_line() for p in result.problems)
                 rows.append(SurveyRow(
                     spec.display, branch.name, len(found),

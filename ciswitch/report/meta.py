@@ -1,8 +1,7 @@
 """What the reports say about each rule: code, name, summary, level and documentation.
 
-Read from the rule modules of :mod:`ciswitch.rules` (imported on demand, since only SARIF,
-``--statistics`` and the docs need it) plus CSW100, which is produced by the suppression
-checker rather than by a rule module.
+Read from the rule table of :mod:`ciswitch.rules` (imported on demand, since only SARIF,
+``--statistics`` and the docs need it).
 """
 
 from __future__ import annotations
@@ -10,9 +9,12 @@ from __future__ import annotations
 import inspect
 import re
 from dataclasses import dataclass
-from types import ModuleType
+from typing import TYPE_CHECKING
 
 from ciswitch.model import Severity
+
+if TYPE_CHECKING:
+    from ciswitch.rules.base import Rule
 
 
 @dataclass(frozen=True)
@@ -59,27 +61,20 @@ def doc_sections(doc: str) -> dict[str, str]:
     return {key: "\n".join(lines).strip() for key, lines in sections.items()}
 
 
-def meta_of(module: ModuleType) -> RuleMeta:
-    """The metadata of one rule module."""
+def meta_of(rule: Rule) -> RuleMeta:
+    """The metadata of one rule."""
     return RuleMeta(
-        code=module.CODE,
-        name=module.NAME,
-        summary=module.SUMMARY,
-        severity=module.SEVERITY,
-        fix_safety=module.FIX_SAFETY,
-        doc=inspect.cleandoc(module.__doc__ or ""),
+        code=rule.code,
+        name=rule.name,
+        summary=rule.summary,
+        severity=rule.severity,
+        fix_safety=rule.fix_safety,
+        doc=inspect.cleandoc(rule.doc),
     )
 
 
 def load_rules_meta() -> list[RuleMeta]:
-    """Every rule in code order, CSW100 last."""
-    from ciswitch import suppress
+    """Every rule in code order."""
     from ciswitch.rules import ALL_RULES
 
-    metas = [meta_of(rule) for rule in ALL_RULES]
-    if all(meta.code != suppress.CODE for meta in metas):
-        metas.append(
-            RuleMeta(suppress.CODE, suppress.NAME, suppress.SUMMARY, suppress.SEVERITY,
-                     suppress.FIX_SAFETY, inspect.cleandoc(suppress.DOC))
-        )
-    return sorted(metas, key=lambda meta: meta.code)
+    return sorted((meta_of(rule) for rule in ALL_RULES), key=lambda meta: meta.code)

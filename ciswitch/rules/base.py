@@ -1,12 +1,13 @@
-"""What every rule shares: its options and how a place becomes a :class:`Finding`."""
+"""What every rule shares: the :class:`Rule` record, its options and how a place becomes a
+:class:`Finding`."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 
-from ciswitch.analysis import Place
-from ciswitch.fixes import NoFix
+from ciswitch.analysis.facts import Facts, Place
+from ciswitch.edits import NoFix
 from ciswitch.model import Finding, Fix, Severity
 
 SWITCHED_NOTE = (
@@ -23,6 +24,46 @@ class RuleOptions:
     to: str | None = None
     #: the project is marked as switched to a remote stages storage
     switched: bool = False
+
+
+#: a rule over the facts: one finding per place it reports
+Check = Callable[[Facts, RuleOptions], Iterator[Finding]]
+#: a rule over the other rules' findings and the files' texts (suppression comments): the
+#: findings kept and its own; ``enabled`` are the codes that ran
+Review = Callable[
+    [list[Finding], dict[str, str], Collection[str]], tuple[list[Finding], list[Finding]]
+]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One rule: what the reports and the docs say about it, and how it runs."""
+
+    code: str
+    name: str
+    summary: str
+    severity: Severity
+    #: "safe", "unsafe" or "none"
+    fix_safety: str
+    #: Markdown with the headings "What it does", "Why is this bad?", "Example", "Use
+    #: instead", "Fix safety" (the pages under ``docs/rules/`` are generated from it)
+    doc: str
+    #: the module that defines the rule (where its documentation is edited)
+    source: str
+    check: Check | None = None
+    review: Review | None = None
+    #: whether ``# ciswitch: ignore[CODE]`` can silence it
+    suppressible: bool = True
+    #: why an unsafe fix was left alone without ``--unsafe-fixes``
+    unsafe_reason: str = ""
+    #: what ``fix`` says after applying the rule's unsafe fixes
+    unsafe_note: str = ""
+
+    @property
+    def about_ci(self) -> bool:
+        """Whether its findings are about the CI configuration itself (a rule reviewing
+        suppression comments is not)."""
+        return self.review is None
 
 
 def in_jobs(jobs: tuple[str, ...], word: str = "in") -> str:
@@ -76,9 +117,9 @@ def finding(
 
 
 def storage_tail(place: Place, options: RuleOptions, advice: str) -> tuple[str, str]:
-    """The end of a CSW001/CSW002 message and the reason the place is left alone (if any):
-    after the switch, werf refuses :local; a place a job still depends on needs an address;
-    otherwise ``advice`` says how to migrate."""
+    """The end of a storage flag's or assignment's message and the reason the place is left
+    alone (if any): after the switch, werf refuses :local; a place a job still depends on
+    needs an address; otherwise ``advice`` says how to migrate."""
     blocked = blocked_reason(place, options.to)
     if options.switched:
         return SWITCHED_NOTE, blocked

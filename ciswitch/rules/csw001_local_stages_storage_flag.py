@@ -36,24 +36,28 @@ and its value and nothing else. When it does not, the fix is offered only with
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterator
 
-from ciswitch.analysis import Facts
-from ciswitch.fixes import flag_fix
-from ciswitch.model import Finding, Severity
-from ciswitch.rules.base import RuleOptions, finding, in_jobs, storage_tail
+from ciswitch.analysis.facts import Facts, FlagAt, Kind
+from ciswitch.model import Finding, Fix, Severity
+from ciswitch.rules.base import Rule, RuleOptions, finding, in_jobs, storage_tail
 
 CODE = "CSW001"
-NAME = "local-stages-storage-flag"
-SUMMARY = "werf command uses :local stages storage through a flag"
 SEVERITY = Severity.ERROR
-FIX_SAFETY = "safe"
+KINDS = (Kind.STORAGE_FLAG,)
+
+
+def fix_recipe(what: FlagAt, to: str | None) -> Fix:
+    """Remove the flag and its value, or point it at ``to``."""
+    return what.site.flag_fix(what.flag, what.call, to)
 
 
 def check(facts: Facts, options: RuleOptions) -> Iterator[Finding]:
-    for place in facts.of_code(CODE):
-        assert place.flag is not None
-        spelled = place.flag.spelling
+    for place in facts.of_kinds(KINDS):
+        what = place.what
+        assert isinstance(what, FlagAt)
+        spelled = what.flag.spelling
         via = f" (through {place.via})" if place.via else ""
         tail, blocked = storage_tail(
             place, options, "remove it; werf ci-env gitlab sets $CI_REGISTRY_IMAGE/stages"
@@ -64,6 +68,18 @@ def check(facts: Facts, options: RuleOptions) -> Iterator[Finding]:
             place,
             message,
             SEVERITY,
-            lambda place=place: flag_fix(place, options.to),  # type: ignore[misc]
+            lambda what=what: fix_recipe(what, options.to),  # type: ignore[misc]
             blocked,
         )
+
+
+RULE = Rule(
+    code=CODE,
+    name="local-stages-storage-flag",
+    summary="werf command uses :local stages storage through a flag",
+    severity=SEVERITY,
+    fix_safety="safe",
+    doc=inspect.cleandoc(__doc__ or ""),
+    source=__name__,
+    check=check,
+)

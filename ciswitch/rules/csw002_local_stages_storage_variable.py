@@ -28,31 +28,41 @@ Otherwise the fix is offered only with `--to ADDRESS`, which sets the variable t
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterator
+from typing import Any
 
-from ciswitch.analysis import Facts
-from ciswitch.fixes import assignment_fix, variable_fix
-from ciswitch.model import Finding, Severity
-from ciswitch.rules.base import RuleOptions, finding, in_jobs, storage_tail
+from ciswitch.analysis.entries import variable_fix
+from ciswitch.analysis.facts import AssignmentAt, Facts, Kind, Payload, VariableEntry
+from ciswitch.model import Finding, Fix, Severity
+from ciswitch.rules.base import Rule, RuleOptions, finding, in_jobs, storage_tail
 
 CODE = "CSW002"
-NAME = "local-stages-storage-variable"
-SUMMARY = "WERF_STAGES_STORAGE is set to :local"
 SEVERITY = Severity.ERROR
-FIX_SAFETY = "safe"
+KINDS = (Kind.STORAGE_ASSIGNMENT, Kind.STORAGE_VARIABLE)
+_ASSIGNED = {"prefix": "as a command prefix", "export": "exported", "plain": "assigned"}
+
+
+def fix_recipe(what: Payload, to: str | None, parents: dict[int, Any]) -> Fix:
+    """Remove the variable entry or the assignment, or point it at ``to``."""
+    if isinstance(what, VariableEntry):
+        return variable_fix(what.variable, to, parents)
+    assert isinstance(what, AssignmentAt)
+    return what.site.assignment_fix(what.assignment, to)
 
 
 def check(facts: Facts, options: RuleOptions) -> Iterator[Finding]:
     parents = facts.pipeline.parents if facts.pipeline is not None else {}
-    for place in facts.of_code(CODE):
-        if place.variable is not None:
-            where = f"in {place.variable.scope} variables"
-            make = lambda place=place: variable_fix(place, options.to, parents)  # noqa: E731
+    for place in facts.of_kinds(KINDS):
+        what = place.what
+        if isinstance(what, VariableEntry):
+            where = f"in {what.variable.scope} variables"
         else:
-            assert place.assignment is not None
-            kinds = {"prefix": "as a command prefix", "export": "exported", "plain": "assigned"}
-            where = kinds[place.assignment.kind]
-            make = lambda place=place: assignment_fix(place, options.to)  # noqa: E731
+            assert isinstance(what, AssignmentAt)
+            where = _ASSIGNED[what.assignment.kind]
+
+        def make(what: Payload = what) -> Fix:
+            return fix_recipe(what, options.to, parents)
         via = f" (through {place.via})" if place.via else ""
         tail, blocked = storage_tail(
             place,
@@ -65,3 +75,15 @@ def check(facts: Facts, options: RuleOptions) -> Iterator[Finding]:
             f"{',' if place.affected_jobs else ''}{in_jobs(place.affected_jobs, 'used by')}: {tail}"
         )
         yield finding(CODE, place, message, SEVERITY, make, blocked)
+
+
+RULE = Rule(
+    code=CODE,
+    name="local-stages-storage-variable",
+    summary="WERF_STAGES_STORAGE is set to :local",
+    severity=SEVERITY,
+    fix_safety="safe",
+    doc=inspect.cleandoc(__doc__ or ""),
+    source=__name__,
+    check=check,
+)

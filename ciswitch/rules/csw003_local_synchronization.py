@@ -28,19 +28,41 @@ are not reported.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterator
 from dataclasses import replace
+from typing import Any
 
-from ciswitch.analysis import Facts, Place
-from ciswitch.fixes import assignment_fix, flag_fix, variable_fix
+from ciswitch.analysis.entries import variable_fix
+from ciswitch.analysis.facts import (
+    AssignmentAt,
+    Facts,
+    FlagAt,
+    Kind,
+    Payload,
+    Place,
+    VariableEntry,
+)
 from ciswitch.model import Finding, Fix, Severity
-from ciswitch.rules.base import RuleOptions, finding, in_jobs
+from ciswitch.rules.base import Rule, RuleOptions, finding, in_jobs
 
 CODE = "CSW003"
-NAME = "local-synchronization"
-SUMMARY = "werf uses :local synchronization with a stages storage"
 SEVERITY = Severity.WARNING
-FIX_SAFETY = "unsafe"
+KINDS = (Kind.SYNCHRONIZATION,)
+
+
+def fix_recipe(what: Payload, parents: dict[int, Any]) -> Fix:
+    """Remove the setting, whatever its form; unsafe (it changes the locking backend)."""
+    match what:
+        case FlagAt():
+            fix = what.site.flag_fix(what.flag, what.call, None)
+        case VariableEntry():
+            fix = variable_fix(what.variable, None, parents)
+        case AssignmentAt():
+            fix = what.site.assignment_fix(what.assignment, None)
+        case _:
+            raise AssertionError(f"no synchronization setting: {what!r}")
+    return replace(fix, safe=False, description="remove :local synchronization")
 
 
 def _relevant(place: Place, facts: Facts) -> bool:
@@ -53,18 +75,12 @@ def _relevant(place: Place, facts: Facts) -> bool:
 
 def check(facts: Facts, options: RuleOptions) -> Iterator[Finding]:
     parents = facts.pipeline.parents if facts.pipeline is not None else {}
-    for place in facts.of_code(CODE):
+    for place in facts.of_kinds(KINDS):
         if not _relevant(place, facts):
             continue
 
-        def make(place: Place = place) -> Fix:
-            if place.flag is not None:
-                fix = flag_fix(place, None)
-            elif place.variable is not None:
-                fix = variable_fix(place, None, parents)
-            else:
-                fix = assignment_fix(place, None)
-            return replace(fix, safe=False, description="remove :local synchronization")
+        def make(what: Payload = place.what) -> Fix:
+            return fix_recipe(what, parents)
 
         message = (
             f":local synchronization{in_jobs(place.affected_jobs)}: only one host "
@@ -72,3 +88,17 @@ def check(facts: Facts, options: RuleOptions) -> Iterator[Finding]:
             "(unsafe fix: changes the locking backend)"
         )
         yield finding(CODE, place, message, SEVERITY, make)
+
+
+RULE = Rule(
+    code=CODE,
+    name="local-synchronization",
+    summary="werf uses :local synchronization with a stages storage",
+    severity=SEVERITY,
+    fix_safety="unsafe",
+    doc=inspect.cleandoc(__doc__ or ""),
+    source=__name__,
+    check=check,
+    unsafe_reason="unsafe fix (changes the locking backend): use --unsafe-fixes",
+    unsafe_note=":local synchronization removed",
+)

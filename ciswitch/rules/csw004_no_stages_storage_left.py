@@ -31,25 +31,25 @@ No automatic fix: ciswitch leaves the `:local` places such a command depends on 
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterator
 
-from ciswitch.analysis import Facts
+from ciswitch.analysis.facts import CallAt, Facts, Kind
 from ciswitch.model import Finding, Severity
-from ciswitch.rules.base import RuleOptions, finding, in_jobs
+from ciswitch.rules.base import Rule, RuleOptions, finding, in_jobs
 
 CODE = "CSW004"
-NAME = "no-stages-storage-left"
-SUMMARY = "werf command would have no stages storage without :local"
 SEVERITY = Severity.ERROR
-FIX_SAFETY = "none"
+KINDS = (Kind.STORAGELESS_CALL,)
 
 
 def check(facts: Facts, options: RuleOptions) -> Iterator[Finding]:
     if options.to is not None:
         return
-    for place in facts.of_code(CODE):
-        assert place.call is not None
-        command = " ".join(("werf", *place.call.subcommand))
+    for place in facts.of_kinds(KINDS):
+        what = place.what
+        assert isinstance(what, CallAt)
+        command = " ".join(("werf", *what.call.subcommand))
         message = (
             f"{command}{in_jobs(place.affected_jobs)} has no werf ci-env and no "
             "other stages storage: removing :local would leave it with none; add "
@@ -63,3 +63,15 @@ def check(facts: Facts, options: RuleOptions) -> Iterator[Finding]:
             None,
             "needs an address: add werf ci-env or pass --to ADDRESS",
         )
+
+
+RULE = Rule(
+    code=CODE,
+    name="no-stages-storage-left",
+    summary="werf command would have no stages storage without :local",
+    severity=SEVERITY,
+    fix_safety="none",
+    doc=inspect.cleandoc(__doc__ or ""),
+    source=__name__,
+    check=check,
+)

@@ -1,4 +1,4 @@
-"""werf-aware shell analysis with tree-sitter-bash, for the lint rules and the fix engine.
+"""werf-aware shell reading with tree-sitter-bash, for the lint rules and the fix engine.
 
 All offsets are **character** offsets into the analysed ``str`` (tree-sitter's UTF-8 byte
 offsets are converted in :mod:`ciswitch.shell.syntax`). tree-sitter is imported on first use.
@@ -21,12 +21,12 @@ Values (frozen dataclasses, :mod:`ciswitch.shell.model`)::
         '-s', '--synchronization', '-S'); form 'separate' | 'equals' | 'attached'
     WerfCall(start, end, subcommand, args, prefixes, flags, takes_stages_storage, is_ci_env,
              takes_synchronization)
-    ShellAnalysis(text, werf_calls, assignments, ci_env_offsets, has_errors)
+    ShellReading(text, werf_calls, assignments, ci_env_offsets, has_errors)
 
 Functions::
 
     mentions_werf(text) -> bool            cheap prefilter ('werf' or 'WERF_' in the text)
-    analyse(text) -> ShellAnalysis         cached per text
+    analyse(text) -> ShellReading         cached per text
     flag_removal(text, call, flag) -> (start, end, replacement)
     assignment_removal(text, assignment) -> (start, end, replacement)
     replacement_for_value(flag_or_assignment, address) -> (start, end, replacement)
@@ -58,7 +58,7 @@ from ciswitch.shell.edits import assignment_removal, flag_removal, replacement_f
 from ciswitch.shell.model import (
     Assignment,
     FlagUse,
-    ShellAnalysis,
+    ShellReading,
     WerfCall,
     Word,
 )
@@ -67,7 +67,7 @@ from ciswitch.shell.words import statements_of, words_of
 __all__ = [
     "Assignment",
     "FlagUse",
-    "ShellAnalysis",
+    "ShellReading",
     "WerfCall",
     "Word",
     "analyse",

@@ -13,7 +13,7 @@ from ciswitch.shell.model import (
     AssignmentKind,
     FlagForm,
     FlagUse,
-    ShellAnalysis,
+    ShellReading,
     WerfCall,
     Word,
 )
@@ -46,13 +46,13 @@ def mentions_werf(text: str) -> bool:
 
 
 @lru_cache(maxsize=2048)
-def analyse(text: str) -> ShellAnalysis:
+def analyse(text: str) -> ShellReading:
     """Parse ``text`` and report its werf calls (source order, nested ones included), its
     export/bare assignments, where ``werf ci-env`` output is applied, and parse errors."""
     src = Source(text)
     walker = _Walker(src)
     walker.walk()
-    return ShellAnalysis(
+    return ShellReading(
         text=text,
         werf_calls=tuple(walker.calls),
         assignments=tuple(walker.assignments),
@@ -284,22 +284,11 @@ def _scan_flags(
         prefix = static_prefix(parts)
         whole = word.value is not None
         i += 1
-        if prefix.startswith("--"):
-            body = prefix[2:]
-            flag_name, equals, _ = body.partition("=")
-            name = werf.LONG_FLAGS.get(flag_name)
-            if name is None or not (equals or whole):
-                continue
-            spelling = "--" + flag_name
-        elif prefix.startswith("-") and len(prefix) >= 2:
-            letter = prefix[1]
-            name = werf.SHORT_FLAGS.get(letter)
-            allowed = short_storage if name == "stages-storage" else short_sync
-            if name is None or not allowed:
-                continue
-            spelling = "-" + letter
-            equals = "=" if prefix[2:3] == "=" else ""
-        else:
+        found_flag = werf.split_flag(prefix, short_storage, short_sync)
+        if found_flag is None:
+            continue
+        name, spelling, equals = found_flag
+        if spelling.startswith("--") and not (equals or whole):
             continue
         if prefix == spelling and whole:
             if i >= len(args):

@@ -82,7 +82,7 @@ class WerfCall:
 
 
 @dataclass(frozen=True)
-class ShellAnalysis:
+class ShellReading:
     """Everything the rules need to know about one shell text."""
 
     text: str

@@ -76,6 +76,24 @@ LONG_FLAGS: dict[str, FlagName] = {
 }
 SHORT_FLAGS: dict[str, FlagName] = {"s": "stages-storage", "S": "synchronization"}
 
+def split_flag(
+    prefix: str, short_storage: bool, short_sync: bool
+) -> tuple[FlagName, str, str] | None:
+    """The start of an argument read as one of the two flags the way pflag reads it: (the
+    flag, its spelling ``--name`` or ``-x``, ``"="`` when an equals sign follows the spelling
+    else ``""``), or None. The short spellings count only where the command takes them
+    (``short_storage``/``short_sync``); the long ones are unambiguous."""
+    if prefix.startswith("--"):
+        flag_name, equals, _ = prefix[2:].partition("=")
+        name = LONG_FLAGS.get(flag_name)
+        return None if name is None else (name, "--" + flag_name, equals)
+    if prefix.startswith("-") and len(prefix) >= 2:
+        name = SHORT_FLAGS.get(prefix[1])
+        if name is None or not (short_storage if name == "stages-storage" else short_sync):
+            return None
+        return name, prefix[:2], "=" if prefix[2:3] == "=" else ""
+    return None
+
 
 def subcommand(words: list[str | None]) -> tuple[str, ...]:
     """The command path at the start of werf's arguments (``('stages', 'cleanup')``).

@@ -3,7 +3,7 @@
 A helper reaches werf through ``subprocess``/``os.exec*`` argument lists, shell strings
 (``shell=True``, ``os.system``), ``env=`` dicts and ``os.environ``. This module reads them with
 libcst (imported only when a job actually runs a Python file, or one is named on the command
-line) and presents them to the analysis as the shell layer's values -- :class:`WerfCall`,
+line) and presents them to the replay as the shell layer's values -- :class:`WerfCall`,
 :class:`FlagUse`, :class:`Assignment` with offsets into the Python file -- so the same rules
 and the same job/session logic apply. Fixes are plain text edits that remove list or dict
 elements (with their comma, and a trailing comment that belonged to them) so the list keeps
@@ -13,28 +13,21 @@ its layout; they are verified by re-parsing and comparing the module's string li
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from difflib import SequenceMatcher
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ciswitch.analysis import LOCAL, ShellSite
-from ciswitch.fixes import NoFix
-from ciswitch.model import Edit, Fix
+from ciswitch.edits import NoFix
+from ciswitch.model import LOCAL, STAGES_VAR, SYNC_VAR, Edit, Fix
 from ciswitch.shell import werf
-from ciswitch.shell.model import Assignment, FlagForm, FlagUse, ShellAnalysis, WerfCall, Word
-from ciswitch.source import SourceFile
-
-if TYPE_CHECKING:
-    from ciswitch.analysis import Place
+from ciswitch.shell.model import Assignment, FlagForm, FlagUse, WerfCall, Word
 
 _RUNNERS = frozenset({"run", "call", "check_call", "check_output", "Popen", "getoutput",
                       "getstatusoutput", "system", "popen"})
 _EXEC_LIST = frozenset({"execv", "execve", "execvp", "execvpe", "spawnv", "spawnvp",
                         "spawnve", "spawnvpe"})
 _EXEC_ARGS = frozenset({"execl", "execle", "execlp", "execlpe"})
-_ENV_VARS = frozenset({"WERF_STAGES_STORAGE", "WERF_SYNCHRONIZATION"})
+_ENV_VARS = frozenset({STAGES_VAR, SYNC_VAR})
 _LINE_REST = re.compile(r"[ \t]*,?[ \t]*(?:#[^\r\n]*)?(?:\r?\n|$)")
 
 #: builds the fix of a place from the ``--to`` address (None: remove)
@@ -42,7 +35,7 @@ FixMaker = Callable[[str | None], Fix]
 
 
 @dataclass
-class PythonAnalysis:
+class PythonReading:
     """What a Python helper does with werf, as shell-layer values, and how to fix each place."""
 
     calls: list[WerfCall] = field(default_factory=list)
@@ -50,88 +43,8 @@ class PythonAnalysis:
     fixes: dict[tuple[int, int], FixMaker] = field(default_factory=dict)
 
 
-class PythonSite(ShellSite):
-    """A whole Python file seen as a site: its ``analysis`` comes from libcst, not bash."""
-
-    is_python = True
-
-    def __init__(self, file: SourceFile) -> None:
-        super().__init__(file, None, file.text)
-        self._python: PythonAnalysis | None = None
-
-    @property
-    def python(self) -> PythonAnalysis:
-        if self._python is None:
-            self._python = analyse_python(self.file.path, self.text)
-        return self._python
-
-    @property
-    def analysis(self) -> ShellAnalysis:
-        py = self.python
-        return ShellAnalysis(self.text, tuple(py.calls), tuple(py.assignments), (), False)
-
-
-def python_fix(place: Place, to: str | None) -> Fix:
-    """The fix of a place in a Python helper (raises :class:`NoFix` with the reason)."""
-    site = place.site
-    assert isinstance(site, PythonSite)
-    thing = place.flag if place.flag is not None else place.assignment
-    assert thing is not None
-    maker = site.python.fixes.get((thing.start, thing.end))
-    if maker is None:
-        raise NoFix("this Python construct cannot be fixed automatically")
-    return maker(to)
-
-
-# -- verification -------------------------------------------------------------------------------
-def string_literals(text: str) -> list[str]:
-    """Every string literal's value in source order (f-strings by their source text)."""
-    import libcst as cst
-
-    values: list[str] = []
-
-    class Collect(cst.CSTVisitor):
-        def visit_SimpleString(self, node: cst.SimpleString) -> None:
-            value = node.evaluated_value
-            values.append(value if isinstance(value, str) else repr(value))
-
-        def visit_FormattedString(self, node: cst.FormattedString) -> bool:
-            values.append(cst.Module([]).code_for_node(node))
-            return False
-
-    cst.parse_module(text).visit(Collect())
-    return values
-
-
-def compare_literals(
-    old: str, new: str, removed: Counter[str], added: Counter[str]
-) -> str | None:
-    """None when ``new`` parses and holds ``old``'s string literals minus exactly ``removed``
-    plus exactly ``added``, the rest in the same order."""
-    import libcst as cst
-
-    try:
-        after = string_literals(new)
-    except cst.ParserSyntaxError as err:
-        return f"the result is not valid Python ({err.message})"
-    before = string_literals(old)
-    gone: Counter[str] = Counter()
-    came: Counter[str] = Counter()
-    matcher = SequenceMatcher(None, before, after, autojunk=False)
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-        if tag != "equal":
-            gone.update(before[i1:i2])
-            came.update(after[j1:j2])
-    if gone != removed or came != added:
-        return (
-            f"the module's string literals changed: removed {sorted(gone.elements())}, "
-            f"added {sorted(came.elements())}"
-        )
-    return None
-
-
-# -- analysis -------------------------------------------------------------------------------------
-def analyse_python(path: str, text: str) -> PythonAnalysis:
+# -- reading --------------------------------------------------------------------------------------
+def analyse_python(path: str, text: str) -> PythonReading:
     """Read a Python helper (a file libcst cannot parse yields nothing)."""
     import libcst as cst
     from libcst.metadata import MetadataWrapper, PositionProvider
@@ -139,7 +52,7 @@ def analyse_python(path: str, text: str) -> PythonAnalysis:
     try:
         module = cst.parse_module(text)
     except cst.ParserSyntaxError:
-        return PythonAnalysis()
+        return PythonReading()
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
     positions = wrapper.resolve(PositionProvider)
     reader = _Reader(path, text, positions)
@@ -187,7 +100,7 @@ class _Reader:
         self.path = path
         self.text = text
         self.positions = positions
-        self.result = PythonAnalysis()
+        self.result = PythonReading()
         self.consts: dict[str, str] = {}
         self.block_sizes: dict[int, int] = {}
         #: expression statements that are one call: the call's id -> its statement line
@@ -512,21 +425,11 @@ class _Reader:
 
 def _flag_of(value: str, storage: bool, sync: bool) -> tuple[Any, str, str | None] | None:
     """(flag name, spelling, attached value or None when the value is the next element)."""
-    if value.startswith("--"):
-        name, equals, rest = value[2:].partition("=")
-        flag = werf.LONG_FLAGS.get(name)
-        if flag is None:
-            return None
-        return flag, "--" + name, rest if equals else None
-    if value.startswith("-") and len(value) >= 2:
-        flag = werf.SHORT_FLAGS.get(value[1])
-        if flag is None or not (storage if flag == "stages-storage" else sync):
-            return None
-        rest = value[2:]
-        if rest.startswith("="):
-            rest = rest[1:]
-        return flag, value[:2], rest if len(value) > 2 else None
-    return None
+    found = werf.split_flag(value, storage, sync)
+    if found is None:
+        return None
+    name, spelling, equals = found
+    return name, spelling, None if value == spelling else value[len(spelling) + len(equals) :]
 
 
 def _py_string(value: str) -> str:

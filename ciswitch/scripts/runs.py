@@ -62,7 +62,7 @@ class ScriptRun:
 
 @dataclass(frozen=True)
 class NotFollowed:
-    """A command that runs something this analysis does not read (``make``, a missing file)."""
+    """A command that runs something the replay does not read (``make``, a missing file)."""
 
     start: int
     message: str

@@ -1,0 +1,86 @@
+"""Edits of ``variables:`` entries: remove one (and an emptied ``variables:`` key), or point
+its value at another address."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ciswitch.analysis.sites import YamlScalarSite
+from ciswitch.edits import NoFix, line_end, line_start, only_space_before, rest_is_trailing
+from ciswitch.gitlab import Variable
+from ciswitch.model import Edit, Fix
+from ciswitch.yaml.nodes import is_map
+
+
+def variable_fix(variable: Variable, to: str | None, parents: dict[int, Any]) -> Fix:
+    """Remove a ``WERF_STAGES_STORAGE: ":local"`` entry (and an emptied ``variables:``)."""
+    entry = variable.entry
+    file = entry.file
+    text = file.text
+    if to is not None:
+        scalar = variable.value
+        if scalar is None:
+            raise NoFix("the variable has no plain value")
+        site = YamlScalarSite(file, scalar.node, str(scalar.node.value))
+        return site.replace_local(to, f"set it to {to}")
+    owner = entry.owner
+    removed = (variable.name,)
+    if getattr(owner, "flow_style", False):
+        if len(owner.value) > 1:
+            return Fix(
+                (_flow_pair_edit(text, file.path, owner, entry),), True, "remove the entry", removed
+            )
+    elif len(owner.value) > 1:
+        return Fix(
+            (_block_entry_edit(text, file.path, entry.key, entry.value),),
+            True,
+            "remove the entry",
+            removed,
+        )
+    # The only entry: remove the whole ``variables:`` key, unless an anchor shares the mapping.
+    holder = parents.get(id(owner))
+    if holder is None or holder.file is not file:
+        raise NoFix("it is the only entry of a mapping that cannot be removed")
+    between = text[int(holder.key.end_mark.index) : int(owner.value[0][0].start_mark.index)]
+    if "&" in between:
+        raise NoFix("it is the only entry of an anchored mapping; remove it by hand")
+    holder_owner = holder.owner
+    if getattr(holder_owner, "flow_style", False) or len(holder_owner.value) < 2:
+        raise NoFix("removing it would leave an empty mapping; remove it by hand")
+    return Fix(
+        (_block_entry_edit(text, file.path, holder.key, holder.value),),
+        True,
+        "remove the variables: key with its only entry",
+        removed,
+    )
+
+
+def _value_end(text: str, node: Any) -> int:
+    """The end of a value's text, before any whitespace a block collection's mark includes."""
+    end = int(node.end_mark.index)
+    if (is_map(node) and not getattr(node, "flow_style", False)) or type(
+        node
+    ).__name__ == "SequenceNode":
+        while end > 0 and text[end - 1] in " \t\r\n":
+            end -= 1
+    return end
+
+
+def _block_entry_edit(text: str, path: str, key: Any, value: Any) -> Edit:
+    start = int(key.start_mark.index)
+    end = _value_end(text, value)
+    if not only_space_before(text, start) or not rest_is_trailing(text, end):
+        raise NoFix("the entry shares its line with other content; remove it by hand")
+    return Edit(path, line_start(text, start), line_end(text, end), "")
+
+
+def _flow_pair_edit(text: str, path: str, owner: Any, entry: Any) -> Edit:
+    pairs = owner.value
+    index = next(i for i, (k, _) in enumerate(pairs) if k is entry.key)
+    start = int(entry.key.start_mark.index)
+    end = int(entry.value.end_mark.index)
+    if index + 1 < len(pairs):
+        next_start = int(pairs[index + 1][0].start_mark.index)
+        return Edit(path, start, next_start, "")
+    prev_end = int(pairs[index - 1][1].end_mark.index)
+    return Edit(path, prev_end, end, "")

@@ -1,0 +1,196 @@
+"""What the replay found, in neutral terms: places of a few kinds, the jobs reaching each, and
+the files read. No rule codes: the rules (:mod:`ciswitch.rules`) decide what a kind means.
+
+A place's payload is one of four small classes (a flag on a werf command, a shell or Python
+assignment, a ``variables:`` entry, a werf command left with no stages storage), so code that
+looks at a place narrows it with ``isinstance`` or ``match`` instead of asserting on optional
+fields.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from ciswitch.model import Notice
+from ciswitch.source import SourceFile
+from ciswitch.verify import FileKind
+
+if TYPE_CHECKING:
+    from ciswitch.analysis.sites import Site
+    from ciswitch.gitlab import Pipeline, Variable
+    from ciswitch.shell import Assignment, FlagUse, WerfCall
+
+
+class Kind(enum.Enum):
+    """What a place is."""
+
+    #: ``--stages-storage :local`` (or ``-s``) on a werf command that takes it
+    STORAGE_FLAG = "storage flag"
+    #: ``WERF_STAGES_STORAGE=:local`` in shell or Python (export, plain, prefix, env dict)
+    STORAGE_ASSIGNMENT = "storage assignment"
+    #: ``WERF_STAGES_STORAGE: ":local"`` in ``variables:``
+    STORAGE_VARIABLE = "storage variable"
+    #: ``:local`` synchronization: a flag, an assignment or a variable
+    SYNCHRONIZATION = "synchronization setting"
+    #: a werf command that would be left with no stages storage without its ``:local``
+    STORAGELESS_CALL = "storage-less call"
+
+
+@dataclass(frozen=True)
+class FlagAt:
+    """A flag of a werf command in a site."""
+
+    site: Site
+    flag: FlagUse
+    call: WerfCall
+
+
+@dataclass(frozen=True)
+class AssignmentAt:
+    """An assignment (``export``, plain, command prefix, Python ``env``/``os.environ``)."""
+
+    site: Site
+    assignment: Assignment
+
+
+@dataclass(frozen=True)
+class VariableEntry:
+    """A ``variables:`` entry of the CI configuration."""
+
+    variable: Variable
+
+
+@dataclass(frozen=True)
+class CallAt:
+    """A werf command as a whole."""
+
+    site: Site
+    call: WerfCall
+
+
+Payload = FlagAt | AssignmentAt | VariableEntry | CallAt
+
+
+@dataclass(frozen=True)
+class Reach:
+    """Who runs a site: a job, a hidden template, or nobody in particular (an empty name: a
+    text no job runs, or a script linted on its own)."""
+
+    name: str
+    hidden: bool
+
+
+@dataclass
+class Place:
+    """One source place the replay found."""
+
+    kind: Kind
+    file: SourceFile
+    start: int  # file offsets of the place itself (for the report)
+    end: int
+    what: Payload
+    #: jobs (real ones) reaching the place, and hidden templates reaching it
+    jobs: set[str] = field(default_factory=set)
+    hidden_jobs: set[str] = field(default_factory=set)
+    #: jobs where this place feeds a werf command that would have no storage without it
+    blocked_jobs: set[str] = field(default_factory=set)
+    hidden_blocked: set[str] = field(default_factory=set)
+    #: what the value was when reached through a variable, for the message
+    via: str | None = None
+
+    def add_job(self, job: Reach) -> None:
+        if job.name:
+            (self.hidden_jobs if job.hidden else self.jobs).add(job.name)
+
+    def block(self, job: Reach) -> None:
+        if job.name:
+            (self.hidden_blocked if job.hidden else self.blocked_jobs).add(job.name)
+
+    @property
+    def affected_jobs(self) -> tuple[str, ...]:
+        """Real jobs when any reach the place, else the templates that hold it."""
+        return tuple(sorted(self.jobs or self.hidden_jobs))
+
+    @property
+    def blocked(self) -> tuple[str, ...]:
+        return tuple(sorted(self.blocked_jobs if self.jobs else self.hidden_blocked))
+
+
+class FilesRead:
+    """Every file a run read, once: the pipeline's YAML files in include order, then the
+    script files jobs run (each with the kind that says how a fix of it is verified)."""
+
+    def __init__(self, yaml_files: list[SourceFile] | None = None) -> None:
+        self._yaml: list[SourceFile] = list(yaml_files or ())
+        self._yaml_by_path = {file.path: file for file in self._yaml}
+        self._scripts: dict[str, tuple[SourceFile, FileKind]] = {}
+
+    def add_script(self, file: SourceFile, kind: FileKind) -> None:
+        self._scripts[file.path] = (file, kind)
+
+    def script(self, path: str) -> SourceFile | None:
+        found = self._scripts.get(path)
+        return None if found is None else found[0]
+
+    def is_script(self, path: str) -> bool:
+        return path in self._scripts
+
+    def __getitem__(self, path: str) -> SourceFile:
+        found = self._scripts.get(path)
+        return found[0] if found is not None else self._yaml_by_path[path]
+
+    def __contains__(self, path: object) -> bool:
+        return path in self._scripts or path in self._yaml_by_path
+
+    def kind_of(self, path: str) -> FileKind:
+        found = self._scripts.get(path)
+        return found[1] if found is not None else FileKind.YAML
+
+    def texts(self) -> dict[str, str]:
+        """Every file's text by path (suppression comments are read from them)."""
+        texts = {file.path: file.text for file in self._yaml}
+        texts.update((path, file.text) for path, (file, _) in self._scripts.items())
+        return texts
+
+    def paths(self) -> list[str]:
+        """The report's order: YAML files as included, then script files sorted."""
+        return [file.path for file in self._yaml] + sorted(self._scripts)
+
+
+@dataclass
+class Facts:
+    """Everything the rules look at."""
+
+    pipeline: Pipeline | None
+    places: dict[tuple[Kind, str, int, int], Place] = field(default_factory=dict)
+    #: the project is marked as switched (``.ciswitch.toml``): :local now breaks CI
+    switched: bool = False
+    #: jobs that use werf 1.1 stages storage at all (a flag or WERF_STAGES_STORAGE in effect)
+    storage_jobs: set[str] = field(default_factory=set)
+    sites: dict[tuple[str, int], Site] = field(default_factory=dict)
+    #: jobs that show werf 1.2 (WERF_REPO, --repo, converge, trdl/multiwerf 1.2)
+    v12_jobs: set[str] = field(default_factory=set)
+    #: sites that at least one real (not hidden) job runs
+    real_sites: set[tuple[str, int]] = field(default_factory=set)
+    #: every file read (the pipeline's and the scripts jobs run)
+    files: FilesRead = field(default_factory=FilesRead)
+    #: commands that run files this analysis does not follow (``make``, missing files)
+    notices: list[Notice] = field(default_factory=list)
+
+    def place(
+        self, kind: Kind, file: SourceFile, start: int, end: int, what: Payload
+    ) -> Place:
+        key = (kind, file.path, start, end)
+        found = self.places.get(key)
+        if found is None:
+            found = Place(kind, file, start, end, what)
+            self.places[key] = found
+        return found
+
+    def of_kinds(self, kinds: Collection[Kind]) -> Iterator[Place]:
+        for place in self.places.values():
+            if place.kind in kinds:
+                yield place

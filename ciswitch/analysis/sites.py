@@ -1,0 +1,326 @@
+"""Sites: the stretches of text the replay plays, and how each one is located, mapped, edited
+and verified.
+
+A :class:`Site` is a YAML scalar holding shell (:class:`YamlScalarSite`), a whole shell script
+(:class:`ShellFileSite`) or a whole Python helper (:class:`PythonFileSite`). Each one says which
+werf commands and assignments its text holds (``commands``), where a character of that text is
+in the file (``to_file``), how a flag or an assignment is removed or pointed elsewhere
+(``flag_fix``, ``assignment_fix``) and how a fixed file of its kind is checked (``file_kind``,
+read by :mod:`ciswitch.verify`).
+"""
+
+from __future__ import annotations
+
+import re
+from array import array
+from collections import Counter
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ciswitch.edits import NoFix, line_end, line_start, rest_is_trailing, tidy_range
+from ciswitch.model import LOCAL, Edit, Fix
+from ciswitch.source import SourceFile
+from ciswitch.verify import FileKind
+
+if TYPE_CHECKING:
+    from ciswitch.scripts.python import PythonReading
+    from ciswitch.shell import Assignment, FlagUse, ShellReading, WerfCall
+
+
+class Site(Protocol):
+    """A stretch of text that runs: what it holds, where, and how it is edited."""
+
+    file: SourceFile
+    text: str
+
+    @property
+    def key(self) -> tuple[str, int]:
+        """(path, node identity or -1 for a whole file): one site however many jobs run it."""
+        ...
+
+    @property
+    def file_kind(self) -> FileKind:
+        """How a fixed file holding this site is verified."""
+        ...
+
+    @property
+    def runs_files(self) -> bool:
+        """Whether the text can run other files of the repository (shell can)."""
+        ...
+
+    @property
+    def worth_parsing(self) -> bool:
+        """Only texts that mention werf, its variables or ``:local`` are parsed at all."""
+        ...
+
+    def commands(self) -> ShellReading:
+        """The werf calls and assignments of the text (offsets into ``text``)."""
+        ...
+
+    def to_file(self, start: int, end: int) -> tuple[int, int]:
+        """Map a range of ``text`` to a range of the file's text (``SpanError`` when a YAML
+        scalar cannot be mapped)."""
+        ...
+
+    def anchor(self) -> int:
+        """The file offset a place falls back to when its range cannot be mapped."""
+        ...
+
+    def flag_fix(self, flag: FlagUse, call: WerfCall, to: str | None) -> Fix:
+        """Remove a flag and its value, or point it at ``to`` (:class:`NoFix` with why not)."""
+        ...
+
+    def assignment_fix(self, assignment: Assignment, to: str | None) -> Fix:
+        """Remove an assignment, or set it to ``to`` (:class:`NoFix` with why not)."""
+        ...
+
+
+def mentions_werf(text: str) -> bool:
+    return "werf" in text or "WERF_" in text or LOCAL in text
+
+
+class YamlScalarSite:
+    """A YAML scalar whose value is shell (a ``script:`` line, or a value a rule points)."""
+
+    file_kind = FileKind.YAML
+    runs_files = True
+
+    def __init__(self, file: SourceFile, node: Any, text: str) -> None:
+        self.file = file
+        self.node = node
+        self.text = text
+        self._reading: ShellReading | None = None
+        #: the YAML sequence holding this scalar as an item, when it is one
+        self.parent: Any = None
+        #: where each value character comes from in the file: start and end offsets, kept as
+        #: two compact integer arrays (a list of tuples costs ~9x the memory)
+        self._starts: array[int] | None = None
+        self._ends: array[int] | None = None
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return (self.file.path, id(self.node))
+
+    @property
+    def worth_parsing(self) -> bool:
+        return mentions_werf(self.text)
+
+    def commands(self) -> ShellReading:
+        if self._reading is None:
+            from ciswitch.shell import analyse
+
+            self._reading = analyse(self.text)
+        return self._reading
+
+    def to_file(self, start: int, end: int) -> tuple[int, int]:
+        if self._starts is None or self._ends is None:
+            from ciswitch.yaml.spans import value_extents
+
+            extents = value_extents(self.file.text, self.node)
+            self._starts = array("q", (s for s, _ in extents))
+            self._ends = array("q", (e for _, e in extents))
+        starts, ends = self._starts, self._ends
+        if start == end:
+            if start < len(starts):
+                pos = starts[start]
+            else:
+                pos = ends[-1] if ends else int(self.node.start_mark.index)
+            return pos, pos
+        if not 0 <= start < end <= len(starts):
+            raise ValueError(f"value range {start}..{end} is empty or outside 0..{len(starts)}")
+        return starts[start], ends[end - 1]
+
+    def anchor(self) -> int:
+        return int(self.node.start_mark.index)
+
+    def flag_fix(self, flag: FlagUse, call: WerfCall, to: str | None) -> Fix:
+        return _shell_flag_fix(self, self.node.style, flag, call, to)
+
+    def assignment_fix(self, assignment: Assignment, to: str | None) -> Fix:
+        from ciswitch.shell import assignment_removal
+
+        if to is not None:
+            return _shell_assignment_to(self, self.node.style, assignment, to)
+        start, end, repl = assignment_removal(self.text, assignment)
+        removed_text = self.text[start:end]
+        if self.text.strip() == removed_text.strip() and repl.strip() == "":
+            return Fix((self._item_edit(),), True, "remove the list item", _words(self.text))
+        edit = _shell_edit(self, self.node.style, start, end, repl)
+        return Fix((edit,), True, "remove the assignment", _words(removed_text))
+
+    def replace_local(self, to: str, what: str) -> Fix:
+        """Point the ``:local`` of this scalar's value at ``to``."""
+        index = self.text.find(LOCAL)
+        if index < 0:
+            raise NoFix(f"the value is {self.text!r}, set elsewhere")
+        return _replacement_fix(self, self.node.style, index, index + len(LOCAL), to, what)
+
+    def _item_edit(self) -> Edit:
+        """Remove a whole one-line YAML list item holding only the assignment."""
+        text = self.file.text
+        node = self.node
+        parent = self.parent
+        start = int(node.start_mark.index)
+        end = int(node.end_mark.index)
+        if parent is None or getattr(parent, "flow_style", False):
+            raise NoFix("the assignment is the whole script; remove it by hand")
+        if len(parent.value) < 2:
+            raise NoFix("it is the only command of its list; remove the list by hand")
+        head = text[line_start(text, start) : start]
+        if not re.fullmatch(r"[ \t]*-[ \t]+", head) or "\n" in text[start:end]:
+            raise NoFix("the list item shares its line; remove it by hand")
+        if not rest_is_trailing(text, end):
+            raise NoFix("the list item shares its line; remove it by hand")
+        return Edit(self.file.path, line_start(text, start), line_end(text, end), "")
+
+
+class ShellFileSite:
+    """A whole shell script a job runs (or one named on the command line)."""
+
+    file_kind = FileKind.SHELL
+    runs_files = True
+
+    def __init__(self, file: SourceFile) -> None:
+        self.file = file
+        self.text = file.text
+        self._reading: ShellReading | None = None
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return (self.file.path, -1)
+
+    @property
+    def worth_parsing(self) -> bool:
+        return mentions_werf(self.text)
+
+    def commands(self) -> ShellReading:
+        if self._reading is None:
+            from ciswitch.shell import analyse
+
+            self._reading = analyse(self.text)
+        return self._reading
+
+    def to_file(self, start: int, end: int) -> tuple[int, int]:
+        return start, end
+
+    def anchor(self) -> int:
+        return 0
+
+    def flag_fix(self, flag: FlagUse, call: WerfCall, to: str | None) -> Fix:
+        return _shell_flag_fix(self, None, flag, call, to)
+
+    def assignment_fix(self, assignment: Assignment, to: str | None) -> Fix:
+        from ciswitch.shell import assignment_removal
+
+        if to is not None:
+            return _shell_assignment_to(self, None, assignment, to)
+        start, end, repl = assignment_removal(self.text, assignment)
+        edit = _shell_edit(self, None, start, end, repl)
+        return Fix((edit,), True, "remove the assignment", _words(self.text[start:end]))
+
+
+class PythonFileSite:
+    """A whole Python helper: read with libcst, fixed by the edits its reader registered."""
+
+    file_kind = FileKind.PYTHON
+    runs_files = False
+
+    def __init__(self, file: SourceFile) -> None:
+        self.file = file
+        self.text = file.text
+        self._python: PythonReading | None = None
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return (self.file.path, -1)
+
+    @property
+    def worth_parsing(self) -> bool:
+        return mentions_werf(self.text)
+
+    @property
+    def python(self) -> PythonReading:
+        if self._python is None:
+            from ciswitch.scripts.python import analyse_python
+
+            self._python = analyse_python(self.file.path, self.text)
+        return self._python
+
+    def commands(self) -> ShellReading:
+        from ciswitch.shell import ShellReading
+
+        py = self.python
+        return ShellReading(self.text, tuple(py.calls), tuple(py.assignments), (), False)
+
+    def to_file(self, start: int, end: int) -> tuple[int, int]:
+        return start, end
+
+    def anchor(self) -> int:
+        return 0
+
+    def flag_fix(self, flag: FlagUse, call: WerfCall, to: str | None) -> Fix:
+        return self._fix(flag.start, flag.end, to)
+
+    def assignment_fix(self, assignment: Assignment, to: str | None) -> Fix:
+        return self._fix(assignment.start, assignment.end, to)
+
+    def _fix(self, start: int, end: int, to: str | None) -> Fix:
+        maker = self.python.fixes.get((start, end))
+        if maker is None:
+            raise NoFix("this Python construct cannot be fixed automatically")
+        return maker(to)
+
+
+# -- shell text edits (YAML scalars and shell files) ---------------------------------------------
+def _shell_edit(site: Site, style: str | None, start: int, end: int, replacement: str) -> Edit:
+    from ciswitch.yaml.spans import SpanError
+
+    try:
+        fstart, fend = site.to_file(start, end)
+    except SpanError as err:
+        raise NoFix(f"cannot map this YAML scalar to its text ({err})") from err
+    if replacement == "":
+        fstart, fend = tidy_range(site.file.text, fstart, fend)
+    elif style == '"':
+        replacement = replacement.replace("\\", "\\\\").replace('"', '\\"')
+    elif style == "'":
+        replacement = replacement.replace("'", "''")
+    return Edit(site.file.path, fstart, fend, replacement)
+
+
+def _replacement_fix(
+    site: Site, style: str | None, start: int, end: int, repl: str, what: str
+) -> Fix:
+    """A fix replacing part of a shell text, with the words it takes away and brings in."""
+    old = _words(site.text)
+    new = _words(site.text[:start] + repl + site.text[end:])
+    removed = tuple((Counter(old) - Counter(new)).elements())
+    added = tuple((Counter(new) - Counter(old)).elements())
+    return Fix((_shell_edit(site, style, start, end, repl),), True, what, removed, added)
+
+
+def _words(text: str) -> tuple[str, ...]:
+    from ciswitch.shell import words_of
+
+    return tuple(words_of(text))
+
+
+def _shell_flag_fix(
+    site: Site, style: str | None, flag: FlagUse, call: WerfCall, to: str | None
+) -> Fix:
+    from ciswitch.shell import flag_removal, replacement_for_value
+
+    if to is not None:
+        start, end, repl = replacement_for_value(flag, to)
+        return _replacement_fix(site, style, start, end, repl, f"point the flag at {to}")
+    start, end, repl = flag_removal(site.text, call, flag)
+    removed = _words(site.text[flag.start : flag.end])
+    return Fix((_shell_edit(site, style, start, end, repl),), True, "remove the flag", removed)
+
+
+def _shell_assignment_to(
+    site: Site, style: str | None, assignment: Assignment, to: str
+) -> Fix:
+    from ciswitch.shell import replacement_for_value
+
+    start, end, repl = replacement_for_value(assignment, to)
+    return _replacement_fix(site, style, start, end, repl, f"set it to {to}")

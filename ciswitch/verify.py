@@ -1,0 +1,277 @@
+"""The proof that a fixed file means the old one minus exactly the fixes.
+
+Every changed file is compared with its original by meaning, the way its kind is read: a YAML
+file is composed again and walked node by node with scalars turned into shell words, a shell
+script by its words and statements, a Python helper by its string literals. The only
+differences allowed are exactly the words and entries the fixes said they remove (or, with
+``--to``, replace). :mod:`ciswitch.fix` plans the fix and runs this check (and a second lint)
+before anything is written.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import Counter
+from typing import Any
+
+from ciswitch.errors import CiswitchError
+from ciswitch.model import Finding
+from ciswitch.source import SourceFile
+from ciswitch.yaml.nodes import is_map, is_scalar, is_seq, tag_of
+
+
+class FileKind(enum.Enum):
+    """How a file is read, and so how a fix of it is verified."""
+
+    YAML = "yaml"
+    SHELL = "shell"
+    PYTHON = "python"
+
+
+def verify_meaning(
+    kind: FileKind, source: SourceFile, new: SourceFile | str, fixes: list[Finding]
+) -> str | None:
+    """None when ``new`` means ``source`` minus exactly what the fixes remove; else what
+    differs. ``kind`` (the file's, from the site that read it) chooses the comparison. (Given
+    as a SourceFile, the new version keeps its composed documents for the second lint.)"""
+    if isinstance(new, str):
+        new = SourceFile(source.path, source.encode(new), new, source.bom, source.executable)
+    new_text = new.text
+    expected_removed: Counter[str] = Counter()
+    expected_added: Counter[str] = Counter()
+    for finding in fixes:
+        assert finding.fix is not None
+        expected_removed.update(finding.fix.removed_words)
+        expected_added.update(finding.fix.added_words)
+    if kind is FileKind.PYTHON:
+        return compare_literals(source.text, new_text, expected_removed, expected_added)
+    if kind is FileKind.SHELL:
+        return _compare_words(source.text, new_text, expected_removed, expected_added)
+    try:
+        new_docs = new.yaml_documents()
+    except CiswitchError as err:
+        return f"the result is not valid YAML ({err})"
+    old_docs = source.yaml_documents()
+    if len(old_docs) != len(new_docs):
+        return "the number of YAML documents changed"
+    walker = _MeaningDiff(source.text, new_text)
+    for old, new in zip(old_docs, new_docs, strict=True):
+        if not walker.compare(old, new):
+            return walker.error or "the structure changed"
+    if walker.removed != expected_removed or walker.added != expected_added:
+        return (
+            f"removed {sorted(walker.removed.elements())} / "
+            f"added {sorted(walker.added.elements())}, "
+            f"expected removed {sorted(expected_removed.elements())} / "
+            f"added {sorted(expected_added.elements())}"
+        )
+    return None
+
+
+def _compare_words(old: str, new: str, removed: Counter[str], added: Counter[str]) -> str | None:
+    from ciswitch.shell import words_of
+
+    old_words, new_words = Counter(words_of(old)), Counter(words_of(new))
+    if old_words - new_words != removed or new_words - old_words != added:
+        return "the script's words changed beyond the removed flags"
+    if not statements_kept(old, new, old_words - new_words):
+        return "the script's statements changed (a line continuation would swallow a line)"
+    return None
+
+
+def statements_kept(old: str, new: str, removed: Counter[str]) -> bool:
+    """Flat words cannot see a dangling ``\\`` gluing the next line onto a command: the
+    statements of the new text must be the old ones minus the removed words (a statement left
+    empty disappears), or, when words were replaced, at least as many."""
+    from ciswitch.shell import statements_of
+
+    old_statements, new_statements = statements_of(old), statements_of(new)
+    if Counter(w for s in new_statements for w in s) - Counter(
+        w for s in old_statements for w in s
+    ):
+        return len(old_statements) == len(new_statements)
+    budget = Counter(removed)
+    expected: list[tuple[str, ...]] = []
+    for statement in old_statements:
+        kept = []
+        for word in statement:
+            if budget[word] > 0:
+                budget[word] -= 1
+            else:
+                kept.append(word)
+        if kept:
+            expected.append(tuple(kept))
+    return expected == [s for s in new_statements if s]
+
+
+def _shape(node: Any) -> Any:
+    """A comparable value of a node (for aligning list items)."""
+    if is_scalar(node):
+        return ("s", node.value)
+    if is_seq(node):
+        return ("q", tuple(_shape(n) for n in node.value))
+    return ("m", tuple((_shape(k), _shape(v)) for k, v in node.value))
+
+
+class _MeaningDiff:
+    """Walks old and new trees together and collects the words that went and came."""
+
+    def __init__(self, old_text: str = "", new_text: str = "") -> None:
+        self.removed: Counter[str] = Counter()
+        self.added: Counter[str] = Counter()
+        self.error: str | None = None
+        self._seen: set[int] = set()
+        self._old_text = old_text
+        self._new_text = new_text
+
+    def _same_text(self, old: Any, new: Any) -> bool:
+        """Nodes written with the very same characters mean the same: no edit touched them,
+        so their subtree need not be walked. (An alias inside points at a node that is
+        compared where its anchor stands.)"""
+        old_start, old_end = old.start_mark.index, old.end_mark.index
+        new_start, new_end = new.start_mark.index, new.end_mark.index
+        return (
+            old_end - old_start == new_end - new_start
+            and self._old_text[old_start:old_end] == self._new_text[new_start:new_end]
+        )
+
+    def _words(self, text: str) -> Counter[str]:
+        from ciswitch.shell import words_of
+
+        return Counter(words_of(text))
+
+    def _gone(self, node: Any) -> None:
+        """Count what a removed node held: a variable's name, or a script item's words."""
+        if is_scalar(node):
+            self.removed.update(self._words(str(node.value)))
+        elif is_seq(node):
+            for item in node.value:
+                self._gone(item)
+
+    def _gone_entry(self, key: Any, value: Any) -> None:
+        name = str(key.value)
+        if is_map(value) and not any(str(k.value) == "value" for k, _ in value.value):
+            for k, v in value.value:
+                self._gone_entry(k, v)
+        else:
+            self.removed[name] += 1
+
+    def compare(self, old: Any, new: Any) -> bool:
+        if id(old) in self._seen:
+            return True
+        self._seen.add(id(old))
+        if type(old) is not type(new) or tag_of(old) != tag_of(new):
+            self.error = f"a node changed kind at line {old.start_mark.line + 1}"
+            return False
+        if not is_scalar(old) and self._same_text(old, new):
+            return True
+        if is_scalar(old):
+            if old.value != new.value:
+                before, after = self._words(str(old.value)), self._words(str(new.value))
+                self.removed.update(before - after)
+                self.added.update(after - before)
+                if not statements_kept(str(old.value), str(new.value), before - after):
+                    self.error = f"shell statements changed at line {old.start_mark.line + 1}"
+                    return False
+            return True
+        if is_seq(old):
+            return self._compare_seq(old, new)
+        return self._compare_map(old, new)
+
+    def _compare_seq(self, old: Any, new: Any) -> bool:
+        new_items = list(new.value)
+        j = 0
+        for item in old.value:
+            if j < len(new_items) and (
+                len(old.value) == len(new_items)
+                or _shape(item) == _shape(new_items[j])
+                or self._similar(item, new_items[j])
+            ):
+                if not self.compare(item, new_items[j]):
+                    return False
+                j += 1
+            else:
+                self._gone(item)
+        if j != len(new_items):
+            self.error = f"list items appeared at line {new.start_mark.line + 1}"
+            return False
+        return True
+
+    def _similar(self, old: Any, new: Any) -> bool:
+        """An edited item is still 'the same item': a collection of the same kind, or a
+        scalar whose words are the old ones minus some (plus at most an address)."""
+        if type(old) is not type(new):
+            return False
+        if not is_scalar(old):
+            return True
+        before, after = self._words(str(old.value)), self._words(str(new.value))
+        return bool(before & after) and sum((after - before).values()) <= 1
+
+    def _compare_map(self, old: Any, new: Any) -> bool:
+        if [str(k.value) for k, _ in old.value] == [str(k.value) for k, _ in new.value]:
+            return all(
+                self.compare(o, n) for (_, o), (_, n) in zip(old.value, new.value, strict=True)
+            )
+        new_entries = {str(k.value): (k, v) for k, v in new.value}
+        old_keys = set()
+        for key, value in old.value:
+            name = str(key.value)
+            old_keys.add(name)
+            if name in new_entries:
+                if not self.compare(value, new_entries[name][1]):
+                    return False
+            else:
+                self._gone_entry(key, value)
+        extra = set(new_entries) - old_keys
+        if extra:
+            self.error = f"keys appeared: {sorted(extra)}"
+            return False
+        return True
+
+
+def string_literals(text: str) -> list[str]:
+    """Every string literal's value in source order (f-strings by their source text)."""
+    import libcst as cst
+
+    values: list[str] = []
+
+    class Collect(cst.CSTVisitor):
+        def visit_SimpleString(self, node: cst.SimpleString) -> None:
+            value = node.evaluated_value
+            values.append(value if isinstance(value, str) else repr(value))
+
+        def visit_FormattedString(self, node: cst.FormattedString) -> bool:
+            values.append(cst.Module([]).code_for_node(node))
+            return False
+
+    cst.parse_module(text).visit(Collect())
+    return values
+
+
+def compare_literals(
+    old: str, new: str, removed: Counter[str], added: Counter[str]
+) -> str | None:
+    """None when ``new`` parses and holds ``old``'s string literals minus exactly ``removed``
+    plus exactly ``added``, the rest in the same order."""
+    from difflib import SequenceMatcher
+
+    import libcst as cst
+
+    try:
+        after = string_literals(new)
+    except cst.ParserSyntaxError as err:
+        return f"the result is not valid Python ({err.message})"
+    before = string_literals(old)
+    gone: Counter[str] = Counter()
+    came: Counter[str] = Counter()
+    matcher = SequenceMatcher(None, before, after, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag != "equal":
+            gone.update(before[i1:i2])
+            came.update(after[j1:j2])
+    if gone != removed or came != added:
+        return (
+            f"the module's string literals changed: removed {sorted(gone.elements())}, "
+            f"added {sorted(came.elements())}"
+        )
+    return None
