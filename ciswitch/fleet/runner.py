@@ -313,7 +313,9 @@ def _process_repo(spec: RepoSpec, workdir: Path, request: BranchRequest) -> Repo
             on_remote = _on_remote(clone, result.branch, result.commit)
         return outcome_of(spec, result, request, on_remote=on_remote)
     except CiswitchError as err:
-        return RepoOutcome(spec.key, Status.FAILED, redact(str(err)))
+        from ciswitch.merge_request import advise
+
+        return RepoOutcome(spec.key, Status.FAILED, redact(advise(err)))
     except Exception as err:  # one broken repository must not stop the fleet
         return RepoOutcome(spec.key, Status.FAILED, redact(f"{type(err).__name__}: {err}"))
 
