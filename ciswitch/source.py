@@ -10,6 +10,7 @@ text agree (the C reader skips a BOM without counting it).
 from __future__ import annotations
 
 import bisect
+import functools
 import gc
 import re
 from array import array
@@ -129,6 +130,7 @@ def compose_documents(text: str, path: str) -> list[Any]:
 
     check_nesting(text, path)
     yaml = YAML(typ="safe", pure=False)
+    yaml.Resolver = _fixed_version_resolver()
     try:
         with gc_paused():
             documents = _compose_all(yaml, text, path)
@@ -257,6 +259,34 @@ def check_aliases(root: Any, path: str) -> None:
             path,
             root.start_mark.line + 1,
         )
+
+
+@functools.cache
+def _fixed_version_resolver() -> type:
+    """ruamel's resolver with its YAML-version table looked up once per composed text.
+
+    The stock resolver finds the YAML version anew for every scalar (twice), through two
+    attribute lookups that fail with ``AttributeError`` under the C composer: that is about
+    half of composing a big file. Under the C composer the version never comes from the
+    document (its ``%YAML`` directive is not passed to the resolver), so it is the same for
+    every node and the table can be kept: the nodes and their tags are exactly the same.
+    """
+    from ruamel.yaml.resolver import VersionedResolver
+
+    table_of = VersionedResolver.__dict__["versioned_resolver"].fget
+    assert table_of is not None
+
+    class FixedVersionResolver(VersionedResolver):
+        _table: Any = None
+
+        @property
+        def versioned_resolver(self) -> Any:
+            table = self._table
+            if table is None:
+                table = self._table = table_of(self)
+            return table
+
+    return FixedVersionResolver
 
 
 def _release(yaml: Any) -> None:

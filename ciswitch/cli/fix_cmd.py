@@ -8,13 +8,16 @@ from pathlib import Path
 
 import click
 
+from ciswitch.cli.to_option import to_option
 from ciswitch.fix import FixOutcome, unsafe_notes
+from ciswitch.model import not_checked_summary
 from ciswitch.report import FORMATS
 from ciswitch.workspace import DirectoryWorkspace
 
 
-def summary(outcome: FixOutcome, wrote: bool) -> str:
-    """One line: files changed, places fixed, places left and why."""
+def summary(outcome: FixOutcome, wrote: bool, listed: bool = False) -> str:
+    """One line: files changed, places fixed, places left and why, and the places not checked
+    (``listed``: shown above; otherwise ``-v`` shows them)."""
     verb = "Fixed" if wrote else "Would fix"
     files = len(outcome.changes)
     text = f"{verb} {len(outcome.fixed)} place(s) in {files} file(s)"
@@ -24,6 +27,9 @@ def summary(outcome: FixOutcome, wrote: bool) -> str:
         text += f"; {len(outcome.remaining)} left ({why})"
     else:
         text += "; nothing left"
+    gaps = not_checked_summary(outcome.not_checked)
+    if gaps:
+        text += f"; {gaps}: {'listed above' if listed else '-v lists them'}"
     return text + "."
 
 
@@ -31,12 +37,8 @@ def summary(outcome: FixOutcome, wrote: bool) -> str:
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--diff", "show_diff", is_flag=True, help="Print a unified diff; write nothing.")
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 if anything would change.")
-@click.option(
-    "--to",
-    "address",
-    metavar="ADDRESS",
-    help="Replace :local by this stages storage address instead of removing it.",
-)
+@to_option("address", "Replace :local by this stages storage address instead of removing "
+           "it.")
 @click.option(
     "--unsafe-fixes",
     is_flag=True,
@@ -62,6 +64,10 @@ def summary(outcome: FixOutcome, wrote: bool) -> str:
     type=click.Path(path_type=Path, dir_okay=False),
     help="Write the report of findings left to FILE.",
 )
+@click.option(
+    "-v", "--verbose", is_flag=True,
+    help="List the places not checked (includes from other projects, unreadable scripts...).",
+)
 def fix(
     paths: tuple[Path, ...],
     show_diff: bool,
@@ -71,6 +77,7 @@ def fix(
     config_file: Path | None,
     fmt: str,
     output: Path | None,
+    verbose: bool,
 ) -> None:
     """Remove every :local stages storage that can be removed safely.
 
@@ -119,6 +126,7 @@ def fix(
             except CiswitchError as err:
                 error_exit(err)
         result.findings.extend(outcome.remaining)
+        result.add_not_checked(outcome.not_checked)
     show_report = bool(result.findings) or fmt != "text"
     if show_report:
         try:
@@ -135,8 +143,13 @@ def fix(
         changes=[c for o in outcomes for c in o.changes],
         fixed=[f for o in outcomes for f in o.fixed],
         remaining=[f for o in outcomes for f in o.remaining],
+        not_checked=result.not_checked,
     )
-    click.echo(summary(merged, write), err=not write or str(output) == "-")
+    to_stderr = not write or str(output) == "-"  # -o - keeps standard output for the report
+    if verbose:
+        for gap in result.not_checked:
+            click.echo(gap.one_line(), err=to_stderr)
+    click.echo(summary(merged, write, listed=verbose), err=to_stderr)
     notes = unsafe_notes(merged.fixed)
     if notes:
         click.echo(f"Applied unsafe fixes: {'; '.join(notes)}.", err=True)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from ciswitch.errors import CiswitchError
 from ciswitch.gitops.refs import delete_branch, get_remote, remote_url, set_branch
-from ciswitch.gitops.run import _git_env, _stderr_error, git_process
+from ciswitch.gitops.run import _git_env, _stderr_error, check_push_allowed, git_process
 from ciswitch.redact import redact
 
 if TYPE_CHECKING:
@@ -124,6 +124,11 @@ def merge_request_url(messages: Sequence[str]) -> str | None:
 _PUSH_FLAGS = frozenset("X-*+ =!")
 
 
+class PushOptionsRefused(CiswitchError):
+    """The remote does not accept git push options, so the merge request cannot open itself;
+    each command says what to do instead."""
+
+
 def push_branch(
     repo: git.Repo,
     remote: str,
@@ -143,6 +148,7 @@ def push_branch(
     links), which are kept whole because that is what a rejected push must show.
     """
     get_remote(repo, remote)
+    check_push_allowed()
     command = push_command(remote, branch, options, force_with_lease=force_with_lease)
     proc = git_process(
         [*command[1:-2], "--", *command[-2:]],
@@ -167,7 +173,8 @@ def push_branch(
         if not detail:
             raise CiswitchError(redact(f"{what}: git push exited with {proc.returncode}"))
         if "does not support push options" in detail:
-            detail += " (the remote is not GitLab or too old: use --no-push and push by hand)"
+            raise PushOptionsRefused(redact(f"{what}: {detail} (the remote is not GitLab, or "
+                                            "one too old for push options)"))
         raise CiswitchError(redact(f"{what}: {detail}"))
     reasons = [summary.strip() or "rejected" for flag, summary in infos if flag == "!"]
     errors = [ln.strip() for ln in lines if ln.startswith(("error:", "fatal:"))]
