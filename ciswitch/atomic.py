@@ -10,7 +10,7 @@
 3. only then are the temporaries renamed over their targets, one after the other.
 
 Any error before the renames (no space left, a read-only file system, a permission, a changed
-file) removes every temporary and raises :class:`CiswitchError` naming the file: nothing was
+file) removes every temporary and raises :class:`WriteError` naming the file: nothing was
 written. A rename cannot run out of space; should one fail all the same, the targets already
 renamed get their old content back the same way, and the error says so.
 """
@@ -26,9 +26,19 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ciswitch.errors import CiswitchError
-
 _CHUNK = 1 << 20
+
+
+class WriteError(Exception):
+    """A write that did not happen: ``path`` (as the caller named it) and a one-line reason.
+
+    The CLI turns it into its one-line error and exit 2. (This module sits beside
+    ``ciswitch.errors`` in the lowest layer, so it has a type of its own.)"""
+
+    def __init__(self, message: str, path: str) -> None:
+        super().__init__(f"{path}: {message}")
+        self.message = message
+        self.path = path
 
 
 @dataclass(frozen=True)
@@ -106,7 +116,7 @@ def write_all(files: Sequence[PlannedWrite]) -> None:
                 continue
             why = changed_since(planned.path, planned.expect)
             if why is not None:
-                raise CiswitchError(
+                raise WriteError(
                     f"changed on disk while ciswitch was working ({why}); nothing was written: "
                     "run again",
                     planned.name,
@@ -121,7 +131,7 @@ def write_all(files: Sequence[PlannedWrite]) -> None:
         except OSError as err:
             _remove(t for _, t in temps[index:])
             restored = _restore(done, files)
-            raise CiswitchError(
+            raise WriteError(
                 f"cannot replace the file: {err.strerror}; {restored}", planned.name
             ) from err
         done.append(planned)
@@ -135,9 +145,9 @@ def _write_temporary(planned: PlannedWrite) -> Path:
     except FileNotFoundError:
         mode = None
     except OSError as err:
-        raise CiswitchError(_cannot("write", err), planned.name) from err
+        raise WriteError(_cannot("write", err), planned.name) from err
     if not target.parent.is_dir():
-        raise CiswitchError(
+        raise WriteError(
             f"no such directory: {target.parent}; nothing was written", planned.name
         )
     tmp = target.parent / f".{target.name}.{secrets.token_hex(4)}.ciswitch-tmp"
@@ -145,7 +155,7 @@ def _write_temporary(planned: PlannedWrite) -> Path:
         # 0o666 and the umask for a new file, as any program creating a file gets.
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     except OSError as err:
-        raise CiswitchError(_cannot("write", err), planned.name) from err
+        raise WriteError(_cannot("write", err), planned.name) from err
     try:
         with os.fdopen(fd, "wb") as handle:
             view = memoryview(planned.data)
@@ -157,7 +167,7 @@ def _write_temporary(planned: PlannedWrite) -> Path:
             os.chmod(tmp, mode)
     except OSError as err:
         _remove([tmp])
-        raise CiswitchError(_cannot("write", err), planned.name) from err
+        raise WriteError(_cannot("write", err), planned.name) from err
     except BaseException:
         _remove([tmp])
         raise
@@ -186,7 +196,7 @@ def _restore(done: list[PlannedWrite], files: Sequence[PlannedWrite]) -> str:
         try:
             tmp = _write_temporary(PlannedWrite(planned.path, planned.previous, None, planned.name))
             os.replace(tmp, planned.path)
-        except (OSError, CiswitchError):
+        except (OSError, WriteError):
             lost.append(planned.name)
     if not lost:
         return f"the {len(done)} file(s) already replaced got their old content back"

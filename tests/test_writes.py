@@ -18,9 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from ciswitch.atomic import PlannedWrite, changed_since, read_stamped, write_all
+from ciswitch.atomic import PlannedWrite, WriteError, changed_since, read_stamped, write_all
 from ciswitch.config import load_config
-from ciswitch.errors import CiswitchError
 from ciswitch.fix import FixOutcome, plan_fix, write_changes
 from ciswitch.workspace import DirectoryWorkspace
 
@@ -89,7 +88,7 @@ def test_an_append_between_read_and_write_is_kept_and_nothing_is_written(repo: P
     with open(repo / "big.yml", "a", encoding="utf-8") as handle:  # a colleague's edit
         handle.write("# added while fix was working\n")
     before = _snapshot(repo)
-    with pytest.raises(CiswitchError) as caught:
+    with pytest.raises(WriteError) as caught:
         write_changes(ws, outcome)
     assert caught.value.path == "big.yml"
     assert "changed on disk" in caught.value.message and "size changed" in caught.value.message
@@ -102,7 +101,7 @@ def test_an_editor_save_by_rename_is_kept_and_nothing_is_written(repo: Path) -> 
     saved.write_text(INCLUDING, encoding="utf-8")  # the same text, but a new file
     os.replace(saved, repo / ".gitlab-ci.yml")
     before = _snapshot(repo)
-    with pytest.raises(CiswitchError) as caught:
+    with pytest.raises(WriteError) as caught:
         write_changes(ws, outcome)
     assert caught.value.path == ".gitlab-ci.yml"
     assert "replaced by another file" in caught.value.message
@@ -117,7 +116,7 @@ def test_a_same_size_edit_with_the_old_time_is_caught_by_the_hash(tmp_path: Path
         handle.write(b"a: 2\n")
     os.utime(path, ns=(stamp.mtime_ns, stamp.mtime_ns))  # and the old modification time
     assert changed_since(path, stamp) == "its content changed"
-    with pytest.raises(CiswitchError, match="its content changed"):
+    with pytest.raises(WriteError, match="its content changed"):
         write_all([PlannedWrite(path, b"a: 3\n", stamp)])
     assert path.read_bytes() == b"a: 2\n"
     assert os.listdir(tmp_path) == ["ci.yml"]
@@ -128,7 +127,7 @@ def test_a_file_deleted_meanwhile_is_not_written_again(tmp_path: Path) -> None:
     path.write_bytes(b"a: 1\n")
     _, stamp = read_stamped(path)
     path.unlink()
-    with pytest.raises(CiswitchError, match="deleted"):
+    with pytest.raises(WriteError, match="deleted"):
         write_all([PlannedWrite(path, b"a: 3\n", stamp)])
     assert os.listdir(tmp_path) == []
 

@@ -13,7 +13,7 @@ from ciswitch.model import LintResult
 from ciswitch.report import FORMATS
 
 if TYPE_CHECKING:
-    from ciswitch.atomic import PlannedWrite
+    from ciswitch.atomic import PlannedWrite, WriteError
 
 
 def combine(results: list[LintResult]) -> LintResult:
@@ -82,19 +82,20 @@ def emit_report(
 
 def write_or_exit(files: list[PlannedWrite]) -> None:
     """Write a run's files all or nothing; an error is one line on stderr and exit 2."""
-    from ciswitch.atomic import write_all
+    from ciswitch.atomic import WriteError, write_all
 
     try:
         write_all(files)
-    except CiswitchError as err:
+    except WriteError as err:
         error_exit(err)
 
 
-def error_exit(err: CiswitchError) -> NoReturn:
+def error_exit(err: CiswitchError | WriteError) -> NoReturn:
     """One line naming the file and the error on stderr, then exit 2."""
     from ciswitch.model import Problem
 
-    click.echo(Problem(err.path or "ciswitch", err.message, err.line).one_line(), err=True)
+    line = err.line if isinstance(err, CiswitchError) else None
+    click.echo(Problem(err.path or "ciswitch", err.message, line).one_line(), err=True)
     sys.exit(2)
 
 
