@@ -13,9 +13,9 @@ one place with three jobs.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from ciswitch.analysis.facts import (
     AssignmentAt,
@@ -30,20 +30,19 @@ from ciswitch.analysis.facts import (
     VariableEntry,
 )
 from ciswitch.analysis.sites import PythonFileSite, ShellFileSite, Site, YamlScalarSite
-from ciswitch.gitlab import SCRIPT_KEYS, Job, Pipeline, ScriptLine, Variable
+from ciswitch.gitlab import SCRIPT_KEYS, Job, Pipeline, ScriptLine, Variable, resolve_value
 from ciswitch.model import LOCAL, STAGES_VAR, SYNC_VAR, Notice
 from ciswitch.source import SourceFile
 from ciswitch.verify import FileKind
-from ciswitch.yaml.nodes import MERGE_TAG, is_map, is_scalar, is_seq
+from ciswitch.yaml.nodes import MERGE_TAG, Entry, is_map, is_scalar, is_seq
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from ciswitch.scripts.runs import NotFollowed, ScriptRun
-    from ciswitch.shell import Assignment, WerfCall, Word
+    from ciswitch.shell import Assignment, FlagUse, WerfCall, Word
     from ciswitch.workspace import Workspace
 
-_VAR_REF = re.compile(r"^\$(?:\{(\w+)\}|(\w+))$")
 _WERF_1_2 = re.compile(r"trdl use werf|multiwerf use 1\.2|werf converge|--repo[ =]|WERF_REPO=")
 #: the kind of a ``:local`` setting of each variable
 _SETTING_KIND = {STAGES_VAR: Kind.STORAGE_ASSIGNMENT, SYNC_VAR: Kind.SYNCHRONIZATION}
@@ -77,19 +76,21 @@ class _Session:
         return None, None
 
 
-def _resolve_variable_value(value: str | None, variables: dict[str, Variable]) -> str | None:
-    """GitLab expands ``$OTHER`` in variable values: follow one plain reference chain."""
-    seen: set[str] = set()
-    while value is not None:
-        match = _VAR_REF.match(value)
-        if not match:
-            return value
-        name = match.group(1) or match.group(2)
-        if name in seen or name not in variables:
-            return value
-        seen.add(name)
-        value = variables[name].text
-    return value
+def is_local(value: str | None) -> bool:
+    """Whether a value is ``:local`` (GitLab keeps a quoted value's spaces; werf reads the
+    value either way, so spaces around it do not hide it)."""
+    return value is not None and value.strip() == LOCAL
+
+
+def _entry_span(entry: Entry) -> tuple[int, int]:
+    return int(entry.key.start_mark.index), int(entry.value.end_mark.index)
+
+
+def all_pipelines(pipeline: Pipeline) -> Iterator[Pipeline]:
+    """A pipeline and its child pipelines, depth first."""
+    yield pipeline
+    for child in pipeline.children:
+        yield from all_pipelines(child)
 
 
 class Replay:
@@ -123,38 +124,64 @@ class Replay:
 
     # -- variables: entries -------------------------------------------------------------
     def variable_places(self, pipeline: Pipeline) -> None:
+        """Every ``variables:`` definition of ``WERF_STAGES_STORAGE`` / the synchronization
+        that is ``:local``, with the jobs that may run with it: a job reaches each definition
+        that may be in effect for it (:attr:`Job.candidates`), resolved through the job's own
+        variables. A definition no job may use (a template's, an overridden one) is still a
+        place, resolved through the global variables."""
+        names = (STAGES_VAR, SYNC_VAR)
+        global_scope = {name: (var,) for name, var in pipeline.global_variables.items()}
         for var in pipeline.variable_definitions:
-            if var.name not in (STAGES_VAR, SYNC_VAR):
-                continue
-            value = _resolve_variable_value(var.text, pipeline.global_variables)
-            if value != LOCAL:
-                continue
-            entry = var.entry
-            start = int(entry.key.start_mark.index)
-            end = int(entry.value.end_mark.index)
-            place = self.facts.place(
-                _VARIABLE_KIND[var.name], entry.file, start, end, VariableEntry(var)
-            )
-            if var.text != value:
-                place.via = var.text
-        # Index the places by their entry: jobs x variables x places is quadratic in big files.
-        by_entry: dict[int, list[Place]] = {}
-        for place in self.facts.places.values():
-            if isinstance(place.what, VariableEntry):
-                by_entry.setdefault(id(place.what.variable.entry), []).append(place)
-        if not by_entry:
-            return
+            if var.name in names:
+                value = resolve_value(var, global_scope)
+                if is_local(value):
+                    self._variable_place(var, value)
         for job in pipeline.jobs.values():
-            for var in job.variables.values():
-                for place in by_entry.get(id(var.entry), ()):
-                    place.add_job(Reach(job.name, job.hidden))
+            if job.bridge:
+                continue  # a trigger job runs nothing: its child pipeline's jobs do
+            who = Reach(job.name, job.hidden)
+            for name in names:
+                for var in job.candidates.get(name, ()):
+                    value = resolve_value(var, job.candidates)
+                    if not is_local(value):
+                        continue
+                    self._variable_place(var, value).add_job(who)
+                    if var.source is not None:
+                        home = self._entry_place(var.source, _VARIABLE_KIND[name])
+                        if home is not None:
+                            home.add_job(who)
+
+    def _variable_place(self, var: Variable, value: str | None) -> Place:
+        start, end = _entry_span(var.entry)
+        place = self.facts.place(
+            _VARIABLE_KIND[var.name], var.entry.file, start, end, VariableEntry(var)
+        )
+        if var.text is not None and var.text.strip() != LOCAL and place.via is None:
+            place.via = var.text
+        return place
+
+    def _entry_place(self, entry: Entry, kind: Kind) -> Place | None:
+        start, end = _entry_span(entry)
+        return self.facts.places.get((kind, entry.file.path, start, end))
 
     # -- jobs -------------------------------------------------------------------------------
     def job(self, job: Job) -> None:
+        if job.bridge:
+            return
         who = Reach(job.name, job.hidden)
         env: dict[str, _Setting] = {}
-        for name, var in job.variables.items():
-            value = _resolve_variable_value(var.text, job.variables)
+        for name, found in job.candidates.items():
+            var = found[0]
+            value = resolve_value(var, job.candidates)
+            if name in (STAGES_VAR, SYNC_VAR) and not is_local(value):
+                # A :local definition that may be in effect is the one to replay.
+                for other in found[1:]:
+                    other_value = resolve_value(other, job.candidates)
+                    if is_local(other_value):
+                        var, value = other, other_value
+                        break
+            if is_local(value):
+                value = LOCAL
             env[name] = _Setting(value, variable=var)
         if STAGES_VAR in env:
             self.facts.storage_jobs.add(job.name)
@@ -289,7 +316,9 @@ class Replay:
         feeding: list[Place] = []
         storage: str | None = None
         storage_flag = False
-        for flag in call.flags:
+        flags: list[tuple[Site, FlagUse]] = [(site, flag) for flag in call.flags]
+        flags.extend(self._split_flags(session, call))
+        for flag_site, flag in flags:
             value, setting = session.resolve(flag.value)
             if flag.name == "stages-storage":
                 self.facts.storage_jobs.add(job.name)
@@ -297,7 +326,11 @@ class Replay:
                 storage = value
                 if value == LOCAL and (call.takes_stages_storage or flag.spelling.startswith("--")):
                     place = self._shell_place(
-                        Kind.STORAGE_FLAG, site, flag.start, flag.end, FlagAt(site, flag, call)
+                        Kind.STORAGE_FLAG,
+                        flag_site,
+                        flag.start,
+                        flag.end,
+                        FlagAt(flag_site, flag, call),
                     )
                     place.add_job(job)
                     if setting is not None and flag.value.value is None:
@@ -305,7 +338,11 @@ class Replay:
                     feeding.append(place)
             elif flag.name == "synchronization" and value == LOCAL:
                 place = self._shell_place(
-                    Kind.SYNCHRONIZATION, site, flag.start, flag.end, FlagAt(site, flag, call)
+                    Kind.SYNCHRONIZATION,
+                    flag_site,
+                    flag.start,
+                    flag.end,
+                    FlagAt(flag_site, flag, call),
                 )
                 place.add_job(job)
         prefix_env = dict(session.env)
@@ -352,15 +389,33 @@ class Replay:
             for place in feeding:
                 place.block(job)
 
+    def _split_flags(self, session: _Session, call: WerfCall) -> list[tuple[Site, FlagUse]]:
+        """Flags inside a CI variable expanded unquoted on werf's command line (``werf deploy
+        $WERF_EXTRA_ARGS``): the shell splits the value into words at blanks (no quote removal,
+        as for any expansion), so ``--stages-storage :local`` in it is a flag of the command.
+        They are placed inside the variable's value, where a fix edits them."""
+        found: list[tuple[Site, FlagUse]] = []
+        for arg in call.args:
+            if arg.var is None or not arg.raw.startswith("$"):
+                continue  # a literal word, or a quoted expansion: one word, never a flag
+            setting = session.env.get(arg.var)
+            if setting is None or setting.variable is None:
+                continue
+            scalar = setting.variable.value
+            text = setting.variable.text
+            if scalar is None or text is None or setting.value != text or "-" not in text:
+                continue
+            value_site = self.site_for(scalar.file, scalar.node, text)
+            for flag in _flags_in_words(text, call):
+                found.append((value_site, flag))
+        return found
+
     def _setting_place(self, setting: _Setting) -> Place | None:
         """The place (already recorded) where a :local setting came from."""
         if setting.variable is not None:
-            entry = setting.variable.entry
-            for place in self.facts.places.values():
-                what = place.what
-                if isinstance(what, VariableEntry) and what.variable.entry is entry:
-                    return place
-            return None
+            variable = setting.variable
+            kind = _VARIABLE_KIND.get(variable.name, Kind.STORAGE_VARIABLE)
+            return self._entry_place(variable.entry, kind)
         if setting.site is not None and setting.assignment is not None:
             start, end = _safe_map(setting.site, setting.assignment.start, setting.assignment.end)
             key = (Kind.STORAGE_ASSIGNMENT, setting.site.file.path, start, end)
@@ -368,17 +423,52 @@ class Replay:
         return None
 
     # -- sites no job reaches -----------------------------------------------------------
-    def orphans(self, pipeline: Pipeline, visited: set[tuple[str, int]]) -> None:
+    def orphans(
+        self, pipeline: Pipeline, visited: set[tuple[str, int]], names: Container[str]
+    ) -> None:
         """Script-like scalars no job runs (templates never used, files linted alone): analyse
         them on their own so that no werf invocation goes unseen."""
         orphan = Reach("", hidden=True)
         for file in pipeline.files:
             for doc in file.yaml_documents():
-                for node in _orphan_candidates(doc, pipeline.jobs):
+                for node in _orphan_candidates(doc, names):
                     if (file.path, id(node)) in visited:
                         continue
                     site = self.site_for(file, node, str(node.value))
                     self.run_site(orphan, _Session({}), site)
+
+
+def _flags_in_words(text: str, call: WerfCall) -> Iterator[FlagUse]:
+    """The stages-storage and synchronization flags among the blank-separated words of a
+    value, the way werf's flag parser reads them."""
+    from ciswitch.shell import FlagUse, Word
+    from ciswitch.shell.werf import split_flag
+
+    words = [
+        Word(m.group(), m.group(), None, m.start(), m.end()) for m in re.finditer(r"\S+", text)
+    ]
+    i = 0
+    while i < len(words):
+        word = words[i]
+        i += 1
+        if word.raw == "--":
+            return
+        found = split_flag(word.raw, call.takes_stages_storage, call.takes_synchronization)
+        if found is None:
+            continue
+        name, spelling, equals = found
+        if word.raw == spelling:
+            if i >= len(words):
+                return
+            value = words[i]
+            i += 1
+            yield FlagUse(name, spelling, "separate", value, (word, value), word.start, value.end)
+            continue
+        cut = len(spelling) + (1 if equals else 0)
+        rest = word.raw[cut:]
+        value = Word(rest, rest, None, word.start + cut, word.end)
+        form: Literal["equals", "attached"] = "equals" if equals else "attached"
+        yield FlagUse(name, spelling, form, value, (word,), word.start, word.end)
 
 
 def _safe_map(site: Site, start: int, end: int) -> tuple[int, int]:
@@ -391,7 +481,7 @@ def _safe_map(site: Site, start: int, end: int) -> tuple[int, int]:
         return base, base
 
 
-def _orphan_candidates(doc: Any, jobs: dict[str, Job]) -> Iterator[Any]:
+def _orphan_candidates(doc: Any, jobs: Container[str]) -> Iterator[Any]:
     """Script scalars of a document outside the jobs: a job's own script lines were played
     with the job (and a definition another file overrides never runs), so only the other
     top-level keys (``default:``, hidden lists of commands, anchors) are walked."""
@@ -441,12 +531,17 @@ def collect_facts(
     given)."""
     facts = Facts(pipeline, switched=switched, files=FilesRead(pipeline.files))
     analyzer = Replay(facts, workspace, known)
-    analyzer.variable_places(pipeline)
-    ordered = sorted(pipeline.jobs.values(), key=lambda j: j.hidden)
+    pipelines = list(all_pipelines(pipeline))
+    for each in pipelines:
+        analyzer.variable_places(each)
+    ordered = sorted(
+        (job for each in pipelines for job in each.jobs.values()), key=lambda j: j.hidden
+    )
     for job in ordered:
         analyzer.job(job)
     visited = {key for key in facts.sites}
-    analyzer.orphans(pipeline, visited)
+    names = {name for each in pipelines for name in each.jobs}
+    analyzer.orphans(pipeline, visited, names)
     return facts
 
 

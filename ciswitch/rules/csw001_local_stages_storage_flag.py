@@ -41,7 +41,7 @@ from collections.abc import Iterator
 
 from ciswitch.analysis.facts import Facts, FlagAt, Kind
 from ciswitch.model import Finding, Fix, Severity
-from ciswitch.rules.base import Rule, RuleOptions, finding, in_jobs, storage_tail
+from ciswitch.rules.base import Rule, RuleOptions, finding, reached, storage_tail
 
 CODE = "CSW001"
 SEVERITY = Severity.ERROR
@@ -62,7 +62,7 @@ def check(facts: Facts, options: RuleOptions) -> Iterator[Finding]:
         tail, blocked = storage_tail(
             place, options, "remove it; werf ci-env gitlab sets $CI_REGISTRY_IMAGE/stages"
         )
-        message = f"{spelled} :local{via}{in_jobs(place.affected_jobs)}: {tail}"
+        message = f"{spelled} :local{via}{reached(place)}: {tail}"
         yield finding(
             CODE,
             place,

@@ -35,7 +35,7 @@ from typing import Any
 from ciswitch.analysis.entries import variable_fix
 from ciswitch.analysis.facts import AssignmentAt, Facts, Kind, Payload, VariableEntry
 from ciswitch.model import Finding, Fix, Severity
-from ciswitch.rules.base import Rule, RuleOptions, finding, in_jobs, storage_tail
+from ciswitch.rules.base import Rule, RuleOptions, finding, reached, storage_tail
 
 CODE = "CSW002"
 SEVERITY = Severity.ERROR
@@ -72,7 +72,8 @@ def check(facts: Facts, options: RuleOptions) -> Iterator[Finding]:
         )
         message = (
             f"WERF_STAGES_STORAGE=:local{via} {where}"
-            f"{',' if place.affected_jobs else ''}{in_jobs(place.affected_jobs, 'used by')}: {tail}"
+            f"{',' if place.affected_jobs or place.only_templates else ''}"
+            f"{reached(place, 'used by')}: {tail}"
         )
         yield finding(CODE, place, message, SEVERITY, make, blocked)
 
