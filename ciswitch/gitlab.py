@@ -164,6 +164,9 @@ class Job:
     #: every definition that may be in effect, the highest first, down to the first one that
     #: holds unconditionally (see :func:`job_candidates`)
     candidates: dict[str, tuple[Variable, ...]] = field(default_factory=dict)
+    #: every definition of each name the job has, the highest first (what is left in effect
+    #: once the higher ones are removed)
+    definitions: dict[str, tuple[Variable, ...]] = field(default_factory=dict)
     #: a trigger job (``trigger:``): it runs no script, its variables go to the child pipeline
     bridge: bool = False
 
@@ -356,6 +359,9 @@ def _load(
     )
     pipeline.parent_job = parent_job
     _build(pipeline, upstream)
+    if parent_job is not None:
+        for job in pipeline.jobs.values():
+            job.name = f"{job.name} of the child pipeline of {parent_job}"
     _children(pipeline, workspace, known, depth)
     return pipeline
 
@@ -406,8 +412,6 @@ def _children(
         child = _load(workspace, targets, files, job.name, upstream, depth + 1)
         if child is None:
             continue
-        for child_job in child.jobs.values():
-            child_job.name = f"{child_job.name} of the child pipeline of {job.name}"
         pipeline.children.append(child)
         pipeline.problems.extend(child.problems)
         pipeline.notices.extend(child.notices)
@@ -597,21 +601,26 @@ def _matrix_variables(parallel: Value | None, notices: list[Notice]) -> list[Var
     return found
 
 
-def job_candidates(
-    layers: list[list[Variable]],
-) -> dict[str, tuple[Variable, ...]]:
-    """Every definition of each name that may be in effect, from ``layers`` given lowest
-    precedence first: the highest first, down to the first that holds unconditionally
-    (conditional ones above it win when their condition holds, so all of them may be in
-    effect; anything below it never is)."""
+def job_definitions(layers: list[list[Variable]]) -> dict[str, tuple[Variable, ...]]:
+    """Every definition of each name, from ``layers`` given lowest precedence first: the
+    highest first."""
     by_name: dict[str, list[Variable]] = {}
     for layer in layers:
         for var in layer:
             by_name.setdefault(var.name, []).append(var)
+    return {name: tuple(reversed(found)) for name, found in by_name.items()}
+
+
+def job_candidates(
+    definitions: dict[str, tuple[Variable, ...]],
+) -> dict[str, tuple[Variable, ...]]:
+    """The definitions of each name that may be in effect (``definitions`` highest first):
+    down to the first that holds unconditionally (conditional ones above it win when their
+    condition holds, so all of them may be in effect; anything below it never is)."""
     result: dict[str, tuple[Variable, ...]] = {}
-    for name, found in by_name.items():
+    for name, found in definitions.items():
         chosen: list[Variable] = []
-        for var in reversed(found):
+        for var in found:
             node = var.value.node if var.value is not None else None
             if any(
                 var.entry.key is seen.entry.key
@@ -714,9 +723,10 @@ def _build(pipeline: Pipeline, upstream: dict[str, tuple[Variable, ...]] | None 
             merged.get("rules"), "rules", pipeline, resolved, pipeline.notices
         )
         matrix_vars = _matrix_variables(merged.get("parallel"), notices)
-        job.candidates = job_candidates(
+        job.definitions = job_definitions(
             [inherited, list(own_vars.values()), rules_vars, matrix_vars, passed]
         )
+        job.candidates = job_candidates(job.definitions)
         job.variables = {var_name: found[0] for var_name, found in job.candidates.items()}
         for var in _variables_of(own.get("variables"), "job", notices, pipeline, resolved).values():
             pipeline.variable_definitions.append(var)

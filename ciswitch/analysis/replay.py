@@ -13,7 +13,7 @@ one place with three jobs.
 from __future__ import annotations
 
 import re
-from collections.abc import Container, Iterator
+from collections.abc import Container, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -37,7 +37,6 @@ from ciswitch.verify import FileKind
 from ciswitch.yaml.nodes import MERGE_TAG, Entry, is_map, is_scalar, is_seq
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
 
     from ciswitch.scripts.runs import NotFollowed, ScriptRun
     from ciswitch.shell import Assignment, FlagUse, WerfCall, Word
@@ -57,6 +56,9 @@ class _Setting:
     variable: Variable | None = None
     site: Site | None = None
     assignment: Assignment | None = None
+    #: for a :local CI variable: whether the job keeps a stages storage without its :local
+    #: definitions (a lower one that always holds, e.g. the child's own under a trigger one)
+    fallback: bool = False
 
 
 class _Session:
@@ -84,6 +86,21 @@ def is_local(value: str | None) -> bool:
 
 def _entry_span(entry: Entry) -> tuple[int, int]:
     return int(entry.key.start_mark.index), int(entry.value.end_mark.index)
+
+
+def _keeps_storage(
+    definitions: tuple[Variable, ...], candidates: Mapping[str, tuple[Variable, ...]]
+) -> bool:
+    """Whether a definition that always holds and is not :local is left once the :local
+    ones above it are removed (the child job's own value under a trigger one)."""
+    for var in definitions:
+        if var.conditional:
+            continue
+        value = resolve_value(var, candidates)
+        if is_local(value):
+            continue
+        return value is not None and bool(value.strip())
+    return False
 
 
 def all_pipelines(pipeline: Pipeline) -> Iterator[Pipeline]:
@@ -180,9 +197,11 @@ class Replay:
                     if is_local(other_value):
                         var, value = other, other_value
                         break
+            fallback = False
             if is_local(value):
                 value = LOCAL
-            env[name] = _Setting(value, variable=var)
+                fallback = _keeps_storage(job.definitions.get(name, ()), job.candidates)
+            env[name] = _Setting(value, variable=var, fallback=fallback)
         if STAGES_VAR in env:
             self.facts.storage_jobs.add(job.name)
         if "WERF_REPO" in env:
@@ -378,7 +397,9 @@ class Replay:
         if storage != LOCAL:
             return
         # Without its :local settings, would this command still have a storage?
-        alternative = session.ci_env
+        alternative = session.ci_env or (
+            env_setting is not None and env_setting.fallback and not storage_flag
+        )
         if not alternative:
             if job.hidden and site.key in self.facts.real_sites:
                 return  # real jobs run this line; a template's own view does not count

@@ -50,8 +50,9 @@ def check(facts: Facts, options: RuleOptions) -> Iterator[Finding]:
         what = place.what
         assert isinstance(what, CallAt)
         command = " ".join(("werf", *what.call.subcommand))
+        where = reached(place) + ("," if place.only_templates else "")
         message = (
-            f"{command}{reached(place)} has no werf ci-env and no "
+            f"{command}{where} has no werf ci-env and no "
             "other stages storage: removing :local would leave it with none; add "
             "`source $(werf ci-env gitlab --as-file)` or pass --to ADDRESS"
         )
