@@ -13,14 +13,15 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ciswitch import gitops
+from ciswitch import gitops, rules
 
 if TYPE_CHECKING:
     import git
 
-#: rules that mean "this branch's CI uses :local as its stages storage"; synchronization and
-#: "no storage left" findings matter for the fix, but do not break a branch after the switch
-STORAGE_CODES = frozenset({"CSW001", "CSW002"})
+#: rules that mean "this branch's CI uses :local as its stages storage" (the rules' own table
+#: says which); synchronization and "no storage left" findings matter for the fix, but do not
+#: break a branch after the switch
+STORAGE_CODES = rules.STORAGE_CODES
 
 _AGE_RE = re.compile(r"\s*(\d+)\s*([hdw])\s*")
 _AGE_UNITS = {"h": 3600, "d": 86400, "w": 7 * 86400}

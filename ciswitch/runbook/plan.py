@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ciswitch.model import Finding
+from ciswitch.rules import NEEDS_ADDRESS_CODE
 from ciswitch.runbook.facts import ProjectFacts
 
 ADDR_PLACEHOLDER = "<ADDR>"
@@ -132,7 +133,7 @@ def _branch_step(facts: ProjectFacts, addr: str, findings: list[Finding] | None)
             branch_opts.append("--unsafe-fixes")
             notes.append("--unsafe-fixes also removes :local synchronization: with a remote "
                          "stages storage it would let werf run on a single host only.")
-        if any(f.code == "CSW004" for f in ordered):
+        if any(f.code == NEEDS_ADDRESS_CODE for f in ordered):
             notes.append(
                 "Jobs without `werf ci-env` would be left with no stages storage: add "
                 "`source $(werf ci-env gitlab --as-file)` to them, or add `--to "

@@ -1,0 +1,1 @@
+"""Independent oracles the test suite runs against ciswitch."""
