@@ -3,7 +3,9 @@
 GitLab builds a job from many places: included files (merged deeply, the including file last),
 ``extends`` chains (mappings merged deeply, lists replaced), YAML anchors and ``<<:`` merges,
 ``!reference`` tags, ``default:`` and the legacy top-level ``before_script``/``after_script``,
-``inherit:``, global and job ``variables``. This module follows all of it while keeping, for
+``inherit:``, variables from everywhere GitLab has them (global, ``workflow: rules:``, the
+job's own, its ``rules:`` and ``parallel: matrix:``, trigger variables from a parent pipeline)
+and child pipelines of ``trigger: include:``. This module follows all of it while keeping, for
 every script line and variable, the exact node (and so the exact file position) it came from.
 Values are never copied: a merged configuration is a tree of :class:`Merged` mappings whose
 leaves are :class:`Loc` references to the original nodes.
@@ -339,7 +341,7 @@ MAX_CHILD_DEPTH = 2
 
 def _load(
     workspace: Workspace,
-    ci_config: str | list[tuple[str, int]],
+    ci_config: str | list[tuple[str, str, int]],
     known: Mapping[str, SourceFile] | None,
     parent_job: str | None,
     upstream: dict[str, tuple[Variable, ...]],
@@ -350,8 +352,8 @@ def _load(
         config = loader.load(ci_config, None) or Merged()
     else:
         config = Merged()
-        for path, origin_line in ci_config:
-            sub = loader.load(path, (path, origin_line))
+        for path, origin_path, origin_line in ci_config:
+            sub = loader.load(path, (origin_path, origin_line))
             if sub is not None:
                 config = deep_merge(config, sub)
     pipeline = Pipeline(
@@ -386,7 +388,19 @@ def _children(
         trigger = job.config.get("trigger")
         if not isinstance(trigger, Merged):
             continue  # ``trigger: group/project``: another project's pipeline
-        targets = _child_targets(pipeline, job, trigger.entries.get("include"))
+        targets: list[tuple[str, str, int]] = []
+        for path, origin, line in _child_targets(pipeline, job, trigger.entries.get("include")):
+            try:
+                norm = normalize(path)
+            except CiswitchError:
+                norm = ""
+            if norm and ((known is not None and norm in known) or workspace.is_file(norm)):
+                targets.append((path, origin, line))
+            else:
+                pipeline.notices.append(
+                    Notice(origin, f"child pipeline of job {job.name}: no file {path!r} in "
+                           "this repository, not followed", line)
+                )
         if not targets:
             continue
         if depth >= MAX_CHILD_DEPTH:
@@ -423,38 +437,39 @@ def _children(
 
 def _child_targets(
     pipeline: Pipeline, job: Job, include: Entry | None
-) -> list[tuple[str, int]]:
+) -> list[tuple[str, str, int]]:
     """The local files of a ``trigger: include:`` (a string, a list, ``local:``/``file:``
     items); remote, template, project and artifact children are notices."""
     if include is None:
         return []
     node = include.value
     items: list[Any] = list(node.value) if is_seq(node) else [node]
-    targets: list[tuple[str, int]] = []
+    targets: list[tuple[str, str, int]] = []
+    origin = include.file.path
     for item in items:
         line = int(item.start_mark.line) + 1
         if is_scalar(item):
             value = str(item.value)
             if value.startswith(("http://", "https://")):
-                _child_not_followed(pipeline, job, include.file.path, line, f"remote {value}")
+                _child_not_followed(pipeline, job, origin, line, f"remote {value}")
             else:
-                targets.append((value, line))
+                targets.append((value, origin, line))
             continue
         if not is_map(item):
             continue
         entries = mapping_entries(include.file, item)
         local = entries.get("local")
         if local is not None and is_scalar(local.value):
-            targets.append((str(local.value.value), line))
+            targets.append((str(local.value.value), origin, line))
             continue
         if "project" not in entries and "file" in entries and is_scalar(entries["file"].value):
-            targets.append((str(entries["file"].value.value), line))
+            targets.append((str(entries["file"].value.value), origin, line))
             continue
         kinds = [k for k in ("project", "remote", "template", "artifact", "component")
                  if k in entries]
         what = kinds[0] if kinds else "unknown"
         detail = entries[what].value.value if kinds and is_scalar(entries[what].value) else ""
-        _child_not_followed(pipeline, job, include.file.path, line, f"{what}: {detail}")
+        _child_not_followed(pipeline, job, origin, line, f"{what}: {detail}")
     return targets
 
 

@@ -5,7 +5,16 @@ Finds `--stages-storage :local`, `--stages-storage=:local`, `-s :local`, `-s=:lo
 `-s:local` (quoted or not, or through a variable such as `-s $STORAGE` whose value is `:local`)
 on werf 1.1 commands that take a stages storage (`build`, `publish`, `build-and-publish`, `run`,
 `deploy`, `dismiss`, `cleanup`, `purge`, `stages`/`images`/`managed-images` subcommands, ...),
-in `.gitlab-ci.yml`, its local includes and the scripts its jobs run.
+in `.gitlab-ci.yml`, its local includes, the child pipelines of `trigger: include:` local
+files and the scripts its jobs run. A list of flags held in a CI variable and expanded unquoted
+(`werf deploy $WERF_EXTRA_ARGS` with `WERF_EXTRA_ARGS: "--stages-storage :local --log-verbose"`)
+is split into words by the shell, so the flag inside the value counts too; it is reported and
+fixed inside the variable's value (a quoted `"$WERF_EXTRA_ARGS"` is one word, never a flag).
+
+A finding names the jobs that run the place, also when they reach it through `extends`,
+`!reference`, an anchor or `<<:`; job Y of the child pipeline of trigger job X is named
+"Y of the child pipeline of X". A hidden template is never named as a job: a place only a
+template holds says that no job runs it.
 
 ## Why is this bad?
 `:local` keeps werf's stages on one runner, so only that host can build. Once
@@ -30,7 +39,8 @@ build:
 
 ## Fix safety
 Safe when the job runs `werf ci-env` (or sets another stages storage): the fix removes the flag
-and its value and nothing else. When it does not, the fix is offered only with
+and its value and nothing else (a variable's value left with no word becomes `""`). Only real
+jobs decide: a template no job uses does not block the fix. When it does not, the fix is offered only with
 `--to ADDRESS`, which replaces `:local` by that address.
 """
 
