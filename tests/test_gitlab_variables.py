@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ciswitch.analysis.replay import is_local
+from ciswitch.analysis.values import is_local
 from ciswitch.gitlab import Job, Pipeline, load_pipeline, resolve_value
 from ciswitch.workspace import DirectoryWorkspace
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Container, Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from ciswitch.analysis.facts import (
     AssignmentAt,
@@ -30,6 +30,7 @@ from ciswitch.analysis.facts import (
     VariableEntry,
 )
 from ciswitch.analysis.sites import PythonFileSite, ShellFileSite, Site, YamlScalarSite
+from ciswitch.analysis.values import flags_in_words, is_local, keeps_storage
 from ciswitch.gitlab import SCRIPT_KEYS, Job, Pipeline, ScriptLine, Variable, resolve_value
 from ciswitch.model import LOCAL, STAGES_VAR, SYNC_VAR, Notice
 from ciswitch.source import SourceFile
@@ -78,36 +79,8 @@ class _Session:
         return None, None
 
 
-def is_local(value: str | None) -> bool:
-    """Whether a value is ``:local`` (GitLab keeps a quoted value's spaces; werf reads the
-    value either way, so spaces around it do not hide it)."""
-    return value is not None and value.strip() == LOCAL
-
-
 def _entry_span(entry: Entry) -> tuple[int, int]:
     return int(entry.key.start_mark.index), int(entry.value.end_mark.index)
-
-
-def _keeps_storage(
-    definitions: tuple[Variable, ...], candidates: Mapping[str, tuple[Variable, ...]]
-) -> bool:
-    """Whether a definition that always holds and is not :local is left once the :local
-    ones above it are removed (the child job's own value under a trigger one)."""
-    for var in definitions:
-        if var.conditional:
-            continue
-        value = resolve_value(var, candidates)
-        if is_local(value):
-            continue
-        return value is not None and bool(value.strip())
-    return False
-
-
-def all_pipelines(pipeline: Pipeline) -> Iterator[Pipeline]:
-    """A pipeline and its child pipelines, depth first."""
-    yield pipeline
-    for child in pipeline.children:
-        yield from all_pipelines(child)
 
 
 class Replay:
@@ -200,7 +173,7 @@ class Replay:
             fallback = False
             if is_local(value):
                 value = LOCAL
-                fallback = _keeps_storage(job.definitions.get(name, ()), job.candidates)
+                fallback = keeps_storage(job.definitions.get(name, ()), job.candidates)
             env[name] = _Setting(value, variable=var, fallback=fallback)
         if STAGES_VAR in env:
             self.facts.storage_jobs.add(job.name)
@@ -427,7 +400,7 @@ class Replay:
             if scalar is None or text is None or setting.value != text or "-" not in text:
                 continue
             value_site = self.site_for(scalar.file, scalar.node, text)
-            for flag in _flags_in_words(text, call):
+            for flag in flags_in_words(text, call):
                 found.append((value_site, flag))
         return found
 
@@ -457,39 +430,6 @@ class Replay:
                         continue
                     site = self.site_for(file, node, str(node.value))
                     self.run_site(orphan, _Session({}), site)
-
-
-def _flags_in_words(text: str, call: WerfCall) -> Iterator[FlagUse]:
-    """The stages-storage and synchronization flags among the blank-separated words of a
-    value, the way werf's flag parser reads them."""
-    from ciswitch.shell import FlagUse, Word
-    from ciswitch.shell.werf import split_flag
-
-    words = [
-        Word(m.group(), m.group(), None, m.start(), m.end()) for m in re.finditer(r"\S+", text)
-    ]
-    i = 0
-    while i < len(words):
-        word = words[i]
-        i += 1
-        if word.raw == "--":
-            return
-        found = split_flag(word.raw, call.takes_stages_storage, call.takes_synchronization)
-        if found is None:
-            continue
-        name, spelling, equals = found
-        if word.raw == spelling:
-            if i >= len(words):
-                return
-            value = words[i]
-            i += 1
-            yield FlagUse(name, spelling, "separate", value, (word, value), word.start, value.end)
-            continue
-        cut = len(spelling) + (1 if equals else 0)
-        rest = word.raw[cut:]
-        value = Word(rest, rest, None, word.start + cut, word.end)
-        form: Literal["equals", "attached"] = "equals" if equals else "attached"
-        yield FlagUse(name, spelling, form, value, (word,), word.start, word.end)
 
 
 def _safe_map(site: Site, start: int, end: int) -> tuple[int, int]:
@@ -552,7 +492,7 @@ def collect_facts(
     given)."""
     facts = Facts(pipeline, switched=switched, files=FilesRead(pipeline.files))
     analyzer = Replay(facts, workspace, known)
-    pipelines = list(all_pipelines(pipeline))
+    pipelines = list(pipeline.with_children())
     for each in pipelines:
         analyzer.variable_places(each)
     ordered = sorted(

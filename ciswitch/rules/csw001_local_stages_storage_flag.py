@@ -39,9 +39,9 @@ build:
 
 ## Fix safety
 Safe when the job runs `werf ci-env` (or sets another stages storage): the fix removes the flag
-and its value and nothing else (a variable's value left with no word becomes `""`). Only real
-jobs decide: a template no job uses does not block the fix. When it does not, the fix is offered only with
-`--to ADDRESS`, which replaces `:local` by that address.
+and its value and nothing else (a variable's value left with no word becomes `""`). When it
+does not, the fix is offered only with `--to ADDRESS`, which replaces `:local` by that address.
+Only real jobs decide: a template no job uses does not block the fix.
 """
 
 from __future__ import annotations

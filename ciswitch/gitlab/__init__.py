@@ -1,0 +1,422 @@
+"""The GitLab CI model: which script lines and variables every job really runs with.
+
+GitLab builds a job from many places: included files (merged deeply, the including file last),
+``extends`` chains (mappings merged deeply, lists replaced), YAML anchors and ``<<:`` merges,
+``!reference`` tags, ``default:`` and the legacy top-level ``before_script``/``after_script``,
+``inherit:``, variables from everywhere GitLab has them (global, ``workflow: rules:``, the
+job's own, its ``rules:`` and ``parallel: matrix:``, trigger variables from a parent pipeline)
+and child pipelines of ``trigger: include:``. This module follows all of it while keeping, for
+every script line and variable, the exact node (and so the exact file position) it came from.
+Values are never copied: a merged configuration is a tree of :class:`Merged` mappings whose
+leaves are :class:`Loc` references to the original nodes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ciswitch.config import DEFAULT_CI_CONFIG
+from ciswitch.errors import CiswitchError
+from ciswitch.gitlab.children import follow_children
+from ciswitch.gitlab.model import (
+    MAX_REFERENCE_DEPTH,
+    Job,
+    Merged,
+    Pipeline,
+    ScriptLine,
+    Value,
+    Variable,
+    deep_merge,
+    to_merged,
+)
+from ciswitch.gitlab.references import resolve_reference, script_lines
+from ciswitch.gitlab.variables import (
+    job_candidates,
+    job_definitions,
+    matrix_variables,
+    resolve_value,
+    rules_variables,
+    variables_of,
+)
+from ciswitch.model import Notice, Problem
+from ciswitch.source import SourceFile, read_source
+from ciswitch.workspace import Workspace, glob_files, normalize
+from ciswitch.yaml.nodes import Entry, Loc, is_map, is_scalar, is_seq, mapping_entries
+
+__all__ = [
+    "MAX_REFERENCE_DEPTH",
+    "RESERVED_KEYS",
+    "SCRIPT_KEYS",
+    "Job",
+    "Merged",
+    "Pipeline",
+    "ScriptLine",
+    "Value",
+    "Variable",
+    "config_document",
+    "deep_merge",
+    "job_candidates",
+    "job_definitions",
+    "load_pipeline",
+    "resolve_reference",
+    "resolve_value",
+    "to_merged",
+]
+
+#: top-level keys that are not jobs
+RESERVED_KEYS = frozenset(
+    {
+        "stages",
+        "variables",
+        "include",
+        "default",
+        "workflow",
+        "image",
+        "services",
+        "cache",
+        "before_script",
+        "after_script",
+        "spec",
+        "types",
+        "pages:deploy",
+    }
+)
+SCRIPT_KEYS = ("before_script", "script", "after_script")
+MAX_EXTENDS_DEPTH = 11
+
+
+def config_document(file: SourceFile) -> Any | None:
+    """The CI content of a file: the single document, or the one after a ``spec:`` header."""
+    docs = file.yaml_documents()
+    if not docs:
+        return None
+    if len(docs) > 1:
+        first = docs[0]
+        if is_map(first) and [k.value for k, _ in first.value] == ["spec"]:
+            return docs[1]
+    return docs[-1] if len(docs) > 1 else docs[0]
+
+
+class _Loader:
+    """Reads the root CI file and its local includes, depth first, each file once."""
+
+    def __init__(
+        self, workspace: Workspace, known: Mapping[str, SourceFile] | None = None
+    ) -> None:
+        self.workspace = workspace
+        self.known = known
+        self.files: list[SourceFile] = []
+        self.problems: list[Problem] = []
+        self.notices: list[Notice] = []
+        self._seen: set[str] = set()
+        self._stack: list[str] = []
+        self.parents: dict[int, Entry] = {}
+
+    def load(self, path: str, origin: tuple[str, int] | None) -> Merged | None:
+        """The merged configuration of ``path`` with its includes merged under it."""
+        try:
+            norm = normalize(path)
+        except CiswitchError as err:
+            self._problem(origin, f"include {path!r} escapes the repository", err)
+            return None
+        if norm in self._stack:
+            chain = " -> ".join([*self._stack, norm])
+            path, line = origin if origin else (norm, None)
+            self.notices.append(Notice(path, f"include cycle, not followed again: {chain}", line))
+            return None
+        if norm in self._seen:
+            return None
+        self._seen.add(norm)
+        try:
+            file = read_source(self.workspace, norm, self.known)
+            doc = config_document(file)
+        except CiswitchError as err:
+            if origin is None:
+                self.problems.append(Problem(err.path or norm, err.message, err.line, err.column))
+            else:
+                self._problem(origin, f"cannot include {norm!r}: {err.message}", err)
+            return None
+        self.files.append(file)
+        if doc is None:
+            return Merged()
+        if not is_map(doc):
+            self.problems.append(Problem(norm, "the CI configuration must be a mapping", 1))
+            return None
+        self._stack.append(norm)
+        try:
+            own = to_merged(file, doc, self.notices, self.parents)
+            combined = Merged()
+            include = own.entries.get("include")
+            if include is not None:
+                for target in self._include_targets(include):
+                    sub = self.load(target[0], (file.path, target[1]))
+                    if sub is not None:
+                        combined = deep_merge(combined, sub)
+            return deep_merge(combined, own)
+        finally:
+            self._stack.pop()
+
+    def _problem(self, origin: tuple[str, int] | None, message: str, err: Exception | None) -> None:
+        path, line = origin if origin else ("", None)
+        self.problems.append(Problem(path, message, line))
+
+    def _include_targets(self, include: Entry) -> list[tuple[str, int]]:
+        """Local paths (globs expanded) named by an ``include:`` value, with their lines."""
+        file = include.file
+        node = include.value
+        items: list[Any] = list(node.value) if is_seq(node) else [node]
+        targets: list[tuple[str, int]] = []
+        for item in items:
+            line = item.start_mark.line + 1
+            if is_scalar(item):
+                value = str(item.value)
+                if value.startswith(("http://", "https://")):
+                    self._not_followed(file, line, f"remote include {value}")
+                    continue
+                targets.extend((p, line) for p in self._expand(file, value, line))
+            elif is_map(item):
+                entries = mapping_entries(file, item)
+                if "local" in entries and is_scalar(entries["local"].value):
+                    value = str(entries["local"].value.value)
+                    targets.extend((p, line) for p in self._expand(file, value, line))
+                else:
+                    kinds = [
+                        k for k in ("project", "remote", "template", "component") if k in entries
+                    ]
+                    what = kinds[0] if kinds else "unknown"
+                    detail = (
+                        entries[what].value.value
+                        if kinds and is_scalar(entries[what].value)
+                        else ""
+                    )
+                    self._not_followed(file, line, f"include {what}: {detail}".rstrip(": "))
+        return targets
+
+    def _expand(self, file: SourceFile, value: str, line: int) -> list[str]:
+        if "*" in value or "?" in value:
+            try:
+                matches = glob_files(self.workspace, value)
+            except CiswitchError:
+                self.problems.append(
+                    Problem(file.path, f"include {value!r} escapes the repository", line)
+                )
+                return []
+            if not matches:
+                self.notices.append(
+                    Notice(file.path, f"include pattern {value!r} matches no file", line)
+                )
+            return [m for m in matches if m.endswith((".yml", ".yaml"))]
+        return [value]
+
+    def _not_followed(self, file: SourceFile, line: int, what: str) -> None:
+        self.notices.append(
+            Notice(file.path, f"{what}: not in this repository, not followed", line)
+        )
+
+
+def load_pipeline(
+    workspace: Workspace,
+    ci_config: str = DEFAULT_CI_CONFIG,
+    known: Mapping[str, SourceFile] | None = None,
+) -> Pipeline:
+    """Assemble the pipeline of ``ci_config`` and its includes (``known``: files already
+    decoded and composed, by path, taken instead of reading the workspace), with the child
+    pipelines its ``trigger: include:`` jobs start from local files."""
+    pipeline = _load(workspace, ci_config, known, None, {}, 0)
+    assert pipeline is not None
+    return pipeline
+
+
+def _load(
+    workspace: Workspace,
+    ci_config: str | list[tuple[str, str, int]],
+    known: Mapping[str, SourceFile] | None,
+    parent_job: str | None,
+    upstream: dict[str, tuple[Variable, ...]],
+    depth: int,
+) -> Pipeline | None:
+    loader = _Loader(workspace, known)
+    if isinstance(ci_config, str):
+        config = loader.load(ci_config, None) or Merged()
+    else:
+        config = Merged()
+        for path, origin_path, origin_line in ci_config:
+            sub = loader.load(path, (origin_path, origin_line))
+            if sub is not None:
+                config = deep_merge(config, sub)
+    pipeline = Pipeline(
+        loader.files, config, {}, {}, loader.problems, loader.notices, [], loader.parents
+    )
+    pipeline.parent_job = parent_job
+    _build(pipeline, upstream)
+    if parent_job is not None:
+        for job in pipeline.jobs.values():
+            job.name = f"{job.name} of the child pipeline of {parent_job}"
+    follow_children(pipeline, workspace, known, depth, _load)
+    return pipeline
+
+
+def _build(pipeline: Pipeline, upstream: dict[str, tuple[Variable, ...]] | None = None) -> None:
+    """Resolve every job. A job's variables, lowest precedence first (GitLab's "CI/CD
+    variable precedence" and the ``rules:variables`` / ``workflow:rules:variables``
+    keyword pages): global (and ``default:``) variables it inherits, ``workflow: rules:``
+    variables (they override global ones), the job's own (with ``extends``), its ``rules:``
+    and ``parallel: matrix:`` variables (they override the job's), then the trigger
+    variables a parent pipeline passes down (the highest)."""
+    config = pipeline.config
+    notices = pipeline.notices
+    global_vars = variables_of(config.get("variables"), "global", notices, pipeline, {})
+    pipeline.global_variables = global_vars
+    pipeline.variable_definitions.extend(global_vars.values())
+    default = config.get("default")
+    default_map = default if isinstance(default, Merged) else Merged()
+    default_vars = variables_of(default_map.get("variables"), "default", notices, pipeline, {})
+    pipeline.variable_definitions.extend(default_vars.values())
+
+    raw_jobs: dict[str, Merged] = {}
+    for name in config.names():
+        if name in RESERVED_KEYS:
+            continue
+        value = config.get(name)
+        if isinstance(value, Merged):
+            raw_jobs[name] = value
+    resolved: dict[str, Merged] = {}
+
+    for name in raw_jobs:
+        _resolve_job(name, 0, (name,), raw_jobs, resolved, pipeline)
+
+    workflow = config.get("workflow")
+    workflow_vars = rules_variables(
+        workflow.get("rules") if isinstance(workflow, Merged) else None,
+        "workflow rules",
+        pipeline,
+        resolved,
+        pipeline.notices,
+    )
+    pipeline.variable_definitions.extend(workflow_vars)
+    passed = [var for found in (upstream or {}).values() for var in reversed(found)]
+
+    for name, merged in resolved.items():
+        own = raw_jobs[name]
+        job = Job(name, _file_of(own), merged, name.startswith("."))
+        job.bridge = merged.get("trigger") is not None
+        inherit = merged.get("inherit")
+        inherit_default = _inherit(inherit, "default")
+        inherit_vars = _inherit(inherit, "variables")
+        for section in SCRIPT_KEYS:
+            value = merged.get(section)
+            if value is None and section != "script" and _allows(inherit_default, section):
+                value = default_map.get(section) or config.get(section)
+            lines = script_lines(value, section, resolved, pipeline, 0)
+            setattr(job, section, lines)
+        inherited = [
+            var
+            for var in [*global_vars.values(), *default_vars.values(), *workflow_vars]
+            if _allows(inherit_vars, var.name)
+        ]
+        own_vars = variables_of(merged.get("variables"), "job", notices, pipeline, resolved)
+        rules_vars = rules_variables(
+            merged.get("rules"), "rules", pipeline, resolved, pipeline.notices
+        )
+        matrix_vars = matrix_variables(merged.get("parallel"), notices)
+        job.definitions = job_definitions(
+            [inherited, list(own_vars.values()), rules_vars, matrix_vars, passed]
+        )
+        job.candidates = job_candidates(job.definitions)
+        job.variables = {var_name: found[0] for var_name, found in job.candidates.items()}
+        for var in variables_of(own.get("variables"), "job", notices, pipeline, resolved).values():
+            pipeline.variable_definitions.append(var)
+        pipeline.variable_definitions.extend(
+            rules_variables(own.get("rules"), "rules", pipeline, resolved)
+        )
+        pipeline.variable_definitions.extend(matrix_variables(own.get("parallel"), []))
+        pipeline.jobs[name] = job
+
+
+def _resolve_job(
+    name: str,
+    depth: int,
+    chain: tuple[str, ...],
+    raw_jobs: dict[str, Merged],
+    resolved: dict[str, Merged],
+    pipeline: Pipeline,
+) -> Merged:
+    """A job merged with everything it ``extends`` (memoised in ``resolved``).
+
+    A module-level function rather than a closure in :func:`_build`: a recursive closure refers
+    to itself, and that cycle kept the whole pipeline alive until the cycle collector ran.
+    """
+    if name in resolved:
+        return resolved[name]
+    own = raw_jobs[name]
+    extends = own.get("extends")
+    parents: list[str] = []
+    if isinstance(extends, Loc):
+        if is_scalar(extends.node):
+            parents = [str(extends.node.value)]
+        elif is_seq(extends.node):
+            parents = [str(n.value) for n in extends.node.value if is_scalar(n)]
+    merged = Merged()
+    for parent in parents:
+        if parent in chain:
+            pipeline.problems.append(
+                Problem(_file_of(own).path, f"extends cycle: {' -> '.join([*chain, parent])}")
+            )
+            continue
+        if parent not in raw_jobs:
+            pipeline.notices.append(
+                Notice(
+                    _file_of(own).path,
+                    f"job {name!r} extends {parent!r}, which is not in the files read",
+                    _line_of(extends),
+                )
+            )
+            continue
+        if depth >= MAX_EXTENDS_DEPTH:
+            pipeline.problems.append(
+                Problem(
+                    _file_of(own).path,
+                    f"extends nesting deeper than {MAX_EXTENDS_DEPTH} at {name!r}",
+                )
+            )
+            continue
+        merged = deep_merge(
+            merged, _resolve_job(parent, depth + 1, (*chain, parent), raw_jobs, resolved, pipeline)
+        )
+    result = deep_merge(merged, own)
+    resolved[name] = result
+    return result
+
+
+def _file_of(merged: Merged) -> SourceFile:
+    for entry in merged.entries.values():
+        return entry.file
+    for child in merged.children.values():
+        return _file_of(child)
+    raise CiswitchError("empty job")  # pragma: no cover - jobs always have a key
+
+
+def _line_of(value: Value | None) -> int | None:
+    if isinstance(value, Loc):
+        return int(value.node.start_mark.line) + 1
+    return None
+
+
+def _inherit(inherit: Value | None, key: str) -> bool | list[str]:
+    if not isinstance(inherit, Merged):
+        return True
+    value = inherit.get(key)
+    if isinstance(value, Loc):
+        node = value.node
+        if is_scalar(node):
+            return str(node.value).lower() != "false"
+        if is_seq(node):
+            return [str(n.value) for n in node.value if is_scalar(n)]
+    return True
+
+
+def _allows(inherit: bool | list[str], key: str) -> bool:
+    return inherit if isinstance(inherit, bool) else key in inherit
+
+
