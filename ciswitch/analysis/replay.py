@@ -127,8 +127,7 @@ class Replay:
                 if is_local(value):
                     self._variable_place(var, value)
         for job in pipeline.jobs.values():
-            if job.bridge:
-                continue  # a trigger job runs nothing: its child pipeline's jobs do
+            # A trigger job runs no script, but holds the variables it passes down.
             who = Reach(job.name, job.hidden)
             for name in names:
                 for var in job.candidates.get(name, ()):
