@@ -233,8 +233,15 @@ def _prepare(repo: git.Repo, request: BranchRequest) -> BranchOutcome:
     root = gitops.work_tree(repo)
     gitops.check_branch_name(repo, request.branch)
     current = gitops.current_branch(repo)
+    untracked: tuple[str, ...] = ()
     if not request.fresh_clone:
-        gitops.ensure_clean(repo)
+        # The change is computed from HEAD's tree and committed on it: edits of tracked files
+        # would silently stay out of it, so they are refused; untracked files do not matter
+        # unless the change writes the same path.
+        found = gitops.dirt(repo)
+        if found.changed:
+            gitops.ensure_clean(repo, found)
+        untracked = found.untracked
     if current == request.branch:
         raise CiswitchError(
             f"{request.branch} is checked out: switch to the branch the change should start "
@@ -272,6 +279,12 @@ def _prepare(repo: git.Repo, request: BranchRequest) -> BranchOutcome:
     outcome.message = commit_message(
         plan, request.title, marker=MARKER_FILE in outcome.files, to=request.to
     )
+    clash = sorted(set(untracked) & set(outcome.files))
+    if clash:
+        raise CiswitchError(
+            f"untracked {', '.join(clash)} in the work tree: the change writes the same path, "
+            "so checking the branch out would fail; move it away or commit it first", str(root),
+        )
 
     local_sha = gitops.branch_sha(repo, request.branch)
     remote_sha = _remote_tip(repo, request)
@@ -289,6 +302,8 @@ def _prepare(repo: git.Repo, request: BranchRequest) -> BranchOutcome:
         return outcome
 
     reuse = local_sha if local_same else None
+    if local_sha is not None and reuse is None:
+        gitops.refuse_checked_out(repo, request.branch)
     # a fresh commit from HEAD never fast-forwards an existing remote branch, and reaching
     # this point with a remote branch means --force-update allowed replacing it
     lease = remote_sha

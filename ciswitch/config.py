@@ -212,10 +212,11 @@ def _stages_storage(value: object) -> str:
 def _address(value: object) -> str:
     if not isinstance(value, str):
         raise _Invalid(f"must be a string, not {_type_name(value)}")
-    if not value.strip():
-        raise _Invalid("must not be empty")
-    if value.strip() == ":local":
-        raise _Invalid("must be a registry address, not ':local'")
+    from ciswitch.stages_address import address_problem
+
+    problem = address_problem(value)
+    if problem is not None:
+        raise _Invalid(f"must be a stages storage address: {value!r} {problem}")
     return value
 
 

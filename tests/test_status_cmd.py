@@ -202,3 +202,84 @@ def test_status_changes_nothing(tmp_path: Path, env: dict[str, str]) -> None:
     assert before == after
     assert not subprocess.run(["git", "worktree", "list"], cwd=work, capture_output=True,
                               text=True, check=True).stdout.count("\n") > 1
+
+
+CI_HALF = """\
+build:
+  before_script:
+    - source $(werf ci-env gitlab --as-file)
+  script:
+    - werf build --stages-storage :local
+deploy:
+  script:
+    - werf deploy --stages-storage :local --env production
+"""
+
+
+def test_a_branch_with_part_of_the_change_is_partial(tmp_path: Path,
+                                                   env: dict[str, str]) -> None:
+    work, _bare = make_project(tmp_path, {".gitlab-ci.yml": CI_HALF, "werf.yaml": WERF_YAML})
+    done = run_ciswitch("branch", cwd=work)
+    assert done.returncode == 0, done.stderr
+    assert "left for a manual change" in done.stdout and ".gitlab-ci.yml:8 CSW001" in done.stdout
+    data = status(work)
+    assert data["phase"] == "partial"
+    assert data["change_branches"] == [MR_BRANCH]
+    left = data["partial"][MR_BRANCH]
+    assert ".gitlab-ci.yml:8 CSW001" in left
+    assert data["next_step"].startswith("2 is not finished: ")
+    assert "switch-from-local" not in data["next_step"]
+    text = run_ciswitch("status", cwd=work).stdout
+    assert f"branch {MR_BRANCH} carries part of the change: " in text
+    assert "carries the change\n" not in text
+    # the guard agrees: the switch is refused for the same reason
+    refused = run_ciswitch("plan", "--to", ADDR, "--run", "switch", "--yes", cwd=work)
+    assert refused.returncode == 2 and ".gitlab-ci.yml:8 CSW001" in refused.stderr
+    # finishing the change by hand on the branch makes it a merge request ready to switch
+    git(work, "switch", "-q", MR_BRANCH)
+    write_files(work, {".gitlab-ci.yml": CI_REMOTE})
+    commit_all(work, "Finish the switch by hand")
+    git(work, "push", "-q", "origin", MR_BRANCH)
+    git(work, "switch", "-q", "main")
+    data = status(work)
+    assert data["phase"] == "merge-request" and data["partial"] == {}
+
+
+def test_the_phases_follow_the_rollback(tmp_path: Path, env: dict[str, str]) -> None:
+    work, _bare = make_project(tmp_path, {".gitlab-ci.yml": CI_LOCAL, "werf.yaml": WERF_YAML})
+    write_files(work, {".gitlab-ci.yml": CI_REMOTE, ".ciswitch.toml": MARKER})
+    git(work, "add", "-A")
+    git(work, "commit", "-q", "-m", SWITCH)
+    git(work, "push", "-q", "origin", "main")
+    assert run_ciswitch("plan", "--run", "switch", "--yes", cwd=work).returncode == 0
+    assert block_file(env).exists()
+    assert status(work, "--no-branches")["phase"] == "done"
+
+    ran = run_ciswitch("plan", "--run", "rollback-sync", "--yes", cwd=work)
+    assert ran.returncode == 0, ran.stderr
+    data = status(work, "--no-branches")
+    assert data["phase"] == "stages-restored"
+    assert data["steps_run_here"] == ["switch", "rollback-sync"]
+    assert data["next_step"].startswith("rollback 2: remove the block file")
+
+    assert run_ciswitch("plan", "--run", "unblock", "--yes", cwd=work).returncode == 0
+    data = status(work, "--no-branches")
+    assert data["phase"] == "unblocked"
+    assert data["next_step"].startswith("rollback 3:") and "ciswitch revert" in data["next_step"]
+    assert "switch-from-local" not in data["next_step"]
+
+    reverted = run_ciswitch("revert", cwd=work)
+    assert reverted.returncode == 0, reverted.stderr
+    data = status(work, "--no-branches")
+    assert data["phase"] == "revert-opened"
+    assert data["revert_branches"] == ["ciswitch/revert-remote-stages-storage"]
+    assert data["next_step"].startswith("rollback 4-5: stop the project's running werf jobs")
+
+    git(work, "fetch", "-q", "origin")
+    git(work, "merge", "-q", "--ff-only", "origin/ciswitch/revert-remote-stages-storage")
+    git(work, "push", "-q", "origin", "main", ":ciswitch/revert-remote-stages-storage")
+    data = status(work, "--no-branches")
+    assert data["phase"] == "rolled-back"
+    assert data["next_step"].startswith("rollback 5")
+    text = run_ciswitch("status", "--no-branches", cwd=work).stdout
+    assert "run here:" in text and "switch, rollback-sync, unblock" in text

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from ciswitch.cli.mr_options import merge_request_options, parse_author
+from ciswitch.cli.to_option import to_option
 
 
 @click.command("branch")
@@ -18,9 +19,8 @@ from ciswitch.cli.mr_options import merge_request_options, parse_author
               help="Remote to push to.")
 @click.option("--target", metavar="BRANCH",
               help="Merge request target (default: the remote's default branch).")
-@click.option("--to", "address", metavar="ADDRESS",
-              help="Replace :local by this stages storage address instead of removing it; "
-                   "also recorded in .ciswitch.toml.")
+@to_option("address", "Replace :local by this stages storage address instead of "
+           "removing it; also recorded in .ciswitch.toml.")
 @click.option("--unsafe-fixes", is_flag=True,
               help="Also apply unsafe fixes (removing :local synchronization).")
 @click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False),
@@ -29,7 +29,8 @@ from ciswitch.cli.mr_options import merge_request_options, parse_author
 @click.option("--no-marker", is_flag=True,
               help="Do not record the switch in .ciswitch.toml.")
 @click.option("--force-update", is_flag=True,
-              help="Replace an existing branch that carries a different change.")
+              help="Replace an existing branch that carries a different change (never one "
+                   "checked out in a worktree).")
 def branch(
     repo: Path, branch: str, remote: str, target: str | None, address: str | None,
     unsafe_fixes: bool, config_file: Path | None, author: str | None, title: str | None,
@@ -42,6 +43,10 @@ def branch(
     The fix is committed on a new branch (from HEAD; the work tree is not touched) together
     with a .ciswitch.toml marker, and pushed with GitLab merge request push options. Running
     it again when the branch already carries the change does nothing.
+
+    The change is computed from HEAD's tree, not the work tree: uncommitted edits of tracked
+    files are refused (they would stay out of it), untracked files are fine unless the change
+    writes the same path. --force-update never moves a branch checked out in a worktree.
     """
     from ciswitch import branching
     from ciswitch.errors import CiswitchError
@@ -61,7 +66,9 @@ def branch(
         )
         outcome = branching.prepare_branch(request)
     except CiswitchError as err:
-        click.echo(f"ciswitch: error: {redact(str(err))}", err=True)
+        from ciswitch.merge_request import advise
+
+        click.echo(f"ciswitch: error: {redact(advise(err))}", err=True)
         sys.exit(2)
     click.echo(branching.render_outcome(outcome), nl=False)
     for warning in outcome.warnings:

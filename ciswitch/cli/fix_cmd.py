@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from ciswitch.cli.to_option import to_option
 from ciswitch.fix import FixOutcome, unsafe_notes
 from ciswitch.report import FORMATS
 from ciswitch.workspace import DirectoryWorkspace
@@ -31,12 +32,8 @@ def summary(outcome: FixOutcome, wrote: bool) -> str:
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--diff", "show_diff", is_flag=True, help="Print a unified diff; write nothing.")
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 if anything would change.")
-@click.option(
-    "--to",
-    "address",
-    metavar="ADDRESS",
-    help="Replace :local by this stages storage address instead of removing it.",
-)
+@to_option("address", "Replace :local by this stages storage address instead of removing "
+           "it.")
 @click.option(
     "--unsafe-fixes",
     is_flag=True,

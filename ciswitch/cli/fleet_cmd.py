@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from ciswitch.cli.mr_options import merge_request_options_without_dry_run, parse_author
+from ciswitch.cli.to_option import to_option
 
 if TYPE_CHECKING:
     from ciswitch.branching import BranchRequest
@@ -111,8 +112,8 @@ def _branch_options(func: F) -> F:
                      show_default=True, metavar="NAME", help="Name of the branch to create."),
         click.option("--target", metavar="BRANCH",
                      help="Merge request target (default: each remote's default branch)."),
-        click.option("--to", "address", metavar="ADDRESS",
-                     help="Replace :local by this stages storage address instead of removing it."),
+        to_option("address", "Replace :local by this stages storage address instead of "
+                  "removing it."),
         click.option("--unsafe-fixes", is_flag=True, help="Also apply unsafe fixes."),
         click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False),
                      help="Settings for every repository instead of each one's own."),

@@ -5,16 +5,24 @@ from __future__ import annotations
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
+from ciswitch.cli.to_option import to_option
 from ciswitch.config import Config, load_config
 from ciswitch.errors import CiswitchError
 from ciswitch.model import Finding
 from ciswitch.runbook.facts import detect_werf, gather_facts, git_remote_url
 from ciswitch.runbook.plan import RUNNABLE, Plan, build_plan, render
-from ciswitch.runbook.runner import execute, prepare
+from ciswitch.runbook.runner import SwitchRefused, check_ready, execute, prepare
 from ciswitch.workspace import DirectoryWorkspace
+
+if TYPE_CHECKING:
+    from ciswitch.runbook.guard import SwitchVerdict
+
+#: ``ciswitch branch``'s default branch name
+CHANGE_BRANCH = "ciswitch/remote-stages-storage"
 
 
 def _branch_changes(ws: DirectoryWorkspace, config: Config) -> tuple[list[Finding], list[str]]:
@@ -34,9 +42,9 @@ def _fail(message: str) -> None:
 
 @click.command("plan")
 @click.argument("repo", default=".", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--to", "to", metavar="ADDR",
-              help="Remote stages storage address (default: $CI_REGISTRY_IMAGE/stages, else "
-                   "derived from the git remote and --registry-host).")
+@to_option("to", metavar="ADDR",
+           help_text="Remote stages storage address (default: $CI_REGISTRY_IMAGE/stages, "
+                     "else derived from the git remote and --registry-host).")
 @click.option("--registry-host", metavar="HOST",
               help="The GitLab Container Registry host, to derive the address from the remote.")
 @click.option("--project", metavar="NAME",
@@ -49,9 +57,17 @@ def _fail(message: str) -> None:
               help="Run this runner-side step here (asks first).")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask before --run (for scripts).")
 @click.option("--werf", "werf_path", metavar="PATH", help="The werf executable (default: on PATH).")
+@click.option("--branch", "change_branch", default=CHANGE_BRANCH, show_default=True,
+              metavar="NAME", help="The change branch that --run switch verifies first.")
+@click.option("--gitlab-url", metavar="URL",
+              help="GitLab instance whose API --run switch asks about the merge request and "
+                   "its pipeline, with GITLAB_TOKEN (default: derived from the remote URL).")
+@click.option("--force", is_flag=True,
+              help="Run --run switch although some of its checks failed (they are named).")
 def plan(
     repo: Path, to: str | None, registry_host: str | None, project: str | None, remote: str,
-    fmt: str, run_key: str | None, yes: bool, werf_path: str | None,
+    fmt: str, run_key: str | None, yes: bool, werf_path: str | None, change_branch: str,
+    gitlab_url: str | None, force: bool,
 ) -> None:
     """Print the ordered steps that move REPO to remote stages storage, and the rollback.
 
@@ -60,7 +76,13 @@ def plan(
 
     Runner steps (sync, switch, rollback-sync, unblock) can be run here with --run, where werf
     is installed.
+
+    --run switch first verifies the change (exit 2 and nothing runs when a check fails): the
+    change branch (--branch) exists on the remote and its own tree has no :local left; with
+    GITLAB_TOKEN set, its merge request exists and its latest pipeline succeeded on that
+    commit. The GitLab instance is --gitlab-url, else https://HOST of the remote URL.
     """
+    explicit_to = to
     try:
         if not repo.is_dir():
             raise CiswitchError("not a directory", str(repo))
@@ -77,16 +99,31 @@ def plan(
             findings, problems = _branch_changes(ws, config)
             click.echo(render(build_plan(facts, findings, problems), fmt), nl=False)
             return
-        code = _run(build_plan(facts, None), run_key, ws.root, yes)
+        the_plan = build_plan(facts, None)
+        check_ready(the_plan, run_key)
+        verdict = None
+        if run_key == "switch":
+            from ciswitch.runbook.guard import verify_switch
+
+            verdict = verify_switch(ws.root, remote=remote, branch=change_branch,
+                                    to=explicit_to, gitlab_url=gitlab_url)
+        code = _run(the_plan, run_key, ws.root, yes, verdict, force)
+    except SwitchRefused as err:
+        click.echo("verified before the switch:", err=True)
+        for line in err.verdict.lines():
+            click.echo(f"  {line}", err=True)
+        _fail(str(err))
+        return
     except CiswitchError as err:
         _fail(str(err))
         return
     sys.exit(code)
 
 
-def _run(the_plan: Plan, key: str, cwd: Path, yes: bool) -> int:
+def _run(the_plan: Plan, key: str, cwd: Path, yes: bool, verdict: SwitchVerdict | None,
+         force: bool) -> int:
     """Confirm (or refuse without a terminal) and execute one runner-side step."""
-    action = prepare(the_plan, key)
+    action = prepare(the_plan, key, verdict=verdict, force=force)
 
     def confirm(question: str) -> bool:
         if yes:

@@ -21,7 +21,8 @@ from ciswitch.runbook.revert import DEFAULT_BRANCH
               help="Branch carrying the switch, and merge request target (default: the "
                    "remote's default branch).")
 @click.option("--commit", "commit", metavar="SHA",
-              help="The commit to revert, when its trailer was lost (squashed merge request).")
+              help="The commit to revert, when its trailer was lost (squashed merge request); "
+                   "without the trailer it may change only :local places and .ciswitch.toml.")
 @merge_request_options
 @click.option("--force-update", is_flag=True,
               help="Replace an existing branch that carries a different change.")
@@ -59,6 +60,8 @@ def revert(
         )
         outcome = reverting.prepare_revert(request)
     except CiswitchError as err:
-        click.echo(f"ciswitch: error: {redact(str(err))}", err=True)
+        from ciswitch.merge_request import advise
+
+        click.echo(f"ciswitch: error: {redact(advise(err))}", err=True)
         sys.exit(2)
     click.echo(reverting.render_outcome(outcome), nl=False)

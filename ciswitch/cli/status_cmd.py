@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from ciswitch.cli.to_option import to_option
+
 
 @click.command("status")
 @click.argument("repo", default=".", type=click.Path(file_okay=False, path_type=Path))
@@ -17,8 +19,8 @@ import click
               help="Do not lint the other branches (faster on big repositories).")
 @click.option("--project", metavar="NAME",
               help="werf project name, when werf.yaml does not tell it statically.")
-@click.option("--to", "to", metavar="ADDR",
-              help="Remote stages storage address, for the commands of the next step.")
+@to_option("to", metavar="ADDR",
+           help_text="Remote stages storage address, for the commands of the next step.")
 @click.option("--registry-host", metavar="HOST",
               help="The GitLab Container Registry host, to derive the address from the remote.")
 @click.option("--werf", "werf_path", metavar="PATH", help="The werf executable (default: on PATH).")
@@ -31,7 +33,12 @@ def status(
     """Show which step of the switch REPO is at, and the next step to take.
 
     Looks at the work tree (:local left, .ciswitch.toml), the remote's default branch (the
-    ciswitch commit, a revert), the other branches, and this host's werf block file.
+    ciswitch commit, a revert), the other branches, this host's werf block file and the steps
+    `ciswitch plan --run` recorded in this clone.
+
+    Phases: no-local, local, partial (a change branch with :local left), merge-request,
+    switched, merged, done; during a rollback: stages-restored, unblocked, revert-opened,
+    rolled-back.
     """
     import json
 

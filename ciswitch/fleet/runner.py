@@ -267,7 +267,9 @@ def process_repo(spec: RepoSpec, workdir: Path, request: BranchRequest) -> RepoO
         )
         return outcome_of(spec, result, request)
     except CiswitchError as err:
-        return RepoOutcome(spec.key, Status.FAILED, redact(str(err)))
+        from ciswitch.merge_request import advise
+
+        return RepoOutcome(spec.key, Status.FAILED, redact(advise(err)))
     except Exception as err:  # one broken repository must not stop the fleet
         return RepoOutcome(spec.key, Status.FAILED, redact(f"{type(err).__name__}: {err}"))
 

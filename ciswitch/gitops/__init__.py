@@ -36,6 +36,7 @@ from ciswitch.gitops.commits import (
     TRAILER_VALUE,
     CommitInfo,
     Identity,
+    UnknownIdentity,
     commit_files,
     commit_info,
     commit_message,
@@ -47,6 +48,7 @@ from ciswitch.gitops.commits import (
 )
 from ciswitch.gitops.push import (
     MergeRequestOptions,
+    PushOptionsRefused,
     PushResult,
     fold_line,
     merge_request_url,
@@ -55,6 +57,7 @@ from ciswitch.gitops.push import (
     restore_branch,
 )
 from ciswitch.gitops.refs import (
+    NoDefaultBranch,
     RemoteBranch,
     branch_sha,
     check_branch_name,
@@ -84,17 +87,24 @@ from ciswitch.gitops.run import (
     run_git,
     work_tree,
 )
-from ciswitch.gitops.worktree import Dirt, current_branch, dirt, ensure_clean
+from ciswitch.gitops.worktree import (
+    Dirt,
+    branch_worktree,
+    current_branch,
+    dirt,
+    ensure_clean,
+    refuse_checked_out,
+)
 
 __all__ = [
     "TRAILER", "TRAILER_KEY", "TRAILER_VALUE", "CommitInfo", "Dirt", "Identity",
-    "MergeRequestOptions", "PushResult", "RemoteBranch", "branch_sha", "check_branch_name",
-    "commit_files", "commit_info", "commit_message", "commit_object", "current_branch",
-    "default_branch", "delete_branch", "dirt", "ensure_clean", "fetch", "fetch_branch",
-    "fetch_objects", "file_at", "fold_line", "get_remote", "git_error", "git_output",
-    "git_process", "git_text", "has_trailer_commit", "head_sha", "is_ancestor",
-    "merge_request_url", "open_repo", "parse_identity", "push_branch", "push_command",
-    "ref_commit", "refs_with_trailer", "remote_branch_sha", "remote_branches", "remote_url",
-    "resolve_commit", "restore_branch", "run_git", "set_branch", "trailer_commits", "tree_listing",
-    "work_tree",
+    "MergeRequestOptions", "NoDefaultBranch", "PushOptionsRefused", "PushResult", "RemoteBranch",
+    "UnknownIdentity", "branch_sha", "branch_worktree", "check_branch_name", "commit_files",
+    "commit_info", "commit_message", "commit_object", "current_branch", "default_branch",
+    "delete_branch", "dirt", "ensure_clean", "fetch", "fetch_branch", "fetch_objects", "file_at",
+    "fold_line", "get_remote", "git_error", "git_output", "git_process", "git_text",
+    "has_trailer_commit", "head_sha", "is_ancestor", "merge_request_url", "open_repo",
+    "parse_identity", "push_branch", "push_command", "ref_commit", "refs_with_trailer",
+    "refuse_checked_out", "remote_branch_sha", "remote_branches", "remote_url", "resolve_commit",
+    "restore_branch", "run_git", "set_branch", "trailer_commits", "tree_listing", "work_tree",
 ]

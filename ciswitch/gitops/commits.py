@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ciswitch.errors import CiswitchError
-from ciswitch.gitops.pack import _NewObjects, _object_format, _read_object, _write_tree
+from ciswitch.gitops.pack import _NewObjects, _read_object, _write_tree
 from ciswitch.gitops.refs import resolve_commit
 from ciswitch.gitops.run import (
     _git_env,
+    _object_format,
     _stderr_error,
     git_error,
     git_process,
@@ -38,6 +39,11 @@ class Identity:
 
     def __str__(self) -> str:
         return f"{self.name} <{self.email}>"
+
+
+class UnknownIdentity(CiswitchError):
+    """git has no author or committer identity for the commit; each command adds the option
+    it has to give one."""
 
 
 def parse_identity(text: str) -> Identity | None:
@@ -109,9 +115,8 @@ def commit_files(
     if proc.returncode != 0:
         stderr = proc.stderr.decode("utf-8", "replace")
         if "identity" in stderr.lower() or "who you are" in stderr.lower():
-            raise CiswitchError(
-                "git does not know who you are: set user.name and user.email "
-                "(git config) or pass --author 'Name <email>'"
+            raise UnknownIdentity(
+                "git does not know who you are: set user.name and user.email (git config)"
             )
         raise _stderr_error(stderr, "cannot create the commit")
     return proc.stdout.decode("ascii").strip()

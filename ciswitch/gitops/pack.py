@@ -163,12 +163,3 @@ def _write_tree(
         mode + b" " + name + b"\0" + sha for name, (mode, sha) in sorted(entries.items(), key=order)
     )
     return new.add(b"tree", data)
-
-
-def _object_format(repo: git.Repo) -> str:
-    """The repository's object hash (``extensions.objectFormat``; sha1 when unset)."""
-    try:
-        value = repo.config_reader("repository").get_value("extensions", "objectformat", "sha1")
-    except Exception:  # an unreadable config: let git itself report it later
-        return "sha1"
-    return str(value).lower()

@@ -124,6 +124,11 @@ def merge_request_url(messages: Sequence[str]) -> str | None:
 _PUSH_FLAGS = frozenset("X-*+ =!")
 
 
+class PushOptionsRefused(CiswitchError):
+    """The remote does not accept git push options, so the merge request cannot open itself;
+    each command says what to do instead."""
+
+
 def push_branch(
     repo: git.Repo,
     remote: str,
@@ -167,7 +172,8 @@ def push_branch(
         if not detail:
             raise CiswitchError(redact(f"{what}: git push exited with {proc.returncode}"))
         if "does not support push options" in detail:
-            detail += " (the remote is not GitLab or too old: use --no-push and push by hand)"
+            raise PushOptionsRefused(redact(f"{what}: {detail} (the remote is not GitLab, or "
+                                            "one too old for push options)"))
         raise CiswitchError(redact(f"{what}: {detail}"))
     reasons = [summary.strip() or "rejected" for flag, summary in infos if flag == "!"]
     errors = [ln.strip() for ln in lines if ln.startswith(("error:", "fatal:"))]

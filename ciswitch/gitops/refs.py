@@ -163,6 +163,11 @@ def remote_url(repo: git.Repo, name: str, *, push: bool = True) -> str:
     return redact(url.strip())
 
 
+class NoDefaultBranch(CiswitchError):
+    """The remote's default branch cannot be told (no ``HEAD`` symref, or ``ls-remote``
+    failed). The message says what git found; each command adds the option it has."""
+
+
 def default_branch(repo: git.Repo, remote: str) -> str:
     """The remote's default branch: its ``HEAD`` symref, local copy first, else asked live."""
     import git
@@ -189,21 +194,21 @@ def default_branch(repo: git.Repo, remote: str) -> str:
     try:
         out = str(repo.git.ls_remote("--symref", remote, "HEAD"))
     except git.GitCommandError as err:
-        raise CiswitchError(
+        raise NoDefaultBranch(
             redact(
                 f"cannot tell the default branch of remote {remote} "
                 f"({remote_url(repo, remote, push=False)}): "
-                f"{git_error(err, 'ls-remote failed').message}; pass --target BRANCH"
+                f"{git_error(err, 'ls-remote failed').message}"
             )
         ) from err
     for line in out.splitlines():
         match = re.match(r"ref:\s+refs/heads/(\S+)\s+HEAD$", line.strip())
         if match:
             return match.group(1)
-    raise CiswitchError(
+    raise NoDefaultBranch(
         redact(
             f"cannot tell the default branch of remote {remote} "
-            f"({remote_url(repo, remote, push=False)}): it has no HEAD; pass --target BRANCH"
+            f"({remote_url(repo, remote, push=False)}): it has no HEAD"
         )
     )
 

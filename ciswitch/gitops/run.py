@@ -113,7 +113,24 @@ def open_repo(path: Path) -> git.Repo:
         raise CiswitchError("not a git repository", str(path)) from err
     if repo.bare or repo.working_tree_dir is None:
         raise CiswitchError("bare repository: ciswitch needs a work tree", str(path))
+    object_format = _object_format(repo)
+    if object_format != "sha1":
+        repo.close()
+        raise CiswitchError(
+            f"the repository uses the {object_format} object format; ciswitch reads and writes "
+            "sha1 repositories only", str(repo.working_tree_dir),
+        )
     return repo
+
+
+def _object_format(repo: git.Repo) -> str:
+    """The repository's object hash (``extensions.objectFormat``; sha1 when unset), read from
+    its configuration file without starting git."""
+    try:
+        value = repo.config_reader("repository").get_value("extensions", "objectformat", "sha1")
+    except Exception:  # an unreadable config: let git itself report it later
+        return "sha1"
+    return str(value).lower()
 
 
 def work_tree(repo: git.Repo) -> Path:

@@ -55,13 +55,10 @@ def _some(paths: Sequence[str], limit: int = 3) -> str:
     return shown if len(paths) <= limit else f"{shown} and {len(paths) - limit} more"
 
 
-def ensure_clean(repo: git.Repo) -> None:
-    """Refuse a work tree with uncommitted changes or untracked files, naming them.
-
-    The fix is computed from the work tree but committed on top of HEAD: any difference
-    between the two would either leak into the commit or be silently dropped from it.
-    """
-    found = dirt(repo)
+def ensure_clean(repo: git.Repo, found: Dirt | None = None) -> None:
+    """Refuse a work tree with uncommitted changes or untracked files (``found``, read now
+    when None), naming them."""
+    found = dirt(repo) if found is None else found
     if not found:
         return
     parts = []
@@ -87,3 +84,27 @@ def current_branch(repo: git.Repo) -> str:
     if not (repo.head.is_valid() if present is None else present):
         raise CiswitchError(f"branch {ref.name} has no commits yet", str(work_tree(repo)))
     return ref.name
+
+
+def branch_worktree(repo: git.Repo, branch: str) -> str | None:
+    """The work tree (of this repository's worktrees, the main one included) that has
+    ``branch`` checked out, or None: moving such a branch would move that tree's HEAD off
+    its files, which ``git branch -f`` refuses too."""
+    out = run_git(repo, "cannot list the worktrees", "worktree", "list", "--porcelain", "-z")
+    path: str | None = None
+    for field in out.split("\0"):
+        if field.startswith("worktree "):
+            path = field[len("worktree "):]
+        elif field == f"branch refs/heads/{branch}" and path is not None:
+            return path
+    return None
+
+
+def refuse_checked_out(repo: git.Repo, branch: str) -> None:
+    """Refuse to move ``branch`` when a worktree has it checked out, naming that worktree."""
+    where = branch_worktree(repo, branch)
+    if where is not None:
+        raise CiswitchError(
+            f"branch {branch} is checked out in the worktree {where}: it is not moved (as "
+            "`git branch -f` refuses too); switch that worktree to another branch first"
+        )

@@ -49,5 +49,8 @@ STORAGE_CODES = frozenset({
     csw001_local_stages_storage_flag.CODE,
     csw002_local_stages_storage_variable.CODE,
 })
+#: the rules whose findings mean ``:local`` is still set (stages storage or synchronization):
+#: none may be left on a change before ``werf stages switch-from-local`` runs
+LOCAL_CODES = STORAGE_CODES | {csw003_local_synchronization.CODE}
 #: the rule saying a werf command would be left with no stages storage (it needs an address)
 NEEDS_ADDRESS_CODE = csw004_no_stages_storage_left.CODE

@@ -281,14 +281,9 @@ class StagesAddress:
 
 
 def _check_address(address: str, source: str) -> str:
-    if address.startswith(":") or not address or any(c.isspace() for c in address):
-        raise CiswitchError(f"{source}: {address!r} is not a registry address for stages storage")
-    if "://" in address:
-        raise CiswitchError(
-            f"{source}: {address!r}: give the registry path without a scheme "
-            "(e.g. registry.example.com/group/project/stages)"
-        )
-    return address
+    from ciswitch.stages_address import check_address
+
+    return check_address(address, source)
 
 
 def stages_address(
@@ -303,8 +298,8 @@ def stages_address(
     gitlab`` will use), else GitLab's registry path derived from the git remote: the project
     path lowercased (as GitLab names registry repositories) under ``registry_host``."""
     env = os.environ if environ is None else environ
-    if to:
-        return StagesAddress(_check_address(to.rstrip("/"), "--to"), "--to")
+    if to is not None:
+        return StagesAddress(_check_address(to.rstrip("/") or to, "--to"), "--to")
     image = env.get("CI_REGISTRY_IMAGE", "").rstrip("/")
     if image:
         return StagesAddress(

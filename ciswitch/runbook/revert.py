@@ -12,6 +12,7 @@ a rejected push puts the local branch back.
 
 from __future__ import annotations
 
+import re
 import tempfile
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -88,14 +89,161 @@ def _base(repo: git.Repo, request: RevertRequest, target: str) -> str:
     raise CiswitchError(f"no branch {target} here (neither {request.remote}/{target} nor local)")
 
 
+#: the files a switch commit may change besides the CI configuration's ``:local`` places
+MARKER_FILES = frozenset({".ciswitch.toml"})
+#: foreign changes named in a refusal before "and N more"
+_SHOWN = 3
+_HUNK_RE = re.compile(r"@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
+
+
+def carries_trailer(repo: git.Repo, sha: str) -> bool:
+    """Whether commit ``sha`` itself (not its history) carries the switch trailer."""
+    body = gitops.run_git(repo, "cannot read the commit", "log", "-1", "--format=%B", sha, "--")
+    key, value = re.escape(gitops.TRAILER_KEY), re.escape(gitops.TRAILER_VALUE)
+    pattern = rf"(?im)^{key}:[ \t]*{value}[ \t]*$"
+    return re.search(pattern, body) is not None
+
+
+def _hunks(diff: str) -> list[tuple[int, int, list[str], list[str]]]:
+    """``(old line, new line, removed lines, added lines)`` of a ``-U0`` diff of one file."""
+    hunks: list[tuple[int, int, list[str], list[str]]] = []
+    for line in diff.splitlines():
+        match = _HUNK_RE.match(line)
+        if match:
+            hunks.append((int(match.group(1)), int(match.group(3)), [], []))
+        elif hunks and line.startswith("-"):
+            hunks[-1][2].append(line[1:])
+        elif hunks and line.startswith("+"):
+            hunks[-1][3].append(line[1:])
+    return hunks
+
+
+def foreign_changes(repo: git.Repo, sha: str) -> list[str]:
+    """What commit ``sha`` changes besides ``:local`` places and the marker, at file:line.
+
+    A change counts as a ``:local`` place when its hunk removes or rewrites lines, one of them
+    holding ``:local``, and adds no more lines than it removes (a removal, or a ``--to``
+    replacement); any other edit, any file added, deleted or binary (the marker may be added)
+    is foreign. The diff is taken against the first parent, as ``git revert -m 1`` reverts it.
+    """
+    parents = gitops.run_git(repo, "cannot read the commit", "rev-list", "--parents", "-n", "1",
+                             sha).split()[1:]
+    if not parents:
+        return [f"{sha[:10]} is the first commit: there is nothing before it to go back to"]
+    parent = parents[0]
+    listing = gitops.run_git(repo, "cannot read the commit's changes", "diff", "--no-renames",
+                             "--no-ext-diff", "--name-status", "-z", parent, sha, "--")
+    fields = [f for f in listing.split("\0") if f]
+    foreign: list[str] = []
+    for status, path in zip(fields[0::2], fields[1::2], strict=False):
+        if path in MARKER_FILES and status in ("A", "M"):
+            continue
+        if status != "M":
+            what = {"A": "added", "D": "deleted", "T": "changed type"}.get(status, status)
+            foreign.append(f"{path}: file {what}")
+            continue
+        diff = gitops.run_git(repo, "cannot read the commit's changes", "diff", "--no-color",
+                              "--no-ext-diff", "--no-renames", "-U0", parent, sha, "--", path)
+        hunks = _hunks(diff)
+        if not hunks:
+            foreign.append(f"{path}: binary or mode change")
+            continue
+        for old_line, new_line, removed, added in hunks:
+            bad = _foreign_in_hunk(removed, added)
+            if bad is not None:
+                offset, side = bad
+                line = (old_line if side == "old" else new_line) + offset
+                foreign.append(f"{path}:{line}: a change without :local")
+    return foreign
+
+
+#: the words a removal or replacement of one ``:local`` setting may take out of a line
+_STORAGE_TOKENS = frozenset({
+    ":local", "--stages-storage", "-s", "--synchronization", "-S", "\\",
+    "WERF_STAGES_STORAGE", "WERF_SYNCHRONIZATION", "export",
+})
+#: words next to ``:local`` that a fix may take with it (a flag split from its value)
+_STORAGE_WORDS = ("stages-storage", "STAGES_STORAGE", "synchronization", "SYNCHRONIZATION")
+
+
+def _storage_text(text: str) -> bool:
+    """Whether removed ``text`` is part of a ``:local`` setting: the value, its flag or
+    variable, or a line continuation the removal joined."""
+    bare = text.strip()
+    return (":local" in text or any(w in text for w in _STORAGE_WORDS)
+            or bare in ("-s", "-S", "\\") or bare.endswith("\\"))
+
+
+def _edit_is_storage(old: str, new: str) -> bool:
+    """Whether ``new`` is ``old`` with one span of whole words changed, and that span is
+    storage text (see :data:`_STORAGE_TOKENS`) replaced by nothing or by one word."""
+
+    def boundary(i: int) -> bool:
+        return i <= 0 or i >= len(old) or old[i].isspace() or old[i] == "=" \
+            or old[i - 1].isspace() or old[i - 1] == "="
+
+    limit = min(len(old), len(new))
+    prefix = 0
+    while prefix < limit and old[prefix] == new[prefix]:
+        prefix += 1
+    while not boundary(prefix):
+        prefix -= 1
+    suffix = 0
+    while suffix < limit - prefix and old[-1 - suffix] == new[-1 - suffix]:
+        suffix += 1
+    while suffix and not boundary(len(old) - suffix):
+        suffix -= 1
+    old_span, new_span = old[prefix:len(old) - suffix], new[prefix:len(new) - suffix]
+    if any(c.isspace() for c in new_span.strip()):
+        return False  # an address replaces :local as one word; anything else is new text
+    words = [w.strip("'\"") for w in re.split(r"[\s=]+", old_span.strip()) if w]
+    return bool(words) and all(w in _STORAGE_TOKENS or w.startswith(("-s:", "-S:"))
+                               for w in words)
+
+
+def _foreign_in_hunk(removed: list[str], added: list[str]) -> tuple[int, str] | None:
+    """The first line of a hunk that is not a ``:local`` removal or replacement, as
+    ``(offset in the hunk, "old" or "new")``; None when the whole hunk is one.
+
+    Each added line must be a removed line (in order) with one storage span changed; the
+    removed lines it skips must be storage text themselves.
+    """
+    if not any(":local" in line for line in removed):
+        return (0, "old") if removed else (0, "new")
+    at = 0
+    for index, new in enumerate(added):
+        while at < len(removed) and not _edit_is_storage(removed[at], new):
+            if not _storage_text(removed[at]):
+                return at, "old"
+            at += 1
+        if at == len(removed):
+            return index, "new"
+        at += 1
+    for offset in range(at, len(removed)):
+        if not _storage_text(removed[offset]):
+            return offset, "old"
+    return None
+
+
 def find_switch_commit(repo: git.Repo, base: str, target: str, explicit: str | None) -> str:
-    """The ciswitch commit on ``base`` (``explicit`` when given, checked to be on it)."""
+    """The ciswitch commit on ``base`` (``explicit`` when given, checked to be on it and to be
+    a switch: it carries the trailer, or changes nothing but ``:local`` places and the
+    marker)."""
     if explicit is not None:
         sha = gitops.resolve_commit(repo, explicit)
         if sha is None:
             raise CiswitchError(f"--commit: {explicit!r} is not a commit here")
         if not gitops.is_ancestor(repo, sha, base):
             raise CiswitchError(f"--commit: {sha[:10]} is not on {target}")
+        if not carries_trailer(repo, sha):
+            foreign = foreign_changes(repo, sha)
+            if foreign:
+                more = f" (and {len(foreign) - _SHOWN} more)" if len(foreign) > _SHOWN else ""
+                raise CiswitchError(
+                    f"--commit: {sha[:10]} carries no '{gitops.TRAILER}' trailer and changes "
+                    f"more than :local places and {', '.join(sorted(MARKER_FILES))}: "
+                    f"{'; '.join(foreign[:_SHOWN])}{more}; revert it by hand"
+                )
         return sha
     found = gitops.trailer_commits(repo, base, max_count=1)
     if not found:
@@ -187,9 +335,9 @@ def make_revert_commit(
             except CiswitchError as err:
                 low = err.message.lower()
                 if "identity" in low or "who you are" in low:
-                    raise CiswitchError(
+                    raise gitops.UnknownIdentity(
                         "git does not know who you are: set user.name and user.email "
-                        "(git config) or pass --author 'Name <email>'"
+                        "(git config)"
                     ) from err
                 if "nothing to commit" in low or "nothing added" in low:
                     raise CiswitchError(
@@ -265,6 +413,8 @@ def prepare_revert(request: RevertRequest) -> RevertOutcome:
         return outcome
 
     commit = local_sha if local_same else ours
+    if local_sha is not None and not local_same:
+        gitops.refuse_checked_out(repo, request.branch)
     options: list[str] = []
     if request.push:
         options = request.merge_request_push_options(

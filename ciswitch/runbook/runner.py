@@ -16,10 +16,25 @@ from pathlib import Path
 
 from ciswitch.errors import CiswitchError
 from ciswitch.runbook.facts import WerfInfo
+from ciswitch.runbook.guard import SwitchVerdict
 from ciswitch.runbook.plan import RUNNABLE, Plan, werf_switch_args, werf_sync_args
 
 #: exit code when the user declines the confirmation (nothing ran)
 DECLINED = 1
+#: exit code when the guard refuses the switch (nothing ran), like every other refusal of a
+#: step whose preconditions are not met
+REFUSED = 2
+
+
+class SwitchRefused(CiswitchError):
+    """The guard found the switch unsafe; ``verdict`` says what failed."""
+
+    def __init__(self, verdict: SwitchVerdict) -> None:
+        super().__init__(
+            f"--run switch refused, nothing ran: {verdict.missing()} "
+            "(--force runs it anyway)"
+        )
+        self.verdict = verdict
 
 
 @dataclass(frozen=True)
@@ -34,6 +49,10 @@ class Action:
     warning: str = ""
     #: a doubt worth printing that does not stop the step (an unparsable werf version)
     notice: str = ""
+    #: for ``switch``: what was verified before it (see :mod:`ciswitch.runbook.guard`)
+    verdict: SwitchVerdict | None = None
+    #: ``--force``: run the switch although checks of ``verdict`` failed
+    forced: bool = False
 
     def shown(self) -> str:
         """The command as shown before confirmation."""
@@ -55,23 +74,45 @@ def _need_werf(werf: WerfInfo | None) -> str:
     return werf.path
 
 
-def prepare(plan: Plan, key: str) -> Action:
-    """Check that ``key`` can run with the facts at hand and say exactly what it will do.
-
-    Raises :class:`CiswitchError` (one line: what is missing and which option supplies it)
-    before anything is touched.
-    """
+def check_ready(plan: Plan, key: str) -> None:
+    """The facts ``--run key`` needs on this host (the step exists, the address or project
+    name is known, werf is suitable), checked before anything slower: a one-line
+    :class:`CiswitchError` naming what is missing."""
     if key not in RUNNABLE:
         raise CiswitchError(f"--run: unknown step {key!r} (one of {', '.join(RUNNABLE)})")
     facts = plan.facts
     if key == "unblock":
         if facts.block_file is None:
             raise CiswitchError(f"--run unblock: {facts.project.problem}")
-        return Action(key, path=facts.block_file)
+        return
     if facts.address.address is None:
         raise CiswitchError(f"--run {key}: the stages address is unknown: {facts.address.problem}")
+    _need_werf(facts.werf)
+
+
+def prepare(
+    plan: Plan, key: str, *, verdict: SwitchVerdict | None = None, force: bool = False,
+) -> Action:
+    """Check that ``key`` can run with the facts at hand and say exactly what it will do.
+
+    Raises :class:`CiswitchError` (one line: what is missing and which option supplies it)
+    before anything is touched. ``switch`` needs the guard's ``verdict``
+    (:func:`ciswitch.runbook.guard.verify_switch`): without one, or with a failed check and
+    no ``force``, it is refused (:class:`SwitchRefused`).
+    """
+    check_ready(plan, key)
+    facts = plan.facts
+    if key == "unblock":
+        assert facts.block_file is not None
+        return Action(key, path=facts.block_file)
+    if key == "switch":
+        if verdict is None:
+            raise CiswitchError("--run switch: the change was not verified, so it does not run")
+        if not verdict.allowed and not force:
+            raise SwitchRefused(verdict)
     werf = _need_werf(facts.werf)
     address = facts.address.address
+    assert address is not None
     if key == "sync":
         args = werf_sync_args(":local", address)
     elif key == "rollback-sync":
@@ -79,7 +120,18 @@ def prepare(plan: Plan, key: str) -> Action:
     else:
         args = werf_switch_args(address)
     notice = facts.werf.problem if facts.werf is not None and facts.werf.version is None else ""
-    return Action(key, (werf, *args), facts.block_file, plan.step(key).warning, notice)
+    return Action(key, (werf, *args), facts.block_file, plan.step(key).warning, notice,
+                  verdict=verdict if key == "switch" else None,
+                  forced=force and verdict is not None and not verdict.allowed)
+
+
+def _record(cwd: Path, action: Action, echo: Callable[[str], None]) -> None:
+    """Note the step in this clone's runbook record, which ``status`` follows."""
+    from ciswitch.runbook.record import record_step
+
+    problem = record_step(cwd, action.key, action.path)
+    if problem:
+        echo(f"note: {problem}")
 
 
 def execute(
@@ -97,6 +149,16 @@ def execute(
     stderr, so that werf's stdout stays clean for whoever pipes it).
     """
     env = dict(os.environ if environ is None else environ)
+    if action.key == "switch":
+        if action.verdict is None:
+            raise CiswitchError("--run switch: the change was not verified, so it does not run")
+        if not action.verdict.allowed and not action.forced:
+            raise SwitchRefused(action.verdict)
+        echo("verified before the switch:")
+        for line in action.verdict.lines():
+            echo(f"  {line}")
+        if action.forced:
+            echo(f"WARNING: --force: switching without: {action.verdict.missing()}")
     if action.notice:
         echo(f"note: {action.notice}")
     if action.warning:
@@ -115,6 +177,7 @@ def execute(
         except OSError as err:
             raise CiswitchError(f"cannot remove: {err.strerror}", str(action.path)) from err
         echo(f"removed {action.path}")
+        _record(cwd, action, echo)
         return 0
 
     echo(f"will run in {cwd}: {action.shown()}")
@@ -129,6 +192,7 @@ def execute(
         echo(f"werf failed with exit code {done.returncode}; stopped here")
         return done.returncode
     echo(f"done: {action.shown()}")
+    _record(cwd, action, echo)
     if action.key == "switch":
         if action.path is None:
             echo("the werf project name is unknown: cannot check for the block file")

@@ -22,11 +22,16 @@ from ciswitch.runbook.facts import ProjectName, StagesAddress, WerfInfo
 PHASES = (
     "no-local",        # nothing uses :local and no switch happened: nothing to migrate
     "local",           # step 1-2 ahead
+    "partial",         # a branch carries the change, but :local is left on it: finish it
     "merge-request",   # the change is on a branch: step 3 next
     "switched",        # the block file exists here but the change is not merged: step 4, now
     "merged",          # the change is on the default branch: step 5 or done
     "done",
-    "rolled-back",
+    # the rollback, in its order
+    "stages-restored",  # R1 ran here after the switch: R2 (remove the block file) next
+    "unblocked",        # the block file is gone after R1: R3 (open the revert) next
+    "revert-opened",    # a branch on the remote carries the revert: R4-R5 next
+    "rolled-back",      # the revert is on the default branch
 )
 
 
@@ -55,12 +60,20 @@ class ProjectStatus:
     config_address: str | None = None
     config_source: str | None = None
     remote: str = "origin"
+    #: the address given with --to (it addresses CSW004 places when a branch is checked)
+    to: str | None = None
     default_branch: str | None = None
     switch_commit: str | None = None
     switch_subject: str = ""
     revert_commit: str | None = None
     #: remote branches (other than the default one) that carry the ciswitch commit
     change_branches: list[str] = field(default_factory=list)
+    #: change branch -> what is left on it (the guard's lint check failed there)
+    partial: dict[str, str] = field(default_factory=dict)
+    #: remote branches (other than the default one) that carry a ciswitch revert
+    revert_branches: list[str] = field(default_factory=list)
+    #: the runner steps ``plan --run`` recorded in this clone, oldest first
+    steps_run: list[str] = field(default_factory=list)
     block_file: Path | None = None
     block_exists: bool | None = None
     #: None when the branches were not scanned
@@ -86,6 +99,9 @@ class ProjectStatus:
                                "ciswitch_commit": self.switch_commit,
                                "revert_commit": self.revert_commit},
             "change_branches": self.change_branches,
+            "partial": self.partial,
+            "revert_branches": self.revert_branches,
+            "steps_run_here": self.steps_run,
             "block_file": {"path": str(self.block_file) if self.block_file else None,
                            "exists": self.block_exists},
             "branches_with_local": (None if self.branches_left is None else
@@ -120,7 +136,8 @@ def _work_tree(status: ProjectStatus, root: Path) -> None:
 def _remote_side(status: ProjectStatus, root: Path, *, fetch: bool, scan: bool) -> None:
     """The default branch (switch and revert commits) and the other branches."""
     from ciswitch import branch_scan, gitops
-    from ciswitch.runbook.revert import reverted_by
+    from ciswitch.runbook.guard import lint_checks
+    from ciswitch.runbook.revert import REVERT_VALUE, reverted_by
 
     repo = gitops.open_repo(root)
     try:
@@ -128,7 +145,12 @@ def _remote_side(status: ProjectStatus, root: Path, *, fetch: bool, scan: bool) 
     except CiswitchError as err:
         status.problems.append(err.message)
         return
-    status.default_branch = gitops.default_branch(repo, status.remote)
+    try:
+        status.default_branch = gitops.default_branch(repo, status.remote)
+    except gitops.NoDefaultBranch as err:
+        status.problems.append(
+            f"{err.message}; tell git with `git remote set-head {status.remote} BRANCH`")
+        return
     if scan:
         result = branch_scan.scan_branches(repo, status.remote, fetch=fetch)
         status.branches_scanned = len(result.branches)
@@ -137,12 +159,22 @@ def _remote_side(status: ProjectStatus, root: Path, *, fetch: bool, scan: bool) 
         status.change_branches = [b.name for b in result.branches
                                   if b.has_change and b.name != status.default_branch]
         status.problems += [f"{b.name}: {p}" for b in result.branches for p in b.problems]
+        by_name = {b.name: b for b in result.branches}
+        for name in status.change_branches:
+            check = lint_checks(repo, status.remote, name, by_name[name].sha, status.to)[0]
+            if check.state != "passed":
+                status.partial[name] = check.detail
     elif fetch:
         gitops.fetch_branch(repo, status.remote, status.default_branch)
     base = gitops.resolve_commit(repo, f"refs/remotes/{status.remote}/{status.default_branch}")
     if base is None:
         status.problems.append(f"{status.remote}/{status.default_branch} is not fetched")
         return
+    reverts = gitops.refs_with_trailer(repo, f"refs/remotes/{status.remote}/", value=REVERT_VALUE)
+    prefix = f"refs/remotes/{status.remote}/"
+    status.revert_branches = sorted(
+        ref[len(prefix):] for ref in reverts
+        if ref[len(prefix):] not in (status.default_branch, "HEAD"))
     found = gitops.trailer_commits(repo, base, max_count=1)
     if found:
         status.switch_commit = found[0]
@@ -151,11 +183,11 @@ def _remote_side(status: ProjectStatus, root: Path, *, fetch: bool, scan: bool) 
         status.revert_commit = reverted_by(repo, base, found[0])
 
 
-def decide(status: ProjectStatus) -> None:
-    """Set ``phase`` and ``next_step`` from the facts gathered."""
-    addr = status.address.address or "<ADDR>"
-    on_runner = status.werf is not None and status.werf.path is not None
-    left = status.branches_left or []
+def _rollback_step(status: ProjectStatus) -> bool:
+    """The rollback phases (see :data:`PHASES`); False when no rollback is under way."""
+    after_switch = since_last_switch(status.steps_run)
+    restored = "rollback-sync" in after_switch
+    unblocked = "unblock" in after_switch
     if status.switch_commit and status.revert_commit:
         status.phase = "rolled-back"
         if status.block_exists:
@@ -164,6 +196,49 @@ def decide(status: ProjectStatus) -> None:
         else:
             status.next_step = ("rollback 5: bring the revert into every active branch that "
                                 "already uses the remote stages storage")
+        return True
+    if status.revert_branches:
+        status.phase = "revert-opened"
+        first = status.revert_branches[0]
+        before = ""
+        if status.block_exists:
+            before = ("first remove the block file on this host (rollback 2: ciswitch plan "
+                      "--run unblock), then ")
+        status.next_step = (f"rollback 4-5: {before}stop the project's running werf jobs and "
+                            f"merge the revert merge request of {first}")
+        return True
+    if not (restored or unblocked):
+        return False
+    if status.block_exists:
+        status.phase = "stages-restored"
+        status.next_step = ("rollback 2: remove the block file on this host "
+                            "(ciswitch plan --run unblock)")
+        return True
+    status.phase = "unblocked"
+    if not restored:
+        status.next_step = ("rollback 1 is not recorded here: restore the local stages "
+                            "(ciswitch plan --run rollback-sync), then open the revert "
+                            "(ciswitch revert)")
+    else:
+        status.next_step = "rollback 3: open the merge request that reverts the switch " \
+                           "(ciswitch revert)"
+    return True
+
+
+def since_last_switch(steps: list[str]) -> list[str]:
+    """The steps recorded after the last ``switch`` (all of them when none is recorded)."""
+    for index in range(len(steps) - 1, -1, -1):
+        if steps[index] == "switch":
+            return steps[index + 1:]
+    return steps
+
+
+def decide(status: ProjectStatus) -> None:
+    """Set ``phase`` and ``next_step`` from the facts gathered."""
+    addr = status.address.address or "<ADDR>"
+    on_runner = status.werf is not None and status.werf.path is not None
+    left = status.branches_left or []
+    if _rollback_step(status):
         return
     if status.switch_commit:
         status.phase = "merged"
@@ -188,10 +263,20 @@ def decide(status: ProjectStatus) -> None:
         status.next_step = ("4: merge the merge request now: werf refuses :local for this "
                             "project on this host, so every pipeline without the change fails")
         return
-    if status.change_branches:
+    ready = [b for b in status.change_branches if b not in status.partial]
+    if status.change_branches and not ready:
+        name = status.change_branches[0]
+        status.phase = "partial"
+        status.next_step = (
+            f"2 is not finished: {status.partial[name]}; fix those places on {name} (by hand, "
+            "or `ciswitch branch --to ADDRESS --force-update` for commands without `werf "
+            "ci-env`), push, and let its pipeline build before step 3"
+        )
+        return
+    if ready:
         status.phase = "merge-request"
         status.next_step = (
-            f"3: once the pipeline of {status.change_branches[0]} has built, run `werf stages "
+            f"3: once the pipeline of {ready[0]} has built, run `werf stages "
             f"switch-from-local --to {addr}` on the runner (ciswitch plan --run switch), then "
             "merge"
         )
@@ -229,8 +314,11 @@ def project_status(
 
     env = os.environ if environ is None else environ
     ws = DirectoryWorkspace(root)
+    from ciswitch.runbook.record import read_steps
+
     status = ProjectStatus(str(root), ProjectName(None, ""), StagesAddress(None, ""), werf,
-                           remote=remote)
+                           remote=remote, to=to)
+    status.steps_run = [r.step for r in read_steps(root)]
     _work_tree(status, root)
     facts = gather_facts(
         ws, repo=str(root), project=project, to=to or status.config_address,
@@ -269,9 +357,17 @@ def render_text(status: ProjectStatus) -> str:
         else:
             text = "no ciswitch commit"
         rows.append((where, text))
-    if status.change_branches:
-        rows.append(("merge request", "branch " + ", ".join(status.change_branches)
-                     + " carries the change"))
+    for name in status.change_branches:
+        if name in status.partial:
+            rows.append(("merge request", f"branch {name} carries part of the change: "
+                                          f"{status.partial[name]}"))
+        else:
+            rows.append(("merge request", f"branch {name} carries the change"))
+    for name in status.revert_branches:
+        rows.append(("rollback", f"branch {name} carries the revert"))
+    if status.steps_run:
+        rows.append(("run here", ", ".join(status.steps_run[-5:])
+                     + " (ciswitch plan --run, as recorded in this clone)"))
     if status.block_file is None:
         rows.append(("block file", f"unknown: {status.project.problem}"))
     else:

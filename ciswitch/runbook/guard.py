@@ -1,0 +1,350 @@
+"""The gate in front of ``werf stages switch-from-local``: what must be true before it runs.
+
+The switch deletes the runner's local stages and makes werf refuse ``:local`` for the project
+from then on, so every pipeline still on ``:local`` fails. It is safe only once the change that
+removes ``:local`` is ready to merge:
+
+1. ``branch``: the change branch exists on the remote now (asked live with ``ls-remote``);
+   when it does not, the remote's default branch counts if it already carries the ciswitch
+   commit (the merge request was merged before the switch ran on this host);
+2. ``lint``: that branch's CI configuration, linted from the branch's own tree with the
+   configuration found there (as a pipeline on it sees it), has no ``:local`` left: no CSW001,
+   CSW002 or CSW003 finding, and no CSW004 unless an address is known for those commands
+   (``stages-storage-address`` in that tree's ``.ciswitch.toml``, or ``--to``); a file that
+   cannot be read fails the check, since ``:local`` may hide there;
+3. ``coverage``: includes and scripts the lint could not follow are listed, never counted as
+   clean (``not-checked``, which does not block);
+4. ``merge-request`` and ``pipeline``, with a GitLab token (``GITLAB_TOKEN``): the merge request
+   from that branch exists and its latest pipeline succeeded on the commit linted in 2.
+
+The GitLab instance and project path come from the remote's URL as configured
+(``remote.<name>.url``, before any ``insteadOf``): ``https://HOST`` for ssh remotes, the URL's
+own scheme, host and port for http(s) ones; ``gitlab_url`` (``--gitlab-url``) names the instance
+instead, and a path prefix it has (``https://host/gitlab``) is taken off the project path.
+
+:func:`verify_switch` returns a :class:`SwitchVerdict` listing every check as ``passed``,
+``failed`` or ``not-checked`` with the reason; it never raises for a failed check, so any
+command (``plan --run switch`` today, a fleet-wide switch later) can show it, refuse, or, when
+forced, name what is missing.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+from urllib.parse import urlsplit
+
+from ciswitch import rules
+from ciswitch.errors import CiswitchError
+from ciswitch.redact import redact
+
+if TYPE_CHECKING:
+    import git
+
+    from ciswitch.gitlab_api import GitLabClient, MergeRequestInfo, ProjectInfo
+    from ciswitch.model import Finding
+
+CheckState = Literal["passed", "failed", "not-checked"]
+#: what blocks the switch unless forced
+BLOCKING: CheckState = "failed"
+#: codes that mean ``:local`` is still set on the branch, and the one needing an address
+LOCAL_CODES = rules.LOCAL_CODES
+NO_STORAGE_CODE = rules.NEEDS_ADDRESS_CODE
+#: findings named in a check's reason before "and N more"
+_SHOWN = 3
+
+
+@dataclass(frozen=True)
+class Check:
+    """One thing verified before the switch, and what was found."""
+
+    key: str
+    title: str
+    state: CheckState
+    detail: str
+
+    def line(self) -> str:
+        return f"{self.state:<11} {self.title}: {self.detail}"
+
+
+@dataclass(frozen=True)
+class SwitchVerdict:
+    """Every check, in order; the switch may run when none has failed."""
+
+    remote: str
+    branch: str
+    #: the commit whose tree was linted (the tip of ``checked_branch`` on the remote)
+    sha: str | None
+    #: the branch actually checked: ``branch``, or the default branch carrying the change
+    checked_branch: str | None
+    checks: tuple[Check, ...]
+
+    @property
+    def allowed(self) -> bool:
+        return not self.failed
+
+    @property
+    def failed(self) -> tuple[Check, ...]:
+        return tuple(c for c in self.checks if c.state == BLOCKING)
+
+    def check(self, key: str) -> Check:
+        return next(c for c in self.checks if c.key == key)
+
+    def lines(self) -> list[str]:
+        """The verdict for a terminal: one line per check."""
+        return [c.line() for c in self.checks]
+
+    def missing(self) -> str:
+        """What failed, on one line (for the refusal and the ``--force`` warning)."""
+        return "; ".join(f"{c.title}: {c.detail}" for c in self.failed)
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "allowed": self.allowed, "remote": self.remote, "branch": self.branch,
+            "checked_branch": self.checked_branch, "commit": self.sha,
+            "checks": [{"key": c.key, "title": c.title, "state": c.state, "detail": c.detail}
+                       for c in self.checks],
+        }
+
+
+# ---------------------------------------------------------------------------------------------
+# where GitLab is
+
+
+def gitlab_location(remote_url: str, gitlab_url: str | None = None) -> tuple[str, str]:
+    """The GitLab instance URL and the project path for a remote URL (see the module
+    docstring); a one-line :class:`CiswitchError` when the URL does not name a project."""
+    from ciswitch.runbook.facts import parse_remote_url
+
+    remote = parse_remote_url(remote_url)
+    path = remote.path
+    if gitlab_url:
+        prefix = urlsplit(gitlab_url).path.strip("/")
+        if prefix and path.lower().startswith(prefix.lower() + "/"):
+            path = path[len(prefix) + 1:]
+        return gitlab_url.rstrip("/"), path
+    if "://" in remote_url:
+        split = urlsplit(remote_url)
+        if split.scheme.lower() in ("http", "https"):
+            port = f":{split.port}" if split.port else ""
+            return f"{split.scheme.lower()}://{remote.host}{port}", path
+    return f"https://{remote.host}", path
+
+
+# ---------------------------------------------------------------------------------------------
+# the checks
+
+
+def _configured_url(repo: git.Repo, remote: str) -> str | None:
+    from ciswitch import gitops
+
+    try:
+        out = gitops.run_git(repo, f"cannot read the URL of remote {remote}", "config", "--get",
+                             f"remote.{remote}.url")
+    except CiswitchError:
+        return None
+    return out.strip() or None
+
+
+def _tip(repo: git.Repo, remote: str, branch: str) -> str | None:
+    """The branch's commit on the remote now, its objects fetched (no ref written)."""
+    from ciswitch import gitops
+
+    sha = gitops.remote_branch_sha(repo, remote, branch)
+    if sha is not None and gitops.resolve_commit(repo, sha) is None:
+        gitops.fetch_objects(repo, remote, branch)
+        if gitops.resolve_commit(repo, sha) is None:
+            raise CiswitchError(f"branch {branch} moved on {remote} while reading it: run again")
+    return sha
+
+
+def _branch_check(repo: git.Repo, remote: str, branch: str
+                  ) -> tuple[Check, str | None, str | None, bool]:
+    """Check 1: ``(check, branch checked, its sha, whether it is the merged default branch)``."""
+    from ciswitch import gitops
+
+    title = "change branch"
+    try:
+        sha = _tip(repo, remote, branch)
+    except CiswitchError as err:
+        return Check("branch", title, "failed", redact(err.message)), None, None, False
+    if sha is not None:
+        carries = gitops.has_trailer_commit(repo, sha)
+        note = "carries the ciswitch commit" if carries else "no ciswitch commit on it"
+        return (Check("branch", title, "passed", f"{remote}/{branch} is at {sha[:10]} ({note})"),
+                branch, sha, False)
+    try:
+        default = gitops.default_branch(repo, remote)
+        base = _tip(repo, remote, default)
+    except CiswitchError as err:
+        return (Check("branch", title, "failed",
+                      f"no branch {branch} on {remote}, and its default branch cannot be read: "
+                      f"{redact(err.message)}"), None, None, False)
+    if base is not None and gitops.has_trailer_commit(repo, base):
+        return (Check("branch", title, "passed",
+                      f"no branch {branch} on {remote}, but {remote}/{default} ({base[:10]}) "
+                      "already carries the ciswitch commit"), default, base, True)
+    return (Check("branch", title, "failed",
+                  f"no branch {branch} on {remote} and {remote}/{default} carries no ciswitch "
+                  "commit: open the merge request first (ciswitch branch)"), None, None, False)
+
+
+def lint_checks(repo: git.Repo, remote: str, branch: str, sha: str, to: str | None
+                 ) -> list[Check]:
+    """Checks 2 and 3: lint the branch's own tree with the configuration found in it."""
+    from ciswitch.config import load_config
+    from ciswitch.git_tree import GitTreeWorkspace
+    from ciswitch.lint import lint_workspace
+
+    title = f"CI configuration of {remote}/{branch}"
+    ws = GitTreeWorkspace(repo, sha, label=f"{remote}/{branch}@{sha[:10]}")
+    try:
+        config = load_config(ws)
+        result = lint_workspace(ws, config)
+    except CiswitchError as err:
+        return [Check("lint", title, "failed", f"cannot be linted: {redact(str(err))}"),
+                Check("coverage", "places not followed", "not-checked",
+                      "the configuration could not be read")]
+    where = f"{remote}/{branch}@{sha[:10]}"
+    ordered = sorted(result.findings, key=lambda f: f.sort_key)
+    local = [f for f in ordered if f.code in LOCAL_CODES]
+    no_storage = [f for f in ordered if f.code == NO_STORAGE_CODE]
+    address = to or config.stages_storage_address
+    source = "--to" if to else f"stages-storage-address of {config.source}"
+
+    def places(found: list[Finding]) -> str:
+        shown = ", ".join(f"{f.path}:{f.begin.line} {f.code}" for f in found[:_SHOWN])
+        return shown + (f" and {len(found) - _SHOWN} more" if len(found) > _SHOWN else "")
+
+    if result.problems:
+        first = result.problems[0].one_line()
+        more = f" (and {len(result.problems) - 1} more)" if len(result.problems) > 1 else ""
+        lint = Check("lint", title, "failed", f"{where}: not every file could be read, "
+                                              f"so :local may be left: {first}{more}")
+    elif local:
+        lint = Check("lint", title, "failed",
+                     f"{where} still uses :local in {len(local)} place(s): {places(local)}")
+    elif no_storage and not address:
+        lint = Check("lint", title, "failed",
+                     f"{where}: {len(no_storage)} werf command(s) would have no stages storage: "
+                     f"{places(no_storage)}; give them `werf ci-env` or an address "
+                     "(pass --to ADDR, or stages-storage-address in .ciswitch.toml)")
+    elif no_storage:
+        lint = Check("lint", title, "passed",
+                     f"{where}: no :local left; {len(no_storage)} werf command(s) without "
+                     f"`werf ci-env` are addressed by {address} ({source})")
+    else:
+        lint = Check("lint", title, "passed",
+                     f"{where}: no :local stages storage left ({len(result.files)} file(s) "
+                     "linted from the branch's own tree)")
+    if result.notices:
+        first_notice = result.notices[0]
+        at = f"{first_notice.path}:{first_notice.line}" if first_notice.line else \
+            first_notice.path
+        more = f" (and {len(result.notices) - 1} more)" if len(result.notices) > 1 else ""
+        coverage = Check("coverage", "places not followed", "not-checked",
+                         f"{at}: {first_notice.message}{more}")
+    else:
+        coverage = Check("coverage", "places not followed", "passed",
+                         "every include and script of the branch was read")
+    return [lint, coverage]
+
+
+def _find_mr(client: GitLabClient, project: ProjectInfo, branch: str, merged: bool
+             ) -> MergeRequestInfo | None:
+    if not merged:
+        found = client.find_merge_request(project, branch, state="opened")
+        if found is not None:
+            return found
+    return client.find_merge_request(project, branch, state="merged")
+
+
+def _gitlab_checks(repo: git.Repo, remote: str, branch: str, sha: str | None, merged: bool,
+                   gitlab_url: str | None, env: Mapping[str, str]) -> list[Check]:
+    """Checks 4 and 5, through GitLab's API when a token is there."""
+    from ciswitch.gitlab_api import TOKEN_ENV, from_environment
+
+    mr_title, pipe_title = "merge request", "its latest pipeline"
+    if not env.get(TOKEN_ENV, "").strip():
+        why = f"{TOKEN_ENV} is not set, so GitLab was not asked"
+        return [Check("merge-request", mr_title, "not-checked", why),
+                Check("pipeline", pipe_title, "not-checked", why)]
+    if sha is None:
+        why = "no change branch to look up"
+        return [Check("merge-request", mr_title, "not-checked", why),
+                Check("pipeline", pipe_title, "not-checked", why)]
+    try:
+        url = _configured_url(repo, remote)
+        if url is None:
+            raise CiswitchError(f"remote {remote} has no URL")
+        instance, path = gitlab_location(url, gitlab_url)
+        client = from_environment(instance, env)
+        project = client.project(path)
+        mr = _find_mr(client, project, branch, merged)
+    except CiswitchError as err:
+        return [Check("merge-request", mr_title, "failed",
+                      f"{TOKEN_ENV} is set but GitLab could not be asked: {redact(str(err))} "
+                      "(--gitlab-url URL names the instance)"),
+                Check("pipeline", pipe_title, "not-checked", "the merge request is unknown")]
+    if mr is None:
+        state = "merged or open" if merged else "open"
+        return [Check("merge-request", mr_title, "failed",
+                      f"no {state} merge request from {branch} in {project.path}"),
+                Check("pipeline", pipe_title, "not-checked", "no merge request")]
+    mr_check = Check("merge-request", mr_title, "passed",
+                     f"!{mr.iid} ({mr.state}) {mr.url}".rstrip())
+    try:
+        pipeline = client.latest_pipeline(project, mr.iid)
+    except CiswitchError as err:
+        return [mr_check, Check("pipeline", pipe_title, "failed", redact(str(err)))]
+    if pipeline is None:
+        return [mr_check, Check("pipeline", pipe_title, "failed", f"!{mr.iid} has no pipeline")]
+    said = f"#{pipeline.id} {pipeline.status}" + (f" {pipeline.web_url}" if pipeline.web_url
+                                                  else "")
+    if pipeline.status != "success":
+        return [mr_check, Check("pipeline", pipe_title, "failed",
+                                f"{said}: wait until it has succeeded")]
+    if not merged and pipeline.sha and pipeline.sha != sha:
+        return [mr_check, Check("pipeline", pipe_title, "failed",
+                                f"{said}, but on {pipeline.sha[:10]}; {branch} is at {sha[:10]} "
+                                "now: wait for its pipeline")]
+    return [mr_check, Check("pipeline", pipe_title, "passed", said)]
+
+
+def verify_switch(
+    root: Path,
+    *,
+    remote: str = "origin",
+    branch: str,
+    to: str | None = None,
+    gitlab_url: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> SwitchVerdict:
+    """Run every check of the module docstring for the repository at ``root``.
+
+    ``to`` is the address given on the command line (it addresses CSW004 findings);
+    ``environ`` supplies ``GITLAB_TOKEN``. Only a missing remote is an error; everything
+    else is a check's state.
+    """
+    from ciswitch import gitops
+
+    env = os.environ if environ is None else environ
+    repo = gitops.open_repo(root)
+    try:
+        gitops.get_remote(repo, remote)
+        branch_check, checked, sha, merged = _branch_check(repo, remote, branch)
+        checks = [branch_check]
+        if checked is not None and sha is not None:
+            checks += lint_checks(repo, remote, checked, sha, to)
+        else:
+            checks += [Check("lint", "CI configuration of the change", "not-checked",
+                             "no branch to lint"),
+                       Check("coverage", "places not followed", "not-checked",
+                             "no branch to lint")]
+        checks += _gitlab_checks(repo, remote, branch, sha, merged, gitlab_url, env)
+    finally:
+        repo.close()
+    return SwitchVerdict(remote, branch, sha, checked, tuple(checks))
