@@ -332,6 +332,8 @@ def _build(pipeline: Pipeline, upstream: dict[str, tuple[Variable, ...]] | None 
         )
         pipeline.variable_definitions.extend(matrix_variables(own.get("parallel"), []))
         pipeline.jobs[name] = job
+    # A job's own definitions are read twice (merged and as written): say each thing once.
+    pipeline.notices[:] = dict.fromkeys(pipeline.notices)
 
 
 def _resolve_job(
