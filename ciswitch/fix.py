@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from ciswitch.config import Config
 from ciswitch.edits import EditConflict, apply_edits, group_edits, overlaps
 from ciswitch.lint import LintRun, analyse_workspace
-from ciswitch.model import Edit, Finding, Problem
+from ciswitch.model import Edit, Finding, NotChecked, Problem
 from ciswitch.rules import rule_of
 from ciswitch.source import SourceFile
 from ciswitch.verify import verify_meaning
@@ -38,6 +38,8 @@ class FixOutcome:
     fixed: list[Finding] = field(default_factory=list)
     remaining: list[Finding] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    #: places the lint behind the fix could not read or follow (nothing there was fixed)
+    not_checked: list[NotChecked] = field(default_factory=list)
 
 
 class OverlayWorkspace:
@@ -152,7 +154,9 @@ def plan_fix(
     to fix. A fix the proof rejects is left with that reason; the other fixes of its file are
     still applied."""
     run = analyse_workspace(ws, config, entry=entry, to=to)
-    outcome = FixOutcome(problems=list(run.result.problems))
+    outcome = FixOutcome(
+        problems=list(run.result.problems), not_checked=list(run.result.not_checked)
+    )
     if outcome.problems:
         outcome.remaining = list(run.result.findings)
         return outcome

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ciswitch.analysis.values import is_local
 from ciswitch.gitlab import Job, Pipeline, load_pipeline, resolve_value
+from ciswitch.model import NotCheckedKind
 from ciswitch.workspace import DirectoryWorkspace
 
 
@@ -119,7 +120,8 @@ build:
     assert any(
         "child pipeline of job kid from include project: group/other" in n.message
         and n.line == 9
-        for n in pipeline.notices
+        and n.kind is NotCheckedKind.CHILD_PIPELINE
+        for n in pipeline.not_checked
     )
 
 

@@ -56,37 +56,7 @@ def _corpus_cases() -> list[tuple[str, Path]]:
 
 
 #: where today's ciswitch fails (a) or (b): case -> precise reason (the lint to-do list)
-KNOWN_GAPS: dict[str, str] = {
-    "oracle/bash-c-string": (
-        "(b) the flag inside bash -c '...' / sh -c \"...\" is not parsed as shell: build "
-        "and deploy get no finding"
-    ),
-    "oracle/cd-and-helper": (
-        "(b) 'cd k8s && ./build.sh' is not followed into k8s/build.sh (looked up from the"
-        " root): build gets no finding"
-    ),
-    "oracle/cd-then-helper-later-item": (
-        "(b) '- cd k8s' in one item and '- ./build.sh' in a later one: the later item is "
-        "resolved from the root, k8s/build.sh is not followed"
-    ),
-    "oracle/group-command-flag": (
-        "(b) werf stages -s :local cleanup: a flag between the group command and its "
-        "subcommand is not recognised"
-    ),
-    "oracle/pushd-subshell-helper": (
-        "(b) 'pushd deploy' + 'bash run.sh' and '(cd k8s && bash build.sh)': the helpers "
-        "are not followed from the changed directory"
-    ),
-    "oracle/wrappers": (
-        "(b) 'echo production | xargs -I{} werf deploy --stages-storage :local': the werf"
-        " after xargs is not recognised, job with-xargs gets no finding (time, nice, sudo"
-        " -E, env, timeout are)"
-    ),
-    "oracle/werf-through-variable": (
-        "(b) '\"$WERF_BIN\" build-and-publish -s :local' with WERF_BIN=/usr/local/bin/werf:"
-        " werf called through a variable is not recognised"
-    ),
-}
+KNOWN_GAPS: dict[str, str] = {}
 
 #: where gitlab-ci-local cannot expand the file: case -> why (the case then expects OracleError)
 ORACLE_EXCEPTIONS: dict[str, str] = {

@@ -39,7 +39,7 @@ from ciswitch.gitlab.variables import (
     rules_variables,
     variables_of,
 )
-from ciswitch.model import Notice, Problem
+from ciswitch.model import NotChecked, NotCheckedKind, Notice, Problem
 from ciswitch.source import SourceFile, read_source
 from ciswitch.workspace import Workspace, glob_files, normalize
 from ciswitch.yaml.nodes import Entry, Loc, is_map, is_scalar, is_seq, mapping_entries
@@ -109,6 +109,7 @@ class _Loader:
         self.files: list[SourceFile] = []
         self.problems: list[Problem] = []
         self.notices: list[Notice] = []
+        self.not_checked: list[NotChecked] = []
         self._seen: set[str] = set()
         self._stack: list[str] = []
         self.parents: dict[int, Entry] = {}
@@ -172,7 +173,7 @@ class _Loader:
             if is_scalar(item):
                 value = str(item.value)
                 if value.startswith(("http://", "https://")):
-                    self._not_followed(file, line, f"remote include {value}")
+                    self._not_followed(file, line, "remote", value)
                     continue
                 targets.extend((p, line) for p in self._expand(file, value, line))
             elif is_map(item):
@@ -190,7 +191,7 @@ class _Loader:
                         if kinds and is_scalar(entries[what].value)
                         else ""
                     )
-                    self._not_followed(file, line, f"include {what}: {detail}".rstrip(": "))
+                    self._not_followed(file, line, what, str(detail))
         return targets
 
     def _expand(self, file: SourceFile, value: str, line: int) -> list[str]:
@@ -209,10 +210,20 @@ class _Loader:
             return [m for m in matches if m.endswith((".yml", ".yaml"))]
         return [value]
 
-    def _not_followed(self, file: SourceFile, line: int, what: str) -> None:
-        self.notices.append(
-            Notice(file.path, f"{what}: not in this repository, not followed", line)
+    def _not_followed(self, file: SourceFile, line: int, what: str, detail: str) -> None:
+        kind = _INCLUDE_KINDS.get(what, NotCheckedKind.UNKNOWN_INCLUDE)
+        named = f"include {what}: {detail}" if detail else f"include {what}"
+        self.not_checked.append(
+            NotChecked(file.path, line, kind, f"{named}: not in this repository, not followed")
         )
+
+
+_INCLUDE_KINDS = {
+    "project": NotCheckedKind.PROJECT_INCLUDE,
+    "remote": NotCheckedKind.REMOTE_INCLUDE,
+    "template": NotCheckedKind.TEMPLATE_INCLUDE,
+    "component": NotCheckedKind.COMPONENT_INCLUDE,
+}
 
 
 def load_pipeline(
@@ -246,7 +257,8 @@ def _load(
             if sub is not None:
                 config = deep_merge(config, sub)
     pipeline = Pipeline(
-        loader.files, config, {}, {}, loader.problems, loader.notices, [], loader.parents
+        loader.files, config, {}, {}, loader.problems, loader.notices, [], loader.parents,
+        not_checked=loader.not_checked,
     )
     pipeline.parent_job = parent_job
     _build(pipeline, upstream)

@@ -13,7 +13,7 @@ from typing import Any
 
 from ciswitch.errors import CiswitchError
 from ciswitch.gitlab.model import Job, Merged, Pipeline, Variable
-from ciswitch.model import Notice
+from ciswitch.model import NotChecked, NotCheckedKind
 from ciswitch.source import SourceFile
 from ciswitch.workspace import Workspace, normalize
 from ciswitch.yaml.nodes import Entry, Loc, is_map, is_scalar, is_seq, mapping_entries
@@ -66,16 +66,18 @@ def follow_children(
             if norm and ((known is not None and norm in known) or workspace.is_file(norm)):
                 targets.append((path, origin, line))
             else:
-                pipeline.notices.append(
-                    Notice(origin, f"child pipeline of job {job.name}: no file {path!r} in "
-                           "this repository, not followed", line)
+                pipeline.not_checked.append(
+                    NotChecked(origin, line, NotCheckedKind.CHILD_PIPELINE,
+                               f"child pipeline of job {job.name}: no file {path!r} in this "
+                               "repository, not followed")
                 )
         if not targets:
             continue
         if depth >= MAX_CHILD_DEPTH:
-            pipeline.notices.append(
-                Notice(job.file.path, f"child pipeline of job {job.name} nested deeper than "
-                       f"{MAX_CHILD_DEPTH} levels: not followed")
+            pipeline.not_checked.append(
+                NotChecked(job.file.path, targets[0][2], NotCheckedKind.CHILD_PIPELINE,
+                           f"child pipeline of job {job.name} nested deeper than "
+                           f"{MAX_CHILD_DEPTH} levels: not followed")
             )
             continue
         upstream: dict[str, tuple[Variable, ...]] = {}
@@ -98,6 +100,7 @@ def follow_children(
         pipeline.children.append(child)
         pipeline.problems.extend(child.problems)
         pipeline.notices.extend(child.notices)
+        pipeline.not_checked.extend(child.not_checked)
         pipeline.parents.update(child.parents)
         for file in child.files:
             if all(file.path != seen.path for seen in pipeline.files):
@@ -143,11 +146,12 @@ def _child_targets(
 
 
 def _child_not_followed(pipeline: Pipeline, job: Job, path: str, line: int, what: str) -> None:
-    pipeline.notices.append(
-        Notice(
+    pipeline.not_checked.append(
+        NotChecked(
             path,
+            line,
+            NotCheckedKind.CHILD_PIPELINE,
             f"child pipeline of job {job.name} from include {what.rstrip(': ')}: not in this "
             "repository, not followed",
-            line,
         )
     )

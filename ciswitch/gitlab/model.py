@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ciswitch.model import Notice, Problem
+from ciswitch.model import NotChecked, Notice, Problem
 from ciswitch.source import SourceFile
 from ciswitch.yaml.nodes import Entry, Loc, is_map, is_null, is_scalar, mapping_entries
 
@@ -144,6 +144,8 @@ class Pipeline:
     variable_definitions: list[Variable]
     #: mapping node id -> the entry holding it (see :func:`to_merged`)
     parents: dict[int, Entry] = field(default_factory=dict)
+    #: what the pipeline takes from outside the repository (includes, child pipelines)
+    not_checked: list[NotChecked] = field(default_factory=list)
     #: the child pipelines of ``trigger: include:`` jobs with local files
     children: list[Pipeline] = field(default_factory=list)
     #: the trigger job (its label) whose child this pipeline is; None for the main pipeline
