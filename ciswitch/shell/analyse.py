@@ -197,6 +197,7 @@ class _Walker:
             takes_stages_storage=takes_storage,
             is_ci_env=sub[:1] == ("ci-env",),
             takes_synchronization=takes_sync,
+            werf_span=(words[at][0].start, words[at][0].end),
         )
         self.calls.append(call)
         if call.is_ci_env:

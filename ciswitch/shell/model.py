@@ -79,6 +79,9 @@ class WerfCall:
     takes_stages_storage: bool
     is_ci_env: bool
     takes_synchronization: bool = False
+    #: the span of the word that names werf (``werf``, ``/usr/bin/werf``), after any
+    #: assignments and wrappers (``X=1 sudo -E werf``); None when it starts the call
+    werf_span: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)
