@@ -430,3 +430,38 @@ def test_code_quality_of_a_clean_repository_is_empty(tmp_path: Path) -> None:
     repo.mkdir()
     _ci(repo, "werf build")
     assert _code_quality(repo, 0) == []
+
+
+def test_github_annotations_have_a_notice_per_place_not_checked(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    _ci(repo, "werf build -s :local", "make images")
+    done = _run("lint", "--format", "github", cwd=repo)
+    assert done.returncode == 1
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("::error file=.gitlab-ci.yml,line=4,")
+    assert lines[1] == (
+        "::notice file=.gitlab-ci.yml,line=5,title=ciswitch%3A not checked::"
+        "not checked: make images: make targets are not followed"
+    )
+
+
+def test_switch_guard_lists_a_place_not_checked(tmp_path: Path) -> None:
+    """The guard before ``switch-from-local`` reads the branch's tree: a place not checked
+    there is its coverage check's reason, never "every include and script was read"."""
+    from ciswitch import gitops
+    from ciswitch.runbook.guard import lint_checks
+
+    repo_dir = tmp_path / "repo"
+    repo_dir.mkdir()
+    _ci(repo_dir, "werf build", "make images")
+    env = {**os.environ, "GIT_AUTHOR_NAME": "A", "GIT_AUTHOR_EMAIL": "a@example.test",
+           "GIT_COMMITTER_NAME": "A", "GIT_COMMITTER_EMAIL": "a@example.test"}
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "ci"]):
+        subprocess.run(["git", *args], cwd=repo_dir, check=True, env=env)
+    repo = gitops.open_repo(repo_dir)
+    sha = gitops.head_sha(repo)
+    checks = {c.key: c for c in lint_checks(repo, "origin", "main", sha, None)}
+    coverage = checks["coverage"]
+    assert coverage.state == "not-checked"
+    assert coverage.detail == ".gitlab-ci.yml:5: make images: make targets are not followed"
