@@ -129,6 +129,20 @@ def _project_include(repo: Path) -> None:
     (repo / "ci" / "werf.yml").write_text("before_script:\n  - source $(werf ci-env gitlab)\n")
 
 
+def _computed_include(repo: Path) -> None:
+    (repo / "ci").mkdir()
+    (repo / "ci" / "production.yml").write_text("deploy:\n  script:\n    - werf deploy -s :local\n")
+    _include("local", "ci/$DEPLOY_ENV.yml")(repo)
+
+
+def _conditional_include(repo: Path) -> None:
+    (repo / ".gitlab-ci.yml").write_text(
+        "include:\n  - local: ci/optional.yml\n    rules:\n      - exists: [ci/optional.yml]\n"
+        "build:\n  script:\n    - source $(werf ci-env gitlab --as-file)\n    - werf build\n",
+        encoding="utf-8",
+    )
+
+
 CASES = [
     Case("binary-script", _binary, 4, "unreadable-script", "ci/build.sh: binary file",
          holds_local="ci/build.sh"),
@@ -152,6 +166,11 @@ CASES = [
          "remote-include", "include remote: https://example.com/werf.yml"),
     Case("template-include", _include("template", "Auto-DevOps.gitlab-ci.yml"), 2,
          "template-include", "include template: Auto-DevOps.gitlab-ci.yml"),
+    Case("computed-include", _computed_include, 2, "computed-include",
+         "include ci/$DEPLOY_ENV.yml: the path holds a variable",
+         holds_local="ci/production.yml"),
+    Case("conditional-include-not-there", _conditional_include, 2, "include-rules",
+         "include ci/optional.yml: not in the repository, and its rules: may leave it out"),
     Case("component-include",
          _include("component", "gitlab.example.com/group/werf/build@1.0"), 2,
          "component-include", "include component: gitlab.example.com/group/werf/build@1.0"),
@@ -166,6 +185,8 @@ SUMMARY = {
     "remote-include": "1 place not checked (1 remote include)",
     "template-include": "1 place not checked (1 template include)",
     "component-include": "1 place not checked (1 component include)",
+    "computed-include": "1 place not checked (1 include with a variable in its path)",
+    "include-rules": "1 place not checked (1 conditional include not in the repository)",
 }
 
 
