@@ -22,6 +22,7 @@ from ciswitch.cli.to_option import to_option
 
 if TYPE_CHECKING:
     from ciswitch.branching import BranchRequest
+    from ciswitch.fleet.api import ApiSettings
     from ciswitch.fleet.shard import Shard
     from ciswitch.fleet.sources import RepoSpec
 
@@ -42,7 +43,8 @@ def _source_options(func: F) -> F:
         click.option("--repos", "repos_file", type=click.Path(path_type=Path, dir_okay=False),
                      help="File with one clone URL or local path per line (# comments)."),
         click.option("--gitlab-url", metavar="URL",
-                     help="GitLab instance whose group to work on (token: $GITLAB_TOKEN)."),
+                     help="GitLab instance whose group to work on, or whose API to use for "
+                          "the projects of --repos (token: $GITLAB_TOKEN only)."),
         click.option("--group", metavar="PATH", help="GitLab group (subgroups included)."),
         click.option("--workdir", type=click.Path(path_type=Path, file_okay=False),
                      default=DEFAULT_WORKDIR, show_default=True,
@@ -86,17 +88,24 @@ def _load_specs(
     from ciswitch.fleet import shard as sharding
     from ciswitch.fleet import sources
 
-    if (repos_file is None) == (gitlab_url is None):
+    if repos_file is None and gitlab_url is None:
         raise CiswitchError(
             "give exactly one source: --repos FILE or --gitlab-url URL --group PATH"
         )
-    if gitlab_url is not None and not group:
-        raise CiswitchError("--gitlab-url needs --group PATH")
+    if repos_file is not None and group:
+        raise CiswitchError(
+            "give exactly one source: --repos FILE or --gitlab-url URL --group PATH"
+        )
+    if repos_file is None and not group:
+        raise CiswitchError("--gitlab-url needs --group PATH (or --repos FILE)")
     if group and gitlab_url is None:
         raise CiswitchError("--group needs --gitlab-url URL")
     shard = sharding.parse_shard(shard_text) if shard_text else sharding.shard_from_env()
     if repos_file is not None:
         specs = sources.read_repos_file(repos_file)
+        token = os.environ.get("GITLAB_TOKEN") or None
+        if gitlab_url is not None and token:
+            _gitlab_auth(gitlab_url, token)
     else:
         assert gitlab_url is not None and group is not None
         token = os.environ.get("GITLAB_TOKEN") or None
@@ -166,11 +175,25 @@ def fleet() -> None:
 @click.option("--limit", type=click.IntRange(1), default=None, metavar="N",
               help="Work on at most N repositories (a first trial).")
 @click.option("--retry-failed", is_flag=True, help="Also redo repositories that failed before.")
+@click.option("--reviewer", "reviewers", multiple=True, metavar="USER",
+              help="Merge request reviewer (repeatable; through the API only).")
+@click.option("--keep-source-branch", is_flag=True,
+              help="Do not delete the change branch when the merge request is merged.")
+@click.option("--auto-merge", is_flag=True,
+              help="Set each merge request to merge when its pipeline succeeds (API only).")
+@click.option("--registry-host", metavar="HOST",
+              help="Container Registry host, for the address in the plan the description "
+                   "carries.")
 def run(**params: Any) -> None:
     """Clone each repository and do what `ciswitch branch` does; journal every outcome.
 
     Running the same command again resumes: pushed repositories are never pushed again,
     failed ones are retried only with --retry-failed.
+
+    With --gitlab-url and GITLAB_TOKEN the merge request is created or updated through
+    GitLab's API: its description is the project's `ciswitch plan --format markdown`, with
+    labels, assignees, reviewers, draft, remove-source-branch and --auto-merge; the journal
+    records its URL, iid and state. Without a token, git push options open it.
     """
     from ciswitch.errors import CiswitchError
     from ciswitch.fleet import report, runner
@@ -187,6 +210,7 @@ def run(**params: Any) -> None:
             batch_size=params["batch_size"], pause=params["pause"], limit=params["limit"],
             retry_failed=params["retry_failed"], shard=str(shard) if shard else None,
             command=shlex.join(["ciswitch", "fleet", *sys.argv[2:]]),
+            api=_api_settings(params),
         )
         with Journal(_state_path(workdir, params["state"])) as journal:
             progress = report.progress_for(sys.stdout)
@@ -196,6 +220,22 @@ def run(**params: Any) -> None:
     sys.exit(runner.exit_code(outcomes))
 
 
+def _api_settings(params: dict[str, Any]) -> ApiSettings | None:
+    """The API settings of ``fleet run``: with --gitlab-url and a token, else None (push
+    options); API-only options without a token are an error."""
+    from ciswitch.errors import CiswitchError
+    from ciswitch.fleet.api import ApiSettings, token_present
+
+    if params["gitlab_url"] and token_present():
+        return ApiSettings(params["gitlab_url"], tuple(params["reviewers"]),
+                           not params["keep_source_branch"], params["auto_merge"],
+                           params["registry_host"])
+    for name, flag in (("reviewers", "--reviewer"), ("auto_merge", "--auto-merge")):
+        if params[name]:
+            raise CiswitchError(f"{flag} needs GitLab's API: --gitlab-url URL and GITLAB_TOKEN")
+    return None
+
+
 @fleet.command("status")
 @click.option("--workdir", type=click.Path(path_type=Path, file_okay=False),
               default=DEFAULT_WORKDIR, show_default=True, help="The fleet run's workdir.")
@@ -203,17 +243,154 @@ def run(**params: Any) -> None:
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "csv", "markdown"]),
               default="text", show_default=True)
 @click.option("--all-runs", is_flag=True, help="Every row of every run, not the latest only.")
-def status(workdir: Path, state: Path | None, fmt: str, all_runs: bool) -> None:
-    """Print the journal: where every repository stands."""
+@click.option("--refresh", is_flag=True,
+              help="Ask GitLab's API (--gitlab-url, GITLAB_TOKEN) about each merge request: "
+                   "state, latest pipeline, conflicts, approvals.")
+@click.option("--gitlab-url", metavar="URL", help="GitLab instance for --refresh.")
+@click.option("--branch", default="ciswitch/remote-stages-storage", show_default=True,
+              metavar="NAME", help="Change branch, for rows that do not name one.")
+def status(workdir: Path, state: Path | None, fmt: str, all_runs: bool, refresh: bool,
+           gitlab_url: str | None, branch: str) -> None:
+    """Print the journal: where every repository stands.
+
+    With --refresh, each project's merge request is read from GitLab's API (a progress bar on
+    a terminal) and its state is written back to the journal.
+    """
     from ciswitch.errors import CiswitchError
     from ciswitch.fleet import journal, report
 
     try:
         with journal.open_existing(_state_path(workdir, state)) as opened:
             rows = opened.rows() if all_runs else list(opened.latest().values())
+        if refresh:
+            click.echo(_refreshed(rows, _state_path(workdir, state), gitlab_url, branch, fmt),
+                       nl=False)
+            return
+        if gitlab_url:
+            raise CiswitchError("--gitlab-url goes with --refresh")
     except CiswitchError as err:
         _fail(err)
     click.echo(report.render(rows, fmt), nl=False)
+
+
+def _refreshed(rows: list[Any], state: Path, gitlab_url: str | None, branch: str,
+               fmt: str) -> str:
+    from ciswitch.fleet import refresh
+    from ciswitch.fleet.steps import Steps
+    from ciswitch.gitlab_api import from_environment
+
+    from_environment(gitlab_url)  # a missing URL or token is an error before any request
+    assert gitlab_url is not None
+    with Steps(state) as steps:
+        if sys.stderr.isatty():
+            from rich.progress import Progress
+
+            with Progress(transient=True) as bar:
+                task = bar.add_task("asking GitLab", total=len(rows))
+                found = refresh.refresh(rows, steps, gitlab_url, branch,
+                                        lambda: bar.advance(task))
+        else:
+            found = refresh.refresh(rows, steps, gitlab_url, branch, lambda: None)
+    return refresh.render(found, fmt)
+
+
+@fleet.command("sync")
+@_source_options
+@_state_option
+@click.option("-j", "--jobs", type=click.IntRange(1, 32), default=2, show_default=True,
+              help="Projects synced at the same time.")
+@click.option("--registry-host", metavar="HOST",
+              help="Container Registry host, to derive each project's address as plan does.")
+@click.option("--branch", default="ciswitch/remote-stages-storage", show_default=True,
+              metavar="NAME", help="Change branch whose .ciswitch.toml may name the address.")
+@click.option("--werf", "werf_path", default="werf", show_default=True, metavar="PATH")
+@click.option("--docker", "docker_path", default="docker", show_default=True, metavar="PATH",
+              help="docker, asked which projects have local stages on this host.")
+@click.option("--retries", type=click.IntRange(0, 10), default=2, show_default=True,
+              help="Retries of a failed sync (never after an authentication error).")
+@click.option("--retry-delay", type=click.FloatRange(0), default=5.0, show_default=True,
+              metavar="SECONDS", help="Wait before retry N: N times this.")
+@click.option("--retry-failed", is_flag=True, help="Also redo projects that failed before.")
+def sync(**params: Any) -> None:
+    """On a runner host: copy every project's local stages to its registry address.
+
+    For each project with local stages here, `werf stages sync --from :local --to ADDRESS`
+    with the werf project name and address plan derives, in its clone; one log file per
+    project under <workdir>/logs/sync/. Resumable: projects synced or skipped before are left.
+    Projects without local stages here are skipped with the reason. Exit 1 when any failed.
+    """
+    from ciswitch.errors import CiswitchError
+    from ciswitch.fleet import procedure
+    from ciswitch.fleet.steps import FAILED, Steps
+
+    try:
+        workdir: Path = params["workdir"].resolve()
+        specs, _shard = _load_specs(params["repos_file"], params["gitlab_url"],
+                                    params["group"], params["shard_text"])
+        options = procedure.SyncOptions(
+            workdir=workdir, werf=params["werf_path"], docker=params["docker_path"],
+            branch=params["branch"], registry_host=params["registry_host"],
+            jobs=params["jobs"], retries=params["retries"],
+            retry_delay=params["retry_delay"], retry_failed=params["retry_failed"])
+        with Steps(_state_path(workdir, params["state"])) as steps:
+            results = procedure.sync_fleet(specs, steps, options, click.echo)
+    except CiswitchError as err:
+        _fail(err)
+    click.echo(f"sync: {_counts(r.status for r in results) or 'nothing to do'}")
+    sys.exit(1 if any(r.status == FAILED for r in results) else 0)
+
+
+def _counts(statuses: Any) -> str:
+    from collections import Counter
+
+    found = Counter(statuses)
+    return ", ".join(f"{n} {s}" for s, n in sorted(found.items()))
+
+
+@fleet.command("switch")
+@_source_options
+@_state_option
+@click.option("--registry-host", metavar="HOST",
+              help="Container Registry host, to derive each project's address as plan does.")
+@click.option("--branch", default="ciswitch/remote-stages-storage", show_default=True,
+              metavar="NAME", help="The change branch of every merge request.")
+@click.option("--werf", "werf_path", default="werf", show_default=True, metavar="PATH")
+@click.option("--only", multiple=True, metavar="PROJECT",
+              help="Only this project (name, path or URL; repeatable).")
+@click.option("--limit", type=click.IntRange(1), default=None, metavar="N",
+              help="Switch at most N projects.")
+@click.option("--dry-run", is_flag=True, help="Verify and show what would run; change nothing.")
+def switch(**params: Any) -> None:
+    """On a runner host: switch and merge each project, strictly one at a time.
+
+    Per project: verify (its merge request exists, its branch lints clean from its own tree,
+    its latest pipeline succeeded on that commit), run `werf stages switch-from-local --to
+    ADDRESS` in its clone, check the block file, then merge the merge request through the API
+    at once with the commit the pipeline ran on. The window between switch and merge is
+    recorded. It stops at the first failure; when the merge fails it prints that project's
+    rollback. Resumable: a project switched but not merged is merged first, never switched
+    twice. Needs --gitlab-url and GITLAB_TOKEN.
+    """
+    from ciswitch.errors import CiswitchError
+    from ciswitch.fleet import procedure
+    from ciswitch.fleet.steps import FAILED, Steps
+    from ciswitch.gitlab_api import from_environment
+
+    try:
+        workdir: Path = params["workdir"].resolve()
+        from_environment(params["gitlab_url"])
+        specs, _shard = _load_specs(params["repos_file"], params["gitlab_url"],
+                                    params["group"], params["shard_text"])
+        options = procedure.SwitchOptions(
+            workdir=workdir, werf=params["werf_path"], branch=params["branch"],
+            gitlab_url=params["gitlab_url"], registry_host=params["registry_host"],
+            only=tuple(params["only"]), limit=params["limit"], dry_run=params["dry_run"])
+        with Steps(_state_path(workdir, params["state"])) as steps:
+            results = procedure.switch_fleet(specs, steps, options, click.echo)
+    except CiswitchError as err:
+        _fail(err)
+    click.echo(f"switch: {_counts(r.status for r in results) or 'nothing to do'}")
+    sys.exit(1 if any(r.status == FAILED for r in results) else 0)
 
 
 #: run options the pipeline sets itself
@@ -301,3 +478,54 @@ def survey(
         for spec in specs:
             rows += survey_repo(spec, root, all_branches)
     click.echo(render_survey(rows, fmt), nl=False)
+
+
+@fleet.command("branches")
+@_source_options
+@click.option("--active-since", metavar="AGE",
+              help="Only branches with a commit in the last AGE (12h, 30d, 2w).")
+@click.option("--mr", is_flag=True,
+              help="Open a merge request into each branch instead of pushing onto it.")
+@click.option("--dry-run", is_flag=True, help="Say what would be pushed; push nothing.")
+def branches(repos_file: Path | None, gitlab_url: str | None, group: str | None,
+             workdir: Path, shard_text: str | None, active_since: str | None, mr: bool,
+             dry_run: bool) -> None:
+    """After the switch: `ciswitch branches --fix` over every repository of the fleet.
+
+    Each active branch still carrying :local gets the same fix as a new commit on top (or,
+    with --mr, a merge request into it); never a force push, refused when the branch moved
+    since it was read. One line per branch; exit 1 when any could not be fixed.
+    """
+    from ciswitch import branch_scan, gitops
+    from ciswitch.errors import CiswitchError
+    from ciswitch.fleet.runner import sync_clone
+    from ciswitch.redact import redact
+    from ciswitch.runbook.branch_fix import fix_branches
+
+    bad = False
+    try:
+        age = branch_scan.parse_age(active_since) if active_since else None
+    except ValueError as err:
+        _fail(CiswitchError(f"--active-since: {err}"))
+    try:
+        specs, _shard = _load_specs(repos_file, gitlab_url, group, shard_text)
+        for spec in specs:
+            try:
+                clone = sync_clone(spec, workdir.resolve())
+                if clone is None:
+                    click.echo(f"{spec.name}: skipped: empty repository")
+                    continue
+                fixes = fix_branches(gitops.open_repo(clone), "origin", active_since=age,
+                                     mr=mr, dry_run=dry_run, fetch=False)
+            except CiswitchError as err:
+                click.echo(f"{spec.name}: failed: {redact(str(err))}")
+                bad = True
+                continue
+            if not fixes:
+                click.echo(f"{spec.name}: no active branch carries :local")
+            for found in fixes:
+                click.echo(redact(f"{spec.name}: {found.line()}"))
+                bad = bad or found.status in ("failed", "refused", "unfixable")
+    except CiswitchError as err:
+        _fail(err)
+    sys.exit(1 if bad else 0)

@@ -29,6 +29,7 @@ from ciswitch.redact import redact
 if TYPE_CHECKING:
     from concurrent.futures import Future, ProcessPoolExecutor
 
+    from ciswitch.fleet.api import ApiSettings
     from ciswitch.fleet.journal import Journal
 
 
@@ -55,6 +56,8 @@ class RunOptions:
     retry_failed: bool = False
     shard: str | None = None
     command: str = ""
+    #: open merge requests through GitLab's API instead of push options
+    api: ApiSettings | None = None
 
 
 # --------------------------------------------------------------------------- one repository
@@ -248,8 +251,31 @@ def outcome_of(spec: RepoSpec, result: BranchOutcome, request: BranchRequest) ->
     return make(Status.PUSHED, f"pushed {result.branch}")
 
 
-def process_repo(spec: RepoSpec, workdir: Path, request: BranchRequest) -> RepoOutcome:
-    """Clone or fetch, then fix, commit and push like ``ciswitch branch``; never raises."""
+def _with_api(spec: RepoSpec, clone: Path, request: BranchRequest, result: BranchOutcome,
+              outcome: RepoOutcome, api: ApiSettings) -> RepoOutcome:
+    """Create or update the merge request through the API once the branch is on the remote."""
+    from ciswitch import gitops
+    from ciswitch.fleet.api import open_merge_request
+
+    if request.dry_run or result.status not in (BranchStatus.PUSHED, BranchStatus.UP_TO_DATE):
+        return outcome
+    repo = gitops.open_repo(clone)
+    try:
+        target = request.target or gitops.default_branch(repo, "origin")
+    finally:
+        repo.close()
+    info = open_merge_request(spec, clone, request, target, api)
+    detail = f"{outcome.detail}; merge request !{info.iid} {info.state}"
+    return replace(outcome, status=Status.MR_OPENED, detail=detail, mr_url=redact(info.url),
+                   mr_iid=info.iid, mr_state=info.state)
+
+
+def process_repo(spec: RepoSpec, workdir: Path, request: BranchRequest,
+                 api: ApiSettings | None = None) -> RepoOutcome:
+    """Clone or fetch, then fix, commit and push like ``ciswitch branch``; never raises.
+
+    With ``api`` the merge request is created or updated through GitLab's API after the push
+    (the push then carries no merge request options)."""
     from ciswitch.branching import prepare_branch
 
     try:
@@ -263,9 +289,17 @@ def process_repo(spec: RepoSpec, workdir: Path, request: BranchRequest) -> RepoO
             return RepoOutcome(spec.key, Status.SKIPPED, "empty repository")
         config = config_for(spec, clone, workdir, request.config_file)
         result = prepare_branch(
-            replace(request, path=clone, remote="origin", config_file=config, fresh_clone=True)
+            replace(request, path=clone, remote="origin", config_file=config, fresh_clone=True,
+                    merge_request_by_push=api is None)
         )
-        return outcome_of(spec, result, request)
+        outcome = outcome_of(spec, result, request)
+        if api is not None:
+            try:
+                return _with_api(spec, clone, request, result, outcome, api)
+            except CiswitchError as err:
+                return replace(outcome, status=Status.FAILED,
+                               detail=redact(f"{outcome.detail}; merge request: {err}"))
+        return outcome
     except CiswitchError as err:
         from ciswitch.merge_request import advise
 
@@ -376,8 +410,9 @@ def _run_batch(
         for spec in batch:
             journal.mark_pending(run, spec.key, spec.display, spec.name)
             progress.begin(spec)
-            outcome = process_repo(spec, options.workdir, options.request)
+            outcome = process_repo(spec, options.workdir, options.request, options.api)
             journal.record(run, outcome)
+            _record_mr(journal, outcome, spec)
             progress.done(spec, outcome)
             outcomes.append(outcome)
         return outcomes
@@ -385,7 +420,8 @@ def _run_batch(
     for spec in batch:
         journal.mark_pending(run, spec.key, spec.display, spec.name)
         progress.begin(spec)
-        futures[pool.submit(process_repo, spec, options.workdir, options.request)] = spec
+        futures[pool.submit(process_repo, spec, options.workdir, options.request,
+                            options.api)] = spec
     for future in as_completed(futures):
         spec = futures[future]
         try:
@@ -393,9 +429,22 @@ def _run_batch(
         except Exception as err:  # a worker process died
             outcome = RepoOutcome(spec.key, Status.FAILED, redact(f"worker failed: {err}"))
         journal.record(run, outcome)
+        _record_mr(journal, outcome, spec)
         progress.done(spec, outcome)
         outcomes.append(outcome)
     return outcomes
+
+
+def _record_mr(journal: Journal, outcome: RepoOutcome, spec: RepoSpec) -> None:
+    """The merge request's URL, iid and state as the API answered, in the step table."""
+    if outcome.mr_iid is None:
+        return
+    from ciswitch.fleet.steps import DONE, Steps
+
+    with Steps(journal.path) as steps:
+        steps.put(spec.key, "merge-request", DONE, f"!{outcome.mr_iid} {outcome.mr_state}",
+                  name=spec.name, mr_url=outcome.mr_url, mr_iid=outcome.mr_iid,
+                  mr_state=outcome.mr_state, sha=outcome.commit)
 
 
 def exit_code(outcomes: Sequence[RepoOutcome]) -> int:
