@@ -1,4 +1,5 @@
-"""``lint``: from a repository (or named files) to findings, problems and notices.
+"""``lint``: from a repository (or named files) to findings, problems, places not checked and
+notices.
 
 This is the one pipeline both ``lint`` and ``fix`` run: load the CI model, collect facts, run
 the enabled rules, drop suppressed findings. ``fix`` then takes the findings' fixes.
@@ -57,7 +58,7 @@ def analyse_workspace(
     """Lint the CI configuration of ``ws`` (``entry`` or the configured CI file). ``known``
     holds files already decoded and composed, by path (``fix`` checking its own result)."""
     ci_file = entry or config.ci_config
-    result = LintResult(root=label or ws.label)
+    result = LintResult(root=label or ws.label, strict=config.strict)
     if entry is not None and not entry.lower().endswith(YAML_SUFFIXES):
         from ciswitch.scripts.runs import script_kind
 
@@ -78,6 +79,7 @@ def analyse_workspace(
     result.problems.extend(pipeline.problems)
     result.notices.extend(pipeline.notices)
     result.notices.extend(facts.notices)
+    result.add_not_checked([*pipeline.not_checked, *facts.not_checked])
     result.files = facts.files.paths()
     return LintRun(result, facts)
 
@@ -103,9 +105,12 @@ def _analyse_named_script(
     result.notices.extend(facts.notices)
     result.files = facts.files.paths()
     if entry not in facts.files:
+        # the file named on the command line cannot be read: an input error, not a gap
         result.problems.extend(
-            Problem(n.path, n.message.removeprefix("not followed: ")) for n in facts.notices
+            Problem(n.path, n.message, n.line) for n in facts.not_checked if n.path == entry
         )
+    result.add_not_checked([n for n in facts.not_checked if entry in facts.files
+                            or n.path != entry])
     return LintRun(result, facts)
 
 

@@ -10,6 +10,7 @@ text agree (the C reader skips a BOM without counting it).
 from __future__ import annotations
 
 import bisect
+import functools
 import gc
 from array import array
 from collections.abc import Iterator, Mapping
@@ -127,11 +128,40 @@ def compose_documents(text: str, path: str) -> list[Any]:
     from ruamel.yaml import YAML
 
     yaml = YAML(typ="safe", pure=False)
+    yaml.Resolver = _fixed_version_resolver()
     try:
         with gc_paused():
             return _compose_all(yaml, text, path)
     finally:
         _release(yaml)
+
+
+@functools.cache
+def _fixed_version_resolver() -> type:
+    """ruamel's resolver with its YAML-version table looked up once per composed text.
+
+    The stock resolver finds the YAML version anew for every scalar (twice), through two
+    attribute lookups that fail with ``AttributeError`` under the C composer: that is about
+    half of composing a big file. Under the C composer the version never comes from the
+    document (its ``%YAML`` directive is not passed to the resolver), so it is the same for
+    every node and the table can be kept: the nodes and their tags are exactly the same.
+    """
+    from ruamel.yaml.resolver import VersionedResolver
+
+    table_of = VersionedResolver.__dict__["versioned_resolver"].fget
+    assert table_of is not None
+
+    class FixedVersionResolver(VersionedResolver):
+        _table: Any = None
+
+        @property
+        def versioned_resolver(self) -> Any:
+            table = self._table
+            if table is None:
+                table = self._table = table_of(self)
+            return table
+
+    return FixedVersionResolver
 
 
 def _release(yaml: Any) -> None:

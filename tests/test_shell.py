@@ -508,8 +508,8 @@ def test_any_assignment_removal_keeps_everything_else(
     after = apply(text, change)
     assert not analyse(after).has_errors
     statement = words_of(text[target.statement_start : target.statement_end])
-    if change[2] == ":":
-        assert removal_consistent(text, after, statement, [":"])
+    if change[2] in (":", "true"):
+        assert removal_consistent(text, after, statement, [change[2]])
     elif target.kind == "prefix" or target.siblings > 1:
         assert removal_consistent(text, after, words_of(text[target.start : target.end]), [])
     else:

@@ -31,7 +31,7 @@ from ciswitch.analysis.facts import (
 )
 from ciswitch.analysis.sites import PythonFileSite, ShellFileSite, Site, YamlScalarSite
 from ciswitch.gitlab import SCRIPT_KEYS, Job, Pipeline, ScriptLine, Variable
-from ciswitch.model import LOCAL, STAGES_VAR, SYNC_VAR, Notice
+from ciswitch.model import LOCAL, STAGES_VAR, SYNC_VAR, NotChecked, NotCheckedKind
 from ciswitch.source import SourceFile
 from ciswitch.verify import FileKind
 from ciswitch.yaml.nodes import MERGE_TAG, is_map, is_scalar, is_seq
@@ -110,7 +110,6 @@ class Replay:
         #: script runs per site: a site shared by many jobs is looked into once
         self._runs: dict[tuple[str, int], list[ScriptRun]] = {}
         self._runs_by_text: dict[str, tuple[list[ScriptRun], list[NotFollowed]]] = {}
-        self._noticed: set[Notice] = set()
 
     def site_for(self, file: SourceFile, node: Any, text: str) -> YamlScalarSite:
         key = (file.path, id(node))
@@ -195,7 +194,9 @@ class Replay:
             elif kind == 1:
                 self._call(job, session, site, obj)
             else:
-                self.run_script(job, session, obj)
+                fstart, _ = _safe_map(site, obj.start, obj.start)
+                origin = (site.file.path, site.file.position(fstart).line)
+                self.run_script(job, session, obj, origin)
 
     # -- script files a job runs --------------------------------------------------------------
     def _script_runs(self, site: Site) -> list[ScriptRun]:
@@ -216,14 +217,15 @@ class Replay:
         self._runs[site.key] = runs
         for item in skipped:
             fstart, _ = _safe_map(site, item.start, item.start)
-            notice = Notice(site.file.path, item.message, site.file.position(fstart).line)
-            if notice not in self._noticed:
-                self._noticed.add(notice)
-                self.facts.notices.append(notice)
+            line = site.file.position(fstart).line
+            self.facts.add_not_checked(NotChecked(site.file.path, line, item.kind, item.message))
         return runs
 
-    def script_file(self, path: str, kind: FileKind) -> SourceFile | None:
-        """Read a script file once; a file that cannot be read becomes a notice."""
+    def script_file(
+        self, path: str, kind: FileKind, origin: tuple[str, int | None] | None = None
+    ) -> SourceFile | None:
+        """Read a script file once; a file that cannot be read is not checked, at the place
+        that runs it (``origin``: path and line) or at the file itself."""
         found = self.facts.files.script(path)
         if found is None and self.workspace is not None:
             from ciswitch.errors import CiswitchError
@@ -232,18 +234,28 @@ class Replay:
             try:
                 found = read_source(self.workspace, path, self.known)
             except CiswitchError as err:
-                self.facts.notices.append(Notice(path, f"not followed: {err.message}"))
+                where, line = origin if origin is not None else (path, err.line)
+                message = f"{path}: {err.message}, not read" if origin else f"{err.message}"
+                self.facts.add_not_checked(
+                    NotChecked(where, line, NotCheckedKind.UNREADABLE_SCRIPT, message)
+                )
                 return None
             self.facts.files.add_script(found, kind)
         return found
 
-    def run_script(self, job: Reach, session: _Session, run: ScriptRun) -> None:
+    def run_script(
+        self,
+        job: Reach,
+        session: _Session,
+        run: ScriptRun,
+        origin: tuple[str, int | None] | None = None,
+    ) -> None:
         """Play a script file in the job's session (sourced files share it; executed ones
         inherit its exports, which for werf's settings amounts to the same)."""
         if run.path in self._running:
             return  # a script that runs itself again: once is enough
         kind = FileKind.PYTHON if run.kind == "python" else FileKind.SHELL
-        file = self.script_file(run.path, kind)
+        file = self.script_file(run.path, kind, origin)
         if file is None:
             return
         key = (file.path, -1)

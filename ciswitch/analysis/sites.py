@@ -144,8 +144,7 @@ class YamlScalarSite:
         removed_text = self.text[start:end]
         if self.text.strip() == removed_text.strip() and repl.strip() == "":
             return Fix((self._item_edit(),), True, "remove the list item", _words(self.text))
-        edit = _shell_edit(self, self.node.style, start, end, repl)
-        return Fix((edit,), True, "remove the assignment", _words(removed_text))
+        return _assignment_removal_fix(self, self.node.style, start, end, repl)
 
     def replace_local(self, to: str, what: str) -> Fix:
         """Point the ``:local`` of this scalar's value at ``to``."""
@@ -214,8 +213,7 @@ class ShellFileSite:
         if to is not None:
             return _shell_assignment_to(self, None, assignment, to)
         start, end, repl = assignment_removal(self.text, assignment)
-        edit = _shell_edit(self, None, start, end, repl)
-        return Fix((edit,), True, "remove the assignment", _words(self.text[start:end]))
+        return _assignment_removal_fix(self, None, start, end, repl)
 
 
 class PythonFileSite:
@@ -295,6 +293,19 @@ def _replacement_fix(
     new = _words(site.text[:start] + repl + site.text[end:])
     removed = tuple((Counter(old) - Counter(new)).elements())
     added = tuple((Counter(new) - Counter(old)).elements())
+    return Fix((_shell_edit(site, style, start, end, repl),), True, what, removed, added)
+
+
+def _assignment_removal_fix(
+    site: Site, style: str | None, start: int, end: int, repl: str
+) -> Fix:
+    """Remove an assignment (or replace its statement by a no-op), with the words that go and
+    come as the whole text's words say (a removed ``&&`` or a kept ``:`` included)."""
+    old = _words(site.text)
+    new = _words(site.text[:start] + repl + site.text[end:])
+    removed = tuple((Counter(old) - Counter(new)).elements())
+    added = tuple((Counter(new) - Counter(old)).elements())
+    what = "replace the assignment by true" if repl == "true" else "remove the assignment"
     return Fix((_shell_edit(site, style, start, end, repl),), True, what, removed, added)
 
 

@@ -10,12 +10,14 @@ import click
 
 from ciswitch.cli.to_option import to_option
 from ciswitch.fix import FixOutcome, unsafe_notes
+from ciswitch.model import not_checked_summary
 from ciswitch.report import FORMATS
 from ciswitch.workspace import DirectoryWorkspace
 
 
-def summary(outcome: FixOutcome, wrote: bool) -> str:
-    """One line: files changed, places fixed, places left and why."""
+def summary(outcome: FixOutcome, wrote: bool, listed: bool = False) -> str:
+    """One line: files changed, places fixed, places left and why, and the places not checked
+    (``listed``: shown above; otherwise ``-v`` shows them)."""
     verb = "Fixed" if wrote else "Would fix"
     files = len(outcome.changes)
     text = f"{verb} {len(outcome.fixed)} place(s) in {files} file(s)"
@@ -25,6 +27,9 @@ def summary(outcome: FixOutcome, wrote: bool) -> str:
         text += f"; {len(outcome.remaining)} left ({why})"
     else:
         text += "; nothing left"
+    gaps = not_checked_summary(outcome.not_checked)
+    if gaps:
+        text += f"; {gaps}: {'listed above' if listed else '-v lists them'}"
     return text + "."
 
 
@@ -59,6 +64,10 @@ def summary(outcome: FixOutcome, wrote: bool) -> str:
     type=click.Path(path_type=Path, dir_okay=False),
     help="Write the report of findings left to FILE.",
 )
+@click.option(
+    "-v", "--verbose", is_flag=True,
+    help="List the places not checked (includes from other projects, unreadable scripts...).",
+)
 def fix(
     paths: tuple[Path, ...],
     show_diff: bool,
@@ -68,6 +77,7 @@ def fix(
     config_file: Path | None,
     fmt: str,
     output: Path | None,
+    verbose: bool,
 ) -> None:
     """Remove every :local stages storage that can be removed safely.
 
@@ -111,14 +121,19 @@ def fix(
         if write and outcome.changes:
             write_changes(ws, outcome)
         result.findings.extend(outcome.remaining)
+        result.add_not_checked(outcome.not_checked)
     if result.findings or fmt != "text":
         emit_report(result, fmt, output, False)
     merged = FixOutcome(
         changes=[c for o in outcomes for c in o.changes],
         fixed=[f for o in outcomes for f in o.fixed],
         remaining=[f for o in outcomes for f in o.remaining],
+        not_checked=result.not_checked,
     )
-    click.echo(summary(merged, write), err=not write)
+    if verbose:
+        for gap in result.not_checked:
+            click.echo(gap.one_line(), err=not write)
+    click.echo(summary(merged, write, listed=verbose), err=not write)
     notes = unsafe_notes(merged.fixed)
     if notes:
         click.echo(f"Applied unsafe fixes: {'; '.join(notes)}.", err=True)

@@ -20,12 +20,25 @@ def combine(results: list[LintResult]) -> LintResult:
         combined.findings.extend(result.findings)
         combined.problems.extend(result.problems)
         combined.notices.extend(result.notices)
+        combined.not_checked.extend(result.not_checked)
         combined.files.extend(result.files)
+        combined.provenance.extend(p for p in result.provenance if p not in combined.provenance)
     return combined
 
 
+def exit_status(results: list[LintResult], strict: bool) -> int:
+    """The worst exit status of the results, each under its own ``strict`` setting or
+    ``--strict``."""
+    return max((r.exit_status(strict=strict or r.strict) for r in results), default=0)
+
+
 def emit_report(
-    result: LintResult, fmt: str, output: Path | None, statistics: bool, verbose: bool = False
+    result: LintResult,
+    fmt: str,
+    output: Path | None,
+    statistics: bool,
+    verbose: bool = False,
+    strict: bool = False,
 ) -> None:
     """Write the report: ``--output`` gets the chosen format, the terminal the text form."""
     from ciswitch.report import render
@@ -38,7 +51,8 @@ def emit_report(
             fmt = "text"
     from ciswitch.report.text import use_color
 
-    click.echo(render(fmt, result, verbose=verbose, color=use_color(sys.stdout)), nl=False)
+    text = render(fmt, result, verbose=verbose, strict=strict, color=use_color(sys.stdout))
+    click.echo(text, nl=False)
     if statistics:
         from ciswitch.report.statistics import render_statistics
 
@@ -69,7 +83,15 @@ def emit_report(
     help="Read settings from FILE instead of .ciswitch.toml / pyproject.toml.",
 )
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
-@click.option("-v", "--verbose", is_flag=True, help="Also show notices (includes not followed...).")
+@click.option(
+    "-v", "--verbose", is_flag=True,
+    help="List the places not checked (includes from other projects, unreadable scripts...) "
+    "and other notices.",
+)
+@click.option(
+    "--strict", is_flag=True,
+    help="Exit 1 when any place could not be checked (also `strict = true` in the config).",
+)
 def lint(
     paths: tuple[Path, ...],
     fmt: str,
@@ -78,6 +100,7 @@ def lint(
     config_file: Path | None,
     exit_zero: bool,
     verbose: bool,
+    strict: bool,
 ) -> None:
     """Report every :local stages storage use in the CI configuration.
 
@@ -87,9 +110,18 @@ def lint(
     from ciswitch.lint import lint_paths
 
     runs = lint_paths(list(paths) or [Path(".")], config_file)
-    result = combine([a.result for a in runs])
-    emit_report(result, fmt, output, statistics, verbose)
-    code = result.exit_code
+    results = [a.result for a in runs]
+    if fmt == "sarif":
+        from ciswitch.gitops import provenance
+
+        for one in results:
+            found = provenance(Path(one.root))
+            if found is not None:
+                one.provenance.append(found)
+    result = combine(results)
+    strict_any = strict or any(r.strict for r in results)
+    emit_report(result, fmt, output, statistics, verbose, strict_any)
+    code = exit_status(results, strict)
     if exit_zero and code == 1:
         code = 0
     sys.exit(code)

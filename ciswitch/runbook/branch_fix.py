@@ -43,7 +43,6 @@ class BranchFix:
 def _fix_commit(repo: git.Repo, tip: str, to: str | None, unsafe: bool,
                 author: gitops.Identity | None) -> tuple[str | None, str]:
     """The fix as a new commit on ``tip`` (None when nothing can be fixed) and what it did."""
-    from ciswitch.branching import commit_message
     from ciswitch.config import load_config
     from ciswitch.fix import plan_fix
     from ciswitch.git_tree import GitTreeWorkspace
@@ -56,7 +55,11 @@ def _fix_commit(repo: git.Repo, tip: str, to: str | None, unsafe: bool,
     if not plan.changes:
         return None, f"{len(plan.remaining)} place(s) need a manual change"
     files = {change.path: change.new for change in plan.changes}
-    message = commit_message(plan, TITLE, marker=False, to=to)
+    places = [f"- {f.path}:{f.begin.line}:{f.begin.column} {f.code}" for f in plan.fixed]
+    body = ["The same change as on the default branch: this branch's CI no longer uses",
+            ":local stages storage, which werf refuses after switch-from-local.", "",
+            "Places fixed:", *places]
+    message = gitops.commit_message(TITLE, "\n".join(body))
     sha = gitops.commit_files(repo, tip, files, message, author)
     return sha, f"{len(plan.fixed)} place(s) fixed"
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from ciswitch.errors import CiswitchError
+from ciswitch.model import NotCheckedKind
 from ciswitch.workspace import Workspace, normalize
 
 if TYPE_CHECKING:
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
     from ciswitch.shell.model import Word
 
 ScriptKind = Literal["shell", "python"]
+#: records a command that runs something not followed: its message and why
+Skip = Callable[[str, NotCheckedKind], None]
 
 SHELL_SUFFIXES = (".sh", ".bash", ".bats", ".ksh", ".zsh", ".dash")
 PYTHON_SUFFIXES = (".py",)
@@ -38,7 +41,11 @@ _SHEBANG_SHELL = re.compile(r"^#!\s*\S*?(?:/env\s+(?:-\S+\s+)*)?\S*?\b(?:ba|da|z
 _SHEBANG_PYTHON = re.compile(r"^#!.*\bpython[\d.]*\b")
 #: cheap prefilter: a text that may run a file (a path, a sourcing dot, an interpreter, make)
 #: lines that are parsed whatever their words: make (to say it is not followed)
-_ALWAYS_PARSE = re.compile(r"\bg?make\b")
+_ALWAYS_PARSE = re.compile(
+    r"\bg?make\b"
+    # a shell, ``source``/``.`` or Python running a path held in a variable (computed path)
+    r"|(?:^|[\s;&|(])(?:(?:ba|da|z|k|a|mk)?sh|source|\.|python[\d.]*)\s+[\"']?\$\{?[A-Za-z_]"
+)
 #: ``python -m package.module``: parsed when the module is a file of the repository
 _PYTHON_MODULE = re.compile(r"python[\d.]*\s(?:\s*-[^m\s]\S*)*\s*-m\s*([\w.]+)")
 #: candidate words of a line: what could name a repository file
@@ -66,6 +73,7 @@ class NotFollowed:
 
     start: int
     message: str
+    kind: NotCheckedKind = NotCheckedKind.MISSING_SCRIPT
 
 
 _RUNNERS = frozenset({*_SOURCERS, *_SHELLS, "python", "python3", "python2"})
@@ -149,12 +157,12 @@ def _classify(
     base = _base(name)
     start, end = command.start, command.end
 
-    def skip(message: str) -> None:
-        skipped.append(NotFollowed(start, message))
+    def skip(message: str, kind: NotCheckedKind) -> None:
+        skipped.append(NotFollowed(start, message, kind))
 
     if base in _MAKES:
         target = " ".join(w.raw for w in args if not w.raw.startswith("-")) or "default target"
-        skip(f"{base} {target}: make targets are not followed")
+        skip(f"{base} {target}: make targets are not followed", NotCheckedKind.MAKE_TARGET)
         return
     if base in _SOURCERS and name.value in _SOURCERS:
         if not args or _is_substitution(args[0]):
@@ -177,15 +185,23 @@ def _classify(
         try:
             path = normalize(path)
         except CiswitchError:
-            skip(f"{name.raw}: outside the repository, not followed")
+            skip(f"{name.raw}: outside the repository, not followed", NotCheckedKind.OUTSIDE_SCRIPT)
             return
         if not ws.is_file(path):
-            if _PROJECT_DIR.search(name.raw) or raw.startswith("./") or not raw.startswith("/"):
-                skip(f"{name.raw}: no such file in the repository, not followed")
+            unreadable = unreadable_reason(ws, path)
+            if unreadable is not None:
+                skip(f"{name.raw}: {unreadable}, not read", NotCheckedKind.UNREADABLE_SCRIPT)
+            elif _PROJECT_DIR.search(name.raw) or raw.startswith("./") or not raw.startswith("/"):
+                skip(
+                    f"{name.raw}: no such file in the repository, not followed",
+                    NotCheckedKind.MISSING_SCRIPT,
+                )
             return
         kind = script_kind(ws, path)
         if kind is not None:
             runs.append(ScriptRun(path, kind, start, end))
+        elif _is_binary(ws, path):
+            skip(f"{name.raw}: a binary program, not read", NotCheckedKind.UNREADABLE_SCRIPT)
 
 
 def _base(word: Word) -> str:
@@ -197,7 +213,7 @@ def _is_substitution(word: Word) -> bool:
     return raw.startswith(("$(", "<(", "`"))
 
 
-def _shell_target(args: list[Word], skip: Callable[[str], None], shell: str) -> Word | None:
+def _shell_target(args: list[Word], skip: Skip, shell: str) -> Word | None:
     index = 0
     while index < len(args):
         value = args[index].value
@@ -210,7 +226,7 @@ def _shell_target(args: list[Word], skip: Callable[[str], None], shell: str) -> 
             continue
         if value.startswith(("-", "+")) and len(value) > 1:
             if "c" in value and not value.startswith("--"):
-                skip(f"{shell} -c: a command string, not followed")
+                skip(f"{shell} -c: a command string, not followed", NotCheckedKind.COMMAND_STRING)
                 return None
             index += 1
             continue
@@ -222,7 +238,7 @@ def _python(
     args: list[Word],
     ws: Workspace,
     runs: list[ScriptRun],
-    skip: Callable[[str], None],
+    skip: Skip,
     start: int,
     end: int,
 ) -> None:
@@ -241,7 +257,10 @@ def _python(
                     runs.append(ScriptRun(candidate, "python", start, end))
                     return
             if ws.is_file(f"{base.split('/')[0]}/__init__.py") or "." in module:
-                skip(f"python -m {module}: module not found in the repository, not followed")
+                skip(
+                    f"python -m {module}: module not found in the repository, not followed",
+                    NotCheckedKind.PYTHON_MODULE,
+                )
             return
         if value in ("-c", "-"):
             return
@@ -277,29 +296,59 @@ def _resolve(word: Word) -> str | None:
     return value
 
 
+def unreadable_reason(ws: Workspace, rel: str) -> str | None:
+    """Why a path that is not a readable regular file of the repository still names
+    something (a FIFO, a directory, a symlink leaving the root), or None when nothing is
+    there. Only the workspace's checks run: a FIFO is never opened."""
+    try:
+        ws.read_bytes(rel)
+    except CiswitchError as err:
+        if err.message == "file not found":
+            return None
+        return err.message
+    return None
+
+
+def _is_binary(ws: Workspace, rel: str) -> bool:
+    try:
+        return b"\x00" in ws.read_bytes(rel)[:8192]
+    except CiswitchError:
+        return False
+
+
 def _add(
     word: Word,
     kind: ScriptKind,
     sourced: bool,
     ws: Workspace,
     runs: list[ScriptRun],
-    skip: Callable[[str], None],
+    skip: Skip,
     start: int,
     end: int,
 ) -> None:
     path = _resolve(word)
     if path is None:
-        skip(f"{word.raw}: computed path, not followed")
+        skip(f"{word.raw}: computed path, not followed", NotCheckedKind.COMPUTED_PATH)
         return
     if path.startswith("/"):
-        skip(f"{word.raw}: absolute path outside the repository, not followed")
+        skip(
+            f"{word.raw}: absolute path outside the repository, not followed",
+            NotCheckedKind.OUTSIDE_SCRIPT,
+        )
         return
     try:
         rel = normalize(path)
     except CiswitchError:
-        skip(f"{word.raw}: outside the repository, not followed")
+        skip(f"{word.raw}: outside the repository, not followed", NotCheckedKind.OUTSIDE_SCRIPT)
         return
     if not ws.is_file(rel):
-        skip(f"{word.raw}: no such file in the repository, not followed")
+        unreadable = unreadable_reason(ws, rel)
+        if unreadable is not None:
+            skip(f"{word.raw}: {unreadable}, not read", NotCheckedKind.UNREADABLE_SCRIPT)
+        else:
+            skip(
+                f"{word.raw}: no such file in the repository, not followed",
+                NotCheckedKind.MISSING_SCRIPT,
+            )
         return
     runs.append(ScriptRun(rel, script_kind(ws, rel) or kind, start, end, sourced))
