@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING
 from ciswitch.errors import CiswitchError
 
 if TYPE_CHECKING:
-    from ciswitch.branching import BranchRequest
+    from ciswitch.branching import BranchOutcome, BranchRequest
+    from ciswitch.fleet.journal import RepoOutcome
     from ciswitch.fleet.sources import RepoSpec
     from ciswitch.gitlab_api import GitLabClient, MergeRequestInfo, ProjectInfo
     from ciswitch.workspace import Workspace
@@ -109,6 +110,46 @@ def open_merge_request(spec: RepoSpec, clone: Path, request: BranchRequest, targ
     return info
 
 
+def with_api(spec: RepoSpec, clone: Path, request: BranchRequest, result: BranchOutcome,
+              outcome: RepoOutcome, api: ApiSettings) -> RepoOutcome:
+    """Create or update the merge request through the API once the branch is on the remote;
+    a failure of the API is the repository's failure (a later run finds the branch pushed)."""
+    from dataclasses import replace
+
+    from ciswitch import gitops
+    from ciswitch.branching import BranchStatus
+    from ciswitch.fleet.journal import Status
+    from ciswitch.redact import redact
+
+    if request.dry_run or result.status not in (BranchStatus.PUSHED, BranchStatus.UP_TO_DATE):
+        return outcome
+    repo = gitops.open_repo(clone)
+    try:
+        target = request.target or gitops.default_branch(repo, "origin")
+    finally:
+        repo.close()
+    try:
+        info = open_merge_request(spec, clone, request, target, api)
+    except CiswitchError as err:
+        return replace(outcome, status=Status.FAILED,
+                       detail=redact(f"{outcome.detail}; merge request: {err}"))
+    detail = f"{outcome.detail}; merge request !{info.iid} {info.state}"
+    return replace(outcome, status=Status.MR_OPENED, detail=detail, mr_url=redact(info.url),
+                   mr_iid=info.iid, mr_state=info.state)
+
+
+def record_mr(journal: Path, outcome: RepoOutcome, spec: RepoSpec) -> None:
+    """The merge request's URL, iid and state as the API answered, in the step table."""
+    if outcome.mr_iid is None:
+        return
+    from ciswitch.fleet.steps import DONE, Steps
+
+    with Steps(journal) as steps:
+        steps.put(spec.key, "merge-request", DONE, f"!{outcome.mr_iid} {outcome.mr_state}",
+                  name=spec.name, mr_url=outcome.mr_url, mr_iid=outcome.mr_iid,
+                  mr_state=outcome.mr_state, sha=outcome.commit)
+
+
 def find_merge_request(client: GitLabClient, project: ProjectInfo,
                        branch: str) -> MergeRequestInfo | None:
     """The open merge request from ``branch``, else the newest one in any state."""
@@ -117,4 +158,5 @@ def find_merge_request(client: GitLabClient, project: ProjectInfo,
 
 
 __all__ = ["ApiSettings", "client_for", "find_merge_request", "head_workspace",
-           "open_merge_request", "plan_markdown", "project_path", "token_present"]
+           "open_merge_request", "plan_markdown", "project_path", "record_mr", "token_present",
+           "with_api"]

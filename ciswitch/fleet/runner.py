@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from ciswitch.branching import BranchOutcome, BranchRequest, BranchStatus
 from ciswitch.errors import CiswitchError
+from ciswitch.fleet.api import record_mr, with_api
 from ciswitch.fleet.journal import PUSHED, RepoOutcome, Status
 from ciswitch.fleet.sources import DEFAULT_CI_CONFIG, RepoSpec
 from ciswitch.redact import redact
@@ -287,31 +288,10 @@ def _on_remote(clone: Path, branch: str, commit: str | None) -> bool:
         repo.close()
 
 
-def _with_api(spec: RepoSpec, clone: Path, request: BranchRequest, result: BranchOutcome,
-              outcome: RepoOutcome, api: ApiSettings) -> RepoOutcome:
-    """Create or update the merge request through the API once the branch is on the remote."""
-    from ciswitch import gitops
-    from ciswitch.fleet.api import open_merge_request
-
-    if request.dry_run or result.status not in (BranchStatus.PUSHED, BranchStatus.UP_TO_DATE):
-        return outcome
-    repo = gitops.open_repo(clone)
-    try:
-        target = request.target or gitops.default_branch(repo, "origin")
-    finally:
-        repo.close()
-    info = open_merge_request(spec, clone, request, target, api)
-    detail = f"{outcome.detail}; merge request !{info.iid} {info.state}"
-    return replace(outcome, status=Status.MR_OPENED, detail=detail, mr_url=redact(info.url),
-                   mr_iid=info.iid, mr_state=info.state)
-
-
 def process_repo(spec: RepoSpec, workdir: Path, request: BranchRequest,
                  api: ApiSettings | None = None) -> RepoOutcome:
-    """Clone or fetch, then fix, commit and push like ``ciswitch branch``; never raises.
-
-    With ``api`` the merge request is created or updated through GitLab's API after the push
-    (the push then carries no merge request options)."""
+    """Clone or fetch, then fix, commit and push like ``ciswitch branch`` (with ``api``: no
+    merge request push options, the API opens it after the push); never raises."""
     from ciswitch.fleet.sources import auth_env
 
     with auth_env(spec):
@@ -340,13 +320,7 @@ def _process_repo(spec: RepoSpec, workdir: Path, request: BranchRequest,
         if result.status == BranchStatus.UP_TO_DATE and not request.push:
             on_remote = _on_remote(clone, result.branch, result.commit)
         outcome = outcome_of(spec, result, request, on_remote=on_remote)
-        if api is not None:
-            try:
-                return _with_api(spec, clone, request, result, outcome, api)
-            except CiswitchError as err:
-                return replace(outcome, status=Status.FAILED,
-                               detail=redact(f"{outcome.detail}; merge request: {err}"))
-        return outcome
+        return outcome if api is None else with_api(spec, clone, request, result, outcome, api)
     except CiswitchError as err:
         from ciswitch.merge_request import advise
 
@@ -576,7 +550,7 @@ def _run_batch(
             progress.begin(spec)
             outcome = process_repo(spec, options.workdir, options.request, options.api)
             journal.record(run, outcome)
-            _record_mr(journal, outcome, spec)
+            record_mr(journal.path, outcome, spec)
             progress.done(spec, outcome)
             outcomes.append(outcome)
         return outcomes
@@ -594,22 +568,10 @@ def _run_batch(
         except Exception as err:  # a worker process died
             outcome = RepoOutcome(spec.key, Status.FAILED, redact(f"worker failed: {err}"))
         journal.record(run, outcome)
-        _record_mr(journal, outcome, spec)
+        record_mr(journal.path, outcome, spec)
         progress.done(spec, outcome)
         outcomes.append(outcome)
     return outcomes
-
-
-def _record_mr(journal: Journal, outcome: RepoOutcome, spec: RepoSpec) -> None:
-    """The merge request's URL, iid and state as the API answered, in the step table."""
-    if outcome.mr_iid is None:
-        return
-    from ciswitch.fleet.steps import DONE, Steps
-
-    with Steps(journal.path) as steps:
-        steps.put(spec.key, "merge-request", DONE, f"!{outcome.mr_iid} {outcome.mr_state}",
-                  name=spec.name, mr_url=outcome.mr_url, mr_iid=outcome.mr_iid,
-                  mr_state=outcome.mr_state, sha=outcome.commit)
 
 
 def exit_code(outcomes: Sequence[RepoOutcome]) -> int:
