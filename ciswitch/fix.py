@@ -12,6 +12,7 @@ import bisect
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ciswitch.config import Config
 from ciswitch.edits import EditConflict, apply_edits, group_edits, overlaps
@@ -21,6 +22,9 @@ from ciswitch.rules import rule_of
 from ciswitch.source import SourceFile
 from ciswitch.verify import verify_meaning
 from ciswitch.workspace import DirectoryWorkspace, Workspace
+
+if TYPE_CHECKING:
+    from ciswitch.atomic import PlannedWrite
 
 
 @dataclass
@@ -265,9 +269,25 @@ def unsafe_notes(fixed: list[Finding]) -> list[str]:
     return notes
 
 
-def write_changes(ws: DirectoryWorkspace, outcome: FixOutcome) -> None:
-    """Write every verified change atomically (temporary file + rename, mode kept)."""
-    from ciswitch.atomic import atomic_write_bytes
+def planned_writes(ws: DirectoryWorkspace, outcome: FixOutcome) -> list[PlannedWrite]:
+    """The verified changes as writes of one transaction (:func:`ciswitch.atomic.write_all`):
+    each is checked, just before the renames, to be still the file that was read."""
+    from ciswitch.atomic import PlannedWrite
 
-    for change in outcome.changes:
-        atomic_write_bytes(ws.path_of(change.path), change.new)
+    return [
+        PlannedWrite(
+            ws.write_target(change.path),
+            change.new,
+            ws.stamp_of(change.path),
+            change.path,
+            change.old,
+        )
+        for change in outcome.changes
+    ]
+
+
+def write_changes(ws: DirectoryWorkspace, outcome: FixOutcome) -> None:
+    """Write every verified change, all or nothing (:mod:`ciswitch.atomic`)."""
+    from ciswitch.atomic import write_all
+
+    write_all(planned_writes(ws, outcome))
