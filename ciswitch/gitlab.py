@@ -189,6 +189,8 @@ class _Loader:
         self.notices: list[Notice] = []
         self.not_checked: list[NotChecked] = []
         self._seen: set[str] = set()
+        #: includes (path, line) guarded by ``rules:``: GitLab may leave them out
+        self._conditional: set[tuple[str, int]] = set()
         self._stack: list[str] = []
         self.parents: dict[int, Entry] = {}
 
@@ -211,6 +213,15 @@ class _Loader:
             file = read_source(self.workspace, norm, self.known)
             doc = config_document(file)
         except CiswitchError as err:
+            if origin is not None and (path, origin[1]) in self._conditional and (
+                err.message == "file not found"
+            ):
+                self.not_checked.append(NotChecked(
+                    origin[0], origin[1], NotCheckedKind.INCLUDE_RULES,
+                    f"include {norm}: not in the repository, and its rules: may leave it out "
+                    "(rules are not evaluated), not followed",
+                ))
+                return None
             if origin is None:
                 self.problems.append(Problem(err.path or norm, err.message, err.line, err.column))
             else:
@@ -258,7 +269,10 @@ class _Loader:
                 entries = mapping_entries(file, item)
                 if "local" in entries and is_scalar(entries["local"].value):
                     value = str(entries["local"].value.value)
-                    targets.extend((p, line) for p in self._expand(file, value, line))
+                    expanded = self._expand(file, value, line)
+                    if "rules" in entries:
+                        self._conditional.update((p, line) for p in expanded)
+                    targets.extend((p, line) for p in expanded)
                 else:
                     kinds = [
                         k for k in ("project", "remote", "template", "component") if k in entries
@@ -273,6 +287,12 @@ class _Loader:
         return targets
 
     def _expand(self, file: SourceFile, value: str, line: int) -> list[str]:
+        if "$" in value:
+            self.not_checked.append(NotChecked(
+                file.path, line, NotCheckedKind.COMPUTED_INCLUDE,
+                f"include {value}: the path holds a variable, not followed",
+            ))
+            return []
         if "*" in value or "?" in value:
             try:
                 matches = glob_files(self.workspace, value)

@@ -431,8 +431,10 @@ class Replay:
         if not alternative:
             if job.hidden and site.key in self.facts.real_sites:
                 return  # real jobs run this line; a template's own view does not count
+            # the werf word itself is underlined, not a wrapper or assignment before it
+            word_start, word_end = call.werf_span or (call.start, call.start + 4)
             werf_call_place = self._shell_place(
-                Kind.STORAGELESS_CALL, site, call.start, call.start + 4, CallAt(site, call)
+                Kind.STORAGELESS_CALL, site, word_start, word_end, CallAt(site, call)
             )
             werf_call_place.add_job(job)
             for place in feeding:
