@@ -12,16 +12,21 @@ import bisect
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from ciswitch.analysis.proof import pipeline_error
+from ciswitch.analysis.facts import Facts
+from ciswitch.analysis.proof import pipeline_error, pipeline_view
 from ciswitch.config import Config
 from ciswitch.edits import EditConflict, apply_edits, group_edits, overlaps
 from ciswitch.lint import LintRun, analyse_workspace
-from ciswitch.model import Edit, Finding, Problem
+from ciswitch.model import Edit, Finding, LintResult, NotChecked, Problem
 from ciswitch.rules import rule_of
 from ciswitch.source import SourceFile
 from ciswitch.verify import verify_meaning
 from ciswitch.workspace import DirectoryWorkspace, Workspace
+
+if TYPE_CHECKING:
+    from ciswitch.atomic import PlannedWrite
 
 
 @dataclass
@@ -39,6 +44,8 @@ class FixOutcome:
     fixed: list[Finding] = field(default_factory=list)
     remaining: list[Finding] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    #: places the lint behind the fix could not read or follow (nothing there was fixed)
+    not_checked: list[NotChecked] = field(default_factory=list)
 
 
 class OverlayWorkspace:
@@ -136,6 +143,8 @@ class _Round:
 
     run: LintRun
     overlay: dict[str, SourceFile]
+    #: each changed file's bytes before the first change (the only copy ``fix`` keeps of them)
+    originals: dict[str, bytes] = field(default_factory=dict)
 
 
 def plan_fix(
@@ -154,12 +163,14 @@ def plan_fix(
     to fix. A fix the proof rejects is left with that reason; the other fixes of its file are
     still applied."""
     run = analyse_workspace(ws, config, entry=entry, to=to)
-    outcome = FixOutcome(problems=list(run.result.problems))
+    outcome = FixOutcome(
+        problems=list(run.result.problems), not_checked=list(run.result.not_checked)
+    )
     if outcome.problems:
         outcome.remaining = list(run.result.findings)
         return outcome
-    originals = run.facts.files
     state = _Round(run, {})
+    del run  # the rounds hold one analysis at a time (memory: see _prove)
     refused: dict[FindingKey, str] = {}
     left: list[Finding] = []
     for _ in range(MAX_ROUNDS):
@@ -169,7 +180,7 @@ def plan_fix(
         progressed = False
         for path in sorted({f.path for f in chosen}):
             mine = [f for f in chosen if f.path == path]
-            proof = _prove(ws, config, entry, to, state, mine)
+            proof = _prove(ws, config, entry, to, state, mine, release=True)
             if isinstance(proof, _Proved):
                 _commit(state, proof, outcome)
                 progressed = True
@@ -206,7 +217,7 @@ def plan_fix(
             finding.unfixable_reason = "overlaps another fix that could not be settled"
     outcome.remaining = sorted(left, key=lambda f: f.sort_key)
     for path, source in state.overlay.items():
-        original = originals[path].raw
+        original = state.originals[path]
         if source.raw != original:
             outcome.changes.append(FileChange(path, original, source.raw))
     return outcome
@@ -219,11 +230,15 @@ class _Proved:
     findings: list[Finding]
     overlay: dict[str, SourceFile]
     run: LintRun
+    path: str
+    #: the file's bytes before its first change
+    original: bytes
 
 
 def _commit(state: _Round, proof: _Proved, outcome: FixOutcome) -> None:
     state.run = proof.run
     state.overlay = proof.overlay
+    state.originals.setdefault(proof.path, proof.original)
     outcome.fixed.extend(proof.findings)
 
 
@@ -234,9 +249,16 @@ def _prove(
     to: str | None,
     state: _Round,
     findings: list[Finding],
+    *,
+    release: bool = False,
 ) -> _Proved | str:
     """Apply ``findings``' fixes (all in one file) to the current text and prove them: the
-    new text and its lint, or the reason shown to the user when the proof fails."""
+    new text and its lint, or the reason shown to the user when the proof fails.
+
+    With ``release``, the analysis of the current text is let go (but for the file being
+    proved and a small summary of the pipeline) before the new text is composed and analysed,
+    so that fix never holds two: a big file's peak memory would double. Should the proof fail,
+    the current text is analysed again."""
     path = findings[0].path
     sources = state.run.facts.files
     old = sources[path]
@@ -246,27 +268,35 @@ def _prove(
     except EditConflict as err:
         return _refusal(str(err))
     new = SourceFile(path, old.encode(new_text), new_text, old.bom, old.executable)
-    error = verify_meaning(sources.kind_of(path), old, new, findings)
+    kind = sources.kind_of(path)
+    before = state.run.result.findings
+    view = pipeline_view(state.run.facts)
+    original = state.originals.get(path)
+    if original is None:
+        original = old.raw
+    del sources
+    if release:
+        state.run = LintRun(LintResult(root=state.run.result.root), Facts(None))
+    result: _Proved | str
+    error = verify_meaning(kind, old, new, findings)
+    del old
     if error is not None:
-        return _refusal(error)
-    overlay = {**state.overlay, path: new}
-    after = analyse_workspace(
-        OverlayWorkspace(ws, {p: s.raw for p, s in overlay.items()}),
-        config,
-        entry=entry,
-        to=to,
-        known=overlay,
-    )
-    gained = _unfixable_gained(after, state.run.result.findings)
-    if gained is not None:
-        return gained
-    error = _relint_error(after, state.run.result.findings, findings)
-    if error is not None:
-        return _refusal(error)
-    blocked = pipeline_error(state.run.facts, after.facts, to)
-    if blocked is not None:
-        return blocked.reason
-    return _Proved(list(findings), overlay, after)
+        result = _refusal(error)
+    else:
+        overlay = {**state.overlay, path: new}
+        after = _analyse(ws, config, entry, to, overlay)
+        relint = _relint_error(after, before, findings)
+        blocked = pipeline_error(view, after.facts, to)
+        result = (
+            (blocked.reason if blocked is not None else None)
+            or _unfixable_gained(after, before)
+            or (_refusal(relint) if relint is not None else None)
+            or _Proved(list(findings), overlay, after, path, original)
+        )
+        del after
+    if release and not isinstance(result, _Proved):
+        state.run = _analyse(ws, config, entry, to, state.overlay)
+    return result
 
 
 def _unfixable_gained(after: LintRun, before: list[Finding]) -> str | None:
@@ -282,6 +312,23 @@ def _unfixable_gained(after: LintRun, before: list[Finding]) -> str | None:
             where = f" in {', '.join(jobs)}" if jobs else ""
             return f"after this fix, {rule.summary}{where} ({code}); pass --to ADDRESS"
     return None
+
+
+def _analyse(
+    ws: DirectoryWorkspace | Workspace,
+    config: Config,
+    entry: str | None,
+    to: str | None,
+    overlay: dict[str, SourceFile],
+) -> LintRun:
+    """The analysis of the repository with ``overlay``'s files in their new text."""
+    return analyse_workspace(
+        OverlayWorkspace(ws, {p: s.raw for p, s in overlay.items()}),
+        config,
+        entry=entry,
+        to=to,
+        known=overlay,
+    )
 
 
 def _relint_error(after: LintRun, before: list[Finding], fixed: list[Finding]) -> str | None:
@@ -313,9 +360,25 @@ def unsafe_notes(fixed: list[Finding]) -> list[str]:
     return notes
 
 
-def write_changes(ws: DirectoryWorkspace, outcome: FixOutcome) -> None:
-    """Write every verified change atomically (temporary file + rename, mode kept)."""
-    from ciswitch.atomic import atomic_write_bytes
+def planned_writes(ws: DirectoryWorkspace, outcome: FixOutcome) -> list[PlannedWrite]:
+    """The verified changes as writes of one transaction (:func:`ciswitch.atomic.write_all`):
+    each is checked, just before the renames, to be still the file that was read."""
+    from ciswitch.atomic import PlannedWrite
 
-    for change in outcome.changes:
-        atomic_write_bytes(ws.path_of(change.path), change.new)
+    return [
+        PlannedWrite(
+            ws.write_target(change.path),
+            change.new,
+            ws.stamp_of(change.path),
+            change.path,
+            change.old,
+        )
+        for change in outcome.changes
+    ]
+
+
+def write_changes(ws: DirectoryWorkspace, outcome: FixOutcome) -> None:
+    """Write every verified change, all or nothing (:mod:`ciswitch.atomic`)."""
+    from ciswitch.atomic import write_all
+
+    write_all(planned_writes(ws, outcome))

@@ -121,3 +121,14 @@ def test_werf_every_job_puts_werf_in_every_job() -> None:
     assert len(jobs) == 200
     assert [name for name, job in jobs.items() if not has_werf(job)] == []
     assert not all(has_werf(job) for job in visible_jobs(generate(200)).values())
+
+
+def test_fleet_faults_bench_counts_nothing_wrong_on_one_trial_of_each_kind() -> None:
+    out = _run("fleet_faults.py", "--trials", "1", "--repos", "3")
+    lines = {ln.split(":")[0].strip(): ln for ln in out.splitlines() if ln.startswith("  ")}
+    assert set(lines) == {"kill", "concurrent", "sigint"}, out
+    for kind in ("kill", "sigint"):
+        for bad in ("pushed-but-journaled-failed", "branch-written-twice", "left-unpushed",
+                    "orphans", "tracebacks", "rerun-exit-not-0"):
+            assert bad not in lines[kind], out
+    assert "second-refused-exit-2 1" in lines["concurrent"], out

@@ -81,6 +81,9 @@ def _variable_fix(variable: Variable, to: str | None, parents: dict[int, Any]) -
             raise NoFix("the variable has no plain value")
         site = YamlScalarSite(file, scalar.node, str(scalar.node.value))
         return site.replace_local(to, f"set it to {to}")
+    if variable.scope == "matrix" and is_seq(entry.value):
+        # A parallel: matrix: list: removing the entry would drop its other values' jobs too.
+        raise NoFix("it is one value of a matrix list; remove it from the list by hand")
     owner = entry.owner
     removed = (variable.name,)
     if getattr(owner, "flow_style", False):

@@ -14,7 +14,7 @@ from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ciswitch.model import Notice
+from ciswitch.model import NotChecked, Notice
 from ciswitch.source import SourceFile
 from ciswitch.verify import FileKind
 
@@ -111,8 +111,14 @@ class Place:
 
     @property
     def affected_jobs(self) -> tuple[str, ...]:
-        """Real jobs when any reach the place, else the templates that hold it."""
-        return tuple(sorted(self.jobs or self.hidden_jobs))
+        """The real jobs that run the place (reached through ``extends``, ``!reference``,
+        ``<<:`` or an anchor); a hidden template is never named as a job."""
+        return tuple(sorted(self.jobs))
+
+    @property
+    def only_templates(self) -> bool:
+        """Whether only hidden templates hold the place: no job runs it."""
+        return not self.jobs and bool(self.hidden_jobs)
 
     @property
     def blocked(self) -> tuple[str, ...]:
@@ -177,8 +183,18 @@ class Facts:
     real_sites: set[tuple[str, int]] = field(default_factory=set)
     #: every file read (the pipeline's and the scripts jobs run)
     files: FilesRead = field(default_factory=FilesRead)
-    #: commands that run files this analysis does not follow (``make``, missing files)
+    #: notes for ``-v`` that are not about coverage
     notices: list[Notice] = field(default_factory=list)
+    #: what the jobs run that this analysis could not read or follow (``make``, missing or
+    #: unreadable scripts, computed paths), each place once
+    not_checked: list[NotChecked] = field(default_factory=list)
+
+    def add_not_checked(self, entry: NotChecked) -> None:
+        if entry not in self._not_checked_seen:
+            self._not_checked_seen.add(entry)
+            self.not_checked.append(entry)
+
+    _not_checked_seen: set[NotChecked] = field(default_factory=set, repr=False)
 
     def place(
         self, kind: Kind, file: SourceFile, start: int, end: int, what: Payload

@@ -3,9 +3,9 @@
 :mod:`ciswitch.verify` proves each changed file on its own; a shared definition (an anchor, a
 ``!reference`` target, a template reached by ``<<:`` or ``extends``) reaches other jobs, so
 here the pipeline before and after the fix is compared as GitLab assembles it: no
-``!reference`` may be left pointing at nothing, no job's variables may change besides the
-removed (or re-pointed) ``WERF_STAGES_STORAGE=:local`` and ``WERF_SYNCHRONIZATION=:local``, and
-the stages storage may not be taken from a job that runs werf without ``werf ci-env`` (it
+``!reference`` may be left pointing at nothing, no variable may come into or leave a job
+besides ``WERF_STAGES_STORAGE`` and ``WERF_SYNCHRONIZATION`` (what the fixes take), and the
+stages storage may not be taken from a job that runs werf without ``werf ci-env`` (it
 would have no stages storage), however the job reaches it.
 """
 
@@ -33,40 +33,64 @@ class Blocked:
     reason: str
 
 
-def pipeline_error(before: Facts, after: Facts, to: str | None) -> Blocked | None:
+@dataclass(frozen=True)
+class PipelineView:
+    """What the proof keeps of the pipeline before a fix (small: the analysis itself is let go
+    while the new text is analysed)."""
+
+    #: every ``!reference`` by (file, top-level key, index): whether it resolved
+    references: dict[tuple[str, str, int], bool]
+    #: every real job: its variables, and whether it runs werf with no ``werf ci-env``
+    jobs: dict[str, tuple[dict[str, str | None], bool]]
+
+
+def pipeline_view(facts: Facts) -> PipelineView | None:
+    pipeline = facts.pipeline
+    if pipeline is None:
+        return None
+    tops = tops_of(pipeline.files)
+    return PipelineView(
+        {where: resolved is not None for where, (_, resolved) in _references(pipeline.files, tops)},
+        {
+            name: (_variables(job, tops), _needs_storage(job, facts))
+            for name, job in pipeline.jobs.items()
+            if not job.hidden
+        },
+    )
+
+
+def pipeline_error(before: PipelineView | None, after: Facts, to: str | None) -> Blocked | None:
     """None when every job means after the fix what it meant before minus the removed
     ``:local``; else what differs (shown to the user as the reason the place is left)."""
-    old, new = before.pipeline, after.pipeline
-    if old is None or new is None:
+    new = after.pipeline
+    if before is None or new is None:
         return None
-    old_tops, new_tops = tops_of(old.files), tops_of(new.files)
-    old_refs = dict(_references(old.files, old_tops))
+    new_tops = tops_of(new.files)
     for where, (path, resolved) in _references(new.files, new_tops):
-        if resolved is None and old_refs.get(where, (path, None))[1] is not None:
+        if resolved is None and before.references.get(where, False):
             return Blocked(
                 f"!reference [{', '.join(path)}] in {where[1]} ({where[0]}) would point at"
                 " nothing: remove both by hand"
             )
-    for name, job in old.jobs.items():
-        if job.hidden or name not in new.jobs:
+    for name, (old_variables, needs_storage) in before.jobs.items():
+        if name not in new.jobs:
             continue
-        was = _variables(job, old_tops)
+        was = dict(old_variables)
         now = _variables(new.jobs[name], new_tops)
-        taken = was.get(STORAGE) == LOCAL and now.get(STORAGE) != LOCAL
-        if taken and to is None and _needs_storage(job, before):
+        taken = was.get(STORAGE) == LOCAL and STORAGE not in now
+        if taken and to is None and needs_storage:
             return Blocked(
                 f"job {name} gets {STORAGE}=:local from here and runs werf without werf"
                 " ci-env: it would have no stages storage; pass --to ADDRESS"
             )
-        for local_name in (STORAGE, SYNCHRONIZATION):  # what the fixes may take or re-point
-            if was.get(local_name) == LOCAL:
-                was.pop(local_name)
-                now.pop(local_name, None)
-        if was != now:
-            changed = sorted({k for k, _ in set(was.items()) ^ set(now.items())})
+        # The fixes take or re-point the storage and synchronization variables (verify proves
+        # which), and edit flags inside others' values; no other variable may come or go.
+        appeared = (set(now) - set(was)) - {STORAGE, SYNCHRONIZATION}
+        gone = (set(was) - set(now)) - {STORAGE, SYNCHRONIZATION}
+        if appeared or gone:
             return Blocked(
-                f"the variables of job {name} would change ({', '.join(changed)}); change it"
-                " by hand"
+                f"the variables of job {name} would change ({', '.join(sorted(appeared | gone))});"
+                " change it by hand"
             )
     return None
 
