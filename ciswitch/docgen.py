@@ -315,14 +315,21 @@ def outdated(docs: Path, pages: dict[str, str]) -> list[str]:
 def write(docs: Path, pages: dict[str, str]) -> list[str]:
     """Bring ``docs`` up to date: write changed pages, delete stale ones; returns what changed.
     Files that are already right are not rewritten."""
+    from ciswitch.atomic import PlannedWrite, WriteError, write_all
+
     changed = outdated(docs, pages)
+    writes: list[PlannedWrite] = []
     for rel in changed:
-        path = docs / rel
         if rel in pages:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(pages[rel].encode("utf-8"))
-        else:
-            path.unlink()
+            (docs / rel).parent.mkdir(parents=True, exist_ok=True)
+            writes.append(PlannedWrite(docs / rel, pages[rel].encode("utf-8"), label=rel))
+    try:
+        write_all(writes)  # every page, or none
+    except WriteError as err:
+        raise DocError(str(err)) from err
+    for rel in changed:
+        if rel not in pages:
+            (docs / rel).unlink()
     return changed
 
 

@@ -7,6 +7,7 @@ the enabled rules, drop suppressed findings. ``fix`` then takes the findings' fi
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -155,8 +156,11 @@ def lint_workspace(ws: Workspace, config: Config) -> LintResult:
 
 
 def find_root(path: Path) -> Path:
-    """The repository root of a file: the nearest parent with ``.git``, else its directory."""
-    start = path.resolve().parent
+    """The repository root of a file: the nearest parent with ``.git``, else its directory.
+
+    The file's own name is not resolved: a symlink is looked at from where it is, so one that
+    points outside the repository is refused when read (and never written through)."""
+    start = Path(os.path.abspath(path)).parent.resolve()
     for candidate in (start, *start.parents):
         if (candidate / ".git").exists():
             return candidate
@@ -170,8 +174,10 @@ def resolve_target(path: Path) -> tuple[DirectoryWorkspace, str | None]:
     if not path.exists():
         raise CiswitchError("no such file or directory", str(path))
     root = find_root(path)
-    rel = path.resolve().relative_to(root).as_posix()
-    return DirectoryWorkspace(root), rel
+    rel = (Path(os.path.abspath(path)).parent.resolve() / path.name).relative_to(root).as_posix()
+    ws = DirectoryWorkspace(root)
+    ws.path_of(rel)  # a symlink leaving the repository: refused here, with its name
+    return ws, rel
 
 
 def lint_paths(

@@ -99,13 +99,27 @@ def statements_kept(old: str, new: str, removed: Counter[str]) -> bool:
         return [op for op, _ in old_chain] == [op for op, _ in new_chain]
     budget = Counter(removed)
     kept_chain: list[tuple[str, tuple[str, ...] | None]] = []
+    # Which occurrence a removed word was is decided per statement, in order, against the new
+    # statement it became: so ``--from :local`` of one statement and the ``-s :local`` removed
+    # from the next one are told apart (first come, first removed otherwise).
+    new_statements = [words for _, words in new_chain]
+    j = 0
     for op, statement in old_chain:
-        kept = []
-        for word in statement:
-            if budget[word] > 0:
-                budget[word] -= 1
-            else:
-                kept.append(word)
+        kept: list[str] | None = None
+        if j < len(new_statements) and _is_subsequence(new_statements[j], statement):
+            gone = Counter(statement) - Counter(new_statements[j])
+            if all(budget[w] >= n for w, n in gone.items()):
+                budget -= gone
+                kept = list(new_statements[j])
+        if kept is None:
+            kept = []
+            for word in statement:
+                if budget[word] > 0:
+                    budget[word] -= 1
+                else:
+                    kept.append(word)
+        if j < len(new_statements) and (kept or new_statements[j] in (("true",), (":",))):
+            j += 1
         kept_chain.append((op, tuple(kept) if kept else None))
     expected: list[tuple[str, tuple[str, ...]]] = []
     for index, (op, words) in enumerate(kept_chain):
@@ -136,6 +150,11 @@ def _without_lone_noops(
             continue
         out.append((op, words))
     return out
+
+
+def _is_subsequence(short: tuple[str, ...], long: tuple[str, ...]) -> bool:
+    words = iter(long)
+    return all(any(w == x for x in words) for w in short)
 
 
 def _shape(node: Any) -> Any:

@@ -82,6 +82,7 @@ def describe(text: str, analysis: ShellReading) -> dict[str, Any]:
                 for f in call.flags
             ],
             "prefixes": [describe_assignment(text, p) for p in call.prefixes],
+            **({"binary_var": call.binary_var} if call.binary_var else {}),
         })
     return {
         "has_errors": analysis.has_errors,

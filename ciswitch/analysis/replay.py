@@ -13,7 +13,7 @@ one place with three jobs.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Container
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -27,27 +27,38 @@ from ciswitch.analysis.facts import (
     Payload,
     Place,
     Reach,
-    VariableEntry,
 )
-from ciswitch.analysis.sites import PythonFileSite, ShellFileSite, Site, YamlScalarSite
-from ciswitch.gitlab import SCRIPT_KEYS, Job, Pipeline, ScriptLine, Variable
+from ciswitch.analysis.orphans import orphan_candidates
+from ciswitch.analysis.sites import (
+    CommandStringSite,
+    PythonFileSite,
+    ShellFileSite,
+    ShellTextSite,
+    Site,
+    YamlScalarSite,
+)
+from ciswitch.analysis.values import flags_in_words, is_local, keeps_storage
+from ciswitch.analysis.variables import VARIABLE_KIND, entry_place, record_variable_places
+from ciswitch.gitlab import Job, Pipeline, ScriptLine, Variable, resolve_value
 from ciswitch.model import LOCAL, STAGES_VAR, SYNC_VAR, NotChecked, NotCheckedKind
 from ciswitch.source import SourceFile
 from ciswitch.verify import FileKind
-from ciswitch.yaml.nodes import MERGE_TAG, is_map, is_scalar, is_seq
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from ciswitch.scripts.runs import NotFollowed, ScriptRun
-    from ciswitch.shell import Assignment, WerfCall, Word
+    from ciswitch.scripts.runs import NotFollowed, Runs, ScriptRun
+    from ciswitch.shell import Assignment, FlagUse, WerfCall, Word
+    from ciswitch.shell.model import CommandString
     from ciswitch.workspace import Workspace
 
-_VAR_REF = re.compile(r"^\$(?:\{(\w+)\}|(\w+))$")
 _WERF_1_2 = re.compile(r"trdl use werf|multiwerf use 1\.2|werf converge|--repo[ =]|WERF_REPO=")
 #: the kind of a ``:local`` setting of each variable
 _SETTING_KIND = {STAGES_VAR: Kind.STORAGE_ASSIGNMENT, SYNC_VAR: Kind.SYNCHRONIZATION}
-_VARIABLE_KIND = {STAGES_VAR: Kind.STORAGE_VARIABLE, SYNC_VAR: Kind.SYNCHRONIZATION}
+_DISMISS = ("dismiss",)
+#: a shell given a command string (``bash -c``, ``sh -ec``): worth parsing when the string may
+#: run a repository file, though it does not mention werf
+_COMMAND_STRING = re.compile(r"\b(?:ba|da|z|k|a|mk)?sh\s+(?:[-+]\S+\s+)*-[A-Za-z]*c")
 
 
 @dataclass(slots=True)
@@ -58,14 +69,22 @@ class _Setting:
     variable: Variable | None = None
     site: Site | None = None
     assignment: Assignment | None = None
+    #: for a :local CI variable: whether the job keeps a stages storage without its :local
+    #: definitions (a lower one that always holds, e.g. the child's own under a trigger one)
+    fallback: bool = False
 
 
 class _Session:
     """The state of one shell session of a job."""
 
-    def __init__(self, env: dict[str, _Setting]) -> None:
+    def __init__(self, env: dict[str, _Setting], cwd: str | None = "") -> None:
         self.env = dict(env)
         self.ci_env = False
+        #: the working directory (repository-relative; None: somewhere computed)
+        self.cwd: str | None = cwd
+        #: texts that may change directory and were not parsed yet: read when a later text
+        #: names a path (so a werf-free pipeline never loads the shell parser for them)
+        self.pending: list[str] = []
 
     def resolve(self, word: Word) -> tuple[str | None, _Setting | None]:
         if word.value is not None:
@@ -75,21 +94,6 @@ class _Session:
             if setting is not None:
                 return setting.value, setting
         return None, None
-
-
-def _resolve_variable_value(value: str | None, variables: dict[str, Variable]) -> str | None:
-    """GitLab expands ``$OTHER`` in variable values: follow one plain reference chain."""
-    seen: set[str] = set()
-    while value is not None:
-        match = _VAR_REF.match(value)
-        if not match:
-            return value
-        name = match.group(1) or match.group(2)
-        if name in seen or name not in variables:
-            return value
-        seen.add(name)
-        value = variables[name].text
-    return value
 
 
 class Replay:
@@ -108,8 +112,8 @@ class Replay:
         self.workspace = workspace
         self._running: set[str] = set()
         #: script runs per site: a site shared by many jobs is looked into once
-        self._runs: dict[tuple[str, int], list[ScriptRun]] = {}
-        self._runs_by_text: dict[str, tuple[list[ScriptRun], list[NotFollowed]]] = {}
+        self._runs: dict[tuple[tuple[str, int], str | None], Runs] = {}
+        self._runs_by_text: dict[tuple[str, str | None], Runs] = {}
 
     def site_for(self, file: SourceFile, node: Any, text: str) -> YamlScalarSite:
         key = (file.path, id(node))
@@ -122,39 +126,29 @@ class Replay:
 
     # -- variables: entries -------------------------------------------------------------
     def variable_places(self, pipeline: Pipeline) -> None:
-        for var in pipeline.variable_definitions:
-            if var.name not in (STAGES_VAR, SYNC_VAR):
-                continue
-            value = _resolve_variable_value(var.text, pipeline.global_variables)
-            if value != LOCAL:
-                continue
-            entry = var.entry
-            start = int(entry.key.start_mark.index)
-            end = int(entry.value.end_mark.index)
-            place = self.facts.place(
-                _VARIABLE_KIND[var.name], entry.file, start, end, VariableEntry(var)
-            )
-            if var.text != value:
-                place.via = var.text
-        # Index the places by their entry: jobs x variables x places is quadratic in big files.
-        by_entry: dict[int, list[Place]] = {}
-        for place in self.facts.places.values():
-            if isinstance(place.what, VariableEntry):
-                by_entry.setdefault(id(place.what.variable.entry), []).append(place)
-        if not by_entry:
-            return
-        for job in pipeline.jobs.values():
-            for var in job.variables.values():
-                for place in by_entry.get(id(var.entry), ()):
-                    place.add_job(Reach(job.name, job.hidden))
+        record_variable_places(self.facts, pipeline)
 
     # -- jobs -------------------------------------------------------------------------------
     def job(self, job: Job) -> None:
+        if job.bridge:
+            return  # a trigger job runs no script: its child pipeline's jobs do
         who = Reach(job.name, job.hidden)
         env: dict[str, _Setting] = {}
-        for name, var in job.variables.items():
-            value = _resolve_variable_value(var.text, job.variables)
-            env[name] = _Setting(value, variable=var)
+        for name, found in job.candidates.items():
+            var = found[0]
+            value = resolve_value(var, job.candidates)
+            if name in (STAGES_VAR, SYNC_VAR) and not is_local(value):
+                # A :local definition that may be in effect is the one to replay.
+                for other in found[1:]:
+                    other_value = resolve_value(other, job.candidates)
+                    if is_local(other_value):
+                        var, value = other, other_value
+                        break
+            fallback = False
+            if is_local(value):
+                value = LOCAL
+                fallback = keeps_storage(job.definitions.get(name, ()), job.candidates)
+            env[name] = _Setting(value, variable=var, fallback=fallback)
         if STAGES_VAR in env:
             self.facts.storage_jobs.add(job.name)
         if "WERF_REPO" in env:
@@ -175,51 +169,99 @@ class Replay:
         """Play one shell text in a session: assignments, ``werf ci-env``, werf commands."""
         if job.name and not job.hidden:
             self.facts.real_sites.add(site.key)
-        runs = self._script_runs(site)
-        if not site.worth_parsing and not runs:
+        runs = self._script_runs(site, session)
+        parse = site.worth_parsing or (
+            self.workspace is not None and isinstance(site, ShellTextSite)
+            and _COMMAND_STRING.search(site.text) is not None
+            and _string_runs_files(site.text, self.workspace)
+        )
+        if not parse and not runs:
             return
         if _WERF_1_2.search(site.text):
             self.facts.v12_jobs.add(job.name)
         events: list[tuple[int, int, Any]] = [(run.start, 2, run) for run in runs]
-        if site.worth_parsing:
+        if parse:
             reading = site.commands()
             for assignment in reading.assignments:
                 events.append((assignment.start, 0, assignment))
             for call in reading.werf_calls:
                 events.append((call.start, 1, call))
+            if isinstance(site, ShellTextSite):
+                for string in reading.command_strings:
+                    events.append((string.start, 3, string))
         events.sort(key=lambda e: (e[0], e[1]))
         for _, kind, obj in events:
             if kind == 0:
                 self._assignment(job, session, site, obj)
             elif kind == 1:
                 self._call(job, session, site, obj)
-            else:
+            elif kind == 2:
                 fstart, _ = _safe_map(site, obj.start, obj.start)
                 origin = (site.file.path, site.file.position(fstart).line)
                 self.run_script(job, session, obj, origin)
+            else:
+                assert isinstance(site, ShellTextSite)
+                self.command_string(job, session, site, obj)
+
+    def command_string(
+        self, job: Reach, session: _Session, site: ShellTextSite, string: CommandString
+    ) -> None:
+        """Play ``bash -c STRING`` in a child shell: it sees the session's variables, and
+        what it sets goes with it."""
+        inner = CommandStringSite(site, string)
+        known = self.facts.sites.get(inner.key)
+        if isinstance(known, CommandStringSite):
+            inner = known
+        else:
+            self.facts.sites[inner.key] = inner
+        if session.pending and self.workspace is not None:
+            from ciswitch.scripts.runs import script_runs_in
+
+            for earlier in session.pending:
+                session.cwd = script_runs_in(earlier, self.workspace, session.cwd, True).cwd
+            session.pending.clear()
+        child = _Session(session.env, session.cwd)
+        child.ci_env = session.ci_env
+        self.run_site(job, child, inner)
 
     # -- script files a job runs --------------------------------------------------------------
-    def _script_runs(self, site: Site) -> list[ScriptRun]:
-        """The repository files a site executes or sources (none for Python sites)."""
+    def _script_runs(self, site: Site, session: _Session) -> list[ScriptRun]:
+        """The repository files a site executes or sources (none for Python sites), from the
+        session's working directory, which the site's ``cd``s then move."""
         if self.workspace is None or not site.runs_files:
             return []
-        known = self._runs.get(site.key)
-        if known is not None:
-            return known
-        from ciswitch.scripts.runs import script_runs
+        from ciswitch.scripts.runs import (
+            changes_directory,
+            may_name_path,
+            script_runs_in,
+        )
 
-        # The same line text recurs in many jobs (as distinct nodes): look it up once.
-        found = self._runs_by_text.get(site.text)
-        if found is None:
-            found = script_runs(site.text, self.workspace)
-            self._runs_by_text[site.text] = found
-        runs, skipped = found
-        self._runs[site.key] = runs
+        text = site.text
+        if session.pending and may_name_path(text):
+            for earlier in session.pending:
+                session.cwd = script_runs_in(earlier, self.workspace, session.cwd, True).cwd
+            session.pending.clear()
+        cwd = session.cwd
+        known = self._runs.get((site.key, cwd))
+        if known is None:
+            # The same line text recurs in many jobs (as distinct nodes): look it up once.
+            known = self._runs_by_text.get((text, cwd))
+            if known is None:
+                known = script_runs_in(text, self.workspace, cwd)
+                self._runs_by_text[(text, cwd)] = known
+            self._runs[(site.key, cwd)] = known
+            self._report_skipped(site, known.skipped)
+        if known.parsed:
+            session.cwd = known.cwd
+        elif changes_directory(text):
+            session.pending.append(text)
+        return known.runs
+
+    def _report_skipped(self, site: Site, skipped: list[NotFollowed]) -> None:
         for item in skipped:
             fstart, _ = _safe_map(site, item.start, item.start)
             line = site.file.position(fstart).line
             self.facts.add_not_checked(NotChecked(site.file.path, line, item.kind, item.message))
-        return runs
 
     def script_file(
         self, path: str, kind: FileKind, origin: tuple[str, int | None] | None = None
@@ -264,10 +306,16 @@ class Replay:
             site = PythonFileSite(file) if run.kind == "python" else ShellFileSite(file)
             self.facts.sites[key] = site
         self._running.add(run.path)
+        # A sourced file runs in the session and moves its directory; an executed one starts
+        # where it is run and its cd stays in its own process.
+        saved = (session.cwd, list(session.pending))
+        session.cwd, session.pending = run.cwd, []
         try:
             self.run_site(job, session, site)
         finally:
             self._running.discard(run.path)
+            if not run.sourced:
+                session.cwd, session.pending = saved[0], saved[1]
 
     def _assignment(
         self, job: Reach, session: _Session, site: Site, assignment: Assignment
@@ -293,6 +341,8 @@ class Replay:
         return self.facts.place(kind, site.file, fstart, fend, what)
 
     def _call(self, job: Reach, session: _Session, site: Site, call: WerfCall) -> None:
+        if call.binary_var is not None and not _holds_werf(session, call.binary_var):
+            return  # ``"$X" build`` where X is not known to be werf's path
         if call.is_ci_env:
             session.ci_env = True
             if STAGES_VAR not in session.env:
@@ -301,23 +351,27 @@ class Replay:
         feeding: list[Place] = []
         storage: str | None = None
         storage_flag = False
-        for flag in call.flags:
+        flags: list[tuple[Site, FlagUse]] = [(site, flag) for flag in call.flags]
+        flags.extend(self._split_flags(session, call))
+        for flag_site, flag in flags:
             value, setting = session.resolve(flag.value)
             if flag.name == "stages-storage":
                 self.facts.storage_jobs.add(job.name)
                 storage_flag = True
                 storage = value
                 if value == LOCAL and (call.takes_stages_storage or flag.spelling.startswith("--")):
+                    at = FlagAt(flag_site, flag, call)
                     place = self._shell_place(
-                        Kind.STORAGE_FLAG, site, flag.start, flag.end, FlagAt(site, flag, call)
+                        Kind.STORAGE_FLAG, flag_site, flag.start, flag.end, at
                     )
                     place.add_job(job)
                     if setting is not None and flag.value.value is None:
                         place.via = f"${flag.value.var}"
                     feeding.append(place)
             elif flag.name == "synchronization" and value == LOCAL:
+                at = FlagAt(flag_site, flag, call)
                 place = self._shell_place(
-                    Kind.SYNCHRONIZATION, site, flag.start, flag.end, FlagAt(site, flag, call)
+                    Kind.SYNCHRONIZATION, flag_site, flag.start, flag.end, at
                 )
                 place.add_job(job)
         prefix_env = dict(session.env)
@@ -350,29 +404,52 @@ class Replay:
                 storage = LOCAL
         elif not storage_flag and env_setting is not None:
             storage = env_setting.value
-        if storage != LOCAL:
+        if storage != LOCAL or call.subcommand == _DISMISS:
+            # werf dismiss reads the stages storage only to choose its synchronization
+            # default, :local either way: without it the command still runs the same
             return
         # Without its :local settings, would this command still have a storage?
-        alternative = session.ci_env
+        alternative = session.ci_env or (
+            env_setting is not None and env_setting.fallback and not storage_flag
+        )
         if not alternative:
             if job.hidden and site.key in self.facts.real_sites:
                 return  # real jobs run this line; a template's own view does not count
+            # the werf word itself is underlined, not a wrapper or assignment before it
+            word_start, word_end = call.werf_span or (call.start, call.start + 4)
             werf_call_place = self._shell_place(
-                Kind.STORAGELESS_CALL, site, call.start, call.start + 4, CallAt(site, call)
+                Kind.STORAGELESS_CALL, site, word_start, word_end, CallAt(site, call)
             )
             werf_call_place.add_job(job)
             for place in feeding:
                 place.block(job)
 
+    def _split_flags(self, session: _Session, call: WerfCall) -> list[tuple[Site, FlagUse]]:
+        """Flags inside a CI variable expanded unquoted on werf's command line (``werf deploy
+        $WERF_EXTRA_ARGS``): the shell splits the value into words at blanks (no quote removal,
+        as for any expansion), so ``--stages-storage :local`` in it is a flag of the command.
+        They are placed inside the variable's value, where a fix edits them."""
+        found: list[tuple[Site, FlagUse]] = []
+        for arg in call.args:
+            if arg.var is None or not arg.raw.startswith("$"):
+                continue  # a literal word, or a quoted expansion: one word, never a flag
+            setting = session.env.get(arg.var)
+            if setting is None or setting.variable is None:
+                continue
+            scalar = setting.variable.value
+            text = setting.variable.text
+            if scalar is None or text is None or setting.value != text or "-" not in text:
+                continue
+            value_site = self.site_for(scalar.file, scalar.node, text)
+            found.extend((value_site, flag) for flag in flags_in_words(text, call))
+        return found
+
     def _setting_place(self, setting: _Setting) -> Place | None:
         """The place (already recorded) where a :local setting came from."""
         if setting.variable is not None:
-            entry = setting.variable.entry
-            for place in self.facts.places.values():
-                what = place.what
-                if isinstance(what, VariableEntry) and what.variable.entry is entry:
-                    return place
-            return None
+            variable = setting.variable
+            kind = VARIABLE_KIND.get(variable.name, Kind.STORAGE_VARIABLE)
+            return entry_place(self.facts, variable.entry, kind)
         if setting.site is not None and setting.assignment is not None:
             start, end = _safe_map(setting.site, setting.assignment.start, setting.assignment.end)
             key = (Kind.STORAGE_ASSIGNMENT, setting.site.file.path, start, end)
@@ -380,17 +457,33 @@ class Replay:
         return None
 
     # -- sites no job reaches -----------------------------------------------------------
-    def orphans(self, pipeline: Pipeline, visited: set[tuple[str, int]]) -> None:
+    def orphans(
+        self, pipeline: Pipeline, visited: set[tuple[str, int]], names: Container[str]
+    ) -> None:
         """Script-like scalars no job runs (templates never used, files linted alone): analyse
         them on their own so that no werf invocation goes unseen."""
         orphan = Reach("", hidden=True)
         for file in pipeline.files:
             for doc in file.yaml_documents():
-                for node in _orphan_candidates(doc, pipeline.jobs):
+                for node in orphan_candidates(doc, names):
                     if (file.path, id(node)) in visited:
                         continue
                     site = self.site_for(file, node, str(node.value))
                     self.run_site(orphan, _Session({}), site)
+
+
+def _string_runs_files(text: str, workspace: Workspace) -> bool:
+    from ciswitch.scripts.runs import may_run_files
+
+    return may_run_files(text, workspace)
+
+
+def _holds_werf(session: _Session, name: str) -> bool:
+    """Whether a variable of the session holds ``werf`` or a path ending in ``/werf``."""
+    from ciswitch.shell.werf import is_werf_name
+
+    setting = session.env.get(name)
+    return setting is not None and setting.value is not None and is_werf_name(setting.value)
 
 
 def _safe_map(site: Site, start: int, end: int) -> tuple[int, int]:
@@ -403,46 +496,6 @@ def _safe_map(site: Site, start: int, end: int) -> tuple[int, int]:
         return base, base
 
 
-def _orphan_candidates(doc: Any, jobs: dict[str, Job]) -> Iterator[Any]:
-    """Script scalars of a document outside the jobs: a job's own script lines were played
-    with the job (and a definition another file overrides never runs), so only the other
-    top-level keys (``default:``, hidden lists of commands, anchors) are walked."""
-    if not is_map(doc):
-        return
-    for key, value in _latest_entries(doc):
-        name = str(key.value) if is_scalar(key) else ""
-        if name in jobs and is_map(value):
-            continue
-        script = name in SCRIPT_KEYS or name.startswith(".")
-        yield from _script_scalars(value, in_script=script)
-
-
-def _latest_entries(node: Any) -> list[tuple[Any, Any]]:
-    """A mapping's entries, the last one winning for duplicate keys (as in GitLab: a
-    shadowed value is never run); merge keys are all kept."""
-    latest: dict[object, tuple[Any, Any]] = {}
-    for key, value in node.value:
-        plain = is_scalar(key) and key.tag != MERGE_TAG
-        latest[str(key.value) if plain else id(key)] = (key, value)
-    return list(latest.values())
-
-
-def _script_scalars(node: Any, in_script: bool = False) -> Iterator[Any]:
-    if is_scalar(node):
-        if in_script:
-            yield node
-        return
-    if is_seq(node):
-        for item in node.value:
-            yield from _script_scalars(item, in_script=in_script)
-        return
-    if is_map(node):
-        for key, value in _latest_entries(node):
-            name = str(key.value) if is_scalar(key) else ""
-            script = in_script or name in SCRIPT_KEYS
-            yield from _script_scalars(value, in_script=script)
-
-
 def collect_facts(
     pipeline: Pipeline,
     switched: bool = False,
@@ -453,12 +506,17 @@ def collect_facts(
     given)."""
     facts = Facts(pipeline, switched=switched, files=FilesRead(pipeline.files))
     analyzer = Replay(facts, workspace, known)
-    analyzer.variable_places(pipeline)
-    ordered = sorted(pipeline.jobs.values(), key=lambda j: j.hidden)
+    pipelines = list(pipeline.with_children())
+    for each in pipelines:
+        analyzer.variable_places(each)
+    ordered = sorted(
+        (job for each in pipelines for job in each.jobs.values()), key=lambda j: j.hidden
+    )
     for job in ordered:
         analyzer.job(job)
     visited = {key for key in facts.sites}
-    analyzer.orphans(pipeline, visited)
+    names = {name for each in pipelines for name in each.jobs}
+    analyzer.orphans(pipeline, visited, names)
     return facts
 
 

@@ -85,10 +85,11 @@ def fix(
     and every other byte stay as they were. Every changed file is re-parsed and verified before
     it is written, atomically.
     """
-    from ciswitch.cli.lint_cmd import emit_report
+    from ciswitch.atomic import PlannedWrite
+    from ciswitch.cli.lint_cmd import emit_report, error_exit, report_write, write_or_exit
     from ciswitch.config import load_config
     from ciswitch.errors import CiswitchError
-    from ciswitch.fix import plan_fix, write_changes
+    from ciswitch.fix import plan_fix, planned_writes
     from ciswitch.lint import resolve_target
     from ciswitch.model import LintResult, Problem
 
@@ -112,6 +113,7 @@ def fix(
         sys.exit(2)
     outcomes = [outcome for _, outcome in planned]
     any_change = any(outcome.changes for outcome in outcomes)
+    writes: list[PlannedWrite] = []
     for ws, outcome in planned:
         if show_diff:
             from ciswitch.report.diff import unified_diff
@@ -119,10 +121,23 @@ def fix(
             for change in outcome.changes:
                 click.echo(unified_diff(change.path, change.old, change.new), nl=False)
         if write and outcome.changes:
-            write_changes(ws, outcome)
+            try:
+                writes.extend(planned_writes(ws, outcome))
+            except CiswitchError as err:
+                error_exit(err)
         result.findings.extend(outcome.remaining)
         result.add_not_checked(outcome.not_checked)
-    if result.findings or fmt != "text":
+    show_report = bool(result.findings) or fmt != "text"
+    if show_report:
+        try:
+            report = report_write(result, fmt, output)
+        except CiswitchError as err:
+            error_exit(err)
+        if report is not None:
+            writes.append(report)
+    # Every changed file and the report in one transaction: all written, or none.
+    write_or_exit(writes)
+    if show_report:
         emit_report(result, fmt, output, False)
     merged = FixOutcome(
         changes=[c for o in outcomes for c in o.changes],
@@ -130,10 +145,11 @@ def fix(
         remaining=[f for o in outcomes for f in o.remaining],
         not_checked=result.not_checked,
     )
+    to_stderr = not write or str(output) == "-"  # -o - keeps standard output for the report
     if verbose:
         for gap in result.not_checked:
-            click.echo(gap.one_line(), err=not write)
-    click.echo(summary(merged, write, listed=verbose), err=not write)
+            click.echo(gap.one_line(), err=to_stderr)
+    click.echo(summary(merged, write, listed=verbose), err=to_stderr)
     notes = unsafe_notes(merged.fixed)
     if notes:
         click.echo(f"Applied unsafe fixes: {'; '.join(notes)}.", err=True)

@@ -167,8 +167,11 @@ def config_for(spec: RepoSpec, clone: Path, workdir: Path, explicit: Path | None
     table["ci-config"] = spec.ci_config.lstrip("/")
     out = workdir / "configs" / f"{spec.slug}.toml"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(
-        "".join(f"{key} = {_toml_value(value)}\n" for key, value in table.items()),
-        encoding="utf-8",
-    )
+    from ciswitch.atomic import PlannedWrite, WriteError, write_all
+
+    text = "".join(f"{key} = {_toml_value(value)}\n" for key, value in table.items())
+    try:
+        write_all([PlannedWrite(out, text.encode("utf-8"))])
+    except WriteError as err:
+        raise CiswitchError(err.message, str(out)) from err
     return out
