@@ -346,17 +346,24 @@ def _start_fork_server() -> None:
 
 @contextlib.contextmanager
 def _deferred_interrupt() -> Iterator[None]:
-    """Hold a ^C back while workers are handed work (and started): a worker half started when
-    the run stops would print a traceback. It is raised as soon as the block ends."""
+    """Hold ^C (and SIGTERM) back while workers are handed work (and started): a worker half
+    started when the run stops would print a traceback. The signal's own handler runs as
+    soon as the block ends."""
     import signal
 
     caught: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, _frame: caught.append(signum))
+    wanted = (signal.SIGINT, signal.SIGTERM)
+    previous = {sig: signal.signal(sig, lambda signum, _frame: caught.append(signum))
+                for sig in wanted}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     if caught:
+        handler = previous[signal.Signals(caught[0])]
+        if callable(handler):
+            handler(caught[0], None)
         raise KeyboardInterrupt
 
 
