@@ -291,3 +291,38 @@ def test_verdict_is_a_typed_value(tmp_path: Path, env: dict[str, str]) -> None:
 ])
 def test_gitlab_location(remote: str, given: str | None, expected: tuple[str, str]) -> None:
     assert gitlab_location(remote, given) == expected
+
+
+def test_the_runner_refuses_a_switch_that_was_not_verified(tmp_path: Path,
+                                                          env: dict[str, str]) -> None:
+    """Every path to switch-from-local goes through runner.prepare/execute, which need the
+    guard's verdict: none, or a failed one without force, runs nothing."""
+    from dataclasses import replace
+
+    from ciswitch.errors import CiswitchError
+    from ciswitch.runbook.facts import ProjectFacts, ProjectName, StagesAddress, detect_werf
+    from ciswitch.runbook.plan import build_plan
+    from ciswitch.runbook.runner import Action, SwitchRefused, execute, prepare
+
+    facts = ProjectFacts(repo=str(tmp_path), project=ProjectName("shop", "werf.yaml"),
+                         address=StagesAddress(ADDR, "--to"), werf=detect_werf(None),
+                         block_file=block_file(env), block_file_display=str(block_file(env)))
+    plan = build_plan(facts, [])
+    work, _bare = project(tmp_path)
+    failed = verify_switch(work, branch=MR_BRANCH, environ={})
+    with pytest.raises(CiswitchError, match="not verified"):
+        prepare(plan, "switch")
+    with pytest.raises(SwitchRefused, match=f"no branch {MR_BRANCH} on origin"):
+        prepare(plan, "switch", verdict=failed)
+    forced = prepare(plan, "switch", verdict=failed, force=True)
+    assert forced.forced and forced.verdict is failed
+    said: list[str] = []
+    for action in (Action("switch", ("werf", "stages", "switch-from-local", "--to", ADDR)),
+                   replace(forced, forced=False)):
+        with pytest.raises(CiswitchError):
+            execute(action, cwd=work, confirm=lambda _q: True, echo=said.append)
+    assert werf_calls(env) == []
+    assert execute(forced, cwd=work, confirm=lambda _q: True, echo=said.append) == 0
+    assert any(line.startswith("WARNING: --force: switching without: change branch")
+               for line in said)
+    assert werf_calls(env) == [["stages", "switch-from-local", "--to", ADDR]]
