@@ -7,6 +7,7 @@ import json
 import os
 import re
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -309,6 +310,23 @@ def test_the_phases_follow_the_rollback(tmp_path: Path, env: dict[str, str]) -> 
     assert data["next_step"].startswith("rollback 5")
     text = run_ciswitch("status", "--no-branches", cwd=work).stdout
     assert "run here:" in text and "switch, rollback-sync, unblock" in text
+
+    # switching again later: the old rollback records belong to the earlier switch
+    git(work, "switch", "-q", "-c", "later")
+    write_files(work, {"app.txt": "work that includes the revert\n"})
+    commit_all(work, "Later work")
+    git(work, "push", "-q", "origin", "later")
+    git(work, "switch", "-q", "main")
+    write_files(work, {".gitlab-ci.yml": CI_REMOTE, ".ciswitch.toml": MARKER})
+    git(work, "add", "-A")
+    later = f"@{int(time.time()) + 3600} +0000"
+    git(work, "commit", "-q", "-m", SWITCH, env={"GIT_AUTHOR_DATE": later,
+                                                 "GIT_COMMITTER_DATE": later})
+    git(work, "push", "-q", "origin", "main")
+    data = status(work)
+    assert data["phase"] == "merged", data
+    assert data["revert_branches"] == []
+    assert data["next_step"].startswith("3 has not run on this host")
 
 
 def test_the_hint_check_catches_an_option_the_command_lacks(tmp_path: Path) -> None:
