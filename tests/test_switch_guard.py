@@ -326,3 +326,14 @@ def test_the_runner_refuses_a_switch_that_was_not_verified(tmp_path: Path,
     assert any(line.startswith("WARNING: --force: switching without: change branch")
                for line in said)
     assert werf_calls(env) == [["stages", "switch-from-local", "--to", ADDR]]
+
+
+@pytest.mark.parametrize("url", ["ftp://gitlab.example.com",
+                                 "https://oauth2:glpat-S3cretS3cret42@gitlab.example.com"])
+def test_bad_gitlab_url_is_a_usage_error(tmp_path: Path, env: dict[str, str], url: str) -> None:
+    work, _bare = project(tmp_path)
+    done = switch(work, "--gitlab-url", url)
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "--gitlab-url" in done.stderr
+    assert "S3cretS3cret42" not in done.stderr
+    assert werf_calls(env) == []
