@@ -9,7 +9,7 @@ different program, so the generator mixes them in roughly the proportions of the
 
 The output is a pure function of (jobs, seed): the same arguments give the same bytes.
 
-Usage: ``python bench/generate.py --jobs 1000 [--seed 1] [-o FILE]``
+Usage: ``python bench/generate.py --jobs 1000 [--seed 1] [--werf-every-job] [-o FILE]``
 """
 
 from __future__ import annotations
@@ -288,11 +288,33 @@ _KINDS: tuple[tuple[Callable[[random.Random, int, list[str]], None], int], ...] 
 _WERF_KINDS = frozenset({_build_job, _deploy_job, _werf_job, _cleanup_job})
 
 
-def generate(jobs: int, seed: int = DEFAULT_SEED, *, werf: bool = True) -> str:
+def _werf_after_script(rng: random.Random, i: int, out: list[str]) -> None:
+    """A werf command of its own (or a ``:local`` variable) added to a job that had none."""
+    choice = rng.randrange(3)
+    if choice == 0:
+        out.append("  after_script:")
+        out.append(f"    - werf cleanup --stages-storage :local --dir images/extra{i}")
+    elif choice == 1:
+        out.append("  after_script:")
+        out.append("    - |")
+        out.append(f"      werf run --stages-storage :local extra{i} \\")
+        out.append(f"        -- ./report.sh {i}")
+    else:
+        out.append("  after_script:")
+        out.append(f'    - WERF_STAGES_STORAGE=":local" werf purge --dir images/extra{i}')
+
+
+def generate(
+    jobs: int, seed: int = DEFAULT_SEED, *, werf: bool = True, werf_every_job: bool = False
+) -> str:
     """A GitLab CI file with ``jobs`` visible jobs (hidden templates not counted).
 
     ``werf=False`` leaves every werf part out (a project that does not use werf: nothing in
-    it is worth a shell parse)."""
+    it is worth a shell parse). ``werf_every_job=True`` gives every job that would have no
+    werf command of its own an ``after_script`` with one (``:local`` in every job: the worst
+    case for the shell parses and the places)."""
+    if werf_every_job and not werf:
+        raise ValueError("werf_every_job needs werf")
     rng = random.Random(seed)
     kinds = _KINDS if werf else tuple(k for k in _KINDS if k[0] not in _WERF_KINDS)
     makers = [k for k, _ in kinds]
@@ -302,15 +324,19 @@ def generate(jobs: int, seed: int = DEFAULT_SEED, *, werf: bool = True) -> str:
     for i in range(jobs):
         maker = rng.choices(makers, weights)[0]
         maker(rng, i, out)
+        if werf_every_job and maker not in (_build_job, _deploy_job, _werf_job, _cleanup_job):
+            _werf_after_script(rng, i, out)
         out.append("")
     return "\n".join(out)
 
 
-def generate_lines(lines: int, seed: int = DEFAULT_SEED, *, werf: bool = True) -> str:
+def generate_lines(
+    lines: int, seed: int = DEFAULT_SEED, *, werf: bool = True, werf_every_job: bool = False
+) -> str:
     """The smallest generated file with at least ``lines`` lines."""
     jobs = 1
     while True:
-        text = generate(jobs, seed, werf=werf)
+        text = generate(jobs, seed, werf=werf, werf_every_job=werf_every_job)
         if text.count("\n") >= lines:
             return text
         jobs += 1
@@ -323,12 +349,16 @@ def main(argv: list[str] | None = None) -> int:
     group.add_argument("--lines", type=int, help="smallest file with at least this many lines")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--no-werf", action="store_true", help="a project without werf")
+    parser.add_argument("--werf-every-job", action="store_true", help="werf or :local in every job")
     parser.add_argument("-o", "--output", type=Path, help="write here (default: stdout)")
     args = parser.parse_args(argv)
+    if args.no_werf and args.werf_every_job:
+        parser.error("--no-werf and --werf-every-job exclude each other")
+    kinds = {"werf": not args.no_werf, "werf_every_job": args.werf_every_job}
     if args.jobs is not None:
-        text = generate(args.jobs, args.seed, werf=not args.no_werf)
+        text = generate(args.jobs, args.seed, **kinds)
     else:
-        text = generate_lines(args.lines, args.seed, werf=not args.no_werf)
+        text = generate_lines(args.lines, args.seed, **kinds)
     if args.output is None:
         sys.stdout.write(text)
     else:

@@ -1,36 +1,211 @@
-"""Atomic file writes: a temporary file in the same directory, then a rename.
+"""Every file ciswitch writes goes through here: all or nothing, and never over someone's edit.
 
-A crash or a full disk never leaves a half-written CI file behind, and the file's mode is kept.
+:func:`write_all` writes one run's files as a transaction:
+
+1. every new content goes to a temporary file in its target's directory (flushed to disk, the
+   target's permission bits copied, or for a new file the mode the umask gives);
+2. every target that was read (a :class:`Stamp` was taken) is checked to be still exactly what
+   was read: same inode, size, modification time and SHA-256 of the content. A file another
+   process changed meanwhile (an append, an editor saving by rename) stops the run;
+3. only then are the temporaries renamed over their targets, one after the other.
+
+Any error before the renames (no space left, a read-only file system, a permission, a changed
+file) removes every temporary and raises :class:`WriteError` naming the file: nothing was
+written. A rename cannot run out of space; should one fail all the same, the targets already
+renamed get their old content back the same way, and the error says so.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
+import secrets
 import stat
-import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
+_CHUNK = 1 << 20
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` atomically, keeping the permission bits it had."""
+
+class WriteError(Exception):
+    """A write that did not happen: ``path`` (as the caller named it) and a one-line reason.
+
+    The CLI turns it into its one-line error and exit 2. (This module sits beside
+    ``ciswitch.errors`` in the lowest layer, so it has a type of its own.)"""
+
+    def __init__(self, message: str, path: str) -> None:
+        super().__init__(f"{path}: {message}")
+        self.message = message
+        self.path = path
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """What a file was when it was read: enough to tell that it is still the same file."""
+
+    device: int
+    inode: int
+    size: int
+    mtime_ns: int
+    sha256: str
+
+    @staticmethod
+    def of(st: os.stat_result, data: bytes) -> Stamp:
+        return Stamp(
+            st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, hashlib.sha256(data).hexdigest()
+        )
+
+
+def read_stamped(path: Path) -> tuple[bytes, Stamp]:
+    """The file's bytes and its stamp, both from one open file (so they agree)."""
+    with open(path, "rb") as handle:
+        before = os.fstat(handle.fileno())
+        data = handle.read()
+    return data, Stamp.of(before, data)
+
+
+@dataclass(frozen=True)
+class PlannedWrite:
+    """One file of a transaction: where, what, and (for a file that was read) its stamp."""
+
+    path: Path
+    data: bytes
+    #: the target as it was read; None for a file written without reading it (a report)
+    expect: Stamp | None = None
+    #: a name for messages (the repository-relative path); defaults to ``path``
+    label: str | None = None
+    #: the content it had, to put back should a later rename of the same run fail
+    previous: bytes | None = None
+
+    @property
+    def name(self) -> str:
+        return self.label if self.label is not None else str(self.path)
+
+
+def changed_since(path: Path, expect: Stamp) -> str | None:
+    """Why ``path`` is no longer what ``expect`` recorded, or None when it still is."""
     try:
-        mode: int | None = stat.S_IMODE(path.stat().st_mode)
+        with open(path, "rb") as handle:
+            st = os.fstat(handle.fileno())
+            if (st.st_dev, st.st_ino) != (expect.device, expect.inode):
+                return "it was replaced by another file"
+            if st.st_size != expect.size:
+                return f"its size changed from {expect.size} to {st.st_size} bytes"
+            if st.st_mtime_ns != expect.mtime_ns:
+                return "its modification time changed"
+            digest = hashlib.sha256()
+            while chunk := handle.read(_CHUNK):
+                digest.update(chunk)
+    except FileNotFoundError:
+        return "it was deleted"
+    if digest.hexdigest() != expect.sha256:
+        return "its content changed"
+    return None
+
+
+def write_all(files: Sequence[PlannedWrite]) -> None:
+    """Write ``files`` all or nothing (see the module's description)."""
+    temps: list[tuple[PlannedWrite, Path]] = []
+    try:
+        for planned in files:
+            temps.append((planned, _write_temporary(planned)))
+        for planned in files:
+            if planned.expect is None:
+                continue
+            why = changed_since(planned.path, planned.expect)
+            if why is not None:
+                raise WriteError(
+                    f"changed on disk while ciswitch was working ({why}); nothing was written: "
+                    "run again",
+                    planned.name,
+                )
+    except BaseException:
+        _remove(tmp for _, tmp in temps)
+        raise
+    done: list[PlannedWrite] = []
+    for index, (planned, tmp) in enumerate(temps):
+        try:
+            os.replace(tmp, planned.path)
+        except OSError as err:
+            _remove(t for _, t in temps[index:])
+            restored = _restore(done, files)
+            raise WriteError(
+                f"cannot replace the file: {err.strerror}; {restored}", planned.name
+            ) from err
+        done.append(planned)
+
+
+def _write_temporary(planned: PlannedWrite) -> Path:
+    """The content in a new file beside the target, on disk, with the target's mode."""
+    target = planned.path
+    try:
+        mode: int | None = stat.S_IMODE(os.stat(target).st_mode)
     except FileNotFoundError:
         mode = None
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".ciswitch-tmp", dir=path.parent)
+    except OSError as err:
+        raise WriteError(_cannot("write", err), planned.name) from err
+    if not target.parent.is_dir():
+        raise WriteError(
+            f"no such directory: {target.parent}; nothing was written", planned.name
+        )
+    tmp = target.parent / f".{target.name}.{secrets.token_hex(4)}.ciswitch-tmp"
+    try:
+        # 0o666 and the umask for a new file, as any program creating a file gets.
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    except OSError as err:
+        raise WriteError(_cannot("write", err), planned.name) from err
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            view = memoryview(planned.data)
+            for start in range(0, len(view), _CHUNK):
+                handle.write(view[start : start + _CHUNK])
             handle.flush()
             os.fsync(handle.fileno())
         if mode is not None:
             os.chmod(tmp, mode)
-        os.replace(tmp, path)
+    except OSError as err:
+        _remove([tmp])
+        raise WriteError(_cannot("write", err), planned.name) from err
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+        _remove([tmp])
         raise
+    return tmp
+
+
+def _cannot(what: str, err: OSError) -> str:
+    return f"cannot {what}: {err.strerror or err}; nothing was written"
+
+
+def _remove(paths: Iterable[Path]) -> None:
+    for path in paths:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+
+
+def _restore(done: list[PlannedWrite], files: Sequence[PlannedWrite]) -> str:
+    """Give the already renamed targets their old content back (best effort); a sentence."""
+    if not done:
+        return "nothing was written"
+    lost: list[str] = []
+    for planned in done:
+        if planned.previous is None:
+            lost.append(planned.name)
+            continue
+        try:
+            tmp = _write_temporary(PlannedWrite(planned.path, planned.previous, None, planned.name))
+            os.replace(tmp, planned.path)
+        except (OSError, WriteError):
+            lost.append(planned.name)
+    if not lost:
+        return f"the {len(done)} file(s) already replaced got their old content back"
+    return f"{len(lost)} file(s) of {len(files)} keep the new content: " + ", ".join(lost)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` atomically, keeping the permission bits it had."""
+    write_all([PlannedWrite(path, data)])
 
 
 def atomic_write_text(path: Path, text: str) -> None:

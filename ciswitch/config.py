@@ -44,6 +44,9 @@ class Config:
     #: ``"remote"`` once ``ciswitch branch`` marked the project as switched
     stages_storage: str | None = None
     stages_storage_address: str | None = None
+    #: any place not checked (an include from another project, an unreadable script) fails
+    #: the lint (exit 1), as ``--strict`` does
+    strict: bool = False
     #: the file the settings came from (repository-relative when discovered), ``None`` for defaults
     source: str | None = None
 
@@ -209,6 +212,12 @@ def _stages_storage(value: object) -> str:
     return value
 
 
+def _bool(value: object) -> bool:
+    if not isinstance(value, bool):
+        raise _Invalid(f"must be true or false, not {_type_name(value)}")
+    return value
+
+
 def _address(value: object) -> str:
     if not isinstance(value, str):
         raise _Invalid(f"must be a string, not {_type_name(value)}")
@@ -227,6 +236,7 @@ _KEYS: dict[str, tuple[str, Callable[[object], object]]] = {
     "extra-files": ("extra_files", _globs),
     "stages-storage": ("stages_storage", _stages_storage),
     "stages-storage-address": ("stages_storage_address", _address),
+    "strict": ("strict", _bool),
 }
 
 

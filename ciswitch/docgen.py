@@ -21,6 +21,7 @@ from typing import Any
 
 import click
 
+from ciswitch.model import NotCheckedKind
 from ciswitch.report.meta import RuleMeta, doc_sections, load_rules_meta
 
 #: first line of every generated file
@@ -131,6 +132,18 @@ def rules_index(metas: Sequence[RuleMeta]) -> str:
         "| Code | Name | Summary | Severity | Fix |",
         "| --- | --- | --- | --- | --- |",
         *rows,
+        "",
+        "## Places not checked",
+        "",
+        "What ciswitch cannot read or follow is not a finding of any rule but a *not-checked*",
+        "entry with its file, line and reason; the summary counts them on every run, `-v` lists",
+        "them and `--strict` (or `strict = true`) fails on them",
+        "(see [the usage guide](../usage.md#places-not-checked)). Their kinds, as `--format json`",
+        "(`kind`), `--statistics` and the Code Quality report (`not-checked/KIND`) name them:",
+        "",
+        "| Kind | Counted as |",
+        "| --- | --- |",
+        *(f"| `{kind.value}` | {kind.phrase[0]} |" for kind in NotCheckedKind),
     ]
     return "\n".join(parts) + "\n"
 
@@ -302,14 +315,21 @@ def outdated(docs: Path, pages: dict[str, str]) -> list[str]:
 def write(docs: Path, pages: dict[str, str]) -> list[str]:
     """Bring ``docs`` up to date: write changed pages, delete stale ones; returns what changed.
     Files that are already right are not rewritten."""
+    from ciswitch.atomic import PlannedWrite, WriteError, write_all
+
     changed = outdated(docs, pages)
+    writes: list[PlannedWrite] = []
     for rel in changed:
-        path = docs / rel
         if rel in pages:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(pages[rel].encode("utf-8"))
-        else:
-            path.unlink()
+            (docs / rel).parent.mkdir(parents=True, exist_ok=True)
+            writes.append(PlannedWrite(docs / rel, pages[rel].encode("utf-8"), label=rel))
+    try:
+        write_all(writes)  # every page, or none
+    except WriteError as err:
+        raise DocError(str(err)) from err
+    for rel in changed:
+        if rel not in pages:
+            (docs / rel).unlink()
     return changed
 
 

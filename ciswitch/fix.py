@@ -12,15 +12,19 @@ import bisect
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ciswitch.config import Config
-from ciswitch.edits import apply_edits, group_edits, overlaps
-from ciswitch.lint import analyse_workspace
-from ciswitch.model import Edit, Finding, Problem
+from ciswitch.edits import EditConflict, apply_edits, group_edits, overlaps
+from ciswitch.lint import LintRun, analyse_workspace
+from ciswitch.model import Edit, Finding, NotChecked, Problem
 from ciswitch.rules import rule_of
 from ciswitch.source import SourceFile
 from ciswitch.verify import verify_meaning
 from ciswitch.workspace import DirectoryWorkspace, Workspace
+
+if TYPE_CHECKING:
+    from ciswitch.atomic import PlannedWrite
 
 
 @dataclass
@@ -38,6 +42,8 @@ class FixOutcome:
     fixed: list[Finding] = field(default_factory=list)
     remaining: list[Finding] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    #: places the lint behind the fix could not read or follow (nothing there was fixed)
+    not_checked: list[NotChecked] = field(default_factory=list)
 
 
 class OverlayWorkspace:
@@ -69,15 +75,34 @@ class OverlayWorkspace:
         return self.base.files()
 
 
-def _select(findings: list[Finding], unsafe: bool) -> tuple[list[Finding], list[Finding]]:
-    """Which fixes to apply: safe ones (and unsafe ones when allowed), never overlapping."""
+#: rounds of planning on the new text before the run gives up on the fixed point
+MAX_ROUNDS = 8
+
+#: a finding as it is found again on the new text of a later round (offsets move, this does not)
+FindingKey = tuple[str, str, str, str]
+
+
+def _key(finding: Finding) -> FindingKey:
+    return (finding.path, finding.code, finding.message, finding.source_line)
+
+
+def _select(
+    findings: list[Finding], unsafe: bool, refused: dict[FindingKey, str] | None = None
+) -> tuple[list[Finding], list[Finding]]:
+    """Which fixes to apply: safe ones (and unsafe ones when allowed), never overlapping (an
+    overlapping one waits for the next round, planned on the new text)."""
     chosen: list[Finding] = []
     left: list[Finding] = []
     accepted: list[Edit] = []
     taken: set[Edit] = set()
+    refused = refused or {}
     for finding in findings:
         fix = finding.fix
         if fix is None:
+            left.append(finding)
+            continue
+        if _key(finding) in refused:
+            finding.unfixable_reason = refused[_key(finding)]
             left.append(finding)
             continue
         if not fix.safe and not unsafe:
@@ -87,7 +112,7 @@ def _select(findings: list[Finding], unsafe: bool) -> tuple[list[Finding], list[
             continue
         fresh = [e for e in fix.edits if e not in taken]
         if any(_overlaps_any(e, accepted) for e in fresh):
-            finding.unfixable_reason = "overlaps another fix: run fix again"
+            finding.unfixable_reason = "overlaps another fix"
             left.append(finding)
             continue
         for edit in fresh:
@@ -104,6 +129,19 @@ def _overlaps_any(edit: Edit, accepted: list[Edit]) -> bool:
     return any(overlaps(edit, other) for other in accepted[max(0, index - 1) : index + 1])
 
 
+def _refusal(error: str) -> str:
+    """What the user is told about a fix the proof rejected (the place is left as it is)."""
+    return f"the fix would change more than the :local ({error}); change it by hand"
+
+
+@dataclass
+class _Round:
+    """One round of planning: the findings of the current text and what they became."""
+
+    run: LintRun
+    overlay: dict[str, SourceFile]
+
+
 def plan_fix(
     ws: DirectoryWorkspace | Workspace,
     config: Config,
@@ -112,88 +150,110 @@ def plan_fix(
     unsafe: bool = False,
     entry: str | None = None,
 ) -> FixOutcome:
-    """Compute and verify the fix of a repository; nothing is written."""
+    """Compute and verify the fix of a repository; nothing is written.
+
+    Planned in rounds: the fixes of one round are applied to the text in memory, each file's
+    change proved (:func:`verify_meaning`, then a lint of the new text must report exactly the
+    fixed places fewer), and the next round plans again on the new text, until nothing is left
+    to fix. A fix the proof rejects is left with that reason; the other fixes of its file are
+    still applied."""
     run = analyse_workspace(ws, config, entry=entry, to=to)
-    outcome = FixOutcome(problems=list(run.result.problems))
+    outcome = FixOutcome(
+        problems=list(run.result.problems), not_checked=list(run.result.not_checked)
+    )
     if outcome.problems:
         outcome.remaining = list(run.result.findings)
         return outcome
-    chosen, left = _select(run.result.findings, unsafe)
-    outcome.remaining = left
-    if not chosen:
-        return outcome
-    sources = run.facts.files
-    edits = group_edits(e for f in chosen if f.fix is not None for e in f.fix.edits)
-    new_texts: dict[str, str] = {}
-    for path, file_edits in edits.items():
-        source = sources[path]
-        new_texts[path] = apply_edits(source.text, file_edits)
-    failed: set[str] = set()
-    new_sources: dict[str, SourceFile] = {}
-    for path, new_text in new_texts.items():
-        old = sources[path]
-        new_sources[path] = SourceFile(
-            path, old.encode(new_text), new_text, old.bom, old.executable
-        )
-        mine = [f for f in chosen if f.path == path]
-        error = verify_meaning(sources.kind_of(path), old, new_sources[path], mine)
-        if error is not None:
-            outcome.problems.append(Problem(path, f"internal error: fix not applied: {error}"))
-            failed.add(path)
-    overlay = {p: s for p, s in new_sources.items() if p not in failed}
-    if overlay:
-        error_paths = _verify_relint(
-            OverlayWorkspace(ws, {p: s.raw for p, s in overlay.items()}),
-            overlay,
-            config,
-            entry,
-            to,
-            run.result.findings,
-            chosen,
-        )
-        for path, message in error_paths.items():
-            outcome.problems.append(Problem(path, f"internal error: fix not applied: {message}"))
-            failed.add(path)
-    for finding in chosen:
-        if finding.path in failed:
-            finding.unfixable_reason = "verification failed"
-            outcome.remaining.append(finding)
-        else:
-            outcome.fixed.append(finding)
-    for path, new_source in new_sources.items():
-        if path not in failed:
-            outcome.changes.append(FileChange(path, sources[path].raw, new_source.raw))
-    outcome.remaining.sort(key=lambda f: f.sort_key)
+    originals = run.facts.files
+    state = _Round(run, {})
+    refused: dict[FindingKey, str] = {}
+    left: list[Finding] = []
+    for _ in range(MAX_ROUNDS):
+        chosen, left = _select(state.run.result.findings, unsafe, refused)
+        if not chosen:
+            break
+        progressed = False
+        for path in sorted({f.path for f in chosen}):
+            mine = [f for f in chosen if f.path == path]
+            if _try(ws, config, entry, to, state, mine, outcome):
+                progressed = True
+                continue
+            for finding in mine:  # one by one: keep every fix that is proved on its own
+                error = _try(ws, config, entry, to, state, [finding], outcome, explain=True)
+                if error is True:
+                    progressed = True
+                else:
+                    refused[_key(finding)] = _refusal(str(error))
+        if not progressed:
+            chosen, left = _select(state.run.result.findings, unsafe, refused)
+            break
+    for finding in left:
+        if finding.unfixable_reason == "overlaps another fix":
+            finding.unfixable_reason = "overlaps another fix that could not be settled"
+    outcome.remaining = sorted(left, key=lambda f: f.sort_key)
+    for path, source in state.overlay.items():
+        original = originals[path].raw
+        if source.raw != original:
+            outcome.changes.append(FileChange(path, original, source.raw))
     return outcome
 
 
-def _verify_relint(
-    ws: Workspace,
-    overlay: dict[str, SourceFile],
+def _try(
+    ws: DirectoryWorkspace | Workspace,
     config: Config,
     entry: str | None,
     to: str | None,
-    before: list[Finding],
-    fixed: list[Finding],
-) -> dict[str, str]:
-    """Lint the new text (the changed files taken from ``overlay``): per file and rule,
-    exactly the fixed places must be gone."""
-    after = analyse_workspace(ws, config, entry=entry, to=to, known=overlay)
+    state: _Round,
+    findings: list[Finding],
+    outcome: FixOutcome,
+    *,
+    explain: bool = False,
+) -> bool | str:
+    """Apply ``findings``' fixes (all in one file) to the current text and prove them; on
+    success the round's state moves to the new text. False (or, with ``explain``, the
+    reason) when the proof fails."""
+    path = findings[0].path
+    sources = state.run.facts.files
+    old = sources[path]
+    edits = group_edits(e for f in findings if f.fix is not None for e in f.fix.edits)
+    try:
+        new_text = apply_edits(old.text, edits.get(path, []))
+    except EditConflict as err:
+        return str(err) if explain else False
+    new = SourceFile(path, old.encode(new_text), new_text, old.bom, old.executable)
+    error = verify_meaning(sources.kind_of(path), old, new, findings)
+    if error is None:
+        overlay = {**state.overlay, path: new}
+        after = analyse_workspace(
+            OverlayWorkspace(ws, {p: s.raw for p, s in overlay.items()}),
+            config,
+            entry=entry,
+            to=to,
+            known=overlay,
+        )
+        error = _relint_error(after, state.run.result.findings, findings)
+        if error is None:
+            state.run = after
+            state.overlay = overlay
+            outcome.fixed.extend(findings)
+            return True
+    return error if explain else False
+
+
+def _relint_error(after: LintRun, before: list[Finding], fixed: list[Finding]) -> str | None:
+    """Per file and rule, exactly the fixed places must be gone from the new text's lint."""
     if after.result.problems:
-        return {p.path or "?": p.message for p in after.result.problems}
+        return "; ".join(p.message for p in after.result.problems)
     expected = Counter((f.path, f.code) for f in before) - Counter((f.path, f.code) for f in fixed)
     actual = Counter((f.path, f.code) for f in after.result.findings)
     fixed_keys = {(f.path, f.code) for f in fixed}
-    errors: dict[str, str] = {}
-    for key in set(expected) | set(actual):
+    for key in sorted(set(expected) | set(actual)):
         # Fixed rules must lose exactly the fixed places; no rule may gain a finding. (A rule
         # whose context the fix removed may report fewer: that is not a failure.)
         if actual[key] > expected[key] or (key in fixed_keys and actual[key] != expected[key]):
             path, code = key
-            errors[path] = (
-                f"{code}: expected {expected[key]} finding(s) after the fix, found {actual[key]}"
-            )
-    return errors
+            return f"{code}: expected {expected[key]} finding(s) in {path}, found {actual[key]}"
+    return None
 
 
 def unsafe_notes(fixed: list[Finding]) -> list[str]:
@@ -209,9 +269,25 @@ def unsafe_notes(fixed: list[Finding]) -> list[str]:
     return notes
 
 
-def write_changes(ws: DirectoryWorkspace, outcome: FixOutcome) -> None:
-    """Write every verified change atomically (temporary file + rename, mode kept)."""
-    from ciswitch.atomic import atomic_write_bytes
+def planned_writes(ws: DirectoryWorkspace, outcome: FixOutcome) -> list[PlannedWrite]:
+    """The verified changes as writes of one transaction (:func:`ciswitch.atomic.write_all`):
+    each is checked, just before the renames, to be still the file that was read."""
+    from ciswitch.atomic import PlannedWrite
 
-    for change in outcome.changes:
-        atomic_write_bytes(ws.path_of(change.path), change.new)
+    return [
+        PlannedWrite(
+            ws.write_target(change.path),
+            change.new,
+            ws.stamp_of(change.path),
+            change.path,
+            change.old,
+        )
+        for change in outcome.changes
+    ]
+
+
+def write_changes(ws: DirectoryWorkspace, outcome: FixOutcome) -> None:
+    """Write every verified change, all or nothing (:mod:`ciswitch.atomic`)."""
+    from ciswitch.atomic import write_all
+
+    write_all(planned_writes(ws, outcome))

@@ -17,7 +17,7 @@ from typing import Any
 
 from ciswitch.config import DEFAULT_CI_CONFIG
 from ciswitch.errors import CiswitchError
-from ciswitch.model import Notice, Problem
+from ciswitch.model import NotChecked, NotCheckedKind, Notice, Problem
 from ciswitch.source import SourceFile, read_source
 from ciswitch.workspace import Workspace, glob_files, normalize
 from ciswitch.yaml.nodes import (
@@ -160,6 +160,8 @@ class Pipeline:
     variable_definitions: list[Variable]
     #: mapping node id -> the entry holding it (see :func:`to_merged`)
     parents: dict[int, Entry] = field(default_factory=dict)
+    #: what the pipeline takes from outside the repository (includes, child pipelines)
+    not_checked: list[NotChecked] = field(default_factory=list)
 
 
 def config_document(file: SourceFile) -> Any | None:
@@ -185,6 +187,7 @@ class _Loader:
         self.files: list[SourceFile] = []
         self.problems: list[Problem] = []
         self.notices: list[Notice] = []
+        self.not_checked: list[NotChecked] = []
         self._seen: set[str] = set()
         self._stack: list[str] = []
         self.parents: dict[int, Entry] = {}
@@ -248,7 +251,7 @@ class _Loader:
             if is_scalar(item):
                 value = str(item.value)
                 if value.startswith(("http://", "https://")):
-                    self._not_followed(file, line, f"remote include {value}")
+                    self._not_followed(file, line, "remote", value)
                     continue
                 targets.extend((p, line) for p in self._expand(file, value, line))
             elif is_map(item):
@@ -266,7 +269,7 @@ class _Loader:
                         if kinds and is_scalar(entries[what].value)
                         else ""
                     )
-                    self._not_followed(file, line, f"include {what}: {detail}".rstrip(": "))
+                    self._not_followed(file, line, what, str(detail))
         return targets
 
     def _expand(self, file: SourceFile, value: str, line: int) -> list[str]:
@@ -285,10 +288,20 @@ class _Loader:
             return [m for m in matches if m.endswith((".yml", ".yaml"))]
         return [value]
 
-    def _not_followed(self, file: SourceFile, line: int, what: str) -> None:
-        self.notices.append(
-            Notice(file.path, f"{what}: not in this repository, not followed", line)
+    def _not_followed(self, file: SourceFile, line: int, what: str, detail: str) -> None:
+        kind = _INCLUDE_KINDS.get(what, NotCheckedKind.UNKNOWN_INCLUDE)
+        named = f"include {what}: {detail}" if detail else f"include {what}"
+        self.not_checked.append(
+            NotChecked(file.path, line, kind, f"{named}: not in this repository, not followed")
         )
+
+
+_INCLUDE_KINDS = {
+    "project": NotCheckedKind.PROJECT_INCLUDE,
+    "remote": NotCheckedKind.REMOTE_INCLUDE,
+    "template": NotCheckedKind.TEMPLATE_INCLUDE,
+    "component": NotCheckedKind.COMPONENT_INCLUDE,
+}
 
 
 def load_pipeline(
@@ -301,7 +314,8 @@ def load_pipeline(
     loader = _Loader(workspace, known)
     config = loader.load(ci_config, None) or Merged()
     pipeline = Pipeline(
-        loader.files, config, {}, {}, loader.problems, loader.notices, [], loader.parents
+        loader.files, config, {}, {}, loader.problems, loader.notices, [], loader.parents,
+        loader.not_checked,
     )
     _build(pipeline)
     return pipeline

@@ -1,4 +1,5 @@
-"""``lint``: from a repository (or named files) to findings, problems and notices.
+"""``lint``: from a repository (or named files) to findings, problems, places not checked and
+notices.
 
 This is the one pipeline both ``lint`` and ``fix`` run: load the CI model, collect facts, run
 the enabled rules, drop suppressed findings. ``fix`` then takes the findings' fixes.
@@ -6,6 +7,7 @@ the enabled rules, drop suppressed findings. ``fix`` then takes the findings' fi
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,7 +59,7 @@ def analyse_workspace(
     """Lint the CI configuration of ``ws`` (``entry`` or the configured CI file). ``known``
     holds files already decoded and composed, by path (``fix`` checking its own result)."""
     ci_file = entry or config.ci_config
-    result = LintResult(root=label or ws.label)
+    result = LintResult(root=label or ws.label, strict=config.strict)
     if entry is not None and not entry.lower().endswith(YAML_SUFFIXES):
         from ciswitch.scripts.runs import script_kind
 
@@ -78,6 +80,7 @@ def analyse_workspace(
     result.problems.extend(pipeline.problems)
     result.notices.extend(pipeline.notices)
     result.notices.extend(facts.notices)
+    result.add_not_checked([*pipeline.not_checked, *facts.not_checked])
     result.files = facts.files.paths()
     return LintRun(result, facts)
 
@@ -103,9 +106,12 @@ def _analyse_named_script(
     result.notices.extend(facts.notices)
     result.files = facts.files.paths()
     if entry not in facts.files:
+        # the file named on the command line cannot be read: an input error, not a gap
         result.problems.extend(
-            Problem(n.path, n.message.removeprefix("not followed: ")) for n in facts.notices
+            Problem(n.path, n.message, n.line) for n in facts.not_checked if n.path == entry
         )
+    result.add_not_checked([n for n in facts.not_checked if entry in facts.files
+                            or n.path != entry])
     return LintRun(result, facts)
 
 
@@ -150,8 +156,11 @@ def lint_workspace(ws: Workspace, config: Config) -> LintResult:
 
 
 def find_root(path: Path) -> Path:
-    """The repository root of a file: the nearest parent with ``.git``, else its directory."""
-    start = path.resolve().parent
+    """The repository root of a file: the nearest parent with ``.git``, else its directory.
+
+    The file's own name is not resolved: a symlink is looked at from where it is, so one that
+    points outside the repository is refused when read (and never written through)."""
+    start = Path(os.path.abspath(path)).parent.resolve()
     for candidate in (start, *start.parents):
         if (candidate / ".git").exists():
             return candidate
@@ -165,8 +174,10 @@ def resolve_target(path: Path) -> tuple[DirectoryWorkspace, str | None]:
     if not path.exists():
         raise CiswitchError("no such file or directory", str(path))
     root = find_root(path)
-    rel = path.resolve().relative_to(root).as_posix()
-    return DirectoryWorkspace(root), rel
+    rel = (Path(os.path.abspath(path)).parent.resolve() / path.name).relative_to(root).as_posix()
+    ws = DirectoryWorkspace(root)
+    ws.path_of(rel)  # a symlink leaving the repository: refused here, with its name
+    return ws, rel
 
 
 def lint_paths(

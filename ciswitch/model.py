@@ -83,6 +83,20 @@ class Finding:
     unfixable_reason: str = ""
     #: the source line (without its newline) for the text report's excerpt
     source_line: str = ""
+    #: every source line from ``begin`` to ``finish`` (without newlines), for the snippets of
+    #: reports; empty when only :attr:`source_line` is known
+    source_lines: tuple[str, ...] = ()
+
+    @property
+    def snippet(self) -> str:
+        """The text of the finding's span, as far as its source lines are known."""
+        lines = self.source_lines or (self.source_line,)
+        if self.finish.line == self.begin.line or len(lines) == 1:
+            first = lines[0]
+            end = self.finish.column - 1 if self.finish.line == self.begin.line else len(first)
+            return first[self.begin.column - 1:end]
+        inner = [lines[0][self.begin.column - 1:], *lines[1:-1], lines[-1][:self.finish.column - 1]]
+        return "\n".join(inner)
 
     @property
     def fixable(self) -> bool:
@@ -121,6 +135,111 @@ class Notice:
     line: int | None = None
 
 
+class NotCheckedKind(enum.Enum):
+    """Why a place was not checked: each kind has a phrase for the summary (singular,
+    plural) so that the reports can count them by what they are."""
+
+    PROJECT_INCLUDE = "project-include"
+    REMOTE_INCLUDE = "remote-include"
+    TEMPLATE_INCLUDE = "template-include"
+    COMPONENT_INCLUDE = "component-include"
+    UNKNOWN_INCLUDE = "unknown-include"
+    INCLUDE_RULES = "include-rules"
+    CHILD_PIPELINE = "child-pipeline"
+    UNREADABLE_SCRIPT = "unreadable-script"
+    MISSING_SCRIPT = "missing-script"
+    OUTSIDE_SCRIPT = "outside-script"
+    COMPUTED_PATH = "computed-path"
+    MAKE_TARGET = "make-target"
+    COMMAND_STRING = "command-string"
+    PYTHON_MODULE = "python-module"
+
+    @property
+    def phrase(self) -> tuple[str, str]:
+        """``(singular, plural)`` as the summary counts them."""
+        return _PHRASES[self]
+
+    def counted(self, count: int) -> str:
+        """``1 unreadable script``, ``2 unreadable scripts``."""
+        one, many = self.phrase
+        return f"{count} {one if count == 1 else many}"
+
+
+_PHRASES: dict[NotCheckedKind, tuple[str, str]] = {
+    NotCheckedKind.PROJECT_INCLUDE: (
+        "include from another project", "includes from other projects"),
+    NotCheckedKind.REMOTE_INCLUDE: ("remote include", "remote includes"),
+    NotCheckedKind.TEMPLATE_INCLUDE: ("template include", "template includes"),
+    NotCheckedKind.COMPONENT_INCLUDE: ("component include", "component includes"),
+    NotCheckedKind.UNKNOWN_INCLUDE: ("include of an unknown kind", "includes of unknown kinds"),
+    NotCheckedKind.INCLUDE_RULES: (
+        "include with rules not evaluated", "includes with rules not evaluated"),
+    NotCheckedKind.CHILD_PIPELINE: (
+        "child pipeline from outside the repository",
+        "child pipelines from outside the repository"),
+    NotCheckedKind.UNREADABLE_SCRIPT: ("unreadable script", "unreadable scripts"),
+    NotCheckedKind.MISSING_SCRIPT: (
+        "script not in the repository", "scripts not in the repository"),
+    NotCheckedKind.OUTSIDE_SCRIPT: (
+        "script outside the repository", "scripts outside the repository"),
+    NotCheckedKind.COMPUTED_PATH: ("computed script path", "computed script paths"),
+    NotCheckedKind.MAKE_TARGET: ("make target", "make targets"),
+    NotCheckedKind.COMMAND_STRING: ("command string", "command strings"),
+    NotCheckedKind.PYTHON_MODULE: ("Python module not found", "Python modules not found"),
+}
+
+
+@dataclass(frozen=True)
+class NotChecked:
+    """A place ciswitch could not read or follow, so whatever it holds was not checked: an
+    include from another project, a script it cannot read, a computed path, a ``make``
+    target. Never silent: every report shows it, and ``--strict`` fails on it."""
+
+    path: str
+    line: int | None
+    kind: NotCheckedKind
+    #: what it is and why it was not checked, e.g. ``include project: group/ci: not in this
+    #: repository``
+    message: str
+    column: int | None = None
+
+    def where(self) -> str:
+        """``path:line`` (or the path alone)."""
+        return self.path if self.line is None else f"{self.path}:{self.line}"
+
+    def one_line(self) -> str:
+        return f"{self.where()}: not checked: {self.message}"
+
+    @property
+    def sort_key(self) -> tuple[str, int, str]:
+        return (self.path, self.line or 0, self.message)
+
+
+def not_checked_summary(entries: list[NotChecked]) -> str:
+    """``2 places not checked (1 include from another project, 1 unreadable script)``, or
+    ``""`` when everything was checked."""
+    if not entries:
+        return ""
+    counts: dict[NotCheckedKind, int] = {}
+    for entry in entries:
+        counts[entry.kind] = counts.get(entry.kind, 0) + 1
+    parts = ", ".join(kind.counted(n) for kind, n in
+                      sorted(counts.items(), key=lambda item: (-item[1], item[0].value)))
+    places = "place" if len(entries) == 1 else "places"
+    return f"{len(entries)} {places} not checked ({parts})"
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where the linted files come from in version control (SARIF's
+    ``versionControlProvenance``): the repository's address without credentials and the
+    commit checked out."""
+
+    repository_uri: str
+    revision: str
+    branch: str | None = None
+
+
 @dataclass
 class LintResult:
     """Everything ``lint`` learnt about one repository (or one set of named files)."""
@@ -129,11 +248,33 @@ class LintResult:
     findings: list[Finding] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     notices: list[Notice] = field(default_factory=list)
+    #: places that could not be read or followed, in file order
+    not_checked: list[NotChecked] = field(default_factory=list)
     #: repository-relative paths of every file that was read
     files: list[str] = field(default_factory=list)
+    #: the configuration asks for every place to be checked (``strict = true``)
+    strict: bool = False
+    #: the git repositories of the files linted (filled only for the reports that say it)
+    provenance: list[Provenance] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
+        return self.exit_status(strict=self.strict)
+
+    def exit_status(self, *, strict: bool = False) -> int:
+        """2 for input errors, 1 for findings (and, with ``strict``, for any place not
+        checked), else 0."""
         if self.problems:
             return 2
-        return 1 if self.findings else 0
+        if self.findings or (strict and self.not_checked):
+            return 1
+        return 0
+
+    def add_not_checked(self, entries: list[NotChecked]) -> None:
+        """Add entries, each place once, keeping file order."""
+        seen = set(self.not_checked)
+        for entry in entries:
+            if entry not in seen:
+                seen.add(entry)
+                self.not_checked.append(entry)
+        self.not_checked.sort(key=lambda e: e.sort_key)

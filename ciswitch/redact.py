@@ -20,6 +20,15 @@ _URL_USERINFO = re.compile(
     r"(?=[^\s@/?#'\"<>`]*(?:[/?#:\s'\"<>`]|$))"
 )
 
+#: ``scheme://user:password@host`` whose password holds characters that must have been
+#: percent-encoded (``/``, ``?``, ``#``): the password runs to the last ``@`` that a host name
+#: follows. Such a URL is malformed, yet it is what people paste, and its secret must not show.
+_LOOSE_USERINFO = re.compile(
+    r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.\-]*://)"
+    r"(?P<user>[^\s:/?#@'\"<>`]*):[^\s'\"<>`]*@"
+    r"(?=[A-Za-z0-9.\-]+(?:[:/?#\s'\"<>`]|$))"
+)
+
 #: query parameters that carry secrets (``?private_token=...``, ``&access_token=...``)
 _SECRET_QUERY = re.compile(
     r"(?P<key>[?&;](?:[A-Za-z0-9_\-]*(?:token|secret|password|passwd|pwd|key|auth)"
@@ -53,6 +62,7 @@ def redact(text: str) -> str:
     as the user name (``https://TOKEN@host``) is hidden the same way because it cannot be told
     apart from a user name. ``ssh://git@host`` and ``git@host:path`` stay as they are.
     """
+    text = _LOOSE_USERINFO.sub(lambda m: f"{m.group('scheme')}{MASK}@", text)
     text = _URL_USERINFO.sub(_mask_userinfo, text)
     text = _SECRET_QUERY.sub(lambda m: f"{m.group('key')}{MASK}", text)
     return _BARE_TOKENS.sub(MASK, text)

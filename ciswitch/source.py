@@ -10,7 +10,9 @@ text agree (the C reader skips a BOM without counting it).
 from __future__ import annotations
 
 import bisect
+import functools
 import gc
+import re
 from array import array
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -126,12 +128,165 @@ def compose_documents(text: str, path: str) -> list[Any]:
     again)."""
     from ruamel.yaml import YAML
 
+    check_nesting(text, path)
     yaml = YAML(typ="safe", pure=False)
+    yaml.Resolver = _fixed_version_resolver()
     try:
         with gc_paused():
-            return _compose_all(yaml, text, path)
+            documents = _compose_all(yaml, text, path)
     finally:
         _release(yaml)
+    if _ANCHOR.search(text):
+        for document in documents:
+            check_aliases(document, path)
+    return documents
+
+
+#: Deepest nesting of YAML collections accepted, counted through aliases. Real CI files stay
+#: under 20; ruamel's C composer overflows the C stack (a crash, not an error) past some ten
+#: thousand levels, and ciswitch's own walks recurse once or twice a level.
+MAX_DEPTH = 200
+#: Nodes a document may reach through aliases (each use of an anchor counts its whole subtree
+#: again) beyond its own distinct nodes: the limit is this plus the number of distinct nodes,
+#: so expansion may at most double a big file. Real files are far below (see the README);
+#: an alias bomb of a kilobyte is far above, and is refused in well under a second.
+ALIAS_ALLOWANCE = 100_000
+
+#: Where an anchor could start (line start, after an indicator, after a tag): a sound
+#: over-approximation, so that a file without one skips the alias walk.
+_ANCHOR = re.compile(r"(?:^|[-?:,\[{][ \t]*|[ \t])(?:![^ \t\r\n]*[ \t]+)?&[^ \t\r\n]", re.M)
+#: A line whose leading indentation and block indicators are this long could nest deeper
+#: than half the limit (a block level costs at least one column).
+_DEEP_LINE = re.compile(r"^(?:[ \t]|[-?:](?=[ \t]|$)){" + str(MAX_DEPTH // 2) + "}", re.M)
+
+
+def check_nesting(text: str, path: str) -> None:
+    """Refuse YAML nested deeper than :data:`MAX_DEPTH` *before* composing it.
+
+    A cheap bound first: flow nesting needs one ``[`` or ``{`` per level, block nesting a
+    column per level. Only a file where that bound is too high is scanned exactly, with the
+    C parser's events (a loop, no recursion: it cannot overflow)."""
+    if (
+        text.count("[") + text.count("{") < MAX_DEPTH // 2
+        and _DEEP_LINE.search(text) is None
+    ):
+        return
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+    from ruamel.yaml.events import (
+        CollectionEndEvent,
+        MappingStartEvent,
+        SequenceStartEvent,
+    )
+
+    yaml = YAML(typ="safe", pure=False)
+    depth = 0
+    try:
+        for event in yaml.parse(text):
+            if isinstance(event, (MappingStartEvent, SequenceStartEvent)):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise CiswitchError(
+                        f"YAML nested deeper than {MAX_DEPTH} levels: refused",
+                        path,
+                        event.start_mark.line + 1,
+                    )
+            elif isinstance(event, CollectionEndEvent):
+                depth -= 1
+    except YAMLError:
+        return  # invalid YAML: composing reports it with its place
+    finally:
+        _release(yaml)
+
+
+def check_aliases(root: Any, path: str) -> None:
+    """Refuse a document whose aliases reach more than :data:`ALIAS_ALLOWANCE` nodes beyond
+    its distinct ones (plus their number), nest deeper than :data:`MAX_DEPTH` through
+    aliases, or refer to themselves.
+
+    Composed nodes share what an alias names, so each node's expanded size and height are
+    computed once (a loop with its own stack, no recursion): the cost is the file's size, never
+    the expansion's."""
+    from ruamel.yaml.nodes import MappingNode, SequenceNode
+
+    done: dict[int, tuple[int, int]] = {}  # id -> (expanded size, expanded height)
+    open_: set[int] = set()
+    stack: list[tuple[Any, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        key = id(node)
+        if key in done:
+            continue
+        cls = type(node)
+        if cls is not MappingNode and cls is not SequenceNode:
+            done[key] = (1, 0)
+            continue
+        children: list[Any] = (
+            [part for pair in node.value for part in pair] if cls is MappingNode else node.value
+        )
+        if not children_done:
+            if key in open_:
+                raise CiswitchError(
+                    "recursive alias (an anchor used inside itself): refused",
+                    path,
+                    node.start_mark.line + 1,
+                )
+            open_.add(key)
+            stack.append((node, True))
+            stack.extend((child, False) for child in children if id(child) not in done)
+            continue
+        size = 1
+        height = 0
+        for child in children:
+            child_size, child_height = done[id(child)]
+            size += child_size
+            if child_height > height:
+                height = child_height
+        open_.discard(key)
+        done[key] = (size, height + 1)
+        if height + 1 > MAX_DEPTH:
+            raise CiswitchError(
+                f"YAML nested deeper than {MAX_DEPTH} levels through aliases: refused",
+                path,
+                node.start_mark.line + 1,
+            )
+    distinct = len(done)
+    reached = done[id(root)][0] - distinct
+    if reached > ALIAS_ALLOWANCE + distinct:
+        raise CiswitchError(
+            f"aliases reach {reached:,} nodes beyond the document's {distinct:,}"
+            f" (at most {ALIAS_ALLOWANCE:,} more than that): refused as an alias bomb",
+            path,
+            root.start_mark.line + 1,
+        )
+
+
+@functools.cache
+def _fixed_version_resolver() -> type:
+    """ruamel's resolver with its YAML-version table looked up once per composed text.
+
+    The stock resolver finds the YAML version anew for every scalar (twice), through two
+    attribute lookups that fail with ``AttributeError`` under the C composer: that is about
+    half of composing a big file. Under the C composer the version never comes from the
+    document (its ``%YAML`` directive is not passed to the resolver), so it is the same for
+    every node and the table can be kept: the nodes and their tags are exactly the same.
+    """
+    from ruamel.yaml.resolver import VersionedResolver
+
+    table_of = VersionedResolver.__dict__["versioned_resolver"].fget
+    assert table_of is not None
+
+    class FixedVersionResolver(VersionedResolver):
+        _table: Any = None
+
+        @property
+        def versioned_resolver(self) -> Any:
+            table = self._table
+            if table is None:
+                table = self._table = table_of(self)
+            return table
+
+    return FixedVersionResolver
 
 
 def _release(yaml: Any) -> None:

@@ -79,29 +79,82 @@ def _compare_words(old: str, new: str, removed: Counter[str], added: Counter[str
     return None
 
 
-def statements_kept(old: str, new: str, removed: Counter[str]) -> bool:
-    """Flat words cannot see a dangling ``\\`` gluing the next line onto a command: the
-    statements of the new text must be the old ones minus the removed words (a statement left
-    empty disappears), or, when words were replaced, at least as many."""
-    from ciswitch.shell import statements_of
+_NOOP = ("<no-op>",)
 
-    old_statements, new_statements = statements_of(old), statements_of(new)
-    if Counter(w for s in new_statements for w in s) - Counter(
-        w for s in old_statements for w in s
-    ):
-        return len(old_statements) == len(new_statements)
+
+def statements_kept(old: str, new: str, removed: Counter[str]) -> bool:
+    """Flat words cannot see a dangling ``\\`` gluing the next line onto a command, nor a line
+    joining a continued ``a && \\``: the statements of the new text, each with the operator
+    that joins it to the one before (``&&``, ``||``, ``|``), must be the old ones minus the
+    removed words, where a statement left empty goes as bash would run it: alone, it goes; at
+    the head of an and-or list before ``&&``, it goes with the ``&&``; anywhere else it must
+    have become a no-op (``true`` or ``:``). When words were replaced (``--to``), the
+    statements and their operators must stay as they were."""
+    from ciswitch.shell.words import CHAIN_OPERATORS, chain_of
+
+    old_chain, new_chain = chain_of(old), chain_of(new)
+    new_words = Counter(w for _, s in new_chain for w in s)
+    old_words = Counter(w for _, s in old_chain for w in s)
+    if +(new_words - old_words - Counter({"true": len(new_chain), ":": len(new_chain)})):
+        return [op for op, _ in old_chain] == [op for op, _ in new_chain]
     budget = Counter(removed)
-    expected: list[tuple[str, ...]] = []
-    for statement in old_statements:
-        kept = []
-        for word in statement:
-            if budget[word] > 0:
-                budget[word] -= 1
-            else:
-                kept.append(word)
-        if kept:
-            expected.append(tuple(kept))
-    return expected == [s for s in new_statements if s]
+    kept_chain: list[tuple[str, tuple[str, ...] | None]] = []
+    # Which occurrence a removed word was is decided per statement, in order, against the new
+    # statement it became: so ``--from :local`` of one statement and the ``-s :local`` removed
+    # from the next one are told apart (first come, first removed otherwise).
+    new_statements = [words for _, words in new_chain]
+    j = 0
+    for op, statement in old_chain:
+        kept: list[str] | None = None
+        if j < len(new_statements) and _is_subsequence(new_statements[j], statement):
+            gone = Counter(statement) - Counter(new_statements[j])
+            if all(budget[w] >= n for w, n in gone.items()):
+                budget -= gone
+                kept = list(new_statements[j])
+        if kept is None:
+            kept = []
+            for word in statement:
+                if budget[word] > 0:
+                    budget[word] -= 1
+                else:
+                    kept.append(word)
+        if j < len(new_statements) and (kept or new_statements[j] in (("true",), (":",))):
+            j += 1
+        kept_chain.append((op, tuple(kept) if kept else None))
+    expected: list[tuple[str, tuple[str, ...]]] = []
+    for index, (op, words) in enumerate(kept_chain):
+        following = kept_chain[index + 1][0] if index + 1 < len(kept_chain) else ""
+        if words is not None:
+            expected.append((op, words))
+        elif op in CHAIN_OPERATORS:
+            expected.append((op, _NOOP))
+        elif following == "&&":
+            kept_chain[index + 1] = ("", kept_chain[index + 1][1])
+        elif following in CHAIN_OPERATORS:
+            expected.append(("", _NOOP))
+    return _without_lone_noops(expected) == _without_lone_noops(new_chain)
+
+
+def _without_lone_noops(
+    chain: list[tuple[str, tuple[str, ...]]],
+) -> list[tuple[str, tuple[str, ...]]]:
+    """``true`` and ``:`` as the no-op they are; one standing alone (no operator joins it to
+    another statement) does nothing and is left out."""
+    from ciswitch.shell.words import CHAIN_OPERATORS
+
+    norm = [(op, _NOOP if words in (("true",), (":",)) else words) for op, words in chain]
+    out = []
+    for index, (op, words) in enumerate(norm):
+        following = norm[index + 1][0] if index + 1 < len(norm) else ""
+        if words == _NOOP and op not in CHAIN_OPERATORS and following not in CHAIN_OPERATORS:
+            continue
+        out.append((op, words))
+    return out
+
+
+def _is_subsequence(short: tuple[str, ...], long: tuple[str, ...]) -> bool:
+    words = iter(long)
+    return all(any(w == x for x in words) for w in short)
 
 
 def _shape(node: Any) -> Any:

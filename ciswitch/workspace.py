@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
 
+from ciswitch.atomic import Stamp, read_stamped
 from ciswitch.errors import CiswitchError
 
 
@@ -92,6 +93,8 @@ class DirectoryWorkspace:
         self.root = root.resolve()
         #: is_file answers: CI lines name the same paths thousands of times
         self._is_file: dict[str, bool] = {}
+        #: what each file was when first read, by normalized path (checked before writing)
+        self._stamps: dict[str, Stamp] = {}
 
     @property
     def label(self) -> str:
@@ -111,18 +114,30 @@ class DirectoryWorkspace:
 
     def read_bytes(self, rel: str) -> bytes:
         path = self.path_of(rel)
+        norm = normalize(rel)
         try:
             st = path.stat()
         except FileNotFoundError as err:
-            raise CiswitchError("file not found", normalize(rel)) from err
+            raise CiswitchError("file not found", norm) from err
         except OSError as err:
-            raise CiswitchError(f"cannot read: {err.strerror}", normalize(rel)) from err
+            raise CiswitchError(f"cannot read: {err.strerror}", norm) from err
         if not stat.S_ISREG(st.st_mode):
-            raise CiswitchError("not a regular file", normalize(rel))
+            raise CiswitchError("not a regular file", norm)
         try:
-            return path.read_bytes()
+            data, stamp = read_stamped(path)
         except OSError as err:
-            raise CiswitchError(f"cannot read: {err.strerror}", normalize(rel)) from err
+            raise CiswitchError(f"cannot read: {err.strerror}", norm) from err
+        self._stamps.setdefault(norm, stamp)
+        return data
+
+    def stamp_of(self, rel: str) -> Stamp | None:
+        """What ``rel`` was when this workspace first read it (None if it never did)."""
+        return self._stamps.get(normalize(rel))
+
+    def write_target(self, rel: str) -> Path:
+        """Where a new content of ``rel`` goes: the file itself, through a symlink that stays
+        inside the repository (the link is kept); one that leaves it is refused."""
+        return self.path_of(rel).resolve()
 
     def is_file(self, rel: str) -> bool:
         known = self._is_file.get(rel)

@@ -1,7 +1,8 @@
-"""The benchmark scripts still run and still print their ratios (timings are not checked).
+"""The benchmark scripts still run and still print every figure against its target.
 
-They import ciswitch's internals (``analyse_workspace``, ``plan_fix``) directly, so a change of
-those signatures would otherwise go unnoticed until someone wants the figures.
+Each script runs in ``--quick`` mode against the ciswitch of this interpreter (``--no-install``:
+no virtual environment is built here). Only that it runs and prints its figure lines is
+checked, never a timing.
 """
 
 from __future__ import annotations
@@ -14,12 +15,17 @@ from pathlib import Path
 import pytest
 
 BENCH = Path(__file__).resolve().parent.parent / "bench"
-RATIO = re.compile(r"^  ratio (?P<what>.+): (?P<value>\d+\.\d+)x \(target <= [\d.]+x\): ", re.M)
+FIGURE = re.compile(
+    r"^FIGURE (?P<what>.+): measured (?P<value>\d+\.\d+)x, target <= (?P<target>[\d.]+)x, "
+    r"(?P<met>met|MISSED)  \[",
+    re.M,
+)
+TOTAL = re.compile(r"^== (\d+) of (\d+) targets met ==$", re.M)
 
 
 def _run(script: str, *args: str) -> str:
     done = subprocess.run(
-        [sys.executable, str(BENCH / script), *args],
+        [sys.executable, str(BENCH / script), "--quick", "--no-install", *args],
         capture_output=True,
         text=True,
         timeout=600,
@@ -29,40 +35,100 @@ def _run(script: str, *args: str) -> str:
     return done.stdout
 
 
-def test_lint_bench_prints_every_ratio() -> None:
-    out = _run("lint_bench.py", "--sizes", "100", "--repeat", "1", "--small-repeat", "1")
-    ratios = {m["what"]: float(m["value"]) for m in RATIO.finditer(out)}
-    assert set(ratios) == {
-        "lint process / yamllint on 100 jobs",
-        "lint / C compose on 100 jobs",
-        "peak memory lint / compose on 100 jobs",
-        "small file (203 lines, werf jobs): lint process / yamllint process",
-        "small file (213 lines, no werf): lint process / yamllint process",
-    }, out
-    assert all(value > 0 for value in ratios.values()), out
-    # The generated file is linted for real: its :local places are found.
-    row = re.search(r"^\| 100 +\| 1,225 +\| (\d+) +\|", out, re.M)
+def _figures(out: str) -> dict[str, float]:
+    figures = {m["what"]: float(m["value"]) for m in FIGURE.finditer(out)}
+    total = TOTAL.search(out)
+    assert total is not None and int(total.group(2)) == len(figures), out
+    assert all(value > 0 for value in figures.values()), out
+    return figures
+
+
+def test_lint_bench_prints_every_figure() -> None:
+    out = _run("lint_bench.py")
+    figures = _figures(out)
+    assert len(figures) == 7, out
+    assert any(k.startswith("whole-process ciswitch lint / yamllint CLI") for k in figures)
+    for generator in ("bench generator", "werf in every job"):
+        assert f"lint / bare C compose, 100 jobs, {generator} (interleaved, in-process)" in figures
+        assert f"whole-process lint / yamllint, 100 jobs, {generator}" in figures
+        assert f"peak memory lint / compose, 100 jobs, {generator}" in figures
+    # The generated files are linted for real: their :local places are found.
+    row = re.search(r"^werf in every job \| [\d,]+ \| (\d+) \|", out, re.M)
     assert row is not None and int(row.group(1)) > 0, out
 
 
-def test_fix_bench_prints_the_ratio() -> None:
-    out = _run("fix_bench.py", "--sizes", "100", "--repeat", "1")
-    ratios = {m["what"]: float(m["value"]) for m in RATIO.finditer(out)}
-    assert list(ratios) == ["fix / lint on 100 jobs"], out
-    assert ratios["fix / lint on 100 jobs"] > 0
-    row = re.search(r"^\| 100 +\| 1,225 +\| (\d+) +\| 0 +\|", out, re.M)
-    assert row is not None and int(row.group(1)) > 0, out  # places fixed, none left
-    assert "warning" not in out
+def test_scaling_bench_prints_figures_and_slopes() -> None:
+    out = _run("scaling_bench.py")
+    figures = _figures(out)
+    assert set(figures) == {
+        "lint time 500 / 100 jobs, werf in every job",
+        "lint peak memory 500 / 100 jobs, werf in every job",
+    }, out
+    assert len(re.findall(r"^SLOPE local includes ", out, re.M)) == 2, out
+    assert len(re.findall(r"^SLOPE glued assignment lines ", out, re.M)) == 2, out
 
 
-@pytest.mark.parametrize("werf", [True, False])
-def test_generated_files_are_deterministic(werf: bool) -> None:
+def test_fix_bench_prints_both_generators() -> None:
+    out = _run("fix_bench.py")
+    assert set(_figures(out)) == {
+        "fix / lint on the same file, 100 jobs, bench generator",
+        "fix / lint on the same file, 100 jobs, werf in every job",
+    }, out
+    assert re.search(r"^bench generator \| .* \| No findings in 1 file\.$", out, re.M), out
+
+
+@pytest.mark.parametrize("mode", [[], ["--realistic"]])
+def test_fleet_bench_pushes_every_repository(mode: list[str]) -> None:
+    out = _run("fleet_bench.py", *mode)
+    assert len(_figures(out)) == 2, out
+    assert out.count("3/3 pushed") == 2, out
+
+
+@pytest.mark.parametrize("every", [False, True])
+def test_generated_files_are_deterministic(every: bool) -> None:
     sys.path.insert(0, str(BENCH))
     try:
         from generate import generate
     finally:
         sys.path.remove(str(BENCH))
-    first = generate(50, werf=werf)
-    assert first == generate(50, werf=werf)
-    assert first != generate(50, seed=2, werf=werf)
-    assert ("--stages-storage :local" in first) is werf
+    first = generate(50, werf_every_job=every)
+    assert first == generate(50, werf_every_job=every)
+    assert first != generate(50, seed=2, werf_every_job=every)
+    assert "--stages-storage :local" in first
+
+
+def test_werf_every_job_puts_werf_in_every_job() -> None:
+    """Every visible job of the variant names werf or :local (PyYAML as the reader)."""
+    yaml = pytest.importorskip("yaml")
+    sys.path.insert(0, str(BENCH))
+    try:
+        from generate import generate
+    finally:
+        sys.path.remove(str(BENCH))
+
+    def visible_jobs(text: str) -> dict[str, dict[str, object]]:
+        data = yaml.safe_load(text)
+        return {
+            k: v
+            for k, v in data.items()
+            if isinstance(v, dict) and not k.startswith(".") and k not in ("variables", "default")
+        }
+
+    def has_werf(job: dict[str, object]) -> bool:
+        return "werf" in repr(job) or job.get("extends") == ".werf_deploy"
+
+    jobs = visible_jobs(generate(200, werf_every_job=True))
+    assert len(jobs) == 200
+    assert [name for name, job in jobs.items() if not has_werf(job)] == []
+    assert not all(has_werf(job) for job in visible_jobs(generate(200)).values())
+
+
+def test_fleet_faults_bench_counts_nothing_wrong_on_one_trial_of_each_kind() -> None:
+    out = _run("fleet_faults.py", "--trials", "1", "--repos", "3")
+    lines = {ln.split(":")[0].strip(): ln for ln in out.splitlines() if ln.startswith("  ")}
+    assert set(lines) == {"kill", "concurrent", "sigint"}, out
+    for kind in ("kill", "sigint"):
+        for bad in ("pushed-but-journaled-failed", "branch-written-twice", "left-unpushed",
+                    "orphans", "tracebacks", "rerun-exit-not-0"):
+            assert bad not in lines[kind], out
+    assert "second-refused-exit-2 1" in lines["concurrent"], out

@@ -187,8 +187,6 @@ def test_an_unknown_code_in_the_config_is_an_error_naming_the_key(key: str, repo
 
 
 @pytest.mark.parametrize("command", ["lint", "fix"])
-@pytest.mark.xfail(strict=True, reason="--output into a missing directory ends in a "
-                   "FileNotFoundError traceback (exit 1)")
 def test_output_into_a_missing_directory_is_a_one_line_error(command: str, repo: Path) -> None:
     before = _snapshot(repo)
     proc = _run(command, "--format", "json", "--output", "missing/report.json", cwd=repo)
@@ -199,7 +197,6 @@ def test_output_into_a_missing_directory_is_a_one_line_error(command: str, repo:
     assert _snapshot(repo) == before
 
 
-@pytest.mark.xfail(strict=True, reason="-o - writes a file named '-' instead of standard output")
 def test_output_dash_is_stdout(repo: Path) -> None:
     proc = _run("lint", "--format", "json", "-o", "-", cwd=repo)
     assert proc.returncode == 1
@@ -207,13 +204,9 @@ def test_output_dash_is_stdout(repo: Path) -> None:
     assert proc.stdout.lstrip().startswith("{"), proc.stdout[:200]
 
 
-UMASK_GAP = pytest.mark.xfail(strict=True, reason="the report is written with mkstemp's 0600 "
-                              "whatever the umask")
-
-
 @pytest.mark.parametrize(("umask", "mode"), [
-    pytest.param(0o022, 0o644, id="022", marks=UMASK_GAP),
-    pytest.param(0o002, 0o664, id="002", marks=UMASK_GAP),
+    pytest.param(0o022, 0o644, id="022"),
+    pytest.param(0o002, 0o664, id="002"),
     pytest.param(0o077, 0o600, id="077"),
 ])
 def test_report_file_mode_follows_the_umask(umask: int, mode: int, repo: Path) -> None:

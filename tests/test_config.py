@@ -143,7 +143,7 @@ def test_render_marker_output_parses_with_tomllib() -> None:
     ("config_text", "expected"),
     [
         ("selct = []\n", ".ciswitch.toml:1: error: unknown key 'selct' (expected one of select, "
-         "ignore, ci-config, extra-files, stages-storage, stages-storage-address)"),
+         "ignore, ci-config, extra-files, stages-storage, stages-storage-address, strict)"),
         ("ignore = 'CSW001'\n", ".ciswitch.toml:1: error: key 'ignore' must be an array of rule "
          "codes, not a string"),
         ('ignore "CSW002"\n', ".ciswitch.toml:1:8: error: invalid TOML: Expected '=' after a key "

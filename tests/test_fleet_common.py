@@ -98,3 +98,40 @@ def journal_statuses(state: Path) -> list[str]:
 
 def remote_branches(bare: Path) -> str:
     return git(bare, "for-each-ref", "--format=%(refname)", "refs/heads/")
+
+
+def group_processes(pgid: int) -> list[tuple[int, str]]:
+    """``(pid, command line)`` of the live (not zombie) processes of process group ``pgid``,
+    read from ``/proc``."""
+    found: list[tuple[int, str]] = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(
+                "utf-8", "replace").strip()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if fields[0] != "Z" and int(fields[2]) == pgid:
+            found.append((int(entry.name), cmdline))
+    return found
+
+
+def client_processes(pgid: int) -> list[tuple[int, str]]:
+    """The processes of a fleet run's group on the client side: Python (the run, its fork
+    server and workers) and the git commands they start; a local remote's receive-pack and its
+    hooks are the server's side and left out."""
+    client = []
+    for pid, cmdline in group_processes(pgid):
+        words = cmdline.split()
+        if not words:
+            continue
+        program = Path(words[0]).name
+        if program.startswith("python") or (
+            program == "git" and len(words) > 1
+            and words[1] in ("push", "clone", "fetch", "ls-remote", "commit-tree", "update-ref")
+        ):
+            client.append((pid, cmdline))
+    return client

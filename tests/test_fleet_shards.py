@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -120,3 +122,89 @@ def test_pipeline_refuses_bad_run_options(tmp_path: Path, args: list[str]) -> No
     proc = fleet("pipeline", "--shards", "2", *args, cwd=tmp_path)
     assert proc.returncode == 2
     assert proc.stderr.startswith("ciswitch: error: ") and proc.stdout == ""
+
+
+@pytest.mark.parametrize("args", [
+    [], ["-j", "2"], ["--gitlab-url", "https://gl.example"], ["--group", "web"],
+    ["--repos", "f.txt", "--gitlab-url", "https://g", "--group", "w"],
+])
+def test_pipeline_refuses_without_one_source(tmp_path: Path, args: list[str]) -> None:
+    proc = fleet("pipeline", "--shards", "2", *args, cwd=tmp_path)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.startswith("ciswitch: error: ") and proc.stderr.count("\n") == 1
+    assert "--repos FILE" in proc.stderr
+
+
+def _job_setup(text: str, job: str) -> list[str]:
+    steps = YAML(typ="safe").load(text)[job]["before_script"]
+    assert all(isinstance(step, str) for step in steps)
+    return list(steps)
+
+
+def _tiny_wheel(where: Path) -> Path:
+    """A real (pure, tiny) wheel pip can install offline."""
+    import zipfile
+
+    path = where / "fleetprobe-1.0-py3-none-any.whl"
+    files = {
+        "fleetprobe/__init__.py": "",
+        "fleetprobe-1.0.dist-info/METADATA": "Metadata-Version: 2.1\nName: fleetprobe\n"
+                                             "Version: 1.0\n",
+        "fleetprobe-1.0.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: test\n"
+                                          "Root-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = "".join(f"{name},,\n" for name in files) + "fleetprobe-1.0.dist-info/RECORD,,\n"
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, text in {**files, "fleetprobe-1.0.dist-info/RECORD": record}.items():
+            archive.writestr(name, text)
+    return path
+
+
+def _bash(steps: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """The steps as GitLab's shell runs a job's lines: one bash script, stopping at a failure."""
+    return subprocess.run(["bash", "-eo", "pipefail", "-c", "\n".join(steps)], cwd=cwd,
+                          env=env, capture_output=True, text=True, check=False, timeout=60)
+
+
+def test_pipeline_installs_from_the_variable_with_git_and_without_the_token(
+    tmp_path: Path,
+) -> None:
+    proc = fleet("pipeline", "--shards", "3", "--repos", "fleet.txt", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    config = YAML(typ="safe").load(proc.stdout)
+    assert "variables" not in config
+    for job in ("fleet-run", "fleet-report"):
+        assert config[job]["image"] == "python:3.11"  # the full image: git included
+        steps = _job_setup(proc.stdout, job)
+        assert steps[0].startswith("command -v git >/dev/null || {")
+        (install,) = [s for s in steps if "pip install " in s]
+        assert install == 'env -u GITLAB_TOKEN pip install --quiet "$CISWITCH_PIP_SPEC"'
+    header = [ln for ln in proc.stdout.splitlines() if ln.startswith("#")]
+    assert any("CISWITCH_PIP_SPEC" in ln for ln in header)
+    assert any("GITLAB_TOKEN" in ln and "masked" in ln for ln in header)
+
+    # the job's own lines in real bash: without the variable it stops and says what to set
+    steps = [s for s in _job_setup(proc.stdout, "fleet-run") if not s.startswith("mkdir")]
+    base = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": str(tmp_path),
+            "GITLAB_TOKEN": "glpat-NOTforPIP000000000"}
+    missing = _bash(steps, base, tmp_path)
+    assert missing.returncode == 1 and "CISWITCH_PIP_SPEC" in missing.stdout
+    # with it, pip installs what it names (a wheel here, into a target directory, offline)
+    wheel = _tiny_wheel(tmp_path)
+    target = tmp_path / "target"
+    ran = _bash(steps, {**base, "CISWITCH_PIP_SPEC": str(wheel), "PIP_NO_INDEX": "1",
+                        "PIP_TARGET": str(target), "PIP_DISABLE_PIP_VERSION_CHECK": "1"},
+                tmp_path)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert (target / "fleetprobe" / "__init__.py").is_file()
+
+    spec = "ciswitch[gitlab] @ git+https://gitlab.example.test/tools/ciswitch.git@v1"
+    given = fleet("pipeline", "--shards", "2", "--pip-spec", spec, "--gitlab-url",
+                  "https://gitlab.example.test", "--group", "web", cwd=tmp_path)
+    assert given.returncode == 0, given.stderr
+    assert YAML(typ="safe").load(given.stdout)["variables"] == {"CISWITCH_PIP_SPEC": spec}
+    own = fleet("pipeline", "--shards", "2", "--install", "pip install ./ciswitch.whl",
+                "--repos", "fleet.txt", cwd=tmp_path)
+    steps = _job_setup(own.stdout, "fleet-run")
+    assert "pip install ./ciswitch.whl" in steps
+    assert not any("CISWITCH_PIP_SPEC" in s for s in steps)

@@ -66,29 +66,9 @@ KNOWN_GAPS: dict[str, str] = {
         "(a) the CSW001 finding in the unused template names '.unused' as a job; "
         "gitlab-ci-local lists no job, the finding should say no job runs it"
     ),
-    "oracle/bash-c-string": (
-        "(b) the flag inside bash -c '...' / sh -c \"...\" is not parsed as shell: build "
-        "and deploy get no finding"
-    ),
-    "oracle/cd-and-helper": (
-        "(b) 'cd k8s && ./build.sh' is not followed into k8s/build.sh (looked up from the"
-        " root): build gets no finding"
-    ),
-    "oracle/cd-then-helper-later-item": (
-        "(b) '- cd k8s' in one item and '- ./build.sh' in a later one: the later item is "
-        "resolved from the root, k8s/build.sh is not followed"
-    ),
     "oracle/flags-in-unquoted-variable": (
         "(b) werf deploy $WERF_EXTRA_ARGS: the --stages-storage :local inside the "
         "unquoted variable's value is not seen as a flag"
-    ),
-    "oracle/group-command-flag": (
-        "(b) werf stages -s :local cleanup: a flag between the group command and its "
-        "subcommand is not recognised"
-    ),
-    "oracle/pushd-subshell-helper": (
-        "(b) 'pushd deploy' + 'bash run.sh' and '(cd k8s && bash build.sh)': the helpers "
-        "are not followed from the changed directory"
     ),
     "oracle/reference-variables-key": (
         "(a)+(b) !reference [.vars, variables, WERF_STAGES_STORAGE]: the finding names "
@@ -102,11 +82,6 @@ KNOWN_GAPS: dict[str, str] = {
         "(b) parallel: matrix: variables are not read: 'build: [a,:local]' and 'build: "
         "[b,:local]' get WERF_STAGES_STORAGE=:local from the matrix entry and no finding"
     ),
-    "oracle/wrappers": (
-        "(b) 'echo production | xargs -I{} werf deploy --stages-storage :local': the werf"
-        " after xargs is not recognised, job with-xargs gets no finding (time, nice, sudo"
-        " -E, env, timeout are)"
-    ),
     "oracle/rules-variables": (
         "(b) a job's rules: entry variables (WERF_STAGES_STORAGE: :local) are not read"
     ),
@@ -114,10 +89,6 @@ KNOWN_GAPS: dict[str, str] = {
         "(b) trigger: include: child pipelines are not followed: child-build (-s :local "
         "in ci/child.yml) and child-deploy (gets kid-vars' WERF_STAGES_STORAGE) are named"
         " by no finding"
-    ),
-    "oracle/werf-through-variable": (
-        "(b) '\"$WERF_BIN\" build-and-publish -s :local' with WERF_BIN=/usr/local/bin/werf:"
-        " werf called through a variable is not recognised"
     ),
     "oracle/workflow-rules-variables": (
         "(b) workflow: rules: variables (WERF_STAGES_STORAGE: :local for every job) are "

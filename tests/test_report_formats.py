@@ -121,7 +121,7 @@ def load_result(
 def test_json_report_fields() -> None:
     result = load_result()
     document = json.loads(render("json", result))
-    assert set(document) == {"findings", "errors"}
+    assert set(document) == {"findings", "errors", "not_checked"}
     second = document["findings"][1]
     assert second == {
         "code": "CSW001", "severity": "error", "path": ".gitlab-ci.yml", "line": 6,
@@ -169,8 +169,9 @@ def validate_gitlab(entries: object) -> None:
 
 
 def test_gitlab_report_has_the_required_fields() -> None:
-    entries = json.loads(render("gitlab", load_result()))
-    validate_gitlab(entries)
+    everything = json.loads(render("gitlab", load_result()))
+    validate_gitlab(everything)
+    entries = [e for e in everything if e["check_name"].startswith("CSW")]
     assert len(entries) == 5
     for entry in entries:
         assert entry["description"].startswith(entry["check_name"] + " ")
@@ -186,7 +187,8 @@ def test_gitlab_paths_lose_leading_dot_slash() -> None:
         finding.path = "./" + finding.path
     entries = json.loads(render("gitlab", result))
     validate_gitlab(entries)
-    assert {e["location"]["path"] for e in entries} == {".gitlab-ci.yml", "ci/deploy.sh"}
+    assert {e["location"]["path"] for e in entries if e["check_name"].startswith("CSW")} == {
+        ".gitlab-ci.yml", "ci/deploy.sh"}
 
 
 def test_gitlab_info_severity() -> None:
@@ -197,7 +199,8 @@ def test_gitlab_info_severity() -> None:
 
 
 def _fingerprint_map(result: LintResult) -> dict[tuple[str, str, str], str]:
-    entries = json.loads(render("gitlab", result))
+    entries = [e for e in json.loads(render("gitlab", result))
+               if e["check_name"].startswith("CSW")]
     findings = sorted(result.findings, key=lambda f: f.sort_key)
     return {
         (f.path, f.code, f.source_line[f.begin.column - 1:f.begin.column + 8]): e["fingerprint"]
@@ -298,7 +301,8 @@ def test_sarif_structure() -> None:
     rules = driver["rules"]
     assert [r["id"] for r in rules] == ["CSW001", "CSW002", "CSW003"]
     first = rules[0]
-    assert first["name"] == "local-stages-storage-flag"
+    assert first["name"] == "LocalStagesStorageFlag"  # SARIF wants PascalCase names
+    assert first["helpUri"].endswith("/docs/rules/CSW001.md")
     assert first["shortDescription"]["text"] == "werf uses :local through a flag"
     assert first["fullDescription"]["text"] == "Finds `--stages-storage :local`."
     assert "## Why is this bad?" in first["help"]["markdown"]
@@ -320,10 +324,14 @@ def test_sarif_structure() -> None:
             assert isinstance(region[key], int) and region[key] >= 1
     warning = next(r for r in results if r["ruleId"] == "CSW003")
     assert warning["level"] == "warning"
+    line = (FIXTURES / "ci/deploy.sh").read_text(encoding="utf-8").splitlines()[2]
     assert warning["locations"][0]["physicalLocation"] == {
         "artifactLocation": {"uri": "ci/deploy.sh", "uriBaseId": "%SRCROOT%"},
-        "region": {"startLine": 3, "startColumn": 46, "endLine": 3, "endColumn": 55},
+        "region": {"startLine": 3, "startColumn": 46, "endLine": 3, "endColumn": 55,
+                   "snippet": {"text": line[45:54]}},
+        "contextRegion": {"startLine": 3, "endLine": 3, "snippet": {"text": line}},
     }
+    assert line[45:54] == "-S :local"
     assert run["columnKind"] == "unicodeCodePoints"
     [invocation] = run["invocations"]
     assert invocation["executionSuccessful"] is False

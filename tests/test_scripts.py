@@ -94,10 +94,15 @@ def test_make_missing_files_and_escapes_are_not_followed(tmp_path: Path) -> None
     result = _run("lint", "-v", str(repo))
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout + result.stderr
-    assert ".gitlab-ci.yml:3: note: make images: make targets are not followed" in out
-    assert ".gitlab-ci.yml:4: note: ../outside.sh: outside the repository, not followed" in out
-    assert ".gitlab-ci.yml:5: note: ./ci/missing.sh: no such file in the repository" in out
+    assert ".gitlab-ci.yml:3: not checked: make images: make targets are not followed" in out
+    assert (".gitlab-ci.yml:4: not checked: ../outside.sh: outside the repository, "
+            "not followed") in out
+    assert ".gitlab-ci.yml:5: not checked: ./ci/missing.sh: no such file in the repository" in out
     assert "CSW001" not in out
+    assert out.rstrip().endswith(
+        "No findings in 1 file; 3 places not checked (1 make target, 1 script not in the "
+        "repository, 1 script outside the repository): listed above."
+    )
 
 
 def _imported_modules(repo: Path) -> set[str]:

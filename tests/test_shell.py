@@ -82,6 +82,7 @@ def describe(text: str, analysis: ShellReading) -> dict[str, Any]:
                 for f in call.flags
             ],
             "prefixes": [describe_assignment(text, p) for p in call.prefixes],
+            **({"binary_var": call.binary_var} if call.binary_var else {}),
         })
     return {
         "has_errors": analysis.has_errors,
@@ -508,8 +509,8 @@ def test_any_assignment_removal_keeps_everything_else(
     after = apply(text, change)
     assert not analyse(after).has_errors
     statement = words_of(text[target.statement_start : target.statement_end])
-    if change[2] == ":":
-        assert removal_consistent(text, after, statement, [":"])
+    if change[2] in (":", "true"):
+        assert removal_consistent(text, after, statement, [change[2]])
     elif target.kind == "prefix" or target.siblings > 1:
         assert removal_consistent(text, after, words_of(text[target.start : target.end]), [])
     else:

@@ -45,8 +45,21 @@ def variable_fix(variable: Variable, to: str | None, parents: dict[int, Any]) ->
     if "&" in between:
         raise NoFix("it is the only entry of an anchored mapping; remove it by hand")
     holder_owner = holder.owner
-    if getattr(holder_owner, "flow_style", False) or len(holder_owner.value) < 2:
+    if getattr(holder_owner, "flow_style", False):
         raise NoFix("removing it would leave an empty mapping; remove it by hand")
+    merged = any(str(k.value) == "<<" for k, _ in holder_owner.value)
+    if merged or len(holder_owner.value) < 2:
+        # A ``<<:``-merged mapping may bring its own ``variables:`` (removing the key would let
+        # them in), and the only key of a mapping cannot go: keep the key, empty.
+        colon = text.find(":", int(holder.key.end_mark.index))
+        if colon < 0 or "#" in text[colon : int(owner.value[0][0].start_mark.index)]:
+            raise NoFix("the variables: key has a comment before its entry; remove it by hand")
+        return Fix(
+            (Edit(file.path, colon + 1, _value_end(text, owner), " {}"),),
+            True,
+            "leave the variables: key empty",
+            removed,
+        )
     return Fix(
         (_block_entry_edit(text, file.path, holder.key, holder.value),),
         True,

@@ -14,7 +14,7 @@ from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ciswitch.model import Notice
+from ciswitch.model import NotChecked, Notice
 from ciswitch.source import SourceFile
 from ciswitch.verify import FileKind
 
@@ -177,8 +177,18 @@ class Facts:
     real_sites: set[tuple[str, int]] = field(default_factory=set)
     #: every file read (the pipeline's and the scripts jobs run)
     files: FilesRead = field(default_factory=FilesRead)
-    #: commands that run files this analysis does not follow (``make``, missing files)
+    #: notes for ``-v`` that are not about coverage
     notices: list[Notice] = field(default_factory=list)
+    #: what the jobs run that this analysis could not read or follow (``make``, missing or
+    #: unreadable scripts, computed paths), each place once
+    not_checked: list[NotChecked] = field(default_factory=list)
+
+    def add_not_checked(self, entry: NotChecked) -> None:
+        if entry not in self._not_checked_seen:
+            self._not_checked_seen.add(entry)
+            self.not_checked.append(entry)
+
+    _not_checked_seen: set[NotChecked] = field(default_factory=set, repr=False)
 
     def place(
         self, kind: Kind, file: SourceFile, start: int, end: int, what: Payload

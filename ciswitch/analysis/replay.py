@@ -13,7 +13,6 @@ one place with three jobs.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -29,24 +28,36 @@ from ciswitch.analysis.facts import (
     Reach,
     VariableEntry,
 )
-from ciswitch.analysis.sites import PythonFileSite, ShellFileSite, Site, YamlScalarSite
-from ciswitch.gitlab import SCRIPT_KEYS, Job, Pipeline, ScriptLine, Variable
-from ciswitch.model import LOCAL, STAGES_VAR, SYNC_VAR, Notice
+from ciswitch.analysis.orphans import orphan_candidates
+from ciswitch.analysis.sites import (
+    CommandStringSite,
+    PythonFileSite,
+    ShellFileSite,
+    ShellTextSite,
+    Site,
+    YamlScalarSite,
+)
+from ciswitch.gitlab import Job, Pipeline, ScriptLine, Variable
+from ciswitch.model import LOCAL, STAGES_VAR, SYNC_VAR, NotChecked, NotCheckedKind
 from ciswitch.source import SourceFile
 from ciswitch.verify import FileKind
-from ciswitch.yaml.nodes import MERGE_TAG, is_map, is_scalar, is_seq
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from ciswitch.scripts.runs import NotFollowed, ScriptRun
+    from ciswitch.scripts.runs import NotFollowed, Runs, ScriptRun
     from ciswitch.shell import Assignment, WerfCall, Word
+    from ciswitch.shell.model import CommandString
     from ciswitch.workspace import Workspace
 
 _VAR_REF = re.compile(r"^\$(?:\{(\w+)\}|(\w+))$")
 _WERF_1_2 = re.compile(r"trdl use werf|multiwerf use 1\.2|werf converge|--repo[ =]|WERF_REPO=")
 #: the kind of a ``:local`` setting of each variable
 _SETTING_KIND = {STAGES_VAR: Kind.STORAGE_ASSIGNMENT, SYNC_VAR: Kind.SYNCHRONIZATION}
+_DISMISS = ("dismiss",)
+#: a shell given a command string (``bash -c``, ``sh -ec``): worth parsing when the string may
+#: run a repository file, though it does not mention werf
+_COMMAND_STRING = re.compile(r"\b(?:ba|da|z|k|a|mk)?sh\s+(?:[-+]\S+\s+)*-[A-Za-z]*c")
 _VARIABLE_KIND = {STAGES_VAR: Kind.STORAGE_VARIABLE, SYNC_VAR: Kind.SYNCHRONIZATION}
 
 
@@ -63,9 +74,14 @@ class _Setting:
 class _Session:
     """The state of one shell session of a job."""
 
-    def __init__(self, env: dict[str, _Setting]) -> None:
+    def __init__(self, env: dict[str, _Setting], cwd: str | None = "") -> None:
         self.env = dict(env)
         self.ci_env = False
+        #: the working directory (repository-relative; None: somewhere computed)
+        self.cwd: str | None = cwd
+        #: texts that may change directory and were not parsed yet: read when a later text
+        #: names a path (so a werf-free pipeline never loads the shell parser for them)
+        self.pending: list[str] = []
 
     def resolve(self, word: Word) -> tuple[str | None, _Setting | None]:
         if word.value is not None:
@@ -108,9 +124,8 @@ class Replay:
         self.workspace = workspace
         self._running: set[str] = set()
         #: script runs per site: a site shared by many jobs is looked into once
-        self._runs: dict[tuple[str, int], list[ScriptRun]] = {}
-        self._runs_by_text: dict[str, tuple[list[ScriptRun], list[NotFollowed]]] = {}
-        self._noticed: set[Notice] = set()
+        self._runs: dict[tuple[tuple[str, int], str | None], Runs] = {}
+        self._runs_by_text: dict[tuple[str, str | None], Runs] = {}
 
     def site_for(self, file: SourceFile, node: Any, text: str) -> YamlScalarSite:
         key = (file.path, id(node))
@@ -176,54 +191,105 @@ class Replay:
         """Play one shell text in a session: assignments, ``werf ci-env``, werf commands."""
         if job.name and not job.hidden:
             self.facts.real_sites.add(site.key)
-        runs = self._script_runs(site)
-        if not site.worth_parsing and not runs:
+        runs = self._script_runs(site, session)
+        parse = site.worth_parsing or (
+            self.workspace is not None and isinstance(site, ShellTextSite)
+            and _COMMAND_STRING.search(site.text) is not None
+            and _string_runs_files(site.text, self.workspace)
+        )
+        if not parse and not runs:
             return
         if _WERF_1_2.search(site.text):
             self.facts.v12_jobs.add(job.name)
         events: list[tuple[int, int, Any]] = [(run.start, 2, run) for run in runs]
-        if site.worth_parsing:
+        if parse:
             reading = site.commands()
             for assignment in reading.assignments:
                 events.append((assignment.start, 0, assignment))
             for call in reading.werf_calls:
                 events.append((call.start, 1, call))
+            if isinstance(site, ShellTextSite):
+                for string in reading.command_strings:
+                    events.append((string.start, 3, string))
         events.sort(key=lambda e: (e[0], e[1]))
         for _, kind, obj in events:
             if kind == 0:
                 self._assignment(job, session, site, obj)
             elif kind == 1:
                 self._call(job, session, site, obj)
+            elif kind == 2:
+                fstart, _ = _safe_map(site, obj.start, obj.start)
+                origin = (site.file.path, site.file.position(fstart).line)
+                self.run_script(job, session, obj, origin)
             else:
-                self.run_script(job, session, obj)
+                assert isinstance(site, ShellTextSite)
+                self.command_string(job, session, site, obj)
+
+    def command_string(
+        self, job: Reach, session: _Session, site: ShellTextSite, string: CommandString
+    ) -> None:
+        """Play ``bash -c STRING`` in a child shell: it sees the session's variables, and
+        what it sets goes with it."""
+        inner = CommandStringSite(site, string)
+        known = self.facts.sites.get(inner.key)
+        if isinstance(known, CommandStringSite):
+            inner = known
+        else:
+            self.facts.sites[inner.key] = inner
+        if session.pending and self.workspace is not None:
+            from ciswitch.scripts.runs import script_runs_in
+
+            for earlier in session.pending:
+                session.cwd = script_runs_in(earlier, self.workspace, session.cwd, True).cwd
+            session.pending.clear()
+        child = _Session(session.env, session.cwd)
+        child.ci_env = session.ci_env
+        self.run_site(job, child, inner)
 
     # -- script files a job runs --------------------------------------------------------------
-    def _script_runs(self, site: Site) -> list[ScriptRun]:
-        """The repository files a site executes or sources (none for Python sites)."""
+    def _script_runs(self, site: Site, session: _Session) -> list[ScriptRun]:
+        """The repository files a site executes or sources (none for Python sites), from the
+        session's working directory, which the site's ``cd``s then move."""
         if self.workspace is None or not site.runs_files:
             return []
-        known = self._runs.get(site.key)
-        if known is not None:
-            return known
-        from ciswitch.scripts.runs import script_runs
+        from ciswitch.scripts.runs import (
+            changes_directory,
+            may_name_path,
+            script_runs_in,
+        )
 
-        # The same line text recurs in many jobs (as distinct nodes): look it up once.
-        found = self._runs_by_text.get(site.text)
-        if found is None:
-            found = script_runs(site.text, self.workspace)
-            self._runs_by_text[site.text] = found
-        runs, skipped = found
-        self._runs[site.key] = runs
+        text = site.text
+        if session.pending and may_name_path(text):
+            for earlier in session.pending:
+                session.cwd = script_runs_in(earlier, self.workspace, session.cwd, True).cwd
+            session.pending.clear()
+        cwd = session.cwd
+        known = self._runs.get((site.key, cwd))
+        if known is None:
+            # The same line text recurs in many jobs (as distinct nodes): look it up once.
+            known = self._runs_by_text.get((text, cwd))
+            if known is None:
+                known = script_runs_in(text, self.workspace, cwd)
+                self._runs_by_text[(text, cwd)] = known
+            self._runs[(site.key, cwd)] = known
+            self._report_skipped(site, known.skipped)
+        if known.parsed:
+            session.cwd = known.cwd
+        elif changes_directory(text):
+            session.pending.append(text)
+        return known.runs
+
+    def _report_skipped(self, site: Site, skipped: list[NotFollowed]) -> None:
         for item in skipped:
             fstart, _ = _safe_map(site, item.start, item.start)
-            notice = Notice(site.file.path, item.message, site.file.position(fstart).line)
-            if notice not in self._noticed:
-                self._noticed.add(notice)
-                self.facts.notices.append(notice)
-        return runs
+            line = site.file.position(fstart).line
+            self.facts.add_not_checked(NotChecked(site.file.path, line, item.kind, item.message))
 
-    def script_file(self, path: str, kind: FileKind) -> SourceFile | None:
-        """Read a script file once; a file that cannot be read becomes a notice."""
+    def script_file(
+        self, path: str, kind: FileKind, origin: tuple[str, int | None] | None = None
+    ) -> SourceFile | None:
+        """Read a script file once; a file that cannot be read is not checked, at the place
+        that runs it (``origin``: path and line) or at the file itself."""
         found = self.facts.files.script(path)
         if found is None and self.workspace is not None:
             from ciswitch.errors import CiswitchError
@@ -232,18 +298,28 @@ class Replay:
             try:
                 found = read_source(self.workspace, path, self.known)
             except CiswitchError as err:
-                self.facts.notices.append(Notice(path, f"not followed: {err.message}"))
+                where, line = origin if origin is not None else (path, err.line)
+                message = f"{path}: {err.message}, not read" if origin else f"{err.message}"
+                self.facts.add_not_checked(
+                    NotChecked(where, line, NotCheckedKind.UNREADABLE_SCRIPT, message)
+                )
                 return None
             self.facts.files.add_script(found, kind)
         return found
 
-    def run_script(self, job: Reach, session: _Session, run: ScriptRun) -> None:
+    def run_script(
+        self,
+        job: Reach,
+        session: _Session,
+        run: ScriptRun,
+        origin: tuple[str, int | None] | None = None,
+    ) -> None:
         """Play a script file in the job's session (sourced files share it; executed ones
         inherit its exports, which for werf's settings amounts to the same)."""
         if run.path in self._running:
             return  # a script that runs itself again: once is enough
         kind = FileKind.PYTHON if run.kind == "python" else FileKind.SHELL
-        file = self.script_file(run.path, kind)
+        file = self.script_file(run.path, kind, origin)
         if file is None:
             return
         key = (file.path, -1)
@@ -252,10 +328,16 @@ class Replay:
             site = PythonFileSite(file) if run.kind == "python" else ShellFileSite(file)
             self.facts.sites[key] = site
         self._running.add(run.path)
+        # A sourced file runs in the session and moves its directory; an executed one starts
+        # where it is run and its cd stays in its own process.
+        saved = (session.cwd, list(session.pending))
+        session.cwd, session.pending = run.cwd, []
         try:
             self.run_site(job, session, site)
         finally:
             self._running.discard(run.path)
+            if not run.sourced:
+                session.cwd, session.pending = saved[0], saved[1]
 
     def _assignment(
         self, job: Reach, session: _Session, site: Site, assignment: Assignment
@@ -281,6 +363,8 @@ class Replay:
         return self.facts.place(kind, site.file, fstart, fend, what)
 
     def _call(self, job: Reach, session: _Session, site: Site, call: WerfCall) -> None:
+        if call.binary_var is not None and not _holds_werf(session, call.binary_var):
+            return  # ``"$X" build`` where X is not known to be werf's path
         if call.is_ci_env:
             session.ci_env = True
             if STAGES_VAR not in session.env:
@@ -338,7 +422,9 @@ class Replay:
                 storage = LOCAL
         elif not storage_flag and env_setting is not None:
             storage = env_setting.value
-        if storage != LOCAL:
+        if storage != LOCAL or call.subcommand == _DISMISS:
+            # werf dismiss reads the stages storage only to choose its synchronization
+            # default, :local either way: without it the command still runs the same
             return
         # Without its :local settings, would this command still have a storage?
         alternative = session.ci_env
@@ -374,11 +460,25 @@ class Replay:
         orphan = Reach("", hidden=True)
         for file in pipeline.files:
             for doc in file.yaml_documents():
-                for node in _orphan_candidates(doc, pipeline.jobs):
+                for node in orphan_candidates(doc, pipeline.jobs):
                     if (file.path, id(node)) in visited:
                         continue
                     site = self.site_for(file, node, str(node.value))
                     self.run_site(orphan, _Session({}), site)
+
+
+def _string_runs_files(text: str, workspace: Workspace) -> bool:
+    from ciswitch.scripts.runs import may_run_files
+
+    return may_run_files(text, workspace)
+
+
+def _holds_werf(session: _Session, name: str) -> bool:
+    """Whether a variable of the session holds ``werf`` or a path ending in ``/werf``."""
+    from ciswitch.shell.werf import is_werf_name
+
+    setting = session.env.get(name)
+    return setting is not None and setting.value is not None and is_werf_name(setting.value)
 
 
 def _safe_map(site: Site, start: int, end: int) -> tuple[int, int]:
@@ -389,46 +489,6 @@ def _safe_map(site: Site, start: int, end: int) -> tuple[int, int]:
     except SpanError:
         base = site.anchor()
         return base, base
-
-
-def _orphan_candidates(doc: Any, jobs: dict[str, Job]) -> Iterator[Any]:
-    """Script scalars of a document outside the jobs: a job's own script lines were played
-    with the job (and a definition another file overrides never runs), so only the other
-    top-level keys (``default:``, hidden lists of commands, anchors) are walked."""
-    if not is_map(doc):
-        return
-    for key, value in _latest_entries(doc):
-        name = str(key.value) if is_scalar(key) else ""
-        if name in jobs and is_map(value):
-            continue
-        script = name in SCRIPT_KEYS or name.startswith(".")
-        yield from _script_scalars(value, in_script=script)
-
-
-def _latest_entries(node: Any) -> list[tuple[Any, Any]]:
-    """A mapping's entries, the last one winning for duplicate keys (as in GitLab: a
-    shadowed value is never run); merge keys are all kept."""
-    latest: dict[object, tuple[Any, Any]] = {}
-    for key, value in node.value:
-        plain = is_scalar(key) and key.tag != MERGE_TAG
-        latest[str(key.value) if plain else id(key)] = (key, value)
-    return list(latest.values())
-
-
-def _script_scalars(node: Any, in_script: bool = False) -> Iterator[Any]:
-    if is_scalar(node):
-        if in_script:
-            yield node
-        return
-    if is_seq(node):
-        for item in node.value:
-            yield from _script_scalars(item, in_script=in_script)
-        return
-    if is_map(node):
-        for key, value in _latest_entries(node):
-            name = str(key.value) if is_scalar(key) else ""
-            script = in_script or name in SCRIPT_KEYS
-            yield from _script_scalars(value, in_script=script)
 
 
 def collect_facts(

@@ -24,6 +24,7 @@ from ciswitch.verify import FileKind
 if TYPE_CHECKING:
     from ciswitch.scripts.python import PythonReading
     from ciswitch.shell import Assignment, FlagUse, ShellReading, WerfCall
+    from ciswitch.shell.model import CommandString
 
 
 class Site(Protocol):
@@ -132,6 +133,10 @@ class YamlScalarSite:
     def anchor(self) -> int:
         return int(self.node.start_mark.index)
 
+    def text_edit(self, start: int, end: int, replacement: str) -> Edit:
+        """The file edit that replaces ``text[start:end]`` (shell text) by ``replacement``."""
+        return _shell_edit(self, self.node.style, start, end, replacement)
+
     def flag_fix(self, flag: FlagUse, call: WerfCall, to: str | None) -> Fix:
         return _shell_flag_fix(self, self.node.style, flag, call, to)
 
@@ -144,8 +149,7 @@ class YamlScalarSite:
         removed_text = self.text[start:end]
         if self.text.strip() == removed_text.strip() and repl.strip() == "":
             return Fix((self._item_edit(),), True, "remove the list item", _words(self.text))
-        edit = _shell_edit(self, self.node.style, start, end, repl)
-        return Fix((edit,), True, "remove the assignment", _words(removed_text))
+        return _assignment_removal_fix(self, self.node.style, start, end, repl)
 
     def replace_local(self, to: str, what: str) -> Fix:
         """Point the ``:local`` of this scalar's value at ``to``."""
@@ -205,6 +209,10 @@ class ShellFileSite:
     def anchor(self) -> int:
         return 0
 
+    def text_edit(self, start: int, end: int, replacement: str) -> Edit:
+        """The file edit that replaces ``text[start:end]`` by ``replacement``."""
+        return _shell_edit(self, None, start, end, replacement)
+
     def flag_fix(self, flag: FlagUse, call: WerfCall, to: str | None) -> Fix:
         return _shell_flag_fix(self, None, flag, call, to)
 
@@ -214,8 +222,166 @@ class ShellFileSite:
         if to is not None:
             return _shell_assignment_to(self, None, assignment, to)
         start, end, repl = assignment_removal(self.text, assignment)
-        edit = _shell_edit(self, None, start, end, repl)
-        return Fix((edit,), True, "remove the assignment", _words(self.text[start:end]))
+        return _assignment_removal_fix(self, None, start, end, repl)
+
+
+class CommandStringSite:
+    """The string of ``bash -c '...'`` inside another shell site, read as shell of its own.
+
+    Its offsets are those of the string's value; :attr:`string` says where each value
+    character is written in the enclosing site's text, so places map back to the exact file
+    characters and a fix is written back in the string's own quoting. A fix is proven where
+    it is made: the enclosing text, changed, must hold a command string whose value is the
+    inner text changed the same way.
+    """
+
+    runs_files = True
+
+    def __init__(self, parent: ShellTextSite, string: CommandString) -> None:
+        self.parent = parent
+        self.string = string
+        self.file: SourceFile = parent.file
+        self.text: str = string.text
+        self._reading: ShellReading | None = None
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return (self.file.path, hash((self.parent.key, self.string.word_start)))
+
+    @property
+    def file_kind(self) -> FileKind:
+        return self.parent.file_kind
+
+    @property
+    def worth_parsing(self) -> bool:
+        return mentions_werf(self.text)
+
+    def commands(self) -> ShellReading:
+        if self._reading is None:
+            from ciswitch.shell import analyse
+
+            self._reading = analyse(self.text)
+        return self._reading
+
+    def _outer(self, start: int, end: int, strict: bool) -> tuple[int, int]:
+        """A range of the string's value as a range of the enclosing text. ``strict``: the
+        characters must be written one after the other (not across a closing and an opening
+        quote), as an edit needs."""
+        string = self.string
+        count = len(string.starts)
+        if start == end:
+            if start < count:
+                return string.starts[start], string.starts[start]
+            at = string.ends[-1] if count else string.word_start
+            return at, at
+        if strict and any(
+            string.ends[k] != string.starts[k + 1] for k in range(start, end - 1)
+        ):
+            raise NoFix(
+                f"the change spans several quoted parts of the {string.shell} -c string; "
+                "edit it by hand"
+            )
+        return string.starts[start], string.ends[end - 1]
+
+    def to_file(self, start: int, end: int) -> tuple[int, int]:
+        return self.parent.to_file(*self._outer(start, end, strict=False))
+
+    def anchor(self) -> int:
+        return self.parent.anchor()
+
+    def _requote(self, start: int, end: int, replacement: str) -> str:
+        """``replacement`` written in the quoting of the string at ``start``."""
+        if not replacement:
+            return ""
+        quotes = self.string.quotes
+        index = min(start, len(quotes) - 1)
+        quote = quotes[index] if quotes else ""
+        if any(q != quote for q in quotes[start:end]):
+            raise NoFix(f"the change spans differently quoted parts of the {self.string.shell} "
+                        "-c string; edit it by hand")
+        if quote == '"':
+            return re.sub(r'([\\"$`])', r"\\\1", replacement)
+        if quote == "'":
+            if "'" in replacement:
+                raise NoFix(f"the new text would need a quote inside the single-quoted "
+                            f"{self.string.shell} -c string; edit it by hand")
+            return replacement
+        if quote == "$'":
+            return replacement.replace("\\", "\\\\").replace("'", "\\'")
+        if "\n" in replacement:
+            raise NoFix(f"the new text would break the {self.string.shell} -c word; "
+                        "edit it by hand")
+        return re.sub(r"([^\w./:@%+,=~-])", r"\\\1", replacement)
+
+    def text_change(
+        self, start: int, end: int, replacement: str
+    ) -> tuple[YamlScalarSite | ShellFileSite, int, int, str]:
+        """The same change of the outermost enclosing site's text, proven on the way out."""
+        from ciswitch.shell import analyse
+
+        outer_start, outer_end = self._outer(start, end, strict=True)
+        outer_repl = self._requote(start, end, replacement)
+        parent = self.parent
+        new_parent = parent.text[:outer_start] + outer_repl + parent.text[outer_end:]
+        new_inner = self.text[:start] + replacement + self.text[end:]
+        if not any(
+            s.word_start == self.string.word_start and s.text == new_inner
+            for s in analyse(new_parent).command_strings
+        ):
+            raise NoFix(f"cannot prove the change of the {self.string.shell} -c string; "
+                        "edit it by hand")
+        if isinstance(parent, CommandStringSite):
+            return parent.text_change(outer_start, outer_end, outer_repl)
+        return parent, outer_start, outer_end, outer_repl
+
+    def _fix(self, start: int, end: int, replacement: str, what: str) -> Fix:
+        root, rstart, rend, rrepl = self.text_change(start, end, replacement)
+        old = _words(root.text)
+        new = _words(root.text[:rstart] + rrepl + root.text[rend:])
+        removed = tuple((Counter(old) - Counter(new)).elements())
+        added = tuple((Counter(new) - Counter(old)).elements())
+        edit = root.text_edit(rstart, rend, rrepl)
+        # The words of a fix are the string's whole word before and after: a second fix of
+        # the same string would not add up with them, so each fix also claims the string up to
+        # its change (an edit that keeps those characters) and the next one waits for the
+        # next run.
+        outermost = self._outermost_word()
+        claim_start, _ = root.to_file(outermost, outermost)
+        text = self.file.text
+        claim = Edit(self.file.path, claim_start, edit.start, text[claim_start : edit.start])
+        edits = (claim, edit) if claim_start < edit.start else (edit,)
+        return Fix(edits, True, what, removed, added)
+
+    def _outermost_word(self) -> int:
+        site: CommandStringSite = self
+        while isinstance(site.parent, CommandStringSite):
+            site = site.parent
+        return site.string.word_start
+
+    def flag_fix(self, flag: FlagUse, call: WerfCall, to: str | None) -> Fix:
+        from ciswitch.shell import flag_removal, replacement_for_value
+
+        if to is not None:
+            start, end, repl = replacement_for_value(flag, to)
+            return self._fix(start, end, repl, f"point the flag at {to}")
+        start, end, repl = flag_removal(self.text, call, flag)
+        return self._fix(start, end, repl, "remove the flag")
+
+    def assignment_fix(self, assignment: Assignment, to: str | None) -> Fix:
+        from ciswitch.shell import assignment_removal, replacement_for_value
+
+        if to is not None:
+            start, end, repl = replacement_for_value(assignment, to)
+            return self._fix(start, end, repl, f"set it to {to}")
+        start, end, repl = assignment_removal(self.text, assignment)
+        if self.text.strip() == self.text[start:end].strip() and repl.strip() == "":
+            raise NoFix(f"the assignment is the whole {self.string.shell} -c string; "
+                        "remove it by hand")
+        return self._fix(start, end, repl, "remove the assignment")
+
+
+#: the sites whose text is shell
+ShellTextSite = YamlScalarSite | ShellFileSite | CommandStringSite
 
 
 class PythonFileSite:
@@ -295,6 +461,19 @@ def _replacement_fix(
     new = _words(site.text[:start] + repl + site.text[end:])
     removed = tuple((Counter(old) - Counter(new)).elements())
     added = tuple((Counter(new) - Counter(old)).elements())
+    return Fix((_shell_edit(site, style, start, end, repl),), True, what, removed, added)
+
+
+def _assignment_removal_fix(
+    site: Site, style: str | None, start: int, end: int, repl: str
+) -> Fix:
+    """Remove an assignment (or replace its statement by a no-op), with the words that go and
+    come as the whole text's words say (a removed ``&&`` or a kept ``:`` included)."""
+    old = _words(site.text)
+    new = _words(site.text[:start] + repl + site.text[end:])
+    removed = tuple((Counter(old) - Counter(new)).elements())
+    added = tuple((Counter(new) - Counter(old)).elements())
+    what = "replace the assignment by true" if repl == "true" else "remove the assignment"
     return Fix((_shell_edit(site, style, start, end, repl),), True, what, removed, added)
 
 

@@ -10,12 +10,14 @@ import click
 
 from ciswitch.cli.to_option import to_option
 from ciswitch.fix import FixOutcome, unsafe_notes
+from ciswitch.model import not_checked_summary
 from ciswitch.report import FORMATS
 from ciswitch.workspace import DirectoryWorkspace
 
 
-def summary(outcome: FixOutcome, wrote: bool) -> str:
-    """One line: files changed, places fixed, places left and why."""
+def summary(outcome: FixOutcome, wrote: bool, listed: bool = False) -> str:
+    """One line: files changed, places fixed, places left and why, and the places not checked
+    (``listed``: shown above; otherwise ``-v`` shows them)."""
     verb = "Fixed" if wrote else "Would fix"
     files = len(outcome.changes)
     text = f"{verb} {len(outcome.fixed)} place(s) in {files} file(s)"
@@ -25,6 +27,9 @@ def summary(outcome: FixOutcome, wrote: bool) -> str:
         text += f"; {len(outcome.remaining)} left ({why})"
     else:
         text += "; nothing left"
+    gaps = not_checked_summary(outcome.not_checked)
+    if gaps:
+        text += f"; {gaps}: {'listed above' if listed else '-v lists them'}"
     return text + "."
 
 
@@ -59,6 +64,10 @@ def summary(outcome: FixOutcome, wrote: bool) -> str:
     type=click.Path(path_type=Path, dir_okay=False),
     help="Write the report of findings left to FILE.",
 )
+@click.option(
+    "-v", "--verbose", is_flag=True,
+    help="List the places not checked (includes from other projects, unreadable scripts...).",
+)
 def fix(
     paths: tuple[Path, ...],
     show_diff: bool,
@@ -68,6 +77,7 @@ def fix(
     config_file: Path | None,
     fmt: str,
     output: Path | None,
+    verbose: bool,
 ) -> None:
     """Remove every :local stages storage that can be removed safely.
 
@@ -75,10 +85,11 @@ def fix(
     and every other byte stay as they were. Every changed file is re-parsed and verified before
     it is written, atomically.
     """
-    from ciswitch.cli.lint_cmd import emit_report
+    from ciswitch.atomic import PlannedWrite
+    from ciswitch.cli.lint_cmd import emit_report, error_exit, report_write, write_or_exit
     from ciswitch.config import load_config
     from ciswitch.errors import CiswitchError
-    from ciswitch.fix import plan_fix, write_changes
+    from ciswitch.fix import plan_fix, planned_writes
     from ciswitch.lint import resolve_target
     from ciswitch.model import LintResult, Problem
 
@@ -102,6 +113,7 @@ def fix(
         sys.exit(2)
     outcomes = [outcome for _, outcome in planned]
     any_change = any(outcome.changes for outcome in outcomes)
+    writes: list[PlannedWrite] = []
     for ws, outcome in planned:
         if show_diff:
             from ciswitch.report.diff import unified_diff
@@ -109,16 +121,35 @@ def fix(
             for change in outcome.changes:
                 click.echo(unified_diff(change.path, change.old, change.new), nl=False)
         if write and outcome.changes:
-            write_changes(ws, outcome)
+            try:
+                writes.extend(planned_writes(ws, outcome))
+            except CiswitchError as err:
+                error_exit(err)
         result.findings.extend(outcome.remaining)
-    if result.findings or fmt != "text":
+        result.add_not_checked(outcome.not_checked)
+    show_report = bool(result.findings) or fmt != "text"
+    if show_report:
+        try:
+            report = report_write(result, fmt, output)
+        except CiswitchError as err:
+            error_exit(err)
+        if report is not None:
+            writes.append(report)
+    # Every changed file and the report in one transaction: all written, or none.
+    write_or_exit(writes)
+    if show_report:
         emit_report(result, fmt, output, False)
     merged = FixOutcome(
         changes=[c for o in outcomes for c in o.changes],
         fixed=[f for o in outcomes for f in o.fixed],
         remaining=[f for o in outcomes for f in o.remaining],
+        not_checked=result.not_checked,
     )
-    click.echo(summary(merged, write), err=not write)
+    to_stderr = not write or str(output) == "-"  # -o - keeps standard output for the report
+    if verbose:
+        for gap in result.not_checked:
+            click.echo(gap.one_line(), err=to_stderr)
+    click.echo(summary(merged, write, listed=verbose), err=to_stderr)
     notes = unsafe_notes(merged.fixed)
     if notes:
         click.echo(f"Applied unsafe fixes: {'; '.join(notes)}.", err=True)

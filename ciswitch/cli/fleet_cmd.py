@@ -8,10 +8,12 @@ branch), ``pipeline`` (a GitLab CI child pipeline running ``run`` in ``parallel:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
+import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -42,7 +44,8 @@ def _source_options(func: F) -> F:
         click.option("--repos", "repos_file", type=click.Path(path_type=Path, dir_okay=False),
                      help="File with one clone URL or local path per line (# comments)."),
         click.option("--gitlab-url", metavar="URL",
-                     help="GitLab instance whose group to work on (token: $GITLAB_TOKEN)."),
+                     help="GitLab instance whose group to work on; git gets $GITLAB_TOKEN for "
+                          "its URLs (with --repos too)."),
         click.option("--group", metavar="PATH", help="GitLab group (subgroups included)."),
         click.option("--workdir", type=click.Path(path_type=Path, file_okay=False),
                      default=DEFAULT_WORKDIR, show_default=True,
@@ -86,23 +89,25 @@ def _load_specs(
     from ciswitch.fleet import shard as sharding
     from ciswitch.fleet import sources
 
-    if (repos_file is None) == (gitlab_url is None):
+    if repos_file is not None and group:
+        raise CiswitchError("give one source: --repos FILE or --gitlab-url URL --group PATH")
+    if repos_file is None and gitlab_url is None:
         raise CiswitchError(
             "give exactly one source: --repos FILE or --gitlab-url URL --group PATH"
         )
-    if gitlab_url is not None and not group:
-        raise CiswitchError("--gitlab-url needs --group PATH")
+    if repos_file is None and not group:
+        raise CiswitchError("--gitlab-url needs --group PATH (or --repos FILE)")
     if group and gitlab_url is None:
         raise CiswitchError("--group needs --gitlab-url URL")
     shard = sharding.parse_shard(shard_text) if shard_text else sharding.shard_from_env()
+    token = os.environ.get("GITLAB_TOKEN") or None
     if repos_file is not None:
         specs = sources.read_repos_file(repos_file)
     else:
         assert gitlab_url is not None and group is not None
-        token = os.environ.get("GITLAB_TOKEN") or None
         specs = sources.gitlab_group(gitlab_url, group, token=token)
-        if token:
-            _gitlab_auth(gitlab_url, token)
+    if token and gitlab_url is not None:
+        _gitlab_auth(gitlab_url, token)
     return sharding.select(specs, [s.key for s in specs], shard), shard
 
 
@@ -169,13 +174,18 @@ def fleet() -> None:
 def run(**params: Any) -> None:
     """Clone each repository and do what `ciswitch branch` does; journal every outcome.
 
-    Running the same command again resumes: pushed repositories are never pushed again,
-    failed ones are retried only with --retry-failed.
+    Outcomes: clean, pushed, mr-opened, partial (pushed, places left for a manual change),
+    prepared (--no-push: committed in the clone), dry-run, skipped, failed. Running the same
+    command again resumes: a branch on a remote is never pushed again; prepared, dry-run and
+    interrupted (pending) repositories are done again; failed ones only with --retry-failed,
+    or when their remote has the branch (a push that landed is then found, not repeated).
+    One run at a time per journal. Exit 1 when a repository failed or is partial, 130 on ^C.
     """
     from ciswitch.errors import CiswitchError
     from ciswitch.fleet import report, runner
-    from ciswitch.fleet.journal import Journal
+    from ciswitch.fleet.journal import Journal, run_lock
 
+    stopped_by: list[int] = []
     try:
         workdir: Path = params["workdir"].resolve()
         request = _request(params, params["dry_run"])
@@ -188,12 +198,38 @@ def run(**params: Any) -> None:
             retry_failed=params["retry_failed"], shard=str(shard) if shard else None,
             command=shlex.join(["ciswitch", "fleet", *sys.argv[2:]]),
         )
-        with Journal(_state_path(workdir, params["state"])) as journal:
+        state = _state_path(workdir, params["state"])
+        with run_lock(state), Journal(state) as journal, _interruptible(stopped_by):
             progress = report.progress_for(sys.stdout)
             _run_id, outcomes = runner.run_fleet(specs, journal, options, progress)
+    except runner.Interrupted as stop:
+        signum = stopped_by[0] if stopped_by else int(signal.SIGINT)
+        click.echo(
+            f"ciswitch: interrupted: {stop.finished} repositories finished (journaled), "
+            f"{stop.unfinished} not done; run the same command again to resume", err=True,
+        )
+        sys.exit(128 + signum)
+    except KeyboardInterrupt:
+        click.echo("ciswitch: interrupted before any repository was worked on", err=True)
+        sys.exit(128 + (stopped_by[0] if stopped_by else int(signal.SIGINT)))
     except CiswitchError as err:
         _fail(err)
     sys.exit(runner.exit_code(outcomes))
+
+
+@contextlib.contextmanager
+def _interruptible(stopped_by: list[int]) -> Iterator[None]:
+    """SIGTERM (a cancelled CI job) stops the run as ^C does; ``stopped_by`` says which."""
+
+    def stop(signum: int, _frame: object) -> None:
+        stopped_by.append(signum)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @fleet.command("status")
@@ -225,15 +261,22 @@ _PIPELINE_OWNED = ("--shard", "--state", "--workdir")
 )
 @click.option("--shards", type=click.IntRange(1, 200), required=True, metavar="N",
               help="Number of parallel jobs (GitLab's parallel: N).")
-@click.option("--image", default="python:3.11-slim", show_default=True,
-              help="Image the jobs run in.")
-@click.option("--install", default="pip install 'ciswitch[gitlab]'", show_default=True,
-              metavar="COMMAND", help="How the jobs install ciswitch.")
+@click.option("--image", default="python:3.11", show_default=True,
+              help="Image the jobs run in (git is installed when it has none).")
+@click.option("--pip-spec", metavar="SPEC",
+              help="Where pip installs ciswitch from, written as the CISWITCH_PIP_SPEC default "
+                   "(a CI/CD variable of that name wins; without either the job stops).")
+@click.option("--install", metavar="COMMAND",
+              help="Install ciswitch with this command instead of pip and CISWITCH_PIP_SPEC.")
 @click.argument("run_args", nargs=-1, type=click.UNPROCESSED)
-def pipeline(shards: int, image: str, install: str, run_args: tuple[str, ...]) -> None:
+def pipeline(shards: int, image: str, pip_spec: str | None, install: str | None,
+             run_args: tuple[str, ...]) -> None:
     """Print a GitLab CI configuration running `fleet run` in N shards, then merging reports.
 
-    Every further option is a `fleet run` option passed to each shard (checked here).
+    Every further option is a `fleet run` option passed to each shard (checked here); a
+    source (--repos FILE, committed in the project, or --gitlab-url URL --group PATH) is
+    required. The jobs read the CI/CD variables CISWITCH_PIP_SPEC (where pip installs
+    ciswitch from) and GITLAB_TOKEN (masked; kept out of the install's environment).
     """
     from ciswitch.errors import CiswitchError
     from ciswitch.fleet.pipeline import render_pipeline
@@ -243,12 +286,24 @@ def pipeline(shards: int, image: str, install: str, run_args: tuple[str, ...]) -
             if arg.split("=", 1)[0] in _PIPELINE_OWNED:
                 raise CiswitchError(f"{arg.split('=', 1)[0]} is set by the pipeline itself")
         try:
-            run.make_context("run", list(run_args))
+            ctx = run.make_context("run", list(run_args))
         except click.ClickException as err:
             raise CiswitchError(f"invalid run option: {err.format_message()}") from err
+        given = ctx.params
+        if given.get("repos_file") is None and not (given.get("gitlab_url") and given.get("group")):
+            raise CiswitchError(
+                "the pipeline needs a source for its shards: --repos FILE (a file committed in "
+                "the project) or --gitlab-url URL --group PATH"
+            )
+        if given.get("repos_file") is not None and given.get("group"):
+            raise CiswitchError("give one source: --repos FILE or --group PATH, not both")
+        for text in (pip_spec, install):
+            if text is not None and ("\n" in text or not text.strip()):
+                raise CiswitchError("--pip-spec and --install take one non-empty line")
     except CiswitchError as err:
         _fail(err)
-    click.echo(render_pipeline(shards, run_args, image=image, install=install), nl=False)
+    click.echo(render_pipeline(shards, run_args, image=image, install=install,
+                               pip_spec=pip_spec), nl=False)
 
 
 @fleet.command("merge-reports")

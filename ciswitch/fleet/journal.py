@@ -6,10 +6,16 @@ repository whose branch was pushed is never pushed again, an interrupted one (st
 ``pending``) is redone, and a failed one waits for ``--retry-failed``. Only the standard
 library's :mod:`sqlite3` is used, in WAL mode so that ``fleet status`` can read while a run
 writes. Nothing secret is stored: URLs and errors are redacted before they get here.
+
+Only what happened on the remote counts as done: a ``--no-push`` run records ``prepared`` (the
+branch is committed in the clone, a later run pushes it), a ``--dry-run`` records ``dry-run``,
+and neither keeps a later real run from doing the work. One run at a time works on a journal
+(:func:`run_lock`): a second one stops at once, naming the process that holds it.
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -31,13 +37,21 @@ class Status(StrEnum):
     CLEAN = "clean"
     PUSHED = "pushed"
     MR_OPENED = "mr-opened"
+    #: the branch reached the remote but carries only part of the change (places are left for
+    #: a manual change)
+    PARTIAL = "partial"
+    #: committed in the clone, not pushed (``--no-push``): a later run pushes it
+    PREPARED = "prepared"
+    #: what a ``--dry-run`` would have done; nothing was committed or pushed
+    DRY_RUN = "dry-run"
     SKIPPED = "skipped"
     FAILED = "failed"
 
 
-#: statuses after which a later (non dry) run leaves the repository alone
 #: statuses that mean the branch reached the remote: never pushed a second time
-PUSHED = frozenset({Status.PUSHED, Status.MR_OPENED})
+PUSHED = frozenset({Status.PUSHED, Status.MR_OPENED, Status.PARTIAL})
+#: statuses of work that is not finished: a later real run does it
+UNFINISHED = frozenset({Status.PENDING, Status.PREPARED, Status.DRY_RUN})
 
 
 @dataclass(frozen=True)
@@ -195,7 +209,7 @@ class Journal:
         """Repositories whose branch any real run pushed: never pushed a second time."""
         sql = (
             "SELECT DISTINCT repos.key FROM repos JOIN runs ON runs.id = repos.run "
-            "WHERE runs.dry_run = 0 AND repos.status IN (?, ?)"
+            f"WHERE runs.dry_run = 0 AND repos.status IN ({', '.join('?' * len(PUSHED))})"
         )
         try:
             with closing(self._db.execute(sql, tuple(s.value for s in PUSHED))) as cur:
@@ -248,6 +262,60 @@ def _row(values: tuple[object, ...]) -> Row:
         commit_sha=None if commit is None else str(commit), dry_run=bool(dry_run),
         started_at=float(str(started)), updated_at=float(str(updated)),
     )
+
+
+def lock_path(path: Path) -> Path:
+    """The lock file next to a journal."""
+    return path.with_name(path.name + ".lock")
+
+
+@contextmanager
+def run_lock(path: Path) -> Iterator[None]:
+    """Hold the journal's run lock for a ``fleet run``; a second run fails at once.
+
+    An advisory ``flock`` on ``<journal>.lock``, which the kernel drops when the holder dies
+    (even by SIGKILL), so a killed run never leaves a stale lock behind. The file holds the
+    holder's pid, which the refusal names. The descriptor is not inherited by git or by the
+    worker processes (which are started by a fork server that does not have it).
+    """
+    import fcntl
+
+    lock = lock_path(path)
+    try:
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    except OSError as err:
+        raise CiswitchError(f"cannot open the fleet journal lock: {err.strerror}",
+                            str(lock)) from err
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise CiswitchError(
+                f"another fleet run (pid {_holder(lock)}) is working on this journal: wait "
+                "for it to end, or give this run its own --state", str(path),
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        try:
+            yield
+        finally:
+            os.ftruncate(fd, 0)
+    finally:
+        os.close(fd)
+
+
+def _holder(lock: Path) -> str:
+    """The pid written by the lock's holder (it writes it right after taking the lock)."""
+    deadline = time.monotonic() + 1.0
+    while True:
+        try:
+            text = lock.read_text(encoding="ascii", errors="replace").strip()
+        except OSError:
+            text = ""
+        if text.isdigit() or time.monotonic() > deadline:
+            return text or "unknown"
+        time.sleep(0.02)
 
 
 def open_existing(path: Path) -> Journal:

@@ -146,6 +146,13 @@ class PlainProgress:
             f"{spec.display}  {result}"
         )
 
+    def pause(self, seconds: float, batch: int, batches: int) -> None:
+        self._write(f"pausing {_seconds(seconds)} before batch {batch}/{batches}")
+
+    def interrupted(self) -> None:
+        self._write(f"interrupted after {self.finished}/{self.total}: "
+                    f"{summary_line(self.statuses)}")
+
     def finish(self) -> None:
         self._write(f"done: {summary_line(self.statuses)}")
 
@@ -189,17 +196,36 @@ class RichProgress(PlainProgress):
         if outcome.output:
             self.bar.console.print(redact(outcome.output.rstrip("\n")), markup=False,
                                    highlight=False)
-        if outcome.status in (Status.FAILED, Status.SKIPPED):
+        if outcome.status in (Status.FAILED, Status.SKIPPED, Status.PARTIAL, Status.PREPARED):
             self.bar.console.print(
                 redact(f"{outcome.status.value}: {spec.display}: {outcome.detail}"),
                 markup=False, highlight=False,
             )
         self.bar.update(self.task, advance=1, description=summary_line(self.statuses))
 
+    def pause(self, seconds: float, batch: int, batches: int) -> None:
+        self.bar.update(self.task, description=(
+            f"{summary_line(self.statuses)}; pausing {_seconds(seconds)} before batch "
+            f"{batch}/{batches}"
+        ))
+        self.bar.console.print(f"pausing {_seconds(seconds)} before batch {batch}/{batches}",
+                               markup=False, highlight=False)
+
+    def interrupted(self) -> None:
+        self.bar.stop()  # leaves the bar's line ended by a newline
+        self.console.print(
+            redact(f"interrupted after {self.finished}/{self.total}: "
+                   f"{summary_line(self.statuses)}"), markup=False, highlight=False,
+        )
+
     def finish(self) -> None:
         self.bar.stop()
         self.console.print(redact(f"done: {summary_line(self.statuses)}"), markup=False,
                            highlight=False)
+
+
+def _seconds(seconds: float) -> str:
+    return f"{seconds:g}s" if seconds < 120 else f"{seconds / 60:.1f} min"
 
 
 def progress_for(stream: IO[str]) -> PlainProgress:

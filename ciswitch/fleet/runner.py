@@ -10,6 +10,7 @@ one; a later run fetches instead of cloning again.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import shutil
@@ -29,7 +30,7 @@ from ciswitch.redact import redact
 if TYPE_CHECKING:
     from concurrent.futures import Future, ProcessPoolExecutor
 
-    from ciswitch.fleet.journal import Journal
+    from ciswitch.fleet.journal import Journal, Row
 
 
 class Progress(Protocol):
@@ -39,6 +40,8 @@ class Progress(Protocol):
     def begin(self, spec: RepoSpec) -> None: ...
     def done(self, spec: RepoSpec, outcome: RepoOutcome) -> None: ...
     def note(self, spec: RepoSpec, text: str) -> None: ...
+    def pause(self, seconds: float, batch: int, batches: int) -> None: ...
+    def interrupted(self) -> None: ...
     def finish(self) -> None: ...
 
 
@@ -126,7 +129,7 @@ def sync_clone(spec: RepoSpec, workdir: Path) -> Path | None:
         try:
             _git([
                 "clone", "--quiet", "--no-tags", "--no-checkout", *_template_option(),
-                "--", spec.url, str(tmp),
+                "--", spec.clone_url, str(tmp),
             ])
             os.replace(tmp, dest)
         finally:
@@ -135,6 +138,8 @@ def sync_clone(spec: RepoSpec, workdir: Path) -> Path | None:
             return None
         return dest
     repo = gitops.open_repo(dest)
+    if spec.clone_url != spec.url:  # a clone from before credentials left URLs: drop them
+        _git(["remote", "set-url", "origin", spec.clone_url], dest)
     gitops.fetch(repo, "origin")
     if _git(["ls-remote", "--symref", "origin", "HEAD"], dest).strip() == "":
         return None
@@ -206,25 +211,44 @@ def config_for(spec: RepoSpec, clone: Path, workdir: Path, explicit: Path | None
     table["ci-config"] = spec.ci_config.lstrip("/")
     out = workdir / "configs" / f"{spec.slug}.toml"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(
-        "".join(f"{key} = {_toml_value(value)}\n" for key, value in table.items()),
-        encoding="utf-8",
-    )
+    from ciswitch.atomic import PlannedWrite, WriteError, write_all
+
+    text = "".join(f"{key} = {_toml_value(value)}\n" for key, value in table.items())
+    try:
+        write_all([PlannedWrite(out, text.encode("utf-8"))])
+    except WriteError as err:
+        raise CiswitchError(err.message, str(out)) from err
     return out
 
 
-def outcome_of(spec: RepoSpec, result: BranchOutcome, request: BranchRequest) -> RepoOutcome:
-    """The journal's view of what ``prepare_branch`` did."""
+def outcome_of(spec: RepoSpec, result: BranchOutcome, request: BranchRequest,
+               *, on_remote: bool | None = None) -> RepoOutcome:
+    """The journal's view of what ``prepare_branch`` did.
+
+    Only a branch on the remote is ``pushed`` (``partial`` when places are left for a manual
+    change); a branch committed in the clone only is ``prepared`` and a dry run ``dry-run``:
+    neither is done, so a later run does the work. ``on_remote`` says, for a branch found
+    already up to date without pushing (``--no-push``), whether the remote has it too.
+    What ``branch`` would warn about (the marker left to the user) is part of the detail.
+    """
     from ciswitch.branching import render_outcome
 
     fixed, left = len(result.fixed), len(result.remaining)
+    notes = "".join(f"; {warning}" for warning in result.warnings)
+    counts = f"{fixed} fixed, {left} left"
 
     def make(status: Status, detail: str, *, mr_url: str | None = None,
              output: str = "") -> RepoOutcome:
         return RepoOutcome(
-            spec.key, status, detail, mr_url=mr_url, fixed=fixed, left=left,
+            spec.key, status, detail + notes, mr_url=mr_url, fixed=fixed, left=left,
             branch=result.branch, commit=result.commit, output=output,
         )
+
+    def reached(detail: str, mr_url: str | None = None) -> RepoOutcome:
+        if left:
+            return make(Status.PARTIAL, f"{detail} ({counts} for a manual change)",
+                        mr_url=mr_url)
+        return make(Status.MR_OPENED if mr_url else Status.PUSHED, detail, mr_url=mr_url)
 
     if result.status == BranchStatus.NOTHING_TO_FIX:
         return make(Status.CLEAN, "no :local stages storage")
@@ -233,23 +257,45 @@ def outcome_of(spec: RepoSpec, result: BranchOutcome, request: BranchRequest) ->
     if result.status == BranchStatus.DRY_RUN:
         what = "would push" if request.push else "would commit"
         return make(
-            Status.PUSHED if request.push else Status.SKIPPED,
-            f"dry run: {what} {result.branch} ({fixed} fixed, {left} left)",
+            Status.DRY_RUN, f"dry run: {what} {result.branch} ({counts})",
             output=render_outcome(result),
         )
+    prepared = (
+        f"committed {result.branch} in the clone, not pushed (--no-push; {counts}): "
+        "run again without --no-push to push it"
+    )
     if result.status == BranchStatus.COMMITTED:
-        return make(Status.SKIPPED, "committed locally, not pushed (--no-push)")
+        return make(Status.PREPARED, prepared)
     if result.status == BranchStatus.UP_TO_DATE:
-        return make(Status.PUSHED, f"{result.branch} already carries the change")
+        if not request.push and not on_remote:
+            return make(Status.PREPARED, prepared)
+        return reached(f"{result.branch} already carries the change")
     if result.merge_request_url:
-        return make(
-            Status.MR_OPENED, f"pushed {result.branch}", mr_url=redact(result.merge_request_url)
-        )
-    return make(Status.PUSHED, f"pushed {result.branch}")
+        return reached(f"pushed {result.branch}", redact(result.merge_request_url))
+    return reached(f"pushed {result.branch}")
+
+
+def _on_remote(clone: Path, branch: str, commit: str | None) -> bool:
+    """Whether the clone's copy of the remote's ``branch`` (fetched just now) is ``commit``."""
+    from ciswitch import gitops
+
+    repo = gitops.open_repo(clone)
+    try:
+        return commit is not None and gitops.ref_commit(
+            repo, f"refs/remotes/origin/{branch}") == commit
+    finally:
+        repo.close()
 
 
 def process_repo(spec: RepoSpec, workdir: Path, request: BranchRequest) -> RepoOutcome:
     """Clone or fetch, then fix, commit and push like ``ciswitch branch``; never raises."""
+    from ciswitch.fleet.sources import auth_env
+
+    with auth_env(spec):
+        return _process_repo(spec, workdir, request)
+
+
+def _process_repo(spec: RepoSpec, workdir: Path, request: BranchRequest) -> RepoOutcome:
     from ciswitch.branching import prepare_branch
 
     try:
@@ -265,7 +311,10 @@ def process_repo(spec: RepoSpec, workdir: Path, request: BranchRequest) -> RepoO
         result = prepare_branch(
             replace(request, path=clone, remote="origin", config_file=config, fresh_clone=True)
         )
-        return outcome_of(spec, result, request)
+        on_remote = None
+        if result.status == BranchStatus.UP_TO_DATE and not request.push:
+            on_remote = _on_remote(clone, result.branch, result.commit)
+        return outcome_of(spec, result, request, on_remote=on_remote)
     except CiswitchError as err:
         from ciswitch.merge_request import advise
 
@@ -280,13 +329,23 @@ def process_repo(spec: RepoSpec, workdir: Path, request: BranchRequest) -> RepoO
 #: What :func:`process_repo` imports on first use. The fork server imports them once and
 #: every worker starts with them loaded, instead of each worker importing (and, without
 #: cached bytecode, compiling) them again. A name that fails to import is skipped: the worker
-#: then imports it itself, as before.
+#: then imports it itself, as before. :mod:`ciswitch.fleet.lifeline` comes first: importing
+#: it ties the fork server to the main process.
 WORKER_MODULES = (
-    "ciswitch.fleet.runner", "ciswitch.branching", "ciswitch.fix", "ciswitch.lint",
-    "ciswitch.git_tree", "ciswitch.config", "ciswitch.scripts.runs", "ciswitch.shell.analyse",
-    "ciswitch.suppress", "ciswitch.yaml.spans", "git", "ruamel.yaml", "tree_sitter",
-    "tree_sitter_bash",
+    "ciswitch.fleet.lifeline", "ciswitch.fleet.runner", "ciswitch.branching", "ciswitch.fix",
+    "ciswitch.lint", "ciswitch.git_tree", "ciswitch.config", "ciswitch.scripts.runs",
+    "ciswitch.shell.analyse", "ciswitch.suppress", "ciswitch.yaml.spans", "git", "ruamel.yaml",
+    "tree_sitter", "tree_sitter_bash",
 )
+
+
+class Interrupted(Exception):
+    """The run was stopped (^C, SIGTERM); what it finished is in the journal."""
+
+    def __init__(self, finished: int, unfinished: int) -> None:
+        super().__init__(f"interrupted: {finished} finished, {unfinished} not")
+        self.finished = finished
+        self.unfinished = unfinished
 
 
 @dataclass
@@ -297,25 +356,68 @@ class Plan:
     left: list[tuple[RepoSpec, str]]
 
 
-def plan_run(specs: Sequence[RepoSpec], journal: Journal, options: RunOptions) -> Plan:
-    """Resume: pushed repositories never again, finished ones not again, failed on request."""
+def remote_has_branch(spec: RepoSpec, branch: str) -> bool:
+    """Whether the repository's remote has ``branch`` (one ``git ls-remote``); False when the
+    remote cannot be asked (the run then leaves the repository as journaled)."""
+    from ciswitch.fleet.sources import auth_env
+
+    try:
+        with auth_env(spec):
+            out = _git(["ls-remote", "--heads", "--", spec.clone_url, f"refs/heads/{branch}"])
+    except CiswitchError:
+        return False
+    return any(line.endswith(f"\trefs/heads/{branch}") for line in out.splitlines())
+
+
+def plan_run(
+    specs: Sequence[RepoSpec], journal: Journal, options: RunOptions,
+    *, has_branch: Callable[[RepoSpec, str], bool] = remote_has_branch,
+) -> Plan:
+    """Resume: pushed repositories never again, finished ones not again, failed on request.
+
+    Unfinished work (``pending`` of an interrupted run, ``prepared`` by ``--no-push``, a dry
+    run's ``dry-run``) is always done again. A failed repository whose remote has the branch
+    is done again too (reconciled): when the branch there carries the change, the push did
+    happen and the repository becomes ``pushed`` without a second push.
+    """
     latest = journal.latest_real()
     pushed = journal.pushed_keys()
     todo: list[RepoSpec] = []
     left: list[tuple[RepoSpec, str]] = []
+    failed: list[tuple[RepoSpec, Row]] = []
     for spec in specs:
         row = latest.get(spec.key)
         if spec.key in pushed:
             left.append((spec, f"already pushed in run {row.run if row else '?'}"))
         elif row is not None and row.status == Status.FAILED and not options.retry_failed:
-            left.append((spec, f"failed in run {row.run} (use --retry-failed)"))
+            failed.append((spec, row))
         elif row is not None and row.status in (Status.CLEAN, Status.SKIPPED):
             left.append((spec, f"{row.status} in run {row.run}"))
         else:
             todo.append(spec)
+    if failed:
+        branch = options.request.branch
+        found = _each(lambda item: has_branch(item[0], branch), failed, options.jobs)
+        for (spec, row), there in zip(failed, found, strict=True):
+            if there:
+                todo.append(spec)
+            else:
+                left.append((spec, f"failed in run {row.run} (use --retry-failed)"))
+        order = {spec.key: n for n, spec in enumerate(specs)}
+        todo.sort(key=lambda spec: order[spec.key])
     if options.limit is not None:
         todo = todo[: options.limit]
     return Plan(todo, left)
+
+
+def _each(func: Callable[[tuple[RepoSpec, Row]], bool], items: list[tuple[RepoSpec, Row]],
+          jobs: int) -> list[bool]:
+    if jobs <= 1 or len(items) <= 1:
+        return [func(item) for item in items]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=jobs) as threads:
+        return list(threads.map(func, items))
 
 
 def _batches(items: list[RepoSpec], size: int) -> Iterator[list[RepoSpec]]:
@@ -334,7 +436,14 @@ def run_fleet(
     *,
     sleep: Callable[[float], None] = time.sleep,
 ) -> tuple[int, list[RepoOutcome]]:
-    """Work through the fleet; returns the run id and this run's outcomes."""
+    """Work through the fleet; returns the run id and this run's outcomes.
+
+    Raises :class:`Interrupted` on ^C (or SIGTERM, which the CLI turns into one): the workers
+    are stopped at once, what finished is journaled, and what was in flight stays
+    ``pending``, which the next run does again (finding a push that did land as done).
+    """
+    from ciswitch.fleet import lifeline
+
     plan = plan_run(specs, journal, options)
     run = journal.start_run(
         dry_run=options.request.dry_run, shard=options.shard, command=options.command
@@ -344,25 +453,82 @@ def run_fleet(
         progress.note(spec, why)
     outcomes: list[RepoOutcome] = []
     pool: ProcessPoolExecutor | None = None
-    if options.jobs > 1 and len(plan.todo) > 1:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["__main__", *WORKER_MODULES])
-        pool = ProcessPoolExecutor(max_workers=options.jobs, mp_context=context)
+    lifeline.tie_main()
     try:
+        if options.jobs > 1 and len(plan.todo) > 1:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload(["__main__", *WORKER_MODULES])
+            _start_fork_server()
+            pool = ProcessPoolExecutor(
+                max_workers=options.jobs, mp_context=context,
+                initializer=lifeline.worker_init, initargs=(os.getpid(),),
+            )
         batches = list(_batches(plan.todo, options.batch_size))
         for number, batch in enumerate(batches):
             if number and options.pause > 0:
+                progress.pause(options.pause, number + 1, len(batches))
                 sleep(options.pause)
             outcomes += _run_batch(batch, journal, run, options, progress, pool)
+    except KeyboardInterrupt:
+        if pool is not None:
+            _stop_workers(pool)
+            pool = None
+        progress.interrupted()
+        raise Interrupted(len(outcomes), len(plan.todo) - len(outcomes)) from None
     finally:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
+        lifeline.untie_main()
     journal.finish_run(run)
     progress.finish()
     return run, outcomes
+
+
+def _start_fork_server() -> None:
+    """Start the fork server with ^C blocked: it keeps that (a ^C while its interpreter
+    starts would print a traceback), and so do its workers, which the main process stops
+    itself. In the main process a ^C that comes meanwhile waits, and is then delivered."""
+    import signal
+    from multiprocessing import forkserver, resource_tracker
+
+    # the resource tracker first: starting it unblocks ^C (it blocks it for its own start)
+    resource_tracker.ensure_running()
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        forkserver.ensure_running()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+
+
+@contextlib.contextmanager
+def _deferred_interrupt() -> Iterator[None]:
+    """Hold a ^C back while workers are handed work (and started): a worker half started when
+    the run stops would print a traceback. It is raised as soon as the block ends."""
+    import signal
+
+    caught: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, _frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt
+
+
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    """Kill the workers now (their git processes die with them) and drop queued work."""
+    processes = dict(getattr(pool, "_processes", None) or {})
+    for process in processes.values():
+        with contextlib.suppress(OSError, ValueError):
+            process.kill()
+    for process in processes.values():
+        with contextlib.suppress(OSError, ValueError, AssertionError):
+            process.join(5)
+    pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _run_batch(
@@ -382,10 +548,11 @@ def _run_batch(
             outcomes.append(outcome)
         return outcomes
     futures: dict[Future[RepoOutcome], RepoSpec] = {}
-    for spec in batch:
-        journal.mark_pending(run, spec.key, spec.display, spec.name)
-        progress.begin(spec)
-        futures[pool.submit(process_repo, spec, options.workdir, options.request)] = spec
+    with _deferred_interrupt():
+        for spec in batch:
+            journal.mark_pending(run, spec.key, spec.display, spec.name)
+            progress.begin(spec)
+            futures[pool.submit(process_repo, spec, options.workdir, options.request)] = spec
     for future in as_completed(futures):
         spec = futures[future]
         try:
@@ -399,11 +566,11 @@ def _run_batch(
 
 
 def exit_code(outcomes: Sequence[RepoOutcome]) -> int:
-    """1 when any repository failed this run, else 0."""
-    return 1 if any(o.status == Status.FAILED for o in outcomes) else 0
+    """1 when any repository failed or was only partly switched this run, else 0."""
+    return 1 if any(o.status in (Status.FAILED, Status.PARTIAL) for o in outcomes) else 0
 
 
 __all__ = [
-    "PUSHED", "Plan", "Progress", "RunOptions", "config_for", "exit_code", "outcome_of",
-    "plan_run", "process_repo", "run_fleet", "sync_clone",
+    "PUSHED", "Interrupted", "Plan", "Progress", "RunOptions", "config_for", "exit_code",
+    "outcome_of", "plan_run", "process_repo", "run_fleet", "sync_clone",
 ]

@@ -4,17 +4,25 @@ Each repository is a :class:`RepoSpec`: the URL git clones from (which may carry
 so it is never printed or stored as is), a stable ``key`` (the normalized URL without
 credentials) that the journal and the shards use, and the project's custom CI configuration
 path when GitLab has one.
+
+Credentials in a listed URL (``https://oauth2:TOKEN@host/g/p.git``) never reach git's command
+line or a clone's ``.git/config``: git gets the URL without them and the credentials as an
+``Authorization`` header scoped to that URL, through ``GIT_CONFIG_*`` variables
+(:func:`auth_env`), the same route a ``GITLAB_TOKEN`` takes for a GitLab group.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from ciswitch.config import DEFAULT_CI_CONFIG as DEFAULT_CI_CONFIG
 from ciswitch.errors import CiswitchError
@@ -35,6 +43,11 @@ class RepoSpec:
         return redact(self.url)
 
     @property
+    def clone_url(self) -> str:
+        """The URL git is given: without credentials (they go in a header, :func:`auth_env`)."""
+        return split_credentials(self.url)[0]
+
+    @property
     def name(self) -> str:
         """A short name: the last two path components of the key."""
         parts = [p for p in re.split(r"[/:]", self.key) if p]
@@ -45,6 +58,81 @@ class RepoSpec:
         """A directory name for the clone: readable and unique (hash of the key)."""
         readable = re.sub(r"[^A-Za-z0-9._-]+", "-", self.name).strip("-.") or "repo"
         return f"{readable[:60]}-{hashlib.sha256(self.key.encode()).hexdigest()[:10]}"
+
+
+#: schemes whose credentials are HTTP basic authentication
+_HTTP_SCHEMES = ("http", "https")
+_ENCODE_HINT = "percent-encode '/', '?', '#', '@' and ':' in user names and passwords"
+
+
+def _masked(url: str) -> str:
+    """A malformed URL for a message: everything up to its last ``@`` hidden, whatever the
+    parser would have made of it."""
+    scheme, sep, rest = url.partition("://")
+    if sep and "@" in rest:
+        return f"{scheme}://***@{rest.rpartition('@')[2]}"
+    return redact(url)
+
+
+def check_url(url: str) -> None:
+    """Raise a one-line CiswitchError (credentials hidden) when a URL cannot be read as git
+    would read it: a bad port, an ``@`` after the host (a password with an unencoded ``/``,
+    ``?`` or ``#``), a broken IPv6 address."""
+    if "://" not in url:
+        return
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+    except ValueError as err:
+        why = str(err).split(" as ", 1)[0].split(":", 1)[0]
+        raise CiswitchError(f"malformed URL {_masked(url)}: {why} ({_ENCODE_HINT})") from None
+    if not parts.hostname and parts.scheme.lower() != "file":
+        raise CiswitchError(f"malformed URL {_masked(url)}: no host")
+    if "@" in parts.path + parts.query + parts.fragment:
+        raise CiswitchError(f"malformed URL {_masked(url)}: '@' after the host ({_ENCODE_HINT})")
+
+
+def split_credentials(url: str) -> tuple[str, tuple[str, str] | None]:
+    """``(url without credentials, (user, password) or None)`` of an HTTP(S) URL; other URLs
+    are returned as they are (an SSH user name is no secret)."""
+    if "://" not in url:
+        return url, None
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in _HTTP_SCHEMES or "@" not in parts.netloc:
+        return url, None
+    userinfo, _at, host = parts.netloc.rpartition("@")
+    user, _colon, password = userinfo.partition(":")
+    clean = urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+    return clean, (unquote(user), unquote(password))
+
+
+@contextmanager
+def auth_env(spec: RepoSpec) -> Iterator[None]:
+    """While inside, git sends the spec's credentials as a header for its URL only.
+
+    ``http.<url>.extraHeader`` through ``GIT_CONFIG_COUNT``/``KEY_n``/``VALUE_n`` in this
+    process's environment: no command line (``ps``) and no file ever holds the credentials.
+    """
+    clean, credentials = split_credentials(spec.url)
+    if credentials is None:
+        yield
+        return
+    saved = {k: os.environ.get(k) for k in ("GIT_CONFIG_COUNT",)}
+    count = int(os.environ.get("GIT_CONFIG_COUNT", "0") or "0")
+    basic = base64.b64encode(":".join(credentials).encode()).decode("ascii")
+    keys = (f"GIT_CONFIG_KEY_{count}", f"GIT_CONFIG_VALUE_{count}")
+    saved.update({k: os.environ.get(k) for k in keys})
+    os.environ[keys[0]] = f"http.{clean}.extraHeader"
+    os.environ[keys[1]] = f"Authorization: Basic {basic}"
+    os.environ["GIT_CONFIG_COUNT"] = str(count + 1)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 _SCP_LIKE = re.compile(r"^(?:[^@/\s]+@)?(?P<host>[^:/\s]+):(?P<path>[^/].*)$")
@@ -109,6 +197,10 @@ def read_repos_file(path: Path) -> list[RepoSpec]:
             raise CiswitchError(
                 f"expected one URL or path per line, got {redact(line)!r}", str(path), number
             )
+        try:
+            check_url(line)
+        except CiswitchError as err:
+            raise CiswitchError(err.message, str(path), number) from None
         url = line
         local = ("://" not in url and _SCP_LIKE.match(url) is None) or (base / url).exists()
         if local and not Path(url).is_absolute():

@@ -34,6 +34,13 @@ class SurveyRow:
 
 def survey_repo(spec: RepoSpec, workdir: Path, all_branches: bool) -> list[SurveyRow]:
     """Lint the default branch (or every branch) of one repository; never raises."""
+    from ciswitch.fleet.sources import auth_env
+
+    with auth_env(spec):
+        return _survey_repo(spec, workdir, all_branches)
+
+
+def _survey_repo(spec: RepoSpec, workdir: Path, all_branches: bool) -> list[SurveyRow]:
     from ciswitch import gitops
     from ciswitch.config import load_config
     from ciswitch.fleet.runner import sync_clone

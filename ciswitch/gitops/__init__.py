@@ -46,6 +46,7 @@ from ciswitch.gitops.commits import (
     refs_with_trailer,
     trailer_commits,
 )
+from ciswitch.gitops.provenance import provenance, repository_uri
 from ciswitch.gitops.push import (
     MergeRequestOptions,
     PushOptionsRefused,
@@ -79,12 +80,14 @@ from ciswitch.gitops.refs import (
     tree_listing,
 )
 from ciswitch.gitops.run import (
+    check_push_allowed,
     git_error,
     git_output,
     git_process,
     git_text,
     open_repo,
     run_git,
+    tie_children,
     work_tree,
 )
 from ciswitch.gitops.worktree import (
@@ -99,12 +102,14 @@ from ciswitch.gitops.worktree import (
 __all__ = [
     "TRAILER", "TRAILER_KEY", "TRAILER_VALUE", "CommitInfo", "Dirt", "Identity",
     "MergeRequestOptions", "NoDefaultBranch", "PushOptionsRefused", "PushResult", "RemoteBranch",
-    "UnknownIdentity", "branch_sha", "branch_worktree", "check_branch_name", "commit_files",
+    "UnknownIdentity", "branch_sha", "branch_worktree", "check_branch_name",
+    "check_push_allowed", "commit_files",
     "commit_info", "commit_message", "commit_object", "current_branch", "default_branch",
     "delete_branch", "dirt", "ensure_clean", "fetch", "fetch_branch", "fetch_objects", "file_at",
     "fold_line", "get_remote", "git_error", "git_output", "git_process", "git_text",
     "has_trailer_commit", "head_sha", "is_ancestor", "merge_request_url", "open_repo",
-    "parse_identity", "push_branch", "push_command", "ref_commit", "refs_with_trailer",
-    "refuse_checked_out", "remote_branch_sha", "remote_branches", "remote_url", "resolve_commit",
-    "restore_branch", "run_git", "set_branch", "trailer_commits", "tree_listing", "work_tree",
+    "parse_identity", "provenance", "push_branch", "push_command", "ref_commit",
+    "refs_with_trailer", "refuse_checked_out", "remote_branch_sha", "remote_branches",
+    "remote_url", "repository_uri", "resolve_commit", "restore_branch", "run_git", "set_branch",
+    "tie_children", "trailer_commits", "tree_listing", "work_tree",
 ]

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from ciswitch.errors import CiswitchError
 from ciswitch.gitops.refs import delete_branch, get_remote, remote_url, set_branch
-from ciswitch.gitops.run import _git_env, _stderr_error, git_process
+from ciswitch.gitops.run import _git_env, _stderr_error, check_push_allowed, git_process
 from ciswitch.redact import redact
 
 if TYPE_CHECKING:
@@ -148,6 +148,7 @@ def push_branch(
     links), which are kept whole because that is what a rejected push must show.
     """
     get_remote(repo, remote)
+    check_push_allowed()
     command = push_command(remote, branch, options, force_with_lease=force_with_lease)
     proc = git_process(
         [*command[1:-2], "--", *command[-2:]],

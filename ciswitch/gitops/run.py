@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,6 +16,27 @@ from ciswitch.redact import redact
 
 if TYPE_CHECKING:
     import git
+
+
+#: run in every git child between fork and exec (set by :func:`tie_children`)
+_child_setup: Callable[[], None] | None = None
+#: called before every push; raises CiswitchError when pushing must not happen any more
+_push_guard: Callable[[], None] | None = None
+
+
+def tie_children(setup: Callable[[], None] | None, push_guard: Callable[[], None] | None
+                 ) -> None:
+    """Make every git process this process starts run ``setup`` before exec (the fleet uses
+    it to have git die with the process that started it), and every push ask
+    ``push_guard`` first (it raises when the run that asked for the push is gone)."""
+    global _child_setup, _push_guard
+    _child_setup, _push_guard = setup, push_guard
+
+
+def check_push_allowed() -> None:
+    """Raise when the push guard of :func:`tie_children` says no push may start now."""
+    if _push_guard is not None:
+        _push_guard()
 
 
 def git_error(err: Exception, what: str) -> CiswitchError:
@@ -48,7 +69,7 @@ def run_git(repo: git.Repo, what: str, *args: str, env: Mapping[str, str] | None
     try:
         out: str = repo.git.execute(
             [_git_executable(), *args], env=dict(env) if env else None,
-            strip_newline_in_stdout=False,
+            strip_newline_in_stdout=False, preexec_fn=_child_setup,
         )
     except git.GitCommandError as err:
         raise git_error(err, what) from err
@@ -67,7 +88,7 @@ def git_process(
     output captured as bytes, the exit code left to the caller."""
     return subprocess.run(
         [_git_executable(), *args], cwd=cwd, env=None if env is None else dict(env),
-        input=input, stdin=stdin, capture_output=True, check=False,
+        input=input, stdin=stdin, capture_output=True, check=False, preexec_fn=_child_setup,
     )
 
 
@@ -81,7 +102,7 @@ def git_text(
     caller; may raise :class:`OSError` when git cannot be started."""
     return subprocess.run(
         ["git", *args], cwd=cwd, env=None if env is None else dict(env),
-        capture_output=True, text=True, check=False,
+        capture_output=True, text=True, check=False, preexec_fn=_child_setup,
     )
 
 

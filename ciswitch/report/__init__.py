@@ -24,20 +24,22 @@ def render(
     rules_meta: Sequence[RuleMeta] | None = None,
     color: bool = False,
     verbose: bool = False,
+    strict: bool = False,
 ) -> str:
     """The report of ``result`` in format ``fmt`` (one of :data:`FORMATS`).
 
     ``rules_meta`` describes the rules (SARIF lists them with their documentation); when None
     it is read from :mod:`ciswitch.rules`. ``color`` (text only) adds ANSI colours: pass
     :func:`ciswitch.report.text.use_color` of the stream the report is written to.
-    ``verbose`` (text only) also lists notices such as includes that were not followed.
+    ``verbose`` (text only) also lists the places not checked and the notices; ``strict``
+    (text only) lists the places not checked, as the reason for the exit status.
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown report format {fmt!r} (expected one of {', '.join(FORMATS)})")
     if fmt == "text":
         from ciswitch.report.text import render_text
 
-        return render_text(result, color=color, verbose=verbose)
+        return render_text(result, color=color, verbose=verbose, strict=strict)
     if fmt == "sarif":
         from ciswitch.report.meta import load_rules_meta
         from ciswitch.report.sarif import render_sarif

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ciswitch.model import Finding, LintResult, Problem
+from ciswitch.model import Finding, LintResult, NotChecked, Problem
 
 
 def finding_json(finding: Finding) -> dict[str, Any]:
@@ -27,10 +27,22 @@ def problem_json(problem: Problem) -> dict[str, Any]:
     return {"path": problem.path, "line": problem.line, "message": problem.message}
 
 
+def not_checked_json(entry: NotChecked) -> dict[str, Any]:
+    return {
+        "path": entry.path,
+        "line": entry.line,
+        "kind": entry.kind.value,
+        "message": entry.message,
+    }
+
+
 def render_json(result: LintResult) -> str:
-    """``{"findings": [...], "errors": [...]}``, findings in file order."""
+    """``{"findings": [...], "errors": [...], "not_checked": [...]}``, each in file order."""
     document = {
         "findings": [finding_json(f) for f in sorted(result.findings, key=lambda f: f.sort_key)],
         "errors": [problem_json(p) for p in result.problems],
+        "not_checked": [
+            not_checked_json(e) for e in sorted(result.not_checked, key=lambda e: e.sort_key)
+        ],
     }
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"

@@ -14,7 +14,7 @@ import os
 import unicodedata
 from typing import TextIO
 
-from ciswitch.model import Finding, LintResult, Severity
+from ciswitch.model import Finding, LintResult, Severity, not_checked_summary
 
 TAB_WIDTH = 4
 
@@ -114,7 +114,9 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}" + ("" if count == 1 else "s")
 
 
-def summary(result: LintResult) -> str:
+def summary(result: LintResult, *, listed: bool = False) -> str:
+    """The last line of every text report: findings, then the places not checked (``listed``:
+    the report shows them above; otherwise ``-v`` does), then input errors."""
     findings = result.findings
     if findings:
         fixable = sum(1 for f in findings if f.fixable)
@@ -125,12 +127,20 @@ def summary(result: LintResult) -> str:
         line = f"No findings in {_plural(len(result.files), 'file')}."
     else:
         line = "No findings."
+    gaps = not_checked_summary(result.not_checked)
+    if gaps:
+        where = "listed above" if listed else "-v lists them"
+        line = f"{line.removesuffix('.')}; {gaps}: {where}."
     if result.problems:
         line += f" {_plural(len(result.problems), 'error')} prevented a complete check."
     return line
 
 
-def render_text(result: LintResult, *, color: bool = False, verbose: bool = False) -> str:
+def render_text(
+    result: LintResult, *, color: bool = False, verbose: bool = False, strict: bool = False
+) -> str:
+    """Findings, input errors, (with ``verbose`` or ``strict``) the places not checked and
+    (with ``verbose``) the notices, then the summary line."""
     paint = _Painter(color)
     blocks = [render_finding(f, paint) for f in sorted(result.findings, key=lambda f: f.sort_key)]
     out = "\n".join(blocks)
@@ -138,9 +148,14 @@ def render_text(result: LintResult, *, color: bool = False, verbose: bool = Fals
         out += "\n"
     for problem in result.problems:
         out += paint(_STYLE[Severity.ERROR], problem.one_line()) + "\n"
+    listed = verbose or strict
+    if listed:
+        style = _STYLE[Severity.ERROR] if strict else _BOLD
+        for entry in sorted(result.not_checked, key=lambda e: e.sort_key):
+            out += paint(style, entry.one_line()) + "\n"
     if verbose:
         for notice in result.notices:
             where = notice.path if notice.line is None else f"{notice.path}:{notice.line}"
             out += f"{where}: note: {notice.message}\n"
-    out += paint(_BOLD, summary(result)) + "\n"
+    out += paint(_BOLD, summary(result, listed=listed and bool(result.not_checked))) + "\n"
     return out

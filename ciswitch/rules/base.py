@@ -113,6 +113,9 @@ def finding(
         fix=fix,
         unfixable_reason=reason,
         source_line=place.file.line_text(begin.line),
+        source_lines=tuple(
+            place.file.line_text(n) for n in range(begin.line, finish.line + 1)
+        ),
     )
 
 

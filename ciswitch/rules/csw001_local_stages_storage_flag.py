@@ -31,7 +31,12 @@ build:
 ## Fix safety
 Safe when the job runs `werf ci-env` (or sets another stages storage): the fix removes the flag
 and its value and nothing else. When it does not, the fix is offered only with
-`--to ADDRESS`, which replaces `:local` by that address.
+`--to ADDRESS`, which replaces `:local` by that address. On `werf dismiss` the flag only chooses
+the synchronization default (`:local` with or without it), so removing it is always safe there.
+A flag anywhere on the command line counts, also between a group and its subcommand
+(`werf stages -s :local cleanup`), behind wrappers (`timeout 600 sudo -E`, `nice`, `ionice`,
+`stdbuf`, `env A=1`, `xargs`, ...), through a variable holding werf's path (`"$WERF_BIN" build`)
+and inside `bash -c '...'` strings.
 """
 
 from __future__ import annotations
@@ -46,6 +51,10 @@ from ciswitch.rules.base import Rule, RuleOptions, finding, in_jobs, storage_tai
 CODE = "CSW001"
 SEVERITY = Severity.ERROR
 KINDS = (Kind.STORAGE_FLAG,)
+_DISMISS_ADVICE = (
+    "remove it; werf dismiss reads it only to choose the synchronization default, "
+    "which is :local either way"
+)
 
 
 def fix_recipe(what: FlagAt, to: str | None) -> Fix:
@@ -59,9 +68,11 @@ def check(facts: Facts, options: RuleOptions) -> Iterator[Finding]:
         assert isinstance(what, FlagAt)
         spelled = what.flag.spelling
         via = f" (through {place.via})" if place.via else ""
-        tail, blocked = storage_tail(
-            place, options, "remove it; werf ci-env gitlab sets $CI_REGISTRY_IMAGE/stages"
+        advice = (
+            _DISMISS_ADVICE if what.call.subcommand == ("dismiss",)
+            else "remove it; werf ci-env gitlab sets $CI_REGISTRY_IMAGE/stages"
         )
+        tail, blocked = storage_tail(place, options, advice)
         message = f"{spelled} :local{via}{in_jobs(place.affected_jobs)}: {tail}"
         yield finding(
             CODE,

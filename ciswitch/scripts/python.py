@@ -204,10 +204,14 @@ class _Reader:
         if not elements or any(isinstance(e, cst.StarredElement) for e in elements):
             return
         words = [self.word(e.value) for e in elements]
-        first = words[0].value
+        # ``["timeout", "600", "werf", ...]``: the same wrappers as in shell
+        at = werf.wrapped_command([werf.Arg(w.value, w.value or "") for w in words], [])
+        if at is None or at >= len(words):
+            return
+        first = words[at].value
         if first is None or not werf.is_werf_name(first):
             return
-        args = words[1:]
+        args = words[at + 1 :]
         sub = werf.subcommand([w.value for w in args])
         takes_storage = sub in werf.TAKES_STAGES_STORAGE
         takes_sync = sub in werf.TAKES_SYNCHRONIZATION
@@ -232,16 +236,16 @@ class _Reader:
                 index += 1
                 flag = FlagUse(flag_name, spelling, "separate", value_word, (word, value_word),
                                word.start, value_word.end)
-                self.list_fix(flag.start, flag.end, elements, index - 1, index)
+                self.list_fix(flag.start, flag.end, elements, index - 1 + at, index + at)
             else:
                 form: FlagForm = "equals" if value[len(spelling):].startswith("=") else "attached"
                 flag = FlagUse(flag_name, spelling, form, replace(word, value=rest), (word,),
                                word.start, word.end)
-                self.list_fix(flag.start, flag.end, elements, index, index)
+                self.list_fix(flag.start, flag.end, elements, index + at, index + at)
             flags.append(flag)
         prefixes = self.env_prefixes(env, call)
-        quote = len(words[0].raw) - len(words[0].raw.lstrip("rRbBuU\"'"))
-        start = words[0].start + quote
+        quote = len(words[at].raw) - len(words[at].raw.lstrip("rRbBuU\"'"))
+        start = words[at].start + quote
         _, end = self.span(call)
         self.result.calls.append(WerfCall(
             start, end, sub, tuple(args), tuple(prefixes), tuple(flags), takes_storage,

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from ciswitch.errors import CiswitchError
+from ciswitch.model import NotCheckedKind
 from ciswitch.workspace import Workspace, normalize
 
 if TYPE_CHECKING:
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
     from ciswitch.shell.model import Word
 
 ScriptKind = Literal["shell", "python"]
+#: records a command that runs something not followed: its message and why
+Skip = Callable[[str, NotCheckedKind], None]
 
 SHELL_SUFFIXES = (".sh", ".bash", ".bats", ".ksh", ".zsh", ".dash")
 PYTHON_SUFFIXES = (".py",)
@@ -31,19 +34,25 @@ _SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "ash", "mksh", "bats"})
 _PYTHON = re.compile(r"python(?:\d+(?:\.\d+)?)?")
 _MAKES = frozenset({"make", "gmake"})
 _SOURCERS = frozenset({"source", "."})
-#: commands that run their arguments as a command line
-_WRAPPERS = frozenset({"exec", "command", "time", "nohup", "sudo", "env", "xargs"})
 _PROJECT_DIR = re.compile(r"\$\{CI_PROJECT_DIR\}|\$CI_PROJECT_DIR(?![A-Za-z0-9_])")
 _SHEBANG_SHELL = re.compile(r"^#!\s*\S*?(?:/env\s+(?:-\S+\s+)*)?\S*?\b(?:ba|da|z|k|a|mk)?sh\b")
 _SHEBANG_PYTHON = re.compile(r"^#!.*\bpython[\d.]*\b")
 #: cheap prefilter: a text that may run a file (a path, a sourcing dot, an interpreter, make)
 #: lines that are parsed whatever their words: make (to say it is not followed)
-_ALWAYS_PARSE = re.compile(r"\bg?make\b")
+_ALWAYS_PARSE = re.compile(
+    r"\bg?make\b"
+    # a shell, ``source``/``.`` or Python running a path held in a variable (computed path)
+    r"|(?:^|[\s;&|(])(?:(?:ba|da|z|k|a|mk)?sh|source|\.|python[\d.]*)\s+[\"']?\$\{?[A-Za-z_]"
+)
 #: ``python -m package.module``: parsed when the module is a file of the repository
 _PYTHON_MODULE = re.compile(r"python[\d.]*\s(?:\s*-[^m\s]\S*)*\s*-m\s*([\w.]+)")
 #: candidate words of a line: what could name a repository file
 _CANDIDATE = re.compile(r"[^\s;&|()<>`'\"{}]+")
 _PROJECT_PREFIX = re.compile(r"^\$(?:\{CI_PROJECT_DIR\}|CI_PROJECT_DIR)/")
+#: a word that is, or starts with, the project directory (so not relative to a ``cd``)
+_FROM_PROJECT_DIR = re.compile(r"^[\"']?\$(?:\{CI_PROJECT_DIR\}|CI_PROJECT_DIR)(?![A-Za-z0-9_])")
+_CHANGES_DIRECTORY = re.compile(r"(?:^|[\s;&|(`{])(?:cd|pushd|popd)(?=$|[\s;&|)`}])")
+_DIRECTORY_COMMANDS = frozenset({"cd", "pushd", "popd"})
 #: shell options that take a value
 _SHELL_VALUE_OPTIONS = frozenset({"-o", "+o", "-O", "+O", "--rcfile", "--init-file"})
 _PYTHON_VALUE_OPTIONS = frozenset({"-W", "-X", "--check-hash-based-pycs"})
@@ -58,6 +67,9 @@ class ScriptRun:
     start: int  # the command's span in the shell text
     end: int
     sourced: bool = False
+    #: the working directory it runs in (repository-relative, "" for the root; None when
+    #: a ``cd`` went somewhere computed)
+    cwd: str | None = ""
 
 
 @dataclass(frozen=True)
@@ -66,19 +78,23 @@ class NotFollowed:
 
     start: int
     message: str
+    kind: NotCheckedKind = NotCheckedKind.MISSING_SCRIPT
 
 
+_UNKNOWN_DIRECTORY = "the working directory is computed at run time (cd), not followed"
 _RUNNERS = frozenset({*_SOURCERS, *_SHELLS, "python", "python3", "python2"})
 
 
-def may_run_files(text: str, ws: Workspace) -> bool:
+def may_run_files(text: str, ws: Workspace, cwd: str | None = "") -> bool:
     """Whether ``text`` is worth parsing for script runs at all: one of its words names a
     script (by suffix) or a file of the repository (a path, or the word after ``bash``,
     ``source``, ``python``...), or it runs make or ``python -m``. Most CI lines
     (``pytest tests/unit``, ``docker build .``) fail this cheap test, so tree-sitter is not
-    loaded for them."""
+    loaded for them. Paths are looked up from the working directory ``cwd`` too, and a
+    text that changes directory (``cd k8s && ./build.sh``) is parsed when it names a path."""
     if _ALWAYS_PARSE.search(text):
         return True
+    changes_directory = _CHANGES_DIRECTORY.search(text) is not None or cwd is None
     for module in _PYTHON_MODULE.findall(text):
         base = module.replace(".", "/")
         if ws.is_file(f"{base}.py") or ws.is_file(f"{base}/__main__.py"):
@@ -91,12 +107,34 @@ def may_run_files(text: str, ws: Workspace) -> bool:
             return True
         if word.startswith(("-", "$")) or not ("/" in word or after_runner):
             continue
+        if changes_directory:
+            return True
         try:
-            if ws.is_file(word.lstrip("/")):
+            if ws.is_file(word.lstrip("/")) or (
+                cwd and not word.startswith("/") and ws.is_file(posixpath.join(cwd, word))
+            ):
                 return True
         except CiswitchError:
             continue
     return False
+
+
+def may_name_path(text: str) -> bool:
+    """Whether a word of ``text`` could name a file (a path, a script suffix, the word after
+    an interpreter): the texts for which the working directory matters."""
+    previous = ""
+    for word in _CANDIDATE.findall(text):
+        after_runner, previous = previous in _RUNNERS, word
+        if word.lower().endswith((*SHELL_SUFFIXES, *PYTHON_SUFFIXES)):
+            return True
+        if not word.startswith("-") and ("/" in word or after_runner):
+            return True
+    return bool(_PYTHON_MODULE.search(text) or _ALWAYS_PARSE.search(text))
+
+
+def changes_directory(text: str) -> bool:
+    """Whether ``text`` may run ``cd``, ``pushd`` or ``popd`` (cheap, no parsing)."""
+    return _CHANGES_DIRECTORY.search(text) is not None
 
 
 def script_kind(ws: Workspace, rel: str) -> ScriptKind | None:
@@ -118,74 +156,147 @@ def script_kind(ws: Workspace, rel: str) -> ScriptKind | None:
 
 
 def script_runs(text: str, ws: Workspace) -> tuple[list[ScriptRun], list[NotFollowed]]:
-    """The repository files ``text`` executes or sources, and what it runs that is not
-    followed. Only texts that :func:`may_run_files` are parsed."""
-    if not may_run_files(text, ws):
-        return [], []
+    """The repository files ``text`` executes or sources from the repository root, and what
+    it runs that is not followed. Only texts that :func:`may_run_files` are parsed."""
+    found = script_runs_in(text, ws, "")
+    return found.runs, found.skipped
+
+
+@dataclass(frozen=True)
+class Runs:
+    """What a shell text runs, started in a working directory, and where it leaves it."""
+
+    runs: list[ScriptRun]
+    skipped: list[NotFollowed]
+    #: the working directory after the text (None: somewhere computed)
+    cwd: str | None
+    #: False when the text was not parsed (so a ``cd`` in it, if any, was not read)
+    parsed: bool
+
+
+def script_runs_in(text: str, ws: Workspace, cwd: str | None, force: bool = False) -> Runs:
+    """:func:`script_runs` from the working directory ``cwd``, following ``cd``, ``pushd``
+    and ``popd`` as the shell does: a ``cd`` inside ``( )``, ``$( )`` or a pipeline element
+    stays in that child shell. ``force`` parses the text whatever its words."""
+    if not force and not may_run_files(text, ws, cwd):
+        return Runs([], [], cwd, False)
     from ciswitch.shell.commands import commands
 
     runs: list[ScriptRun] = []
     skipped: list[NotFollowed] = []
+    directories: dict[tuple[int, ...], tuple[str | None, tuple[str | None, ...]]] = {(): (cwd, ())}
     for command in commands(text):
-        _classify(command, ws, runs, skipped)
-    return runs, skipped
+        scope = command.scope
+        if scope not in directories:
+            inherited = next(
+                directories[scope[:k]] for k in range(len(scope), -1, -1)
+                if scope[:k] in directories
+            )
+            directories[scope] = inherited
+        here, stack = directories[scope]
+        base = _base(command.name)
+        if base in _DIRECTORY_COMMANDS and command.name.value == base:
+            directories[scope] = _change_directory(base, list(command.args), here, stack)
+            continue
+        _classify(command, ws, runs, skipped, here)
+    return Runs(runs, skipped, directories[()][0], True)
+
+
+def _change_directory(
+    command: str, args: list[Word], cwd: str | None, stack: tuple[str | None, ...]
+) -> tuple[str | None, tuple[str | None, ...]]:
+    """The working directory (and ``pushd`` stack) after ``cd``/``pushd``/``popd``."""
+    while args and (args[0].value or "").startswith("-") and args[0].value not in ("-", "--"):
+        args = args[1:]
+    if args and args[0].value == "--":
+        args = args[1:]
+    if command == "popd":
+        return (stack[-1], stack[:-1]) if stack else (None, ())
+    if not args or args[0].value == "-":
+        return None, stack  # $HOME, the previous directory, or pushd's swap
+    target: str | None
+    try:
+        path = _resolve(args[0], cwd)
+        target = None if path is None or path.startswith("/") else normalize(path)
+    except (CiswitchError, _UnknownDirectory):
+        target = None
+    if command == "pushd":
+        return target, (*stack, cwd)
+    return target, stack
+
+
+class _UnknownDirectory(Exception):
+    """A relative path where the working directory is not known."""
 
 
 def _classify(
-    command: CommandInfo, ws: Workspace, runs: list[ScriptRun], skipped: list[NotFollowed]
+    command: CommandInfo,
+    ws: Workspace,
+    runs: list[ScriptRun],
+    skipped: list[NotFollowed],
+    cwd: str | None = "",
 ) -> None:
+    from ciswitch.shell.werf import Arg, wrapped_command
+
     words = [command.name, *command.args]
-    while words and _base(words[0]) in _WRAPPERS:
-        wrapper = _base(words[0])
-        words = words[1:]
-        while words and (
-            (words[0].value or "").startswith("-")
-            or (wrapper in ("env", "sudo") and "=" in (words[0].value or "").split("/")[0])
-        ):
-            words = words[1:]
-    if not words:
+    # behind ``timeout 600 sudo -E env A=1 ...``: werf's list of wrappers, read the same way
+    at = wrapped_command([Arg(w.value, w.raw if w.value is None else w.value) for w in words], [])
+    if at is None or at >= len(words):
         return
+    words = words[at:]
     name, args = words[0], words[1:]
     base = _base(name)
     start, end = command.start, command.end
 
-    def skip(message: str) -> None:
-        skipped.append(NotFollowed(start, message))
+    def skip(message: str, kind: NotCheckedKind) -> None:
+        skipped.append(NotFollowed(start, message, kind))
 
     if base in _MAKES:
         target = " ".join(w.raw for w in args if not w.raw.startswith("-")) or "default target"
-        skip(f"{base} {target}: make targets are not followed")
+        skip(f"{base} {target}: make targets are not followed", NotCheckedKind.MAKE_TARGET)
         return
     if base in _SOURCERS and name.value in _SOURCERS:
         if not args or _is_substitution(args[0]):
             return
-        _add(args[0], "shell", True, ws, runs, skip, start, end)
+        _add(args[0], "shell", True, ws, runs, skip, start, end, cwd)
         return
     if base in _SHELLS:
         script = _shell_target(args, skip, base)
         if script is not None:
-            _add(script, "shell", False, ws, runs, skip, start, end)
+            _add(script, "shell", False, ws, runs, skip, start, end, cwd)
         return
     if _PYTHON.fullmatch(base):
-        _python(args, ws, runs, skip, start, end)
+        _python(args, ws, runs, skip, start, end, cwd)
         return
     raw = name.value if name.value is not None else name.raw
     if "/" in raw and base != "werf":
-        path = _resolve(name)
+        try:
+            path = _resolve(name, cwd)
+        except _UnknownDirectory:
+            skip(f"{name.raw}: {_UNKNOWN_DIRECTORY}", NotCheckedKind.COMPUTED_PATH)
+            return
         if path is None or path.startswith("/"):
             return  # a system binary, or a path built at run time
         try:
             path = normalize(path)
         except CiswitchError:
-            skip(f"{name.raw}: outside the repository, not followed")
+            skip(f"{name.raw}: outside the repository, not followed", NotCheckedKind.OUTSIDE_SCRIPT)
             return
         if not ws.is_file(path):
-            if _PROJECT_DIR.search(name.raw) or raw.startswith("./") or not raw.startswith("/"):
-                skip(f"{name.raw}: no such file in the repository, not followed")
+            unreadable = unreadable_reason(ws, path)
+            if unreadable is not None:
+                skip(f"{name.raw}: {unreadable}, not read", NotCheckedKind.UNREADABLE_SCRIPT)
+            elif _PROJECT_DIR.search(name.raw) or raw.startswith("./") or not raw.startswith("/"):
+                skip(
+                    f"{name.raw}: no such file in the repository, not followed",
+                    NotCheckedKind.MISSING_SCRIPT,
+                )
             return
         kind = script_kind(ws, path)
         if kind is not None:
-            runs.append(ScriptRun(path, kind, start, end))
+            runs.append(ScriptRun(path, kind, start, end, cwd=cwd))
+        elif _is_binary(ws, path):
+            skip(f"{name.raw}: a binary program, not read", NotCheckedKind.UNREADABLE_SCRIPT)
 
 
 def _base(word: Word) -> str:
@@ -197,7 +308,7 @@ def _is_substitution(word: Word) -> bool:
     return raw.startswith(("$(", "<(", "`"))
 
 
-def _shell_target(args: list[Word], skip: Callable[[str], None], shell: str) -> Word | None:
+def _shell_target(args: list[Word], skip: Skip, shell: str) -> Word | None:
     index = 0
     while index < len(args):
         value = args[index].value
@@ -210,8 +321,15 @@ def _shell_target(args: list[Word], skip: Callable[[str], None], shell: str) -> 
             continue
         if value.startswith(("-", "+")) and len(value) > 1:
             if "c" in value and not value.startswith("--"):
-                skip(f"{shell} -c: a command string, not followed")
-                return None
+                from ciswitch.shell.werf import command_string_index
+
+                at = command_string_index([a.value for a in args])
+                if at is None or args[at].value is None:
+                    skip(
+                        f"{shell} -c: a command string built at run time, not followed",
+                        NotCheckedKind.COMMAND_STRING,
+                    )
+                return None  # a static string is read as shell of its own
             index += 1
             continue
         return args[index]
@@ -222,9 +340,10 @@ def _python(
     args: list[Word],
     ws: Workspace,
     runs: list[ScriptRun],
-    skip: Callable[[str], None],
+    skip: Skip,
     start: int,
     end: int,
+    cwd: str | None = "",
 ) -> None:
     index = 0
     while index < len(args):
@@ -235,13 +354,19 @@ def _python(
             if index + 1 >= len(args) or args[index + 1].value is None:
                 return
             module = str(args[index + 1].value)
-            base = module.replace(".", "/")
+            if cwd is None:
+                skip(f"python -m {module}: {_UNKNOWN_DIRECTORY}", NotCheckedKind.COMPUTED_PATH)
+                return
+            base = posixpath.join(cwd, module.replace(".", "/"))
             for candidate in (f"{base}.py", f"{base}/__main__.py"):
                 if ws.is_file(candidate):
-                    runs.append(ScriptRun(candidate, "python", start, end))
+                    runs.append(ScriptRun(candidate, "python", start, end, cwd=cwd))
                     return
             if ws.is_file(f"{base.split('/')[0]}/__init__.py") or "." in module:
-                skip(f"python -m {module}: module not found in the repository, not followed")
+                skip(
+                    f"python -m {module}: module not found in the repository, not followed",
+                    NotCheckedKind.PYTHON_MODULE,
+                )
             return
         if value in ("-c", "-"):
             return
@@ -253,14 +378,27 @@ def _python(
             continue
         break
     if index < len(args):
-        _add(args[index], "python", False, ws, runs, skip, start, end)
+        _add(args[index], "python", False, ws, runs, skip, start, end, cwd)
 
 
-def _resolve(word: Word) -> str | None:
+def _resolve(word: Word, cwd: str | None = "") -> str | None:
     """The repository path a word names, or None when the shell would have to compute it.
 
-    Absolute paths are returned as they are (``/...``) for the caller to ignore.
+    Relative paths are taken from the working directory ``cwd`` (``_UnknownDirectory`` when
+    it is not known); ``$CI_PROJECT_DIR/...`` from the root. Absolute paths are returned as
+    they are (``/...``) for the caller to ignore.
     """
+    path = _resolve_word(word)
+    if path is None or path.startswith("/") or not cwd or _FROM_PROJECT_DIR.match(word.raw):
+        if path is not None and cwd is None and not path.startswith("/") and not (
+            _FROM_PROJECT_DIR.match(word.raw)
+        ):
+            raise _UnknownDirectory
+        return path
+    return posixpath.join(cwd, path)
+
+
+def _resolve_word(word: Word) -> str | None:
     if word.value is not None:
         value = word.value
     else:
@@ -277,29 +415,64 @@ def _resolve(word: Word) -> str | None:
     return value
 
 
+def unreadable_reason(ws: Workspace, rel: str) -> str | None:
+    """Why a path that is not a readable regular file of the repository still names
+    something (a FIFO, a directory, a symlink leaving the root), or None when nothing is
+    there. Only the workspace's checks run: a FIFO is never opened."""
+    try:
+        ws.read_bytes(rel)
+    except CiswitchError as err:
+        if err.message == "file not found":
+            return None
+        return err.message
+    return None
+
+
+def _is_binary(ws: Workspace, rel: str) -> bool:
+    try:
+        return b"\x00" in ws.read_bytes(rel)[:8192]
+    except CiswitchError:
+        return False
+
+
 def _add(
     word: Word,
     kind: ScriptKind,
     sourced: bool,
     ws: Workspace,
     runs: list[ScriptRun],
-    skip: Callable[[str], None],
+    skip: Skip,
     start: int,
     end: int,
+    cwd: str | None = "",
 ) -> None:
-    path = _resolve(word)
+    try:
+        path = _resolve(word, cwd)
+    except _UnknownDirectory:
+        skip(f"{word.raw}: {_UNKNOWN_DIRECTORY}", NotCheckedKind.COMPUTED_PATH)
+        return
     if path is None:
-        skip(f"{word.raw}: computed path, not followed")
+        skip(f"{word.raw}: computed path, not followed", NotCheckedKind.COMPUTED_PATH)
         return
     if path.startswith("/"):
-        skip(f"{word.raw}: absolute path outside the repository, not followed")
+        skip(
+            f"{word.raw}: absolute path outside the repository, not followed",
+            NotCheckedKind.OUTSIDE_SCRIPT,
+        )
         return
     try:
         rel = normalize(path)
     except CiswitchError:
-        skip(f"{word.raw}: outside the repository, not followed")
+        skip(f"{word.raw}: outside the repository, not followed", NotCheckedKind.OUTSIDE_SCRIPT)
         return
     if not ws.is_file(rel):
-        skip(f"{word.raw}: no such file in the repository, not followed")
+        unreadable = unreadable_reason(ws, rel)
+        if unreadable is not None:
+            skip(f"{word.raw}: {unreadable}, not read", NotCheckedKind.UNREADABLE_SCRIPT)
+        else:
+            skip(
+                f"{word.raw}: no such file in the repository, not followed",
+                NotCheckedKind.MISSING_SCRIPT,
+            )
         return
-    runs.append(ScriptRun(rel, script_kind(ws, rel) or kind, start, end, sourced))
+    runs.append(ScriptRun(rel, script_kind(ws, rel) or kind, start, end, sourced, cwd))

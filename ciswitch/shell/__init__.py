@@ -21,7 +21,7 @@ Values (frozen dataclasses, :mod:`ciswitch.shell.model`)::
         '-s', '--synchronization', '-S'); form 'separate' | 'equals' | 'attached'
     WerfCall(start, end, subcommand, args, prefixes, flags, takes_stages_storage, is_ci_env,
              takes_synchronization)
-    ShellReading(text, werf_calls, assignments, ci_env_offsets, has_errors)
+    ShellReading(text, werf_calls, assignments, ci_env_offsets, has_errors, command_strings)
 
 Functions::
 
@@ -34,13 +34,19 @@ Functions::
     statements_of(text) -> list[tuple[str, ...]]   the same words grouped per statement
 
 What counts as a werf call: a command whose name is ``werf`` or a literal path ending in
-``/werf`` (``./werf``, ``$HOME/bin/werf``), also behind the wrappers bats ``run``, ``exec``,
-``command`` (not ``command -v``), ``time``, ``nohup``, ``sudo``, ``env``, ``nice`` and
-``timeout``; ``env``/``sudo`` ``VAR=x`` words become prefixes. Calls are found wherever
-commands are: ``$(...)``, backquotes, ``<(...)``, if/for/while/case bodies, functions,
-pipelines, subshells, ``&&``/``||``/``;`` lists, and ``$(...)`` inside unquoted heredocs. Not
-calls: ``type werf``, ``which werf``, ``echo "werf ..."``, comments, heredoc text, ``multiwerf
-...``, ``dapp ...``, ``"$WERF_BIN" ...``, and strings run by ``bash -c`` (not looked into).
+``/werf`` (``./werf``, ``$HOME/bin/werf``), also behind the wrappers of
+:data:`ciswitch.shell.werf.WRAPPERS` (bats ``run``, ``exec``, ``command`` (not ``command -v``),
+``time``, ``nohup``, ``sudo``, ``env``, ``nice``, ``ionice``, ``stdbuf``, ``timeout``,
+``xargs``); ``env``/``sudo`` ``VAR=x`` words become prefixes. A command named by one variable
+(``"$WERF_BIN" build``) is a call with ``binary_var`` set: the replay counts it where the
+variable holds a path ending in ``/werf``. The subcommand is found as cobra finds it, stepping
+over flags (``werf stages -s :local cleanup``). Calls are found wherever commands are:
+``$(...)``, backquotes, ``<(...)``, if/for/while/case bodies, functions, pipelines, subshells,
+``&&``/``||``/``;`` lists, and ``$(...)`` inside unquoted heredocs. Not calls: ``type werf``,
+``which werf``, ``echo "werf ..."``, comments, heredoc text, ``multiwerf ...``, ``dapp ...``.
+The static string of ``bash -c``/``sh -c`` (behind wrappers too) is a ``CommandString``: its
+value and, per character, where it is written and in which quoting; the replay reads it as
+shell of its own.
 
 Flags are read as pflag reads them, up to ``--``: ``--stages-storage X``, ``--stages-storage=X``,
 ``-s X``, ``-s=X``, ``-sX`` (likewise ``--synchronization``/``-S``), values quoted or not. The

@@ -11,6 +11,7 @@ from ciswitch.shell import werf
 from ciswitch.shell.model import (
     Assignment,
     AssignmentKind,
+    CommandString,
     FlagForm,
     FlagUse,
     ShellReading,
@@ -58,6 +59,7 @@ def analyse(text: str) -> ShellReading:
         assignments=tuple(walker.assignments),
         ci_env_offsets=tuple(sorted(set(walker.ci_env))),
         has_errors=src.root.has_error,
+        command_strings=tuple(sorted(walker.strings, key=lambda c: c.start)),
     )
 
 
@@ -67,6 +69,7 @@ class _Walker:
         self.calls: list[WerfCall] = []
         self.assignments: list[Assignment] = []
         self.ci_env: list[int] = []
+        self.strings: list[CommandString] = []
 
     def walk(self) -> None:
         stack: list[tuple[Node, str]] = [(self.src.root, "")]
@@ -173,7 +176,14 @@ class _Walker:
         args_seen = [werf.Arg(w.value, static_prefix(parts)) for w, parts in words]
         at = werf.find_werf(args_seen, suffixes, env_indexes)
         if at is None:
+            self.command_string(node, words, args_seen, statement)
             return
+        binary = words[at][0]
+        binary_var: str | None = None
+        if binary.value is None and not suffixes[at].endswith("/werf"):
+            if binary.var is None:
+                return
+            binary_var = binary.var
         args = words[at + 1 :]
         sub = werf.subcommand([w.value for w, _ in args])
         takes_storage = sub in werf.TAKES_STAGES_STORAGE
@@ -197,12 +207,46 @@ class _Walker:
             takes_stages_storage=takes_storage,
             is_ci_env=sub[:1] == ("ci-env",),
             takes_synchronization=takes_sync,
+            binary_var=binary_var,
         )
         self.calls.append(call)
         if call.is_ci_env:
             applier = self.applier(node)
             if applier is not None:
                 self.ci_env.append(applier)
+
+    def command_string(
+        self, node: Node, words: list[tuple[Word, list[Atom]]], args: list[werf.Arg],
+        statement: tuple[int, int],
+    ) -> None:
+        """Record the string of ``bash -c STRING`` (behind wrappers too) when it is static."""
+        at = werf.wrapped_command(args, [])
+        if at is None or at >= len(words):
+            return
+        name = words[at][0].value
+        shell = name.rsplit("/", 1)[-1] if name is not None else ""
+        if shell not in werf.SHELLS:
+            return
+        rest = words[at + 1 :]
+        index = werf.command_string_index([w.value for w, _ in rest])
+        if index is None:
+            return
+        word, parts = rest[index]
+        if word.value is None:
+            return  # built at run time: not read
+        starts: list[int] = []
+        ends: list[int] = []
+        quotes: list[str] = []
+        for atom in parts:
+            value = atom.value or ""
+            for i in range(len(value)):
+                starts.append(atom.offset(i))
+                ends.append(atom.offset(i + 1) if i + 1 < len(value) else atom.end)
+                quotes.append(atom.quote)
+        self.strings.append(CommandString(
+            shell, statement[0], statement[1], word.start, word.end, word.value,
+            tuple(starts), tuple(ends), tuple(quotes),
+        ))
 
     def declaration_words(
         self, keyword: str, words: list[tuple[Word, list[Atom]]], statement: tuple[int, int],
@@ -264,9 +308,11 @@ def _may_run_werf(head: tuple[Word, list[Atom]]) -> bool:
     word, parts = head
     value = word.value
     if value is None:
-        return static_suffix(parts).endswith("/werf")
+        # a literal path to werf, or a variable that may hold one (``"$WERF_BIN"``)
+        return word.var is not None or static_suffix(parts).endswith("/werf")
+    base = value.rsplit("/", 1)[-1]
     return (
-        werf.is_werf_name(value) or value.rsplit("/", 1)[-1] in werf.WRAPPERS
+        werf.is_werf_name(value) or base in werf.WRAPPERS or base in werf.SHELLS
         or value in _DECLARATION_KEYWORDS
     )
 

@@ -26,6 +26,9 @@ class CommandInfo:
     args: tuple[Word, ...]
     start: int
     end: int
+    #: the child shells it runs in, outermost first (each a subshell ``( )``, a command or
+    #: process substitution, or a pipeline element), by their start: ``cd`` there stays there
+    scope: tuple[int, ...] = ()
 
 
 @lru_cache(maxsize=1024)
@@ -34,23 +37,36 @@ def commands(text: str) -> tuple[CommandInfo, ...]:
     conditionals, pipelines) included; heredoc bodies and comments are not commands."""
     src = Source(text)
     found: list[CommandInfo] = []
-    stack: list[Node] = [src.root]
+    stack: list[tuple[Node, tuple[int, ...]]] = [(src.root, ())]
     while stack:
-        node = stack.pop()
-        if node.type == "command":
-            info = _command(src, node)
+        node, scope = stack.pop()
+        kind = node.type
+        if kind == "command":
+            info = _command(src, node, scope)
             if info is not None:
                 found.append(info)
         if node.child_count:
-            stack.extend(reversed(node.children))
+            if kind in _CHILD_SHELLS:
+                inner = (*scope, node.start_byte)
+                stack.extend((child, inner) for child in reversed(node.children))
+            elif kind == "pipeline":
+                stack.extend(
+                    (child, (*scope, child.start_byte)) for child in reversed(node.children)
+                )
+            else:
+                stack.extend((child, scope) for child in reversed(node.children))
     found.sort(key=lambda c: c.start)
     return tuple(found)
 
 
-def _command(src: Source, node: Node) -> CommandInfo | None:
+#: nodes whose commands run in a child shell of their own
+_CHILD_SHELLS = frozenset({"subshell", "command_substitution", "process_substitution"})
+
+
+def _command(src: Source, node: Node, scope: tuple[int, ...] = ()) -> CommandInfo | None:
     name = node.child_by_field_name("name")
     if name is None:
         return None
     name_word, _ = word_of(src, name.named_children[0] if name.named_child_count else name)
     args = tuple(word_of(src, a)[0] for a in node.children_by_field_name("argument"))
-    return CommandInfo(name_word, args, src.start(name), src.end(node))
+    return CommandInfo(name_word, args, src.start(name), src.end(node), scope)

@@ -126,10 +126,25 @@ def assignment_removal(text: str, assignment: Assignment) -> tuple[int, int, str
         if before > a.statement_start:
             return before, a.end, ""
         return a.start, gap_after(text, a.end), ""
+    if _in_chain(text, a.statement_start, a.statement_end):
+        return a.statement_start, a.statement_end, "true"
     start, end = _statement_range(text, a.statement_start, a.statement_end)
     if _breaks_syntax(text, text[:start] + text[end:]):
         return a.statement_start, a.statement_end, ":"
     return start, end, ""
+
+
+def _in_chain(text: str, start: int, end: int) -> bool:
+    """Whether the statement at ``start:end`` is a part of an and-or list or a pipeline that
+    cannot simply go: after ``&&``, ``||`` or ``|`` (even across a continued line), or before
+    ``||`` or ``|``. Only ``X && b`` at the head of its list may lose ``X &&`` (an assignment
+    always succeeds); elsewhere the statement becomes the no-op ``true``, so the list keeps its
+    shape (``a && X`` runs like ``a && true``, and ``X || b`` never runs ``b``)."""
+    before = _skip_blanks_back(text, gap_before(text, start))
+    if text.endswith(("&&", "||", "|"), 0, before):
+        return True
+    after = gap_after(text, end)
+    return text.startswith(("||", "|"), after) and not text.startswith("|&", after)
 
 
 def _breaks_syntax(before: str, after: str) -> bool:

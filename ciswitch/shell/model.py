@@ -79,6 +79,30 @@ class WerfCall:
     takes_stages_storage: bool
     is_ci_env: bool
     takes_synchronization: bool = False
+    #: the variable the command name is (``"$WERF_BIN" build``): a werf call only where that
+    #: variable holds werf's path (the replay knows); None for a literal werf name
+    binary_var: str | None = None
+
+
+@dataclass(frozen=True)
+class CommandString:
+    """The string a shell runs as a command line (``bash -c 'werf build -s :local'``).
+
+    ``text`` is the string's value (what the inner shell parses); ``starts[i]``/``ends[i]``
+    are where its i-th character is written in the analysed text (an escaped ``\\"`` is two
+    characters there), and ``quotes[i]`` is the quoting it is written in (``''``, ``"'"``,
+    ``'"'`` or ``"$'"``), so a change of the inner text can be written back exactly.
+    """
+
+    shell: str
+    start: int  # the whole command (``bash -c ...``)
+    end: int
+    word_start: int  # the string word, quotes included
+    word_end: int
+    text: str
+    starts: tuple[int, ...]
+    ends: tuple[int, ...]
+    quotes: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -90,3 +114,5 @@ class ShellReading:
     assignments: tuple[Assignment, ...]
     ci_env_offsets: tuple[int, ...]
     has_errors: bool
+    #: strings run by ``bash -c``/``sh -c`` (also behind wrappers), read as shell of their own
+    command_strings: tuple[CommandString, ...] = ()

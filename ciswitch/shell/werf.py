@@ -96,21 +96,62 @@ def split_flag(
 
 
 def subcommand(words: list[str | None]) -> tuple[str, ...]:
-    """The command path at the start of werf's arguments (``('stages', 'cleanup')``).
+    """The command path in werf's arguments (``('stages', 'cleanup')``), found the way cobra
+    finds it: flags are stepped over wherever they stand (``werf stages -s :local cleanup``),
+    a flag written without ``=`` taking the next word as its value, as cobra assumes of any
+    flag the group itself does not define (werf's groups define none).
 
-    An unknown name ends the path (and is kept); a flag or a non-static word ends it too.
+    An unknown name ends the path (and is kept); ``--`` or a non-static word ends it too.
     """
     path: list[str] = []
     level = COMMANDS
-    for value in words:
-        if value is None or value.startswith("-") or value == "":
+    i = 0
+    while i < len(words):
+        value = words[i]
+        if value is None or value == "" or value == "--":
             break
+        if value.startswith("-") and value != "-":
+            takes_next = "=" not in value and (value.startswith("--") or len(value) == 2)
+            i += 2 if takes_next else 1
+            continue
         path.append(value)
         child = level.get(value)
         if not child:
             break
         level = child
+        i += 1
     return tuple(path)
+
+
+#: shells whose ``-c`` string is a command line of its own
+SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "ash", "mksh"})
+#: shell options that take the next word as their value
+SHELL_VALUE_OPTIONS = frozenset({"-o", "+o", "-O", "+O", "--rcfile", "--init-file"})
+
+
+def command_string_index(values: list[str | None]) -> int | None:
+    """For a shell's arguments (``-ec``, ``-o pipefail``, ``--norc``, ``-c``, ``STRING``), the
+    index of the string ``-c`` runs, or None when there is no ``-c`` (the shell then runs a
+    file or reads standard input). A non-static option word ends the options."""
+    has_c = False
+    i = 0
+    while i < len(values):
+        value = values[i]
+        if value is None:
+            return i if has_c else None
+        if value == "--":
+            i += 1
+            break
+        if value in SHELL_VALUE_OPTIONS:
+            i += 2
+            continue
+        if len(value) > 1 and value[0] in "-+":
+            if value[0] == "-" and not value.startswith("--") and "c" in value[1:]:
+                has_c = True
+            i += 1
+            continue
+        break
+    return i if has_c and i < len(values) else None
 
 
 def is_werf_name(value: str) -> bool:
@@ -230,31 +271,65 @@ def _timeout(words: list[Arg], i: int, _: list[int]) -> int | None:
     return None if i_next is None else i_next + 1  # the duration
 
 
+def _ionice(words: list[Arg], i: int, _: list[int]) -> int | None:
+    # -p/-P/-u act on running processes: there is no command then
+    return _skip_options(
+        words, i, frozenset({"-c", "-n", "--class", "--classdata"}),
+        stop=frozenset({"-p", "-P", "-u", "--pid", "--pgid", "--uid"}),
+    )
+
+
+def _stdbuf(words: list[Arg], i: int, _: list[int]) -> int | None:
+    return _skip_options(words, i, frozenset({"-i", "-o", "-e"}))
+
+
+def _xargs(words: list[Arg], i: int, _: list[int]) -> int | None:
+    return _skip_options(
+        words, i, frozenset({"-a", "-d", "-E", "-I", "-L", "-n", "-P", "-s", "-e", "-l"}),
+    )
+
+
+#: commands that run their arguments as a command line, each with the reader of its options
+#: (the one list: the werf walk, the Python reader and the script follower all use it)
 WRAPPERS: dict[str, Skipper] = {
     "run": _run, "exec": _exec, "command": _command, "time": _time, "nohup": _nohup,
-    "sudo": _sudo, "env": _env, "nice": _nice, "timeout": _timeout,
+    "sudo": _sudo, "env": _env, "nice": _nice, "timeout": _timeout, "ionice": _ionice,
+    "stdbuf": _stdbuf, "xargs": _xargs,
 }
+
+
+def wrapped_command(words: list[Arg], assignments: list[int]) -> int | None:
+    """The index of the command word behind any wrappers (0 when the first word is not a
+    wrapper), or None when a wrapper runs no command (``command -v x``, ``env -S ...``).
+    ``assignments`` receives the indexes of ``NAME=value`` words that ``env``/``sudo`` turn
+    into the command's environment."""
+    i = 0
+    while i < len(words):
+        value = words[i].value
+        if value is None:
+            return i
+        skipper = WRAPPERS.get(value.rsplit("/", 1)[-1])
+        if skipper is None:
+            return i
+        found = skipper(words, i + 1, assignments)
+        if found is None or found <= i:
+            return None
+        i = found
+    return None
 
 
 def find_werf(words: list[Arg], suffixes: list[str], assignments: list[int]) -> int | None:
     """The index of the werf word in a command's words (name first), or None.
 
     ``suffixes`` are the words' statically known endings (so ``$HOME/bin/werf`` is recognised).
-    ``assignments`` receives the indexes of ``NAME=value`` words that ``env``/``sudo`` turn into
-    the command's environment.
+    A word that is one variable reference (``"$WERF_BIN"``) is returned too, for the caller to
+    resolve. ``assignments`` receives the indexes of ``NAME=value`` words that ``env``/``sudo``
+    turn into the command's environment.
     """
-    i = 0
-    while i < len(words):
-        value = words[i].value
-        if value is None:
-            return i if suffixes[i].endswith("/werf") else None
-        if is_werf_name(value):
-            return i
-        skipper = WRAPPERS.get(value.rsplit("/", 1)[-1])
-        if skipper is None:
-            return None
-        found = skipper(words, i + 1, assignments)
-        if found is None or found <= i:
-            return None
-        i = found
-    return None
+    i = wrapped_command(words, assignments)
+    if i is None or i >= len(words):
+        return None
+    value = words[i].value
+    if value is None:
+        return i if suffixes[i].endswith("/werf") or suffixes[i] == "" else None
+    return i if is_werf_name(value) else None

@@ -48,8 +48,21 @@ def words_of(text: str) -> list[str]:
 
 def statements_of(text: str) -> list[tuple[str, ...]]:
     """The words of :func:`words_of`, grouped by the statement they belong to."""
+    return [words for _, words in chain_of(text)]
+
+
+#: operators that join statements into one and-or list or pipeline
+CHAIN_OPERATORS = frozenset({"&&", "||", "|", "|&"})
+
+
+def chain_of(text: str) -> list[tuple[str, tuple[str, ...]]]:
+    """Every statement's words with the operator that joins it to the statement before it in
+    its and-or list or pipeline (``&&``, ``||``, ``|``, ``|&``; ``""`` for the first statement
+    of a list, a line or a ``;``-separated statement). So a removed line that lets the next
+    line join a continued ``a && \\`` shows up: that line's operator changes."""
     src = Source(text)
     groups: dict[tuple[int, int], list[str]] = {}
+    heads: dict[tuple[int, int], str] = {}
     root = src.root
     stack: list[tuple[Node, tuple[int, int], str]] = [(root, (root.id, 0), "")]
     while stack:
@@ -62,9 +75,11 @@ def statements_of(text: str) -> list[tuple[str, ...]]:
             and parent not in ("command", "declaration_command", "variable_assignments")
         ):
             group = (node.id, 0)
+            heads.setdefault(group, _joined_by(node))
         elif kind == "redirected_statement":
             body = node.child_by_field_name("body")
             group = (body.id, 0) if body is not None and body.type in _SIMPLE else (node.id, 0)
+            heads.setdefault(group, _joined_by(node))
         if kind in WORD_TYPES or kind in _EXTRA_WORDS:
             rendered, nested = _render(src, node)
             groups.setdefault(group, []).append(rendered)
@@ -84,7 +99,24 @@ def statements_of(text: str) -> list[tuple[str, ...]]:
             stack.extend((child, own.get(child.id, group), kind) for child in reversed(children))
             continue
         stack.extend((child, group, kind) for child in reversed(children))
-    return [tuple(words) for words in groups.values() if words]
+    return [(heads.get(key, ""), tuple(words)) for key, words in groups.items() if words]
+
+
+def _joined_by(node: Node) -> str:
+    """The operator before ``node`` in the nearest and-or list or pipeline it is not the head
+    of (``""`` when it heads them all)."""
+    current = node
+    parent = current.parent
+    while parent is not None and parent.type in ("list", "pipeline", "redirected_statement",
+                                                 "negated_command"):
+        if parent.type in ("list", "pipeline"):
+            previous = current.prev_sibling
+            while previous is not None and previous.type == "comment":
+                previous = previous.prev_sibling
+            if previous is not None and not previous.is_named:
+                return previous.type
+        current, parent = parent, parent.parent
+    return ""
 
 
 def _render(src: Source, node: Node) -> tuple[str, list[Node]]:

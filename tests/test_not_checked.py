@@ -1,0 +1,432 @@
+"""Places ciswitch cannot read or follow are a result, never a silent "No findings".
+
+Each case is a real repository written at run time (the FIFO, the binary file, the NUL file and
+the symlink that leaves the root are made here, not stored), linted by the installed CLI. What
+the script would really do is checked independently where it can be: the bytes ciswitch
+refuses to read do hold ``:local`` (``grep -a``), and bash itself reads the unreadable scripts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+CISWITCH = [sys.executable, "-m", "ciswitch"]
+
+
+def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CISWITCH, *args], cwd=cwd, capture_output=True, text=True, check=False, timeout=120,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+
+
+def _ci(repo: Path, *lines: str) -> None:
+    (repo / ".gitlab-ci.yml").write_text(
+        "build:\n  script:\n    - source $(werf ci-env gitlab --as-file)\n"
+        + "".join(f"    - {line}\n" for line in lines),
+        encoding="utf-8",
+    )
+
+
+def _script(repo: Path, rel: str, data: bytes) -> Path:
+    path = repo / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    path.chmod(0o755)
+    return path
+
+
+LOCAL_SCRIPT = b"#!/bin/bash\nwerf build --stages-storage :local\n"
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    setup: Callable[[Path], None]
+    line: int
+    kind: str
+    message: str  # a part of the entry's message
+    #: the file that holds :local although ciswitch could not read it (checked with grep -a)
+    holds_local: str | None = None
+
+
+def _binary(repo: Path) -> None:
+    _script(repo, "ci/build.sh", b"\x7fELF\x02\x01\x01\x00\x00" + LOCAL_SCRIPT)
+    _ci(repo, "./ci/build.sh")
+
+
+def _nul(repo: Path) -> None:
+    _script(repo, "ci/build.sh", LOCAL_SCRIPT + b"# \x00\n")
+    _ci(repo, "bash ci/build.sh")
+
+
+def _latin1(repo: Path) -> None:
+    _script(repo, "ci/build.sh", "#!/bin/bash\n# Café\n".encode("latin-1") + LOCAL_SCRIPT)
+    _ci(repo, "ci/build.sh")
+
+
+def _fifo(repo: Path) -> None:
+    (repo / "ci").mkdir()
+    os.mkfifo(repo / "ci" / "build.sh")
+    _ci(repo, "./ci/build.sh")
+
+
+def _symlink_out(repo: Path) -> None:
+    outside = repo.parent / "outside"
+    outside.mkdir()
+    _script(outside, "build.sh", LOCAL_SCRIPT)
+    (repo / "ci").mkdir()
+    (repo / "ci" / "build.sh").symlink_to("../../outside/build.sh")
+    _ci(repo, "./ci/build.sh")
+
+
+def _binary_program(repo: Path) -> None:
+    _script(repo, "bin/tool", b"\x7fELF\x02\x01\x01\x00\x00\x00werf build -s :local\n")
+    _ci(repo, "./bin/tool")
+
+
+def _computed(repo: Path) -> None:
+    _script(repo, "ci/build.sh", LOCAL_SCRIPT)
+    _ci(repo, 'bash "$BUILD_SCRIPT"')
+
+
+def _make(repo: Path) -> None:
+    (repo / "Makefile").write_text("images:\n\twerf build -s :local\n")
+    _ci(repo, "make images")
+
+
+def _missing(repo: Path) -> None:
+    _ci(repo, "./ci/generated.sh")
+
+
+def _include(kind: str, value: str) -> Callable[[Path], None]:
+    def setup(repo: Path) -> None:
+        (repo / ".gitlab-ci.yml").write_text(
+            f"include:\n  - {kind}: {value}\n"
+            "build:\n  script:\n    - source $(werf ci-env gitlab --as-file)\n"
+            "    - werf build\n",
+            encoding="utf-8",
+        )
+    return setup
+
+
+def _project_include(repo: Path) -> None:
+    (repo / ".gitlab-ci.yml").write_text(
+        "include:\n  - local: ci/werf.yml\n  - project: group/ci-templates\n"
+        "    ref: v1\n    file: /werf.yml\n"
+        "build:\n  script:\n    - werf build\n",
+        encoding="utf-8",
+    )
+    (repo / "ci").mkdir()
+    (repo / "ci" / "werf.yml").write_text("before_script:\n  - source $(werf ci-env gitlab)\n")
+
+
+CASES = [
+    Case("binary-script", _binary, 4, "unreadable-script", "ci/build.sh: binary file",
+         holds_local="ci/build.sh"),
+    Case("nul-script", _nul, 4, "unreadable-script", "ci/build.sh: binary file",
+         holds_local="ci/build.sh"),
+    Case("non-utf8-script", _latin1, 4, "unreadable-script", "ci/build.sh: not valid UTF-8",
+         holds_local="ci/build.sh"),
+    Case("fifo-script", _fifo, 4, "unreadable-script", "./ci/build.sh: not a regular file"),
+    Case("symlink-leaving-the-root", _symlink_out, 4, "unreadable-script",
+         "./ci/build.sh: path escapes the repository (symlink)"),
+    Case("binary-program", _binary_program, 4, "unreadable-script",
+         "./bin/tool: a binary program", holds_local="bin/tool"),
+    Case("computed-path", _computed, 4, "computed-path", '"$BUILD_SCRIPT": computed path'),
+    Case("make-target", _make, 4, "make-target", "make images: make targets are not followed",
+         holds_local="Makefile"),
+    Case("missing-script", _missing, 4, "missing-script",
+         "./ci/generated.sh: no such file in the repository"),
+    Case("project-include", _project_include, 3, "project-include",
+         "include project: group/ci-templates: not in this repository"),
+    Case("remote-include", _include("remote", "https://example.com/werf.yml"), 2,
+         "remote-include", "include remote: https://example.com/werf.yml"),
+    Case("template-include", _include("template", "Auto-DevOps.gitlab-ci.yml"), 2,
+         "template-include", "include template: Auto-DevOps.gitlab-ci.yml"),
+    Case("component-include",
+         _include("component", "gitlab.example.com/group/werf/build@1.0"), 2,
+         "component-include", "include component: gitlab.example.com/group/werf/build@1.0"),
+]
+
+SUMMARY = {
+    "unreadable-script": "1 place not checked (1 unreadable script)",
+    "computed-path": "1 place not checked (1 computed script path)",
+    "make-target": "1 place not checked (1 make target)",
+    "missing-script": "1 place not checked (1 script not in the repository)",
+    "project-include": "1 place not checked (1 include from another project)",
+    "remote-include": "1 place not checked (1 remote include)",
+    "template-include": "1 place not checked (1 template include)",
+    "component-include": "1 place not checked (1 component include)",
+}
+
+
+@pytest.fixture(params=CASES, ids=lambda c: c.name)
+def case_repo(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Case, Path]:
+    case: Case = request.param
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    case.setup(repo)
+    return case, repo
+
+
+def test_the_unread_file_really_holds_local(case_repo: tuple[Case, Path]) -> None:
+    """The oracle for the cases that matter most: what ciswitch could not read does set
+    :local, so a bare "No findings" would be a false clean."""
+    case, repo = case_repo
+    if case.holds_local is None:
+        pytest.skip("nothing in the repository to grep")
+    grep = subprocess.run(["grep", "-a", "-c", ":local", case.holds_local], cwd=repo,
+                          capture_output=True, text=True, check=False)
+    assert grep.returncode == 0 and int(grep.stdout) >= 1
+
+
+def test_text_summary_says_what_was_not_checked(case_repo: tuple[Case, Path]) -> None:
+    case, repo = case_repo
+    done = _run("lint", cwd=repo)
+    assert done.returncode == 0, done.stdout + done.stderr
+    last = done.stdout.splitlines()[-1]
+    assert not last.startswith("No findings.") and "No findings in" in last
+    assert f"; {SUMMARY[case.kind]}: -v lists them." in last, last
+    assert case.message not in done.stdout  # listed only with -v (or --strict)
+
+
+def test_verbose_lists_the_place_and_its_reason(case_repo: tuple[Case, Path]) -> None:
+    case, repo = case_repo
+    done = _run("lint", "-v", cwd=repo)
+    assert done.returncode == 0, done.stdout + done.stderr
+    entry = [line for line in done.stdout.splitlines() if "not checked:" in line]
+    assert len(entry) == 1, done.stdout
+    assert entry[0].startswith(f".gitlab-ci.yml:{case.line}: not checked: "), entry
+    assert case.message in entry[0]
+    assert done.stdout.splitlines()[-1].endswith(": listed above.")
+
+
+def test_strict_fails_with_the_reason(case_repo: tuple[Case, Path]) -> None:
+    case, repo = case_repo
+    done = _run("lint", "--strict", cwd=repo)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert f".gitlab-ci.yml:{case.line}: not checked: " in done.stdout
+    assert case.message in done.stdout
+
+
+def test_strict_in_the_config_fails_too(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    _fifo(repo)
+    (repo / ".ciswitch.toml").write_text("strict = true\n")
+    done = _run("lint", cwd=repo)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert ".gitlab-ci.yml:4: not checked: ./ci/build.sh: not a regular file" in done.stdout
+    assert _run("lint", "--exit-zero", cwd=repo).returncode == 0
+
+
+def test_json_lists_not_checked(case_repo: tuple[Case, Path]) -> None:
+    case, repo = case_repo
+    done = _run("lint", "--format", "json", cwd=repo)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["findings"] == [] and report["errors"] == []
+    [entry] = report["not_checked"]
+    assert entry["path"] == ".gitlab-ci.yml"
+    assert entry["line"] == case.line
+    assert entry["kind"] == case.kind
+    assert case.message in entry["message"]
+
+
+def test_bash_reads_what_ciswitch_reports_unreadable(tmp_path: Path) -> None:
+    """The non-UTF-8 script is a real script to bash: it runs its werf line (the stand-in
+    werf prints its arguments), so it must not be skipped silently."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    _latin1(repo)
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    fake = bindir / "werf"
+    fake.write_text('#!/bin/sh\necho "werf $*"\n')
+    fake.chmod(0o755)
+    ran = subprocess.run(["bash", "ci/build.sh"], cwd=repo, capture_output=True, text=True,
+                         check=False, env={**os.environ, "PATH": f"{bindir}:{os.environ['PATH']}"})
+    assert "werf build --stages-storage :local" in ran.stdout
+
+
+def test_every_place_is_counted_once_by_kind(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    _script(repo, "ci/a.sh", b"\x00")
+    _script(repo, "ci/b.sh", b"\xff\xfe")
+    (repo / ".gitlab-ci.yml").write_text(
+        "include:\n  - project: group/ci\n    file: /a.yml\n"
+        "  - project: group/ci\n    file: /b.yml\n"
+        ".common:\n  script:\n    - ./ci/a.sh\n"
+        "build:\n  extends: .common\n"
+        "deploy:\n  extends: .common\n"
+        "test:\n  script:\n    - ./ci/b.sh\n    - make test\n",
+        encoding="utf-8",
+    )
+    done = _run("lint", cwd=repo)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.splitlines()[-1] == (
+        "No findings in 1 file; 5 places not checked (2 includes from other projects, "
+        "2 unreadable scripts, 1 make target): -v lists them."
+    )
+
+
+def test_findings_and_not_checked_in_one_summary(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    _ci(repo, "werf build -s :local", "make images")
+    done = _run("lint", cwd=repo)
+    assert done.returncode == 1
+    assert done.stdout.splitlines()[-1] == (
+        "Found 1 finding (1 fixable) in 1 file; 1 place not checked (1 make target): "
+        "-v lists them."
+    )
+
+
+def test_a_clean_repository_has_a_bare_summary(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    _ci(repo, "werf build")
+    done = _run("lint", "--strict", cwd=repo)
+    assert done.returncode == 0
+    assert done.stdout == "No findings in 1 file.\n"
+    report = json.loads(_run("lint", "--format", "json", cwd=repo).stdout)
+    assert report["not_checked"] == []
+
+
+def test_strict_must_be_a_boolean(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    _ci(repo, "werf build")
+    (repo / ".ciswitch.toml").write_text('strict = "yes"\n')
+    done = _run("lint", cwd=repo)
+    assert done.returncode == 2
+    assert "key 'strict' must be true or false, not a string" in done.stdout + done.stderr
+
+
+def test_statistics_count_the_places_not_checked(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    _script(repo, "ci/a.sh", b"\x00")
+    _ci(repo, "werf build -s :local", "make images", "make test", "./ci/a.sh")
+    done = _run("lint", "--statistics", cwd=repo)
+    assert done.returncode == 1
+    rows = done.stdout.splitlines()[-3:]
+    assert rows == [
+        "1\tCSW001\t[*] local-stages-storage-flag",
+        "2\tnot-checked\t    make-target",
+        "1\tnot-checked\t    unreadable-script",
+    ]
+
+
+def test_fix_says_what_it_did_not_check(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    _fifo(repo)
+    with (repo / ".gitlab-ci.yml").open("a") as ci:
+        ci.write("    - werf build -s :local\n")
+    checked = _run("fix", "--check", cwd=repo)
+    assert checked.returncode == 1
+    assert checked.stderr.splitlines()[-1].endswith(
+        "; 1 place not checked (1 unreadable script): -v lists them."
+    ), checked.stderr
+    done = _run("fix", "-v", cwd=repo)
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert ".gitlab-ci.yml:4: not checked: ./ci/build.sh: not a regular file, not read" in lines
+    assert lines[-1].endswith("; 1 place not checked (1 unreadable script): listed above.")
+    assert "werf build\n" in (repo / ".gitlab-ci.yml").read_text()
+
+
+# --------------------------------------------------------------------------------------------
+# GitLab Code Quality: an errored or partial lint never looks clean in the widget
+
+#: what GitLab's Code Quality documentation requires of every entry
+CODE_QUALITY_SEVERITIES = {"info", "minor", "major", "critical", "blocker"}
+
+
+def _code_quality(repo: Path, exit_code: int) -> list[dict[str, object]]:
+    done = _run("lint", "--format", "gitlab", cwd=repo)
+    assert done.returncode == exit_code, done.stdout + done.stderr
+    entries = json.loads(done.stdout)
+    assert isinstance(entries, list)
+    for entry in entries:
+        for key in ("description", "check_name", "fingerprint"):
+            assert isinstance(entry[key], str) and entry[key], (key, entry)
+        assert entry["severity"] in CODE_QUALITY_SEVERITIES
+        location = entry["location"]
+        assert isinstance(location["path"], str) and not location["path"].startswith("./")
+        begin = location["lines"]["begin"]
+        assert isinstance(begin, int) and begin >= 1
+    assert len({e["fingerprint"] for e in entries}) == len(entries)
+    return entries
+
+
+def test_code_quality_has_input_errors_as_blockers(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / ".gitlab-ci.yml").write_text("build:\n  script:\n    - werf build\n  - bad\n")
+    [entry] = _code_quality(repo, 2)
+    assert entry["severity"] == "blocker"
+    assert entry["check_name"] == "input-error"
+    assert entry["location"] == {"path": ".gitlab-ci.yml", "lines": {"begin": 4, "end": 4}}
+    assert "invalid YAML" in str(entry["description"])
+
+
+def test_code_quality_has_a_missing_include_as_a_blocker(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / ".gitlab-ci.yml").write_text(
+        "include:\n  - local: ci/gone.yml\nbuild:\n  script:\n    - werf build -s :local\n")
+    entries = _code_quality(repo, 2)
+    blockers = [e for e in entries if e["severity"] == "blocker"]
+    assert len(blockers) == 1, entries
+    assert blockers[0]["location"] == {"path": ".gitlab-ci.yml", "lines": {"begin": 2, "end": 2}}
+    assert "ci/gone.yml" in str(blockers[0]["description"])
+
+
+def test_code_quality_has_a_bad_configuration_as_a_blocker(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    _ci(repo, "werf build")
+    (repo / ".ciswitch.toml").write_text("# settings\nselct = []\n")
+    [entry] = _code_quality(repo, 2)
+    assert entry["severity"] == "blocker"
+    assert entry["location"] == {"path": ".ciswitch.toml", "lines": {"begin": 2, "end": 2}}
+
+
+def test_code_quality_has_not_checked_places_as_info(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    _script(repo, "ci/a.sh", b"\x00")
+    _ci(repo, "werf build -s :local", "make images", "./ci/a.sh")
+    entries = _code_quality(repo, 1)
+    assert [(e["check_name"], e["severity"], e["location"]["lines"]["begin"])  # type: ignore[index]
+            for e in entries] == [
+        ("CSW001", "major", 4),
+        ("not-checked/make-target", "info", 5),
+        ("not-checked/unreadable-script", "info", 6),
+    ]
+    # like a finding's, the fingerprint of a place not checked survives lines added above
+    ci = repo / ".gitlab-ci.yml"
+    ci.write_text("stages: [build]\n\n" + ci.read_text())
+    moved = _code_quality(repo, 1)
+    assert [e["fingerprint"] for e in moved] == [e["fingerprint"] for e in entries]
+    assert [e["location"]["lines"]["begin"] for e in moved] == [6, 7, 8]  # type: ignore[index]
+
+
+def test_code_quality_of_a_clean_repository_is_empty(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    _ci(repo, "werf build")
+    assert _code_quality(repo, 0) == []
