@@ -48,6 +48,8 @@ class BranchStatus:
     first: str | None = None
     has_change: bool = False
     problems: list[str] = field(default_factory=list)
+    #: places of the branch's CI that could not be checked (``path:line: not checked: ...``)
+    not_checked: list[str] = field(default_factory=list)
 
     @property
     def carries_local(self) -> bool:
@@ -63,6 +65,7 @@ class BranchStatus:
             "first": self.first,
             "ciswitch_commit": self.has_change,
             "problems": self.problems,
+            "not_checked": self.not_checked,
         }
 
 
@@ -110,6 +113,7 @@ def lint_branch(
         if local:
             status.first = f"{local[0].path}:{local[0].begin.line}"
         status.problems += [p.one_line() for p in result.problems]
+        status.not_checked = [e.one_line() for e in result.not_checked]
     if has_change is None:
         has_change = gitops.has_trailer_commit(repo, info.sha)
     status.has_change = has_change
@@ -146,11 +150,13 @@ def scan_branches(
 
 def render_text(result: ScanResult, *, show_all: bool) -> str:
     """An aligned table of the branches that still carry :local (all with ``show_all``)."""
-    rows = [b for b in result.branches if show_all or b.carries_local or b.problems]
+    rows = [b for b in result.branches
+            if show_all or b.carries_local or b.problems or b.not_checked]
     header = ("BRANCH", "LAST COMMIT", "AUTHOR", "FINDINGS", "FIRST", "CISWITCH COMMIT")
     table: list[tuple[str, ...]] = [header]
     for b in rows:
-        findings = str(b.findings) if not b.problems else f"{b.findings} (error)"
+        findings = (f"{b.findings} (error)" if b.problems
+                    else f"{b.findings}+?" if b.not_checked else str(b.findings))
         table.append((
             b.name, b.date[:16].replace("T", " "), b.author, findings, b.first or "-",
             "yes" if b.has_change else "no",
@@ -163,11 +169,16 @@ def render_text(result: ScanResult, *, show_all: bool) -> str:
             lines.append("  ".join(cells).rstrip())
     for b in rows:
         lines += [f"{b.name}: error: {p}" for p in b.problems]
+        lines += [f"{b.name}: {entry}" for entry in b.not_checked]
     local = sum(1 for b in result.branches if b.carries_local)
+    partial = sum(1 for b in result.branches if b.not_checked and not b.problems)
     summary = (
         f"{local} of {len(result.branches)} branch(es) of {result.remote} ({result.url}) "
         "still use :local stages storage"
     )
+    if partial:
+        summary += (f"; {partial} branch(es) with places not checked (listed above): "
+                    "their count is a lower bound")
     if result.skipped_inactive:
         summary += f"; {result.skipped_inactive} inactive branch(es) not checked"
     lines.append(summary)

@@ -14,10 +14,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from ciswitch.analysis.facts import Facts
 from ciswitch.config import Config
 from ciswitch.edits import EditConflict, apply_edits, group_edits, overlaps
 from ciswitch.lint import LintRun, analyse_workspace
-from ciswitch.model import Edit, Finding, NotChecked, Problem
+from ciswitch.model import Edit, Finding, LintResult, NotChecked, Problem
 from ciswitch.rules import rule_of
 from ciswitch.source import SourceFile
 from ciswitch.verify import verify_meaning
@@ -140,6 +141,8 @@ class _Round:
 
     run: LintRun
     overlay: dict[str, SourceFile]
+    #: each changed file's bytes before the first change (the only copy ``fix`` keeps of them)
+    originals: dict[str, bytes] = field(default_factory=dict)
 
 
 def plan_fix(
@@ -164,8 +167,8 @@ def plan_fix(
     if outcome.problems:
         outcome.remaining = list(run.result.findings)
         return outcome
-    originals = run.facts.files
     state = _Round(run, {})
+    del run  # the rounds hold one analysis at a time (memory: see _try)
     refused: dict[FindingKey, str] = {}
     left: list[Finding] = []
     for _ in range(MAX_ROUNDS):
@@ -192,7 +195,7 @@ def plan_fix(
             finding.unfixable_reason = "overlaps another fix that could not be settled"
     outcome.remaining = sorted(left, key=lambda f: f.sort_key)
     for path, source in state.overlay.items():
-        original = originals[path].raw
+        original = state.originals[path]
         if source.raw != original:
             outcome.changes.append(FileChange(path, original, source.raw))
     return outcome
@@ -221,23 +224,48 @@ def _try(
     except EditConflict as err:
         return str(err) if explain else False
     new = SourceFile(path, old.encode(new_text), new_text, old.bom, old.executable)
-    error = verify_meaning(sources.kind_of(path), old, new, findings)
+    kind = sources.kind_of(path)
+    before = state.run.result.findings
+    # The analysis of the current text is let go (but for the file being proved) before the
+    # new text is composed and analysed, so that fix never holds two: a big file's peak memory
+    # would double. Should the proof fail, the current text is analysed again.
+    del sources
+    state.run = LintRun(LintResult(root=state.run.result.root), Facts(None))
+    error = verify_meaning(kind, old, new, findings)
     if error is None:
+        original = state.originals.get(path)
+        if original is None:
+            original = old.raw
+        del old
         overlay = {**state.overlay, path: new}
-        after = analyse_workspace(
-            OverlayWorkspace(ws, {p: s.raw for p, s in overlay.items()}),
-            config,
-            entry=entry,
-            to=to,
-            known=overlay,
-        )
-        error = _relint_error(after, state.run.result.findings, findings)
+        after = _analyse(ws, config, entry, to, overlay)
+        error = _relint_error(after, before, findings)
         if error is None:
             state.run = after
             state.overlay = overlay
+            state.originals.setdefault(path, original)
             outcome.fixed.extend(findings)
             return True
+        del after
+    state.run = _analyse(ws, config, entry, to, state.overlay)
     return error if explain else False
+
+
+def _analyse(
+    ws: DirectoryWorkspace | Workspace,
+    config: Config,
+    entry: str | None,
+    to: str | None,
+    overlay: dict[str, SourceFile],
+) -> LintRun:
+    """The analysis of the repository with ``overlay``'s files in their new text."""
+    return analyse_workspace(
+        OverlayWorkspace(ws, {p: s.raw for p, s in overlay.items()}),
+        config,
+        entry=entry,
+        to=to,
+        known=overlay,
+    )
 
 
 def _relint_error(after: LintRun, before: list[Finding], fixed: list[Finding]) -> str | None:

@@ -145,6 +145,7 @@ class NotCheckedKind(enum.Enum):
     COMPONENT_INCLUDE = "component-include"
     UNKNOWN_INCLUDE = "unknown-include"
     INCLUDE_RULES = "include-rules"
+    COMPUTED_INCLUDE = "computed-include"
     CHILD_PIPELINE = "child-pipeline"
     UNREADABLE_SCRIPT = "unreadable-script"
     MISSING_SCRIPT = "missing-script"
@@ -173,7 +174,10 @@ _PHRASES: dict[NotCheckedKind, tuple[str, str]] = {
     NotCheckedKind.COMPONENT_INCLUDE: ("component include", "component includes"),
     NotCheckedKind.UNKNOWN_INCLUDE: ("include of an unknown kind", "includes of unknown kinds"),
     NotCheckedKind.INCLUDE_RULES: (
-        "include with rules not evaluated", "includes with rules not evaluated"),
+        "conditional include not in the repository",
+        "conditional includes not in the repository"),
+    NotCheckedKind.COMPUTED_INCLUDE: (
+        "include with a variable in its path", "includes with variables in their paths"),
     NotCheckedKind.CHILD_PIPELINE: (
         "child pipeline from outside the repository",
         "child pipelines from outside the repository"),

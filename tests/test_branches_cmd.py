@@ -169,6 +169,27 @@ def test_branch_with_broken_configuration_is_reported(tmp_path: Path) -> None:
     assert rows["main"]["problems"] == []
 
 
+def test_branch_with_places_not_checked_is_never_shown_as_clean(tmp_path: Path) -> None:
+    work, _bare = make_project(tmp_path, project_files("clean"))
+    git(work, "checkout", "-q", "-b", "shared")
+    ci = work / ".gitlab-ci.yml"
+    ci.write_text("include:\n  - project: group/ci-templates\n    file: /werf.yml\n"
+                  + ci.read_text())
+    commit_all(work, "shared templates")
+    git(work, "push", "-q", "origin", "shared")
+    git(work, "checkout", "-q", "main")
+    proc = branches(work)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    row = next(line for line in proc.stdout.splitlines() if line.startswith("shared "))
+    assert " 0+? " in row
+    assert ("shared: .gitlab-ci.yml:2: not checked: include project: group/ci-templates: "
+            "not in this repository, not followed") in proc.stdout
+    assert "; 1 branch(es) with places not checked (listed above)" in proc.stdout
+    rows = {r["branch"]: r for r in json.loads(branches(work, "--format", "json").stdout)[
+        "branches"]}
+    assert len(rows["shared"]["not_checked"]) == 1 and rows["main"]["not_checked"] == []
+
+
 def test_token_url_is_redacted(fleet: tuple[Path, Path]) -> None:
     work, _bare = fleet
     git(work, "remote", "set-url", "origin", TOKEN_URL)

@@ -129,6 +129,20 @@ def _project_include(repo: Path) -> None:
     (repo / "ci" / "werf.yml").write_text("before_script:\n  - source $(werf ci-env gitlab)\n")
 
 
+def _computed_include(repo: Path) -> None:
+    (repo / "ci").mkdir()
+    (repo / "ci" / "production.yml").write_text("deploy:\n  script:\n    - werf deploy -s :local\n")
+    _include("local", "ci/$DEPLOY_ENV.yml")(repo)
+
+
+def _conditional_include(repo: Path) -> None:
+    (repo / ".gitlab-ci.yml").write_text(
+        "include:\n  - local: ci/optional.yml\n    rules:\n      - exists: [ci/optional.yml]\n"
+        "build:\n  script:\n    - source $(werf ci-env gitlab --as-file)\n    - werf build\n",
+        encoding="utf-8",
+    )
+
+
 CASES = [
     Case("binary-script", _binary, 4, "unreadable-script", "ci/build.sh: binary file",
          holds_local="ci/build.sh"),
@@ -152,6 +166,11 @@ CASES = [
          "remote-include", "include remote: https://example.com/werf.yml"),
     Case("template-include", _include("template", "Auto-DevOps.gitlab-ci.yml"), 2,
          "template-include", "include template: Auto-DevOps.gitlab-ci.yml"),
+    Case("computed-include", _computed_include, 2, "computed-include",
+         "include ci/$DEPLOY_ENV.yml: the path holds a variable",
+         holds_local="ci/production.yml"),
+    Case("conditional-include-not-there", _conditional_include, 2, "include-rules",
+         "include ci/optional.yml: not in the repository, and its rules: may leave it out"),
     Case("component-include",
          _include("component", "gitlab.example.com/group/werf/build@1.0"), 2,
          "component-include", "include component: gitlab.example.com/group/werf/build@1.0"),
@@ -166,6 +185,8 @@ SUMMARY = {
     "remote-include": "1 place not checked (1 remote include)",
     "template-include": "1 place not checked (1 template include)",
     "component-include": "1 place not checked (1 component include)",
+    "computed-include": "1 place not checked (1 include with a variable in its path)",
+    "include-rules": "1 place not checked (1 conditional include not in the repository)",
 }
 
 
@@ -430,3 +451,38 @@ def test_code_quality_of_a_clean_repository_is_empty(tmp_path: Path) -> None:
     repo.mkdir()
     _ci(repo, "werf build")
     assert _code_quality(repo, 0) == []
+
+
+def test_github_annotations_have_a_notice_per_place_not_checked(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    _ci(repo, "werf build -s :local", "make images")
+    done = _run("lint", "--format", "github", cwd=repo)
+    assert done.returncode == 1
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("::error file=.gitlab-ci.yml,line=4,")
+    assert lines[1] == (
+        "::notice file=.gitlab-ci.yml,line=5,title=ciswitch%3A not checked::"
+        "not checked: make images: make targets are not followed"
+    )
+
+
+def test_switch_guard_lists_a_place_not_checked(tmp_path: Path) -> None:
+    """The guard before ``switch-from-local`` reads the branch's tree: a place not checked
+    there is its coverage check's reason, never "every include and script was read"."""
+    from ciswitch import gitops
+    from ciswitch.runbook.guard import lint_checks
+
+    repo_dir = tmp_path / "repo"
+    repo_dir.mkdir()
+    _ci(repo_dir, "werf build", "make images")
+    env = {**os.environ, "GIT_AUTHOR_NAME": "A", "GIT_AUTHOR_EMAIL": "a@example.test",
+           "GIT_COMMITTER_NAME": "A", "GIT_COMMITTER_EMAIL": "a@example.test"}
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "ci"]):
+        subprocess.run(["git", *args], cwd=repo_dir, check=True, env=env)
+    repo = gitops.open_repo(repo_dir)
+    sha = gitops.head_sha(repo)
+    checks = {c.key: c for c in lint_checks(repo, "origin", "main", sha, None)}
+    coverage = checks["coverage"]
+    assert coverage.state == "not-checked"
+    assert coverage.detail == ".gitlab-ci.yml:5: make images: make targets are not followed"

@@ -333,9 +333,19 @@ def survey(
     repos_file: Path | None, gitlab_url: str | None, group: str | None, workdir: Path,
     shard_text: str | None, all_branches: bool, jobs: int, fmt: str,
 ) -> None:
-    """Count the :local places left per repository (read-only; nothing is pushed)."""
+    """Count the :local places left per repository (read-only; nothing is pushed).
+
+    A branch that could not be read shows ? with the reason, one with places not checked
+    (includes from other projects, unreadable scripts) its count as a lower bound (2+?);
+    the exit status is 1 when any repository was not fully checked.
+    """
     from ciswitch.errors import CiswitchError
-    from ciswitch.fleet.survey import SurveyRow, render_survey, survey_repo
+    from ciswitch.fleet.survey import (
+        SurveyRow,
+        incomplete_repositories,
+        render_survey,
+        survey_repo,
+    )
 
     try:
         specs, _shard = _load_specs(repos_file, gitlab_url, group, shard_text)
@@ -356,3 +366,5 @@ def survey(
         for spec in specs:
             rows += survey_repo(spec, root, all_branches)
     click.echo(render_survey(rows, fmt), nl=False)
+    if incomplete_repositories(rows):
+        sys.exit(1)  # a repository not fully checked is not a clean survey

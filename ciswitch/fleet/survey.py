@@ -5,6 +5,11 @@ the switch still builds with ``:local``. The survey reads each branch's tree str
 object database (:class:`~ciswitch.git_tree.GitTreeWorkspace`, no checkout) and counts the
 findings left. It is read-only toward the remotes: it clones or fetches into the workdir and
 never commits or pushes.
+
+A branch it could not read counts as unknown (``?`` with the reason), never as 0; one with
+places it could not check (an include from another project, an unreadable script) shows its
+count as a lower bound (``2+?``). The survey exits 1 when any repository was not fully
+checked.
 """
 
 from __future__ import annotations
@@ -26,10 +31,30 @@ class SurveyRow:
 
     url: str
     branch: str
-    findings: int
-    fixable: int
+    #: None when the branch could not be read (see ``error``): unknown, not 0
+    findings: int | None
+    fixable: int | None
     default: bool
     error: str = ""
+    #: places on the branch that could not be checked, and what they are
+    not_checked: int = 0
+    not_checked_summary: str = ""
+
+    @property
+    def complete(self) -> bool:
+        """Whether every place of the branch was read and checked."""
+        return not self.error and self.findings is not None and not self.not_checked
+
+    @property
+    def count_text(self) -> str:
+        """``3``, ``3+?`` when some places were not checked, ``?`` when nothing was read."""
+        if self.findings is None or self.error:
+            return "?"
+        return f"{self.findings}+?" if self.not_checked else str(self.findings)
+
+    @property
+    def note(self) -> str:
+        return "; ".join(t for t in (self.error, self.not_checked_summary) if t)
 
 
 def survey_repo(spec: RepoSpec, workdir: Path, all_branches: bool) -> list[SurveyRow]:
@@ -46,12 +71,13 @@ def _survey_repo(spec: RepoSpec, workdir: Path, all_branches: bool) -> list[Surv
     from ciswitch.fleet.runner import sync_clone
     from ciswitch.git_tree import GitTreeWorkspace
     from ciswitch.lint import lint_workspace
+    from ciswitch.model import not_checked_summary
     from ciswitch.rules import about_ci
 
     try:
         clone = sync_clone(spec, workdir)
         if clone is None:
-            return [SurveyRow(spec.display, "", 0, 0, True, "empty repository")]
+            return [SurveyRow(spec.display, "", None, None, True, "empty repository")]
         repo = gitops.open_repo(clone)
         default = gitops.default_branch(repo, "origin")
         branches = gitops.remote_branches(repo, "origin")
@@ -68,30 +94,44 @@ def _survey_repo(spec: RepoSpec, workdir: Path, all_branches: bool) -> list[Surv
                 found = [f for f in result.findings if about_ci(f.code)]
                 error = "; ".join(p.one_line() for p in result.problems)
                 rows.append(SurveyRow(
-                    spec.display, branch.name, len(found),
-                    sum(1 for f in found if f.fix is not None), branch.name == default,
-                    redact(error),
+                    spec.display, branch.name, None if error else len(found),
+                    None if error else sum(1 for f in found if f.fix is not None),
+                    branch.name == default, redact(error), len(result.not_checked),
+                    redact(not_checked_summary(result.not_checked)),
                 ))
             except CiswitchError as err:
-                rows.append(SurveyRow(spec.display, branch.name, 0, 0,
+                rows.append(SurveyRow(spec.display, branch.name, None, None,
                                       branch.name == default, redact(str(err))))
         repo.close()
+        if not rows:
+            return [SurveyRow(spec.display, "", None, None, True,
+                              f"no branch {default!r} on the remote")]
         return rows
     except CiswitchError as err:
-        return [SurveyRow(spec.display, "", 0, 0, True, redact(str(err)))]
+        return [SurveyRow(spec.display, "", None, None, True, redact(str(err)))]
     except Exception as err:  # one broken repository must not stop the survey
-        return [SurveyRow(spec.display, "", 0, 0, True, redact(f"{type(err).__name__}: {err}"))]
+        return [SurveyRow(spec.display, "", None, None, True,
+                          redact(f"{type(err).__name__}: {err}"))]
+
+
+def incomplete_repositories(rows: list[SurveyRow]) -> set[str]:
+    """The repositories with a branch that was not fully checked."""
+    return {r.url for r in rows if not r.complete}
 
 
 def render_survey(rows: list[SurveyRow], fmt: str) -> str:
     rows = sorted(rows, key=lambda r: (r.url, not r.default, r.branch))
-    left = sum(r.findings for r in rows if r.default and not r.error)
-    done = sum(1 for r in rows if r.default and not r.error and r.findings == 0)
+    left = sum(r.findings or 0 for r in rows if r.default and not r.error)
+    done = sum(1 for r in rows if r.default and r.complete and r.findings == 0)
     repos = len({r.url for r in rows})
+    unread = len({r.url for r in rows if r.error or r.findings is None})
+    partial = len({r.url for r in rows if r.not_checked and not r.error})
     if fmt == "json":
         return json.dumps({
             "summary": {"repositories": repos, "default_branches_without_local": done,
-                        "findings_on_default_branches": left},
+                        "findings_on_default_branches": left,
+                        "repositories_not_read": unread,
+                        "repositories_partly_checked": partial},
             "branches": [asdict(r) for r in rows],
         }, indent=2) + "\n"
     if fmt == "csv":
@@ -103,11 +143,15 @@ def render_survey(rows: list[SurveyRow], fmt: str) -> str:
         writer.writerows(asdict(r) for r in rows)
         return out.getvalue()
     table = [("REPOSITORY", "BRANCH", "LOCAL", "FIXABLE", "NOTE")] + [
-        (r.url, r.branch + (" (default)" if r.default and r.branch else ""), str(r.findings),
-         str(r.fixable), r.error) for r in rows
+        (r.url, r.branch + (" (default)" if r.default and r.branch else ""), r.count_text,
+         "?" if r.fixable is None else str(r.fixable), r.note) for r in rows
     ]
     foot = (f"{done} of {repos} repositories have no :local left on the default branch; "
             f"{left} place(s) left there")
+    gaps = [f"{n} could not be read" for n in (unread,) if n]
+    gaps += [f"{n} not fully checked (places not checked)" for n in (partial,) if n]
+    if gaps:
+        foot += f"; {', '.join(gaps)}: their counts are unknown or a lower bound"
     if fmt == "markdown":
         lines = ["| " + " | ".join(table[0]) + " |", "| --- | --- | ---: | ---: | --- |"]
         lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |"

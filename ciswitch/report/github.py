@@ -1,5 +1,6 @@
 """``--format github``: GitHub Actions workflow commands, which become annotations on the
-changed lines of a pull request (for projects mirrored to GitHub or linted there)."""
+changed lines of a pull request (for projects mirrored to GitHub or linted there). Input
+errors are ``error`` annotations, places not checked ``notice`` annotations at their line."""
 
 from __future__ import annotations
 
@@ -43,4 +44,10 @@ def render_github(result: LintResult) -> str:
                 props["col"] = problem.column
         props["title"] = "ciswitch"
         lines.append(_command("error", props, problem.message))
+    for gap in sorted(result.not_checked, key=lambda e: e.sort_key):
+        where: dict[str, str | int] = {"file": gap.path}
+        if gap.line is not None:
+            where["line"] = gap.line
+        where["title"] = "ciswitch: not checked"
+        lines.append(_command("notice", where, f"not checked: {gap.message}"))
     return "".join(line + "\n" for line in lines)

@@ -240,13 +240,11 @@ def lint_checks(repo: git.Repo, remote: str, branch: str, sha: str, to: str | No
         lint = Check("lint", title, "passed",
                      f"{where}: no :local stages storage left ({len(result.files)} file(s) "
                      "linted from the branch's own tree)")
-    if result.notices:
-        first_notice = result.notices[0]
-        at = f"{first_notice.path}:{first_notice.line}" if first_notice.line else \
-            first_notice.path
-        more = f" (and {len(result.notices) - 1} more)" if len(result.notices) > 1 else ""
+    if result.not_checked:
+        first_gap = result.not_checked[0]
+        more = f" (and {len(result.not_checked) - 1} more)" if len(result.not_checked) > 1 else ""
         coverage = Check("coverage", "places not followed", "not-checked",
-                         f"{at}: {first_notice.message}{more}")
+                         f"{first_gap.where()}: {first_gap.message}{more}")
     else:
         coverage = Check("coverage", "places not followed", "passed",
                          "every include and script of the branch was read")

@@ -208,6 +208,7 @@ class _Walker:
             is_ci_env=sub[:1] == ("ci-env",),
             takes_synchronization=takes_sync,
             binary_var=binary_var,
+            werf_span=(words[at][0].start, words[at][0].end),
         )
         self.calls.append(call)
         if call.is_ci_env:

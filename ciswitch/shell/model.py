@@ -82,6 +82,9 @@ class WerfCall:
     #: the variable the command name is (``"$WERF_BIN" build``): a werf call only where that
     #: variable holds werf's path (the replay knows); None for a literal werf name
     binary_var: str | None = None
+    #: the span of the word that names werf (``werf``, ``/usr/bin/werf``), after any
+    #: assignments and wrappers (``X=1 sudo -E werf``); None when it starts the call
+    werf_span: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)
