@@ -337,3 +337,24 @@ def test_bad_gitlab_url_is_a_usage_error(tmp_path: Path, env: dict[str, str], ur
     assert done.stderr.count("\n") == 1 and "--gitlab-url" in done.stderr
     assert "S3cretS3cret42" not in done.stderr
     assert werf_calls(env) == []
+
+
+def test_places_not_checked_block_only_a_strict_branch(tmp_path: Path,
+                                                      env: dict[str, str]) -> None:
+    work, _bare = project(tmp_path)
+    git(work, "switch", "-q", "-c", MR_BRANCH)
+    write_files(work, {".gitlab-ci.yml": "include:\n  - project: platform/ci\n    file: w.yml\n"
+                                         + CI_REMOTE})
+    commit_all(work, "include a template from another project")
+    git(work, "push", "-q", "origin", MR_BRANCH)
+    verdict = verify_switch(work, branch=MR_BRANCH, environ={})
+    assert verdict.allowed
+    assert verdict.check("coverage").state == "not-checked"
+    assert ".gitlab-ci.yml:2" in verdict.check("coverage").detail
+    write_files(work, {".ciswitch.toml": "strict = true\n"})
+    commit_all(work, "every place must be checked")
+    git(work, "push", "-q", "origin", MR_BRANCH)
+    verdict = verify_switch(work, branch=MR_BRANCH, environ={})
+    assert not verdict.allowed
+    assert verdict.check("coverage").state == "failed"
+    assert "strict = true" in verdict.missing()
