@@ -215,10 +215,10 @@ class Replay:
         else:
             self.facts.sites[inner.key] = inner
         if session.pending and self.workspace is not None:
-            from ciswitch.scripts.runs import script_runs_in
+            from ciswitch.scripts.runs import directory_after
 
             for earlier in session.pending:
-                session.cwd = script_runs_in(earlier, self.workspace, session.cwd, True).cwd
+                session.cwd = directory_after(earlier, self.workspace, session.cwd)
             session.pending.clear()
         child = _Session(session.env, session.cwd)
         child.ci_env = session.ci_env
@@ -232,6 +232,7 @@ class Replay:
             return []
         from ciswitch.scripts.runs import (
             changes_directory,
+            directory_after,
             may_name_path,
             script_runs_in,
         )
@@ -239,7 +240,7 @@ class Replay:
         text = site.text
         if session.pending and may_name_path(text):
             for earlier in session.pending:
-                session.cwd = script_runs_in(earlier, self.workspace, session.cwd, True).cwd
+                session.cwd = directory_after(earlier, self.workspace, session.cwd)
             session.pending.clear()
         cwd = session.cwd
         known = self._runs.get((site.key, cwd))

@@ -2,7 +2,9 @@
 
 ## What it does
 Finds werf commands that take a stages storage, get `:local` (by flag or variable), and run
-in a job (or script) with no `werf ci-env` before them and no other stages storage.
+in a job (or script) with no `werf ci-env` before them and no other stages storage. Not
+`werf dismiss`: it reads the stages storage only to choose its synchronization default, which
+is `:local` with or without it, so it runs the same once `:local` is removed.
 
 ## Why is this bad?
 werf 1.1 has no default stages storage: removing `:local` alone makes the command fail with
