@@ -124,7 +124,7 @@ def test_werf_every_job_puts_werf_in_every_job() -> None:
 
 
 def test_fleet_faults_bench_counts_nothing_wrong_on_one_trial_of_each_kind() -> None:
-    out = _run("fleet_faults.py", "--trials", "1", "--repos", "3")
+    out = _run("fleet_faults.py")
     lines = {ln.split(":")[0].strip(): ln for ln in out.splitlines() if ln.startswith("  ")}
     assert set(lines) == {"kill", "concurrent", "sigint"}, out
     for kind in ("kill", "sigint"):
