@@ -96,7 +96,8 @@ def test_plain_urls_with_gitlab_url_get_the_gitlab_token_as_a_header(tmp_path: P
                         cwd=tmp_path)
         assert without.returncode == 1  # no token: git is refused (401)
         proc = fleet("run", "--repos", str(listing), "--gitlab-url", base, "--workdir",
-                     str(workdir), "--retry-failed", cwd=tmp_path, env={"GITLAB_TOKEN": SECRET})
+                     str(workdir), "--retry-failed", "--open-mr", "push-options",
+                     cwd=tmp_path, env={"GITLAB_TOKEN": SECRET})
         assert proc.returncode == 0, proc.stdout + proc.stderr
     assert len(pushes(bare)) == 1
     assert status_json(workdir, tmp_path)[f"{base}/g/{bare.name}"]["status"] == "pushed"
