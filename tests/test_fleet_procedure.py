@@ -8,6 +8,8 @@ first switch, and the projects are switched and merged strictly one after the ot
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 from collections.abc import Iterator
@@ -218,3 +220,110 @@ def test_the_whole_procedure_over_ten_projects(
                       c.endswith("/merge_requests"))
     first_merge = min(i for i, c in enumerate(calls) if c.endswith("/merge"))
     assert last_create < first_merge
+
+
+def _opened(fleet: Fleet) -> None:
+    """The merge requests of every project, opened through the API, pipelines green."""
+    proc = fleet.fleet("run", "--registry-host", REGISTRY)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    fleet.pipelines()
+
+
+def test_sync_retries_a_transient_failure_but_never_an_authentication_error(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, api: GitLabStandin) -> None:
+    fleet = Fleet(tmp_path, api, isolate_git(monkeypatch, tmp_path), 3)
+    for name in fleet.names:
+        (fleet.stages / name).write_text("stages\n")
+    (fleet.stages / "fail-p0").write_text("5 1 unauthorized: authentication required")
+    (fleet.stages / "fail-p1").write_text("2 1 net/http: TLS handshake timeout")
+    proc = fleet.fleet("sync", "--registry-host", REGISTRY, "--retry-delay", "0", "-j", "1")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    calls = [c for c in fleet.werf_calls() if c[:2] == ["stages", "sync"]]
+    per_project = {n: sum(1 for c in calls if f"/{n}/" in c[-1]) for n in fleet.names}
+    assert per_project == {"p0": 1, "p1": 3, "p2": 1}
+    assert "p0: failed: authentication failed (not retried)" in proc.stdout
+    assert "p1: done" in proc.stdout and "sync: 2 done, 1 failed" in proc.stdout
+    log = (tmp_path / "fleet" / "logs" / "sync")
+    assert len(list(log.glob("*.log"))) == 3
+    # the rerun leaves what is done, and redoes the failed one only when asked
+    again = fleet.fleet("sync", "--registry-host", REGISTRY, "--retry-delay", "0")
+    assert "p0: failed before" in again.stdout and again.returncode == 1
+    (fleet.stages / "fail-p0").unlink()
+    again = fleet.fleet("sync", "--registry-host", REGISTRY, "--retry-failed")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert len([c for c in fleet.werf_calls() if c[:2] == ["stages", "sync"]]) == len(calls) + 1
+
+
+def test_a_refused_merge_stops_with_the_rollback_and_the_rerun_merges_without_switching(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, api: GitLabStandin) -> None:
+    fleet = Fleet(tmp_path, api, isolate_git(monkeypatch, tmp_path), 3)
+    _opened(fleet)
+    mr = api.state.merge_requests[fleet.projects["p1"]["id"]][0]
+    mr["has_conflicts"] = True  # GitLab answers 406 to the merge
+    proc = fleet.fleet("switch", "--registry-host", REGISTRY)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "p1: failed: merge of !1 refused: conflicts" in proc.stdout
+    assert "rollback of fleet/p1:" in proc.stdout
+    assert f"werf stages sync --from {REGISTRY}/fleet/p1/stages --to :local" in proc.stdout
+    assert "p2" not in proc.stdout  # stopped at the first failure
+    switched = [c[-1] for c in fleet.werf_calls() if c[:2] == ["stages", "switch-from-local"]]
+    assert switched == [f"{REGISTRY}/fleet/p0/stages", f"{REGISTRY}/fleet/p1/stages"]
+
+    mr["has_conflicts"] = False
+    proc = fleet.fleet("switch", "--registry-host", REGISTRY)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = proc.stdout.splitlines()
+    first = next(i for i, line in enumerate(lines) if line.startswith(("fleet/p1", "fleet/p2")))
+    assert lines[first] == "fleet/p1: switched before, not merged: merging now"
+    switched = [c[-1] for c in fleet.werf_calls() if c[:2] == ["stages", "switch-from-local"]]
+    assert switched.count(f"{REGISTRY}/fleet/p1/stages") == 1 and len(switched) == 3
+    assert mr["state"] == "merged"
+
+
+def test_switch_dry_run_only_and_limit(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, api: GitLabStandin) -> None:
+    fleet = Fleet(tmp_path, api, isolate_git(monkeypatch, tmp_path), 3)
+    _opened(fleet)
+    before = len(api.requests)
+    proc = fleet.fleet("switch", "--registry-host", REGISTRY, "--dry-run")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.count("would run `werf stages switch-from-local --to") == 3
+    assert not [c for c in fleet.werf_calls() if c[:2] == ["stages", "switch-from-local"]]
+    assert not [r for r in api.requests[before:] if r.method != "GET"]
+    proc = fleet.fleet("switch", "--registry-host", REGISTRY, "--only", "fleet/p2")
+    assert proc.returncode == 0 and "fleet/p2: merged !1" in proc.stdout
+    assert "fleet/p0" not in proc.stdout
+    proc = fleet.fleet("switch", "--registry-host", REGISTRY, "--limit", "1")
+    assert "fleet/p0: merged" in proc.stdout and "fleet/p1: merged" not in proc.stdout
+    assert "fleet/p2: merged before" in proc.stdout
+    bad = fleet.fleet("switch", "--only", "nope")
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1
+    no_token = run_ciswitch("fleet", "switch", "--gitlab-url", api.url, "--group", "fleet",
+                            cwd=tmp_path, env={**fleet.env, "GITLAB_TOKEN": ""})
+    assert no_token.returncode == 2 and "GITLAB_TOKEN" in no_token.stderr
+
+
+def test_status_refresh_formats_and_rate_limits(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, api: GitLabStandin) -> None:
+    fleet = Fleet(tmp_path, api, isolate_git(monkeypatch, tmp_path), 2)
+    api.add_user("alice")
+    api.rate_limit(2, retry_after=0)
+    proc = fleet.fleet("run", "--reviewer", "alice", "--draft")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert sum(1 for r in api.requests if r.status == 429) == 2
+    fleet.pipelines()
+    api.approve(fleet.projects["p0"], 1, "alice")
+    args = ("fleet", "status", "--workdir", str(tmp_path / "fleet"), "--refresh",
+            "--gitlab-url", api.url)
+    rows = list(csv.DictReader(io.StringIO(fleet.cli(*args, "--format", "csv").stdout)))
+    assert [(r["name"], r["approvals"]) for r in rows] == [
+        ("fleet/p0", "approved by alice"), ("fleet/p1", "0 left")]
+    assert {r["mr_state"] for r in rows} == {"opened"}
+    markdown = fleet.cli(*args, "--format", "markdown").stdout
+    assert markdown.splitlines()[0].startswith("| name | status | mr |")
+    text = fleet.cli(*args).stdout
+    assert "success" in text and "draft_status" not in text
+    mr = api.state.merge_requests[fleet.projects["p0"]["id"]][0]
+    assert mr["draft"] and [u["username"] for u in mr["reviewers"]] == ["alice"]
+    missing = run_ciswitch(*args[:4], "--refresh", cwd=tmp_path, env=fleet.env)
+    assert missing.returncode == 2 and "--gitlab-url" in missing.stderr

@@ -282,6 +282,9 @@ def switch_order(specs: Sequence[RepoSpec], steps: Steps,
     return todo, left
 
 
+_NO_ROW = st.StepRow("", "", "", "", "", None, None, None, None, 0.0, None, 0.0, None)
+
+
 @dataclass(frozen=True)
 class SwitchResult:
     key: str
@@ -314,7 +317,12 @@ def switch_one(spec: RepoSpec, steps: Steps, options: SwitchOptions,
 
     def fail(detail: str, *, rollback: Facts | None = None) -> SwitchResult:
         if not options.dry_run:
-            steps.put(spec.key, "switch", st.FAILED, detail, name=spec.name)
+            # switched but not merged stays ``switched``: the next run merges it first and
+            # never runs switch-from-local for it again
+            switched = facts.project is not None and block_file(facts.project).exists() and (
+                (steps.get(spec.key, "switch") or _NO_ROW).status in (st.SWITCHED, st.RUNNING))
+            steps.put(spec.key, "switch", st.SWITCHED if switched else st.FAILED,
+                      f"merge pending: {detail}" if switched else detail, name=spec.name)
         echo(f"{spec.name}: failed: {detail}")
         if rollback is not None:
             echo(rollback_text(rollback).rstrip("\n"))
