@@ -35,7 +35,12 @@ Remove the variable and let `werf ci-env gitlab` set it.
 
 ## Fix safety
 Safe when every job that reads the variable runs `werf ci-env`: the fix removes the entry (the
-whole `variables:` key when it was the only entry), the list item, or only the assignment.
+whole `variables:` key when it was the only entry; `variables: {}` when a `<<:`-merged mapping
+could bring its own `variables:` or the key is the only one of its mapping), with the entries
+that take it by `!reference`, the list item (the only item of a list becomes `'true'`), or only
+the assignment (one inside an and-or list or a pipeline becomes `true`, so the list keeps its
+shape). A job that reaches the entry through a shared definition and runs werf without
+`werf ci-env` blocks the fix, and the message names it.
 Otherwise the fix is offered only with `--to ADDRESS`, which sets the variable to that address.
 A job that keeps another stages storage once the `:local` definitions are gone (its own value
 under a `rules:` or trigger one) does not block the removal. One value of a matrix list
