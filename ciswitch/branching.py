@@ -53,6 +53,9 @@ class BranchRequest(MergeRequestSettings):
     #: tree is clean and its remote-tracking refs are what the remote has, so git is not asked
     #: about either again
     fresh_clone: bool = False
+    #: open the merge request with GitLab's push options; False when the caller opens it
+    #: through GitLab's API after the push (``fleet run`` with a token)
+    merge_request_by_push: bool = True
 
 
 class BranchStatus(StrEnum):
@@ -311,7 +314,8 @@ def _prepare(repo: git.Repo, request: BranchRequest) -> BranchOutcome:
     if request.push:
         target = request.target or gitops.default_branch(repo, request.remote)
         description = request.description or default_description(plan, to=request.to)
-        options = request.merge_request_push_options(target, description)
+        options = (request.merge_request_push_options(target, description)
+                   if request.merge_request_by_push else list(request.push_options))
         outcome.push_command = gitops.push_command(
             request.remote, request.branch, options, force_with_lease=lease
         )

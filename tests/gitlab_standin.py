@@ -108,6 +108,9 @@ class GitLabStandin:
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._routes = self.routes()
+        #: called with (project, merge request) after every merge: tests make the merge real
+        #: in the repository on disk
+        self.on_merge: Callable[[JSON, JSON], None] | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -460,6 +463,8 @@ class GitLabStandin:
                   merge_commit_sha=MERGED_COMMIT_PREFIX + mr["sha"][len(MERGED_COMMIT_PREFIX):])
         heads = self.state.branches[mr["project_id"]]
         heads[mr["target_branch"]] = str(mr["merge_commit_sha"])
+        if self.on_merge is not None:
+            self.on_merge(self.state.projects[mr["project_id"]], mr)
         if mr["force_remove_source_branch"]:
             heads.pop(mr["source_branch"], None)
 

@@ -60,3 +60,29 @@ def test_branch_without_identity_names_author(tmp_path: Path,
     assert "--author" in options_of("branch", work)
     done = run_ciswitch("branch", "--no-push", "--author", "Bot <bot@example.test>", cwd=work)
     assert done.returncode == 0, done.stderr
+
+
+def test_fleet_run_journals_the_author_advice(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from test_fleet_common import fleet, make_repo, status_json, write_list
+
+    bare = make_repo(tmp_path / "src", "shop", "flag")
+    listing = write_list(tmp_path / "repos.txt", [bare])
+    for name in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME",
+                 "GIT_COMMITTER_EMAIL", "EMAIL"):
+        monkeypatch.delenv(name, raising=False)
+    git(tmp_path, "config", "--global", "user.useConfigOnly", "true")
+    proc = fleet("run", "--repos", str(listing), "--workdir", str(tmp_path / "work"),
+                 cwd=tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    row = status_json(tmp_path / "work", tmp_path)[str(bare)]
+    assert row["status"] == "failed"
+    assert "git does not know who you are" in str(row["detail"])
+    assert "or pass --author 'Name <email>'" in str(row["detail"])
+    assert "--author" in options_of_fleet_run(tmp_path)
+
+
+def options_of_fleet_run(cwd: Path) -> str:
+    done = run_ciswitch("fleet", "run", "--help", cwd=cwd)
+    assert done.returncode == 0
+    return done.stdout

@@ -115,8 +115,10 @@ def test_gitlab_group_source_pages_skips_and_honours_ci_config_path(
         _project(6, elsewhere, ci_config_path=".gitlab-ci.yml@ci/templates"),
     ]
     env = {"GITLAB_TOKEN": TOKEN}
+    # this server serves the group's projects only: merge requests open by push options
     proc = fleet("run", "--gitlab-url", api_server.url, "--group", "fleet/platform",
-                 "--workdir", str(tmp_path / "w"), cwd=tmp_path, env=env)
+                 "--open-mr", "push-options", "--workdir", str(tmp_path / "w"), cwd=tmp_path,
+                 env=env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     pages = [r for r in api_server.requests if "/projects" in r]
     assert len(pages) == 3  # six projects, two per page, followed through the Link header

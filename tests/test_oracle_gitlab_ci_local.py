@@ -56,45 +56,7 @@ def _corpus_cases() -> list[tuple[str, Path]]:
 
 
 #: where today's ciswitch fails (a) or (b): case -> precise reason (the lint to-do list)
-KNOWN_GAPS: dict[str, str] = {
-    "rules/CSW002/job-hidden-default-and-long-form": (
-        "(a) the CSW002 finding on .template's WERF_STAGES_STORAGE names the hidden "
-        "template '.template' as a job; build overrides that key, so no job uses it and "
-        "the finding should say so"
-    ),
-    "rules/model/template-used-by-no-job": (
-        "(a) the CSW001 finding in the unused template names '.unused' as a job; "
-        "gitlab-ci-local lists no job, the finding should say no job runs it"
-    ),
-    "oracle/flags-in-unquoted-variable": (
-        "(b) werf deploy $WERF_EXTRA_ARGS: the --stages-storage :local inside the "
-        "unquoted variable's value is not seen as a flag"
-    ),
-    "oracle/reference-variables-key": (
-        "(a)+(b) !reference [.vars, variables, WERF_STAGES_STORAGE]: the finding names "
-        "the hidden '.vars', never deploy which uses the value"
-    ),
-    "oracle/reference-variables-whole": (
-        "(a)+(b) variables: !reference [.vars, variables]: the finding names the hidden "
-        "'.vars', never build which uses it"
-    ),
-    "oracle/parallel-matrix-variables": (
-        "(b) parallel: matrix: variables are not read: 'build: [a,:local]' and 'build: "
-        "[b,:local]' get WERF_STAGES_STORAGE=:local from the matrix entry and no finding"
-    ),
-    "oracle/rules-variables": (
-        "(b) a job's rules: entry variables (WERF_STAGES_STORAGE: :local) are not read"
-    ),
-    "oracle/trigger-child-local": (
-        "(b) trigger: include: child pipelines are not followed: child-build (-s :local "
-        "in ci/child.yml) and child-deploy (gets kid-vars' WERF_STAGES_STORAGE) are named"
-        " by no finding"
-    ),
-    "oracle/workflow-rules-variables": (
-        "(b) workflow: rules: variables (WERF_STAGES_STORAGE: :local for every job) are "
-        "not read"
-    ),
-}
+KNOWN_GAPS: dict[str, str] = {}
 
 #: where gitlab-ci-local cannot expand the file: case -> why (the case then expects OracleError)
 ORACLE_EXCEPTIONS: dict[str, str] = {

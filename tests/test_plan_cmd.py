@@ -313,6 +313,9 @@ def test_confirmation_declined_runs_nothing(env: Env) -> None:
     code, output = _run_on_terminal(env, "n\n", "--to", ADDR, "--run", "switch")
     assert code == 1
     assert "Run it?" in output and "not run" in output
+    # the question comes after what was verified
+    assert output.index("verified before the switch:") < output.index("Run it?")
+    assert "passed      change branch: origin/ciswitch/remote-stages-storage" in output
     assert env.werf_calls() == []
 
 

@@ -156,6 +156,18 @@ def test_no_heavy_import_for_a_pipeline_without_werf(tmp_path: Path) -> None:
     assert not {"tree_sitter", "git", "libcst", "rich"} & names
 
 
+def test_no_shell_parser_for_directory_changes_without_werf(tmp_path: Path) -> None:
+    """``cd`` items are remembered, not parsed, until a later item names a path: a werf-free
+    pipeline that moves around and runs tools by path still does not load tree-sitter."""
+    repo = tmp_path / "plain"
+    (repo / "frontend").mkdir(parents=True)
+    (repo / ".gitlab-ci.yml").write_text(
+        "test:\n  script:\n    - cd frontend\n    - npm ci\n"
+        "    - ./node_modules/.bin/jest --ci\n    - cd ..\n    - pytest tests\n"
+    )
+    assert "tree_sitter" not in _imported_modules(repo)
+
+
 def test_tree_sitter_loads_when_a_job_runs_a_repository_script(tmp_path: Path) -> None:
     repo = _repo(tmp_path, "script-run-by-two-jobs")
     assert "tree_sitter" in _imported_modules(repo)

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -57,10 +59,35 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, str]:
     return extra
 
 
+_HELP: dict[str, str] = {}
+_COMMAND_SPAN = re.compile(r"ciswitch (\w+)([^;()`]*)")
+_OPTION = re.compile(r"(?<![\w-])--[a-z][a-z-]*")
+
+
+def options_of(command: str, cwd: Path) -> set[str]:
+    if command not in _HELP:
+        done = run_ciswitch(command, "--help", cwd=cwd)
+        assert done.returncode == 0, done.stderr
+        _HELP[command] = done.stdout
+    return set(_OPTION.findall(_HELP[command]))
+
+
+def assert_hints_name_real_options(data: dict[str, Any], cwd: Path) -> None:
+    """Every option a hint names exists: on the ``ciswitch CMD`` it follows, else on status."""
+    for text in [data["next_step"], *data["problems"]]:
+        for match in _COMMAND_SPAN.finditer(text):
+            missing = set(_OPTION.findall(match.group(2))) - options_of(match.group(1), cwd)
+            assert not missing, f"{text!r} names {missing} that `ciswitch {match.group(1)}` lacks"
+        rest = _COMMAND_SPAN.sub("", text)
+        missing = set(_OPTION.findall(rest)) - options_of("status", cwd)
+        assert not missing, f"{text!r} names {missing} that `ciswitch status` lacks"
+
+
 def status(work: Path, *args: str) -> dict[str, Any]:
     done = run_ciswitch("status", "--format", "json", *args, cwd=work)
     assert done.returncode == 0, done.stderr
     data: dict[str, Any] = json.loads(done.stdout)
+    assert_hints_name_real_options(data, work)
     return data
 
 
@@ -300,3 +327,32 @@ def test_the_phases_follow_the_rollback(tmp_path: Path, env: dict[str, str]) -> 
     assert data["next_step"].startswith("rollback 5")
     text = run_ciswitch("status", "--no-branches", cwd=work).stdout
     assert "run here:" in text and "switch, rollback-sync, unblock" in text
+
+    # switching again later: the old rollback records belong to the earlier switch
+    git(work, "switch", "-q", "-c", "later")
+    write_files(work, {"app.txt": "work that includes the revert\n"})
+    commit_all(work, "Later work")
+    git(work, "push", "-q", "origin", "later")
+    git(work, "switch", "-q", "main")
+    write_files(work, {".gitlab-ci.yml": CI_REMOTE, ".ciswitch.toml": MARKER})
+    git(work, "add", "-A")
+    later = f"@{int(time.time()) + 3600} +0000"
+    git(work, "commit", "-q", "-m", SWITCH, env={"GIT_AUTHOR_DATE": later,
+                                                 "GIT_COMMITTER_DATE": later})
+    git(work, "push", "-q", "origin", "main")
+    data = status(work)
+    assert data["phase"] == "merged", data
+    assert data["revert_branches"] == []
+    assert data["next_step"].startswith("3 has not run on this host")
+
+
+def test_the_hint_check_catches_an_option_the_command_lacks(tmp_path: Path) -> None:
+    assert_hints_name_real_options(
+        {"next_step": "fix it (`ciswitch branch --to ADDRESS --force-update`), pass --to ADDR",
+         "problems": []}, tmp_path)
+    with pytest.raises(AssertionError, match="--target"):
+        assert_hints_name_real_options(
+            {"next_step": "x", "problems": ["no HEAD; pass --target BRANCH"]}, tmp_path)
+    with pytest.raises(AssertionError, match="--no-such"):
+        assert_hints_name_real_options(
+            {"next_step": "run `ciswitch branches --no-such`", "problems": []}, tmp_path)

@@ -291,3 +291,70 @@ def test_verdict_is_a_typed_value(tmp_path: Path, env: dict[str, str]) -> None:
 ])
 def test_gitlab_location(remote: str, given: str | None, expected: tuple[str, str]) -> None:
     assert gitlab_location(remote, given) == expected
+
+
+def test_the_runner_refuses_a_switch_that_was_not_verified(tmp_path: Path,
+                                                          env: dict[str, str]) -> None:
+    """Every path to switch-from-local goes through runner.prepare/execute, which need the
+    guard's verdict: none, or a failed one without force, runs nothing."""
+    from dataclasses import replace
+
+    from ciswitch.errors import CiswitchError
+    from ciswitch.runbook.facts import ProjectFacts, ProjectName, StagesAddress, detect_werf
+    from ciswitch.runbook.plan import build_plan
+    from ciswitch.runbook.runner import Action, SwitchRefused, execute, prepare
+
+    facts = ProjectFacts(repo=str(tmp_path), project=ProjectName("shop", "werf.yaml"),
+                         address=StagesAddress(ADDR, "--to"), werf=detect_werf(None),
+                         block_file=block_file(env), block_file_display=str(block_file(env)))
+    plan = build_plan(facts, [])
+    work, _bare = project(tmp_path)
+    failed = verify_switch(work, branch=MR_BRANCH, environ={})
+    with pytest.raises(CiswitchError, match="not verified"):
+        prepare(plan, "switch")
+    with pytest.raises(SwitchRefused, match=f"no branch {MR_BRANCH} on origin"):
+        prepare(plan, "switch", verdict=failed)
+    forced = prepare(plan, "switch", verdict=failed, force=True)
+    assert forced.forced and forced.verdict is failed
+    said: list[str] = []
+    for action in (Action("switch", ("werf", "stages", "switch-from-local", "--to", ADDR)),
+                   replace(forced, forced=False)):
+        with pytest.raises(CiswitchError):
+            execute(action, cwd=work, confirm=lambda _q: True, echo=said.append)
+    assert werf_calls(env) == []
+    assert execute(forced, cwd=work, confirm=lambda _q: True, echo=said.append) == 0
+    assert any(line.startswith("WARNING: --force: switching without: change branch")
+               for line in said)
+    assert werf_calls(env) == [["stages", "switch-from-local", "--to", ADDR]]
+
+
+@pytest.mark.parametrize("url", ["ftp://gitlab.example.com",
+                                 "https://oauth2:glpat-S3cretS3cret42@gitlab.example.com"])
+def test_bad_gitlab_url_is_a_usage_error(tmp_path: Path, env: dict[str, str], url: str) -> None:
+    work, _bare = project(tmp_path)
+    done = switch(work, "--gitlab-url", url)
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "--gitlab-url" in done.stderr
+    assert "S3cretS3cret42" not in done.stderr
+    assert werf_calls(env) == []
+
+
+def test_places_not_checked_block_only_a_strict_branch(tmp_path: Path,
+                                                      env: dict[str, str]) -> None:
+    work, _bare = project(tmp_path)
+    git(work, "switch", "-q", "-c", MR_BRANCH)
+    write_files(work, {".gitlab-ci.yml": "include:\n  - project: platform/ci\n    file: w.yml\n"
+                                         + CI_REMOTE})
+    commit_all(work, "include a template from another project")
+    git(work, "push", "-q", "origin", MR_BRANCH)
+    verdict = verify_switch(work, branch=MR_BRANCH, environ={})
+    assert verdict.allowed
+    assert verdict.check("coverage").state == "not-checked"
+    assert ".gitlab-ci.yml:2" in verdict.check("coverage").detail
+    write_files(work, {".ciswitch.toml": "strict = true\n"})
+    commit_all(work, "every place must be checked")
+    git(work, "push", "-q", "origin", MR_BRANCH)
+    verdict = verify_switch(work, branch=MR_BRANCH, environ={})
+    assert not verdict.allowed
+    assert verdict.check("coverage").state == "failed"
+    assert "strict = true" in verdict.missing()

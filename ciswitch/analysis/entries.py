@@ -9,7 +9,7 @@ from ciswitch.analysis.sites import YamlScalarSite
 from ciswitch.edits import NoFix, line_end, line_start, only_space_before, rest_is_trailing
 from ciswitch.gitlab import Variable
 from ciswitch.model import Edit, Fix
-from ciswitch.yaml.nodes import is_map
+from ciswitch.yaml.nodes import is_map, is_seq
 
 
 def variable_fix(variable: Variable, to: str | None, parents: dict[int, Any]) -> Fix:
@@ -23,6 +23,9 @@ def variable_fix(variable: Variable, to: str | None, parents: dict[int, Any]) ->
             raise NoFix("the variable has no plain value")
         site = YamlScalarSite(file, scalar.node, str(scalar.node.value))
         return site.replace_local(to, f"set it to {to}")
+    if variable.scope == "matrix" and is_seq(entry.value):
+        # A parallel: matrix: list: removing the entry would drop its other values' jobs too.
+        raise NoFix("it is one value of a matrix list; remove it from the list by hand")
     owner = entry.owner
     removed = (variable.name,)
     if getattr(owner, "flow_style", False):

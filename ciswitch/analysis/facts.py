@@ -111,8 +111,14 @@ class Place:
 
     @property
     def affected_jobs(self) -> tuple[str, ...]:
-        """Real jobs when any reach the place, else the templates that hold it."""
-        return tuple(sorted(self.jobs or self.hidden_jobs))
+        """The real jobs that run the place (reached through ``extends``, ``!reference``,
+        ``<<:`` or an anchor); a hidden template is never named as a job."""
+        return tuple(sorted(self.jobs))
+
+    @property
+    def only_templates(self) -> bool:
+        """Whether only hidden templates hold the place: no job runs it."""
+        return not self.jobs and bool(self.hidden_jobs)
 
     @property
     def blocked(self) -> tuple[str, ...]:

@@ -3,14 +3,14 @@ commands, anchors): the replay reads them on their own so no werf command goes u
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from typing import Any
 
-from ciswitch.gitlab import SCRIPT_KEYS, Job
+from ciswitch.gitlab import SCRIPT_KEYS
 from ciswitch.yaml.nodes import MERGE_TAG, is_map, is_scalar, is_seq
 
 
-def orphan_candidates(doc: Any, jobs: dict[str, Job]) -> Iterator[Any]:
+def orphan_candidates(doc: Any, jobs: Container[str]) -> Iterator[Any]:
     """Script scalars of a document outside the jobs: a job's own script lines were played
     with the job (and a definition another file overrides never runs), so only the other
     top-level keys (``default:``, hidden lists of commands, anchors) are walked."""

@@ -13,6 +13,7 @@ one place with three jobs.
 from __future__ import annotations
 
 import re
+from collections.abc import Container
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +27,6 @@ from ciswitch.analysis.facts import (
     Payload,
     Place,
     Reach,
-    VariableEntry,
 )
 from ciswitch.analysis.orphans import orphan_candidates
 from ciswitch.analysis.sites import (
@@ -37,7 +37,9 @@ from ciswitch.analysis.sites import (
     Site,
     YamlScalarSite,
 )
-from ciswitch.gitlab import Job, Pipeline, ScriptLine, Variable
+from ciswitch.analysis.values import flags_in_words, is_local, keeps_storage
+from ciswitch.analysis.variables import VARIABLE_KIND, entry_place, record_variable_places
+from ciswitch.gitlab import Job, Pipeline, ScriptLine, Variable, resolve_value
 from ciswitch.model import LOCAL, STAGES_VAR, SYNC_VAR, NotChecked, NotCheckedKind
 from ciswitch.source import SourceFile
 from ciswitch.verify import FileKind
@@ -46,11 +48,10 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from ciswitch.scripts.runs import NotFollowed, Runs, ScriptRun
-    from ciswitch.shell import Assignment, WerfCall, Word
+    from ciswitch.shell import Assignment, FlagUse, WerfCall, Word
     from ciswitch.shell.model import CommandString
     from ciswitch.workspace import Workspace
 
-_VAR_REF = re.compile(r"^\$(?:\{(\w+)\}|(\w+))$")
 _WERF_1_2 = re.compile(r"trdl use werf|multiwerf use 1\.2|werf converge|--repo[ =]|WERF_REPO=")
 #: the kind of a ``:local`` setting of each variable
 _SETTING_KIND = {STAGES_VAR: Kind.STORAGE_ASSIGNMENT, SYNC_VAR: Kind.SYNCHRONIZATION}
@@ -58,7 +59,6 @@ _DISMISS = ("dismiss",)
 #: a shell given a command string (``bash -c``, ``sh -ec``): worth parsing when the string may
 #: run a repository file, though it does not mention werf
 _COMMAND_STRING = re.compile(r"\b(?:ba|da|z|k|a|mk)?sh\s+(?:[-+]\S+\s+)*-[A-Za-z]*c")
-_VARIABLE_KIND = {STAGES_VAR: Kind.STORAGE_VARIABLE, SYNC_VAR: Kind.SYNCHRONIZATION}
 
 
 @dataclass(slots=True)
@@ -69,6 +69,9 @@ class _Setting:
     variable: Variable | None = None
     site: Site | None = None
     assignment: Assignment | None = None
+    #: for a :local CI variable: whether the job keeps a stages storage without its :local
+    #: definitions (a lower one that always holds, e.g. the child's own under a trigger one)
+    fallback: bool = False
 
 
 class _Session:
@@ -91,21 +94,6 @@ class _Session:
             if setting is not None:
                 return setting.value, setting
         return None, None
-
-
-def _resolve_variable_value(value: str | None, variables: dict[str, Variable]) -> str | None:
-    """GitLab expands ``$OTHER`` in variable values: follow one plain reference chain."""
-    seen: set[str] = set()
-    while value is not None:
-        match = _VAR_REF.match(value)
-        if not match:
-            return value
-        name = match.group(1) or match.group(2)
-        if name in seen or name not in variables:
-            return value
-        seen.add(name)
-        value = variables[name].text
-    return value
 
 
 class Replay:
@@ -138,39 +126,29 @@ class Replay:
 
     # -- variables: entries -------------------------------------------------------------
     def variable_places(self, pipeline: Pipeline) -> None:
-        for var in pipeline.variable_definitions:
-            if var.name not in (STAGES_VAR, SYNC_VAR):
-                continue
-            value = _resolve_variable_value(var.text, pipeline.global_variables)
-            if value != LOCAL:
-                continue
-            entry = var.entry
-            start = int(entry.key.start_mark.index)
-            end = int(entry.value.end_mark.index)
-            place = self.facts.place(
-                _VARIABLE_KIND[var.name], entry.file, start, end, VariableEntry(var)
-            )
-            if var.text != value:
-                place.via = var.text
-        # Index the places by their entry: jobs x variables x places is quadratic in big files.
-        by_entry: dict[int, list[Place]] = {}
-        for place in self.facts.places.values():
-            if isinstance(place.what, VariableEntry):
-                by_entry.setdefault(id(place.what.variable.entry), []).append(place)
-        if not by_entry:
-            return
-        for job in pipeline.jobs.values():
-            for var in job.variables.values():
-                for place in by_entry.get(id(var.entry), ()):
-                    place.add_job(Reach(job.name, job.hidden))
+        record_variable_places(self.facts, pipeline)
 
     # -- jobs -------------------------------------------------------------------------------
     def job(self, job: Job) -> None:
+        if job.bridge:
+            return  # a trigger job runs no script: its child pipeline's jobs do
         who = Reach(job.name, job.hidden)
         env: dict[str, _Setting] = {}
-        for name, var in job.variables.items():
-            value = _resolve_variable_value(var.text, job.variables)
-            env[name] = _Setting(value, variable=var)
+        for name, found in job.candidates.items():
+            var = found[0]
+            value = resolve_value(var, job.candidates)
+            if name in (STAGES_VAR, SYNC_VAR) and not is_local(value):
+                # A :local definition that may be in effect is the one to replay.
+                for other in found[1:]:
+                    other_value = resolve_value(other, job.candidates)
+                    if is_local(other_value):
+                        var, value = other, other_value
+                        break
+            fallback = False
+            if is_local(value):
+                value = LOCAL
+                fallback = keeps_storage(job.definitions.get(name, ()), job.candidates)
+            env[name] = _Setting(value, variable=var, fallback=fallback)
         if STAGES_VAR in env:
             self.facts.storage_jobs.add(job.name)
         if "WERF_REPO" in env:
@@ -237,10 +215,10 @@ class Replay:
         else:
             self.facts.sites[inner.key] = inner
         if session.pending and self.workspace is not None:
-            from ciswitch.scripts.runs import script_runs_in
+            from ciswitch.scripts.runs import directory_after
 
             for earlier in session.pending:
-                session.cwd = script_runs_in(earlier, self.workspace, session.cwd, True).cwd
+                session.cwd = directory_after(earlier, self.workspace, session.cwd)
             session.pending.clear()
         child = _Session(session.env, session.cwd)
         child.ci_env = session.ci_env
@@ -254,6 +232,7 @@ class Replay:
             return []
         from ciswitch.scripts.runs import (
             changes_directory,
+            directory_after,
             may_name_path,
             script_runs_in,
         )
@@ -261,7 +240,7 @@ class Replay:
         text = site.text
         if session.pending and may_name_path(text):
             for earlier in session.pending:
-                session.cwd = script_runs_in(earlier, self.workspace, session.cwd, True).cwd
+                session.cwd = directory_after(earlier, self.workspace, session.cwd)
             session.pending.clear()
         cwd = session.cwd
         known = self._runs.get((site.key, cwd))
@@ -373,23 +352,27 @@ class Replay:
         feeding: list[Place] = []
         storage: str | None = None
         storage_flag = False
-        for flag in call.flags:
+        flags: list[tuple[Site, FlagUse]] = [(site, flag) for flag in call.flags]
+        flags.extend(self._split_flags(session, call))
+        for flag_site, flag in flags:
             value, setting = session.resolve(flag.value)
             if flag.name == "stages-storage":
                 self.facts.storage_jobs.add(job.name)
                 storage_flag = True
                 storage = value
                 if value == LOCAL and (call.takes_stages_storage or flag.spelling.startswith("--")):
+                    at = FlagAt(flag_site, flag, call)
                     place = self._shell_place(
-                        Kind.STORAGE_FLAG, site, flag.start, flag.end, FlagAt(site, flag, call)
+                        Kind.STORAGE_FLAG, flag_site, flag.start, flag.end, at
                     )
                     place.add_job(job)
                     if setting is not None and flag.value.value is None:
                         place.via = f"${flag.value.var}"
                     feeding.append(place)
             elif flag.name == "synchronization" and value == LOCAL:
+                at = FlagAt(flag_site, flag, call)
                 place = self._shell_place(
-                    Kind.SYNCHRONIZATION, site, flag.start, flag.end, FlagAt(site, flag, call)
+                    Kind.SYNCHRONIZATION, flag_site, flag.start, flag.end, at
                 )
                 place.add_job(job)
         prefix_env = dict(session.env)
@@ -427,7 +410,9 @@ class Replay:
             # default, :local either way: without it the command still runs the same
             return
         # Without its :local settings, would this command still have a storage?
-        alternative = session.ci_env
+        alternative = session.ci_env or (
+            env_setting is not None and env_setting.fallback and not storage_flag
+        )
         if not alternative:
             if job.hidden and site.key in self.facts.real_sites:
                 return  # real jobs run this line; a template's own view does not count
@@ -440,15 +425,32 @@ class Replay:
             for place in feeding:
                 place.block(job)
 
+    def _split_flags(self, session: _Session, call: WerfCall) -> list[tuple[Site, FlagUse]]:
+        """Flags inside a CI variable expanded unquoted on werf's command line (``werf deploy
+        $WERF_EXTRA_ARGS``): the shell splits the value into words at blanks (no quote removal,
+        as for any expansion), so ``--stages-storage :local`` in it is a flag of the command.
+        They are placed inside the variable's value, where a fix edits them."""
+        found: list[tuple[Site, FlagUse]] = []
+        for arg in call.args:
+            if arg.var is None or not arg.raw.startswith("$"):
+                continue  # a literal word, or a quoted expansion: one word, never a flag
+            setting = session.env.get(arg.var)
+            if setting is None or setting.variable is None:
+                continue
+            scalar = setting.variable.value
+            text = setting.variable.text
+            if scalar is None or text is None or setting.value != text or "-" not in text:
+                continue
+            value_site = self.site_for(scalar.file, scalar.node, text)
+            found.extend((value_site, flag) for flag in flags_in_words(text, call))
+        return found
+
     def _setting_place(self, setting: _Setting) -> Place | None:
         """The place (already recorded) where a :local setting came from."""
         if setting.variable is not None:
-            entry = setting.variable.entry
-            for place in self.facts.places.values():
-                what = place.what
-                if isinstance(what, VariableEntry) and what.variable.entry is entry:
-                    return place
-            return None
+            variable = setting.variable
+            kind = VARIABLE_KIND.get(variable.name, Kind.STORAGE_VARIABLE)
+            return entry_place(self.facts, variable.entry, kind)
         if setting.site is not None and setting.assignment is not None:
             start, end = _safe_map(setting.site, setting.assignment.start, setting.assignment.end)
             key = (Kind.STORAGE_ASSIGNMENT, setting.site.file.path, start, end)
@@ -456,13 +458,15 @@ class Replay:
         return None
 
     # -- sites no job reaches -----------------------------------------------------------
-    def orphans(self, pipeline: Pipeline, visited: set[tuple[str, int]]) -> None:
+    def orphans(
+        self, pipeline: Pipeline, visited: set[tuple[str, int]], names: Container[str]
+    ) -> None:
         """Script-like scalars no job runs (templates never used, files linted alone): analyse
         them on their own so that no werf invocation goes unseen."""
         orphan = Reach("", hidden=True)
         for file in pipeline.files:
             for doc in file.yaml_documents():
-                for node in orphan_candidates(doc, pipeline.jobs):
+                for node in orphan_candidates(doc, names):
                     if (file.path, id(node)) in visited:
                         continue
                     site = self.site_for(file, node, str(node.value))
@@ -503,12 +507,17 @@ def collect_facts(
     given)."""
     facts = Facts(pipeline, switched=switched, files=FilesRead(pipeline.files))
     analyzer = Replay(facts, workspace, known)
-    analyzer.variable_places(pipeline)
-    ordered = sorted(pipeline.jobs.values(), key=lambda j: j.hidden)
+    pipelines = list(pipeline.with_children())
+    for each in pipelines:
+        analyzer.variable_places(each)
+    ordered = sorted(
+        (job for each in pipelines for job in each.jobs.values()), key=lambda j: j.hidden
+    )
     for job in ordered:
         analyzer.job(job)
     visited = {key for key in facts.sites}
-    analyzer.orphans(pipeline, visited)
+    names = {name for each in pipelines for name in each.jobs}
+    analyzer.orphans(pipeline, visited, names)
     return facts
 
 

@@ -138,6 +138,12 @@ class YamlScalarSite:
         return _shell_edit(self, self.node.style, start, end, replacement)
 
     def flag_fix(self, flag: FlagUse, call: WerfCall, to: str | None) -> Fix:
+        if to is None and not (self.text[: flag.start] + self.text[flag.end :]).strip():
+            # The flag is the whole value (a variable of werf arguments): an empty string,
+            # as a bare empty value would read as null.
+            start, end = int(self.node.start_mark.index), int(self.node.end_mark.index)
+            removed = _words(self.text)
+            return Fix((Edit(self.file.path, start, end, '""'),), True, "remove the flag", removed)
         return _shell_flag_fix(self, self.node.style, flag, call, to)
 
     def assignment_fix(self, assignment: Assignment, to: str | None) -> Fix:

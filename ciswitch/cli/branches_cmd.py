@@ -19,13 +19,24 @@ import click
               show_default=True, help="Output format.")
 @click.option("--all", "show_all", is_flag=True,
               help="List every branch, not only those that still use :local (text format).")
+@click.option("--fix", is_flag=True,
+              help="Push the fix as a new commit on top of each such branch (never a force "
+                   "push; refused when the branch moved since it was read).")
+@click.option("--mr", is_flag=True,
+              help="With --fix: push it to ciswitch/fix/BRANCH with a merge request into the "
+                   "branch instead.")
+@click.option("--dry-run", is_flag=True, help="With --fix: say what would be pushed.")
 def branches(
     repo: Path, remote: str, no_fetch: bool, active_since: str | None, fmt: str, show_all: bool,
+    fix: bool, mr: bool, dry_run: bool,
 ) -> None:
     """List the branches of the remote whose CI configuration still uses :local.
 
     Each branch is read straight from its commit (no checkout), with its own .ciswitch.toml.
     Exits 1 when any branch still carries :local stages storage.
+
+    With --fix, each of them gets the same fix as a new commit on top, pushed (one report line
+    per branch; exit 1 when any could not be fixed). Running it again changes nothing.
     """
     import json
 
@@ -40,6 +51,22 @@ def branches(
                 age = branch_scan.parse_age(active_since)
             except ValueError as err:
                 raise CiswitchError(f"--active-since: {err}") from err
+        if (mr or dry_run) and not fix:
+            raise CiswitchError("--mr and --dry-run go with --fix")
+        if fix:
+            from ciswitch.runbook.branch_fix import fix_branches
+
+            fixes = fix_branches(gitops.open_repo(repo), remote, active_since=age, mr=mr,
+                                 dry_run=dry_run, fetch=not no_fetch)
+            if fmt == "json":
+                click.echo(redact(json.dumps([vars(f) for f in fixes], indent=2)))
+            else:
+                for found in fixes:
+                    click.echo(redact(found.line()))
+                if not fixes:
+                    click.echo("no active branch carries :local")
+            bad = ("failed", "refused", "unfixable")
+            sys.exit(1 if any(f.status in bad for f in fixes) else 0)
         result = branch_scan.scan_branches(
             gitops.open_repo(repo), remote, fetch=not no_fetch, active_since=age
         )

@@ -24,6 +24,7 @@ from ciswitch.cli.to_option import to_option
 
 if TYPE_CHECKING:
     from ciswitch.branching import BranchRequest
+    from ciswitch.fleet.api import ApiSettings
     from ciswitch.fleet.shard import Shard
     from ciswitch.fleet.sources import RepoSpec
 
@@ -44,8 +45,9 @@ def _source_options(func: F) -> F:
         click.option("--repos", "repos_file", type=click.Path(path_type=Path, dir_okay=False),
                      help="File with one clone URL or local path per line (# comments)."),
         click.option("--gitlab-url", metavar="URL",
-                     help="GitLab instance whose group to work on; git gets $GITLAB_TOKEN for "
-                          "its URLs (with --repos too)."),
+                     help="GitLab instance whose group to work on, or whose API to use for "
+                          "the projects of --repos; git gets $GITLAB_TOKEN (from the "
+                          "environment only) for its URLs."),
         click.option("--group", metavar="PATH", help="GitLab group (subgroups included)."),
         click.option("--workdir", type=click.Path(path_type=Path, file_okay=False),
                      default=DEFAULT_WORKDIR, show_default=True,
@@ -103,6 +105,9 @@ def _load_specs(
     token = os.environ.get("GITLAB_TOKEN") or None
     if repos_file is not None:
         specs = sources.read_repos_file(repos_file)
+        token = os.environ.get("GITLAB_TOKEN") or None
+        if gitlab_url is not None and token:
+            _gitlab_auth(gitlab_url, token)
     else:
         assert gitlab_url is not None and group is not None
         specs = sources.gitlab_group(gitlab_url, group, token=token)
@@ -171,6 +176,19 @@ def fleet() -> None:
 @click.option("--limit", type=click.IntRange(1), default=None, metavar="N",
               help="Work on at most N repositories (a first trial).")
 @click.option("--retry-failed", is_flag=True, help="Also redo repositories that failed before.")
+@click.option("--open-mr", "open_mr", type=click.Choice(["auto", "api", "push-options"]),
+              default="auto", show_default=True,
+              help="How merge requests open: through GitLab's API (auto: when --gitlab-url and "
+                   "GITLAB_TOKEN are there) or with git push options.")
+@click.option("--reviewer", "reviewers", multiple=True, metavar="USER",
+              help="Merge request reviewer (repeatable; through the API only).")
+@click.option("--keep-source-branch", is_flag=True,
+              help="Do not delete the change branch when the merge request is merged.")
+@click.option("--auto-merge", is_flag=True,
+              help="Set each merge request to merge when its pipeline succeeds (API only).")
+@click.option("--registry-host", metavar="HOST",
+              help="Container Registry host, for the address in the plan the description "
+                   "carries.")
 def run(**params: Any) -> None:
     """Clone each repository and do what `ciswitch branch` does; journal every outcome.
 
@@ -180,6 +198,11 @@ def run(**params: Any) -> None:
     interrupted (pending) repositories are done again; failed ones only with --retry-failed,
     or when their remote has the branch (a push that landed is then found, not repeated).
     One run at a time per journal. Exit 1 when a repository failed or is partial, 130 on ^C.
+
+    With --gitlab-url and GITLAB_TOKEN the merge request is created or updated through
+    GitLab's API: its description is the project's `ciswitch plan --format markdown`, with
+    labels, assignees, reviewers, draft, remove-source-branch and --auto-merge; the journal
+    records its URL, iid and state. Without a token, git push options open it.
     """
     from ciswitch.errors import CiswitchError
     from ciswitch.fleet import report, runner
@@ -197,6 +220,7 @@ def run(**params: Any) -> None:
             batch_size=params["batch_size"], pause=params["pause"], limit=params["limit"],
             retry_failed=params["retry_failed"], shard=str(shard) if shard else None,
             command=shlex.join(["ciswitch", "fleet", *sys.argv[2:]]),
+            api=_api_settings(params),
         )
         state = _state_path(workdir, params["state"])
         with run_lock(state), Journal(state) as journal, _interruptible(stopped_by):
@@ -215,6 +239,24 @@ def run(**params: Any) -> None:
     except CiswitchError as err:
         _fail(err)
     sys.exit(runner.exit_code(outcomes))
+
+
+def _api_settings(params: dict[str, Any]) -> ApiSettings | None:
+    """The API settings of ``fleet run``: with --gitlab-url and a token, else None (push
+    options); API-only options without a token are an error."""
+    from ciswitch.errors import CiswitchError
+    from ciswitch.fleet.api import ApiSettings, token_present
+
+    if params["open_mr"] == "api" and not (params["gitlab_url"] and token_present()):
+        raise CiswitchError("--open-mr api needs --gitlab-url URL and GITLAB_TOKEN")
+    if params["open_mr"] != "push-options" and params["gitlab_url"] and token_present():
+        return ApiSettings(params["gitlab_url"], tuple(params["reviewers"]),
+                           not params["keep_source_branch"], params["auto_merge"],
+                           params["registry_host"])
+    for name, flag in (("reviewers", "--reviewer"), ("auto_merge", "--auto-merge")):
+        if params[name]:
+            raise CiswitchError(f"{flag} needs GitLab's API: --gitlab-url URL and GITLAB_TOKEN")
+    return None
 
 
 @contextlib.contextmanager
@@ -239,14 +281,33 @@ def _interruptible(stopped_by: list[int]) -> Iterator[None]:
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "csv", "markdown"]),
               default="text", show_default=True)
 @click.option("--all-runs", is_flag=True, help="Every row of every run, not the latest only.")
-def status(workdir: Path, state: Path | None, fmt: str, all_runs: bool) -> None:
-    """Print the journal: where every repository stands."""
+@click.option("--refresh", is_flag=True,
+              help="Ask GitLab's API (--gitlab-url, GITLAB_TOKEN) about each merge request: "
+                   "state, latest pipeline, conflicts, approvals.")
+@click.option("--gitlab-url", metavar="URL", help="GitLab instance for --refresh.")
+@click.option("--branch", default="ciswitch/remote-stages-storage", show_default=True,
+              metavar="NAME", help="Change branch, for rows that do not name one.")
+def status(workdir: Path, state: Path | None, fmt: str, all_runs: bool, refresh: bool,
+           gitlab_url: str | None, branch: str) -> None:
+    """Print the journal: where every repository stands.
+
+    With --refresh, each project's merge request is read from GitLab's API (a progress bar on
+    a terminal) and its state is written back to the journal.
+    """
     from ciswitch.errors import CiswitchError
     from ciswitch.fleet import journal, report
 
     try:
         with journal.open_existing(_state_path(workdir, state)) as opened:
             rows = opened.rows() if all_runs else list(opened.latest().values())
+        if refresh:
+            from ciswitch.cli.fleet_procedure_cmd import refreshed
+
+            click.echo(refreshed(rows, _state_path(workdir, state), gitlab_url, branch, fmt),
+                       nl=False)
+            return
+        if gitlab_url:
+            raise CiswitchError("--gitlab-url goes with --refresh")
     except CiswitchError as err:
         _fail(err)
     click.echo(report.render(rows, fmt), nl=False)
@@ -368,3 +429,14 @@ def survey(
     click.echo(render_survey(rows, fmt), nl=False)
     if incomplete_repositories(rows):
         sys.exit(1)  # a repository not fully checked is not a clean survey
+
+
+def _register() -> None:
+    """The procedure's runner-side commands live in their own module."""
+    from ciswitch.cli import fleet_procedure_cmd as procedure
+
+    for command in (procedure.sync, procedure.switch, procedure.branches):
+        fleet.add_command(command)
+
+
+_register()

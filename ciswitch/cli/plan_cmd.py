@@ -40,6 +40,19 @@ def _fail(message: str) -> None:
     sys.exit(2)
 
 
+def _gitlab_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """``--gitlab-url`` checked while parsing: a bad URL is a one-line usage error."""
+    if value is None:
+        return None
+    from ciswitch.gitlab_api import check_url
+
+    try:
+        return check_url(value)
+    except CiswitchError as err:
+        click.echo(f"ciswitch: error: {err}", err=True)
+        ctx.exit(2)
+
+
 @click.command("plan")
 @click.argument("repo", default=".", type=click.Path(file_okay=False, path_type=Path))
 @to_option("to", metavar="ADDR",
@@ -59,7 +72,7 @@ def _fail(message: str) -> None:
 @click.option("--werf", "werf_path", metavar="PATH", help="The werf executable (default: on PATH).")
 @click.option("--branch", "change_branch", default=CHANGE_BRANCH, show_default=True,
               metavar="NAME", help="The change branch that --run switch verifies first.")
-@click.option("--gitlab-url", metavar="URL",
+@click.option("--gitlab-url", metavar="URL", callback=_gitlab_url,
               help="GitLab instance whose API --run switch asks about the merge request and "
                    "its pipeline, with GITLAB_TOKEN (default: derived from the remote URL).")
 @click.option("--force", is_flag=True,

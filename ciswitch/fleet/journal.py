@@ -68,6 +68,9 @@ class RepoOutcome:
     commit: str | None = None
     #: output shown for the repository (the diff of a dry run), already redacted
     output: str = ""
+    #: the merge request as GitLab's API answered (``fleet run`` with a token)
+    mr_iid: int | None = None
+    mr_state: str | None = None
 
 
 @dataclass(frozen=True)

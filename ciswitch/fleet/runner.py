@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from ciswitch.branching import BranchOutcome, BranchRequest, BranchStatus
 from ciswitch.errors import CiswitchError
+from ciswitch.fleet.api import record_mr, with_api
 from ciswitch.fleet.journal import PUSHED, RepoOutcome, Status
 from ciswitch.fleet.sources import DEFAULT_CI_CONFIG, RepoSpec
 from ciswitch.redact import redact
@@ -30,6 +31,7 @@ from ciswitch.redact import redact
 if TYPE_CHECKING:
     from concurrent.futures import Future, ProcessPoolExecutor
 
+    from ciswitch.fleet.api import ApiSettings
     from ciswitch.fleet.journal import Journal, Row
 
 
@@ -58,6 +60,8 @@ class RunOptions:
     retry_failed: bool = False
     shard: str | None = None
     command: str = ""
+    #: open merge requests through GitLab's API instead of push options
+    api: ApiSettings | None = None
 
 
 # --------------------------------------------------------------------------- one repository
@@ -287,15 +291,18 @@ def _on_remote(clone: Path, branch: str, commit: str | None) -> bool:
         repo.close()
 
 
-def process_repo(spec: RepoSpec, workdir: Path, request: BranchRequest) -> RepoOutcome:
-    """Clone or fetch, then fix, commit and push like ``ciswitch branch``; never raises."""
+def process_repo(spec: RepoSpec, workdir: Path, request: BranchRequest,
+                 api: ApiSettings | None = None) -> RepoOutcome:
+    """Clone or fetch, then fix, commit and push like ``ciswitch branch`` (with ``api``: no
+    merge request push options, the API opens it after the push); never raises."""
     from ciswitch.fleet.sources import auth_env
 
     with auth_env(spec):
-        return _process_repo(spec, workdir, request)
+        return _process_repo(spec, workdir, request, api)
 
 
-def _process_repo(spec: RepoSpec, workdir: Path, request: BranchRequest) -> RepoOutcome:
+def _process_repo(spec: RepoSpec, workdir: Path, request: BranchRequest,
+                  api: ApiSettings | None = None) -> RepoOutcome:
     from ciswitch.branching import prepare_branch
 
     try:
@@ -309,12 +316,14 @@ def _process_repo(spec: RepoSpec, workdir: Path, request: BranchRequest) -> Repo
             return RepoOutcome(spec.key, Status.SKIPPED, "empty repository")
         config = config_for(spec, clone, workdir, request.config_file)
         result = prepare_branch(
-            replace(request, path=clone, remote="origin", config_file=config, fresh_clone=True)
+            replace(request, path=clone, remote="origin", config_file=config, fresh_clone=True,
+                    merge_request_by_push=api is None)
         )
         on_remote = None
         if result.status == BranchStatus.UP_TO_DATE and not request.push:
             on_remote = _on_remote(clone, result.branch, result.commit)
-        return outcome_of(spec, result, request, on_remote=on_remote)
+        outcome = outcome_of(spec, result, request, on_remote=on_remote)
+        return outcome if api is None else with_api(spec, clone, request, result, outcome, api)
     except CiswitchError as err:
         from ciswitch.merge_request import advise
 
@@ -542,8 +551,9 @@ def _run_batch(
         for spec in batch:
             journal.mark_pending(run, spec.key, spec.display, spec.name)
             progress.begin(spec)
-            outcome = process_repo(spec, options.workdir, options.request)
+            outcome = process_repo(spec, options.workdir, options.request, options.api)
             journal.record(run, outcome)
+            record_mr(journal.path, outcome, spec)
             progress.done(spec, outcome)
             outcomes.append(outcome)
         return outcomes
@@ -552,7 +562,8 @@ def _run_batch(
         for spec in batch:
             journal.mark_pending(run, spec.key, spec.display, spec.name)
             progress.begin(spec)
-            futures[pool.submit(process_repo, spec, options.workdir, options.request)] = spec
+            futures[pool.submit(process_repo, spec, options.workdir, options.request,
+                                options.api)] = spec
     for future in as_completed(futures):
         spec = futures[future]
         try:
@@ -560,6 +571,7 @@ def _run_batch(
         except Exception as err:  # a worker process died
             outcome = RepoOutcome(spec.key, Status.FAILED, redact(f"worker failed: {err}"))
         journal.record(run, outcome)
+        record_mr(journal.path, outcome, spec)
         progress.done(spec, outcome)
         outcomes.append(outcome)
     return outcomes

@@ -36,6 +36,8 @@ class RepoSpec:
     url: str
     key: str
     ci_config: str | None = None
+    #: the project's full path on GitLab (``group/sub/name``) when the source knows it
+    project_path: str | None = None
 
     @property
     def display(self) -> str:
@@ -254,7 +256,9 @@ def gitlab_group(url: str, group: str, *, token: str | None = None) -> list[Repo
             if key in seen:
                 continue
             seen.add(key)
-            specs.append(RepoSpec(url=str(clone), key=key, ci_config=ci_config))
+            path = attrs.get("path_with_namespace")
+            specs.append(RepoSpec(url=str(clone), key=key, ci_config=ci_config,
+                                  project_path=str(path) if path else None))
     except gitlab.exceptions.GitlabError as err:
         code = getattr(err, "response_code", None)
         what = f"HTTP {code}: " if code else ""

@@ -12,6 +12,7 @@ from ciswitch.gitlab_api.client import (
     TOKEN_ENV,
     GitLabAPIError,
     GitLabClient,
+    check_url,
     from_environment,
 )
 from ciswitch.gitlab_api.values import (
@@ -46,5 +47,6 @@ __all__ = [
     "VariableChange",
     "VariableInfo",
     "VariableSurvey",
+    "check_url",
     "from_environment",
 ]

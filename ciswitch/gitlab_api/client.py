@@ -83,6 +83,12 @@ def _check_url(url: str) -> str:
     return url.rstrip("/")
 
 
+def check_url(url: str) -> str:
+    """``--gitlab-url`` checked as a client checks it (http(s), a host, no credentials), for
+    commands that take the option before they build a client."""
+    return _check_url(url)
+
+
 def _enc(ref: str | int) -> str:
     return quote(str(ref), safe="")
 

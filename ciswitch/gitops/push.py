@@ -57,15 +57,19 @@ class MergeRequestOptions:
 
 
 def push_command(
-    remote: str, branch: str, options: Iterable[str], *, force_with_lease: str | None = None
+    remote: str, branch: str, options: Iterable[str], *, force_with_lease: str | None = None,
+    source: str | None = None,
 ) -> list[str]:
-    """The ``git push`` command line :func:`push_branch` runs (shown by ``--dry-run``)."""
-    cmd = ["git", "push", "--porcelain", "--set-upstream"]
+    """The ``git push`` command line :func:`push_branch` runs (shown by ``--dry-run``).
+
+    ``source`` pushes that commit to the remote's ``branch`` instead of the local branch of
+    the same name: a plain push, which the remote refuses unless it is a fast-forward."""
+    cmd = ["git", "push", "--porcelain"] + ([] if source else ["--set-upstream"])
     if force_with_lease is not None:
         cmd.append(f"--force-with-lease=refs/heads/{branch}:{force_with_lease}")
     for option in options:
         cmd += ["--push-option", option]
-    cmd += [remote, f"refs/heads/{branch}:refs/heads/{branch}"]
+    cmd += [remote, f"{source or 'refs/heads/' + branch}:refs/heads/{branch}"]
     return cmd
 
 
@@ -136,8 +140,10 @@ def push_branch(
     options: Sequence[str],
     *,
     force_with_lease: str | None = None,
+    source: str | None = None,
 ) -> PushResult:
-    """Push ``refs/heads/<branch>`` to the same name on ``remote`` with push options.
+    """Push ``refs/heads/<branch>`` (or the commit ``source``) to ``branch`` on ``remote``
+    with push options.
 
     Raises :class:`CiswitchError` (redacted, one line, with the remote's reason) when git
     fails or any ref update is rejected. ``force_with_lease`` is the remote sha expected to be
@@ -149,7 +155,8 @@ def push_branch(
     """
     get_remote(repo, remote)
     check_push_allowed()
-    command = push_command(remote, branch, options, force_with_lease=force_with_lease)
+    command = push_command(remote, branch, options, force_with_lease=force_with_lease,
+                           source=source)
     proc = git_process(
         [*command[1:-2], "--", *command[-2:]],
         cwd=repo.working_dir, env=_git_env(), stdin=subprocess.DEVNULL,

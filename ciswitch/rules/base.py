@@ -72,6 +72,19 @@ def in_jobs(jobs: tuple[str, ...], word: str = "in") -> str:
     return f" {word} {jobs_text(jobs)}" if jobs else ""
 
 
+def reached(place: Place, word: str = "in") -> str:
+    """Who runs a place, for a message: `` in jobs a, b``; for a place only hidden templates
+    hold (no job extends or references them, or every job overrides it) that no job does,
+    naming the templates as templates, never as jobs; nothing for a script linted alone."""
+    if place.jobs or not place.hidden_jobs:
+        return in_jobs(place.affected_jobs, word)
+    names = sorted(place.hidden_jobs)
+    what = f"template{'s' if len(names) > 1 else ''} {', '.join(names)}"
+    if word == "in":
+        return f" in {what}, which no job runs"
+    return f" {word} no job (only {what})"
+
+
 def jobs_text(jobs: tuple[str, ...]) -> str:
     if not jobs:
         return "no job runs it"

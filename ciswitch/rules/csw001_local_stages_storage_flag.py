@@ -5,7 +5,16 @@ Finds `--stages-storage :local`, `--stages-storage=:local`, `-s :local`, `-s=:lo
 `-s:local` (quoted or not, or through a variable such as `-s $STORAGE` whose value is `:local`)
 on werf 1.1 commands that take a stages storage (`build`, `publish`, `build-and-publish`, `run`,
 `deploy`, `dismiss`, `cleanup`, `purge`, `stages`/`images`/`managed-images` subcommands, ...),
-in `.gitlab-ci.yml`, its local includes and the scripts its jobs run.
+in `.gitlab-ci.yml`, its local includes, the child pipelines of `trigger: include:` local
+files and the scripts its jobs run. A list of flags held in a CI variable and expanded unquoted
+(`werf deploy $WERF_EXTRA_ARGS` with `WERF_EXTRA_ARGS: "--stages-storage :local --log-verbose"`)
+is split into words by the shell, so the flag inside the value counts too; it is reported and
+fixed inside the variable's value (a quoted `"$WERF_EXTRA_ARGS"` is one word, never a flag).
+
+A finding names the jobs that run the place, also when they reach it through `extends`,
+`!reference`, an anchor or `<<:`; job Y of the child pipeline of trigger job X is named
+"Y of the child pipeline of X". A hidden template is never named as a job: a place only a
+template holds says that no job runs it.
 
 ## Why is this bad?
 `:local` keeps werf's stages on one runner, so only that host can build. Once
@@ -30,13 +39,14 @@ build:
 
 ## Fix safety
 Safe when the job runs `werf ci-env` (or sets another stages storage): the fix removes the flag
-and its value and nothing else. When it does not, the fix is offered only with
-`--to ADDRESS`, which replaces `:local` by that address. On `werf dismiss` the flag only chooses
-the synchronization default (`:local` with or without it), so removing it is always safe there.
-A flag anywhere on the command line counts, also between a group and its subcommand
-(`werf stages -s :local cleanup`), behind wrappers (`timeout 600 sudo -E`, `nice`, `ionice`,
-`stdbuf`, `env A=1`, `xargs`, ...), through a variable holding werf's path (`"$WERF_BIN" build`)
-and inside `bash -c '...'` strings.
+and its value and nothing else (a variable's value left with no word becomes `""`). When it
+does not, the fix is offered only with `--to ADDRESS`, which replaces `:local` by that address.
+Only real jobs decide: a template no job uses does not block the fix. On `werf dismiss` the flag
+only chooses the synchronization default (`:local` with or without it), so removing it is
+always safe there. A flag anywhere on the command line counts, also between a group and its
+subcommand (`werf stages -s :local cleanup`), behind wrappers (`timeout 600 sudo -E`, `nice`,
+`ionice`, `stdbuf`, `env A=1`, `xargs`, ...), through a variable holding werf's path
+(`"$WERF_BIN" build`) and inside `bash -c '...'` strings.
 """
 
 from __future__ import annotations
@@ -46,7 +56,7 @@ from collections.abc import Iterator
 
 from ciswitch.analysis.facts import Facts, FlagAt, Kind
 from ciswitch.model import Finding, Fix, Severity
-from ciswitch.rules.base import Rule, RuleOptions, finding, in_jobs, storage_tail
+from ciswitch.rules.base import Rule, RuleOptions, finding, reached, storage_tail
 
 CODE = "CSW001"
 SEVERITY = Severity.ERROR
@@ -73,7 +83,7 @@ def check(facts: Facts, options: RuleOptions) -> Iterator[Finding]:
             else "remove it; werf ci-env gitlab sets $CI_REGISTRY_IMAGE/stages"
         )
         tail, blocked = storage_tail(place, options, advice)
-        message = f"{spelled} :local{via}{in_jobs(place.affected_jobs)}: {tail}"
+        message = f"{spelled} :local{via}{reached(place)}: {tail}"
         yield finding(
             CODE,
             place,

@@ -1,10 +1,23 @@
 """``WERF_STAGES_STORAGE`` is set to ``:local``.
 
 ## What it does
-Finds `WERF_STAGES_STORAGE: ":local"` under `variables:` (global, `default:`, a job or a hidden
-template, plain or `{value: ...}` form) and `WERF_STAGES_STORAGE=:local` set in a script:
-`export`, `declare -x`, a plain assignment, or an environment prefix
-(`WERF_STAGES_STORAGE=:local werf build`).
+Finds `WERF_STAGES_STORAGE: ":local"` wherever GitLab defines variables: global `variables:`,
+`default:`, a job or a hidden template (also through `extends`, `<<:` with one anchor or a list
+of them, `variables: !reference [.tpl, variables]` and a value
+`!reference [.tpl, variables, KEY]`), the `variables:` of a job's `rules:` entries and of
+`workflow: rules:` entries, `parallel: matrix:` entries, and the variables a trigger job passes
+to its child pipeline. Keys may be quoted, the value plain or in the
+`{value:, description:, expand:}` form, with spaces or a comment after it, or a `$VAR` /
+`${VAR}` that resolves to `:local` through other variables (not with `expand: false`). It also
+finds `WERF_STAGES_STORAGE=:local` set in a script: `export`, `declare -x`, a plain assignment,
+or an environment prefix (`WERF_STAGES_STORAGE=:local werf build`).
+
+Which definition a job runs with follows GitLab's "CI/CD variable precedence": global
+variables < `workflow: rules:` variables < the job's own < its `rules:` and `parallel: matrix:`
+variables < trigger variables from the parent pipeline (a child job's own value does not win
+over them; `inherit: variables: false` and `trigger: forward: yaml_variables: false` pass none
+down). A definition that holds only when a rule matches (or in one matrix combination) is
+reported with the jobs it may reach, together with the lower definitions that hold otherwise.
 
 ## Why is this bad?
 `werf ci-env gitlab` exports `WERF_STAGES_STORAGE=$CI_REGISTRY_IMAGE/stages` but skips every
@@ -24,6 +37,10 @@ Remove the variable and let `werf ci-env gitlab` set it.
 Safe when every job that reads the variable runs `werf ci-env`: the fix removes the entry (the
 whole `variables:` key when it was the only entry), the list item, or only the assignment.
 Otherwise the fix is offered only with `--to ADDRESS`, which sets the variable to that address.
+A job that keeps another stages storage once the `:local` definitions are gone (its own value
+under a `rules:` or trigger one) does not block the removal. One value of a matrix list
+(`WERF_STAGES_STORAGE: [":local", other]`) and the only entry of an anchored mapping are left
+for a hand edit.
 """
 
 from __future__ import annotations
@@ -35,7 +52,7 @@ from typing import Any
 from ciswitch.analysis.entries import variable_fix
 from ciswitch.analysis.facts import AssignmentAt, Facts, Kind, Payload, VariableEntry
 from ciswitch.model import Finding, Fix, Severity
-from ciswitch.rules.base import Rule, RuleOptions, finding, in_jobs, storage_tail
+from ciswitch.rules.base import Rule, RuleOptions, finding, reached, storage_tail
 
 CODE = "CSW002"
 SEVERITY = Severity.ERROR
@@ -72,7 +89,8 @@ def check(facts: Facts, options: RuleOptions) -> Iterator[Finding]:
         )
         message = (
             f"WERF_STAGES_STORAGE=:local{via} {where}"
-            f"{',' if place.affected_jobs else ''}{in_jobs(place.affected_jobs, 'used by')}: {tail}"
+            f"{',' if place.affected_jobs or place.only_templates else ''}"
+            f"{reached(place, 'used by')}: {tail}"
         )
         yield finding(CODE, place, message, SEVERITY, make, blocked)
 

@@ -44,7 +44,7 @@ from ciswitch.analysis.facts import (
     VariableEntry,
 )
 from ciswitch.model import Finding, Fix, Severity
-from ciswitch.rules.base import Rule, RuleOptions, finding, in_jobs
+from ciswitch.rules.base import Rule, RuleOptions, finding, reached
 
 CODE = "CSW003"
 SEVERITY = Severity.WARNING
@@ -83,7 +83,7 @@ def check(facts: Facts, options: RuleOptions) -> Iterator[Finding]:
             return fix_recipe(what, parents)
 
         message = (
-            f":local synchronization{in_jobs(place.affected_jobs)}: only one host "
+            f":local synchronization{reached(place)}: only one host "
             "may run werf for the project; remove it to use the distributed lock "
             "(unsafe fix: changes the locking backend)"
         )

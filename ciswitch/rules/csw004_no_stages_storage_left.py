@@ -2,7 +2,9 @@
 
 ## What it does
 Finds werf commands that take a stages storage, get `:local` (by flag or variable), and run
-in a job (or script) with no `werf ci-env` before them and no other stages storage.
+in a job (or script) with no `werf ci-env` before them and no other stages storage. Not
+`werf dismiss`: it reads the stages storage only to choose its synchronization default, which
+is `:local` with or without it, so it runs the same once `:local` is removed.
 
 ## Why is this bad?
 werf 1.1 has no default stages storage: removing `:local` alone makes the command fail with
@@ -36,7 +38,7 @@ from collections.abc import Iterator
 
 from ciswitch.analysis.facts import CallAt, Facts, Kind
 from ciswitch.model import Finding, Severity
-from ciswitch.rules.base import Rule, RuleOptions, finding, in_jobs
+from ciswitch.rules.base import Rule, RuleOptions, finding, reached
 
 CODE = "CSW004"
 SEVERITY = Severity.ERROR
@@ -50,8 +52,9 @@ def check(facts: Facts, options: RuleOptions) -> Iterator[Finding]:
         what = place.what
         assert isinstance(what, CallAt)
         command = " ".join(("werf", *what.call.subcommand))
+        where = reached(place) + ("," if place.only_templates else "")
         message = (
-            f"{command}{in_jobs(place.affected_jobs)} has no werf ci-env and no "
+            f"{command}{where} has no werf ci-env and no "
             "other stages storage: removing :local would leave it with none; add "
             "`source $(werf ci-env gitlab --as-file)` or pass --to ADDRESS"
         )

@@ -13,7 +13,8 @@ removes ``:local`` is ready to merge:
    (``stages-storage-address`` in that tree's ``.ciswitch.toml``, or ``--to``); a file that
    cannot be read fails the check, since ``:local`` may hide there;
 3. ``coverage``: includes and scripts the lint could not follow are listed, never counted as
-   clean (``not-checked``, which does not block);
+   clean (``not-checked``, which does not block unless the branch's configuration says
+   ``strict = true``);
 4. ``merge-request`` and ``pipeline``, with a GitLab token (``GITLAB_TOKEN``): the merge request
    from that branch exists and its latest pipeline succeeded on the commit linted in 2.
 
@@ -243,8 +244,11 @@ def lint_checks(repo: git.Repo, remote: str, branch: str, sha: str, to: str | No
     if result.not_checked:
         first_gap = result.not_checked[0]
         more = f" (and {len(result.not_checked) - 1} more)" if len(result.not_checked) > 1 else ""
-        coverage = Check("coverage", "places not followed", "not-checked",
-                         f"{first_gap.where()}: {first_gap.message}{more}")
+        # ``strict = true`` in the branch's configuration: every place must be checked
+        state: CheckState = "failed" if result.strict else "not-checked"
+        why = " (strict = true: every place must be checked)" if result.strict else ""
+        coverage = Check("coverage", "places not followed", state,
+                         f"{first_gap.where()}: {first_gap.message}{more}{why}")
     else:
         coverage = Check("coverage", "places not followed", "passed",
                          "every include and script of the branch was read")

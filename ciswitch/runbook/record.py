@@ -27,6 +27,13 @@ class StepRecord:
     at: str
     block_file: str | None = None
 
+    def timestamp(self) -> float | None:
+        """``at`` in seconds since the epoch (None when it cannot be read)."""
+        try:
+            return datetime.fromisoformat(self.at).timestamp()
+        except ValueError:
+            return None
+
 
 def record_path(root: Path) -> Path | None:
     """The record file of the clone at ``root`` (None outside a git repository)."""

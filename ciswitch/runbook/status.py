@@ -13,10 +13,13 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ciswitch.errors import CiswitchError
 from ciswitch.runbook.facts import ProjectName, StagesAddress, WerfInfo
+
+if TYPE_CHECKING:
+    import git
 
 #: the phases, in runbook order
 PHASES = (
@@ -76,6 +79,11 @@ class ProjectStatus:
     revert_branches: list[str] = field(default_factory=list)
     #: the runner steps ``plan --run`` recorded in this clone, oldest first
     steps_run: list[str] = field(default_factory=list)
+    #: when each of ``steps_run`` ran (seconds since the epoch; None when unreadable)
+    steps_at: list[float | None] = field(default_factory=list)
+    #: the committer time of ``switch_commit``: steps recorded before it belong to an
+    #: earlier switch (the project switched again after a rollback)
+    switch_time: int | None = None
     block_file: Path | None = None
     block_exists: bool | None = None
     #: None when the branches were not scanned
@@ -141,7 +149,7 @@ def _remote_side(status: ProjectStatus, root: Path, *, fetch: bool, scan: bool) 
     """The default branch (switch and revert commits) and the other branches."""
     from ciswitch import branch_scan, gitops
     from ciswitch.runbook.guard import lint_checks
-    from ciswitch.runbook.revert import REVERT_VALUE, reverted_by
+    from ciswitch.runbook.revert import reverted_by
 
     repo = gitops.open_repo(root)
     try:
@@ -174,22 +182,43 @@ def _remote_side(status: ProjectStatus, root: Path, *, fetch: bool, scan: bool) 
     if base is None:
         status.problems.append(f"{status.remote}/{status.default_branch} is not fetched")
         return
-    reverts = gitops.refs_with_trailer(repo, f"refs/remotes/{status.remote}/", value=REVERT_VALUE)
-    prefix = f"refs/remotes/{status.remote}/"
-    status.revert_branches = sorted(
-        ref[len(prefix):] for ref in reverts
-        if ref[len(prefix):] not in (status.default_branch, "HEAD"))
     found = gitops.trailer_commits(repo, base, max_count=1)
     if found:
         status.switch_commit = found[0]
-        status.switch_subject = gitops.run_git(repo, "cannot read the commit", "log", "-1",
-                                            "--format=%s", found[0]).strip()
+        subject, _, stamp = gitops.run_git(repo, "cannot read the commit", "log", "-1",
+                                           "--format=%s%x00%ct", found[0]).strip().rpartition("\0")
+        status.switch_subject = subject
+        status.switch_time = int(stamp) if stamp.isdigit() else None
         status.revert_commit = reverted_by(repo, base, found[0])
+        if status.revert_commit is None:
+            status.revert_branches = _revert_branches(repo, status, base, found[0])
+
+
+def _revert_branches(repo: git.Repo, status: ProjectStatus, base: str, switch: str
+                     ) -> list[str]:
+    """Remote branches carrying a ciswitch revert of ``switch`` that is not on the default
+    branch yet (the revert's merge request is open)."""
+    from ciswitch import gitops
+    from ciswitch.runbook.revert import REVERT_VALUE
+
+    prefix = f"refs/remotes/{status.remote}/"
+    names: list[str] = []
+    for ref in sorted(gitops.refs_with_trailer(repo, prefix, value=REVERT_VALUE)):
+        name = ref[len(prefix):]
+        if name in (status.default_branch, "HEAD"):
+            continue
+        pending = gitops.trailer_commits(repo, f"{base}..{ref}", value=REVERT_VALUE,
+                                         max_count=1)
+        if pending and gitops.is_ancestor(repo, switch, pending[0]):
+            names.append(name)
+    return names
 
 
 def _rollback_step(status: ProjectStatus) -> bool:
     """The rollback phases (see :data:`PHASES`); False when no rollback is under way."""
-    after_switch = since_last_switch(status.steps_run)
+    current = [step for step, at in zip(status.steps_run, status.steps_at, strict=True)
+               if status.switch_time is None or at is None or at >= status.switch_time]
+    after_switch = since_last_switch(current)
     restored = "rollback-sync" in after_switch
     unblocked = "unblock" in after_switch
     if status.switch_commit and status.revert_commit:
@@ -322,7 +351,9 @@ def project_status(
 
     status = ProjectStatus(str(root), ProjectName(None, ""), StagesAddress(None, ""), werf,
                            remote=remote, to=to)
-    status.steps_run = [r.step for r in read_steps(root)]
+    records = read_steps(root)
+    status.steps_run = [r.step for r in records]
+    status.steps_at = [r.timestamp() for r in records]
     _work_tree(status, root)
     facts = gather_facts(
         ws, repo=str(root), project=project, to=to or status.config_address,

@@ -2,10 +2,12 @@
 
 Real projects hide their werf calls in ``ci/build.sh`` or ``deploy.py``; cleaning
 ``.gitlab-ci.yml`` alone would leave ``-s :local`` in them and break the first pipeline after the
-switch. GitLab runs a job's script from the repository root, so relative paths (and
-``$CI_PROJECT_DIR/...``) resolve from there. Every read goes through the :class:`Workspace`,
-which refuses paths that leave the repository; what cannot be resolved is reported as "not
-followed" rather than guessed.
+switch.
+GitLab starts a job's shell in the repository root; relative paths resolve from the working
+directory the shell has reached (``cd``, ``pushd``/``popd``, carried across the script items of
+one session by the replay, kept inside ``( )``), ``$CI_PROJECT_DIR/...`` from the root. Every
+read goes through the :class:`Workspace`, which refuses paths that leave the repository; what
+cannot be resolved is reported as "not followed" rather than guessed.
 """
 
 from __future__ import annotations
@@ -234,6 +236,25 @@ def _change_directory(
     if command == "pushd":
         return target, (*stack, cwd)
     return target, stack
+
+
+_SIMPLE_CD = re.compile(
+    r"[ \t]*(cd|pushd)[ \t]+([A-Za-z0-9_][A-Za-z0-9_.+@-]*(?:/[A-Za-z0-9_.+@-]+)*/?)[ \t]*"
+)
+
+
+def directory_after(text: str, ws: Workspace, cwd: str | None) -> str | None:
+    """The working directory after ``text`` (started in ``cwd``). A lone ``cd k8s`` is read
+    without the shell parser; anything else is parsed."""
+    match = _SIMPLE_CD.fullmatch(text.strip("\n"))
+    if match is not None and match.group(1) == "cd":
+        if cwd is None:
+            return None
+        try:
+            return normalize(posixpath.join(cwd, match.group(2)))
+        except CiswitchError:
+            return None
+    return script_runs_in(text, ws, cwd, force=True).cwd
 
 
 class _UnknownDirectory(Exception):

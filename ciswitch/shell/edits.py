@@ -101,6 +101,8 @@ def flag_removal(text: str, call: WerfCall, flag: FlagUse) -> tuple[int, int, st
     del call  # the span of the flag says it all; kept for a uniform signature
     start, end = flag.start, flag.end
     before = gap_before(text, start)
+    if before == 0 and end < len(text.rstrip()) and "\n" not in text[end : gap_after(text, end)]:
+        return start, gap_after(text, end), ""  # first word of a value: the blanks after go
     if "\n" not in text[before:start]:
         return before, end, ""
     after = gap_after(text, end)

@@ -26,7 +26,8 @@ committed with the copy, as gitlab-ci-local resolves local includes among git's 
 
 Child pipelines: a job with ``trigger: include:`` of local files is expanded again with
 ``--file`` set to each child file; the child's jobs get the trigger job's variables (and the
-parent's global ones) over their own, as GitLab passes them down.
+parent's global ones it inherits) over their own, as GitLab passes them down (none with
+``trigger: forward: yaml_variables: false``).
 """
 
 from __future__ import annotations
@@ -328,6 +329,24 @@ def _trigger_files(data: dict[str, Any]) -> list[str]:
     return [f.lstrip("/") for f in files]
 
 
+def _passed_down(preview: dict[str, Any], data: dict[str, Any]) -> dict[str, str]:
+    """The variables a trigger job passes to its child: its own and the global ones it
+    inherits (``inherit: variables:``), none with ``trigger: forward: yaml_variables: false``
+    (GitLab's "Downstream pipelines" page)."""
+    trigger = data.get("trigger")
+    forward = trigger.get("forward") if isinstance(trigger, dict) else None
+    if isinstance(forward, dict) and forward.get("yaml_variables") is False:
+        return {}
+    global_vars = _variables(preview.get("variables"))
+    inherit = data.get("inherit")
+    inherited = inherit.get("variables", True) if isinstance(inherit, dict) else True
+    if inherited is False:
+        global_vars = {}
+    elif isinstance(inherited, list):
+        global_vars = {k: v for k, v in global_vars.items() if k in inherited}
+    return {**global_vars, **_variables(data.get("variables"))}
+
+
 def _expand(exe: str, work: Path, home: Path, file: str, passed: dict[str, str],
             parent: str, depth: int) -> list[Job]:
     out = _run(exe, work, home, "--file", file, "--list-json")
@@ -350,7 +369,7 @@ def _expand(exe: str, work: Path, home: Path, file: str, passed: dict[str, str],
             data = preview.get(_base_name(job.name, preview))
             assert isinstance(data, dict)
             for child in _trigger_files(data):
-                down = {**_variables(preview.get("variables")), **_variables(data.get("variables"))}
+                down = _passed_down(preview, data)
                 jobs.extend(_expand(exe, work, home, child, down, job.name, depth + 1))
     return jobs
 

@@ -3,7 +3,9 @@
 GitLab builds a job from many places: included files (merged deeply, the including file last),
 ``extends`` chains (mappings merged deeply, lists replaced), YAML anchors and ``<<:`` merges,
 ``!reference`` tags, ``default:`` and the legacy top-level ``before_script``/``after_script``,
-``inherit:``, global and job ``variables``. This module follows all of it while keeping, for
+``inherit:``, variables from everywhere GitLab has them (global, ``workflow: rules:``, the
+job's own, its ``rules:`` and ``parallel: matrix:``, trigger variables from a parent pipeline)
+and child pipelines of ``trigger: include:``. This module follows all of it while keeping, for
 every script line and variable, the exact node (and so the exact file position) it came from.
 Values are never copied: a merged configuration is a tree of :class:`Merged` mappings whose
 leaves are :class:`Loc` references to the original nodes.
@@ -12,24 +14,55 @@ leaves are :class:`Loc` references to the original nodes.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from ciswitch.config import DEFAULT_CI_CONFIG
 from ciswitch.errors import CiswitchError
+from ciswitch.gitlab.children import follow_children
+from ciswitch.gitlab.model import (
+    MAX_REFERENCE_DEPTH,
+    Job,
+    Merged,
+    Pipeline,
+    ScriptLine,
+    Value,
+    Variable,
+    deep_merge,
+    to_merged,
+)
+from ciswitch.gitlab.references import resolve_reference, script_lines
+from ciswitch.gitlab.variables import (
+    job_candidates,
+    job_definitions,
+    matrix_variables,
+    resolve_value,
+    rules_variables,
+    variables_of,
+)
 from ciswitch.model import NotChecked, NotCheckedKind, Notice, Problem
 from ciswitch.source import SourceFile, read_source
 from ciswitch.workspace import Workspace, glob_files, normalize
-from ciswitch.yaml.nodes import (
-    REFERENCE_TAG,
-    Entry,
-    Loc,
-    is_map,
-    is_null,
-    is_scalar,
-    is_seq,
-    mapping_entries,
-)
+from ciswitch.yaml.nodes import Entry, Loc, is_map, is_scalar, is_seq, mapping_entries
+
+__all__ = [
+    "MAX_REFERENCE_DEPTH",
+    "RESERVED_KEYS",
+    "SCRIPT_KEYS",
+    "Job",
+    "Merged",
+    "Pipeline",
+    "ScriptLine",
+    "Value",
+    "Variable",
+    "config_document",
+    "deep_merge",
+    "job_candidates",
+    "job_definitions",
+    "load_pipeline",
+    "resolve_reference",
+    "resolve_value",
+    "to_merged",
+]
 
 #: top-level keys that are not jobs
 RESERVED_KEYS = frozenset(
@@ -51,117 +84,6 @@ RESERVED_KEYS = frozenset(
 )
 SCRIPT_KEYS = ("before_script", "script", "after_script")
 MAX_EXTENDS_DEPTH = 11
-MAX_REFERENCE_DEPTH = 10
-
-
-@dataclass(slots=True)
-class Merged:
-    """A mapping assembled from one or more YAML mappings (includes, extends, merges)."""
-
-    entries: dict[str, Entry] = field(default_factory=dict)
-    children: dict[str, Merged] = field(default_factory=dict)
-
-    def get(self, key: str) -> Value | None:
-        if key in self.children:
-            return self.children[key]
-        entry = self.entries.get(key)
-        return None if entry is None else entry.value_loc
-
-    def names(self) -> list[str]:
-        return list(dict.fromkeys([*self.entries, *self.children]))
-
-
-Value = Merged | Loc
-
-
-def to_merged(
-    file: SourceFile, node: Any, notices: list[Notice], parents: dict[int, Entry] | None = None
-) -> Merged:
-    """Turn a YAML mapping (with ``<<:`` resolved) into a :class:`Merged` tree.
-
-    ``parents`` collects, for every mapping node, the entry that holds it (keyed by identity),
-    so that a fix emptying a mapping can remove its key too."""
-    merged = Merged()
-    for name, entry in mapping_entries(file, node, notices).items():
-        merged.entries[name] = entry
-        if is_map(entry.value):
-            if parents is not None:
-                parents.setdefault(id(entry.value), entry)
-            merged.children[name] = to_merged(file, entry.value, notices, parents)
-    return merged
-
-
-def deep_merge(base: Merged, over: Merged) -> Merged:
-    """GitLab's deep merge: mappings merge key by key, anything else is replaced."""
-    result = Merged(dict(base.entries), dict(base.children))
-    for name in over.names():
-        if name in over.children and name in result.children:
-            result.children[name] = deep_merge(result.children[name], over.children[name])
-        elif name in over.children:
-            result.children[name] = over.children[name]
-        else:
-            result.children.pop(name, None)
-        if name in over.entries:
-            result.entries[name] = over.entries[name]
-    return result
-
-
-@dataclass(frozen=True, slots=True)
-class ScriptLine:
-    """One script item a job runs, with the section it runs in."""
-
-    loc: Loc
-    section: str  # before_script | script | after_script
-    #: the sequence node holding this item (None for a bare string script)
-    parent: Any = None
-
-
-@dataclass(frozen=True, slots=True)
-class Variable:
-    """A CI variable definition: the entry (for removal) and the scalar holding its value."""
-
-    name: str
-    entry: Entry
-    value: Loc | None  # the value scalar (plain value or the ``value:`` of the long form)
-    scope: str  # "global" | "default" | "job"
-
-    @property
-    def text(self) -> str | None:
-        if self.value is None or not is_scalar(self.value.node) or is_null(self.value.node):
-            return None
-        return str(self.value.node.value)
-
-
-@dataclass(slots=True)
-class Job:
-    """A job (or hidden template) with its effective configuration after all merging."""
-
-    name: str
-    file: SourceFile
-    config: Merged
-    hidden: bool
-    before_script: list[ScriptLine] = field(default_factory=list)
-    script: list[ScriptLine] = field(default_factory=list)
-    after_script: list[ScriptLine] = field(default_factory=list)
-    variables: dict[str, Variable] = field(default_factory=dict)
-
-
-@dataclass
-class Pipeline:
-    """The whole CI configuration of a repository as GitLab would assemble it."""
-
-    files: list[SourceFile]
-    config: Merged
-    jobs: dict[str, Job]
-    global_variables: dict[str, Variable]
-    problems: list[Problem]
-    notices: list[Notice]
-    #: every variables: entry defined anywhere (global, default, each job's own, hidden jobs)
-    variable_definitions: list[Variable]
-    #: mapping node id -> the entry holding it (see :func:`to_merged`)
-    parents: dict[int, Entry] = field(default_factory=dict)
-    #: what the pipeline takes from outside the repository (includes, child pipelines)
-    not_checked: list[NotChecked] = field(default_factory=list)
 
 
 def config_document(file: SourceFile) -> Any | None:
@@ -330,43 +252,58 @@ def load_pipeline(
     known: Mapping[str, SourceFile] | None = None,
 ) -> Pipeline:
     """Assemble the pipeline of ``ci_config`` and its includes (``known``: files already
-    decoded and composed, by path, taken instead of reading the workspace)."""
-    loader = _Loader(workspace, known)
-    config = loader.load(ci_config, None) or Merged()
-    pipeline = Pipeline(
-        loader.files, config, {}, {}, loader.problems, loader.notices, [], loader.parents,
-        loader.not_checked,
-    )
-    _build(pipeline)
+    decoded and composed, by path, taken instead of reading the workspace), with the child
+    pipelines its ``trigger: include:`` jobs start from local files."""
+    pipeline = _load(workspace, ci_config, known, None, {}, 0)
+    assert pipeline is not None
     return pipeline
 
 
-def _variables_of(value: Value | None, scope: str, notices: list[Notice]) -> dict[str, Variable]:
-    if not isinstance(value, Merged):
-        return {}
-    result: dict[str, Variable] = {}
-    for name, entry in value.entries.items():
-        node = entry.value
-        scalar: Loc | None = None
-        if is_scalar(node):
-            scalar = Loc(entry.file, node)
-        elif is_map(node):
-            inner = mapping_entries(entry.file, node).get("value")
-            if inner is not None and is_scalar(inner.value):
-                scalar = Loc(entry.file, inner.value)
-        result[name] = Variable(name, entry, scalar, scope)
-    return result
+def _load(
+    workspace: Workspace,
+    ci_config: str | list[tuple[str, str, int]],
+    known: Mapping[str, SourceFile] | None,
+    parent_job: str | None,
+    upstream: dict[str, tuple[Variable, ...]],
+    depth: int,
+) -> Pipeline | None:
+    loader = _Loader(workspace, known)
+    if isinstance(ci_config, str):
+        config = loader.load(ci_config, None) or Merged()
+    else:
+        config = Merged()
+        for path, origin_path, origin_line in ci_config:
+            sub = loader.load(path, (origin_path, origin_line))
+            if sub is not None:
+                config = deep_merge(config, sub)
+    pipeline = Pipeline(
+        loader.files, config, {}, {}, loader.problems, loader.notices, [], loader.parents,
+        not_checked=loader.not_checked,
+    )
+    pipeline.parent_job = parent_job
+    _build(pipeline, upstream)
+    if parent_job is not None:
+        for job in pipeline.jobs.values():
+            job.name = f"{job.name} of the child pipeline of {parent_job}"
+    follow_children(pipeline, workspace, known, depth, _load)
+    return pipeline
 
 
-def _build(pipeline: Pipeline) -> None:
+def _build(pipeline: Pipeline, upstream: dict[str, tuple[Variable, ...]] | None = None) -> None:
+    """Resolve every job. A job's variables, lowest precedence first (GitLab's "CI/CD
+    variable precedence" and the ``rules:variables`` / ``workflow:rules:variables``
+    keyword pages): global (and ``default:``) variables it inherits, ``workflow: rules:``
+    variables (they override global ones), the job's own (with ``extends``), its ``rules:``
+    and ``parallel: matrix:`` variables (they override the job's), then the trigger
+    variables a parent pipeline passes down (the highest)."""
     config = pipeline.config
     notices = pipeline.notices
-    global_vars = _variables_of(config.get("variables"), "global", notices)
+    global_vars = variables_of(config.get("variables"), "global", notices, pipeline, {})
     pipeline.global_variables = global_vars
     pipeline.variable_definitions.extend(global_vars.values())
     default = config.get("default")
     default_map = default if isinstance(default, Merged) else Merged()
-    default_vars = _variables_of(default_map.get("variables"), "default", notices)
+    default_vars = variables_of(default_map.get("variables"), "default", notices, pipeline, {})
     pipeline.variable_definitions.extend(default_vars.values())
 
     raw_jobs: dict[str, Merged] = {}
@@ -381,9 +318,21 @@ def _build(pipeline: Pipeline) -> None:
     for name in raw_jobs:
         _resolve_job(name, 0, (name,), raw_jobs, resolved, pipeline)
 
+    workflow = config.get("workflow")
+    workflow_vars = rules_variables(
+        workflow.get("rules") if isinstance(workflow, Merged) else None,
+        "workflow rules",
+        pipeline,
+        resolved,
+        pipeline.notices,
+    )
+    pipeline.variable_definitions.extend(workflow_vars)
+    passed = [var for found in (upstream or {}).values() for var in reversed(found)]
+
     for name, merged in resolved.items():
         own = raw_jobs[name]
         job = Job(name, _file_of(own), merged, name.startswith("."))
+        job.bridge = merged.get("trigger") is not None
         inherit = merged.get("inherit")
         inherit_default = _inherit(inherit, "default")
         inherit_vars = _inherit(inherit, "variables")
@@ -391,18 +340,32 @@ def _build(pipeline: Pipeline) -> None:
             value = merged.get(section)
             if value is None and section != "script" and _allows(inherit_default, section):
                 value = default_map.get(section) or config.get(section)
-            lines = _script_lines(value, section, resolved, pipeline, 0)
+            lines = script_lines(value, section, resolved, pipeline, 0)
             setattr(job, section, lines)
-        variables: dict[str, Variable] = {}
-        for var_name, var in {**global_vars, **default_vars}.items():
-            if _allows(inherit_vars, var_name):
-                variables[var_name] = var
-        own_vars = _variables_of(merged.get("variables"), "job", notices)
-        variables.update(own_vars)
-        job.variables = variables
-        for var in _variables_of(own.get("variables"), "job", notices).values():
+        inherited = [
+            var
+            for var in [*global_vars.values(), *default_vars.values(), *workflow_vars]
+            if _allows(inherit_vars, var.name)
+        ]
+        own_vars = variables_of(merged.get("variables"), "job", notices, pipeline, resolved)
+        rules_vars = rules_variables(
+            merged.get("rules"), "rules", pipeline, resolved, pipeline.notices
+        )
+        matrix_vars = matrix_variables(merged.get("parallel"), notices)
+        job.definitions = job_definitions(
+            [inherited, list(own_vars.values()), rules_vars, matrix_vars, passed]
+        )
+        job.candidates = job_candidates(job.definitions)
+        job.variables = {var_name: found[0] for var_name, found in job.candidates.items()}
+        for var in variables_of(own.get("variables"), "job", notices, pipeline, resolved).values():
             pipeline.variable_definitions.append(var)
+        pipeline.variable_definitions.extend(
+            rules_variables(own.get("rules"), "rules", pipeline, resolved)
+        )
+        pipeline.variable_definitions.extend(matrix_variables(own.get("parallel"), []))
         pipeline.jobs[name] = job
+    # A job's own definitions are read twice (merged and as written): say each thing once.
+    pipeline.notices[:] = dict.fromkeys(pipeline.notices)
 
 
 def _resolve_job(
@@ -491,47 +454,3 @@ def _allows(inherit: bool | list[str], key: str) -> bool:
     return inherit if isinstance(inherit, bool) else key in inherit
 
 
-def _script_lines(
-    value: Value | None,
-    section: str,
-    jobs: dict[str, Merged],
-    pipeline: Pipeline,
-    depth: int,
-    parent: Any = None,
-) -> list[ScriptLine]:
-    """Flatten a script value: a string, a list, nested lists, ``!reference`` tags."""
-    if not isinstance(value, Loc):
-        return []
-    node = value.node
-    if is_scalar(node):
-        return [] if is_null(node) else [ScriptLine(value, section, parent)]
-    if not is_seq(node):
-        return []
-    if node.tag == REFERENCE_TAG:
-        target = _resolve_reference(value, jobs, pipeline, depth)
-        return _script_lines(target, section, jobs, pipeline, depth + 1)
-    lines: list[ScriptLine] = []
-    for item in node.value:
-        lines.extend(_script_lines(Loc(value.file, item), section, jobs, pipeline, depth, node))
-    return lines
-
-
-def _resolve_reference(
-    value: Loc, jobs: dict[str, Merged], pipeline: Pipeline, depth: int
-) -> Value | None:
-    """``!reference [job, key, ...]``: the node it points at, or None (with a problem)."""
-    path = [str(n.value) for n in value.node.value if is_scalar(n)]
-    line = int(value.node.start_mark.line) + 1
-    if depth >= MAX_REFERENCE_DEPTH:
-        pipeline.problems.append(Problem(value.file.path, "!reference nesting too deep", line))
-        return None
-    if not path:
-        return None
-    current: Value | None = jobs.get(path[0]) or pipeline.config.get(path[0])
-    for key in path[1:]:
-        current = current.get(key) if isinstance(current, Merged) else None
-    if current is None:
-        pipeline.notices.append(
-            Notice(value.file.path, f"!reference [{', '.join(path)}] points at nothing", line)
-        )
-    return current

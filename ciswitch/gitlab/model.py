@@ -1,0 +1,158 @@
+"""The values of the CI model: merged mappings, script lines, variable definitions, jobs and
+pipelines (see :mod:`ciswitch.gitlab`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from ciswitch.model import NotChecked, Notice, Problem
+from ciswitch.source import SourceFile
+from ciswitch.yaml.nodes import Entry, Loc, is_map, is_null, is_scalar, mapping_entries
+
+MAX_REFERENCE_DEPTH = 10
+
+
+@dataclass(slots=True)
+class Merged:
+    """A mapping assembled from one or more YAML mappings (includes, extends, merges)."""
+
+    entries: dict[str, Entry] = field(default_factory=dict)
+    children: dict[str, Merged] = field(default_factory=dict)
+
+    def get(self, key: str) -> Value | None:
+        if key in self.children:
+            return self.children[key]
+        entry = self.entries.get(key)
+        return None if entry is None else entry.value_loc
+
+    def names(self) -> list[str]:
+        return list(dict.fromkeys([*self.entries, *self.children]))
+
+
+Value = Merged | Loc
+
+
+def to_merged(
+    file: SourceFile, node: Any, notices: list[Notice], parents: dict[int, Entry] | None = None
+) -> Merged:
+    """Turn a YAML mapping (with ``<<:`` resolved) into a :class:`Merged` tree.
+
+    ``parents`` collects, for every mapping node, the entry that holds it (keyed by identity),
+    so that a fix emptying a mapping can remove its key too."""
+    merged = Merged()
+    for name, entry in mapping_entries(file, node, notices).items():
+        merged.entries[name] = entry
+        if is_map(entry.value):
+            if parents is not None:
+                parents.setdefault(id(entry.value), entry)
+            merged.children[name] = to_merged(file, entry.value, notices, parents)
+    return merged
+
+
+def deep_merge(base: Merged, over: Merged) -> Merged:
+    """GitLab's deep merge: mappings merge key by key, anything else is replaced."""
+    result = Merged(dict(base.entries), dict(base.children))
+    for name in over.names():
+        if name in over.children and name in result.children:
+            result.children[name] = deep_merge(result.children[name], over.children[name])
+        elif name in over.children:
+            result.children[name] = over.children[name]
+        else:
+            result.children.pop(name, None)
+        if name in over.entries:
+            result.entries[name] = over.entries[name]
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptLine:
+    """One script item a job runs, with the section it runs in."""
+
+    loc: Loc
+    section: str  # before_script | script | after_script
+    #: the sequence node holding this item (None for a bare string script)
+    parent: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class Variable:
+    """A CI variable definition: the entry (for removal) and the scalar holding its value."""
+
+    name: str
+    entry: Entry
+    value: Loc | None  # the value scalar (plain value or the ``value:`` of the long form)
+    #: where it is defined, in GitLab's words: "global", "default", "workflow rules", "job",
+    #: "rules", "matrix", or "trigger" (passed down by the trigger job of a child pipeline)
+    scope: str
+    #: ``expand: false`` in the long form: GitLab does not expand ``$OTHER`` in the value
+    expand: bool = True
+    #: in effect only when a condition holds (a ``rules:`` entry matches, one ``parallel:
+    #: matrix:`` combination): a lower definition of the same name may be in effect instead
+    conditional: bool = False
+    #: the entry a ``!reference [.tpl, variables, KEY]`` value points at (the value's home)
+    source: Entry | None = None
+
+    @property
+    def text(self) -> str | None:
+        if self.value is None or not is_scalar(self.value.node) or is_null(self.value.node):
+            return None
+        return str(self.value.node.value)
+
+    def passed_down(self) -> Variable:
+        """The same definition as a child pipeline's jobs see it: a trigger variable."""
+        return Variable(
+            self.name, self.entry, self.value, "trigger", self.expand, self.conditional, self.source
+        )
+
+
+@dataclass(slots=True)
+class Job:
+    """A job (or hidden template) with its effective configuration after all merging."""
+
+    name: str
+    file: SourceFile
+    config: Merged
+    hidden: bool
+    before_script: list[ScriptLine] = field(default_factory=list)
+    script: list[ScriptLine] = field(default_factory=list)
+    after_script: list[ScriptLine] = field(default_factory=list)
+    #: the value of every variable when every condition holds (the highest definition)
+    variables: dict[str, Variable] = field(default_factory=dict)
+    #: every definition that may be in effect, the highest first, down to the first one that
+    #: holds unconditionally (see :func:`job_candidates`)
+    candidates: dict[str, tuple[Variable, ...]] = field(default_factory=dict)
+    #: every definition of each name the job has, the highest first (what is left in effect
+    #: once the higher ones are removed)
+    definitions: dict[str, tuple[Variable, ...]] = field(default_factory=dict)
+    #: a trigger job (``trigger:``): it runs no script, its variables go to the child pipeline
+    bridge: bool = False
+
+
+@dataclass
+class Pipeline:
+    """The whole CI configuration of a repository as GitLab would assemble it."""
+
+    files: list[SourceFile]
+    config: Merged
+    jobs: dict[str, Job]
+    global_variables: dict[str, Variable]
+    problems: list[Problem]
+    notices: list[Notice]
+    #: every variables: entry defined anywhere (global, default, each job's own, hidden jobs)
+    variable_definitions: list[Variable]
+    #: mapping node id -> the entry holding it (see :func:`to_merged`)
+    parents: dict[int, Entry] = field(default_factory=dict)
+    #: what the pipeline takes from outside the repository (includes, child pipelines)
+    not_checked: list[NotChecked] = field(default_factory=list)
+    #: the child pipelines of ``trigger: include:`` jobs with local files
+    children: list[Pipeline] = field(default_factory=list)
+    #: the trigger job (its label) whose child this pipeline is; None for the main pipeline
+    parent_job: str | None = None
+
+    def with_children(self) -> Iterator[Pipeline]:
+        """This pipeline and its child pipelines, depth first."""
+        yield self
+        for child in self.children:
+            yield from child.with_children()

@@ -1,0 +1,329 @@
+"""The whole procedure over a fleet of 10 projects, through the GitLab API stand-in.
+
+Real bare remotes on disk stand behind GitLab's clone URLs (git's ``insteadOf``), the werf
+stand-in plays werf and docker on the runner host, and the API stand-in records every request,
+so the order the procedure requires can be checked: every merge request is opened before the
+first switch, and the projects are switched and merged strictly one after the other.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from gitlab_standin import GitLabStandin
+from gitrepos import commit_all, git, isolate_git, make_bare, run_ciswitch, write_files
+
+TOKEN = "glpat-standin-user-token"
+BIN = Path(__file__).parent / "bin"
+BRANCH = "ciswitch/remote-stages-storage"
+REGISTRY = "registry.example.test"
+CI = """\
+stages: [build]
+build:
+  stage: build
+  script:
+    - source $(werf ci-env gitlab --as-file)
+    - werf build-and-publish --stages-storage :local
+"""
+
+
+def _project_files(name: str) -> dict[str, str | bytes]:
+    return {".gitlab-ci.yml": CI, "werf.yaml": f"project: {name}\nconfigVersion: 1\n"}
+
+
+@pytest.fixture
+def api() -> Iterator[GitLabStandin]:
+    with GitLabStandin({TOKEN: False}) as server:
+        yield server
+
+
+class Fleet:
+    """Ten projects on GitLab (the stand-in) with their repositories on disk."""
+
+    def __init__(self, tmp: Path, api: GitLabStandin, env: dict[str, str], count: int) -> None:
+        self.tmp, self.api = tmp, api
+        self.remotes = tmp / "remotes"
+        self.names = [f"p{i}" for i in range(count)]
+        self.projects: dict[str, dict[str, Any]] = {}
+        for name in self.names:
+            work = tmp / "work" / name
+            work.mkdir(parents=True)
+            git(work, "init", "-q", "-b", "main")
+            write_files(work, _project_files(name))
+            commit_all(work, "initial")
+            (self.remotes / "fleet").mkdir(parents=True, exist_ok=True)
+            bare = make_bare(self.remotes / "fleet" / f"{name}.git")
+            git(work, "remote", "add", "origin", str(bare))
+            git(work, "push", "-q", "origin", "main")
+            self.projects[name] = api.add_project(
+                f"fleet/{name}", http_url_to_repo=f"{api.url}/fleet/{name}.git")
+        git(tmp, "config", "--global", f"url.file://{self.remotes}/.insteadOf", f"{api.url}/")
+        self.werf_home = tmp / "werf-home"
+        self.stages = tmp / "local-stages"
+        self.stages.mkdir()
+        self.log = tmp / "werf.log"
+        self.env = {
+            **env, "GITLAB_TOKEN": TOKEN, "WERF_HOME": str(self.werf_home),
+            "WERF_STANDIN_STAGES": str(self.stages), "WERF_STANDIN_LOG": str(self.log),
+            "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+        }
+        api.on_merge = self._merge_on_disk
+
+    def bare(self, name: str) -> Path:
+        return self.remotes / "fleet" / f"{name}.git"
+
+    def _merge_on_disk(self, project: dict[str, Any], mr: dict[str, Any]) -> None:
+        """What GitLab's merge does to the repository: the target moves to the source (a
+        fast-forward here), the source branch goes when asked."""
+        bare = self.remotes / f"{project['path_with_namespace']}.git"
+        tip = git(bare, "rev-parse", f"refs/heads/{mr['source_branch']}")
+        git(bare, "update-ref", f"refs/heads/{mr['target_branch']}", tip)
+        if mr["force_remove_source_branch"]:
+            git(bare, "update-ref", "-d", f"refs/heads/{mr['source_branch']}")
+
+    def cli(self, *args: str) -> Any:
+        return run_ciswitch(*args, cwd=self.tmp, env=self.env)
+
+    def fleet(self, command: str, *args: str) -> Any:
+        return self.cli("fleet", command, "--gitlab-url", self.api.url, "--group", "fleet",
+                        "--workdir", str(self.tmp / "fleet"), *args)
+
+    def pipelines(self, failed: tuple[str, ...] = ()) -> None:
+        """Each change branch's pipeline ran on its tip (GitLab learns of the push)."""
+        for name, project in self.projects.items():
+            tip = git(self.bare(name), "rev-parse", f"refs/heads/{BRANCH}")
+            self.api.push(project, BRANCH, tip)
+            self.api.add_pipeline(project, BRANCH, "failed" if name in failed else "success",
+                                  sha=tip)
+
+    def werf_calls(self) -> list[list[str]]:
+        if not self.log.exists():
+            return []
+        return [json.loads(line)["argv"] for line in self.log.read_text().splitlines()]
+
+
+def _feature_branch(fleet: Fleet, name: str) -> str:
+    """An active branch of a team, still on :local, pushed to the remote."""
+    work = fleet.tmp / "work" / name
+    git(work, "switch", "-q", "-c", "feature/login")
+    write_files(work, {"app.txt": "work in progress\n"})
+    commit_all(work, "work in progress")
+    git(work, "push", "-q", "origin", "feature/login")
+    return git(work, "rev-parse", "HEAD")
+
+
+def _survey_left(fleet: Fleet) -> int:
+    proc = fleet.fleet("survey", "--all-branches", "--format", "json")
+    assert proc.returncode in (0, 1), proc.stderr
+    data = json.loads(proc.stdout)
+    rows = data["rows"] if isinstance(data, dict) and "rows" in data else data
+    if isinstance(rows, dict):
+        rows = rows.get("repositories", rows.get("branches", []))
+    return sum(int(r.get("findings", r.get("left", 0)) or 0) for r in rows)
+
+
+def test_the_whole_procedure_over_ten_projects(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, api: GitLabStandin) -> None:
+    env = isolate_git(monkeypatch, tmp_path)
+    fleet = Fleet(tmp_path, api, env, 10)
+    feature_tips = {name: _feature_branch(fleet, name) for name in ("p1", "p7")}
+    for name in fleet.names[:9]:  # p9 never ran a :local job on this host
+        (fleet.stages / name).write_text("stages\n")
+    (fleet.stages / "fail-p3").write_text("1 1 connection reset by peer")
+
+    # survey: every project carries :local
+    assert _survey_left(fleet) >= 10
+
+    # sync: nine projects synced (p3 after one transient failure), p9 skipped with the reason
+    proc = fleet.fleet("sync", "--registry-host", REGISTRY, "--retry-delay", "0")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "p9: skipped: no local stages of p9 on this host" in proc.stdout
+    syncs = [c for c in fleet.werf_calls() if c[:2] == ["stages", "sync"]]
+    assert sorted(c[-1] for c in syncs) == sorted(
+        [f"{REGISTRY}/fleet/{n}/stages" for n in fleet.names[:9]] + [f"{REGISTRY}/fleet/p3/stages"])
+    assert (tmp_path / "fleet" / "logs" / "sync").is_dir()
+    again = fleet.fleet("sync", "--registry-host", REGISTRY)
+    assert again.returncode == 0 and "done before" in again.stdout
+    assert len([c for c in fleet.werf_calls() if c[:2] == ["stages", "sync"]]) == len(syncs)
+
+    # run: the merge requests through the API, with the plan's markdown as description
+    proc = fleet.fleet("run", "--label", "ciswitch", "--registry-host", REGISTRY)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    creates = [r for r in api.requests if r.method == "POST" and r.path.endswith(
+        "/merge_requests")]
+    assert len(creates) == 10
+    body = creates[0].body
+    assert "\n" in body["description"] and "werf stages switch-from-local" in body["description"]
+    assert body["labels"] == "ciswitch" and body["remove_source_branch"] is True
+
+    # status --refresh: every merge request opened, pipelines as GitLab has them
+    fleet.pipelines(failed=("p5",))
+    proc = fleet.cli("fleet", "status", "--workdir", str(tmp_path / "fleet"), "--refresh",
+                     "--gitlab-url", api.url, "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    rows = {r["name"]: r for r in json.loads(proc.stdout)["repositories"]}
+    assert len(rows) == 10 and {r["mr_state"] for r in rows.values()} == {"opened"}
+    assert rows["fleet/p5"]["pipeline"].endswith("failed")
+    assert rows["fleet/p0"]["pipeline"].endswith("success")
+
+    # switch: one at a time; p5's pipeline failed, so it stops there, nothing switched for p5
+    first_switch_request = len(api.requests)
+    proc = fleet.fleet("switch", "--registry-host", REGISTRY)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "p5: failed: not verified" in proc.stdout
+    merges = [r.path for r in api.requests[first_switch_request:]
+              if r.method == "PUT" and r.path.endswith("/merge")]
+    ids = {str(fleet.projects[n]["id"]): n for n in fleet.names}
+    assert [ids[p.split("/")[4]] for p in merges] == ["p0", "p1", "p2", "p3", "p4"]
+    for request in api.requests[first_switch_request:]:
+        if request.path.endswith("/merge"):
+            assert request.body["sha"] == git(fleet.bare(ids[request.path.split("/")[4]]),
+                                              "rev-parse", "refs/heads/main")
+    switches = [c for c in fleet.werf_calls() if c[:2] == ["stages", "switch-from-local"]]
+    assert len(switches) == 5
+    blocks = fleet.werf_home / "service" / "stages_switch_from_local_block"
+    assert sorted(p.name for p in blocks.iterdir()) == ["p0", "p1", "p2", "p3", "p4"]
+
+    # the pipeline of p5 is fixed; the switch resumes at p5 and never switches p0..p4 again
+    api.add_pipeline(fleet.projects["p5"], BRANCH, "success",
+                     sha=git(fleet.bare("p5"), "rev-parse", f"refs/heads/{BRANCH}"))
+    proc = fleet.fleet("switch", "--registry-host", REGISTRY)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "p0: merged before" in proc.stdout
+    switched = [c[-1] for c in fleet.werf_calls() if c[:2] == ["stages", "switch-from-local"]]
+    assert len(switched) == len(set(switched)) == 10
+    assert "between switch and merge" in proc.stdout
+
+    # branches: the active branches still on :local get the fix on top, no force push
+    proc = fleet.fleet("branches", "--active-since", "30d")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    for name, old_tip in feature_tips.items():
+        new_tip = git(fleet.bare(name), "rev-parse", "refs/heads/feature/login")
+        assert git(fleet.bare(name), "rev-parse", f"{new_tip}^") == old_tip
+        assert ":local" not in git(fleet.bare(name), "show", f"{new_tip}:.gitlab-ci.yml")
+    again = fleet.fleet("branches", "--active-since", "30d")
+    assert again.returncode == 0 and "pushed" not in again.stdout
+
+    # survey: nothing left on any branch of any project
+    assert _survey_left(fleet) == 0
+
+    # the order: every merge request was opened before the first merge
+    calls = api.calls()
+    last_create = max(i for i, c in enumerate(calls) if c.startswith("POST") and
+                      c.endswith("/merge_requests"))
+    first_merge = min(i for i, c in enumerate(calls) if c.endswith("/merge"))
+    assert last_create < first_merge
+
+
+def _opened(fleet: Fleet) -> None:
+    """The merge requests of every project, opened through the API, pipelines green."""
+    proc = fleet.fleet("run", "--registry-host", REGISTRY)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    fleet.pipelines()
+
+
+def test_sync_retries_a_transient_failure_but_never_an_authentication_error(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, api: GitLabStandin) -> None:
+    fleet = Fleet(tmp_path, api, isolate_git(monkeypatch, tmp_path), 3)
+    for name in fleet.names:
+        (fleet.stages / name).write_text("stages\n")
+    (fleet.stages / "fail-p0").write_text("5 1 unauthorized: authentication required")
+    (fleet.stages / "fail-p1").write_text("2 1 net/http: TLS handshake timeout")
+    proc = fleet.fleet("sync", "--registry-host", REGISTRY, "--retry-delay", "0", "-j", "1")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    calls = [c for c in fleet.werf_calls() if c[:2] == ["stages", "sync"]]
+    per_project = {n: sum(1 for c in calls if f"/{n}/" in c[-1]) for n in fleet.names}
+    assert per_project == {"p0": 1, "p1": 3, "p2": 1}
+    assert "p0: failed: authentication failed (not retried)" in proc.stdout
+    assert "p1: done" in proc.stdout and "sync: 2 done, 1 failed" in proc.stdout
+    log = (tmp_path / "fleet" / "logs" / "sync")
+    assert len(list(log.glob("*.log"))) == 3
+    # the rerun leaves what is done, and redoes the failed one only when asked
+    again = fleet.fleet("sync", "--registry-host", REGISTRY, "--retry-delay", "0")
+    assert "p0: failed before" in again.stdout and again.returncode == 1
+    (fleet.stages / "fail-p0").unlink()
+    again = fleet.fleet("sync", "--registry-host", REGISTRY, "--retry-failed")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert len([c for c in fleet.werf_calls() if c[:2] == ["stages", "sync"]]) == len(calls) + 1
+
+
+def test_a_refused_merge_stops_with_the_rollback_and_the_rerun_merges_without_switching(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, api: GitLabStandin) -> None:
+    fleet = Fleet(tmp_path, api, isolate_git(monkeypatch, tmp_path), 3)
+    _opened(fleet)
+    mr = api.state.merge_requests[fleet.projects["p1"]["id"]][0]
+    mr["has_conflicts"] = True  # GitLab answers 406 to the merge
+    proc = fleet.fleet("switch", "--registry-host", REGISTRY)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "p1: failed: merge of !1 refused: conflicts" in proc.stdout
+    assert "rollback of fleet/p1:" in proc.stdout
+    assert f"werf stages sync --from {REGISTRY}/fleet/p1/stages --to :local" in proc.stdout
+    assert "p2" not in proc.stdout  # stopped at the first failure
+    switched = [c[-1] for c in fleet.werf_calls() if c[:2] == ["stages", "switch-from-local"]]
+    assert switched == [f"{REGISTRY}/fleet/p0/stages", f"{REGISTRY}/fleet/p1/stages"]
+
+    mr["has_conflicts"] = False
+    proc = fleet.fleet("switch", "--registry-host", REGISTRY)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = proc.stdout.splitlines()
+    first = next(i for i, line in enumerate(lines) if line.startswith(("fleet/p1", "fleet/p2")))
+    assert lines[first] == "fleet/p1: switched before, not merged: merging now"
+    switched = [c[-1] for c in fleet.werf_calls() if c[:2] == ["stages", "switch-from-local"]]
+    assert switched.count(f"{REGISTRY}/fleet/p1/stages") == 1 and len(switched) == 3
+    assert mr["state"] == "merged"
+
+
+def test_switch_dry_run_only_and_limit(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, api: GitLabStandin) -> None:
+    fleet = Fleet(tmp_path, api, isolate_git(monkeypatch, tmp_path), 3)
+    _opened(fleet)
+    before = len(api.requests)
+    proc = fleet.fleet("switch", "--registry-host", REGISTRY, "--dry-run")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.count("would run `werf stages switch-from-local --to") == 3
+    assert not [c for c in fleet.werf_calls() if c[:2] == ["stages", "switch-from-local"]]
+    assert not [r for r in api.requests[before:] if r.method != "GET"]
+    proc = fleet.fleet("switch", "--registry-host", REGISTRY, "--only", "fleet/p2")
+    assert proc.returncode == 0 and "fleet/p2: merged !1" in proc.stdout
+    assert "fleet/p0" not in proc.stdout
+    proc = fleet.fleet("switch", "--registry-host", REGISTRY, "--limit", "1")
+    assert "fleet/p0: merged" in proc.stdout and "fleet/p1: merged" not in proc.stdout
+    assert "fleet/p2: merged before" in proc.stdout
+    bad = fleet.fleet("switch", "--only", "nope")
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1
+    no_token = run_ciswitch("fleet", "switch", "--gitlab-url", api.url, "--group", "fleet",
+                            cwd=tmp_path, env={**fleet.env, "GITLAB_TOKEN": ""})
+    assert no_token.returncode == 2 and "GITLAB_TOKEN" in no_token.stderr
+
+
+def test_status_refresh_formats_and_rate_limits(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, api: GitLabStandin) -> None:
+    fleet = Fleet(tmp_path, api, isolate_git(monkeypatch, tmp_path), 2)
+    api.add_user("alice")
+    api.rate_limit(2, retry_after=0)
+    proc = fleet.fleet("run", "--reviewer", "alice", "--draft")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert sum(1 for r in api.requests if r.status == 429) == 2
+    fleet.pipelines()
+    api.approve(fleet.projects["p0"], 1, "alice")
+    args = ("fleet", "status", "--workdir", str(tmp_path / "fleet"), "--refresh",
+            "--gitlab-url", api.url)
+    rows = list(csv.DictReader(io.StringIO(fleet.cli(*args, "--format", "csv").stdout)))
+    assert [(r["name"], r["approvals"]) for r in rows] == [
+        ("fleet/p0", "approved by alice"), ("fleet/p1", "0 left")]
+    assert {r["mr_state"] for r in rows} == {"opened"}
+    markdown = fleet.cli(*args, "--format", "markdown").stdout
+    assert markdown.splitlines()[0].startswith("| name | status | mr |")
+    text = fleet.cli(*args).stdout
+    assert "success" in text and "draft_status" not in text
+    mr = api.state.merge_requests[fleet.projects["p0"]["id"]][0]
+    assert mr["draft"] and [u["username"] for u in mr["reviewers"]] == ["alice"]
+    missing = run_ciswitch(*args[:4], "--refresh", cwd=tmp_path, env=fleet.env)
+    assert missing.returncode == 2 and "--gitlab-url" in missing.stderr

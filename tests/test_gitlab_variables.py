@@ -1,0 +1,141 @@
+"""The CI model's variables: which definitions a job may run with, in GitLab's precedence
+(global < workflow: rules: < job < rules: / parallel: matrix: < trigger variables), read from
+real YAML files; and child pipelines of ``trigger: include:``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ciswitch.analysis.values import is_local
+from ciswitch.gitlab import Job, Pipeline, load_pipeline, resolve_value
+from ciswitch.model import NotCheckedKind
+from ciswitch.workspace import DirectoryWorkspace
+
+
+def _pipeline(tmp_path: Path, files: dict[str, str]) -> Pipeline:
+    for name, text in files.items():
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return load_pipeline(DirectoryWorkspace(tmp_path))
+
+
+def _values(job: Job, name: str) -> list[tuple[str, str | None]]:
+    return [(v.scope, resolve_value(v, job.candidates)) for v in job.candidates.get(name, ())]
+
+
+def test_conditional_definitions_stay_candidates_down_to_the_first_that_always_holds(
+    tmp_path: Path,
+) -> None:
+    pipeline = _pipeline(
+        tmp_path,
+        {
+            ".gitlab-ci.yml": """\
+variables:
+  S: global
+workflow:
+  rules:
+    - if: $CI_COMMIT_TAG
+      variables: {S: workflow}
+build:
+  variables: {S: job}
+  rules:
+    - if: $CI_COMMIT_BRANCH
+      variables: {S: rule}
+  parallel:
+    matrix:
+      - S: [m1, m2]
+  script: [echo]
+plain:
+  script: [echo]
+""",
+        },
+    )
+    build = pipeline.jobs["build"]
+    # matrix and rules above the job's own value; the global and workflow ones never hold
+    assert _values(build, "S") == [("matrix", "m2"), ("matrix", "m1"), ("rules", "rule"),
+                                   ("job", "job")]
+    assert build.variables["S"].scope == "matrix"
+    # a job without its own value: the workflow value may win over the global one
+    assert _values(pipeline.jobs["plain"], "S") == [("workflow rules", "workflow"),
+                                                    ("global", "global")]
+
+
+def test_expand_false_keeps_the_reference_literal(tmp_path: Path) -> None:
+    pipeline = _pipeline(
+        tmp_path,
+        {
+            ".gitlab-ci.yml": """\
+variables:
+  BASE: ":local"
+  CHAINED: ${BASE}
+  LITERAL:
+    value: $BASE
+    expand: false
+job:
+  script: [echo]
+""",
+        },
+    )
+    job = pipeline.jobs["job"]
+    assert is_local(resolve_value(job.variables["CHAINED"], job.candidates))
+    assert resolve_value(job.variables["LITERAL"], job.candidates) == "$BASE"
+
+
+def test_child_pipeline_gets_trigger_variables_above_its_own(tmp_path: Path) -> None:
+    pipeline = _pipeline(
+        tmp_path,
+        {
+            ".gitlab-ci.yml": """\
+variables:
+  G: parent-global
+kid:
+  variables:
+    S: from-trigger
+  trigger:
+    include:
+      - local: child.yml
+      - project: group/other
+        file: x.yml
+""",
+            "child.yml": """\
+variables:
+  G: child-global
+build:
+  variables:
+    S: child-job
+  script: [echo]
+""",
+        },
+    )
+    assert pipeline.jobs["kid"].bridge
+    [child] = pipeline.children
+    build = child.jobs["build"]
+    assert build.name == "build of the child pipeline of kid"
+    assert _values(build, "S") == [("trigger", "from-trigger")]
+    assert _values(build, "G") == [("trigger", "parent-global")]
+    # the child job's own definition is what is left once the trigger one is gone
+    assert [v.scope for v in build.definitions["S"]] == ["trigger", "job"]
+    assert "child.yml" in [f.path for f in pipeline.files]
+    assert any(
+        "child pipeline of job kid from include project: group/other" in n.message
+        and n.line == 9
+        and n.kind is NotCheckedKind.CHILD_PIPELINE
+        for n in pipeline.not_checked
+    )
+
+
+def test_child_of_a_child_is_followed_and_named_through_both(tmp_path: Path) -> None:
+    pipeline = _pipeline(
+        tmp_path,
+        {
+            ".gitlab-ci.yml": "kid:\n  trigger:\n    include: a.yml\n",
+            "a.yml": "grandkid:\n  trigger:\n    include: b.yml\n",
+            "b.yml": "deep:\n  script: [echo]\n",
+        },
+    )
+    [child] = pipeline.children
+    [grandchild] = child.children
+    assert list(j.name for j in grandchild.jobs.values()) == [
+        "deep of the child pipeline of grandkid of the child pipeline of kid"
+    ]
