@@ -269,7 +269,14 @@ def main() -> int:
     parser.add_argument("--kinds", default="kill,concurrent,sigint")
     parser.add_argument("--seed", type=int, default=14)
     parser.add_argument("--src", type=Path, help="run the ciswitch of this checkout instead")
+    parser.add_argument("--quick", action="store_true",
+                        help="one trial of each kind on 3 repositories (a smoke run)")
+    parser.add_argument("--no-install", action="store_true",
+                        help="accepted for symmetry with the other scripts: this one always "
+                             "runs the ciswitch of this interpreter (or of --src)")
     args = parser.parse_args()
+    if args.quick:
+        args.trials, args.repos = 1, 3
     rng = random.Random(args.seed)
     print(f"fleet faults: {args.trials} trials per kind, {args.repos} repositories each, "
           f"-j 2, seed {args.seed}" + (f", code from {args.src}" if args.src else ""))

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ciswitch.analysis.facts import Facts
+from ciswitch.analysis.proof import pipeline_error, pipeline_view
 from ciswitch.config import Config
 from ciswitch.edits import EditConflict, apply_edits, group_edits, overlaps
 from ciswitch.lint import LintRun, analyse_workspace
@@ -77,7 +78,7 @@ class OverlayWorkspace:
 
 
 #: rounds of planning on the new text before the run gives up on the fixed point
-MAX_ROUNDS = 8
+MAX_ROUNDS = 32
 
 #: a finding as it is found again on the new text of a later round (offsets move, this does not)
 FindingKey = tuple[str, str, str, str]
@@ -104,6 +105,7 @@ def _select(
             continue
         if _key(finding) in refused:
             finding.unfixable_reason = refused[_key(finding)]
+            finding.fix = None  # the report shows the reason at the place, not the recipe
             left.append(finding)
             continue
         if not fix.safe and not unsafe:
@@ -168,7 +170,7 @@ def plan_fix(
         outcome.remaining = list(run.result.findings)
         return outcome
     state = _Round(run, {})
-    del run  # the rounds hold one analysis at a time (memory: see _try)
+    del run  # the rounds hold one analysis at a time (memory: see _prove)
     refused: dict[FindingKey, str] = {}
     left: list[Finding] = []
     for _ in range(MAX_ROUNDS):
@@ -178,18 +180,38 @@ def plan_fix(
         progressed = False
         for path in sorted({f.path for f in chosen}):
             mine = [f for f in chosen if f.path == path]
-            if _try(ws, config, entry, to, state, mine, outcome):
+            proof = _prove(ws, config, entry, to, state, mine, release=True)
+            if isinstance(proof, _Proved):
+                _commit(state, proof, outcome)
                 progressed = True
                 continue
-            for finding in mine:  # one by one: keep every fix that is proved on its own
-                error = _try(ws, config, entry, to, state, [finding], outcome, explain=True)
-                if error is True:
-                    progressed = True
-                else:
-                    refused[_key(finding)] = _refusal(str(error))
+            # One by one, each with those already kept: a fix the proof rejects even alone is
+            # left with the reason; one that only clashes with the others waits for the next
+            # round (planned on the new text).
+            kept: _Proved | None = None
+            for finding in mine:
+                trial = (kept.findings if kept else []) + [finding]
+                proof = _prove(ws, config, entry, to, state, trial)
+                if isinstance(proof, _Proved):
+                    kept = proof
+                    continue
+                if kept is not None:
+                    alone = _prove(ws, config, entry, to, state, [finding])
+                    if isinstance(alone, _Proved):
+                        continue
+                    proof = alone
+                refused[_key(finding)] = proof
+            if kept is not None:
+                _commit(state, kept, outcome)
+                progressed = True
         if not progressed:
             chosen, left = _select(state.run.result.findings, unsafe, refused)
             break
+    else:
+        chosen, left = _select(state.run.result.findings, unsafe, refused)
+        for finding in chosen:
+            finding.unfixable_reason = f"not settled within {MAX_ROUNDS} rounds of fixes"
+        left = [*left, *chosen]
     for finding in left:
         if finding.unfixable_reason == "overlaps another fix":
             finding.unfixable_reason = "overlaps another fix that could not be settled"
@@ -201,20 +223,42 @@ def plan_fix(
     return outcome
 
 
-def _try(
+@dataclass
+class _Proved:
+    """Fixes proved on the current text: the new text and its lint."""
+
+    findings: list[Finding]
+    overlay: dict[str, SourceFile]
+    run: LintRun
+    path: str
+    #: the file's bytes before its first change
+    original: bytes
+
+
+def _commit(state: _Round, proof: _Proved, outcome: FixOutcome) -> None:
+    state.run = proof.run
+    state.overlay = proof.overlay
+    state.originals.setdefault(proof.path, proof.original)
+    outcome.fixed.extend(proof.findings)
+
+
+def _prove(
     ws: DirectoryWorkspace | Workspace,
     config: Config,
     entry: str | None,
     to: str | None,
     state: _Round,
     findings: list[Finding],
-    outcome: FixOutcome,
     *,
-    explain: bool = False,
-) -> bool | str:
-    """Apply ``findings``' fixes (all in one file) to the current text and prove them; on
-    success the round's state moves to the new text. False (or, with ``explain``, the
-    reason) when the proof fails."""
+    release: bool = False,
+) -> _Proved | str:
+    """Apply ``findings``' fixes (all in one file) to the current text and prove them: the
+    new text and its lint, or the reason shown to the user when the proof fails.
+
+    With ``release``, the analysis of the current text is let go (but for the file being
+    proved and a small summary of the pipeline) before the new text is composed and analysed,
+    so that fix never holds two: a big file's peak memory would double. Should the proof fail,
+    the current text is analysed again."""
     path = findings[0].path
     sources = state.run.facts.files
     old = sources[path]
@@ -222,33 +266,52 @@ def _try(
     try:
         new_text = apply_edits(old.text, edits.get(path, []))
     except EditConflict as err:
-        return str(err) if explain else False
+        return _refusal(str(err))
     new = SourceFile(path, old.encode(new_text), new_text, old.bom, old.executable)
     kind = sources.kind_of(path)
     before = state.run.result.findings
-    # The analysis of the current text is let go (but for the file being proved) before the
-    # new text is composed and analysed, so that fix never holds two: a big file's peak memory
-    # would double. Should the proof fail, the current text is analysed again.
+    view = pipeline_view(state.run.facts)
+    original = state.originals.get(path)
+    if original is None:
+        original = old.raw
     del sources
-    state.run = LintRun(LintResult(root=state.run.result.root), Facts(None))
+    if release:
+        state.run = LintRun(LintResult(root=state.run.result.root), Facts(None))
+    result: _Proved | str
     error = verify_meaning(kind, old, new, findings)
-    if error is None:
-        original = state.originals.get(path)
-        if original is None:
-            original = old.raw
-        del old
+    del old
+    if error is not None:
+        result = _refusal(error)
+    else:
         overlay = {**state.overlay, path: new}
         after = _analyse(ws, config, entry, to, overlay)
-        error = _relint_error(after, before, findings)
-        if error is None:
-            state.run = after
-            state.overlay = overlay
-            state.originals.setdefault(path, original)
-            outcome.fixed.extend(findings)
-            return True
+        relint = _relint_error(after, before, findings)
+        blocked = pipeline_error(view, after.facts, to)
+        result = (
+            (blocked.reason if blocked is not None else None)
+            or _unfixable_gained(after, before)
+            or (_refusal(relint) if relint is not None else None)
+            or _Proved(list(findings), overlay, after, path, original)
+        )
         del after
-    state.run = _analyse(ws, config, entry, to, state.overlay)
-    return error if explain else False
+    if release and not isinstance(result, _Proved):
+        state.run = _analyse(ws, config, entry, to, state.overlay)
+    return result
+
+
+def _unfixable_gained(after: LintRun, before: list[Finding]) -> str | None:
+    """The reason a fix is left when the new text has a finding no fix can resolve that the old
+    one did not (a werf command left with no stages storage): the fix itself causes it."""
+    was = Counter((f.path, f.code) for f in before)
+    now = Counter((f.path, f.code) for f in after.result.findings)
+    for path, code in sorted(now - was):
+        rule = rule_of(code)
+        if rule is not None and rule.fix_safety == "none" and rule.about_ci:
+            jobs = sorted({j for f in after.result.findings if (f.path, f.code) == (path, code)
+                           for j in f.jobs})
+            where = f" in {', '.join(jobs)}" if jobs else ""
+            return f"after this fix, {rule.summary}{where} ({code}); pass --to ADDRESS"
+    return None
 
 
 def _analyse(

@@ -45,8 +45,11 @@ def verify_meaning(
         expected_added.update(finding.fix.added_words)
     if kind is FileKind.PYTHON:
         return compare_literals(source.text, new_text, expected_removed, expected_added)
+    groups = frozenset(
+        tuple(f.fix.removed_words) for f in fixes if f.fix is not None and f.fix.removed_words
+    )
     if kind is FileKind.SHELL:
-        return _compare_words(source.text, new_text, expected_removed, expected_added)
+        return _compare_words(source.text, new_text, expected_removed, expected_added, groups)
     try:
         new_docs = new.yaml_documents()
     except CiswitchError as err:
@@ -54,7 +57,7 @@ def verify_meaning(
     old_docs = source.yaml_documents()
     if len(old_docs) != len(new_docs):
         return "the number of YAML documents changed"
-    walker = _MeaningDiff(source.text, new_text)
+    walker = _MeaningDiff(source.text, new_text, groups)
     for old, new in zip(old_docs, new_docs, strict=True):
         if not walker.compare(old, new):
             return walker.error or "the structure changed"
@@ -68,13 +71,19 @@ def verify_meaning(
     return None
 
 
-def _compare_words(old: str, new: str, removed: Counter[str], added: Counter[str]) -> str | None:
+def _compare_words(
+    old: str,
+    new: str,
+    removed: Counter[str],
+    added: Counter[str],
+    groups: frozenset[tuple[str, ...]] = frozenset(),
+) -> str | None:
     from ciswitch.shell import words_of
 
     old_words, new_words = Counter(words_of(old)), Counter(words_of(new))
     if old_words - new_words != removed or new_words - old_words != added:
         return "the script's words changed beyond the removed flags"
-    if not statements_kept(old, new, old_words - new_words):
+    if not statements_kept(old, new, old_words - new_words, groups):
         return "the script's statements changed (a line continuation would swallow a line)"
     return None
 
@@ -82,7 +91,9 @@ def _compare_words(old: str, new: str, removed: Counter[str], added: Counter[str
 _NOOP = ("<no-op>",)
 
 
-def statements_kept(old: str, new: str, removed: Counter[str]) -> bool:
+def statements_kept(
+    old: str, new: str, removed: Counter[str], groups: frozenset[tuple[str, ...]] = frozenset()
+) -> bool:
     """Flat words cannot see a dangling ``\\`` gluing the next line onto a command, nor a line
     joining a continued ``a && \\``: the statements of the new text, each with the operator
     that joins it to the one before (``&&``, ``||``, ``|``), must be the old ones minus the
@@ -97,30 +108,7 @@ def statements_kept(old: str, new: str, removed: Counter[str]) -> bool:
     old_words = Counter(w for _, s in old_chain for w in s)
     if +(new_words - old_words - Counter({"true": len(new_chain), ":": len(new_chain)})):
         return [op for op, _ in old_chain] == [op for op, _ in new_chain]
-    budget = Counter(removed)
-    kept_chain: list[tuple[str, tuple[str, ...] | None]] = []
-    # Which occurrence a removed word was is decided per statement, in order, against the new
-    # statement it became: so ``--from :local`` of one statement and the ``-s :local`` removed
-    # from the next one are told apart (first come, first removed otherwise).
-    new_statements = [words for _, words in new_chain]
-    j = 0
-    for op, statement in old_chain:
-        kept: list[str] | None = None
-        if j < len(new_statements) and _is_subsequence(new_statements[j], statement):
-            gone = Counter(statement) - Counter(new_statements[j])
-            if all(budget[w] >= n for w, n in gone.items()):
-                budget -= gone
-                kept = list(new_statements[j])
-        if kept is None:
-            kept = []
-            for word in statement:
-                if budget[word] > 0:
-                    budget[word] -= 1
-                else:
-                    kept.append(word)
-        if j < len(new_statements) and (kept or new_statements[j] in (("true",), (":",))):
-            j += 1
-        kept_chain.append((op, tuple(kept) if kept else None))
+    kept_chain = _take_removed(old_chain, new_chain, Counter(removed), groups)
     expected: list[tuple[str, tuple[str, ...]]] = []
     for index, (op, words) in enumerate(kept_chain):
         following = kept_chain[index + 1][0] if index + 1 < len(kept_chain) else ""
@@ -133,6 +121,72 @@ def statements_kept(old: str, new: str, removed: Counter[str]) -> bool:
         elif following in CHAIN_OPERATORS:
             expected.append(("", _NOOP))
     return _without_lone_noops(expected) == _without_lone_noops(new_chain)
+
+
+def _take_removed(
+    old_chain: list[tuple[str, tuple[str, ...]]],
+    new_chain: list[tuple[str, tuple[str, ...]]],
+    budget: Counter[str],
+    groups: frozenset[tuple[str, ...]] = frozenset(),
+) -> list[tuple[str, tuple[str, ...] | None]]:
+    """The old statements minus the removed words (None: a statement left empty). The words
+    are taken from the statements that changed (``--from :local`` of an untouched ``werf
+    stages sync`` keeps its ``:local`` when the next line's flag goes): a changed statement
+    that is its old self with some of the fixes' word runs cut out (``--synchronization
+    :local`` taken whole, never its ``:local`` alone) is taken as it is; the rest from the first
+    statements holding them."""
+    from difflib import SequenceMatcher
+
+    changed: set[int] = set(range(len(old_chain)))
+    matcher = SequenceMatcher(
+        None, [w for _, w in old_chain], [w for _, w in new_chain], autojunk=False
+    )
+    for tag, i1, i2, _, _ in matcher.get_opcodes():
+        if tag == "equal":
+            changed -= set(range(i1, i2))
+    words = [list(statement) for _, statement in old_chain]
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag != "replace" or i2 - i1 != j2 - j1:
+            continue
+        for index, other in zip(range(i1, i2), range(j1, j2), strict=True):
+            before, after = old_chain[index][1], new_chain[other][1]
+            gone = Counter(before) - Counter(after)
+            if gone and not gone - budget and _cut_out(before, after, groups):
+                words[index] = list(after)
+                budget -= gone
+                changed.discard(index)
+    for pass_over in (sorted(changed), range(len(old_chain))):
+        for index in pass_over:
+            kept = []
+            for word in words[index]:
+                if budget[word] > 0:
+                    budget[word] -= 1
+                else:
+                    kept.append(word)
+            words[index] = kept
+    return [(op, tuple(w) if w else None) for (op, _), w in zip(old_chain, words, strict=True)]
+
+
+def _cut_out(
+    before: tuple[str, ...], after: tuple[str, ...], groups: frozenset[tuple[str, ...]]
+) -> bool:
+    """Whether ``after`` is ``before`` with some runs of words cut out, each run one of
+    ``groups`` (the words a fix removes, in their order)."""
+    seen: set[tuple[int, int]] = set()
+    stack = [(0, 0)]
+    while stack:
+        i, j = stack.pop()
+        if (i, j) in seen:
+            continue
+        seen.add((i, j))
+        if i == len(before) and j == len(after):
+            return True
+        if i < len(before) and j < len(after) and before[i] == after[j]:
+            stack.append((i + 1, j + 1))
+        for group in groups:
+            if group and before[i : i + len(group)] == group:
+                stack.append((i + len(group), j))
+    return False
 
 
 def _without_lone_noops(
@@ -152,11 +206,6 @@ def _without_lone_noops(
     return out
 
 
-def _is_subsequence(short: tuple[str, ...], long: tuple[str, ...]) -> bool:
-    words = iter(long)
-    return all(any(w == x for x in words) for w in short)
-
-
 def _shape(node: Any) -> Any:
     """A comparable value of a node (for aligning list items)."""
     if is_scalar(node):
@@ -169,7 +218,13 @@ def _shape(node: Any) -> Any:
 class _MeaningDiff:
     """Walks old and new trees together and collects the words that went and came."""
 
-    def __init__(self, old_text: str = "", new_text: str = "") -> None:
+    def __init__(
+        self,
+        old_text: str = "",
+        new_text: str = "",
+        groups: frozenset[tuple[str, ...]] = frozenset(),
+    ) -> None:
+        self._groups = groups
         self.removed: Counter[str] = Counter()
         self.added: Counter[str] = Counter()
         self.error: str | None = None
@@ -223,7 +278,9 @@ class _MeaningDiff:
                 before, after = self._words(str(old.value)), self._words(str(new.value))
                 self.removed.update(before - after)
                 self.added.update(after - before)
-                if not statements_kept(str(old.value), str(new.value), before - after):
+                if not statements_kept(
+                    str(old.value), str(new.value), before - after, self._groups
+                ):
                     self.error = f"shell statements changed at line {old.start_mark.line + 1}"
                     return False
             return True

@@ -8,6 +8,7 @@ Outcome classes (:data:`CLASSES`): ``nothing-to-fix`` (no ``:local``, files unto
 ``correct-fix`` (everything removed, meaning kept), ``left-with-reason`` (meaning kept, some
 ``:local`` left and reported: CSW004, needs ``--to``, unsafe), ``wrong-fix:<kind>`` (the oracle
 found a difference), ``needs-second-run``, ``refused-internal-error``, ``refused-with-reason``,
+``refused-by-proof`` (exit 1, but a place left only because fix's own proof rejected its fix),
 ``crash`` (a traceback), and ``oracle-vs-truth`` (the oracle's count disagrees with the
 generator's record: a defect of the test tools themselves).
 """
@@ -144,9 +145,22 @@ def _classify(repo: fixgen.Repo, tmp: Path, run: Runner, max_runs: int) -> Outco
     second = run(["fix", *flags, str(again)])
     if _snapshot(again) != _snapshot(work):
         return Outcome("needs-second-run", f"second fix exit {second.code}", fix)
+    if PROOF_REFUSAL in fix.stdout + fix.stderr:
+        # a place left because the proof rejected its fix: a defect of the fix recipe, even
+        # though the user is told why
+        return Outcome("refused-by-proof", _proof_detail(fix.stdout + fix.stderr), fix)
     if left:
         return Outcome("left-with-reason", f"{left} left", fix)
     return Outcome("correct-fix", "", fix)
+
+
+#: what fix says about a place whose fix its own proof rejected
+PROOF_REFUSAL = "the fix would change more than the :local"
+
+
+def _proof_detail(output: str) -> str:
+    start = output.find(PROOF_REFUSAL)
+    return output[start : output.find(")", start) + 1]
 
 
 def _signature(message: str) -> str:

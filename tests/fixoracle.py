@@ -436,7 +436,8 @@ def normalise_structure(struct: Structure, unsafe: bool) -> Structure:
     succeeded, so: a statement made only of such commands goes; at the head of an and-or list
     followed by ``&&`` it goes with that operator (``X && b`` runs like ``b``); anywhere else it
     becomes a no-op (``a && X`` runs like ``a && true``, not like ``a``: under ``set -e`` a
-    failing ``a`` stops the job only in the second form). ``true`` and ``:`` are that no-op.
+    failing ``a`` stops the job only in the second form). ``true`` and ``:`` are that no-op;
+    a statement that is only a no-op does nothing and goes too.
     """
     out: list[tuple[AndOr, str]] = []
     for andor, term in struct:
@@ -449,6 +450,8 @@ def normalise_structure(struct: Structure, unsafe: bool) -> Structure:
                 items.append((op, tuple(_noop(c) if c else NOOP for c in cmds)))
         if all(p is None for _, p in items):
             continue
+        if len(items) == 1 and items[0][1] is not None and set(items[0][1]) == {NOOP}:
+            continue  # a lone ``true`` (or ``:``) statement does nothing: same as none
         while items[0][1] is None and len(items) > 1 and items[1][0] == "&&":
             items = [("", items[1][1]), *items[2:]]
         new = tuple((op, p if p is not None else (NOOP,)) for op, p in items)

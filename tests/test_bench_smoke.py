@@ -74,9 +74,9 @@ def test_fix_bench_prints_both_generators() -> None:
         "fix / lint on the same file, 100 jobs, bench generator",
         "fix / lint on the same file, 100 jobs, werf in every job",
     }, out
-    # the generated jobs run helper scripts the generator does not write: not checked, said so
-    assert re.search(r"^bench generator \| .* \| No findings in 1 file"
-                     r"(?:; \d+ places? not checked \(.*\): -v lists them)?\.$", out, re.M), out
+    # after the fix: nothing left to find (the generated helper scripts are not in the
+    # repository, so the summary also counts them as not checked)
+    assert re.search(r"^bench generator \| .* \| No findings in 1 file[.;]", out, re.M), out
 
 
 @pytest.mark.parametrize("mode", [[], ["--realistic"]])
@@ -126,7 +126,7 @@ def test_werf_every_job_puts_werf_in_every_job() -> None:
 
 
 def test_fleet_faults_bench_counts_nothing_wrong_on_one_trial_of_each_kind() -> None:
-    out = _run("fleet_faults.py", "--trials", "1", "--repos", "3")
+    out = _run("fleet_faults.py")
     lines = {ln.split(":")[0].strip(): ln for ln in out.splitlines() if ln.startswith("  ")}
     assert set(lines) == {"kill", "concurrent", "sigint"}, out
     for kind in ("kill", "sigint"):

@@ -28,27 +28,17 @@ SUITE = settings(
     suppress_health_check=list(HealthCheck),
 )
 
-KNOWN = (
-    "known fix-safety defects (tests/fixtures/fixsafety/): wrong-fix:dangling-reference (a "
-    "removed .vars entry still named by !reference), wrong-fix:variables-changed (a job's own "
-    "variables: removed, <<:-merged ones appear), wrong-fix:shell-structure-changed (a removed "
-    "export continued after '|| \\\\' joins the next line into the chain), needs-second-run "
-    "(continued --synchronization and --stages-storage lines), refused-internal-error: shell "
-    "statements changed / the script's statements changed / CSWnnn expected findings after / "
-    "list items appeared / keys appeared / removed-vs-expected mismatch"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=KNOWN)
 @SUITE
 @given(fixgen.plans())
 def test_fix_means_the_same_minus_local(plan: fixgen.Plan) -> None:
-    """Targets: no wrong fix, no second run, no crash, no internal-error refusal."""
+    """Targets: no wrong fix, no second run, no crash, no internal-error refusal, no place
+    left only because fix's own proof rejected its recipe."""
     outcome = fixdrive.classify(fixgen.render(plan))
     assert not outcome.cls.startswith("wrong-fix"), outcome
     assert outcome.cls != "needs-second-run", outcome
     assert outcome.cls != "crash", outcome
     assert not outcome.cls.startswith("refused-internal-error"), outcome
+    assert outcome.cls != "refused-by-proof", outcome
     assert outcome.cls in fixdrive.GOOD | {"refused-with-reason"}, outcome
 
 

@@ -228,3 +228,23 @@ def test_pause_between_batches_says_so(tmp_path: Path) -> None:
     lines = proc.stdout.splitlines()
     assert "pausing 0.2s before batch 2/2" in lines
     assert lines.index("pausing 0.2s before batch 2/2") == 2  # after the first batch's two
+
+
+def test_sigterm_stops_like_ctrl_c_with_exit_143(
+    tmp_path: Path, session: list[subprocess.Popen[bytes]],
+) -> None:
+    """A cancelled CI job gets SIGTERM (the main process only)."""
+    bares, release = build(tmp_path, 4, gated=2)
+    listing = write_list(tmp_path / "repos.txt", bares)
+    child = start(tmp_path, listing, "-j", "2", stderr=subprocess.PIPE)
+    session.append(child)
+    wait_for(lambda: waiting(tmp_path) >= 1, "a push in flight", child=child)
+    os.kill(child.pid, signal.SIGTERM)
+    try:
+        _none, raw = child.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        pytest.fail("the run did not stop within 30 s of SIGTERM")
+    assert child.returncode == 143, raw
+    assert raw.decode().startswith("ciswitch: interrupted: ") and b"Traceback" not in raw
+    wait_for(lambda: not client_processes(child.pid), "the run's processes to end", timeout=10)
+    assert_rerun_finishes_exactly_once(tmp_path, listing, bares, release, child.pid)

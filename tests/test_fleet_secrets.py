@@ -82,3 +82,26 @@ def test_token_urls_authenticate_through_a_header_and_are_never_stored(tmp_path:
             assert b"oauth2:" not in path.read_bytes(), path
     seen = proc.stdout + proc.stderr + survey.stdout + survey.stderr
     assert SECRET not in seen
+
+
+def test_plain_urls_with_gitlab_url_get_the_gitlab_token_as_a_header(tmp_path: Path) -> None:
+    served = tmp_path / "served"
+    bare = make_repo(served / "g", "p", "flag")
+    with GitHttpServer(served, "oauth2", SECRET) as server:
+        base = f"http://127.0.0.1:{server.port}"
+        listing = tmp_path / "repos.txt"
+        listing.write_text(f"{base}/g/{bare.name}\n", encoding="utf-8")
+        workdir = tmp_path / "work"
+        without = fleet("run", "--repos", str(listing), "--workdir", str(workdir),
+                        cwd=tmp_path)
+        assert without.returncode == 1  # no token: git is refused (401)
+        proc = fleet("run", "--repos", str(listing), "--gitlab-url", base, "--workdir",
+                     str(workdir), "--retry-failed", "--open-mr", "push-options",
+                     cwd=tmp_path, env={"GITLAB_TOKEN": SECRET})
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert len(pushes(bare)) == 1
+    assert status_json(workdir, tmp_path)[f"{base}/g/{bare.name}"]["status"] == "pushed"
+    assert SECRET not in proc.stdout + proc.stderr
+    for path in workdir.rglob("*"):
+        if path.is_file():
+            assert SECRET.encode() not in path.read_bytes(), path

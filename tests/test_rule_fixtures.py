@@ -8,7 +8,9 @@ A case is a folder:
   byte-identical);
 - ``args.txt`` (optional): extra ``fix`` options, e.g. ``--to registry.example.com/p/stages``;
 - ``exit.txt`` (optional): the expected exit code of ``fix`` (default: 0 when no finding is
-  left, else 1).
+  left, else 1);
+- ``reasons.txt`` (optional): places ``fix`` must leave, each with the reason it shows there,
+  one per line: ``path:line:col CODE | reason``.
 """
 
 from __future__ import annotations
@@ -79,6 +81,17 @@ def test_case(case: Path, tmp_path: Path) -> None:
         assert result.exit_code == expected_exit, result.output
     else:
         assert result.exit_code in (0, 1), result.output
+
+    if (case / "reasons.txt").exists():
+        for line in (case / "reasons.txt").read_text(encoding="utf-8").splitlines():
+            if not line.strip() or line.startswith("#"):
+                continue
+            place, reason = (part.strip() for part in line.split("|", 1))
+            where, code = place.split()
+            header = f"{where}: {code} "
+            assert header in result.output, result.output
+            block = result.output.split(header, 1)[1].split("\n\n", 1)[0]
+            assert f"not fixable: {reason}" in block, block
 
     again = runner.invoke(main, ["fix", str(repo), *args])
     assert _tree(repo) == after, "a second fix changed the files again"

@@ -1,19 +1,23 @@
 """Writes that never lose work: compare-and-swap, all or nothing, no writing through symlinks.
 
-Faults are real: a file really changed between ``fix``'s read and its write (the transaction
-is driven in-process so the change lands exactly between the two), a real full tmpfs and a
-real read-only mount (both need root and ``mount``; skipped otherwise), a real symlink.
+Faults are real: a file really changed between ``fix``'s read and its write (in process, the
+change lands exactly between the two; through the CLI, another process edits the file as soon
+as the kernel says ciswitch has read it, while the big file keeps ciswitch busy), a real full
+tmpfs and a real read-only mount (both need root and ``mount``; skipped otherwise), a real
+symlink.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
+import select
 import shutil
 import stat
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -254,3 +258,61 @@ def test_the_report_is_part_of_the_run(repo: Path) -> None:
     proc = _ciswitch("fix", ".", "--format", "json", "-o", "-", cwd=repo)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.lstrip().startswith("{") and not (repo / "-").exists()
+
+
+# --- a real concurrent writer -----------------------------------------------------------------
+
+IN_CLOSE_NOWRITE = 0x10
+
+
+def _wait_until_read(
+    path: Path, start: Callable[[], subprocess.Popen[str]]
+) -> subprocess.Popen[str]:
+    """Start a process and return once it has read ``path`` to the end and closed it (the
+    kernel's inotify tells: no polling, no sleeping)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    fd = libc.inotify_init()
+    if fd < 0:
+        pytest.skip("no inotify here")
+    try:
+        if libc.inotify_add_watch(fd, os.fsencode(path), IN_CLOSE_NOWRITE) < 0:
+            pytest.skip("cannot watch the file")
+        proc = start()
+        ready, _, _ = select.select([fd], [], [], 60)
+        assert ready, "ciswitch never read the file"
+        os.read(fd, 4096)
+        return proc
+    finally:
+        os.close(fd)
+
+
+@pytest.mark.parametrize("how", ["append", "save by rename"])
+def test_a_concurrent_writer_during_a_slow_fix_keeps_its_edit(tmp_path: Path, how: str) -> None:
+    """Another process changes the file after ``ciswitch fix`` read it and long before it
+    could have written it (the file is big enough to take seconds): the edit survives, the
+    fix is refused on one line, exit 2."""
+    root = tmp_path / "repo"
+    root.mkdir()
+    ci = root / ".gitlab-ci.yml"
+    jobs = "".join(FIXABLE.replace("build:", f"build{i}:") for i in range(1000))
+    ci.write_text(jobs, encoding="utf-8")
+    proc = _wait_until_read(
+        ci,
+        lambda: subprocess.Popen(
+            [str(CISWITCH), "fix", "."], cwd=root, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True,
+        ),
+    )
+    edited = jobs + "# a colleague's edit\n"
+    if how == "append":
+        with open(ci, "a", encoding="utf-8") as handle:
+            handle.write("# a colleague's edit\n")
+    else:
+        (root / ".gitlab-ci.yml.new").write_text(edited, encoding="utf-8")
+        os.replace(root / ".gitlab-ci.yml.new", ci)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 2, err
+    lines = err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(".gitlab-ci.yml: error: changed on disk"), err
+    assert ci.read_text(encoding="utf-8") == edited
+    assert sorted(p.name for p in root.iterdir()) == [".gitlab-ci.yml"]

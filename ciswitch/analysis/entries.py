@@ -3,17 +3,75 @@ its value at another address."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
+from ciswitch.analysis.proof import documents_of, resolve_reference, tops_of
 from ciswitch.analysis.sites import YamlScalarSite
 from ciswitch.edits import NoFix, line_end, line_start, only_space_before, rest_is_trailing
-from ciswitch.gitlab import Variable
+from ciswitch.gitlab import Pipeline, Variable
 from ciswitch.model import Edit, Fix
-from ciswitch.yaml.nodes import is_map, is_seq
+from ciswitch.yaml.nodes import REFERENCE_TAG, Entry, is_map, is_scalar, is_seq, tag_of
 
 
-def variable_fix(variable: Variable, to: str | None, parents: dict[int, Any]) -> Fix:
-    """Remove a ``WERF_STAGES_STORAGE: ":local"`` entry (and an emptied ``variables:``)."""
+def variable_fix(
+    variable: Variable,
+    to: str | None,
+    parents: dict[int, Any],
+    pipeline: Pipeline | None = None,
+) -> Fix:
+    """Remove a ``WERF_STAGES_STORAGE: ":local"`` entry (and an emptied ``variables:``), with
+    the entries of the same file that take it by ``!reference`` (``NAME: !reference [.vars,
+    variables, NAME]``): removing one without the other would leave the reference pointing at
+    nothing. (Whether that is safe for every job is proved on the whole pipeline.)"""
+    fix = _variable_fix(variable, to, parents)
+    if to is not None or pipeline is None:
+        return fix
+    edits = list(fix.edits)
+    removed = list(fix.removed_words)
+    for entry in _referrers(pipeline, variable):
+        if any(e.start <= int(entry.key.start_mark.index) < e.end for e in edits):
+            continue
+        other = _variable_fix(Variable(variable.name, entry, None, "job"), None, parents)
+        edits.extend(other.edits)
+        removed.extend(other.removed_words)
+    if len(edits) == len(fix.edits):
+        return fix
+    return Fix(tuple(sorted(edits)), fix.safe, fix.description + " and the entries taking it by"
+               " !reference", tuple(removed))
+
+
+def _referrers(pipeline: Pipeline, variable: Variable) -> list[Entry]:
+    """The ``variables:`` entries of the variable's file whose value is a ``!reference`` to
+    its entry."""
+    target = variable.entry.value
+    tops = tops_of(pipeline.files)
+    found: list[Entry] = []
+    for file, doc in documents_of(pipeline.files):
+        if file is not variable.entry.file:
+            continue
+        for owner, key, value in _mapping_pairs(doc, set()):
+            if tag_of(value) == REFERENCE_TAG and is_seq(value):
+                path = [str(n.value) for n in value.value if is_scalar(n)]
+                if len(path) > 2 and resolve_reference(path, tops) is target:
+                    found.append(Entry(file, key, value, owner))
+    return found
+
+
+def _mapping_pairs(node: Any, seen: set[int]) -> Iterator[tuple[Any, Any, Any]]:
+    if id(node) in seen:
+        return
+    seen.add(id(node))
+    if is_map(node):
+        for key, value in node.value:
+            yield node, key, value
+            yield from _mapping_pairs(value, seen)
+    elif is_seq(node):
+        for item in node.value:
+            yield from _mapping_pairs(item, seen)
+
+
+def _variable_fix(variable: Variable, to: str | None, parents: dict[int, Any]) -> Fix:
     entry = variable.entry
     file = entry.file
     text = file.text

@@ -171,9 +171,8 @@ class Replay:
             self.facts.real_sites.add(site.key)
         runs = self._script_runs(site, session)
         parse = site.worth_parsing or (
-            self.workspace is not None and isinstance(site, ShellTextSite)
-            and _COMMAND_STRING.search(site.text) is not None
-            and _string_runs_files(site.text, self.workspace)
+            _may_hold_command_string(site.text) and self.workspace is not None
+            and isinstance(site, ShellTextSite) and _string_runs_files(site.text, self.workspace)
         )
         if not parse and not runs:
             return
@@ -214,12 +213,8 @@ class Replay:
             inner = known
         else:
             self.facts.sites[inner.key] = inner
-        if session.pending and self.workspace is not None:
-            from ciswitch.scripts.runs import directory_after
-
-            for earlier in session.pending:
-                session.cwd = directory_after(earlier, self.workspace, session.cwd)
-            session.pending.clear()
+        if session.pending:
+            self._settle_directory(None, session)
         child = _Session(session.env, session.cwd)
         child.ci_env = session.ci_env
         self.run_site(job, child, inner)
@@ -230,33 +225,36 @@ class Replay:
         session's working directory, which the site's ``cd``s then move."""
         if self.workspace is None or not site.runs_files:
             return []
-        from ciswitch.scripts.runs import (
-            changes_directory,
-            directory_after,
-            may_name_path,
-            script_runs_in,
-        )
-
-        text = site.text
-        if session.pending and may_name_path(text):
-            for earlier in session.pending:
-                session.cwd = directory_after(earlier, self.workspace, session.cwd)
-            session.pending.clear()
+        if session.pending:
+            self._settle_directory(site.text, session)
         cwd = session.cwd
         known = self._runs.get((site.key, cwd))
         if known is None:
+            from ciswitch.scripts.runs import script_runs_in
+
             # The same line text recurs in many jobs (as distinct nodes): look it up once.
-            known = self._runs_by_text.get((text, cwd))
+            known = self._runs_by_text.get((site.text, cwd))
             if known is None:
-                known = script_runs_in(text, self.workspace, cwd)
-                self._runs_by_text[(text, cwd)] = known
+                known = script_runs_in(site.text, self.workspace, cwd)
+                self._runs_by_text[(site.text, cwd)] = known
             self._runs[(site.key, cwd)] = known
             self._report_skipped(site, known.skipped)
         if known.parsed:
             session.cwd = known.cwd
-        elif changes_directory(text):
-            session.pending.append(text)
+        elif known.moves:
+            session.pending.append(site.text)
         return known.runs
+
+    def _settle_directory(self, text: str | None, session: _Session) -> None:
+        """Read the pending ``cd`` texts of the session when ``text`` may name a path (always
+        when ``text`` is None)."""
+        from ciswitch.scripts.runs import directory_after, may_name_path
+
+        if self.workspace is None or (text is not None and not may_name_path(text)):
+            return
+        for earlier in session.pending:
+            session.cwd = directory_after(earlier, self.workspace, session.cwd)
+        session.pending.clear()
 
     def _report_skipped(self, site: Site, skipped: list[NotFollowed]) -> None:
         for item in skipped:
@@ -471,6 +469,10 @@ class Replay:
                         continue
                     site = self.site_for(file, node, str(node.value))
                     self.run_site(orphan, _Session({}), site)
+
+
+def _may_hold_command_string(text: str) -> bool:
+    return ("sh -" in text or "sh\t" in text) and _COMMAND_STRING.search(text) is not None
 
 
 def _string_runs_files(text: str, workspace: Workspace) -> bool:

@@ -16,7 +16,14 @@ from array import array
 from collections import Counter
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ciswitch.edits import NoFix, line_end, line_start, rest_is_trailing, tidy_range
+from ciswitch.edits import (
+    NoFix,
+    line_end,
+    line_start,
+    only_space_before,
+    rest_is_trailing,
+    tidy_range,
+)
 from ciswitch.model import LOCAL, Edit, Fix
 from ciswitch.source import SourceFile
 from ciswitch.verify import FileKind
@@ -154,7 +161,22 @@ class YamlScalarSite:
         start, end, repl = assignment_removal(self.text, assignment)
         removed_text = self.text[start:end]
         if self.text.strip() == removed_text.strip() and repl.strip() == "":
-            return Fix((self._item_edit(),), True, "remove the list item", _words(self.text))
+            try:
+                return Fix((self._item_edit(),), True, "remove the list item", _words(self.text))
+            except NoFix:
+                if not self._only_item():
+                    raise
+            # the only item of its list: it becomes the no-op ``true`` (a script list may not
+            # be empty), quoted when plain (a plain ``true`` is a YAML boolean)
+            start = self.anchor()
+            if not self.node.style and "\n" not in self.file.text[start : self._end]:
+                edit = Edit(self.file.path, start, self._end, "'true'")
+                return Fix((edit,), True, "replace the only item by true", _words(self.text),
+                           ("true",))
+            return _assignment_removal_fix(
+                self, self.node.style, assignment.statement_start, assignment.statement_end,
+                "true",
+            )
         return _assignment_removal_fix(self, self.node.style, start, end, repl)
 
     def replace_local(self, to: str, what: str) -> Fix:
@@ -163,6 +185,18 @@ class YamlScalarSite:
         if index < 0:
             raise NoFix(f"the value is {self.text!r}, set elsewhere")
         return _replacement_fix(self, self.node.style, index, index + len(LOCAL), to, what)
+
+    @property
+    def _end(self) -> int:
+        return int(self.node.end_mark.index)
+
+    def _only_item(self) -> bool:
+        parent = self.parent
+        return (
+            parent is not None
+            and not getattr(parent, "flow_style", False)
+            and len(parent.value) == 1
+        )
 
     def _item_edit(self) -> Edit:
         """Remove a whole one-line YAML list item holding only the assignment."""
@@ -451,7 +485,12 @@ def _shell_edit(site: Site, style: str | None, start: int, end: int, replacement
     except SpanError as err:
         raise NoFix(f"cannot map this YAML scalar to its text ({err})") from err
     if replacement == "":
-        fstart, fend = tidy_range(site.file.text, fstart, fend)
+        text = site.file.text
+        fstart, fend = tidy_range(text, fstart, fend)
+        if fend > fstart and text[fend - 1] == "\n" and only_space_before(text, fstart):
+            # a whole line of a block scalar goes with its indentation, which would otherwise
+            # indent the next line (and move a key of the mapping into the scalar)
+            fstart = line_start(text, fstart)
     elif style == '"':
         replacement = replacement.replace("\\", "\\\\").replace('"', '\\"')
     elif style == "'":

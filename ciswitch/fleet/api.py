@@ -121,7 +121,8 @@ def with_api(spec: RepoSpec, clone: Path, request: BranchRequest, result: Branch
     from ciswitch.fleet.journal import Status
     from ciswitch.redact import redact
 
-    if request.dry_run or result.status not in (BranchStatus.PUSHED, BranchStatus.UP_TO_DATE):
+    if (request.dry_run or not request.push
+            or result.status not in (BranchStatus.PUSHED, BranchStatus.UP_TO_DATE)):
         return outcome
     repo = gitops.open_repo(clone)
     try:
@@ -134,7 +135,9 @@ def with_api(spec: RepoSpec, clone: Path, request: BranchRequest, result: Branch
         return replace(outcome, status=Status.FAILED,
                        detail=redact(f"{outcome.detail}; merge request: {err}"))
     detail = f"{outcome.detail}; merge request !{info.iid} {info.state}"
-    return replace(outcome, status=Status.MR_OPENED, detail=detail, mr_url=redact(info.url),
+    # a partial change keeps saying so: its merge request carries only part of the switch
+    status = Status.PARTIAL if outcome.status == Status.PARTIAL else Status.MR_OPENED
+    return replace(outcome, status=status, detail=detail, mr_url=redact(info.url),
                    mr_iid=info.iid, mr_state=info.state)
 
 

@@ -125,11 +125,14 @@ def worker_init(main_pid: int) -> None:
 
 
 def _arm_fork_server() -> None:
-    """Run at import: in the fork server of a fleet run (its parent is the run's main
-    process), die with the main process."""
+    """Run at import: in the fork server of a fleet run (the run's main process started it
+    and named itself in :data:`ENV`), die with the main process, or exit at once when the
+    main process is already gone."""
     parent = os.environ.get(ENV)
-    if parent is not None and parent == str(os.getppid()) and parent != str(os.getpid()):
-        die_with_parent(int(parent))
+    if (parent is None or not parent.isdigit() or parent == str(os.getpid())
+            or "multiprocessing.forkserver" not in sys.modules):
+        return
+    die_with_parent(int(parent))
 
 
 _arm_fork_server()

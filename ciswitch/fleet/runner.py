@@ -3,18 +3,14 @@
 The per-repository work is :func:`process_repo`, a plain function of picklable values that
 returns a :class:`~ciswitch.fleet.journal.RepoOutcome` and never raises: worker processes
 (``-j N``) run it while only the main process writes the journal, so every transition is
-committed by one writer, in order, as it happens. Clones land in ``<workdir>/repos`` through a
-temporary directory renamed into place, so an interrupted clone never looks like a finished
-one; a later run fetches instead of cloning again.
+committed by one writer, in order, as it happens. The clones are :mod:`ciswitch.fleet.clones`'
+business.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
-import shutil
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -24,8 +20,9 @@ from typing import TYPE_CHECKING, Protocol
 from ciswitch.branching import BranchOutcome, BranchRequest, BranchStatus
 from ciswitch.errors import CiswitchError
 from ciswitch.fleet.api import record_mr, with_api
+from ciswitch.fleet.clones import config_for, sync_clone
 from ciswitch.fleet.journal import PUSHED, RepoOutcome, Status
-from ciswitch.fleet.sources import DEFAULT_CI_CONFIG, RepoSpec
+from ciswitch.fleet.sources import RepoSpec
 from ciswitch.redact import redact
 
 if TYPE_CHECKING:
@@ -65,164 +62,6 @@ class RunOptions:
 
 
 # --------------------------------------------------------------------------- one repository
-
-
-def _git(args: Sequence[str], cwd: Path | None = None) -> str:
-    """Run git; failures become a redacted one-line CiswitchError."""
-    from ciswitch.gitops import git_output
-
-    return git_output(args, cwd)
-
-
-@functools.cache
-def _template_option() -> tuple[str, ...]:
-    """``--template=`` (copy no templates) when the templates git would copy are its stock
-    ones, else nothing.
-
-    Stock templates are sample hooks, a description and a commented ``info/exclude``: nothing
-    a clone of ciswitch's uses, yet a score of files to create in every clone. Templates of
-    one's own (``init.templateDir``, ``$GIT_TEMPLATE_DIR``, hooks added to the system's) are
-    copied as usual. Found out once per process, by comparing two scratch repositories.
-    """
-    try:
-        with tempfile.TemporaryDirectory(prefix="ciswitch-templates-") as tmp:
-            full, bare = Path(tmp, "full"), Path(tmp, "bare")
-            _git(["init", "--quiet", "--bare", str(full)])
-            _git(["init", "--quiet", "--bare", "--template=", str(bare)])
-            if (full / "config").read_bytes() != (bare / "config").read_bytes():
-                return ()
-            for path in full.rglob("*"):
-                rel = path.relative_to(full).as_posix()
-                if (bare / rel).exists() or rel in ("hooks", "info", "branches", "description"):
-                    continue
-                if not (path.is_file() and not path.is_symlink() and _stock_template(rel, path)):
-                    return ()
-    except (CiswitchError, OSError):
-        return ()
-    return ("--template=",)
-
-
-def _stock_template(rel: str, path: Path) -> bool:
-    """Whether a template file is one git ships that does nothing: a sample hook, or an
-    ``info/exclude`` of comments only."""
-    if rel.startswith("hooks/") and rel.endswith(".sample"):
-        return True
-    if rel != "info/exclude":
-        return False
-    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    return all(not line.strip() or line.lstrip().startswith("#") for line in lines)
-
-
-def sync_clone(spec: RepoSpec, workdir: Path) -> Path | None:
-    """A clone of the remote's default branch in ``workdir``; None for an empty one.
-
-    A new clone gets no work tree: everything ciswitch does reads the object database, and
-    writing every file of every repository of a fleet would be the run's biggest cost.
-    An existing clone (an earlier or interrupted run) is fetched and its default branch reset
-    to the remote's tip: the clone belongs to ciswitch, and the fix must start from what the
-    remote has now. Local ciswitch branches stay, so an interrupted push is simply redone.
-    """
-    from ciswitch import gitops
-
-    root = workdir / "repos"
-    dest = root / spec.slug
-    if not (dest / ".git").is_dir():
-        root.mkdir(parents=True, exist_ok=True)
-        tmp = root / f".tmp-{spec.slug}-{os.getpid()}"
-        shutil.rmtree(tmp, ignore_errors=True)
-        try:
-            _git([
-                "clone", "--quiet", "--no-tags", "--no-checkout", *_template_option(),
-                "--", spec.clone_url, str(tmp),
-            ])
-            os.replace(tmp, dest)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-        if not _has_commits(dest):
-            return None
-        return dest
-    repo = gitops.open_repo(dest)
-    if spec.clone_url != spec.url:  # a clone from before credentials left URLs: drop them
-        _git(["remote", "set-url", "origin", spec.clone_url], dest)
-    gitops.fetch(repo, "origin")
-    if _git(["ls-remote", "--symref", "origin", "HEAD"], dest).strip() == "":
-        return None
-    _git(["remote", "set-head", "origin", "--auto"], dest)
-    branch = gitops.default_branch(repo, "origin")
-    _git(["checkout", "--quiet", "--force", "-B", branch, f"refs/remotes/origin/{branch}"], dest)
-    _git(["clean", "--quiet", "-d", "--force", "-x"], dest)
-    return dest
-
-
-def _has_commits(path: Path) -> bool:
-    """Whether a fresh clone checked out a branch: an empty remote leaves no local head (read
-    from the ref store directly, one process less per repository)."""
-    heads = path / ".git" / "refs" / "heads"
-    if heads.is_dir() and any(p.is_file() for p in heads.rglob("*")):
-        return True
-    packed = path / ".git" / "packed-refs"
-    if not packed.is_file():
-        return False
-    return " refs/heads/" in packed.read_text(encoding="utf-8", errors="replace")
-
-
-def _head_files(clone: Path, *names: str) -> list[bytes | None]:
-    """The contents of files at the clone's HEAD (None: not a file there); clones have no
-    work tree to read them from."""
-    from ciswitch import gitops
-    from ciswitch.git_tree import GitTreeWorkspace
-
-    repo = gitops.open_repo(clone)
-    try:
-        ws = GitTreeWorkspace(repo, gitops.commit_object(repo, gitops.head_sha(repo)))
-        return [ws.read_bytes(name) if ws.is_file(name) else None for name in names]
-    finally:
-        repo.close()
-
-
-def _toml_value(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    return str(value)
-
-
-def config_for(spec: RepoSpec, clone: Path, workdir: Path, explicit: Path | None) -> Path | None:
-    """The ``--config`` file that makes the project's custom CI configuration path count.
-
-    GitLab's ``ci_config_path`` lives in the project settings, not in the repository; the
-    repository's own settings (``.ciswitch.toml`` or ``[tool.ciswitch]``) are kept and only
-    ``ci-config`` is set, in a file under the workdir.
-    """
-    if explicit is not None or not spec.ci_config or spec.ci_config == DEFAULT_CI_CONFIG:
-        return explicit
-    import tomllib
-
-    table: dict[str, object] = {}
-    own, pyproject = _head_files(clone, ".ciswitch.toml", "pyproject.toml")
-    try:
-        if own is not None:
-            table = dict(tomllib.loads(own.decode("utf-8")))
-        elif pyproject is not None:
-            tool = tomllib.loads(pyproject.decode("utf-8")).get("tool", {})
-            found = tool.get("ciswitch") if isinstance(tool, dict) else None
-            table = dict(found) if isinstance(found, dict) else {}
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-        raise CiswitchError(f"invalid configuration: {err}", ".ciswitch.toml") from err
-    table["ci-config"] = spec.ci_config.lstrip("/")
-    out = workdir / "configs" / f"{spec.slug}.toml"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    from ciswitch.atomic import PlannedWrite, WriteError, write_all
-
-    text = "".join(f"{key} = {_toml_value(value)}\n" for key, value in table.items())
-    try:
-        write_all([PlannedWrite(out, text.encode("utf-8"))])
-    except WriteError as err:
-        raise CiswitchError(err.message, str(out)) from err
-    return out
 
 
 def outcome_of(spec: RepoSpec, result: BranchOutcome, request: BranchRequest,
@@ -339,7 +178,8 @@ def _process_repo(spec: RepoSpec, workdir: Path, request: BranchRequest,
 #: every worker starts with them loaded, instead of each worker importing (and, without
 #: cached bytecode, compiling) them again. A name that fails to import is skipped: the worker
 #: then imports it itself, as before. :mod:`ciswitch.fleet.lifeline` comes first: importing
-#: it ties the fork server to the main process.
+#: it ties the fork server to the main process, so it must come before anything slow (and
+#: ``__main__``, which workers do not need, is not preloaded at all).
 WORKER_MODULES = (
     "ciswitch.fleet.lifeline", "ciswitch.fleet.runner", "ciswitch.branching", "ciswitch.fix",
     "ciswitch.lint", "ciswitch.git_tree", "ciswitch.config", "ciswitch.scripts.runs",
@@ -369,10 +209,11 @@ def remote_has_branch(spec: RepoSpec, branch: str) -> bool:
     """Whether the repository's remote has ``branch`` (one ``git ls-remote``); False when the
     remote cannot be asked (the run then leaves the repository as journaled)."""
     from ciswitch.fleet.sources import auth_env
+    from ciswitch.gitops import git_output
 
     try:
         with auth_env(spec):
-            out = _git(["ls-remote", "--heads", "--", spec.clone_url, f"refs/heads/{branch}"])
+            out = git_output(["ls-remote", "--heads", "--", spec.clone_url, f"refs/heads/{branch}"])
     except CiswitchError:
         return False
     return any(line.endswith(f"\trefs/heads/{branch}") for line in out.splitlines())
@@ -469,7 +310,7 @@ def run_fleet(
             from concurrent.futures import ProcessPoolExecutor
 
             context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(["__main__", *WORKER_MODULES])
+            context.set_forkserver_preload(list(WORKER_MODULES))
             _start_fork_server()
             pool = ProcessPoolExecutor(
                 max_workers=options.jobs, mp_context=context,
@@ -514,17 +355,24 @@ def _start_fork_server() -> None:
 
 @contextlib.contextmanager
 def _deferred_interrupt() -> Iterator[None]:
-    """Hold a ^C back while workers are handed work (and started): a worker half started when
-    the run stops would print a traceback. It is raised as soon as the block ends."""
+    """Hold ^C (and SIGTERM) back while workers are handed work (and started): a worker half
+    started when the run stops would print a traceback. The signal's own handler runs as
+    soon as the block ends."""
     import signal
 
     caught: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, _frame: caught.append(signum))
+    wanted = (signal.SIGINT, signal.SIGTERM)
+    previous = {sig: signal.signal(sig, lambda signum, _frame: caught.append(signum))
+                for sig in wanted}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     if caught:
+        handler = previous[signal.Signals(caught[0])]
+        if callable(handler):
+            handler(caught[0], None)
         raise KeyboardInterrupt
 
 

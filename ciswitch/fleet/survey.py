@@ -68,7 +68,7 @@ def survey_repo(spec: RepoSpec, workdir: Path, all_branches: bool) -> list[Surve
 def _survey_repo(spec: RepoSpec, workdir: Path, all_branches: bool) -> list[SurveyRow]:
     from ciswitch import gitops
     from ciswitch.config import load_config
-    from ciswitch.fleet.runner import sync_clone
+    from ciswitch.fleet.clones import sync_clone
     from ciswitch.git_tree import GitTreeWorkspace
     from ciswitch.lint import lint_workspace
     from ciswitch.model import not_checked_summary

@@ -51,6 +51,7 @@ from typing import Any
 
 from ciswitch.analysis.entries import variable_fix
 from ciswitch.analysis.facts import AssignmentAt, Facts, Kind, Payload, VariableEntry
+from ciswitch.gitlab import Pipeline
 from ciswitch.model import Finding, Fix, Severity
 from ciswitch.rules.base import Rule, RuleOptions, finding, reached, storage_tail
 
@@ -60,10 +61,13 @@ KINDS = (Kind.STORAGE_ASSIGNMENT, Kind.STORAGE_VARIABLE)
 _ASSIGNED = {"prefix": "as a command prefix", "export": "exported", "plain": "assigned"}
 
 
-def fix_recipe(what: Payload, to: str | None, parents: dict[int, Any]) -> Fix:
-    """Remove the variable entry or the assignment, or point it at ``to``."""
+def fix_recipe(
+    what: Payload, to: str | None, parents: dict[int, Any], pipeline: Pipeline | None = None
+) -> Fix:
+    """Remove the variable entry (with the entries taking it by ``!reference``) or the
+    assignment, or point it at ``to``."""
     if isinstance(what, VariableEntry):
-        return variable_fix(what.variable, to, parents)
+        return variable_fix(what.variable, to, parents, pipeline)
     assert isinstance(what, AssignmentAt)
     return what.site.assignment_fix(what.assignment, to)
 
@@ -79,7 +83,7 @@ def check(facts: Facts, options: RuleOptions) -> Iterator[Finding]:
             where = _ASSIGNED[what.assignment.kind]
 
         def make(what: Payload = what) -> Fix:
-            return fix_recipe(what, options.to, parents)
+            return fix_recipe(what, options.to, parents, facts.pipeline)
         via = f" (through {place.via})" if place.via else ""
         tail, blocked = storage_tail(
             place,

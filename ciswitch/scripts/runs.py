@@ -16,7 +16,7 @@ import posixpath
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from ciswitch.errors import CiswitchError
 from ciswitch.model import NotCheckedKind
@@ -175,8 +175,7 @@ def script_runs(text: str, ws: Workspace) -> tuple[list[ScriptRun], list[NotFoll
     return found.runs, found.skipped
 
 
-@dataclass(frozen=True)
-class Runs:
+class Runs(NamedTuple):
     """What a shell text runs, started in a working directory, and where it leaves it."""
 
     runs: list[ScriptRun]
@@ -185,6 +184,8 @@ class Runs:
     cwd: str | None
     #: False when the text was not parsed (so a ``cd`` in it, if any, was not read)
     parsed: bool
+    #: the text may change directory (``cd``, ``pushd``, ``popd``)
+    moves: bool = False
 
 
 def script_runs_in(text: str, ws: Workspace, cwd: str | None, force: bool = False) -> Runs:
@@ -192,7 +193,7 @@ def script_runs_in(text: str, ws: Workspace, cwd: str | None, force: bool = Fals
     and ``popd`` as the shell does: a ``cd`` inside ``( )``, ``$( )`` or a pipeline element
     stays in that child shell. ``force`` parses the text whatever its words."""
     if not force and not may_run_files(text, ws, cwd):
-        return Runs([], [], cwd, False)
+        return Runs([], [], cwd, False, _CHANGES_DIRECTORY.search(text) is not None)
     from ciswitch.shell.commands import commands
 
     runs: list[ScriptRun] = []
@@ -212,7 +213,7 @@ def script_runs_in(text: str, ws: Workspace, cwd: str | None, force: bool = Fals
             directories[scope] = _change_directory(base, list(command.args), here, stack)
             continue
         _classify(command, ws, runs, skipped, here)
-    return Runs(runs, skipped, directories[()][0], True)
+    return Runs(runs, skipped, directories[()][0], True, True)
 
 
 def _change_directory(

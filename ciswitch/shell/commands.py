@@ -37,24 +37,15 @@ def commands(text: str) -> tuple[CommandInfo, ...]:
     conditionals, pipelines) included; heredoc bodies and comments are not commands."""
     src = Source(text)
     found: list[CommandInfo] = []
-    stack: list[tuple[Node, tuple[int, ...]]] = [(src.root, ())]
+    stack: list[Node] = [src.root]
     while stack:
-        node, scope = stack.pop()
-        kind = node.type
-        if kind == "command":
-            info = _command(src, node, scope)
+        node = stack.pop()
+        if node.type == "command":
+            info = _command(src, node)
             if info is not None:
                 found.append(info)
         if node.child_count:
-            if kind in _CHILD_SHELLS:
-                inner = (*scope, node.start_byte)
-                stack.extend((child, inner) for child in reversed(node.children))
-            elif kind == "pipeline":
-                stack.extend(
-                    (child, (*scope, child.start_byte)) for child in reversed(node.children)
-                )
-            else:
-                stack.extend((child, scope) for child in reversed(node.children))
+            stack.extend(reversed(node.children))
     found.sort(key=lambda c: c.start)
     return tuple(found)
 
@@ -63,10 +54,27 @@ def commands(text: str) -> tuple[CommandInfo, ...]:
 _CHILD_SHELLS = frozenset({"subshell", "command_substitution", "process_substitution"})
 
 
-def _command(src: Source, node: Node, scope: tuple[int, ...] = ()) -> CommandInfo | None:
+def _scope(node: Node) -> tuple[int, ...]:
+    """The child shells around a command, outermost first (read from its ancestors: only
+    commands pay for it)."""
+    found: list[int] = []
+    previous = node
+    current = node.parent
+    while current is not None:
+        kind = current.type
+        if kind in _CHILD_SHELLS:
+            found.append(current.start_byte)
+        elif kind == "pipeline":
+            found.append(previous.start_byte)
+        previous, current = current, current.parent
+    found.reverse()
+    return tuple(found)
+
+
+def _command(src: Source, node: Node) -> CommandInfo | None:
     name = node.child_by_field_name("name")
     if name is None:
         return None
     name_word, _ = word_of(src, name.named_children[0] if name.named_child_count else name)
     args = tuple(word_of(src, a)[0] for a in node.children_by_field_name("argument"))
-    return CommandInfo(name_word, args, src.start(name), src.end(node), scope)
+    return CommandInfo(name_word, args, src.start(name), src.end(node), _scope(node))

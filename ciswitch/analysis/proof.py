@@ -1,0 +1,190 @@
+"""The part of a fix's proof that looks at the whole pipeline, job by job.
+
+:mod:`ciswitch.verify` proves each changed file on its own; a shared definition (an anchor, a
+``!reference`` target, a template reached by ``<<:`` or ``extends``) reaches other jobs, so
+here the pipeline before and after the fix is compared as GitLab assembles it: no
+``!reference`` may be left pointing at nothing, no variable may come into or leave a job
+besides ``WERF_STAGES_STORAGE`` and ``WERF_SYNCHRONIZATION`` (what the fixes take), and the
+stages storage may not be taken from a job that runs werf without ``werf ci-env`` (it
+would have no stages storage), however the job reaches it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from ciswitch.analysis.facts import Facts
+from ciswitch.errors import CiswitchError
+from ciswitch.gitlab import Job
+from ciswitch.model import LOCAL
+from ciswitch.source import SourceFile
+from ciswitch.yaml.nodes import REFERENCE_TAG, is_map, is_scalar, is_seq, tag_of
+
+STORAGE = "WERF_STAGES_STORAGE"
+SYNCHRONIZATION = "WERF_SYNCHRONIZATION"
+
+
+@dataclass(frozen=True)
+class Blocked:
+    """Why a fix of a shared place is not applied: the reason shown at the place."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class PipelineView:
+    """What the proof keeps of the pipeline before a fix (small: the analysis itself is let go
+    while the new text is analysed)."""
+
+    #: every ``!reference`` by (file, top-level key, index): whether it resolved
+    references: dict[tuple[str, str, int], bool]
+    #: every real job: its variables, and whether it runs werf with no ``werf ci-env``
+    jobs: dict[str, tuple[dict[str, str | None], bool]]
+
+
+def pipeline_view(facts: Facts) -> PipelineView | None:
+    pipeline = facts.pipeline
+    if pipeline is None:
+        return None
+    tops = tops_of(pipeline.files)
+    return PipelineView(
+        {where: resolved is not None for where, (_, resolved) in _references(pipeline.files, tops)},
+        {
+            name: (_variables(job, tops), _needs_storage(job, facts))
+            for name, job in pipeline.jobs.items()
+            if not job.hidden
+        },
+    )
+
+
+def pipeline_error(before: PipelineView | None, after: Facts, to: str | None) -> Blocked | None:
+    """None when every job means after the fix what it meant before minus the removed
+    ``:local``; else what differs (shown to the user as the reason the place is left)."""
+    new = after.pipeline
+    if before is None or new is None:
+        return None
+    new_tops = tops_of(new.files)
+    for where, (path, resolved) in _references(new.files, new_tops):
+        if resolved is None and before.references.get(where, False):
+            return Blocked(
+                f"!reference [{', '.join(path)}] in {where[1]} ({where[0]}) would point at"
+                " nothing: remove both by hand"
+            )
+    for name, (old_variables, needs_storage) in before.jobs.items():
+        if name not in new.jobs:
+            continue
+        was = dict(old_variables)
+        now = _variables(new.jobs[name], new_tops)
+        taken = was.get(STORAGE) == LOCAL and STORAGE not in now
+        if taken and to is None and needs_storage:
+            return Blocked(
+                f"job {name} gets {STORAGE}=:local from here and runs werf without werf"
+                " ci-env: it would have no stages storage; pass --to ADDRESS"
+            )
+        # The fixes take or re-point the storage and synchronization variables (verify proves
+        # which), and edit flags inside others' values; no other variable may come or go.
+        appeared = (set(now) - set(was)) - {STORAGE, SYNCHRONIZATION}
+        gone = (set(was) - set(now)) - {STORAGE, SYNCHRONIZATION}
+        if appeared or gone:
+            return Blocked(
+                f"the variables of job {name} would change ({', '.join(sorted(appeared | gone))});"
+                " change it by hand"
+            )
+    return None
+
+
+def _variables(job: Job, tops: dict[str, Any]) -> dict[str, str | None]:
+    """A job's variables as GitLab gives them, a ``!reference``d mapping's included."""
+    out: dict[str, str | None] = {}
+    node = getattr(job.config.get("variables"), "node", None)
+    if node is not None and tag_of(node) == REFERENCE_TAG and is_seq(node):
+        target = resolve_reference([str(n.value) for n in node.value if is_scalar(n)], tops)
+        if is_map(target):
+            for key, value in target.value:
+                out[str(key.value)] = str(value.value) if is_scalar(value) else repr(value)
+    for name, var in job.variables.items():
+        value = var.entry.value
+        if tag_of(value) == REFERENCE_TAG and is_seq(value):
+            target = resolve_reference([str(n.value) for n in value.value if is_scalar(n)], tops)
+            out[name] = str(target.value) if is_scalar(target) else None
+        else:
+            out[name] = var.text
+    return out
+
+
+def _needs_storage(job: Job, facts: Facts) -> bool:
+    """Whether a job runs werf with no ``werf ci-env`` in sight (its script lines and the
+    script files they name): then only its ``:local`` gives it a stages storage."""
+    texts = [
+        str(line.loc.node.value)
+        for line in (*job.before_script, *job.script)
+        if is_scalar(line.loc.node)
+    ]
+    joined = "\n".join(texts)
+    for path in facts.files.paths():
+        script = facts.files.script(path)
+        if script is not None and path in joined:
+            texts.append(script.text)
+    return any("werf" in t for t in texts) and not any("ci-env" in t for t in texts)
+
+
+Where = tuple[str, str, int]
+
+
+def documents_of(files: list[SourceFile]) -> Iterator[tuple[SourceFile, Any]]:
+    for file in files:
+        try:
+            docs = file.yaml_documents()
+        except CiswitchError:
+            continue
+        yield from ((file, doc) for doc in docs if is_map(doc))
+
+
+def tops_of(files: list[SourceFile]) -> dict[str, Any]:
+    """The top-level keys of all the pipeline's files (a later file's win)."""
+    tops: dict[str, Any] = {}
+    for _, doc in documents_of(files):
+        tops.update((str(k.value), v) for k, v in doc.value if is_scalar(k))
+    return tops
+
+
+def _references(
+    files: list[SourceFile], tops: dict[str, Any]
+) -> Iterator[tuple[Where, tuple[list[str], Any]]]:
+    """Every ``!reference`` of the pipeline's files, by (file, top-level key, index), with
+    its path and what it resolves to among the top-level keys (None: nothing)."""
+    for file, doc in documents_of(files):
+        for key, value in doc.value:
+            for index, ref in enumerate(_reference_nodes(value, set())):
+                path = [str(n.value) for n in ref.value if is_scalar(n)]
+                yield (file.path, str(key.value), index), (path, resolve_reference(path, tops))
+
+
+def _reference_nodes(node: Any, seen: set[int]) -> Iterator[Any]:
+    if id(node) in seen:
+        return
+    seen.add(id(node))
+    if tag_of(node) == REFERENCE_TAG and is_seq(node):
+        yield node
+        return
+    if is_seq(node):
+        for item in node.value:
+            yield from _reference_nodes(item, seen)
+    elif is_map(node):
+        for _, item in node.value:
+            yield from _reference_nodes(item, seen)
+
+
+def resolve_reference(path: list[str], tops: dict[str, Any]) -> Any:
+    if not path:
+        return None
+    current: Any = tops.get(path[0])
+    for name in path[1:]:
+        if not is_map(current):
+            return None
+        current = next(
+            (v for k, v in current.value if is_scalar(k) and str(k.value) == name), None
+        )
+    return current
