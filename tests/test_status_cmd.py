@@ -212,6 +212,23 @@ def test_templated_project_name_and_no_remote(tmp_path: Path, env: dict[str, str
     assert data["block_file"]["path"] == str(block_file(env))
 
 
+def test_work_tree_places_not_checked_are_shown(tmp_path: Path, env: dict[str, str]) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    git(work, "init", "-q", "-b", "main")
+    write_files(work, {".gitlab-ci.yml": CI_LOCAL + "images:\n  script:\n    - make images\n",
+                       "werf.yaml": WERF_YAML})
+    commit_all(work, "initial")
+    done = run_ciswitch("status", cwd=work)
+    assert done.returncode == 0, done.stderr
+    line = CI_LOCAL.count("\n") + 3
+    entry = f".gitlab-ci.yml:{line}: not checked: make images: make targets are not followed"
+    row = next(ln for ln in done.stdout.splitlines() if ln.strip().startswith("not checked:"))
+    assert row.split(":", 1)[1].strip() == (
+        f"1 place(s) of the work tree could not be checked (first: {entry})")
+    assert status(work)["work_tree"]["not_checked"] == [entry]
+
+
 def test_not_a_repository(tmp_path: Path, env: dict[str, str]) -> None:
     (tmp_path / "plain").mkdir()
     done = run_ciswitch("status", str(tmp_path / "plain"), cwd=tmp_path)

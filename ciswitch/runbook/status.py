@@ -59,6 +59,8 @@ class ProjectStatus:
     work_tree_findings: list[str] = field(default_factory=list)
     #: every lint finding of the work tree (synchronization and the like included)
     work_tree_total: int = 0
+    #: places of the work tree's CI that could not be checked (``path:line: not checked: ...``)
+    work_tree_not_checked: list[str] = field(default_factory=list)
     config_state: str | None = None
     config_address: str | None = None
     config_source: str | None = None
@@ -100,7 +102,8 @@ class ProjectStatus:
             "stages_address": self.address.address,
             "werf": (str(self.werf.version) if self.werf and self.werf.version else None),
             "work_tree": {"local_places": self.work_tree_findings,
-                          "findings": self.work_tree_total},
+                          "findings": self.work_tree_total,
+                          "not_checked": self.work_tree_not_checked},
             "config": {"stages_storage": self.config_state, "address": self.config_address,
                        "source": self.config_source},
             "default_branch": {"remote": self.remote, "name": self.default_branch,
@@ -139,6 +142,7 @@ def _work_tree(status: ProjectStatus, root: Path) -> None:
         for f in sorted(result.findings, key=lambda f: f.sort_key) if f.code in STORAGE_CODES
     ]
     status.problems += [p.one_line() for p in result.problems]
+    status.work_tree_not_checked = [e.one_line() for e in result.not_checked]
 
 
 def _remote_side(status: ProjectStatus, root: Path, *, fetch: bool, scan: bool) -> None:
@@ -371,6 +375,10 @@ def render_text(status: ProjectStatus) -> str:
     if status.work_tree_findings:
         rows.append(("work tree", f"{len(status.work_tree_findings)} place(s) still use :local "
                                   f"(first: {status.work_tree_findings[0]})"))
+    if status.work_tree_not_checked:
+        count = len(status.work_tree_not_checked)
+        rows.append(("not checked", f"{count} place(s) of the work tree could not be checked "
+                                    f"(first: {status.work_tree_not_checked[0]})"))
     else:
         rows.append(("work tree", "no :local stages storage"))
     if status.config_state:

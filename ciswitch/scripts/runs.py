@@ -41,10 +41,12 @@ _SHEBANG_SHELL = re.compile(r"^#!\s*\S*?(?:/env\s+(?:-\S+\s+)*)?\S*?\b(?:ba|da|z
 _SHEBANG_PYTHON = re.compile(r"^#!.*\bpython[\d.]*\b")
 #: cheap prefilter: a text that may run a file (a path, a sourcing dot, an interpreter, make)
 #: lines that are parsed whatever their words: make (to say it is not followed)
-_ALWAYS_PARSE = re.compile(
-    r"\bg?make\b"
-    # a shell, ``source``/``.`` or Python running a path held in a variable (computed path)
-    r"|(?:^|[\s;&|(])(?:(?:ba|da|z|k|a|mk)?sh|source|\.|python[\d.]*)\s+[\"']?\$\{?[A-Za-z_]"
+_ALWAYS_PARSE = re.compile(r"\bg?make\b")
+#: a shell, ``source``/``.`` or Python running a path held in a variable (a computed path, to
+#: say it is not followed); searched only in texts holding ``$``
+_RUNS_VARIABLE = re.compile(r"\$\{?[A-Za-z_]")
+_RUNNER_BEFORE = re.compile(
+    r"(?:^|[\s;&|(])(?:(?:ba|da|z|k|a|mk)?sh|source|\.|python[\d.]*)\s+[\"']?$"
 )
 #: ``python -m package.module``: parsed when the module is a file of the repository
 _PYTHON_MODULE = re.compile(r"python[\d.]*\s(?:\s*-[^m\s]\S*)*\s*-m\s*([\w.]+)")
@@ -96,6 +98,8 @@ def may_run_files(text: str, ws: Workspace, cwd: str | None = "") -> bool:
     text that changes directory (``cd k8s && ./build.sh``) is parsed when it names a path."""
     if _ALWAYS_PARSE.search(text):
         return True
+    if "$" in text and _runs_variable(text):
+        return True
     changes_directory = _CHANGES_DIRECTORY.search(text) is not None or cwd is None
     for module in _PYTHON_MODULE.findall(text):
         base = module.replace(".", "/")
@@ -137,6 +141,13 @@ def may_name_path(text: str) -> bool:
 def changes_directory(text: str) -> bool:
     """Whether ``text`` may run ``cd``, ``pushd`` or ``popd`` (cheap, no parsing)."""
     return _CHANGES_DIRECTORY.search(text) is not None
+
+
+def _runs_variable(text: str) -> bool:
+    """Whether a shell, ``source`` or Python is given a path held in a variable."""
+    return any(
+        _RUNNER_BEFORE.search(text, 0, match.start()) for match in _RUNS_VARIABLE.finditer(text)
+    )
 
 
 def script_kind(ws: Workspace, rel: str) -> ScriptKind | None:
