@@ -127,7 +127,25 @@ def _needs_storage(job: Job, facts: Facts) -> bool:
         script = facts.files.script(path)
         if script is not None and path in joined:
             texts.append(script.text)
-    return any("werf" in t for t in texts) and not any("ci-env" in t for t in texts)
+    if any("ci-env" in t for t in texts):
+        return False
+    return any(_runs_storage_command(t) for t in texts if "werf" in t)
+
+
+def _runs_storage_command(text: str) -> bool:
+    """Whether a shell text runs a werf command that needs a stages storage: ``werf
+    dismiss`` reads it only to choose its synchronization default (``:local`` either way),
+    and ``werf version`` or ``type werf`` none at all. A text the shell reader cannot read
+    counts as needing one (refusing is the safe side)."""
+    from ciswitch.shell import analyse
+
+    try:
+        calls = analyse(text).werf_calls
+    except Exception:  # the reader's failure must only make the proof more careful
+        return True
+    return any(
+        call.takes_stages_storage and call.subcommand != ("dismiss",) for call in calls
+    )
 
 
 Where = tuple[str, str, int]
