@@ -280,8 +280,6 @@ def test_ctrl_c_during_fleet_run_stops_it_without_a_traceback(
     term.wait_for(lambda s: re.search(r"^still-here$", s, re.M) is not None, "echo")
 
 
-@pytest.mark.xfail(strict=True, reason="after Ctrl-C the cursor stays hidden: the progress "
-                   "bar hid it and nobody shows it again")
 def test_ctrl_c_during_fleet_run_shows_the_cursor_again(
     term: Terminal, fleet_list: Path, tmp_path: Path
 ) -> None:
@@ -289,8 +287,6 @@ def test_ctrl_c_during_fleet_run_shows_the_cursor_again(
     assert term.cursor()[2]
 
 
-@pytest.mark.xfail(strict=True, reason="after Ctrl-C the progress bar's line is left unended: "
-                   "the prompt continues it ('... 1 clean, 1 pushedPROMPT$ ')")
 def test_ctrl_c_during_fleet_run_leaves_the_prompt_on_its_own_line(
     term: Terminal, fleet_list: Path, tmp_path: Path
 ) -> None:
@@ -298,8 +294,6 @@ def test_ctrl_c_during_fleet_run_leaves_the_prompt_on_its_own_line(
     assert term.cursor()[0] == len(PROMPT), screen
 
 
-@pytest.mark.xfail(strict=True, reason="Ctrl-C ends fleet run with click's 'Aborted!' and exit "
-                   "code 1, not 130")
 def test_ctrl_c_during_fleet_run_exits_130(
     term: Terminal, fleet_list: Path, tmp_path: Path
 ) -> None:
