@@ -127,7 +127,7 @@ def _classify(repo: fixgen.Repo, tmp: Path, run: Runner, max_runs: int) -> Outco
     if not verdict.ok:
         return Outcome("wrong-fix:" + verdict.kind, verdict.detail, fix)
     left = _left(report)
-    after_count = fixoracle.count_local(work)
+    after_count = fixoracle.count_local(work, references=True)
     if left < 0:
         return Outcome("crash", "fix wrote no report", fix)
     if after_count != left:

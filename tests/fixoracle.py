@@ -566,18 +566,23 @@ def _as_list(value: Any) -> list[str]:
 # --------------------------------------------------------------------------- counting
 
 
-def count_local(root: Path) -> int:
-    """``:local`` occurrences in a repository's YAML files (node by node) and ``.sh`` files."""
+def count_local(root: Path, references: bool = False) -> int:
+    """``:local`` occurrences in a repository's YAML files (node by node) and ``.sh`` files.
+
+    With ``references``, a ``WERF_STAGES_STORAGE: !reference [.x, variables, KEY]`` entry
+    whose target is ``:local`` counts as a place too: GitLab puts the referenced value there,
+    so the job's own entry sets ``:local`` (the places a report lists; the literal count is
+    what a generator wrote)."""
     total = 0
     for path in sorted(root.rglob("*")):
         if path.suffix in (".yml", ".yaml"):
-            total += _count_yaml(_read(path))
+            total += _count_yaml(_read(path), references)
         elif path.suffix == ".sh":
             total += count_in_script(_read(path))
     return total
 
 
-def _count_yaml(text: str) -> int:
+def _count_yaml(text: str, references: bool = False) -> int:
     node = yaml.compose(text, Loader=_Loader)
     seen: set[int] = set()
     total = 0
@@ -599,7 +604,7 @@ def _count_yaml(text: str) -> int:
             for key, value in n.value:
                 name = key.value if isinstance(key, yaml.ScalarNode) else None
                 if name == "WERF_STAGES_STORAGE" and id(value) not in seen:
-                    raw = value
+                    raw = _referenced(value, node) if references else value
                     if isinstance(value, yaml.MappingNode):
                         raw = next((v for k, v in value.value if k.value == "value"), value)
                     if isinstance(raw, yaml.ScalarNode) and raw.value == LOCAL:
@@ -609,6 +614,23 @@ def _count_yaml(text: str) -> int:
     if node is not None:
         walk(node, False)
     return total
+
+
+def _referenced(value: yaml.Node, top: yaml.Node | None) -> yaml.Node:
+    """The node a ``!reference [.x, variables, KEY]`` value stands for (GitLab puts the
+    referenced value there, so an entry taking ``:local`` this way sets ``:local`` itself);
+    any other value as it is."""
+    if not (isinstance(value, yaml.SequenceNode) and value.tag == "!reference"):
+        return value
+    target: yaml.Node | None = top
+    for part in value.value:
+        if not isinstance(target, yaml.MappingNode) or not isinstance(part, yaml.ScalarNode):
+            return value
+        target = next(
+            (v for k, v in reversed(target.value) if getattr(k, "value", None) == part.value),
+            None,
+        )
+    return target if target is not None else value
 
 
 # --------------------------------------------------------------------------- bash
