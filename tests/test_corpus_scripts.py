@@ -21,7 +21,7 @@ from ciswitch.lint import analyse_workspace
 from ciswitch.workspace import DirectoryWorkspace
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-CANDIDATES = [Path("/work/shared/corpus"), REPO_ROOT.parent / "shared" / "corpus"]
+CANDIDATES = [REPO_ROOT.parent / "shared" / "corpus"]
 CORPUS = next((c / "werf" for c in CANDIDATES if (c / "werf").is_dir()), None)
 SHELL_SUFFIXES = (".sh", ".bash", ".bats")
 LOCAL_LINE = re.compile(
@@ -32,7 +32,7 @@ ADDRESS = "registry.example.com/x/stages"
 
 FILES = sorted(p for p in CORPUS.iterdir() if p.name.endswith(SHELL_SUFFIXES)) if CORPUS else []
 needs_corpus = pytest.mark.skipif(
-    CORPUS is None, reason="the shared werf corpus (/work/shared/corpus) is not available"
+    CORPUS is None, reason="the shared werf corpus (../shared/corpus) is not available"
 )
 
 

@@ -35,7 +35,7 @@ from ciswitch.shell import (
 )
 
 FIXTURES = Path(__file__).parent / "fixtures" / "shell"
-CORPUS = Path("/work/shared/corpus")
+CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
 ANALYSE_CASES = sorted(p for p in (FIXTURES / "analyse").iterdir() if p.suffix != ".json")
 REMOVAL_CASES = sorted(p for p in (FIXTURES / "removal").iterdir() if p.is_dir())
 
