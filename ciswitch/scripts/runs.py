@@ -310,21 +310,18 @@ def _classify(
             return
         if path is None or path.startswith("/"):
             return  # a system binary, or a path built at run time
-        try:
-            path = normalize(path)
-        except CiswitchError:
-            skip(f"{name.raw}: outside the repository, not followed", NotCheckedKind.OUTSIDE_SCRIPT)
+        found = _repository_file(
+            name.raw,
+            path,
+            ws,
+            skip,
+            missing=bool(_PROJECT_DIR.search(name.raw))
+            or raw.startswith("./")
+            or not raw.startswith("/"),
+        )
+        if found is None:
             return
-        if not ws.is_file(path):
-            unreadable = unreadable_reason(ws, path)
-            if unreadable is not None:
-                skip(f"{name.raw}: {unreadable}, not read", NotCheckedKind.UNREADABLE_SCRIPT)
-            elif _PROJECT_DIR.search(name.raw) or raw.startswith("./") or not raw.startswith("/"):
-                skip(
-                    f"{name.raw}: no such file in the repository, not followed",
-                    NotCheckedKind.MISSING_SCRIPT,
-                )
-            return
+        path = found
         kind = script_kind(ws, path)
         if kind is not None:
             runs.append(ScriptRun(path, kind, start, end, cwd=cwd))
@@ -468,6 +465,27 @@ def _is_binary(ws: Workspace, rel: str) -> bool:
         return False
 
 
+def _repository_file(
+    raw: str, path: str, ws: Workspace, skip: Skip, *, missing: bool
+) -> str | None:
+    """The repository file a script word names, or None after saying why it is not followed
+    (outside the repository, unreadable; missing only when ``missing``: a bare absolute name
+    that is no repository file is a program of the system, not a script that went astray)."""
+    try:
+        rel = normalize(path)
+    except CiswitchError:
+        skip(f"{raw}: outside the repository, not followed", NotCheckedKind.OUTSIDE_SCRIPT)
+        return None
+    if ws.is_file(rel):
+        return rel
+    unreadable = unreadable_reason(ws, rel)
+    if unreadable is not None:
+        skip(f"{raw}: {unreadable}, not read", NotCheckedKind.UNREADABLE_SCRIPT)
+    elif missing:
+        skip(f"{raw}: no such file in the repository, not followed", NotCheckedKind.MISSING_SCRIPT)
+    return None
+
+
 def _add(
     word: Word,
     kind: ScriptKind,
@@ -493,19 +511,7 @@ def _add(
             NotCheckedKind.OUTSIDE_SCRIPT,
         )
         return
-    try:
-        rel = normalize(path)
-    except CiswitchError:
-        skip(f"{word.raw}: outside the repository, not followed", NotCheckedKind.OUTSIDE_SCRIPT)
-        return
-    if not ws.is_file(rel):
-        unreadable = unreadable_reason(ws, rel)
-        if unreadable is not None:
-            skip(f"{word.raw}: {unreadable}, not read", NotCheckedKind.UNREADABLE_SCRIPT)
-        else:
-            skip(
-                f"{word.raw}: no such file in the repository, not followed",
-                NotCheckedKind.MISSING_SCRIPT,
-            )
+    rel = _repository_file(word.raw, path, ws, skip, missing=True)
+    if rel is None:
         return
     runs.append(ScriptRun(rel, script_kind(ws, rel) or kind, start, end, sourced, cwd))
