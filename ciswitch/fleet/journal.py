@@ -122,21 +122,27 @@ CREATE INDEX IF NOT EXISTS repos_key ON repos(key);
 """
 
 
+def connect(path: Path, schema: str, synchronous: str | None = None) -> sqlite3.Connection:
+    """An autocommit connection to the journal file at ``path`` (made when missing, in WAL
+    mode so readers never wait for the run), with ``schema`` created; one line on failure."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(str(path), isolation_level=None, timeout=30, check_same_thread=False)
+        db.execute("PRAGMA journal_mode=WAL")
+        if synchronous is not None:
+            db.execute(f"PRAGMA synchronous={synchronous}")
+        db.executescript(schema)
+    except (sqlite3.Error, OSError) as err:
+        raise CiswitchError(f"cannot open the fleet journal: {err}", str(path)) from err
+    return db
+
+
 class Journal:
     """An open journal file. Each method commits before returning (autocommit mode)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(
-                str(path), isolation_level=None, timeout=30, check_same_thread=False
-            )
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
-        except (sqlite3.Error, OSError) as err:
-            raise CiswitchError(f"cannot open the fleet journal: {err}", str(path)) from err
+        self._db = connect(path, _SCHEMA, synchronous="NORMAL")
 
     def close(self) -> None:
         self._db.close()

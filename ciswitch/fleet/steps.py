@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ciswitch.errors import CiswitchError
+from ciswitch.fleet.journal import connect
 from ciswitch.redact import redact
 
 #: step statuses
@@ -77,14 +78,7 @@ class Steps:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(str(path), isolation_level=None, timeout=30,
-                                       check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.executescript(_SCHEMA)
-        except (sqlite3.Error, OSError) as err:
-            raise CiswitchError(f"cannot open the fleet journal: {err}", str(path)) from err
+        self._db = connect(path, _SCHEMA)
 
     def close(self) -> None:
         self._db.close()
