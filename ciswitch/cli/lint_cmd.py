@@ -2,101 +2,30 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
 
 import click
 
-from ciswitch.errors import CiswitchError
-from ciswitch.model import LintResult
+from ciswitch.lint_command import (
+    combine,
+    emit_report,
+    error_exit,
+    exit_status,
+    report_write,
+    run_lint,
+    write_or_exit,
+)
 from ciswitch.report import FORMATS
 
-if TYPE_CHECKING:
-    from ciswitch.atomic import PlannedWrite, WriteError
-
-
-def combine(results: list[LintResult]) -> LintResult:
-    """One result for several PATH arguments."""
-    if len(results) == 1:
-        return results[0]
-    combined = LintResult(root=", ".join(r.root for r in results))
-    for result in results:
-        combined.findings.extend(result.findings)
-        combined.problems.extend(result.problems)
-        combined.notices.extend(result.notices)
-        combined.not_checked.extend(result.not_checked)
-        combined.files.extend(result.files)
-        combined.provenance.extend(p for p in result.provenance if p not in combined.provenance)
-    return combined
-
-
-def exit_status(results: list[LintResult], strict: bool) -> int:
-    """The worst exit status of the results, each under its own ``strict`` setting or
-    ``--strict``."""
-    return max((r.exit_status(strict=strict or r.strict) for r in results), default=0)
-
-
-def report_write(result: LintResult, fmt: str, output: Path | None) -> PlannedWrite | None:
-    """The ``--output`` file as a write of the run's transaction (None: no file, or ``-``).
-
-    A missing directory is an error before anything is written."""
-    from ciswitch.atomic import PlannedWrite
-    from ciswitch.report import render
-
-    if output is None or str(output) == "-":
-        return None
-    if not output.parent.is_dir():
-        raise CiswitchError(f"no such directory: {output.parent}", str(output))
-    if output.is_dir():
-        raise CiswitchError("is a directory", str(output))
-    return PlannedWrite(output, render(fmt, result).encode("utf-8"))
-
-
-def emit_report(
-    result: LintResult,
-    fmt: str,
-    output: Path | None,
-    statistics: bool,
-    verbose: bool = False,
-    strict: bool = False,
-) -> None:
-    """The terminal's part of the report: with ``--output FILE`` the text form (the file gets
-    the chosen format, written by :func:`report_write`); with ``-o -`` the chosen format."""
-    from ciswitch.report import render
-
-    if output is not None and str(output) == "-":
-        click.echo(render(fmt, result, verbose=verbose, strict=strict), nl=False)
-        return
-    if output is not None:
-        fmt = "text"
-    from ciswitch.report.text import use_color
-
-    text = render(fmt, result, verbose=verbose, strict=strict, color=use_color(sys.stdout))
-    click.echo(text, nl=False)
-    if statistics:
-        from ciswitch.report.statistics import render_statistics
-
-        click.echo(render_statistics(result), nl=False)
-
-
-def write_or_exit(files: list[PlannedWrite]) -> None:
-    """Write a run's files all or nothing; an error is one line on stderr and exit 2."""
-    from ciswitch.atomic import WriteError, write_all
-
-    try:
-        write_all(files)
-    except WriteError as err:
-        error_exit(err)
-
-
-def error_exit(err: CiswitchError | WriteError) -> NoReturn:
-    """One line naming the file and the error on stderr, then exit 2."""
-    from ciswitch.model import Problem
-
-    line = err.line if isinstance(err, CiswitchError) else None
-    click.echo(Problem(err.path or "ciswitch", err.message, line).one_line(), err=True)
-    sys.exit(2)
+__all__ = [
+    "combine",
+    "emit_report",
+    "error_exit",
+    "exit_status",
+    "lint",
+    "report_write",
+    "write_or_exit",
+]
 
 
 @click.command()
@@ -147,27 +76,4 @@ def lint(
     PATH is a repository directory (its .gitlab-ci.yml is read, with local includes and the
     scripts jobs run) or a single file; the default is the current directory.
     """
-    from ciswitch.lint import lint_paths
-
-    runs = lint_paths(list(paths) or [Path(".")], config_file)
-    results = [a.result for a in runs]
-    if fmt == "sarif":
-        from ciswitch.gitops import provenance
-
-        for one in results:
-            found = provenance(Path(one.root))
-            if found is not None:
-                one.provenance.append(found)
-    result = combine(results)
-    try:
-        report = report_write(result, fmt, output)
-    except CiswitchError as err:
-        error_exit(err)
-    if report is not None:
-        write_or_exit([report])
-    strict_any = strict or any(r.strict for r in results)
-    emit_report(result, fmt, output, statistics, verbose, strict_any)
-    code = exit_status(results, strict)
-    if exit_zero and code == 1:
-        code = 0
-    sys.exit(code)
+    run_lint(list(paths), fmt, output, statistics, config_file, exit_zero, verbose, strict)

@@ -13,6 +13,7 @@ still know the value, its quoting, and its exact span.
 from __future__ import annotations
 
 import re
+import sys
 from bisect import bisect_right
 from dataclasses import dataclass, replace
 from itertools import pairwise
@@ -48,11 +49,36 @@ def parser() -> Parser:
     """The one tree-sitter-bash parser of the process, built on first use (the import of the
     grammar is the expensive part and ``ciswitch lint`` must not pay it for werf-free files)."""
     if not _PARSER:
-        import tree_sitter_bash
         from tree_sitter import Language, Parser
 
-        _PARSER.append(Parser(Language(tree_sitter_bash.language())))
+        _PARSER.append(Parser(Language(_bash_language())))
     return _PARSER[0]
+
+
+def _bash_language() -> object:
+    """tree-sitter-bash's grammar, from its compiled module alone.
+
+    The package's ``__init__`` imports :mod:`importlib.resources` (for highlight queries
+    ciswitch never reads), and with it tempfile, shutil, lzma and bz2: a good part of a small
+    file's lint. Its ``_binding`` extension is loaded directly when it is where the package's
+    spec says; otherwise the package is imported as usual."""
+    import importlib.machinery
+    import importlib.util
+
+    binding = sys.modules.get("tree_sitter_bash._binding")
+    if binding is None:
+        package = importlib.util.find_spec("tree_sitter_bash")
+        locations = package.submodule_search_locations if package is not None else None
+        spec = importlib.machinery.PathFinder.find_spec(
+            "tree_sitter_bash._binding", list(locations or ())
+        )
+        if spec is None or not isinstance(spec.loader, importlib.machinery.ExtensionFileLoader):
+            import tree_sitter_bash
+
+            return tree_sitter_bash.language()
+        binding = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(binding)
+    return binding.language()
 
 
 def _parse_unglued(text: str) -> Tree:
