@@ -150,6 +150,9 @@ class Pipeline:
     children: list[Pipeline] = field(default_factory=list)
     #: the trigger job (its label) whose child this pipeline is; None for the main pipeline
     parent_job: str | None = None
+    #: what the analysis computes once per pipeline and asks for many times (by a name of
+    #: its own module); the pipeline's files do not change once it is loaded
+    memo: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def with_children(self) -> Iterator[Pipeline]:
         """This pipeline and its child pipelines, depth first."""
