@@ -91,8 +91,12 @@ def _parse_unglued(text: str) -> Tree:
     ``;`` in a copy of the text (one ASCII character for another, so byte and character
     offsets stay those of the original text).
     """
-    current = text
-    tree = parser().parse(current.encode("utf-8", "surrogatepass"))
+    guessed = _unglued_guess(text)
+    if guessed is not None:
+        current, tree = guessed
+    else:
+        current = text
+        tree = parser().parse(current.encode("utf-8", "surrogatepass"))
     for _ in range(64):
         positions = _glued_line_ends(tree, current)
         if not positions:
@@ -103,6 +107,72 @@ def _parse_unglued(text: str) -> Tree:
         current = "".join(chars)
         tree = parser().parse(current.encode("utf-8", "surrogatepass"))
     return tree
+
+
+#: A line of two or more plain assignments (``A=1 B=2``, nothing quoted or expanded), with
+#: the next line starting with a plain command word or an assignment: the glued shape.
+#: Group 1 ends where the last assignment does.
+_GLUED_LINE = re.compile(
+    r"^([ \t]*(?:[A-Za-z_][A-Za-z0-9_]*=[A-Za-z0-9_./:,@%+-]*[ \t]+)+"
+    r"[A-Za-z_][A-Za-z0-9_]*=[A-Za-z0-9_./:,@%+-]*)[ \t]*\r?\n"
+    r"(?=[ \t]*(?!(?:if|then|else|elif|fi|case|esac|for|select|while|until|do|done|in|"
+    r"function|time|coproc)(?![A-Za-z0-9_./-]))(?:[A-Za-z_./][A-Za-z0-9_./-]*(?:[ \t;]|\r?\n|$)"
+    r"|[A-Za-z_][A-Za-z0-9_]*=))",
+    re.M,
+)
+
+
+def _unglued_guess(text: str) -> tuple[str, Tree] | None:
+    """The text with its glued line ends already replaced by ``;``, and its tree, when every
+    line of the glued shape (:data:`_GLUED_LINE`) turns out to be a statement of its own;
+    None when there is no such line or any of them is not (inside a here-document, a string):
+    then the text is parsed as it is.
+
+    tree-sitter-bash takes time growing faster than the text on glued lines (a script of many
+    of them: seconds), and :func:`_parse_unglued` would parse the glued text first; the text
+    with ``;`` in their place parses in linear time. The lines found here are the ones the
+    loop of :func:`_parse_unglued` finds (a statement of assignments, then a command on the
+    next line); it still runs on the tree returned, for any other kind of glued line."""
+    if "=" not in text:
+        return None
+    positions = [m.end(1) for m in _GLUED_LINE.finditer(text)]
+    if not positions:
+        return None
+    chars = list(text)
+    for position in positions:
+        if chars[position] not in " \t\r\n":
+            return None
+        chars[position] = ";"
+    current = "".join(chars)
+    tree = parser().parse(current.encode("utf-8", "surrogatepass"))
+    root = tree.root_node
+    if root.has_error:
+        return None
+    at = previous = 0
+    replaced: list[int] = []
+    for position in positions:
+        at += len(current[previous:position].encode("utf-8", "surrogatepass"))
+        previous = position
+        replaced.append(at)
+    ends = set(replaced)
+    for at in replaced:
+        node = root.descendant_for_byte_range(at, at + 1)
+        if node is None or node.type != ";" or node.is_named:
+            return None
+        before, after = node.prev_sibling, node.next_named_sibling
+        if (
+            before is None
+            or before.type != "variable_assignments"
+            or before.end_byte != at
+            or after is None
+            or not (
+                after.type == "command"
+                # a chain of assignment lines glues only when a command ends it
+                or (after.type == "variable_assignments" and after.end_byte in ends)
+            )
+        ):
+            return None
+    return current, tree
 
 
 def _glued_line_ends(tree: Tree, text: str) -> list[int]:
