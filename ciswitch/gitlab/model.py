@@ -54,6 +54,15 @@ def to_merged(
 def deep_merge(base: Merged, over: Merged) -> Merged:
     """GitLab's deep merge: mappings merge key by key, anything else is replaced."""
     result = Merged(dict(base.entries), dict(base.children))
+    merge_into(result, over)
+    return result
+
+
+def merge_into(result: Merged, over: Merged) -> None:
+    """:func:`deep_merge` of ``over`` into ``result`` itself, which must be a tree the caller
+    owns at its top level (the nested mappings are merged into copies, never changed): many
+    includes merged one after the other into one configuration then cost their own size, not
+    the size of what came before."""
     for name in over.names():
         if name in over.children and name in result.children:
             result.children[name] = deep_merge(result.children[name], over.children[name])
@@ -63,7 +72,6 @@ def deep_merge(base: Merged, over: Merged) -> Merged:
             result.children.pop(name, None)
         if name in over.entries:
             result.entries[name] = over.entries[name]
-    return result
 
 
 @dataclass(frozen=True, slots=True)
