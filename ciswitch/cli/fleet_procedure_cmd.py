@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from ciswitch.cli.fleet_cmd import _fail, _load_specs, _source_options, _state_option, _state_path
+from ciswitch.cli.mr_options import FIX_MR_PARAMS, fix_merge_request_options
 
 
 def refreshed(rows: list[Any], state: Path, gitlab_url: str | None, branch: str,
@@ -136,23 +137,29 @@ def switch(**params: Any) -> None:
 
 @click.command("branches")
 @_source_options
+@_state_option
 @click.option("--active-since", metavar="AGE",
               help="Only branches with a commit in the last AGE (12h, 30d, 2w).")
 @click.option("--mr", is_flag=True,
               help="Open a merge request into each branch instead of pushing onto it.")
+@fix_merge_request_options
 @click.option("--dry-run", is_flag=True, help="Say what would be pushed; push nothing.")
 def branches(repos_file: Path | None, gitlab_url: str | None, group: str | None,
-             workdir: Path, shard_text: str | None, active_since: str | None, mr: bool,
-             dry_run: bool) -> None:
+             workdir: Path, shard_text: str | None, state: Path | None,
+             active_since: str | None, mr: bool, dry_run: bool, **mr_params: Any) -> None:
     """After the switch: `ciswitch branches --fix` over every repository of the fleet.
 
     Each active branch still carrying :local gets the same fix as a new commit on top (or,
-    with --mr, a merge request into it); never a force push, refused when the branch moved
-    since it was read. One line per branch; exit 1 when any could not be fixed.
+    with --mr, a merge request into it: through GitLab's API with --gitlab-url and
+    GITLAB_TOKEN, else with push options); never a force push, refused when the branch moved
+    since it was read. One line per branch, each journaled with its merge request's URL, iid
+    and state; exit 1 when any could not be fixed.
     """
     from ciswitch import branch_scan, gitops
+    from ciswitch.cli.mr_options import merge_request_way
     from ciswitch.errors import CiswitchError
     from ciswitch.fleet.runner import sync_clone
+    from ciswitch.fleet.steps import Steps
     from ciswitch.redact import redact
     from ciswitch.runbook.branch_fix import fix_branches
 
@@ -162,24 +169,43 @@ def branches(repos_file: Path | None, gitlab_url: str | None, group: str | None,
     except ValueError as err:
         _fail(CiswitchError(f"--active-since: {err}"))
     try:
+        given = [name for name in FIX_MR_PARAMS if mr_params[name]]
+        if (given or mr_params["open_mr"] != "auto") and not mr:
+            raise CiswitchError("--open-mr and the merge request options go with --mr")
+        way = merge_request_way(mr_params, gitlab_url) if mr else None
         specs, _shard = _load_specs(repos_file, gitlab_url, group, shard_text)
-        for spec in specs:
-            try:
-                clone = sync_clone(spec, workdir.resolve())
-                if clone is None:
-                    click.echo(f"{spec.name}: skipped: empty repository")
+        root = workdir.resolve()
+        with Steps(_state_path(root, state)) as steps:
+            for spec in specs:
+                try:
+                    clone = sync_clone(spec, root)
+                    if clone is None:
+                        click.echo(f"{spec.name}: skipped: empty repository")
+                        continue
+                    this_way = way
+                    if way is not None and way.gitlab_url is not None:
+                        from dataclasses import replace
+
+                        from ciswitch.fleet.api import project_path
+
+                        this_way = replace(way, project_path=project_path(spec, way.gitlab_url),
+                                           _api=[])
+                    fixes = fix_branches(gitops.open_repo(clone), "origin", active_since=age,
+                                         mr=mr, dry_run=dry_run, fetch=False, way=this_way)
+                except CiswitchError as err:
+                    click.echo(f"{spec.name}: failed: {redact(str(err))}")
+                    bad = True
                     continue
-                fixes = fix_branches(gitops.open_repo(clone), "origin", active_since=age,
-                                     mr=mr, dry_run=dry_run, fetch=False)
-            except CiswitchError as err:
-                click.echo(f"{spec.name}: failed: {redact(str(err))}")
-                bad = True
-                continue
-            if not fixes:
-                click.echo(f"{spec.name}: no active branch carries :local")
-            for found in fixes:
-                click.echo(redact(f"{spec.name}: {found.line()}"))
-                bad = bad or found.status in ("failed", "refused", "unfixable")
+                if not fixes:
+                    click.echo(f"{spec.name}: no active branch carries :local")
+                for found in fixes:
+                    click.echo(redact(f"{spec.name}: {found.line()}"))
+                    bad = bad or found.status in ("failed", "refused", "unfixable")
+                    if not dry_run:
+                        steps.put(spec.key, f"branch:{found.branch}", found.status,
+                                  found.detail, name=spec.name, mr_url=found.mr_url,
+                                  mr_iid=found.mr_iid, mr_state=found.mr_state,
+                                  sha=found.commit)
     except CiswitchError as err:
         _fail(err)
     sys.exit(1 if bad else 0)
