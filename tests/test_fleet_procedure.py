@@ -201,6 +201,15 @@ def test_the_whole_procedure_over_ten_projects(
     assert len(switched) == len(set(switched)) == 10
     assert "between switch and merge" in proc.stdout
 
+    # status without --refresh: every merge request merged, as switch journaled it
+    proc = fleet.cli("fleet", "status", "--workdir", str(tmp_path / "fleet"), "--format", "csv")
+    assert proc.returncode == 0, proc.stderr
+    table = list(csv.DictReader(io.StringIO(proc.stdout)))
+    assert len(table) == 10 and {r["mr_state"] for r in table} == {"merged"}
+    assert {r["mr"] for r in table} == {"!1"}
+    assert {r["mr_url"] for r in table} == {
+        f"{api.state.host}/fleet/{n}/-/merge_requests/1" for n in fleet.names}
+
     # branches: the active branches still on :local get the fix on top, no force push
     proc = fleet.fleet("branches", "--active-since", "30d")
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -312,6 +321,20 @@ def test_status_refresh_formats_and_rate_limits(
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert sum(1 for r in api.requests if r.status == 429) == 2
     fleet.pipelines()
+    # without --refresh: the merge requests as fleet run journaled them, never refreshed
+    status = ("fleet", "status", "--workdir", str(tmp_path / "fleet"))
+    asked = len(api.requests)
+    journaled = json.loads(fleet.cli(*status, "--format", "json").stdout)
+    assert len(api.requests) == asked  # the journal only: GitLab is not asked
+    assert [(r["mr"], r["mr_state"], r["mr_refreshed"]) for r in journaled["repositories"]] \
+        == [("!1", "opened", None)] * 2
+    assert {r["mr_url"] for r in journaled["repositories"]} == {
+        f"{api.state.host}/fleet/{n}/-/merge_requests/1" for n in fleet.names}
+    assert "never refreshed" in journaled["merge_requests"]
+    text = fleet.cli(*status).stdout
+    assert text.splitlines()[0].split() == ["REPOSITORY", "STATUS", "FIXED", "LEFT", "MR",
+                                            "RESULT"]
+    assert text.count("!1 opened") == 2 and "never refreshed" in text
     api.approve(fleet.projects["p0"], 1, "alice")
     args = ("fleet", "status", "--workdir", str(tmp_path / "fleet"), "--refresh",
             "--gitlab-url", api.url)
@@ -327,3 +350,14 @@ def test_status_refresh_formats_and_rate_limits(
     assert mr["draft"] and [u["username"] for u in mr["reviewers"]] == ["alice"]
     missing = run_ciswitch(*args[:4], "--refresh", cwd=tmp_path, env=fleet.env)
     assert missing.returncode == 2 and "--gitlab-url" in missing.stderr
+
+    # GitLab's state changed since: status shows the refreshed state and when it was asked
+    api.state.merge_requests[fleet.projects["p1"]["id"]][0]["state"] = "closed"
+    assert fleet.cli(*args, "--format", "json").returncode == 0
+    after = json.loads(fleet.cli(*status, "--format", "json").stdout)["repositories"]
+    assert [(r["name"], r["mr_state"]) for r in after] == [("fleet/p0", "opened"),
+                                                            ("fleet/p1", "closed")]
+    assert all(r["mr_refreshed"] and r["mr_refreshed"].endswith("Z") for r in after)
+    markdown = fleet.cli(*status, "--format", "markdown").stdout
+    assert "| !1 closed |" in markdown and "_merge requests as GitLab last said, refreshed" \
+        in markdown
