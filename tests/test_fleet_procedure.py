@@ -361,3 +361,43 @@ def test_status_refresh_formats_and_rate_limits(
     markdown = fleet.cli(*status, "--format", "markdown").stdout
     assert "| !1 closed |" in markdown and "_merge requests as GitLab last said, refreshed" \
         in markdown
+
+
+def test_fleet_branches_mr_opens_each_merge_request_through_the_api_and_journals_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, api: GitLabStandin) -> None:
+    import sqlite3
+
+    fleet = Fleet(tmp_path, api, isolate_git(monkeypatch, tmp_path), 2)
+    tips = {name: _feature_branch(fleet, name) for name in fleet.names}
+    for name in fleet.names:  # the default branch is switched already
+        work = tmp_path / "work" / name
+        git(work, "switch", "-q", "main")
+        write_files(work, {".gitlab-ci.yml": CI.replace(" --stages-storage :local", "")})
+        commit_all(work, "switched")
+        git(work, "push", "-q", "origin", "main")
+        git(fleet.bare(name), "config", "receive.advertisePushOptions", "false")
+    dry = fleet.fleet("branches", "--mr", "--dry-run")
+    assert dry.returncode == 0 and dry.stdout.count("through GitLab's API") == 2, dry.stdout
+    assert not [r for r in api.requests if r.method != "GET"]
+    proc = fleet.fleet("branches", "--mr", "--label", "ciswitch")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    creates = [r for r in api.requests if r.method == "POST"]
+    assert sorted(r.path for r in creates) == sorted(
+        f"/api/v4/projects/{fleet.projects[n]['id']}/merge_requests" for n in fleet.names)
+    assert {(r.body["source_branch"], r.body["target_branch"], r.body["labels"])
+            for r in creates} == {("ciswitch/fix/feature/login", "feature/login", "ciswitch")}
+    for name, tip in tips.items():  # the branch itself is left; the fix branch is on top
+        assert git(fleet.bare(name), "rev-parse", "refs/heads/feature/login") == tip
+        fix = git(fleet.bare(name), "rev-parse", "refs/heads/ciswitch/fix/feature/login")
+        assert git(fleet.bare(name), "rev-parse", f"{fix}^") == tip
+    with sqlite3.connect(tmp_path / "fleet" / "ciswitch-fleet.sqlite") as db:
+        rows = db.execute("SELECT name, status, mr_iid, mr_state, mr_url FROM procedure_steps "
+                          "WHERE step = 'branch:feature/login' ORDER BY name").fetchall()
+    assert rows == [(f"fleet/{n}", "mr-opened", 1, "opened",
+                     f"{api.state.host}/fleet/{n}/-/merge_requests/1") for n in fleet.names]
+    before = len(api.requests)
+    again = fleet.fleet("branches", "--mr")
+    assert again.returncode == 0 and again.stdout.count("up-to-date") == 2, again.stdout
+    assert not [r for r in api.requests[before:] if r.method != "GET"]
+    bad = fleet.fleet("branches", "--label", "x")
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1
