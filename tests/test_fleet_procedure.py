@@ -231,11 +231,22 @@ def test_the_whole_procedure_over_ten_projects(
     assert last_create < first_merge
 
 
-def _opened(fleet: Fleet) -> None:
-    """The merge requests of every project, opened through the API, pipelines green."""
+def _opened(fleet: Fleet, *, sync: bool = True) -> None:
+    """The merge requests of every project, opened through the API, pipelines green, and
+    (unless told) every project's local stages synced."""
     proc = fleet.fleet("run", "--registry-host", REGISTRY)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     fleet.pipelines()
+    if sync:
+        for name in fleet.names:
+            (fleet.stages / name).write_text("stages\n")
+        proc = fleet.fleet("sync", "--registry-host", REGISTRY)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def _werf(fleet: Fleet, command: str) -> list[str]:
+    """The addresses of every ``werf stages COMMAND`` call so far, in order."""
+    return [c[-1] for c in fleet.werf_calls() if c[:2] == ["stages", command]]
 
 
 def test_sync_retries_a_transient_failure_but_never_an_authentication_error(
@@ -401,3 +412,95 @@ def test_fleet_branches_mr_opens_each_merge_request_through_the_api_and_journals
     assert not [r for r in api.requests[before:] if r.method != "GET"]
     bad = fleet.fleet("branches", "--label", "x")
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1
+
+
+def test_switch_refuses_a_project_not_synced_and_one_whose_merge_request_moved(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, api: GitLabStandin) -> None:
+    fleet = Fleet(tmp_path, api, isolate_git(monkeypatch, tmp_path), 2)
+    _opened(fleet, sync=False)
+    proc = fleet.fleet("switch", "--registry-host", REGISTRY)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "fleet/p0: failed: not synced on this host yet (fleet sync never ran for it)" \
+        in proc.stdout
+    assert "fleet/p1" not in proc.stdout and not _werf(fleet, "switch-from-local")
+    assert not [r for r in api.requests if r.path.endswith("/merge")]
+
+    # sync, dry run first: it says what it would run, runs nothing, journals nothing
+    for name in fleet.names:
+        (fleet.stages / name).write_text("stages\n")
+    dry = fleet.fleet("sync", "--registry-host", REGISTRY, "--dry-run")
+    assert dry.returncode == 0, dry.stdout + dry.stderr
+    assert dry.stdout.count("would run `werf stages sync --from :local --to") == 2
+    assert not _werf(fleet, "sync")
+    proc = fleet.fleet("sync", "--registry-host", REGISTRY)
+    assert proc.returncode == 0 and "done before" not in proc.stdout, proc.stdout
+    assert len(_werf(fleet, "sync")) == 2
+
+    # somebody pushed onto p0's change branch after its pipeline: no switch, no merge
+    api.push(fleet.projects["p0"], BRANCH, "f" * 40)
+    proc = fleet.fleet("switch", "--registry-host", REGISTRY)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "fleet/p0: failed: !1 is at ffffffffff now, not at the verified" in proc.stdout
+    assert not _werf(fleet, "switch-from-local")
+    assert not [r for r in api.requests if r.path.endswith("/merge")]
+
+
+def test_sync_without_docker_fails_rather_than_skips(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, api: GitLabStandin) -> None:
+    fleet = Fleet(tmp_path, api, isolate_git(monkeypatch, tmp_path), 1)
+    proc = fleet.fleet("sync", "--registry-host", REGISTRY, "--docker",
+                       str(tmp_path / "no-docker"))
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "fleet/p0: failed: " in proc.stdout and "cannot tell whether p0" in proc.stdout
+
+
+def test_every_step_resumes_after_the_runner_is_killed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, api: GitLabStandin) -> None:
+    fleet = Fleet(tmp_path, api, isolate_git(monkeypatch, tmp_path), 3)
+    proc = fleet.fleet("run", "--registry-host", REGISTRY)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    fleet.pipelines()
+    for name in fleet.names:
+        (fleet.stages / name).write_text("stages\n")
+
+    # sync: killed right after p1's werf ended, before the journal heard of it
+    (fleet.stages / "kill-p1").write_text("sync")
+    proc = fleet.fleet("sync", "--registry-host", REGISTRY, "-j", "1")
+    assert proc.returncode == -9, proc.stdout + proc.stderr
+    proc = fleet.fleet("sync", "--registry-host", REGISTRY, "-j", "1")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "fleet/p0: done before" in proc.stdout and "fleet/p1: done: synced" in proc.stdout
+    synced = _werf(fleet, "sync")
+    assert synced.count(f"{REGISTRY}/fleet/p0/stages") == 1
+    assert synced.count(f"{REGISTRY}/fleet/p1/stages") == 2  # redone: it was not journaled
+
+    # switch: killed right after p0's switch-from-local, before the merge
+    (fleet.stages / "kill-p0").write_text("switch-from-local")
+    proc = fleet.fleet("switch", "--registry-host", REGISTRY)
+    assert proc.returncode == -9, proc.stdout + proc.stderr
+    assert not [r for r in api.requests if r.path.endswith("/merge")]
+    # ... and killed again after p1's switch, whose merge GitLab had already done
+    (fleet.stages / "kill-p1").write_text("switch-from-local")
+    proc = fleet.fleet("switch", "--registry-host", REGISTRY)
+    assert proc.returncode == -9, proc.stdout + proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0] == "fleet/p0: switched before, not merged: merging now"
+    assert any(line.startswith("fleet/p0: merged !1 at ") for line in lines)
+    p1 = api.state.merge_requests[fleet.projects["p1"]["id"]][0]
+    p1["state"] = "merged"  # as if the merge landed before the crash
+
+    proc = fleet.fleet("switch", "--registry-host", REGISTRY)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "fleet/p0: merged before" in proc.stdout
+    assert "fleet/p1: switched before, not merged: merging now" in proc.stdout
+    assert "fleet/p1: !1 was merged already" in proc.stdout
+    assert "fleet/p2: merged !1 at " in proc.stdout
+    switched = _werf(fleet, "switch-from-local")
+    assert sorted(switched) == [f"{REGISTRY}/fleet/{n}/stages" for n in fleet.names]
+    merges = [r for r in api.requests if r.path.endswith("/merge")]
+    assert [r.path.split("/")[4] for r in merges] == [
+        str(fleet.projects[n]["id"]) for n in ("p0", "p2")]
+    for request in merges:  # each at the commit its pipeline ran on
+        pid = int(request.path.split("/")[4])
+        name = next(n for n, p in fleet.projects.items() if p["id"] == pid)
+        assert request.body["sha"] == git(fleet.bare(name), "rev-parse", "refs/heads/main")

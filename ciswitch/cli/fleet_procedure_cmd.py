@@ -52,13 +52,18 @@ def refreshed(rows: list[Any], state: Path, gitlab_url: str | None, branch: str,
 @click.option("--retry-delay", type=click.FloatRange(0), default=5.0, show_default=True,
               metavar="SECONDS", help="Wait before retry N: N times this.")
 @click.option("--retry-failed", is_flag=True, help="Also redo projects that failed before.")
+@click.option("--dry-run", is_flag=True,
+              help="Say which projects would be synced with which command; run no werf "
+                   "command, journal nothing.")
 def sync(**params: Any) -> None:
     """On a runner host: copy every project's local stages to its registry address.
 
     For each project with local stages here, `werf stages sync --from :local --to ADDRESS`
     with the werf project name and address plan derives, in its clone; one log file per
     project under <workdir>/logs/sync/. Resumable: projects synced or skipped before are left.
-    Projects without local stages here are skipped with the reason. Exit 1 when any failed.
+    Projects without local stages here are skipped with the reason; one whose clone failed,
+    whose address cannot be derived, or for which docker cannot tell, failed. Exit 1 when
+    any failed.
     """
     from ciswitch.errors import CiswitchError
     from ciswitch.fleet import procedure
@@ -72,7 +77,8 @@ def sync(**params: Any) -> None:
             workdir=workdir, werf=params["werf_path"], docker=params["docker_path"],
             branch=params["branch"], registry_host=params["registry_host"],
             jobs=params["jobs"], retries=params["retries"],
-            retry_delay=params["retry_delay"], retry_failed=params["retry_failed"])
+            retry_delay=params["retry_delay"], retry_failed=params["retry_failed"],
+            dry_run=params["dry_run"])
         with Steps(_state_path(workdir, params["state"])) as steps:
             results = procedure.sync_fleet(specs, steps, options, click.echo)
     except CiswitchError as err:

@@ -25,6 +25,7 @@ from ciswitch.redact import redact
 
 if TYPE_CHECKING:
     from ciswitch.fleet.steps import Steps
+    from ciswitch.gitlab_api import GitLabClient, MergeRequestInfo, ProjectInfo
     from ciswitch.runbook.facts import ProjectFacts
 
 #: words in werf's or docker's output that mean the registry refused the credentials: never
@@ -129,6 +130,8 @@ class SyncOptions:
     retries: int = 2
     retry_delay: float = 5.0
     retry_failed: bool = False
+    #: say what would run; run no werf command and journal nothing
+    dry_run: bool = False
 
 
 @dataclass(frozen=True)
@@ -159,8 +162,14 @@ def sync_one(facts: Facts, options: SyncOptions,
     from ciswitch.runbook.plan import werf_sync_args
 
     spec = facts.spec
+    if facts.clone is None and facts.problem == "empty repository":
+        return SyncResult(spec.key, spec.name, st.SKIPPED, facts.problem)
+    if facts.clone is not None and facts.project is None:
+        # not a werf project (or werf.yaml names none): nothing of it can be on this host
+        return SyncResult(spec.key, spec.name, st.SKIPPED, facts.problem or "no werf project")
     if facts.clone is None or facts.project is None or facts.address is None:
-        return SyncResult(spec.key, spec.name, st.SKIPPED, facts.problem or "no facts")
+        # a clone that failed or an address that cannot be derived is not "nothing to sync"
+        return SyncResult(spec.key, spec.name, st.FAILED, facts.problem or "no facts")
     log = _log_path(options.workdir, "sync", spec)
     block = block_file(facts.project)
     if block.exists():
@@ -168,11 +177,17 @@ def sync_one(facts: Facts, options: SyncOptions,
                           f"already switched on this host ({block} exists)", log)
     found = has_local_stages(options.docker, facts.project, log, facts.clone)
     if isinstance(found, str):
-        return SyncResult(spec.key, spec.name, st.SKIPPED, found, log)
+        # not knowing whether there are local stages is no reason to skip the project
+        return SyncResult(spec.key, spec.name, st.FAILED, found, log)
     if not found:
         return SyncResult(spec.key, spec.name, st.SKIPPED,
                           f"no local stages of {facts.project} on this host", log)
     argv = [options.werf, *werf_sync_args(":local", facts.address)]
+    if options.dry_run:
+        import shlex
+
+        return SyncResult(spec.key, spec.name, "dry-run",
+                          f"would run `{shlex.join(argv)}` in {facts.clone}", log)
     attempts = 0
     while True:
         attempts += 1
@@ -207,11 +222,13 @@ def sync_fleet(specs: Sequence[RepoSpec], steps: Steps, options: SyncOptions,
         todo.append(spec)
 
     def work(spec: RepoSpec) -> SyncResult:
-        steps.put(spec.key, "sync", st.RUNNING, name=spec.name)
+        if not options.dry_run:
+            steps.put(spec.key, "sync", st.RUNNING, name=spec.name)
         facts = project_facts(spec, options.workdir, branch=options.branch,
                               registry_host=options.registry_host)
         result = sync_one(facts, options)
-        steps.put(spec.key, "sync", result.status, result.detail, name=spec.name)
+        if not options.dry_run:
+            steps.put(spec.key, "sync", result.status, result.detail, name=spec.name)
         where = f" (log: {result.log})" if result.log else ""
         echo(f"{spec.name}: {result.status}: {result.detail}{where}")
         return result
@@ -296,7 +313,8 @@ class SwitchResult:
 
 def switch_fleet(specs: Sequence[RepoSpec], steps: Steps, options: SwitchOptions,
                  echo: Callable[[str], None]) -> list[SwitchResult]:
-    """Switch and merge one project after the other; stop at the first failure."""
+    """Switch and merge one project after the other; stop at the first failure (a dry run
+    goes on, to show every project's verdict)."""
     todo, left = switch_order(specs, steps, options)
     for spec, why in left:
         echo(f"{spec.name}: {why}")
@@ -305,12 +323,36 @@ def switch_fleet(specs: Sequence[RepoSpec], steps: Steps, options: SwitchOptions
         result = switch_one(spec, steps, options, echo)
         results.append(result)
         if result.status == st.FAILED:
-            break
+            if not options.dry_run:
+                break
+            echo(f"{spec.name}: a real run would stop here")
     return results
+
+
+def _merge_request_of(spec: RepoSpec, options: SwitchOptions
+                      ) -> tuple[GitLabClient, ProjectInfo, MergeRequestInfo | None]:
+    from ciswitch.fleet.api import client_for, find_merge_request, project_path
+
+    client = client_for(options.gitlab_url)
+    project = client.project(project_path(spec, options.gitlab_url))
+    return client, project, find_merge_request(client, project, options.branch)
+
+
+def _synced(steps: Steps, spec: RepoSpec) -> str | None:
+    """Why the project's stages are not synced on this host yet (None: they are, or it had
+    none here)."""
+    row = steps.get(spec.key, "sync")
+    if row is not None and row.status in (st.DONE, st.SKIPPED):
+        return None
+    said = f"sync {row.status}: {row.detail}" if row is not None else "fleet sync never ran for it"
+    return (f"not synced on this host yet ({said}): run `ciswitch fleet sync` first, so that "
+            "switch-from-local has only the newest stages left to copy")
 
 
 def switch_one(spec: RepoSpec, steps: Steps, options: SwitchOptions,
                echo: Callable[[str], None]) -> SwitchResult:
+    """Verify, switch and merge one project; the merge request is looked up before werf runs,
+    so that only the merge itself comes between switch-from-local and the merge."""
     from ciswitch.runbook.facts import block_file
     from ciswitch.runbook.guard import verify_switch
     from ciswitch.runbook.plan import werf_switch_args
@@ -334,60 +376,80 @@ def switch_one(spec: RepoSpec, steps: Steps, options: SwitchOptions,
         return fail(facts.problem or "project facts unknown")
     block = block_file(facts.project)
     row = steps.get(spec.key, "switch")
-    resumed = row is not None and row.status in (st.SWITCHED, st.RUNNING) and block.exists()
-    if resumed:
-        assert row is not None
-        sha, switched_at = row.sha, row.switched_at or row.updated_at
+    if row is not None and row.status in (st.SWITCHED, st.RUNNING) and block.exists():
         echo(f"{spec.name}: switched before, not merged: merging now")
+        if options.dry_run:
+            echo(f"{spec.name}: would merge its merge request at {(row.sha or '?')[:10]}")
+            return SwitchResult(spec.key, spec.name, "dry-run", "switched before")
+        switched_at = row.switched_at or row.updated_at
         if row.status == st.RUNNING:
             steps.put(spec.key, "switch", st.SWITCHED, "switched; merge pending",
                       switched_at=switched_at)
-    else:
-        verdict = verify_switch(facts.clone, branch=options.branch, to=facts.address,
-                                gitlab_url=options.gitlab_url)
-        for line in verdict.lines():
-            echo(f"{spec.name}:   {line}")
-        if not verdict.allowed:
-            return fail(f"not verified: {verdict.missing()}")
-        sha = verdict.sha
-        argv = [options.werf, *werf_switch_args(facts.address)]
-        if options.dry_run:
-            import shlex
-
-            echo(f"{spec.name}: would run `{shlex.join(argv)}` in its clone, check {block}, "
-                 f"and merge its merge request at {(sha or '?')[:10]}")
-            return SwitchResult(spec.key, spec.name, "dry-run", "verified")
-        steps.put(spec.key, "switch", st.RUNNING, "switch-from-local running", name=spec.name,
-                  sha=sha)
-        code, output = run_logged(argv, facts.clone, _log_path(options.workdir, "switch", spec))
-        if code != 0:
-            return fail(f"werf stages switch-from-local failed: {_last_line(output)}",
-                        rollback=facts if block.exists() else None)
-        if not block.exists():
-            return fail(f"werf exited 0 but wrote no block file {block}", rollback=facts)
-        switched_at = time.time()
-        steps.put(spec.key, "switch", st.SWITCHED, "switched; merge pending", sha=sha,
-                  switched_at=switched_at)
-    return _merge(spec, facts, steps, options, sha, switched_at, echo, fail)
-
-
-def _merge(spec: RepoSpec, facts: Facts, steps: Steps, options: SwitchOptions,
-           sha: str | None, switched_at: float, echo: Callable[[str], None],
-           fail: Callable[..., SwitchResult]) -> SwitchResult:
-    from ciswitch.fleet.api import client_for, find_merge_request, project_path
-
+        if row.sha is None:
+            return fail("the journal has no verified commit to merge at", rollback=facts)
+        try:
+            client, project, mr = _merge_request_of(spec, options)
+        except CiswitchError as err:
+            return fail(f"merge through the API failed: {err}", rollback=facts)
+        return _merge(spec, steps, (client, project, mr), row.sha, switched_at, echo, fail,
+                      facts)
+    not_synced = _synced(steps, spec)
+    if not_synced is not None:
+        return fail(not_synced)
+    verdict = verify_switch(facts.clone, branch=options.branch, to=facts.address,
+                            gitlab_url=options.gitlab_url)
+    for line in verdict.lines():
+        echo(f"{spec.name}:   {line}")
+    if not verdict.allowed:
+        return fail(f"not verified: {verdict.missing()}")
+    sha = verdict.sha
+    if sha is None or verdict.check("pipeline").state != "passed":
+        return fail("not verified: no succeeded pipeline on the change's commit")
     try:
-        client = client_for(options.gitlab_url)
-        project = client.project(project_path(spec, options.gitlab_url))
-        mr = find_merge_request(client, project, options.branch)
-        if mr is None:
-            return fail(f"no merge request from {options.branch}", rollback=facts)
+        client, project, mr = _merge_request_of(spec, options)
+    except CiswitchError as err:
+        return fail(f"GitLab's API: {err}")
+    if mr is None:
+        return fail(f"no merge request from {options.branch}")
+    if mr.state == "opened" and mr.sha and mr.sha != sha:
+        return fail(f"!{mr.iid} is at {mr.sha[:10]} now, not at the verified {sha[:10]}: "
+                    "wait for its pipeline and run again")
+    argv = [options.werf, *werf_switch_args(facts.address)]
+    if options.dry_run:
+        import shlex
+
+        echo(f"{spec.name}: would run `{shlex.join(argv)}` in its clone, check {block}, "
+             f"and merge !{mr.iid} at once at {sha[:10]}")
+        return SwitchResult(spec.key, spec.name, "dry-run", "verified")
+    steps.put(spec.key, "switch", st.RUNNING, "switch-from-local running", name=spec.name,
+              sha=sha)
+    code, output = run_logged(argv, facts.clone, _log_path(options.workdir, "switch", spec))
+    if code != 0:
+        return fail(f"werf stages switch-from-local failed: {_last_line(output)}",
+                    rollback=facts if block.exists() else None)
+    if not block.exists():
+        return fail(f"werf exited 0 but wrote no block file {block}", rollback=facts)
+    switched_at = time.time()
+    steps.put(spec.key, "switch", st.SWITCHED, "switched; merge pending", sha=sha,
+              switched_at=switched_at)
+    return _merge(spec, steps, (client, project, mr), sha, switched_at, echo, fail, facts)
+
+
+def _merge(spec: RepoSpec, steps: Steps,
+           found: tuple[GitLabClient, ProjectInfo, MergeRequestInfo | None], sha: str,
+           switched_at: float, echo: Callable[[str], None], fail: Callable[..., SwitchResult],
+           facts: Facts) -> SwitchResult:
+    """Merge at ``sha`` (the verified commit) right away; a refusal prints the rollback."""
+    client, project, mr = found
+    if mr is None:
+        return fail("no merge request to merge", rollback=facts)
+    try:
         if mr.state == "merged":
             outcome_text, merged = f"!{mr.iid} was merged already", True
         else:
-            outcome = client.merge(project, mr.iid, sha or mr.sha or "")
+            outcome = client.merge(project, mr.iid, sha)
             merged = outcome.merged
-            outcome_text = (f"merged !{mr.iid} at {(sha or '')[:10]}" if merged else
+            outcome_text = (f"merged !{mr.iid} at {sha[:10]}" if merged else
                             f"merge of !{mr.iid} refused: {outcome.reason}: {outcome.message}")
     except CiswitchError as err:
         return fail(f"merge through the API failed: {err}", rollback=facts)
