@@ -504,3 +504,28 @@ def test_every_step_resumes_after_the_runner_is_killed(
         pid = int(request.path.split("/")[4])
         name = next(n for n, p in fleet.projects.items() if p["id"] == pid)
         assert request.body["sha"] == git(fleet.bare(name), "rev-parse", "refs/heads/main")
+
+
+def test_a_templated_werf_project_name_fails_the_sync_until_project_names_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, api: GitLabStandin) -> None:
+    fleet = Fleet(tmp_path, api, isolate_git(monkeypatch, tmp_path), 2)
+    work = tmp_path / "work" / "p0"
+    write_files(work, {"werf.yaml": 'project: {{ env "PROJECT" }}\nconfigVersion: 1\n'})
+    commit_all(work, "templated name")
+    git(work, "push", "-q", "origin", "main")
+    (tmp_path / "work" / "p1" / "werf.yaml").unlink()  # p1 is no werf project at all
+    commit_all(tmp_path / "work" / "p1", "no werf")
+    git(tmp_path / "work" / "p1", "push", "-q", "origin", "main")
+    for name in fleet.names:
+        (fleet.stages / name).write_text("stages\n")
+    proc = fleet.fleet("sync", "--registry-host", REGISTRY)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "fleet/p0: failed: " in proc.stdout and "--project" in proc.stdout
+    assert "fleet/p1: skipped: no werf.yaml" in proc.stdout
+    assert not _werf(fleet, "sync")
+    bad = fleet.fleet("sync", "--registry-host", REGISTRY, "--project", "nope=p0")
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1, bad.stderr
+    proc = fleet.fleet("sync", "--registry-host", REGISTRY, "--retry-failed",
+                       "--project", "fleet/p0=p0")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert _werf(fleet, "sync") == [f"{REGISTRY}/fleet/p0/stages"]

@@ -47,6 +47,9 @@ def refreshed(rows: list[Any], state: Path, gitlab_url: str | None, branch: str,
               help="The werf 1.1 executable on this runner host.")
 @click.option("--docker", "docker_path", default="docker", show_default=True, metavar="PATH",
               help="docker, asked which projects have local stages on this host.")
+@click.option("--project", "werf_projects", multiple=True, metavar="PROJECT=NAME",
+              help="The werf project name of PROJECT (name, path or URL) when its werf.yaml "
+                   "does not say it plainly (a templated name); repeatable.")
 @click.option("--retries", type=click.IntRange(0, 10), default=2, show_default=True,
               help="Retries of a failed sync (never after an authentication error).")
 @click.option("--retry-delay", type=click.FloatRange(0), default=5.0, show_default=True,
@@ -78,7 +81,8 @@ def sync(**params: Any) -> None:
             branch=params["branch"], registry_host=params["registry_host"],
             jobs=params["jobs"], retries=params["retries"],
             retry_delay=params["retry_delay"], retry_failed=params["retry_failed"],
-            dry_run=params["dry_run"])
+            dry_run=params["dry_run"],
+            projects=tuple(procedure.werf_names(specs, params["werf_projects"]).items()))
         with Steps(_state_path(workdir, params["state"])) as steps:
             results = procedure.sync_fleet(specs, steps, options, click.echo)
     except CiswitchError as err:
@@ -103,6 +107,9 @@ def _counts(statuses: Any) -> str:
               metavar="NAME", help="The change branch of every merge request.")
 @click.option("--werf", "werf_path", default="werf", show_default=True, metavar="PATH",
               help="The werf 1.1 executable on this runner host.")
+@click.option("--project", "werf_projects", multiple=True, metavar="PROJECT=NAME",
+              help="The werf project name of PROJECT (name, path or URL) when its werf.yaml "
+                   "does not say it plainly (a templated name); repeatable.")
 @click.option("--only", multiple=True, metavar="PROJECT",
               help="Only this project (name, path or URL; repeatable).")
 @click.option("--limit", type=click.IntRange(1), default=None, metavar="N",
@@ -132,7 +139,8 @@ def switch(**params: Any) -> None:
         options = procedure.SwitchOptions(
             workdir=workdir, werf=params["werf_path"], branch=params["branch"],
             gitlab_url=params["gitlab_url"], registry_host=params["registry_host"],
-            only=tuple(params["only"]), limit=params["limit"], dry_run=params["dry_run"])
+            only=tuple(params["only"]), limit=params["limit"], dry_run=params["dry_run"],
+            projects=tuple(procedure.werf_names(specs, params["werf_projects"]).items()))
         with Steps(_state_path(workdir, params["state"])) as steps:
             results = procedure.switch_fleet(specs, steps, options, click.echo)
     except CiswitchError as err:

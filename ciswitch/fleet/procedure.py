@@ -46,8 +46,31 @@ class Facts:
     runbook: ProjectFacts | None = None
 
 
+def names_of(spec: RepoSpec) -> set[str]:
+    """What ``--only`` and ``--project`` may call a project by."""
+    return {spec.name, spec.key, spec.project_path or "", spec.url} - {""}
+
+
+def werf_names(specs: Sequence[RepoSpec], given: Sequence[str]) -> dict[str, str]:
+    """``--project PROJECT=NAME`` values as {project key: werf project name}; a malformed
+    value or one naming no project of the fleet is a one-line error."""
+    from ciswitch.runbook.facts import validate_project_name
+
+    found: dict[str, str] = {}
+    for text in given:
+        which, sep, name = text.rpartition("=")
+        if not sep or not which or not name:
+            raise CiswitchError(f"--project takes PROJECT=NAME, got {text!r}")
+        chosen = [s for s in specs if which in names_of(s)]
+        if not chosen:
+            raise CiswitchError(f"--project: no project {which!r} in the fleet")
+        for spec in chosen:
+            found[spec.key] = validate_project_name(name, "--project")
+    return found
+
+
 def project_facts(spec: RepoSpec, workdir: Path, *, branch: str,
-                  registry_host: str | None) -> Facts:
+                  registry_host: str | None, project: str | None = None) -> Facts:
     """Clone or fetch the project, check out its default branch (werf reads werf.yaml from the
     working directory) and derive the werf project name and the address as ``plan`` does:
     the change branch's ``.ciswitch.toml`` address, else the default branch's, else derived
@@ -75,8 +98,8 @@ def project_facts(spec: RepoSpec, workdir: Path, *, branch: str,
         if has_change:
             address = load_config(head_workspace(clone, f"origin/{branch}")
                                   ).stages_storage_address or address
-        facts = gather_facts(ws, repo=spec.name, to=address, registry_host=registry_host,
-                             remote_url=spec.url)
+        facts = gather_facts(ws, repo=spec.name, project=project, to=address,
+                             registry_host=registry_host, remote_url=spec.url)
     except CiswitchError as err:
         return Facts(spec, None, None, None, redact(str(err)))
     problems = [p for p in (facts.project.problem, facts.address.problem) if p]
@@ -132,6 +155,8 @@ class SyncOptions:
     retry_failed: bool = False
     #: say what would run; run no werf command and journal nothing
     dry_run: bool = False
+    #: werf project names given on the command line, by project key (``--project``)
+    projects: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -164,8 +189,9 @@ def sync_one(facts: Facts, options: SyncOptions,
     spec = facts.spec
     if facts.clone is None and facts.problem == "empty repository":
         return SyncResult(spec.key, spec.name, st.SKIPPED, facts.problem)
-    if facts.clone is not None and facts.project is None:
-        # not a werf project (or werf.yaml names none): nothing of it can be on this host
+    if (facts.clone is not None and facts.project is None and facts.runbook is not None
+            and facts.runbook.project.config_path is None):
+        # no werf.yaml: not a werf project, so nothing of it can be on this host
         return SyncResult(spec.key, spec.name, st.SKIPPED, facts.problem or "no werf project")
     if facts.clone is None or facts.project is None or facts.address is None:
         # a clone that failed or an address that cannot be derived is not "nothing to sync"
@@ -225,7 +251,8 @@ def sync_fleet(specs: Sequence[RepoSpec], steps: Steps, options: SyncOptions,
         if not options.dry_run:
             steps.put(spec.key, "sync", st.RUNNING, name=spec.name)
         facts = project_facts(spec, options.workdir, branch=options.branch,
-                              registry_host=options.registry_host)
+                              registry_host=options.registry_host,
+                              project=dict(options.projects).get(spec.key))
         result = sync_one(facts, options)
         if not options.dry_run:
             steps.put(spec.key, "sync", result.status, result.detail, name=spec.name)
@@ -251,6 +278,8 @@ class SwitchOptions:
     only: tuple[str, ...] = ()
     limit: int | None = None
     dry_run: bool = False
+    #: werf project names given on the command line, by project key (``--project``)
+    projects: tuple[tuple[str, str], ...] = ()
 
 
 def rollback_text(facts: Facts) -> str:
@@ -271,8 +300,8 @@ def _selected(specs: Sequence[RepoSpec], options: SwitchOptions) -> list[RepoSpe
     if not options.only:
         return list(specs)
     wanted = set(options.only)
-    chosen = [s for s in specs if wanted & {s.name, s.key, s.project_path or "", s.url}]
-    unknown = wanted - {x for s in chosen for x in (s.name, s.key, s.project_path or "", s.url)}
+    chosen = [s for s in specs if wanted & names_of(s)]
+    unknown = wanted - {x for s in chosen for x in names_of(s)}
     if unknown:
         raise CiswitchError(f"--only: no project {sorted(unknown)[0]!r} in the fleet")
     return chosen
@@ -371,7 +400,8 @@ def switch_one(spec: RepoSpec, steps: Steps, options: SwitchOptions,
         return SwitchResult(spec.key, spec.name, st.FAILED, detail)
 
     facts = project_facts(spec, options.workdir, branch=options.branch,
-                          registry_host=options.registry_host)
+                          registry_host=options.registry_host,
+                          project=dict(options.projects).get(spec.key))
     if facts.clone is None or facts.project is None or facts.address is None:
         return fail(facts.problem or "project facts unknown")
     block = block_file(facts.project)
@@ -463,6 +493,20 @@ def _merge(spec: RepoSpec, steps: Steps,
     return SwitchResult(spec.key, spec.name, st.MERGED, detail, window)
 
 
-__all__ = ["Facts", "SwitchOptions", "SwitchResult", "SyncOptions", "SyncResult",
-           "is_auth_failure", "project_facts", "rollback_text", "switch_fleet", "switch_one",
-           "switch_order", "sync_fleet", "sync_one"]
+__all__ = [
+    "Facts",
+    "SwitchOptions",
+    "SwitchResult",
+    "SyncOptions",
+    "SyncResult",
+    "is_auth_failure",
+    "names_of",
+    "project_facts",
+    "rollback_text",
+    "switch_fleet",
+    "switch_one",
+    "switch_order",
+    "sync_fleet",
+    "sync_one",
+    "werf_names",
+]
