@@ -13,7 +13,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -69,17 +69,65 @@ def werf_names(specs: Sequence[RepoSpec], given: Sequence[str]) -> dict[str, str
     return found
 
 
+class _Files:
+    """A few files of one commit, read ahead (the change branch's settings): a workspace of
+    just those files."""
+
+    def __init__(self, label: str, found: dict[str, bytes]) -> None:
+        self._label, self._found = label, found
+
+    @property
+    def label(self) -> str:
+        return self._label
+
+    def read_bytes(self, rel: str) -> bytes:
+        if rel not in self._found:
+            raise CiswitchError("file not found", rel)
+        return self._found[rel]
+
+    def is_file(self, rel: str) -> bool:
+        return rel in self._found
+
+    def is_executable(self, rel: str) -> bool:
+        return False
+
+    def files(self) -> Iterator[str]:
+        return iter(self._found)
+
+
+def files_at(clone: Path, rev: str, names: Sequence[str]) -> dict[str, bytes]:
+    """The files ``names`` of ``rev`` that are there, read by one ``git cat-file --batch``."""
+    from ciswitch import gitops
+
+    wanted = "".join(f"{rev}:{name}\n" for name in names).encode()
+    done = gitops.git_process(["cat-file", "--batch"], cwd=clone, input=wanted)
+    if done.returncode != 0:
+        raise CiswitchError(f"cannot read {', '.join(names)} of {rev}: "
+                            f"{_last_line(done.stderr.decode(errors='replace'))}", str(clone))
+    out, pos, found = done.stdout, 0, {}
+    for name in names:
+        end = out.index(b"\n", pos)
+        header, pos = out[pos:end].split(b" "), end + 1
+        if len(header) == 3 and header[2].isdigit():  # "<sha> <type> <size>", else missing
+            size = int(header[2])
+            if header[1] == b"blob":
+                found[name] = out[pos:pos + size]
+            pos += size + 1
+    return found
+
+
 def project_facts(spec: RepoSpec, workdir: Path, *, branch: str,
                   registry_host: str | None, project: str | None = None) -> Facts:
     """Clone or fetch the project, check out its default branch (werf reads werf.yaml from the
     working directory) and derive the werf project name and the address as ``plan`` does:
     the change branch's ``.ciswitch.toml`` address, else the default branch's, else derived
-    from the remote and ``registry_host``."""
+    from the remote and ``registry_host``. The default branch is read from the checked-out
+    files, the change branch's settings with one ``git cat-file``."""
     from ciswitch import gitops
-    from ciswitch.config import load_config
-    from ciswitch.fleet.api import head_workspace
+    from ciswitch.config import CONFIG_FILE, PYPROJECT_FILE, load_config
     from ciswitch.fleet.runner import sync_clone
     from ciswitch.runbook.facts import gather_facts
+    from ciswitch.workspace import DirectoryWorkspace
 
     try:
         clone = sync_clone(spec, workdir)
@@ -93,10 +141,12 @@ def project_facts(spec: RepoSpec, workdir: Path, *, branch: str,
             repo.close()
         gitops.git_output(["checkout", "--quiet", "--force", "-B", default,
                            f"refs/remotes/origin/{default}"], clone)
-        ws = head_workspace(clone)
+        ws = DirectoryWorkspace(clone)
         address = load_config(ws).stages_storage_address
         if has_change:
-            address = load_config(head_workspace(clone, f"origin/{branch}")
+            change = files_at(clone, f"refs/remotes/origin/{branch}",
+                              (CONFIG_FILE, PYPROJECT_FILE))
+            address = load_config(_Files(f"origin/{branch}", change)
                                   ).stages_storage_address or address
         facts = gather_facts(ws, repo=spec.name, project=project, to=address,
                              registry_host=registry_host, remote_url=spec.url)

@@ -130,7 +130,9 @@ class Steps:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
-        self._db = connect(path, _SCHEMA)
+        # WAL with synchronous=NORMAL: a commit survives the process being killed (what
+        # resuming needs), without an fsync per row
+        self._db = connect(path, _SCHEMA, synchronous="NORMAL")
 
     def close(self) -> None:
         self._db.close()
