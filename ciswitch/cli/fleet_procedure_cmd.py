@@ -23,9 +23,11 @@ def refreshed(rows: list[Any], state: Path, gitlab_url: str | None, branch: str,
     assert gitlab_url is not None
     with Steps(state) as steps:
         if sys.stderr.isatty():
+            from rich.console import Console
             from rich.progress import Progress
 
-            with Progress(transient=True) as bar:
+            # the bar goes to the terminal, the table to standard output (maybe a file)
+            with Progress(transient=True, console=Console(file=sys.stderr)) as bar:
                 task = bar.add_task("asking GitLab", total=len(rows))
                 found = refresh.refresh(rows, steps, gitlab_url, branch,
                                         lambda: bar.advance(task))
