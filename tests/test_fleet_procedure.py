@@ -15,6 +15,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 from gitlab_standin import GitLabStandin
@@ -75,6 +76,16 @@ class Fleet:
             "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
         }
         api.on_merge = self._merge_on_disk
+
+    def project_of(self, path: str) -> str | None:
+        """The project a request of the API stand-in was about (by id or by path)."""
+        parts = path.split("/")  # /api/v4/projects/<id or group%2Fname>/...
+        if len(parts) < 5 or parts[3] != "projects":
+            return None
+        ref = unquote(parts[4])
+        by_id = {str(p["id"]): n for n, p in self.projects.items()}
+        return by_id.get(ref) or (ref.removeprefix("fleet/") if ref.startswith("fleet/")
+                                  else None)
 
     def bare(self, name: str) -> Path:
         return self.remotes / "fleet" / f"{name}.git"
@@ -186,6 +197,18 @@ def test_the_whole_procedure_over_ten_projects(
         if request.path.endswith("/merge"):
             assert request.body["sha"] == git(fleet.bare(ids[request.path.split("/")[4]]),
                                               "rev-parse", "refs/heads/main")
+    # strictly one project after the other: p0's requests, then p1's, ...; and the merge
+    # follows the lookup of its merge request with nothing in between (werf ran there)
+    during = api.requests[first_switch_request:]
+    touched = [(i, fleet.project_of(r.path)) for i, r in enumerate(during)]
+    order = [name for i, (_, name) in enumerate(touched)
+             if name and (i == 0 or touched[i - 1][1] != name)]
+    assert order == ["p0", "p1", "p2", "p3", "p4", "p5"], order
+    for i, request in enumerate(during):
+        if request.path.endswith("/merge"):
+            before = during[i - 1]
+            assert before.method == "GET" and before.path.endswith("/merge_requests")
+            assert fleet.project_of(before.path) == fleet.project_of(request.path)
     switches = [c for c in fleet.werf_calls() if c[:2] == ["stages", "switch-from-local"]]
     assert len(switches) == 5
     blocks = fleet.werf_home / "service" / "stages_switch_from_local_block"
@@ -207,6 +230,7 @@ def test_the_whole_procedure_over_ten_projects(
     table = list(csv.DictReader(io.StringIO(proc.stdout)))
     assert len(table) == 10 and {r["mr_state"] for r in table} == {"merged"}
     assert {r["mr"] for r in table} == {"!1"}
+    assert all(r["switch_window"] and float(r["switch_window"]) >= 0 for r in table)
     assert {r["mr_url"] for r in table} == {
         f"{api.state.host}/fleet/{n}/-/merge_requests/1" for n in fleet.names}
 

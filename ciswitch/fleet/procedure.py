@@ -97,10 +97,12 @@ class _Files:
 
 def files_at(clone: Path, rev: str, names: Sequence[str]) -> dict[str, bytes]:
     """The files ``names`` of ``rev`` that are there, read by one ``git cat-file --batch``."""
-    from ciswitch import gitops
-
     wanted = "".join(f"{rev}:{name}\n" for name in names).encode()
-    done = gitops.git_process(["cat-file", "--batch"], cwd=clone, input=wanted)
+    try:  # the git on PATH, as clones are made (no GitPython to load for one call)
+        done = subprocess.run(["git", "cat-file", "--batch"], cwd=clone, input=wanted,
+                              capture_output=True, check=False)
+    except OSError as err:
+        raise CiswitchError(f"cannot run git: {err}", str(clone)) from err
     if done.returncode != 0:
         raise CiswitchError(f"cannot read {', '.join(names)} of {rev}: "
                             f"{_last_line(done.stderr.decode(errors='replace'))}", str(clone))
@@ -114,6 +116,17 @@ def files_at(clone: Path, rev: str, names: Sequence[str]) -> dict[str, bytes]:
                 found[name] = out[pos:pos + size]
             pos += size + 1
     return found
+
+
+def _remote_head(clone: Path) -> str | None:
+    """The remote's default branch as the clone recorded it (``refs/remotes/origin/HEAD``, a
+    loose symbolic ref, read as git reads it); None when it is not there."""
+    try:
+        text = (clone / ".git" / "refs" / "remotes" / "origin" / "HEAD").read_text("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    prefix = "ref: refs/remotes/origin/"
+    return text.strip()[len(prefix):] or None if text.startswith(prefix) else None
 
 
 def project_facts(spec: RepoSpec, workdir: Path, *, branch: str,
@@ -133,19 +146,20 @@ def project_facts(spec: RepoSpec, workdir: Path, *, branch: str,
         clone = sync_clone(spec, workdir)
         if clone is None:
             return Facts(spec, None, None, None, "empty repository")
-        repo = gitops.open_repo(clone)
-        try:
-            default = gitops.default_branch(repo, "origin")
-            has_change = gitops.ref_commit(repo, f"refs/remotes/origin/{branch}") is not None
-        finally:
-            repo.close()
+        default = _remote_head(clone)
+        if default is None:
+            repo = gitops.open_repo(clone)
+            try:
+                default = gitops.default_branch(repo, "origin")
+            finally:
+                repo.close()
         gitops.git_output(["checkout", "--quiet", "--force", "-B", default,
                            f"refs/remotes/origin/{default}"], clone)
         ws = DirectoryWorkspace(clone)
         address = load_config(ws).stages_storage_address
-        if has_change:
-            change = files_at(clone, f"refs/remotes/origin/{branch}",
-                              (CONFIG_FILE, PYPROJECT_FILE))
+        # no change branch (yet): cat-file says "missing", and no settings are found
+        change = files_at(clone, f"refs/remotes/origin/{branch}", (CONFIG_FILE, PYPROJECT_FILE))
+        if change:
             address = load_config(_Files(f"origin/{branch}", change)
                                   ).stages_storage_address or address
         facts = gather_facts(ws, repo=spec.name, project=project, to=address,

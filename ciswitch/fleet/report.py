@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 FORMATS = ("text", "json", "csv", "markdown")
 ORDER = [s.value for s in Status]
 _FIELDS = ["name", "url", "status", "fixed", "left", "mr", "mr_state", "mr_url",
-           "mr_refreshed", "detail", "run", "dry_run", "updated"]
+           "mr_refreshed", "switch_window", "detail", "run", "dry_run", "updated"]
 
 
 def _record(row: Row, mr: MergeRequestFacts | None = None) -> dict[str, Any]:
@@ -41,6 +41,9 @@ def _record(row: Row, mr: MergeRequestFacts | None = None) -> dict[str, Any]:
         "mr_recorded": _iso(mr.recorded_at) if mr is not None else None,
         "mr_refreshed": (_iso(mr.refreshed_at) if mr is not None and mr.refreshed_at
                          else None),
+        #: seconds between switch-from-local and the merge (fleet switch)
+        "switch_window": (round(mr.window, 1) if mr is not None and mr.window is not None
+                          else None),
         "detail": redact(row.detail), "run": row.run, "dry_run": row.dry_run,
         "branch": row.branch, "commit": row.commit_sha,
         "started": _iso(row.started_at), "updated": _iso(row.updated_at),

@@ -90,6 +90,8 @@ class MergeRequestFacts:
     recorded_at: float
     #: when ``fleet status --refresh`` last asked GitLab about the project (None: never)
     refreshed_at: float | None
+    #: seconds between ``switch-from-local`` and the merge, as ``fleet switch`` measured them
+    window: float | None = None
 
 
 def merge_request_facts(path: Path) -> dict[str, MergeRequestFacts]:
@@ -115,12 +117,13 @@ def merge_request_facts(path: Path) -> dict[str, MergeRequestFacts]:
     finally:
         db.close()
     refreshed = {row.key: row.updated_at for row in rows if row.step == REFRESH_STEP}
+    windows = {row.key: row.window for row in rows if row.step == "switch" and row.window}
     found: dict[str, MergeRequestFacts] = {}
     for row in rows:  # oldest first: the newest state wins
         if row.step != REFRESH_STEP and row.mr_iid is not None:
             found[row.key] = MergeRequestFacts(row.mr_iid, row.mr_state or "unknown",
                                                row.mr_url, row.updated_at,
-                                               refreshed.get(row.key))
+                                               refreshed.get(row.key), windows.get(row.key))
     return found
 
 
