@@ -49,6 +49,10 @@ class Config:
     strict: bool = False
     #: the file the settings came from (repository-relative when discovered), ``None`` for defaults
     source: str | None = None
+    #: the settings came from ``[tool.ciswitch]`` of a pyproject file
+    source_in_pyproject: bool = False
+    #: the line of each key in the file, where it could be found (for error messages)
+    key_lines: dict[str, int] = field(default_factory=dict)
 
     def is_enabled(self, code: str) -> bool:
         """Whether findings of rule ``code`` are reported under this configuration."""
@@ -243,9 +247,13 @@ _KEYS: dict[str, tuple[str, Callable[[object], object]]] = {
 def _from_table(table: dict[str, Any], label: str, data: bytes, *, in_pyproject: bool) -> Config:
     section = "tool.ciswitch" if in_pyproject else None
     where = " in [tool.ciswitch]" if in_pyproject else ""
-    config = Config(source=label)
+    config = Config(source=label, source_in_pyproject=in_pyproject)
     for key, value in table.items():
         line = None
+        if key in ("select", "ignore"):
+            found = _key_line(_decode(data, label), key, section=section)
+            if found is not None:
+                config.key_lines[key] = found
         if key not in _KEYS:
             line = _key_line(_decode(data, label), key, section=section)
             expected = ", ".join(_KEYS)

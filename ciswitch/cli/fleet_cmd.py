@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from ciswitch.cli import SuggestingGroup
 from ciswitch.cli.mr_options import merge_request_options_without_dry_run, parse_author
 from ciswitch.cli.to_option import to_option
 
@@ -156,7 +157,7 @@ def _request(params: dict[str, Any], dry_run: bool) -> BranchRequest:
     )
 
 
-@click.group("fleet")
+@click.group("fleet", cls=SuggestingGroup)
 def fleet() -> None:
     """Switch many repositories at once: merge requests everywhere, a journal, a table."""
 
@@ -279,7 +280,7 @@ def _interruptible(stopped_by: list[int]) -> Iterator[None]:
               default=DEFAULT_WORKDIR, show_default=True, help="The fleet run's workdir.")
 @_state_option
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "csv", "markdown"]),
-              default="text", show_default=True)
+              default="text", show_default=True, help="Table format.")
 @click.option("--all-runs", is_flag=True, help="Every row of every run, not the latest only.")
 @click.option("--refresh", is_flag=True,
               help="Ask GitLab's API (--gitlab-url, GITLAB_TOKEN) about each merge request: "
@@ -371,7 +372,7 @@ def pipeline(shards: int, image: str, pip_spec: str | None, install: str | None,
 @click.argument("files", nargs=-1, required=True,
                 type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "csv", "markdown"]),
-              default="text", show_default=True)
+              default="text", show_default=True, help="Format of the merged table.")
 def merge_reports(files: tuple[Path, ...], fmt: str) -> None:
     """Merge shard journals (or JSON status reports) into one table."""
     from ciswitch.errors import CiswitchError
@@ -387,9 +388,10 @@ def merge_reports(files: tuple[Path, ...], fmt: str) -> None:
 @fleet.command("survey")
 @_source_options
 @click.option("--all-branches", is_flag=True, help="Every branch, not only the default one.")
-@click.option("-j", "--jobs", type=click.IntRange(1, 64), default=1, show_default=True)
+@click.option("-j", "--jobs", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Repositories surveyed at the same time.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "csv", "markdown"]),
-              default="text", show_default=True)
+              default="text", show_default=True, help="Table format.")
 def survey(
     repos_file: Path | None, gitlab_url: str | None, group: str | None, workdir: Path,
     shard_text: str | None, all_branches: bool, jobs: int, fmt: str,
