@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from ciswitch.cli import SuggestingGroup
+from ciswitch.cli.color_option import color_option
 from ciswitch.cli.mr_options import merge_request_options_without_dry_run, parse_author
 from ciswitch.cli.to_option import to_option
 
@@ -190,6 +191,7 @@ def fleet() -> None:
 @click.option("--registry-host", metavar="HOST",
               help="Container Registry host, for the address in the plan the description "
                    "carries.")
+@color_option
 def run(**params: Any) -> None:
     """Clone each repository and do what `ciswitch branch` does; journal every outcome.
 
@@ -199,6 +201,7 @@ def run(**params: Any) -> None:
     interrupted (pending) repositories are done again; failed ones only with --retry-failed,
     or when their remote has the branch (a push that landed is then found, not repeated).
     One run at a time per journal. Exit 1 when a repository failed or is partial, 130 on ^C.
+    The run ends with the status table of its repositories (as `fleet status` prints it).
 
     With --gitlab-url and GITLAB_TOKEN the merge request is created or updated through
     GitLab's API: its description is the project's `ciswitch plan --format markdown`, with
@@ -225,8 +228,12 @@ def run(**params: Any) -> None:
         )
         state = _state_path(workdir, params["state"])
         with run_lock(state), Journal(state) as journal, _interruptible(stopped_by):
-            progress = report.progress_for(sys.stdout)
+            progress = report.progress_for(sys.stdout, params["color"])
             _run_id, outcomes = runner.run_fleet(specs, journal, options, progress)
+            latest = journal.latest()
+            table = [latest[spec.key] for spec in specs if spec.key in latest]
+        click.echo("")
+        click.echo(report.render(table, "text"), nl=False)
     except runner.Interrupted as stop:
         signum = stopped_by[0] if stopped_by else int(signal.SIGINT)
         click.echo(

@@ -77,9 +77,9 @@ def emit_report(
         fmt = "text"
     from ciswitch.report.text import use_color
 
-    text = render(fmt, result, verbose=verbose, strict=strict,
-                  color=use_color(sys.stdout, color))
-    click.echo(text, nl=False)
+    coloured = use_color(sys.stdout, color)
+    text = render(fmt, result, verbose=verbose, strict=strict, color=coloured)
+    click.echo(text, nl=False, color=coloured)  # click strips escapes off a pipe otherwise
     if statistics:
         from ciswitch.report.statistics import render_statistics
 
