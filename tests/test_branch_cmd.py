@@ -106,7 +106,7 @@ def test_branch_commits_the_fix_and_pushes_merge_request_options(tmp_path: Path)
     assert f"created branch {BRANCH}" in proc.stdout
     assert "pushed ciswitch/remote-stages-storage to origin" in proc.stdout
     assert (
-        "fixed 2 place(s) in 2 file(s): .gitlab-ci.yml, ci/deploy.yml; .ciswitch.toml marks "
+        "fixed 2 places in 2 files: .gitlab-ci.yml, ci/deploy.yml; .ciswitch.toml marks "
         "the switch" in proc.stdout
     )
 
@@ -323,7 +323,7 @@ def test_dry_run_prints_diff_and_push_command_and_changes_nothing(tmp_path: Path
     assert f"origin refs/heads/{BRANCH}:refs/heads/{BRANCH}" in out
     assert TRAILER in out
     assert f"would create branch {BRANCH} from main" in out
-    assert "would fix 2 place(s) in 2 file(s)" in out
+    assert "would fix 2 places in 2 files" in out
 
 
 def test_dry_run_no_push(tmp_path: Path) -> None:
