@@ -538,3 +538,18 @@ def test_fix_summary_plurals(repo: Path) -> None:
     assert left.returncode == 1
     summary = left.stderr.splitlines()[-1]
     assert summary.startswith("Would fix 0 places in 0 files; 4 left (2 need an address: "), summary
+
+
+def test_sarif_keeps_paths_relative_to_the_repository_root(repo: Path) -> None:
+    """The one exception: SARIF's artifact URIs stay repository-relative under %SRCROOT%,
+    which versionControlProvenance maps to the repository, wherever lint ran."""
+    import json
+
+    subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
+    (repo / "sub").mkdir()
+    proc = _run("lint", "--format", "sarif", cwd=repo / "sub")
+    assert proc.returncode == 1, proc.stderr
+    [run] = json.loads(proc.stdout)["runs"]
+    [location] = {json.dumps(r["locations"][0]["physicalLocation"]["artifactLocation"])
+                  for r in run["results"]}
+    assert json.loads(location) == {"uri": ".gitlab-ci.yml", "uriBaseId": "%SRCROOT%"}

@@ -78,7 +78,8 @@ def emit_report(
     from ciswitch.report.text import use_color
 
     coloured = use_color(sys.stdout, color)
-    text = render(fmt, result, verbose=verbose, strict=strict, color=coloured)
+    chosen = result if fmt == "text" else file_result or result
+    text = render(fmt, chosen, verbose=verbose, strict=strict, color=coloured)
     click.echo(text, nl=False, color=coloured)  # click strips escapes off a pipe otherwise
     if statistics:
         from ciswitch.report.statistics import render_statistics
