@@ -545,12 +545,13 @@ def test_a_templated_werf_project_name_fails_the_sync_until_project_names_it(
         (fleet.stages / name).write_text("stages\n")
     proc = fleet.fleet("sync", "--registry-host", REGISTRY)
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    assert "fleet/p0: failed: " in proc.stdout and "--project" in proc.stdout
+    assert "fleet/p0: failed: " in proc.stdout
+    assert "pass --werf-project PROJECT=NAME" in proc.stdout
     assert "fleet/p1: skipped: no werf.yaml" in proc.stdout
     assert not _werf(fleet, "sync")
-    bad = fleet.fleet("sync", "--registry-host", REGISTRY, "--project", "nope=p0")
+    bad = fleet.fleet("sync", "--registry-host", REGISTRY, "--werf-project", "nope=p0")
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1, bad.stderr
     proc = fleet.fleet("sync", "--registry-host", REGISTRY, "--retry-failed",
-                       "--project", "fleet/p0=p0")
+                       "--werf-project", "fleet/p0=p0")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert _werf(fleet, "sync") == [f"{REGISTRY}/fleet/p0/stages"]

@@ -49,7 +49,7 @@ def refreshed(rows: list[Any], state: Path, gitlab_url: str | None, branch: str,
               help="The werf 1.1 executable on this runner host.")
 @click.option("--docker", "docker_path", default="docker", show_default=True, metavar="PATH",
               help="docker, asked which projects have local stages on this host.")
-@click.option("--project", "werf_projects", multiple=True, metavar="PROJECT=NAME",
+@click.option("--werf-project", "werf_projects", multiple=True, metavar="PROJECT=NAME",
               help="The werf project name of PROJECT (name, path or URL) when its werf.yaml "
                    "does not say it plainly (a templated name); repeatable.")
 @click.option("--retries", type=click.IntRange(0, 10), default=2, show_default=True,
@@ -109,7 +109,7 @@ def _counts(statuses: Any) -> str:
               metavar="NAME", help="The change branch of every merge request.")
 @click.option("--werf", "werf_path", default="werf", show_default=True, metavar="PATH",
               help="The werf 1.1 executable on this runner host.")
-@click.option("--project", "werf_projects", multiple=True, metavar="PROJECT=NAME",
+@click.option("--werf-project", "werf_projects", multiple=True, metavar="PROJECT=NAME",
               help="The werf project name of PROJECT (name, path or URL) when its werf.yaml "
                    "does not say it plainly (a templated name); repeatable.")
 @click.option("--only", multiple=True, metavar="PROJECT",

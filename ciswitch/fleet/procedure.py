@@ -47,12 +47,12 @@ class Facts:
 
 
 def names_of(spec: RepoSpec) -> set[str]:
-    """What ``--only`` and ``--project`` may call a project by."""
+    """What ``--only`` and ``--werf-project`` may call a project by."""
     return {spec.name, spec.key, spec.project_path or "", spec.url} - {""}
 
 
 def werf_names(specs: Sequence[RepoSpec], given: Sequence[str]) -> dict[str, str]:
-    """``--project PROJECT=NAME`` values as {project key: werf project name}; a malformed
+    """``--werf-project PROJECT=NAME`` values as {project key: werf project name}; a malformed
     value or one naming no project of the fleet is a one-line error."""
     from ciswitch.runbook.facts import validate_project_name
 
@@ -60,12 +60,12 @@ def werf_names(specs: Sequence[RepoSpec], given: Sequence[str]) -> dict[str, str
     for text in given:
         which, sep, name = text.rpartition("=")
         if not sep or not which or not name:
-            raise CiswitchError(f"--project takes PROJECT=NAME, got {text!r}")
+            raise CiswitchError(f"--werf-project takes PROJECT=NAME, got {text!r}")
         chosen = [s for s in specs if which in names_of(s)]
         if not chosen:
-            raise CiswitchError(f"--project: no project {which!r} in the fleet")
+            raise CiswitchError(f"--werf-project: no project {which!r} in the fleet")
         for spec in chosen:
-            found[spec.key] = validate_project_name(name, "--project")
+            found[spec.key] = validate_project_name(name, "--werf-project")
     return found
 
 
@@ -166,7 +166,10 @@ def project_facts(spec: RepoSpec, workdir: Path, *, branch: str,
                              registry_host=registry_host, remote_url=spec.url)
     except CiswitchError as err:
         return Facts(spec, None, None, None, redact(str(err)))
-    problems = [p for p in (facts.project.problem, facts.address.problem) if p]
+    # the fleet names a project's werf project name with --werf-project PROJECT=NAME
+    named = facts.project.problem.replace("pass --project NAME",
+                                          "pass --werf-project PROJECT=NAME")
+    problems = [p for p in (named, facts.address.problem) if p]
     return Facts(spec, clone, facts.project.name, facts.address.address, "; ".join(problems),
                  facts)
 
@@ -219,7 +222,7 @@ class SyncOptions:
     retry_failed: bool = False
     #: say what would run; run no werf command and journal nothing
     dry_run: bool = False
-    #: werf project names given on the command line, by project key (``--project``)
+    #: werf project names given on the command line, by project key (``--werf-project``)
     projects: tuple[tuple[str, str], ...] = ()
 
 
@@ -342,7 +345,7 @@ class SwitchOptions:
     only: tuple[str, ...] = ()
     limit: int | None = None
     dry_run: bool = False
-    #: werf project names given on the command line, by project key (``--project``)
+    #: werf project names given on the command line, by project key (``--werf-project``)
     projects: tuple[tuple[str, str], ...] = ()
 
 
