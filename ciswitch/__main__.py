@@ -22,6 +22,13 @@ _LINT_FLAGS = {
     "--strict": "strict",
 }
 
+#: options of ``lint`` taking one of a few values -> (keyword of run_lint, the values; None:
+#: the report formats)
+_LINT_CHOICES: dict[str, tuple[str, tuple[str, ...] | None]] = {
+    "--format": ("fmt", None),
+    "--color": ("color", ("auto", "always", "never")),
+}
+
 
 def plain_lint(argv: list[str]) -> dict[str, Any] | None:
     """The keyword arguments of :func:`ciswitch.lint_command.run_lint` for a plain
@@ -35,11 +42,14 @@ def plain_lint(argv: list[str]) -> dict[str, Any] | None:
     for word in words:
         if word in _LINT_FLAGS:
             options[_LINT_FLAGS[word]] = True
-        elif word == "--format" or word.startswith("--format="):
-            value = word[len("--format=") :] if "=" in word else next(words, None)
-            if value not in FORMATS or "fmt" in options:
+        elif word.split("=", 1)[0] in _LINT_CHOICES:
+            name, equals, value = word.partition("=")
+            keyword, choices = _LINT_CHOICES[name]
+            if not equals:
+                value = next(words, "")
+            if value not in (FORMATS if choices is None else choices) or keyword in options:
                 return None
-            options["fmt"] = value
+            options[keyword] = value
         elif word and not word.startswith("-"):
             options["paths"].append(Path(word))
         else:

@@ -18,9 +18,10 @@ from ciswitch.model import LintResult
 
 if TYPE_CHECKING:
     from ciswitch.atomic import PlannedWrite, WriteError
+    from ciswitch.lint import LintRun
 
 
-def echo(text: str, *, err: bool = False, nl: bool = True) -> None:
+def echo(text: str, *, err: bool = False, nl: bool = True, color: bool | None = None) -> None:
     """Print ``text`` as ``click.echo`` does.
 
     Once click is loaded (the click command, a test's runner) this *is* ``click.echo``. Without
@@ -31,7 +32,7 @@ def echo(text: str, *, err: bool = False, nl: bool = True) -> None:
     if "click" in sys.modules or "\x1b" in text or encoding != "utf8" or stream is None:
         import click
 
-        click.echo(text, err=err, nl=nl)
+        click.echo(text, err=err, nl=nl, color=color)
         return
     stream.write(f"{text}\n" if nl else text)
     stream.flush()
@@ -81,20 +82,25 @@ def emit_report(
     statistics: bool,
     verbose: bool = False,
     strict: bool = False,
+    color: str = "auto",
+    file_result: LintResult | None = None,
 ) -> None:
     """The terminal's part of the report: with ``--output FILE`` the text form (the file gets
-    the chosen format, written by :func:`report_write`); with ``-o -`` the chosen format."""
+    the chosen format, written by :func:`report_write`); with ``-o -`` the chosen format
+    (of ``file_result`` when given: the SARIF log keeps repository-relative paths)."""
     from ciswitch.report import render
 
     if output is not None and str(output) == "-":
-        echo(render(fmt, result, verbose=verbose, strict=strict), nl=False)
+        echo(render(fmt, file_result or result, verbose=verbose, strict=strict), nl=False)
         return
     if output is not None:
         fmt = "text"
     from ciswitch.report.text import use_color
 
-    text = render(fmt, result, verbose=verbose, strict=strict, color=use_color(sys.stdout))
-    echo(text, nl=False)
+    coloured = use_color(sys.stdout, color)
+    chosen = result if fmt == "text" else file_result or result
+    text = render(fmt, chosen, verbose=verbose, strict=strict, color=coloured)
+    echo(text, nl=False, color=coloured)  # click strips escapes off a pipe otherwise
     if statistics:
         from ciswitch.report.statistics import render_statistics
 
@@ -109,6 +115,26 @@ def write_or_exit(files: list[PlannedWrite]) -> None:
         write_all(files)
     except WriteError as err:
         error_exit(err)
+
+
+def problems_exit(result: LintResult) -> None:
+    """Input errors: each on one line on standard error, then exit 2 (nothing else is printed:
+    a report without them would look like a clean or a partial run)."""
+    if not result.problems:
+        return
+    for problem in result.problems:
+        echo(problem.one_line(), err=True)
+    sys.exit(2)
+
+
+def file_report_result(runs: list[LintRun], shown: LintResult, fmt: str) -> LintResult:
+    """What the report file holds: the paths as shown, except that a SARIF log of one
+    repository keeps them relative to its root (``uriBaseId`` ``%SRCROOT%``, which
+    ``versionControlProvenance`` maps to the repository)."""
+    roots = {run.root for run in runs}
+    if fmt == "sarif" and len(roots) == 1 and None not in roots:
+        return combine([run.result for run in runs])
+    return shown
 
 
 def error_exit(err: CiswitchError | WriteError) -> NoReturn:
@@ -129,11 +155,13 @@ def run_lint(
     exit_zero: bool = False,
     verbose: bool = False,
     strict: bool = False,
+    color: str = "auto",
 ) -> NoReturn:
     """``ciswitch lint`` with its options parsed: lint, write ``--output``, print, exit."""
-    from ciswitch.lint import lint_paths
+    from ciswitch.lint import default_target, lint_paths
+    from ciswitch.report.display import prefix_for, rebased
 
-    runs = lint_paths(paths or [Path(".")], config_file)
+    runs = lint_paths(paths or [default_target()], config_file)
     results = [a.result for a in runs]
     if fmt == "sarif":
         from ciswitch.gitops import provenance
@@ -142,15 +170,19 @@ def run_lint(
             found = provenance(Path(one.root))
             if found is not None:
                 one.provenance.append(found)
-    result = combine(results)
+    result = combine([rebased(run.result, prefix_for(run.root)) for run in runs])
+    in_file = file_report_result(runs, result, fmt)
     try:
-        report = report_write(result, fmt, output)
+        report = report_write(in_file, fmt, output)
     except CiswitchError as err:
         error_exit(err)
     if report is not None:
-        write_or_exit([report])
+        write_or_exit([report])  # a report file carries the input errors too
+    if not (output is not None and str(output) == "-"):
+        problems_exit(result)
     strict_any = strict or any(r.strict for r in results)
-    emit_report(result, fmt, output, statistics, verbose, strict_any)
+    emit_report(result, fmt, output, statistics, verbose, strict_any, color, in_file)
+    problems_exit(result)
     code = exit_status(results, strict)
     if exit_zero and code == 1:
         code = 0

@@ -36,6 +36,9 @@ CASES = [
     ["lint", "-v", "--strict", "."],
     ["lint", ".", "--verbose", "--statistics", "--format", "github"],
     ["lint", "missing-dir"],
+    ["lint", "--color", "always", "."],
+    ["lint", "--color=never", "--format", "json"],
+    ["lint", "--color", "always", "--statistics", "--format", "text"],
     ["lint", ".", ".gitlab-ci.yml"],
 ]
 
@@ -89,6 +92,10 @@ def test_plain_lint_does_not_import_click(repo: Path) -> None:
         ["lint", ""],
         ["lint", "-vx"],
         ["lint", "--config", "x.toml"],
+        ["lint", "--color", "sometimes"],
+        ["lint", "--color"],
+        ["lint", "--color", "never", "--color", "always"],
+        ["lint", "--colour", "never"],
         ["--version"],
     ],
 )

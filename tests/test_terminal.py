@@ -187,19 +187,38 @@ def test_no_color_turns_colours_off_on_a_terminal(term: Terminal, lint_repo: Pat
     assert not _has_colour(raw.split("NO_COLOR=1", 1)[1]), raw
 
 
-@pytest.mark.xfail(strict=True, reason="FORCE_COLOR is not honoured: lint into a pipe stays "
-                   "plain")
 def test_force_color_colours_a_pipe(term: Terminal, lint_repo: Path) -> None:
     _code, screen, _raw = term.run(f"FORCE_COLOR=1 ciswitch lint {lint_repo} | cat -v")
     assert "CSW002" in screen
     assert "^[[" in screen
 
 
-@pytest.mark.xfail(strict=True, reason="there is no --color auto|always|never option")
 def test_color_never_turns_colours_off(term: Terminal, lint_repo: Path) -> None:
     code, screen, raw = term.run(f"ciswitch lint --color never {lint_repo}")
     assert code == 1 and "CSW002" in screen
     assert not _has_colour(raw.split("--color never", 1)[1])
+
+
+def test_color_always_colours_a_pipe(term: Terminal, lint_repo: Path) -> None:
+    _code, screen, _raw = term.run(f"ciswitch lint --color always {lint_repo} | cat -v")
+    assert "CSW002" in screen
+    assert "^[[" in screen
+
+
+def test_force_color_does_not_beat_color_never(term: Terminal, lint_repo: Path) -> None:
+    _code, screen, _raw = term.run(f"FORCE_COLOR=1 ciswitch lint --color never {lint_repo} "
+                                   "| cat -v")
+    assert "CSW002" in screen
+    assert "^[" not in screen
+
+
+def test_fix_is_coloured_on_a_terminal_unless_never(term: Terminal, lint_repo: Path) -> None:
+    (lint_repo / ".gitlab-ci.yml").write_text(
+        "build:\n  script:\n    - werf build --synchronization :local\n", encoding="utf-8")
+    code, _screen, raw = term.run(f"ciswitch fix --check {lint_repo}")
+    assert code == 1 and _has_colour(raw), raw
+    code, _screen, raw = term.run(f"ciswitch fix --check --color never {lint_repo}")
+    assert code == 1 and not _has_colour(raw.split("--color never", 1)[1]), raw
 
 
 # --------------------------------------------------------------------------- fleet run
@@ -248,8 +267,6 @@ def test_fleet_run_shows_progress_and_the_summary(
         == FLEET_SIZE
 
 
-@pytest.mark.xfail(strict=True, reason="fleet run ends with a counts line ('done: 5 clean, "
-                   "15 pushed'), not with the status table of its repositories")
 def test_fleet_run_ends_with_the_status_table(
     term: Terminal, fleet_list: Path, tmp_path: Path
 ) -> None:
@@ -258,6 +275,10 @@ def test_fleet_run_ends_with_the_status_table(
     assert code == 0
     rows = [line for line in screen.splitlines() if re.search(r"\br\d\d-remote\.git\b", line)]
     assert len(rows) >= FLEET_SIZE, screen
+    assert f"{FLEET_SIZE} repositories: 5 clean, 15 pushed" in screen
+    # the table is the last thing before the prompt
+    lines = [line for line in screen.splitlines() if line.strip()]
+    assert lines[-3].startswith(f"{FLEET_SIZE} repositories: "), screen
 
 
 def _interrupt_slow_run(term: Terminal, fleet_list: Path, tmp_path: Path) -> str:
@@ -302,3 +323,49 @@ def test_ctrl_c_during_fleet_run_exits_130(
     screen = term.wait_for(lambda s: re.search(r"^__RC__\d+", s, re.M) is not None, "echo $?")
     assert re.search(r"^__RC__130$", screen, re.M), screen
     assert "Aborted!" not in screen
+
+
+# --------------------------------------------------------------------------- fleet status
+
+
+def test_fleet_status_refresh_shows_a_bar_on_the_terminal_and_a_clean_table_in_the_file(
+    term: Terminal, tmp_path: Path
+) -> None:
+    import json
+
+    from gitlab_standin import GitLabStandin
+
+    from ciswitch.fleet.journal import Journal, RepoOutcome, Status
+    from ciswitch.gitlab_api import GitLabClient, MergeRequestSpec
+
+    token = "glpat-standin-user-token"
+    branch = "ciswitch/remote-stages-storage"
+    with GitLabStandin({token: False}) as api:
+        client = GitLabClient(api.url, token)
+        workdir = tmp_path / "w"
+        with Journal(workdir / "ciswitch-fleet.sqlite") as journal:
+            run = journal.start_run(dry_run=False, shard=None, command="fleet run")
+            for i in range(6):
+                project = api.add_project(f"fleet/p{i}")
+                api.push(project, branch)
+                client.create_merge_request(client.project(f"fleet/p{i}"), MergeRequestSpec(
+                    source_branch=branch, target_branch="main", title="switch"))
+                url = f"{api.url}/fleet/p{i}.git"
+                journal.mark_pending(run, url, url, f"fleet/p{i}")
+                journal.record(run, RepoOutcome(url, Status.MR_OPENED, branch=branch))
+            journal.finish_run(run)
+        api.delay = 0.2  # a slow GitLab: about 6 s in all, long enough to see the bar
+        out = tmp_path / "refreshed.json"
+        term.clear()
+        term.type(f"GITLAB_TOKEN={token} ciswitch fleet status --workdir {workdir} --refresh "
+                  f"--gitlab-url {api.url} --format json > {out}; echo __RC__$?")
+        term.wait_for(lambda s: "asking GitLab" in s, "the progress bar")
+        screen = term.wait_for(lambda s: re.search(r"^__RC__\d+", s, re.M) is not None,
+                               "the refresh to end")
+    assert "__RC__0" in screen, screen
+    assert "asking GitLab" not in screen  # the bar is gone once done
+    text = out.read_text(encoding="utf-8")
+    assert ESC not in text and "\r" not in text
+    rows = json.loads(text)["repositories"]
+    assert [(r["name"], r["mr"], r["mr_state"]) for r in rows] == [
+        (f"fleet/p{i}", "!1", "opened") for i in range(6)]

@@ -6,11 +6,14 @@ from pathlib import Path
 
 import click
 
+from ciswitch.cli.color_option import color_option
 from ciswitch.lint_command import (
     combine,
     emit_report,
     error_exit,
     exit_status,
+    file_report_result,
+    problems_exit,
     report_write,
     run_lint,
     write_or_exit,
@@ -22,7 +25,9 @@ __all__ = [
     "emit_report",
     "error_exit",
     "exit_status",
+    "file_report_result",
     "lint",
+    "problems_exit",
     "report_write",
     "write_or_exit",
 ]
@@ -61,6 +66,7 @@ __all__ = [
     "--strict", is_flag=True,
     help="Exit 1 when any place could not be checked (also `strict = true` in the config).",
 )
+@color_option
 def lint(
     paths: tuple[Path, ...],
     fmt: str,
@@ -70,10 +76,12 @@ def lint(
     exit_zero: bool,
     verbose: bool,
     strict: bool,
+    color: str,
 ) -> None:
     """Report every :local stages storage use in the CI configuration.
 
     PATH is a repository directory (its .gitlab-ci.yml is read, with local includes and the
     scripts jobs run) or a single file; the default is the current directory.
     """
-    run_lint(list(paths), fmt, output, statistics, config_file, exit_zero, verbose, strict)
+    run_lint(list(paths), fmt, output, statistics, config_file, exit_zero, verbose, strict,
+             color)
