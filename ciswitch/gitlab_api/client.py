@@ -419,7 +419,8 @@ class GitLabClient:
         """Every variable GitLab keeps for the project's pipelines: the project's, each parent
         group's (nearest first), the instance's (where the token may) and its schedules'."""
         found: list[VariableInfo] = list(self.project_variables(project))
-        for group in self.group_chain(project):
+        groups = self.group_chain(project)
+        for group in groups:
             found.extend(self.group_variables(group))
         not_checked: list[NotChecked] = []
         instance = self.instance_variables()
@@ -429,7 +430,7 @@ class GitLabClient:
             found.extend(instance)
         for schedule in self.schedules(project):
             found.extend(schedule.variables)
-        return VariableSurvey(tuple(found), tuple(not_checked))
+        return VariableSurvey(tuple(found), tuple(not_checked), tuple(g.path for g in groups))
 
     def _variable_path(self, variable: VariableInfo) -> tuple[str, dict[str, Any]]:
         key = _enc(variable.key)
