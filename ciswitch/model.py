@@ -274,8 +274,10 @@ def not_checked_summary(entries: list[NotChecked]) -> str:
     counts: dict[NotCheckedKind, int] = {}
     for entry in entries:
         counts[entry.kind] = counts.get(entry.kind, 0) + 1
-    parts = ", ".join(kind.counted(n) for kind, n in
-                      sorted(counts.items(), key=lambda item: (-item[1], item[0].value)))
+    # the places of the repository first, most frequent first; GitLab's settings last
+    parts = ", ".join(kind.counted(n) for kind, n in sorted(
+        counts.items(), key=lambda item: (item[0] is NotCheckedKind.GITLAB_SETTINGS,
+                                          -item[1], item[0].value)))
     places = "place" if len(entries) == 1 else "places"
     return f"{len(entries)} {places} not checked ({parts})"
 
