@@ -203,6 +203,9 @@ class Facts:
     not_checked: list[NotChecked] = field(default_factory=list)
     #: the CI/CD variables GitLab keeps for the project (None: not read)
     settings: GitLabSettings | None = None
+    #: the jobs (by identity) of child pipelines: a schedule's variables do not reach them,
+    #: and their trigger variables win over the settings
+    child_jobs: set[int] = field(default_factory=set)
 
     def add_not_checked(self, entry: NotChecked) -> None:
         if entry not in self._not_checked_seen:

@@ -9,11 +9,17 @@ reaches only the jobs whose ``environment:`` matches it (``*`` is a wildcard any
 scope, as in ``review/*``); a job with no ``environment:`` gets only ``*`` ones. A protected
 variable reaches only pipelines on protected branches and tags.
 
+In a child pipeline (``trigger: include:``), the variables its trigger job passes down rank
+with the pipeline variables, above the settings; a schedule's variables are not passed down
+(GitLab forwards pipeline variables only with ``forward: pipeline_variables: true``, which is
+not the default), so they do not reach its jobs.
+
 So a settings variable is *definite* for a job when it holds in every pipeline of the job: not
 protected, not a schedule's, and its scope matches the job's environment for certain (a scope
 against an environment name holding ``$VARIABLES`` may match: then it is not definite). The
 variables in effect for a job are the matching ones, highest first, down to the first definite
-one; each ``:local`` among them is a place reaching the job.
+one (with the others of that level whose scope matches too: GitLab does not document which of
+several matching scopes wins); each ``:local`` among them is a place reaching the job.
 """
 
 from __future__ import annotations
@@ -77,13 +83,20 @@ class GitLabSettings:
                 return 2 + len(self.groups)
         return 3 + len(self.groups)
 
-    def in_effect(self, job: Job, name: str) -> list[tuple[VariableInfo, bool]]:
+    def in_effect(self, job: Job, name: str,
+                  child: bool = False) -> list[tuple[VariableInfo, bool]]:
         """The variables of ``name`` in effect for ``job``, highest first, each with whether
-        it is definite; it ends at the first definite one."""
+        it is definite; it ends with the level of the first definite one. ``child``: the job
+        is in a child pipeline."""
+        if child and _passed_down(job, name):
+            return []
         environment = job_environment(job)
-        scheduled = runs_in_schedules(job)
+        scheduled = runs_in_schedules(job) and not child
         found: list[tuple[VariableInfo, bool]] = []
+        last: int | None = None
         for variable in sorted((v for v in self.variables if v.key == name), key=self.rank):
+            if last is not None and self.rank(variable) > last:
+                break
             if variable.level == "schedule" and not scheduled:
                 continue
             match = scope_match(variable.environment_scope, environment)
@@ -93,7 +106,9 @@ class GitLabSettings:
                         and variable.level != "schedule")
             found.append((variable, definite))
             if definite:
-                break
+                # the others of this level whose scope matches too may win (GitLab does not
+                # document which scope wins among matching ones): they stay candidates
+                last = self.rank(variable)
         return found
 
 
@@ -126,11 +141,20 @@ def _place(facts: Facts, variable: VariableInfo) -> Place:
     return found
 
 
+def _passed_down(job: Job, name: str) -> bool:
+    """Whether the job's value of ``name`` comes down from its trigger job for certain."""
+    found = job.candidates.get(name, ())
+    return bool(found) and found[0].scope == "trigger" and not found[0].conditional
+
+
 def record_settings_places(facts: Facts) -> None:
     """Every ``:local`` among the settings is a place, even one no job of this project
     reaches (it still reaches the group's other projects)."""
     if facts.settings is None:
         return
+    if facts.pipeline is not None:
+        facts.child_jobs = {id(job) for child in list(facts.pipeline.with_children())[1:]
+                            for job in child.jobs.values()}
     for variable in facts.settings.variables:
         if variable.value is not None and is_local(variable.value):
             _place(facts, variable)
@@ -141,7 +165,8 @@ def settings_effect(facts: Facts, job: Job, who: Reach, name: str) -> SettingsEf
     settings = facts.settings
     if settings is None:
         return None
-    found = settings.in_effect(job, name)
+    child = id(job) in facts.child_jobs
+    found = settings.in_effect(job, name, child)
     if not found:
         return None
     local = [v for v, _ in found if v.value is not None and is_local(v.value)]
@@ -151,20 +176,20 @@ def settings_effect(facts: Facts, job: Job, who: Reach, name: str) -> SettingsEf
             place.add_job(who)
         file_keeps = keeps_storage(job.definitions.get(name, ()), job.candidates)
         return SettingsEffect(":local", places,
-                              fallback=_address_below(settings, job, name) or file_keeps)
-    last, definite = found[-1]
+                              fallback=_address_below(settings, job, name, child) or file_keeps)
+    definite = [v for v, sure in found if sure]
     if definite:
-        return SettingsEffect(last.value if last.value is not None else MASKED_VALUE)
+        return SettingsEffect(definite[0].value if definite[0].value is not None
+                              else MASKED_VALUE)
     return None
 
 
-def _address_below(settings: GitLabSettings, job: Job, name: str) -> bool:
+def _address_below(settings: GitLabSettings, job: Job, name: str, child: bool) -> bool:
     """Whether a definite address is left once the ``:local`` settings are deleted."""
     rest = GitLabSettings(settings.project, tuple(
         v for v in settings.variables if v.value is None or not is_local(v.value)),
         settings.groups)
-    found = rest.in_effect(job, name)
-    return bool(found) and found[-1][1]
+    return any(sure for _, sure in rest.in_effect(job, name, child))
 
 
 # -- what a job declares ------------------------------------------------------------------
