@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 from gitlab_standin import GitLabStandin, running
-from gitrepos import git
+from gitrepos import git, isolate_git, make_project, run_ciswitch
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -441,3 +441,51 @@ def test_every_format_names_the_logical_place(tmp_path: Path, api: GitLabStandin
     [result] = sarif["runs"][0]["results"]
     assert result["locations"] == [{"logicalLocations": [
         {"name": STAGES, "fullyQualifiedName": where, "kind": "variable"}]}]
+
+
+# --------------------------------------------------------------------------------------------
+# status
+
+
+def _gitlab_project(tmp_path: Path, api: GitLabStandin, ci: str) -> Path:
+    """A work repository whose origin is the stand-in's project URL (git itself talks to a
+    bare repository through ``insteadOf``)."""
+    work, bare = make_project(tmp_path, {".gitlab-ci.yml": ci})
+    url = f"{api.url}/{PROJECT}.git"
+    git(work, "remote", "set-url", "origin", url)
+    git(work, "config", f"url.{bare.as_uri()}.insteadOf", url)
+    return work
+
+
+def test_status_names_the_settings_step(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                        api: GitLabStandin, project: dict[str, Any]) -> None:
+    isolate_git(monkeypatch, tmp_path)
+    clean = ("build:\n  script:\n    - source $(werf ci-env gitlab --as-file)\n"
+             "    - werf build-and-publish\n")
+    work = _gitlab_project(tmp_path, api, clean)
+    api.add_variable(api.find_group("web/team"), STAGES, ":local")
+
+    def status(**env: str) -> dict[str, Any]:
+        done = run_ciswitch("status", "--format", "json", "--no-branches", cwd=work,
+                            env={"GITLAB_TOKEN": "", **env})
+        assert done.returncode == 0, done.stderr
+        assert USER not in done.stdout + done.stderr
+        data: dict[str, Any] = json.loads(done.stdout)
+        return data
+
+    without = status()
+    assert without["phase"] == "no-local"  # the files hold no :local; GitLab was not asked
+    assert without["gitlab_settings"] == {
+        "local": None, "note": "GITLAB_TOKEN is not set, so GitLab's CI/CD variables were "
+                               "not read"}
+    found = status(GITLAB_TOKEN=USER)
+    assert found["phase"] == "local"
+    assert found["gitlab_settings"]["local"] == [
+        f"gitlab: group web/team/ variable {STAGES} (environment scope *) (build)"]
+    assert found["next_step"].startswith("delete the :local CI/CD variables GitLab keeps")
+    assert "instance's CI/CD variables were not checked" in found["gitlab_settings"]["note"]
+    text = run_ciswitch("status", "--no-branches", cwd=work, env={"GITLAB_TOKEN": USER})
+    assert (f"  gitlab settings: 1 CI/CD variable(s) still set :local (first: gitlab: group "
+            f"web/team/ variable {STAGES} (environment scope *) (build))") in text.stdout
+    api.state.group_variables[api.find_group("web/team")["id"]].clear()
+    assert status(GITLAB_TOKEN=USER)["phase"] == "no-local"
