@@ -489,3 +489,52 @@ def test_status_names_the_settings_step(tmp_path: Path, monkeypatch: pytest.Monk
             f"web/team/ variable {STAGES} (environment scope *) (build))") in text.stdout
     api.state.group_variables[api.find_group("web/team")["id"]].clear()
     assert status(GITLAB_TOKEN=USER)["phase"] == "no-local"
+
+
+# --------------------------------------------------------------------------------------------
+# fleet survey
+
+
+def test_the_survey_counts_a_local_of_the_settings_as_a_place_left(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, api: GitLabStandin,
+    project: dict[str, Any]
+) -> None:
+    environ = isolate_git(monkeypatch, tmp_path)
+    clean = ("build:\n  script:\n    - source $(werf ci-env gitlab --as-file)\n"
+             "    - werf build-and-publish\n")
+    other = api.add_project("web/other")
+    listing = tmp_path / "repos.txt"
+    lines = []
+    for path, name in ((PROJECT, "shop"), ("web/other", "other")):
+        _work, bare = make_project(tmp_path, {".gitlab-ci.yml": clean}, name=name)
+        url = f"{api.url}/{path}.git"
+        git(tmp_path, "config", "--global", f"url.{bare.as_uri()}.insteadOf", url,
+            env=environ)
+        lines.append(url)
+    listing.write_text("\n".join(lines) + "\n")
+    api.add_variable(project, STAGES, ":local", masked=False)
+    api.add_variable(other, STAGES, ":local", environment_scope="production")  # no such job
+
+    def survey(*args: str, token: str = ADMIN) -> subprocess.CompletedProcess[str]:
+        return run_ciswitch("fleet", "survey", "--repos", str(listing), "--gitlab-url", api.url,
+                            "--workdir", str(tmp_path / "w"), *args, cwd=tmp_path,
+                            env={"GITLAB_TOKEN": token})
+
+    done = survey("--format", "json")
+    assert done.returncode == 0, done.stderr
+    assert ADMIN not in done.stdout + done.stderr
+    data = json.loads(done.stdout)
+    rows = {r["url"].rsplit("/", 1)[-1]: r for r in data["branches"]}
+    assert (rows["shop.git"]["findings"], rows["shop.git"]["settings"]) == (1, 1)
+    # a :local no job of the project reaches is not a place left of this project
+    assert (rows["other.git"]["findings"], rows["other.git"]["settings"]) == (0, 0)
+    assert data["summary"]["default_branches_without_local"] == 1
+    text = survey()
+    assert "1 in GitLab's CI/CD settings" in text.stdout
+    assert "were not checked" not in text.stdout
+    skipped = survey("--no-gitlab-settings", "--format", "json")
+    rows = {r["url"].rsplit("/", 1)[-1]: r for r in json.loads(skipped.stdout)["branches"]}
+    assert (rows["shop.git"]["findings"], rows["shop.git"]["settings"]) == (0, None)
+    assert survey("--no-gitlab-settings").stdout.rstrip().endswith(
+        "CI/CD variables in GitLab's settings were not checked: pass --gitlab-url with "
+        "GITLAB_TOKEN")
