@@ -463,6 +463,35 @@ class GitLabClient:
         self._send(f"update {variable.place}", "put", path, {"value": value}, **scope)
         return VariableChange(variable, old, value)
 
+    def create_variable(self, variable: VariableInfo, value: str) -> VariableInfo:
+        """Create the variable again as ``variable`` describes it (key, environment scope,
+        flags and type) with ``value``: how a journaled deletion is put back."""
+        key = variable.key
+        if variable.level == "schedule":
+            path = (f"/projects/{_enc(variable.owner)}/pipeline_schedules/"
+                    f"{variable.schedule_id}/variables")
+            body: dict[str, Any] = {"key": key, "value": value,
+                                    "variable_type": variable.variable_type}
+        else:
+            path = ("/admin/ci/variables" if variable.level == "instance" else
+                    f"/{'projects' if variable.level == 'project' else 'groups'}/"
+                    f"{_enc(variable.owner)}/variables")
+            body = {"key": key, "value": value, "variable_type": variable.variable_type,
+                    "protected": variable.protected, "masked": variable.masked}
+            if variable.level != "instance":
+                body["environment_scope"] = variable.environment_scope
+        self._send(f"create {variable.place}", "post", path, body)
+        return variable
+
+    def current_value(self, variable: VariableInfo) -> str | None:
+        """The variable's stored value now, or None when GitLab has no such variable."""
+        try:
+            return self._current_value(variable)
+        except GitLabAPIError as err:
+            if err.status == 404:
+                return None
+            raise
+
     def delete_variable(self, variable: VariableInfo) -> VariableChange:
         """Delete the variable; the change carries the old value for the journal."""
         old = self._current_value(variable)

@@ -53,6 +53,9 @@ STORAGE_CODES = frozenset({
 })
 #: the rule of ``:local`` in GitLab's CI/CD settings (a logical place, not a file line)
 SETTINGS_CODE = csw005_local_in_gitlab_settings.CODE
+#: why its findings are not fixed by ``fix`` (files only); any other reason blocks
+#: ``fix --gitlab`` too (a job would have no stages storage without it)
+SETTINGS_UNFIXABLE = csw005_local_in_gitlab_settings.UNFIXABLE
 #: the rules whose findings mean ``:local`` is still set (stages storage or synchronization):
 #: none may be left on a change before ``werf stages switch-from-local`` runs (nor in GitLab's
 #: CI/CD settings, :data:`SETTINGS_CODE`)

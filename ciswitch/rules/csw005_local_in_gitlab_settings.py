@@ -73,6 +73,7 @@ def check(facts: Facts, options: RuleOptions) -> Iterator[Finding]:
     for place in facts.of_kinds(KINDS):
         what = place.what
         assert isinstance(what, SettingAt)
+        reason = UNFIXABLE
         where = what.where
         flags = f", {where.flags}" if where.flags else ""
         storage = where.key == STAGES_VAR
@@ -81,6 +82,8 @@ def check(facts: Facts, options: RuleOptions) -> Iterator[Finding]:
         if storage and options.switched:
             tail = SWITCHED_NOTE
         elif storage and place.blocked and options.to is None:
+            reason = (f"{jobs_text(place.blocked)} would have no stages storage without it "
+                      "(no werf ci-env): pass --to ADDRESS")
             tail = (f"{jobs_text(place.blocked)} would have no stages storage without it "
                     "(no werf ci-env): set it to an address with "
                     "`ciswitch fix --gitlab --to ADDRESS`")
@@ -93,7 +96,7 @@ def check(facts: Facts, options: RuleOptions) -> Iterator[Finding]:
         yield Finding(
             code=CODE, message=f"{head}: {tail}", path=where.name, start=0, end=0,
             begin=Position(1, 1), finish=Position(1, 1), jobs=place.affected_jobs,
-            severity=SEVERITY, unfixable_reason=UNFIXABLE, setting=where,
+            severity=SEVERITY, unfixable_reason=reason, setting=where,
         )
 
 
