@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 import click
 
+from ciswitch.cli.color_option import color_option
 from ciswitch.errors import CiswitchError
 from ciswitch.model import LintResult
 from ciswitch.report import FORMATS
@@ -63,20 +64,25 @@ def emit_report(
     statistics: bool,
     verbose: bool = False,
     strict: bool = False,
+    color: str = "auto",
+    file_result: LintResult | None = None,
 ) -> None:
     """The terminal's part of the report: with ``--output FILE`` the text form (the file gets
-    the chosen format, written by :func:`report_write`); with ``-o -`` the chosen format."""
+    the chosen format, written by :func:`report_write`); with ``-o -`` the chosen format
+    (of ``file_result`` when given: the SARIF log keeps repository-relative paths)."""
     from ciswitch.report import render
 
     if output is not None and str(output) == "-":
-        click.echo(render(fmt, result, verbose=verbose, strict=strict), nl=False)
+        click.echo(render(fmt, file_result or result, verbose=verbose, strict=strict), nl=False)
         return
     if output is not None:
         fmt = "text"
     from ciswitch.report.text import use_color
 
-    text = render(fmt, result, verbose=verbose, strict=strict, color=use_color(sys.stdout))
-    click.echo(text, nl=False)
+    coloured = use_color(sys.stdout, color)
+    chosen = result if fmt == "text" else file_result or result
+    text = render(fmt, chosen, verbose=verbose, strict=strict, color=coloured)
+    click.echo(text, nl=False, color=coloured)  # click strips escapes off a pipe otherwise
     if statistics:
         from ciswitch.report.statistics import render_statistics
 
@@ -91,6 +97,26 @@ def write_or_exit(files: list[PlannedWrite]) -> None:
         write_all(files)
     except WriteError as err:
         error_exit(err)
+
+
+def problems_exit(result: LintResult) -> None:
+    """Input errors: each on one line on standard error, then exit 2 (nothing else is printed:
+    a report without them would look like a clean or a partial run)."""
+    if not result.problems:
+        return
+    for problem in result.problems:
+        click.echo(problem.one_line(), err=True)
+    sys.exit(2)
+
+
+def file_report_result(runs: list[LintRun], shown: LintResult, fmt: str) -> LintResult:
+    """What the report file holds: the paths as shown, except that a SARIF log of one
+    repository keeps them relative to its root (``uriBaseId`` ``%SRCROOT%``, which
+    ``versionControlProvenance`` maps to the repository)."""
+    roots = {run.root for run in runs}
+    if fmt == "sarif" and len(roots) == 1 and None not in roots:
+        return combine([run.result for run in runs])
+    return shown
 
 
 def error_exit(err: CiswitchError | WriteError) -> NoReturn:
@@ -201,6 +227,7 @@ def lint_with_settings(paths: list[Path], config_file: Path | None, gitlab_url: 
     "--project", metavar="PATH",
     help="The project's full path on --gitlab-url (default: from the git remote origin).",
 )
+@color_option
 def lint(
     paths: tuple[Path, ...],
     fmt: str,
@@ -212,6 +239,7 @@ def lint(
     strict: bool,
     gitlab_url: str | None,
     project: str | None,
+    color: str,
 ) -> None:
     """Report every :local stages storage use in the CI configuration.
 
@@ -221,12 +249,14 @@ def lint(
     With --gitlab-url (and GITLAB_TOKEN), the CI/CD variables GitLab keeps outside the
     repository are read too; without it the report says they were not checked.
     """
-    from ciswitch.lint import SETTINGS_NOT_CHECKED
+    from ciswitch.cli.display import prefix_for, rebased
+    from ciswitch.lint import SETTINGS_NOT_CHECKED, default_target
 
     if project is not None and gitlab_url is None:
         click.echo("ciswitch: error: --project needs --gitlab-url", err=True)
         sys.exit(2)
-    runs = lint_with_settings(list(paths) or [Path(".")], config_file, gitlab_url, project)
+    runs = lint_with_settings(list(paths) or [default_target()], config_file, gitlab_url,
+                              project)
     results = [a.result for a in runs]
     if fmt == "sarif":
         from ciswitch.gitops import provenance
@@ -235,17 +265,22 @@ def lint(
             found = provenance(Path(one.root))
             if found is not None:
                 one.provenance.append(found)
-    result = combine(results)
-    if gitlab_url is None:
-        result.add_not_checked([SETTINGS_NOT_CHECKED])
+    result = combine([rebased(run.result, prefix_for(run.root)) for run in runs])
+    in_file = file_report_result(runs, result, fmt)
+    if gitlab_url is None:  # once per run, in every report
+        for one in {id(result): result, id(in_file): in_file}.values():
+            one.add_not_checked([SETTINGS_NOT_CHECKED])
     try:
-        report = report_write(result, fmt, output)
+        report = report_write(in_file, fmt, output)
     except CiswitchError as err:
         error_exit(err)
     if report is not None:
-        write_or_exit([report])
+        write_or_exit([report])  # a report file carries the input errors too
+    if not (output is not None and str(output) == "-"):
+        problems_exit(result)
     strict_any = strict or any(r.strict for r in results)
-    emit_report(result, fmt, output, statistics, verbose, strict_any)
+    emit_report(result, fmt, output, statistics, verbose, strict_any, color, in_file)
+    problems_exit(result)
     code = exit_status(results, strict)
     if exit_zero and code == 1:
         code = 0

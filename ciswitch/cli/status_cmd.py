@@ -20,13 +20,13 @@ from ciswitch.cli.to_option import to_option
               help="Do not lint the other branches (faster on big repositories).")
 @click.option("--project", metavar="NAME",
               help="werf project name, when werf.yaml does not tell it statically.")
-@to_option("to", metavar="ADDR",
+@to_option("to",
            help_text="Remote stages storage address, for the commands of the next step.")
 @click.option("--registry-host", metavar="HOST",
               help="The GitLab Container Registry host, to derive the address from the remote.")
 @click.option("--werf", "werf_path", metavar="PATH", help="The werf executable (default: on PATH).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True)
+              show_default=True, help="Output format.")
 @click.option("--gitlab-url", metavar="URL", callback=gitlab_url_option,
               help="GitLab instance whose API GITLAB_TOKEN is for, to read the project's CI/CD "
                    "variables (default: derived from the remote URL).")
