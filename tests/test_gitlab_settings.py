@@ -107,7 +107,7 @@ def _lint(repo: Path, api: GitLabStandin | None, *args: str, token: str | None =
     if api is not None:
         command += ["--gitlab-url", api.url]
         if project is not None:
-            command += ["--project", project]
+            command += ["--gitlab-project", project]
     done = subprocess.run(command, cwd=repo, capture_output=True, text=True, env=env,
                           check=False, timeout=120)
     assert "Traceback" not in done.stderr, done.stderr
@@ -385,7 +385,7 @@ def test_the_project_comes_from_the_git_remote(tmp_path: Path, api: GitLabStandi
     done = _lint(other, api, project=None)
     assert done.returncode == 2 and done.stdout == ""
     assert len(done.stderr.splitlines()) == 1
-    assert "is not on" in done.stderr and "pass --project PATH" in done.stderr
+    assert "is not on" in done.stderr and "pass --gitlab-project PATH" in done.stderr
 
 
 def test_usage_errors_are_one_line(tmp_path: Path, api: GitLabStandin,
@@ -399,8 +399,8 @@ def test_usage_errors_are_one_line(tmp_path: Path, api: GitLabStandin,
     assert "glpat-not-known-000000" not in wrong.stderr
     missing = _lint(repo, api, project="web/none")
     assert missing.returncode == 2 and "HTTP 404" in missing.stderr
-    alone = _lint(repo, None, "--project", PROJECT)
-    assert alone.returncode == 2 and "--project needs --gitlab-url" in alone.stderr
+    alone = _lint(repo, None, "--gitlab-project", PROJECT)
+    assert alone.returncode == 2 and "--gitlab-project needs --gitlab-url" in alone.stderr
     bad = _lint(repo, None, "--gitlab-url", "ftp://x")
     assert bad.returncode == 2 and len(bad.stderr.splitlines()) == 1
 

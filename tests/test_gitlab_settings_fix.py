@@ -67,8 +67,8 @@ def _run(repo: Path, api: GitLabStandin, *args: str, token: str = USER
 
 def _fix(repo: Path, api: GitLabStandin, *args: str, token: str = USER
          ) -> subprocess.CompletedProcess[str]:
-    return _run(repo, api, "fix", "--gitlab", "--gitlab-url", api.url, "--project", PROJECT,
-                *args, token=token)
+    return _run(repo, api, "fix", "--gitlab", "--gitlab-url", api.url, "--gitlab-project",
+                PROJECT, *args, token=token)
 
 
 def _revert(repo: Path, api: GitLabStandin, *args: str, token: str = USER
@@ -142,7 +142,7 @@ def test_fix_then_revert_puts_every_variable_back(tmp_path: Path, api: GitLabSta
     assert oct((repo / ".git" / "ciswitch" / "gitlab-settings.jsonl").stat().st_mode)[-3:] \
         == "600"
     # lint agrees: nothing left in the settings
-    lint = _run(repo, api, "lint", "--gitlab-url", api.url, "--project", PROJECT,
+    lint = _run(repo, api, "lint", "--gitlab-url", api.url, "--gitlab-project", PROJECT,
                 "--format", "json", token=ADMIN)
     assert json.loads(lint.stdout)["findings"] == []
 
@@ -211,7 +211,7 @@ def test_fix_gitlab_needs_its_options(tmp_path: Path, api: GitLabStandin) -> Non
     outside = tmp_path / "plain"
     outside.mkdir()
     (outside / ".gitlab-ci.yml").write_text(CI)
-    nogit = _run(outside, api, "fix", "--gitlab", "--gitlab-url", api.url, "--project",
+    nogit = _run(outside, api, "fix", "--gitlab", "--gitlab-url", api.url, "--gitlab-project",
                  PROJECT)
     assert nogit.returncode == 2 and "journals every change" in nogit.stderr
     assert _revert(outside, api).stdout.startswith(

@@ -299,7 +299,7 @@ def validated(multitool: Path, tmp_path_factory: pytest.TempPathFactory,
         extra: list[str] = []
         run_env = env
         if scenario.gitlab:
-            extra = ["--gitlab-url", gitlab_api.url, "--project", GITLAB_PROJECT]
+            extra = ["--gitlab-url", gitlab_api.url, "--gitlab-project", GITLAB_PROJECT]
             run_env = {**env, "GITLAB_TOKEN": ADMIN_TOKEN}
         sarif = base / f"{name}.sarif"
         # the log as a CI job writes it: a file (input errors go into it as notifications and

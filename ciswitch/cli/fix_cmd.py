@@ -134,7 +134,7 @@ def fix_settings(path: Path, gitlab_url: str | None, project: str | None, addres
 )
 @click.option("--gitlab-url", metavar="URL", callback=gitlab_url_option,
               help="The GitLab of --gitlab (GITLAB_TOKEN from the environment).")
-@click.option("--project", metavar="PATH",
+@click.option("--gitlab-project", "project", metavar="PATH",
               help="The project's full path on --gitlab-url (default: from the git remote).")
 @click.option("--shared", is_flag=True,
               help="With --gitlab, also change group and instance variables (they reach every "
@@ -191,7 +191,7 @@ def fix(
         if settings_code == 2:
             sys.exit(2)
     elif gitlab_url is not None or project is not None or shared:
-        click.echo("ciswitch: error: --gitlab-url, --project and --shared go with --gitlab",
+        click.echo("ciswitch: error: --gitlab-url, --gitlab-project and --shared go with --gitlab",
                    err=True)
         sys.exit(2)
     write = not (show_diff or check or dry_run)

@@ -224,7 +224,7 @@ def lint_with_settings(paths: list[Path], config_file: Path | None, gitlab_url: 
     "the instance's, its schedules'), with GITLAB_TOKEN from the environment.",
 )
 @click.option(
-    "--project", metavar="PATH",
+    "--gitlab-project", "project", metavar="PATH",
     help="The project's full path on --gitlab-url (default: from the git remote origin).",
 )
 @color_option
@@ -253,7 +253,7 @@ def lint(
     from ciswitch.lint import SETTINGS_NOT_CHECKED, default_target
 
     if project is not None and gitlab_url is None:
-        click.echo("ciswitch: error: --project needs --gitlab-url", err=True)
+        click.echo("ciswitch: error: --gitlab-project needs --gitlab-url", err=True)
         sys.exit(2)
     runs = lint_with_settings(list(paths) or [default_target()], config_file, gitlab_url,
                               project)

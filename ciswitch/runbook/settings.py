@@ -1,7 +1,7 @@
 """Reading the CI/CD variables GitLab keeps for a project (``--gitlab-url`` with
 ``GITLAB_TOKEN``): which project a repository is, and its settings as the analysis takes them.
 
-The project is ``--project PATH`` when given, else the one the repository's ``origin`` remote
+The project is ``--gitlab-project PATH`` when given, else the one the repository's ``origin`` remote
 names on that GitLab (a remote on another host is an error: its project cannot be told).
 """
 
@@ -49,12 +49,12 @@ def project_of(root: Path, gitlab_url: str, project: str | None = None) -> str:
     url = remote_url(root)
     if url is None:
         raise CiswitchError(f"no git remote {REMOTE} to tell the GitLab project from: "
-                            "pass --project PATH", str(root))
+                            "pass --gitlab-project PATH", str(root))
     host = parse_remote_url(url).host
     wanted = (urlsplit(gitlab_url).hostname or "").lower()
     if host != wanted:
         raise CiswitchError(f"remote {REMOTE} ({redact(url)}) is not on {redact(gitlab_url)}: "
-                            "pass --project PATH", str(root))
+                            "pass --gitlab-project PATH", str(root))
     return gitlab_location(url, gitlab_url)[1]
 
 
@@ -69,7 +69,7 @@ def read_settings(client: GitLabClient, project: str) -> GitLabSettings:
 
 def settings_for(root: Path, gitlab_url: str, project: str | None = None,
                  client: GitLabClient | None = None) -> GitLabSettings:
-    """The settings of the repository at ``root`` (``--project`` or its remote)."""
+    """The settings of the repository at ``root`` (``--gitlab-project`` or its remote)."""
     from ciswitch.gitlab_api import from_environment
 
     path = project_of(root, gitlab_url, project)
