@@ -574,16 +574,26 @@ def count_local(root: Path, references: bool = False) -> int:
     so the job's own entry sets ``:local`` (the places a report lists; the literal count is
     what a generator wrote)."""
     total = 0
+    documents: list[yaml.Node] = []
     for path in sorted(root.rglob("*")):
         if path.suffix in (".yml", ".yaml"):
-            total += _count_yaml(_read(path), references)
+            node = yaml.compose(_read(path), Loader=_Loader)
+            if node is not None:
+                documents.append(node)
         elif path.suffix == ".sh":
             total += count_in_script(_read(path))
-    return total
+    # a !reference may name a template of any file of the pipeline (an included one too)
+    tops = yaml.MappingNode(
+        "tag:yaml.org,2002:map",
+        [pair for doc in documents if isinstance(doc, yaml.MappingNode) for pair in doc.value],
+    )
+    return total + sum(_count_yaml(doc, tops if references else None) for doc in documents)
 
 
-def _count_yaml(text: str, references: bool = False) -> int:
-    node = yaml.compose(text, Loader=_Loader)
+def _count_yaml(node: yaml.Node, tops: yaml.MappingNode | None) -> int:
+    """``:local`` in one composed file; with ``tops`` (every file's top-level keys), an entry
+    taking ``:local`` by ``!reference`` counts too."""
+    references = tops is not None
     seen: set[int] = set()
     total = 0
 
@@ -604,15 +614,14 @@ def _count_yaml(text: str, references: bool = False) -> int:
             for key, value in n.value:
                 name = key.value if isinstance(key, yaml.ScalarNode) else None
                 if name == "WERF_STAGES_STORAGE" and id(value) not in seen:
-                    raw = _referenced(value, node) if references else value
+                    raw = _referenced(value, tops) if references else value
                     if isinstance(value, yaml.MappingNode):
                         raw = next((v for k, v in value.value if k.value == "value"), value)
                     if isinstance(raw, yaml.ScalarNode) and raw.value == LOCAL:
                         total += 1
                 walk(value, script or name in SCRIPT_KEYS)
 
-    if node is not None:
-        walk(node, False)
+    walk(node, False)
     return total
 
 
