@@ -52,7 +52,40 @@ class Ref:
 
 
 class _Loader(yaml.SafeLoader):
-    pass
+    """PyYAML's safe loader with the merge key of the YAML spec: in ``<<: [*a, *b]`` the
+    earlier mapping wins, and the mapping's own keys win over merged ones (as GitLab's Ruby
+    parser and gitlab-ci-local's js-yaml merge). PyYAML 6.0.4's own merge lets the later
+    mapping win whenever the key is a string Python does not intern (``variables``), so it is
+    not used."""
+
+    def flatten_mapping(self, node: yaml.MappingNode) -> None:
+        merged: list[tuple[yaml.Node, yaml.Node]] = []
+        own: list[tuple[yaml.Node, yaml.Node]] = []
+        for key, value in node.value:
+            if key.tag != "tag:yaml.org,2002:merge":
+                if key.tag == "tag:yaml.org,2002:value":
+                    key.tag = "tag:yaml.org,2002:str"
+                own.append((key, value))
+                continue
+            sources = value.value if isinstance(value, yaml.SequenceNode) else [value]
+            for source in sources:
+                if not isinstance(source, yaml.MappingNode):
+                    raise yaml.constructor.ConstructorError(
+                        "while constructing a mapping", node.start_mark,
+                        f"expected a mapping for merging, but found {source.id}",
+                        source.start_mark,
+                    )
+                self.flatten_mapping(source)
+                merged.extend(source.value)
+        # construct_mapping lets the last of equal keys win: put the winners last
+        seen: set[object] = set()
+        first_wins: list[tuple[yaml.Node, yaml.Node]] = []
+        for key, value in merged:
+            name = (key.tag, key.value) if isinstance(key, yaml.ScalarNode) else id(key)
+            if name not in seen:
+                seen.add(name)
+                first_wins.append((key, value))
+        node.value = first_wins + own
 
 
 def _construct_ref(loader: yaml.SafeLoader, node: yaml.Node) -> Ref:

@@ -114,6 +114,18 @@ def test_oracle_catches_a_joined_chain(tmp_path: Path) -> None:
         assert fixoracle.compare(b, a, unsafe=False).ok is ok, text
 
 
+def test_oracle_merges_the_earlier_mapping_first(tmp_path: Path) -> None:
+    """``<<: [*a, *b]``: the earlier mapping wins, the job's own keys win over both (GitLab's
+    Ruby parser and js-yaml agree; PyYAML 6.0.4 lets the later win for ``variables``)."""
+    (tmp_path / ".gitlab-ci.yml").write_text(
+        ".a: &a\n  variables:\n    A: x\n  stage: test\n"
+        ".b: &b\n  variables:\n    WERF_STAGES_STORAGE: ':local'\n  image: b\n"
+        "build:\n  <<: [*a, *b]\n  stage: build\n  script:\n" + CI_ENV
+    )
+    job = fixoracle.model(tmp_path)["build"]
+    assert (job["variables"], job["stage"], job["image"]) == ({"A": "x"}, "build", "b")
+
+
 def test_oracle_counts_a_reference_to_an_included_file(tmp_path: Path) -> None:
     """An entry taking ``:local`` by ``!reference`` from a template of an included file sets
     ``:local`` as much as one taking it from the same file."""
