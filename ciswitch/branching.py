@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from ciswitch import gitops
 from ciswitch.errors import CiswitchError
 from ciswitch.merge_request import MergeRequestSettings
-from ciswitch.model import Finding
+from ciswitch.model import Finding, counted
 from ciswitch.redact import redact
 
 if TYPE_CHECKING:
@@ -88,6 +88,9 @@ class BranchOutcome:
     message: str = ""
     push_command: list[str] | None = None
     merge_request_url: str | None = None
+    #: the file that records the switch (``.ciswitch.toml``, or ``pyproject.toml`` when the
+    #: settings live in its ``[tool.ciswitch]``), when the change writes it
+    marker_file: str | None = None
 
     @property
     def exit_code(self) -> int:
@@ -128,7 +131,7 @@ def _what(to: str | None) -> str:
 
 
 def commit_message(
-    outcome: FixOutcome, title: str, *, marker: bool, to: str | None = None
+    outcome: FixOutcome, title: str, *, marker: bool | str, to: str | None = None
 ) -> str:
     """Subject, a body listing the places fixed (and left), and the ciswitch trailer."""
     body = [
@@ -141,7 +144,8 @@ def commit_message(
         body += ["", "Places left for a manual change:"]
         body += [f"- {p}" for p in _places(outcome.remaining, reasons=True)]
     if marker:
-        body += ["", f"{MARKER_FILE} records that the project now uses a remote stages storage."]
+        where = marker if isinstance(marker, str) else MARKER_FILE
+        body += ["", f"{where} records that the project now uses a remote stages storage."]
     return gitops.commit_message(title, "\n".join(body))
 
 
@@ -154,7 +158,8 @@ def default_description(outcome: FixOutcome, *, to: str | None = None) -> str:
     text = f"{_what(to)} Places fixed: {shown}."
     if outcome.remaining:
         text += (
-            f" {len(outcome.remaining)} place(s) still need a manual change: "
+            f" {counted(len(outcome.remaining), 'place')} still "
+            f"{'needs' if len(outcome.remaining) == 1 else 'need'} a manual change: "
             + ", ".join(_places(outcome.remaining[:_DESCRIPTION_PLACES], reasons=False))
             + "."
         )
@@ -167,27 +172,42 @@ def default_description(outcome: FixOutcome, *, to: str | None = None) -> str:
 
 def _marker(
     ws: Workspace, to: str | None, warnings: list[str]
-) -> tuple[bytes | None, bytes] | None:
-    """The marker file's (old, new) bytes, or None when nothing needs to change.
+) -> tuple[str, bytes | None, bytes] | None:
+    """The marker file's (path, old bytes, new bytes), or None when nothing needs to change.
 
     A new ``.ciswitch.toml`` would hide ``[tool.ciswitch]`` of ``pyproject.toml`` (the
-    dedicated file wins), dropping the team's settings: then the marker is left to the user.
+    dedicated file wins), dropping the team's settings: then the marker goes into that table.
     """
-    from ciswitch.config import CONFIG_FILE, PYPROJECT_FILE, load_config, render_marker
+    from ciswitch.config import (
+        CONFIG_FILE,
+        PYPROJECT_FILE,
+        load_config,
+        render_marker,
+        render_pyproject_marker,
+    )
 
     old = ws.read_bytes(CONFIG_FILE) if ws.is_file(CONFIG_FILE) else None
     if old is None and load_config(ws).source == PYPROJECT_FILE:
-        warnings.append(
-            f"settings live in [tool.ciswitch] of {PYPROJECT_FILE}: {CONFIG_FILE} was not "
-            'written; add stages-storage = "remote" there by hand'
-        )
-        return None
+        data = ws.read_bytes(PYPROJECT_FILE)
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise CiswitchError("configuration is not valid UTF-8", PYPROJECT_FILE) from err
+        marked = render_pyproject_marker(text, to)
+        if marked is None:
+            warnings.append(
+                f"settings live in [tool.ciswitch] of {PYPROJECT_FILE} as dotted keys or an "
+                f'inline table: add stages-storage = "remote" there by hand'
+            )
+            return None
+        new_py = marked.encode("utf-8")
+        return None if new_py == data else (PYPROJECT_FILE, data, new_py)
     try:
         old_text = None if old is None else old.decode("utf-8")
     except UnicodeDecodeError as err:
         raise CiswitchError("configuration is not valid UTF-8", CONFIG_FILE) from err
     new = render_marker(old_text, to).encode("utf-8")
-    return None if new == old else (old, new)
+    return None if new == old else (CONFIG_FILE, old, new)
 
 
 def _carries(repo: git.Repo, sha: str, files: dict[str, tuple[bytes | None, bytes]]) -> bool:
@@ -267,7 +287,8 @@ def _prepare(repo: git.Repo, request: BranchRequest) -> BranchOutcome:
             outcome.status = BranchStatus.UNFIXABLE
             outcome.messages.append(
                 f"nothing ciswitch can fix automatically in {root}: "
-                f"{len(plan.remaining)} place(s) need a manual change"
+                f"{counted(len(plan.remaining), 'place')} "
+                f"{'needs' if len(plan.remaining) == 1 else 'need'} a manual change"
             )
         else:
             outcome.messages.append(f"nothing to fix in {root}: no :local stages storage found")
@@ -278,9 +299,10 @@ def _prepare(repo: git.Repo, request: BranchRequest) -> BranchOutcome:
     if request.marker:
         marked = _marker(ws, request.to, outcome.warnings)
         if marked is not None:
-            outcome.files[MARKER_FILE] = marked
+            outcome.marker_file, old_marker, new_marker = marked
+            outcome.files[outcome.marker_file] = (old_marker, new_marker)
     outcome.message = commit_message(
-        plan, request.title, marker=MARKER_FILE in outcome.files, to=request.to
+        plan, request.title, marker=outcome.marker_file or False, to=request.to
     )
     clash = sorted(set(untracked) & set(outcome.files))
     if clash:
@@ -383,15 +405,16 @@ def render_outcome(outcome: BranchOutcome) -> str:
             lines.append("no push (--no-push)")
     if outcome.fixed and outcome.status != BranchStatus.UP_TO_DATE:
         verb = "would fix" if outcome.status == BranchStatus.DRY_RUN else "fixed"
-        files = sorted(p for p in outcome.files if p != MARKER_FILE)
-        text = f"{verb} {len(outcome.fixed)} place(s) in {len(files)} file(s): {', '.join(files)}"
-        if MARKER_FILE in outcome.files:
-            text += f"; {MARKER_FILE} marks the switch"
+        files = sorted(p for p in outcome.files if p != outcome.marker_file)
+        text = (f"{verb} {counted(len(outcome.fixed), 'place')} in "
+                f"{counted(len(files), 'file')}: {', '.join(files)}")
+        if outcome.marker_file in outcome.files:
+            text += f"; {outcome.marker_file} marks the switch"
         lines.append(text)
     for message in outcome.messages:
         lines.append(message)
     if outcome.remaining:
-        lines.append(f"{len(outcome.remaining)} place(s) left for a manual change:")
+        lines.append(f"{counted(len(outcome.remaining), 'place')} left for a manual change:")
         lines += [f"  {p}" for p in _places(outcome.remaining, reasons=True)]
     if outcome.merge_request_url:
         lines.append(f"merge request: {outcome.merge_request_url}")

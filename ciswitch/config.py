@@ -49,6 +49,10 @@ class Config:
     strict: bool = False
     #: the file the settings came from (repository-relative when discovered), ``None`` for defaults
     source: str | None = None
+    #: the settings came from ``[tool.ciswitch]`` of a pyproject file
+    source_in_pyproject: bool = False
+    #: the line of each key in the file, where it could be found (for error messages)
+    key_lines: dict[str, int] = field(default_factory=dict)
 
     def is_enabled(self, code: str) -> bool:
         """Whether findings of rule ``code`` are reported under this configuration."""
@@ -243,9 +247,13 @@ _KEYS: dict[str, tuple[str, Callable[[object], object]]] = {
 def _from_table(table: dict[str, Any], label: str, data: bytes, *, in_pyproject: bool) -> Config:
     section = "tool.ciswitch" if in_pyproject else None
     where = " in [tool.ciswitch]" if in_pyproject else ""
-    config = Config(source=label)
+    config = Config(source=label, source_in_pyproject=in_pyproject)
     for key, value in table.items():
         line = None
+        if key in ("select", "ignore"):
+            found = _key_line(_decode(data, label), key, section=section)
+            if found is not None:
+                config.key_lines[key] = found
         if key not in _KEYS:
             line = _key_line(_decode(data, label), key, section=section)
             expected = ", ".join(_KEYS)
@@ -310,6 +318,59 @@ def render_marker(existing: str | None, address: str | None) -> str:
         result = result[:start] + value + result[end:]
     parsed = _parse(result.encode("utf-8"), CONFIG_FILE)
     assert parsed.get("stages-storage") == "remote"
+    return result
+
+
+_TOOL_HEADER_RE = re.compile(r"\s*\[\s*tool\s*\.\s*ciswitch\s*\]\s*")
+
+
+def render_pyproject_marker(existing: str, address: str | None) -> str | None:
+    """The text of ``pyproject.toml`` with ``stages-storage = "remote"`` (and
+    ``stages-storage-address``) set in its ``[tool.ciswitch]`` table, every other character
+    kept; None when the settings are not under a plain ``[tool.ciswitch]`` header (dotted
+    keys or an inline table): the user then adds the lines by hand."""
+    if existing.startswith("\ufeff"):
+        inner = render_pyproject_marker(existing[1:], address)
+        return None if inner is None else "\ufeff" + inner
+    _parse(existing.encode("utf-8"), PYPROJECT_FILE)
+    wanted: dict[str, str] = {"stages-storage": _toml_string("remote")}
+    if address is not None:
+        wanted["stages-storage-address"] = _toml_string(address)
+    statements = _scan_statements(existing)
+    header: _Statement | None = None
+    inside: list[_Statement] = []
+    in_table = False
+    for stmt in statements:
+        if stmt.header:
+            in_table = _TOOL_HEADER_RE.fullmatch(existing[stmt.start:stmt.value_end]) is not None
+            if in_table:
+                header = stmt
+            continue
+        if in_table:
+            inside.append(stmt)
+    if header is None:
+        return None
+    newline = "\r\n" if "\r\n" in existing else "\n"
+    replacements: list[tuple[int, int, str]] = []
+    missing: list[str] = []
+    for key, value in wanted.items():
+        found = next((s for s in inside if s.key == key), None)
+        if found is None:
+            missing.append(f"{key} = {value}")
+        elif existing[found.value_start:found.value_end] != value:
+            replacements.append((found.value_start, found.value_end, value))
+    if missing:
+        keyed = [s for s in inside if s.key is not None]
+        end = (keyed[-1] if keyed else header).end
+        if end > 0 and existing[end - 1] == "\r":
+            end -= 1
+        replacements.append((end, end, newline + newline.join(missing)))
+    result = existing
+    for start, end, value in sorted(replacements, reverse=True):
+        result = result[:start] + value + result[end:]
+    table = _pyproject_table(result.encode("utf-8"), PYPROJECT_FILE)
+    if table is None or table.get("stages-storage") != "remote":
+        return None
     return result
 
 

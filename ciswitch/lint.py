@@ -32,6 +32,9 @@ class LintRun:
 
     result: LintResult
     facts: Facts
+    #: the repository root on disk that the result's paths are relative to; None when the
+    #: paths are already as the user gave them (a PATH or ``--config`` that cannot be read)
+    root: Path | None = None
 
 
 def run_rules(facts: Facts, config: Config, options: RuleOptions) -> list[Finding]:
@@ -60,6 +63,10 @@ def analyse_workspace(
     holds files already decoded and composed, by path (``fix`` checking its own result)."""
     ci_file = entry or config.ci_config
     result = LintResult(root=label or ws.label, strict=config.strict)
+    unknown = unknown_rule_codes(config)
+    if unknown is not None:
+        result.problems.append(unknown)
+        return LintRun(result, Facts(None))
     if entry is not None and not entry.lower().endswith(YAML_SUFFIXES):
         from ciswitch.scripts.runs import script_kind
 
@@ -67,7 +74,7 @@ def analyse_workspace(
         if kind is not None:
             return _analyse_named_script(ws, config, entry, kind, to, result, known)
     if not ws.is_file(ci_file):
-        result.problems.append(Problem(ci_file, "no such CI configuration file"))
+        result.problems.append(Problem(ci_file, missing_ci_message(ws, ci_file, entry is None)))
         return LintRun(result, Facts(None))
     pipeline: Pipeline = load_pipeline(ws, ci_file, known)
     switched = config.stages_storage == "remote"
@@ -155,6 +162,85 @@ def lint_workspace(ws: Workspace, config: Config) -> LintResult:
     return analyse_workspace(ws, config).result
 
 
+def unknown_rule_codes(config: Config) -> Problem | None:
+    """An input error for a rule code in ``select`` or ``ignore`` that no rule has (a typo
+    would otherwise switch a rule off, or every rule, without a word)."""
+    from ciswitch.rules import ALL_RULES
+
+    known = {rule.code for rule in ALL_RULES}
+    where = " in [tool.ciswitch]" if config.source_in_pyproject else ""
+    for key, codes in (("select", config.select or []), ("ignore", config.ignore)):
+        unknown = [code for code in codes if code not in known]
+        if unknown:
+            return Problem(
+                config.source or "ciswitch",
+                f"key {key!r}{where} names an unknown rule code {unknown[0]!r} "
+                f"(known: {', '.join(sorted(known))})",
+                config.key_lines.get(key),
+            )
+    return None
+
+
+#: CI configuration paths GitLab projects use besides the default, looked for in a hint
+_CI_CANDIDATES = (".gitlab-ci.yaml", ".gitlab/ci.yml", ".gitlab/.gitlab-ci.yml",
+                  "ci/.gitlab-ci.yml", ".ci/.gitlab-ci.yml", "gitlab-ci.yml")
+
+
+def missing_ci_message(ws: Workspace, ci_file: str, configured: bool) -> str:
+    """Why ``ci_file`` cannot be linted: what it is when it exists but is no regular file (a
+    directory, a FIFO, a symlink), else that it is missing, with a hint to set ``ci-config``
+    when the CI file is the configured one."""
+    import stat
+
+    root = getattr(ws, "root", None)
+    if isinstance(root, Path):
+        path = root / ci_file
+        try:
+            st = path.lstat()
+        except OSError:
+            st = None
+        if st is not None and stat.S_ISLNK(st.st_mode):
+            target = os.readlink(path)
+            if not path.exists():
+                return f"is a symlink to {target}, which does not exist"
+            return f"is a symlink to {target}, which is not a regular file in the repository"
+        if st is not None:
+            kind = ("a directory" if stat.S_ISDIR(st.st_mode)
+                    else "a FIFO (named pipe)" if stat.S_ISFIFO(st.st_mode)
+                    else "a socket" if stat.S_ISSOCK(st.st_mode)
+                    else "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)
+                    else "not a regular file")
+            return f"is {kind}, not a CI configuration file"
+    message = "no such CI configuration file"
+    if not configured:
+        return message
+    found = next((c for c in _CI_CANDIDATES if c != ci_file and ws.is_file(c)), None)
+    if found is not None:
+        return (f"{message}; the repository has {found}: set ci-config = \"{found}\" in "
+                ".ciswitch.toml")
+    return (f"{message}; for a custom CI configuration path set ci-config in .ciswitch.toml "
+            "(or [tool.ciswitch] of pyproject.toml)")
+
+
+#: what marks the top of a repository when ``lint`` or ``fix`` is run without a PATH
+ROOT_MARKERS = (".git", ".ciswitch.toml")
+
+
+def default_target(cwd: Path | None = None) -> Path:
+    """The repository to lint when no PATH is given: the current directory when it holds the
+    CI file, else the nearest directory upward holding ``.git`` or ``.ciswitch.toml``, else
+    the current directory."""
+    from ciswitch.config import DEFAULT_CI_CONFIG
+
+    start = Path(os.path.abspath(cwd or Path.cwd()))
+    if (start / DEFAULT_CI_CONFIG).exists():
+        return start
+    for candidate in (start, *start.parents):
+        if any((candidate / marker).exists() for marker in ROOT_MARKERS):
+            return candidate
+    return start
+
+
 def find_root(path: Path) -> Path:
     """The repository root of a file: the nearest parent with ``.git``, else its directory.
 
@@ -176,25 +262,42 @@ def resolve_target(path: Path) -> tuple[DirectoryWorkspace, str | None]:
     root = find_root(path)
     rel = (Path(os.path.abspath(path)).parent.resolve() / path.name).relative_to(root).as_posix()
     ws = DirectoryWorkspace(root)
-    ws.path_of(rel)  # a symlink leaving the repository: refused here, with its name
+    try:
+        ws.path_of(rel)  # a symlink leaving the repository: refused here, with its name
+    except CiswitchError as err:
+        raise CiswitchError(err.message, str(path)) from err
     return ws, rel
 
 
 def lint_paths(
     paths: list[Path], config_file: Path | None = None, *, to: str | None = None
 ) -> list[LintRun]:
-    """Lint each PATH (a repository directory or a single CI file)."""
+    """Lint each PATH (a repository directory or a single CI file). Each run's ``root`` says
+    what its paths are relative to."""
     runs: list[LintRun] = []
     for path in paths:
         try:
             ws, entry = resolve_target(path)
+        except CiswitchError as err:
+            runs.append(_failed(path, err))
+            continue
+        try:
             config = load_config(ws, config_file)
         except CiswitchError as err:
-            result = LintResult(root=str(path))
-            result.problems.append(
-                Problem(err.path or str(path), err.message, err.line, err.column)
-            )
-            runs.append(LintRun(result, Facts(None)))
+            if config_file is not None:  # named on the command line: shown as given
+                runs.append(_failed(path, err))
+                continue
+            result = LintResult(root=ws.label)
+            result.problems.append(Problem(err.path or ".", err.message, err.line, err.column))
+            runs.append(LintRun(result, Facts(None), ws.root))
             continue
-        runs.append(analyse_workspace(ws, config, entry=entry, to=to))
+        run = analyse_workspace(ws, config, entry=entry, to=to)
+        run.root = ws.root
+        runs.append(run)
     return runs
+
+
+def _failed(path: Path, err: CiswitchError) -> LintRun:
+    result = LintResult(root=str(path))
+    result.problems.append(Problem(err.path or str(path), err.message, err.line, err.column))
+    return LintRun(result, Facts(None))

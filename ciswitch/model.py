@@ -282,3 +282,25 @@ class LintResult:
                 seen.add(entry)
                 self.not_checked.append(entry)
         self.not_checked.sort(key=lambda e: e.sort_key)
+
+
+def counted(count: int, one: str, many: str | None = None) -> str:
+    """``1 place``, ``2 places`` (``many`` for an irregular plural)."""
+    return f"{count} {one if count == 1 else (many or one + 's')}"
+
+
+#: verbs that open the reasons and messages counted in summaries, singular -> plural
+_VERBS = {"needs": "need", "is": "are", "has": "have", "uses": "use", "takes": "take",
+          "overlaps": "overlap", "was": "were", "would": "would", "keeps": "keep",
+          "runs": "run", "still": "still", "carries": "carry"}
+
+
+def counted_clause(count: int, clause: str) -> str:
+    """``1 needs an address``, ``2 need an address``: a clause whose first word is a verb in
+    the singular, after its count."""
+    first, _, rest = clause.partition(" ")
+    if count != 1 and clause.startswith("unsafe fix") and not clause.startswith("unsafe fixes"):
+        clause = "unsafe fixes" + clause.removeprefix("unsafe fix")
+    elif count != 1 and first in _VERBS:
+        clause = f"{_VERBS[first]} {rest}" if rest else _VERBS[first]
+    return f"{count} {clause}"

@@ -106,7 +106,7 @@ def test_branch_commits_the_fix_and_pushes_merge_request_options(tmp_path: Path)
     assert f"created branch {BRANCH}" in proc.stdout
     assert "pushed ciswitch/remote-stages-storage to origin" in proc.stdout
     assert (
-        "fixed 2 place(s) in 2 file(s): .gitlab-ci.yml, ci/deploy.yml; .ciswitch.toml marks "
+        "fixed 2 places in 2 files: .gitlab-ci.yml, ci/deploy.yml; .ciswitch.toml marks "
         "the switch" in proc.stdout
     )
 
@@ -172,9 +172,35 @@ def test_marker_with_address_updates_existing_file_in_place(tmp_path: Path) -> N
     assert "Replace :local stages storage by registry.example.test/g/p/stages" in message
 
 
-def test_settings_in_pyproject_are_not_shadowed_by_a_new_marker(tmp_path: Path) -> None:
+def test_settings_in_pyproject_get_the_marker_in_their_table(tmp_path: Path) -> None:
+    """A new .ciswitch.toml would hide [tool.ciswitch] (the dedicated file wins): the marker
+    goes into that table instead, every other byte of pyproject.toml kept."""
+    import tomllib
+
     files = project_files("fixable")
-    files["pyproject.toml"] = '[project]\nname = "x"\n\n[tool.ciswitch]\nignore = ["CSW003"]\n'
+    pyproject = ('[project]\nname = "x"\n\n[tool.ciswitch]\nignore = ["CSW003"]  # ours\n\n'
+                 '[tool.other]\nstages-storage = "elsewhere"\n')
+    files["pyproject.toml"] = pyproject
+    work, _bare = make_project(tmp_path, files)
+    proc = branch(work, "--no-push", "--to", "registry.example.test/g/p/stages")
+    assert proc.returncode == 0, proc.stderr
+    assert "warning" not in proc.stderr
+    assert "pyproject.toml marks the switch" in proc.stdout
+    names = git(work, "diff", "--name-only", "main", BRANCH).splitlines()
+    assert names == [".gitlab-ci.yml", "ci/deploy.yml", "pyproject.toml"]
+    marked = git(work, "show", f"{BRANCH}:pyproject.toml") + "\n"
+    assert marked == pyproject.replace(
+        '# ours\n', '# ours\nstages-storage = "remote"\n'
+        'stages-storage-address = "registry.example.test/g/p/stages"\n')
+    table = tomllib.loads(marked)["tool"]
+    assert table["ciswitch"]["stages-storage"] == "remote"
+    assert table["other"] == {"stages-storage": "elsewhere"}
+    assert "pyproject.toml records that" in git(work, "log", "-1", "--format=%B", BRANCH)
+
+
+def test_settings_in_pyproject_as_dotted_keys_are_left_to_the_user(tmp_path: Path) -> None:
+    files = project_files("fixable")
+    files["pyproject.toml"] = '[project]\nname = "x"\n\n[tool]\nciswitch.ignore = ["CSW003"]\n'
     work, _bare = make_project(tmp_path, files)
     proc = branch(work, "--no-push")
     assert proc.returncode == 0, proc.stderr
@@ -323,7 +349,7 @@ def test_dry_run_prints_diff_and_push_command_and_changes_nothing(tmp_path: Path
     assert f"origin refs/heads/{BRANCH}:refs/heads/{BRANCH}" in out
     assert TRAILER in out
     assert f"would create branch {BRANCH} from main" in out
-    assert "would fix 2 place(s) in 2 file(s)" in out
+    assert "would fix 2 places in 2 files" in out
 
 
 def test_dry_run_no_push(tmp_path: Path) -> None:

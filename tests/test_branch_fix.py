@@ -47,7 +47,7 @@ def test_fix_pushes_a_commit_on_top_and_a_rerun_changes_nothing(
     git(bare, "config", "receive.denyNonFastForwards", "true")
     proc = run_ciswitch("branches", str(work), "--fix", cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert proc.stdout.count(": pushed: 1 place(s) fixed") == 2
+    assert proc.stdout.count(": pushed: 1 place fixed") == 2
     for branch, tip in old.items():
         new = git(bare, "rev-parse", f"refs/heads/{branch}")
         assert git(bare, "rev-parse", f"{new}^") == tip

@@ -90,7 +90,7 @@ def test_lint_exit_codes_and_fix_roundtrip(tmp_path: Path) -> None:
     assert _run("fix", "--check", cwd=repo).returncode == 1
     fixed = _run("fix", cwd=repo)
     assert fixed.returncode == 0, fixed.stdout + fixed.stderr
-    assert "Fixed 1 place(s) in 1 file(s)" in fixed.stdout
+    assert "Fixed 1 place in 1 file" in fixed.stdout
     assert ci.read_text() == LOCAL_JOB.replace(" -s :local", "")
     assert oct(ci.stat().st_mode & 0o777) == oct(0o640)
     assert _run("lint", cwd=repo).returncode == 0

@@ -22,6 +22,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -29,7 +30,12 @@ from pathlib import Path
 
 import pytest
 from gitrepos import git, isolate_git
+from ruamel.yaml import YAML
 from test_fleet_gitlab import TOKEN, GitLabAPI
+from test_precommit import LOCAL_CI, HookRepo, pre_commit, run_git
+from test_precommit import hook_repo as hook_repo  # the session fixture, by its name
+
+from ciswitch import __version__
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -241,9 +247,6 @@ def test_readme_quick_start_has_findings(ran: Callable[[Example], Ran]) -> None:
     assert "Found 4 findings" in got.stdout
 
 
-@pytest.mark.xfail(strict=True, reason="paths are printed relative to the linted directory "
-                   "(.gitlab-ci.yml:5:3), not to the current directory as ruff does "
-                   "(docs/examples/switch-me/.gitlab-ci.yml:5:3)")
 def test_readme_quick_start_paths_are_relative_to_the_current_directory(
     ran: Callable[[Example], Ran]
 ) -> None:
@@ -264,35 +267,134 @@ def _corpus_yaml_count() -> int:
     return sum(1 for row in rows if row.split("\t")[0].endswith((".yml", ".yaml")))
 
 
-@pytest.mark.xfail(strict=True, reason="usage.md's pre-commit example pins rev: v0.1.0, which "
-                   "is not a tag of the repository (tag the release or document the commit form)")
-def test_pre_commit_rev_in_usage_is_a_tag() -> None:
-    revs = re.findall(r"^\s*rev:\s*(\S+)", _text("docs/usage.md"), re.M)
-    assert revs, "usage.md shows a pre-commit rev"
-    tags = subprocess.run(["git", "tag", "--list"], cwd=ROOT, capture_output=True, text=True,
-                          check=True).stdout.split()
-    for rev in revs:
-        assert rev in tags, f"rev {rev} is not a tag (tags: {tags})"
+def _pre_commit_block() -> dict[str, object]:
+    """The ``.pre-commit-config.yaml`` that usage.md shows, parsed."""
+    text = _text("docs/usage.md")
+    section = text[text.index("## pre-commit"):]
+    block = re.search(r"```yaml\n(.*?)```", section, re.S)
+    assert block, "usage.md shows a .pre-commit-config.yaml"
+    config = YAML(typ="safe").load(block.group(1))
+    assert isinstance(config, dict)
+    return config
+
+
+def _documented_hooks(config: dict[str, object], url: str, rev: str) -> str:
+    """The documented configuration with the hosting address (and rev) put where the test
+    hosts ciswitch."""
+    [repo] = config["repos"]  # type: ignore[misc]
+    assert repo["repo"] == "https://gitlab.example.com/tools/ciswitch.git"
+    hooks = "".join(f"      - id: {hook['id']}\n" for hook in repo["hooks"])
+    return f"repos:\n  - repo: {url}\n    rev: {rev}\n    hooks:\n{hooks}"
+
+
+def test_pre_commit_rev_in_usage_is_the_release_tag_form() -> None:
+    [repo] = _pre_commit_block()["repos"]  # type: ignore[misc]
+    assert repo["rev"] == f"v{__version__}", "releases are tagged v + the version"
+
+
+@pytest.mark.parametrize("form", ["tag", "commit"])
+def test_pre_commit_example_runs(form: str, tmp_path: Path, hook_repo: HookRepo) -> None:
+    """usage.md's configuration, run by pre-commit against a clone of this checkout: with the
+    documented tag (the clone is tagged as a release would be) and with the commit form the
+    page documents (the id ``git ls-remote URL main`` prints)."""
+    config = _pre_commit_block()
+    [repo] = config["repos"]  # type: ignore[misc]
+    url = hook_repo.path.as_uri()
+    if form == "tag":
+        run_git(hook_repo.path, "tag", "-f", str(repo["rev"]), hook_repo.rev, env=hook_repo.env)
+        rev = str(repo["rev"])
+    else:
+        run_git(hook_repo.path, "branch", "-f", "main", hook_repo.rev, env=hook_repo.env)
+        listed = run_git(tmp_path, "ls-remote", url, "main", env=hook_repo.env).split()
+        rev = listed[0]
+        assert re.fullmatch(r"[0-9a-f]{40}", rev)
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / ".pre-commit-config.yaml").write_text(_documented_hooks(config, url, rev))
+    (project / ".gitlab-ci.yml").write_text(LOCAL_CI)
+    for args in (("init", "-q"), ("add", "-A"), ("commit", "-q", "-m", "project")):
+        run_git(project, *args, env=hook_repo.env)
+    proc = pre_commit(project, hook_repo, "run", "ciswitch-lint", "--all-files")
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 1, output
+    assert ".gitlab-ci.yml:4:30: CSW001" in output
+    assert "mutable reference" not in output
 
 
 def test_corpus_count_reads_the_manifest() -> None:
     assert _corpus_yaml_count() > 50
 
 
-@pytest.mark.xfail(strict=True, reason="README says '61 real YAML files' but the corpus "
-                   "manifest lists 63")
-def test_readme_corpus_count_matches_the_manifest() -> None:
-    claimed = re.findall(r"On the (\d+) real YAML files of the shared corpus", _text("README.md"))
-    assert claimed, "the README states the corpus size"
-    assert int(claimed[0]) == _corpus_yaml_count()
+_CORPUS_CLAIM = re.compile(
+    r"On the (\d+) real YAML files of the shared corpus \((\d+) of them invalid as committed "
+    r"and (\d+) including files the corpus does not hold, each refused at its line\), `fix` "
+    r"changed (\d+) lines in (\d+) files: the (\d+) "
+    r"lines that hold a stages-storage `:local` there, and (\d+) `variables:` keys left with "
+    r"no entry; no other line changed")
+
+
+def _corpus_fix_counts() -> tuple[int, ...]:
+    """(YAML files, invalid ones, ones with a missing include, lines changed, files changed,
+    storage lines changed, emptied keys), by running fix on a copy of each corpus file; a
+    storage line is found by the corpus test's own oracle (a regular expression), not by
+    ciswitch."""
+    import csv
+    import difflib
+    import shutil
+
+    from test_corpus import STORAGE_LOCAL
+
+    from ciswitch.config import Config
+    from ciswitch.fix import plan_fix
+    from ciswitch.workspace import DirectoryWorkspace
+
+    corpus = CORPUS_MANIFEST.parent
+    with CORPUS_MANIFEST.open(encoding="utf-8") as handle:
+        rows = [r for r in csv.DictReader(handle, delimiter="\t")
+                if r["file"].endswith((".yml", ".yaml"))]
+    invalid = missing = lines = files = storage = keys = 0
+    with tempfile.TemporaryDirectory() as scratch:
+        for number, row in enumerate(rows):
+            repo = Path(scratch) / str(number)
+            repo.mkdir()
+            shutil.copyfile(corpus / row["file"], repo / ".gitlab-ci.yml")
+            outcome = plan_fix(DirectoryWorkspace(repo), Config())
+            messages = [p.message for p in outcome.problems]
+            if any("invalid YAML" in m for m in messages):
+                invalid += 1
+            elif messages:
+                assert all("cannot include" in m for m in messages), messages
+                missing += 1
+            for change in outcome.changes:
+                files += 1
+                old = change.old.decode("utf-8-sig").splitlines()
+                new = change.new.decode("utf-8-sig").splitlines()
+                matcher = difflib.SequenceMatcher(a=old, b=new, autojunk=False)
+                for tag, i1, i2, _, _ in matcher.get_opcodes():
+                    if tag == "equal":
+                        continue
+                    for text in old[i1:i2]:
+                        lines += 1
+                        if not text.lstrip().startswith("#") and STORAGE_LOCAL.search(text):
+                            storage += 1
+                        else:
+                            assert re.fullmatch(r"\s*variables:\s*", text), text
+                            keys += 1
+    return len(rows), invalid, missing, lines, files, storage, keys
+
+
+def test_readme_corpus_claim_matches_the_corpus() -> None:
+    if not CORPUS_MANIFEST.is_file():
+        pytest.skip(f"corpus manifest not found at {CORPUS_MANIFEST}")
+    claim = _CORPUS_CLAIM.search(" ".join(_text("README.md").split()))
+    assert claim, "the README states what fix did on the corpus"
+    assert tuple(int(n) for n in claim.groups()) == _corpus_fix_counts()
 
 
 def _git_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     return isolate_git(monkeypatch, tmp_path)
 
 
-@pytest.mark.xfail(strict=True, reason="usage.md says an input error is 'reported on one line "
-                   "that names the file'; lint prints two lines, on standard output")
 def test_input_error_is_one_line_on_stderr_as_usage_says(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -334,9 +436,6 @@ def test_marker_in_ciswitch_toml_makes_local_a_regression(
     assert before != after and "refuse" in after.lower(), after
 
 
-@pytest.mark.xfail(strict=True, reason="usage.md and migration.md: `ciswitch branch` records "
-                   "the switch so that every later :local is reported as breaking; with "
-                   "[tool.ciswitch] settings in pyproject.toml it records nothing (a warning only)")
 def test_branch_records_the_marker_with_pyproject_settings(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -99,5 +99,5 @@ def test_inside_the_limits_the_file_is_fixed(tmp_path: Path, text: str) -> None:
     (tmp_path / ".gitlab-ci.yml").write_text(text, encoding="utf-8")
     proc = _run("fix", tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr[-2000:]
-    assert "Fixed 1 place(s)" in proc.stdout
+    assert "Fixed 1 place in 1 file" in proc.stdout
     assert FLAG not in (tmp_path / ".gitlab-ci.yml").read_text(encoding="utf-8")

@@ -377,9 +377,15 @@ CODE_QUALITY_SEVERITIES = {"info", "minor", "major", "critical", "blocker"}
 
 
 def _code_quality(repo: Path, exit_code: int) -> list[dict[str, object]]:
-    done = _run("lint", "--format", "gitlab", cwd=repo)
+    """The report file, as the CI job writes it (``--output``); input errors also go to
+    standard error, and nothing else to standard output."""
+    report = repo.parent / "gl-code-quality-report.json"
+    done = _run("lint", "--format", "gitlab", "--output", str(report), cwd=repo)
     assert done.returncode == exit_code, done.stdout + done.stderr
-    entries = json.loads(done.stdout)
+    if exit_code == 2:
+        assert done.stdout == ""
+        assert done.stderr and all(": error: " in line for line in done.stderr.splitlines())
+    entries = json.loads(report.read_text(encoding="utf-8"))
     assert isinstance(entries, list)
     for entry in entries:
         for key in ("description", "check_name", "fingerprint"):

@@ -113,7 +113,7 @@ def test_plan_lists_what_the_merge_request_changes(env: Env) -> None:
     before = (env.repo / ".gitlab-ci.yml").read_bytes()
     done = env.run("--to", ADDR)
     assert done.returncode == 0, done.stderr
-    assert "The merge request fixes the 2 place(s) below." in done.stdout
+    assert "The merge request fixes the 2 places below." in done.stdout
     assert "       - .gitlab-ci.yml:10:" in done.stdout
     assert "       - .gitlab-ci.yml:16:" in done.stdout
     assert "$ ciswitch branch --description-file" in done.stdout

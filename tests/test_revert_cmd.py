@@ -173,6 +173,26 @@ def test_explicit_commit_after_a_squash(tmp_path: Path) -> None:
     assert show(bare, f"refs/heads/{BRANCH}", ".gitlab-ci.yml") == CI_LOCAL
 
 
+@pytest.mark.parametrize(("marker", "accepted"), [
+    pytest.param('stages-storage = "remote"\n', True, id="marker-lines"),
+    pytest.param('name = "y"\n', False, id="another-change"),
+])
+def test_explicit_commit_with_the_marker_in_pyproject(
+    marker: str, accepted: bool, tmp_path: Path
+) -> None:
+    pyproject = '[project]\nname = "x"\n\n[tool.ciswitch]\nignore = ["CSW003"]\n'
+    work, bare = make_project(tmp_path, {".gitlab-ci.yml": CI_LOCAL, "pyproject.toml": pyproject})
+    write_files(work, {".gitlab-ci.yml": CI_REMOTE, "pyproject.toml": pyproject + marker})
+    squashed = commit_all(work, "Use remote stages storage (!42)")
+    git(work, "push", "-q", "origin", "main")
+    done = revert(work, "--commit", squashed[:12])
+    if accepted:
+        assert done.returncode == 0, done.stderr
+        assert show(bare, f"refs/heads/{BRANCH}", "pyproject.toml") == pyproject
+    else:
+        assert_error(done, "pyproject.toml:6: a change without :local")
+
+
 def test_commit_not_on_the_default_branch(tmp_path: Path) -> None:
     work, _bare, _ = switched_project(tmp_path)
     git(work, "switch", "-q", "-c", "side")

@@ -95,4 +95,4 @@ def test_case(case: Path, tmp_path: Path) -> None:
 
     again = runner.invoke(main, ["fix", str(repo), *args])
     assert _tree(repo) == after, "a second fix changed the files again"
-    assert "Fixed 0 place(s)" in again.output or "Fixed 0" in again.output, again.output
+    assert "Fixed 0 places in 0 files" in again.output, again.output

@@ -258,15 +258,17 @@ def validated(multitool: Path, tmp_path_factory: pytest.TempPathFactory
             return cache[name]
         scenario = BY_NAME[name]
         root = _build(scenario, base, env)
+        sarif = base / f"{name}.sarif"
+        # the log as a CI job writes it: a file (input errors go into it as notifications and
+        # to standard error as one line each; without --output standard output stays empty)
         lint = subprocess.run(
-            [sys.executable, "-m", "ciswitch", "lint", "--format", "sarif"], cwd=root,
+            [sys.executable, "-m", "ciswitch", "lint", "--format", "sarif", "--output",
+             str(sarif)], cwd=root,
             capture_output=True, text=True, env=env, check=False, timeout=120,
         )
         assert "Traceback" not in lint.stderr, lint.stderr
         assert lint.returncode == scenario.exit_code, (lint.returncode, lint.stderr)
-        log = json.loads(lint.stdout)
-        sarif = base / f"{name}.sarif"
-        sarif.write_text(lint.stdout, encoding="utf-8")
+        log = json.loads(sarif.read_text(encoding="utf-8"))
         results = validate_file(multitool, sarif, base / f"{name}-validation")
         cache[name] = Validated(scenario, root, lint, log, results)
         return cache[name]

@@ -225,7 +225,7 @@ def test_work_tree_places_not_checked_are_shown(tmp_path: Path, env: dict[str, s
     entry = f".gitlab-ci.yml:{line}: not checked: make images: make targets are not followed"
     row = next(ln for ln in done.stdout.splitlines() if ln.strip().startswith("not checked:"))
     assert row.split(":", 1)[1].strip() == (
-        f"1 place(s) of the work tree could not be checked (first: {entry})")
+        f"1 place of the work tree could not be checked (first: {entry})")
     assert status(work)["work_tree"]["not_checked"] == [entry]
 
 

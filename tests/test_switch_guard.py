@@ -118,7 +118,7 @@ def test_branch_still_using_local_is_refused_at_file_and_line(tmp_path: Path,
     done = switch(work)
     assert done.returncode == 2
     last = done.stderr.splitlines()[-1]
-    assert f"origin/{MR_BRANCH}@{sha[:10]} still uses :local in 1 place(s): " \
+    assert f"origin/{MR_BRANCH}@{sha[:10]} still uses :local in 1 place: " \
         ".gitlab-ci.yml:5 CSW001" in last
     assert werf_calls(env) == []
 

@@ -187,19 +187,38 @@ def test_no_color_turns_colours_off_on_a_terminal(term: Terminal, lint_repo: Pat
     assert not _has_colour(raw.split("NO_COLOR=1", 1)[1]), raw
 
 
-@pytest.mark.xfail(strict=True, reason="FORCE_COLOR is not honoured: lint into a pipe stays "
-                   "plain")
 def test_force_color_colours_a_pipe(term: Terminal, lint_repo: Path) -> None:
     _code, screen, _raw = term.run(f"FORCE_COLOR=1 ciswitch lint {lint_repo} | cat -v")
     assert "CSW002" in screen
     assert "^[[" in screen
 
 
-@pytest.mark.xfail(strict=True, reason="there is no --color auto|always|never option")
 def test_color_never_turns_colours_off(term: Terminal, lint_repo: Path) -> None:
     code, screen, raw = term.run(f"ciswitch lint --color never {lint_repo}")
     assert code == 1 and "CSW002" in screen
     assert not _has_colour(raw.split("--color never", 1)[1])
+
+
+def test_color_always_colours_a_pipe(term: Terminal, lint_repo: Path) -> None:
+    _code, screen, _raw = term.run(f"ciswitch lint --color always {lint_repo} | cat -v")
+    assert "CSW002" in screen
+    assert "^[[" in screen
+
+
+def test_force_color_does_not_beat_color_never(term: Terminal, lint_repo: Path) -> None:
+    _code, screen, _raw = term.run(f"FORCE_COLOR=1 ciswitch lint --color never {lint_repo} "
+                                   "| cat -v")
+    assert "CSW002" in screen
+    assert "^[" not in screen
+
+
+def test_fix_is_coloured_on_a_terminal_unless_never(term: Terminal, lint_repo: Path) -> None:
+    (lint_repo / ".gitlab-ci.yml").write_text(
+        "build:\n  script:\n    - werf build --synchronization :local\n", encoding="utf-8")
+    code, _screen, raw = term.run(f"ciswitch fix --check {lint_repo}")
+    assert code == 1 and _has_colour(raw), raw
+    code, _screen, raw = term.run(f"ciswitch fix --check --color never {lint_repo}")
+    assert code == 1 and not _has_colour(raw.split("--color never", 1)[1]), raw
 
 
 # --------------------------------------------------------------------------- fleet run
@@ -248,8 +267,6 @@ def test_fleet_run_shows_progress_and_the_summary(
         == FLEET_SIZE
 
 
-@pytest.mark.xfail(strict=True, reason="fleet run ends with a counts line ('done: 5 clean, "
-                   "15 pushed'), not with the status table of its repositories")
 def test_fleet_run_ends_with_the_status_table(
     term: Terminal, fleet_list: Path, tmp_path: Path
 ) -> None:
@@ -258,6 +275,10 @@ def test_fleet_run_ends_with_the_status_table(
     assert code == 0
     rows = [line for line in screen.splitlines() if re.search(r"\br\d\d-remote\.git\b", line)]
     assert len(rows) >= FLEET_SIZE, screen
+    assert f"{FLEET_SIZE} repositories: 5 clean, 15 pushed" in screen
+    # the table is the last thing before the prompt
+    lines = [line for line in screen.splitlines() if line.strip()]
+    assert lines[-3].startswith(f"{FLEET_SIZE} repositories: "), screen
 
 
 def _interrupt_slow_run(term: Terminal, fleet_list: Path, tmp_path: Path) -> str:

@@ -7,7 +7,9 @@ libcst or rich.
 
 from __future__ import annotations
 
+import difflib
 import importlib
+import sys
 from typing import Any
 
 import click
@@ -27,8 +29,57 @@ COMMANDS: dict[str, str] = {
 }
 
 
-class LazyGroup(click.Group):
-    """A group that imports a subcommand's module only when that subcommand runs."""
+def usage_line(err: click.UsageError) -> str:
+    """A usage error as one line: where, what, and where the help is."""
+    where = err.ctx.command_path if err.ctx is not None else "ciswitch"
+    message = " ".join(err.format_message().split())
+    return f"{where}: error: {message} (see '{where} --help')"
+
+
+class SuggestingGroup(click.Group):
+    """A group whose unknown subcommand error names the closest known one."""
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        try:
+            return super().resolve_command(ctx, args)
+        except click.UsageError:
+            name = args[0] if args else ""
+            if name and not name.startswith("-") and self.get_command(ctx, name) is None:
+                close = difflib.get_close_matches(name, self.list_commands(ctx), n=1, cutoff=0.5)
+                if close:
+                    raise click.UsageError(
+                        f"no such command {name!r}. Did you mean {close[0]}?", ctx
+                    ) from None
+            raise
+
+
+class LazyGroup(SuggestingGroup):
+    """A group that imports a subcommand's module only when that subcommand runs.
+
+    Usage errors (an unknown option, a missing value, a mistyped command) are one line on
+    standard error with exit 2, not click's four (usage, hint, blank line, error)."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        if not kwargs.get("standalone_mode", True):
+            return super().main(*args, **kwargs)
+        kwargs["standalone_mode"] = False
+        try:
+            code = super().main(*args, **kwargs)
+        except click.exceptions.NoArgsIsHelpError as err:
+            click.echo(err.format_message(), err=True)
+            sys.exit(2)
+        except click.UsageError as err:
+            click.echo(usage_line(err), err=True)
+            sys.exit(2)
+        except click.ClickException as err:
+            click.echo(f"ciswitch: error: {' '.join(err.format_message().split())}", err=True)
+            sys.exit(err.exit_code)
+        except click.Abort:
+            click.echo("Aborted.", err=True)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)

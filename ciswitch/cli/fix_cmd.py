@@ -8,9 +8,10 @@ from pathlib import Path
 
 import click
 
+from ciswitch.cli.color_option import color_option
 from ciswitch.cli.to_option import to_option
 from ciswitch.fix import FixOutcome, unsafe_notes
-from ciswitch.model import not_checked_summary
+from ciswitch.model import counted, counted_clause, not_checked_summary
 from ciswitch.report import FORMATS
 from ciswitch.workspace import DirectoryWorkspace
 
@@ -20,10 +21,10 @@ def summary(outcome: FixOutcome, wrote: bool, listed: bool = False) -> str:
     (``listed``: shown above; otherwise ``-v`` shows them)."""
     verb = "Fixed" if wrote else "Would fix"
     files = len(outcome.changes)
-    text = f"{verb} {len(outcome.fixed)} place(s) in {files} file(s)"
+    text = f"{verb} {counted(len(outcome.fixed), 'place')} in {counted(files, 'file')}"
     if outcome.remaining:
         reasons = Counter(f.unfixable_reason or "not fixable" for f in outcome.remaining)
-        why = "; ".join(f"{n} {r}" for r, n in reasons.most_common())
+        why = "; ".join(counted_clause(n, r) for r, n in reasons.most_common())
         text += f"; {len(outcome.remaining)} left ({why})"
     else:
         text += "; nothing left"
@@ -68,6 +69,7 @@ def summary(outcome: FixOutcome, wrote: bool, listed: bool = False) -> str:
     "-v", "--verbose", is_flag=True,
     help="List the places not checked (includes from other projects, unreadable scripts...).",
 )
+@color_option
 def fix(
     paths: tuple[Path, ...],
     show_diff: bool,
@@ -78,6 +80,7 @@ def fix(
     fmt: str,
     output: Path | None,
     verbose: bool,
+    color: str,
 ) -> None:
     """Remove every :local stages storage that can be removed safely.
 
@@ -86,47 +89,61 @@ def fix(
     it is written, atomically.
     """
     from ciswitch.atomic import PlannedWrite
+    from ciswitch.cli.display import prefix_for, rebased, shown
     from ciswitch.cli.lint_cmd import emit_report, error_exit, report_write, write_or_exit
     from ciswitch.config import load_config
     from ciswitch.errors import CiswitchError
     from ciswitch.fix import plan_fix, planned_writes
-    from ciswitch.lint import resolve_target
+    from ciswitch.lint import default_target, resolve_target
     from ciswitch.model import LintResult, Problem
 
     write = not (show_diff or check)
     result = LintResult(root=", ".join(str(p) for p in paths) or ".")
-    planned: list[tuple[DirectoryWorkspace, FixOutcome]] = []
+    planned: list[tuple[DirectoryWorkspace, FixOutcome, str]] = []
     # Plan every PATH first: one bad input anywhere means nothing is written anywhere.
-    for path in list(paths) or [Path(".")]:
+    for path in list(paths) or [default_target()]:
         try:
             ws, entry = resolve_target(path)
-            config = load_config(ws, config_file)
-            outcome = plan_fix(ws, config, to=address, unsafe=unsafe_fixes, entry=entry)
         except CiswitchError as err:
             result.problems.append(Problem(err.path or str(path), err.message, err.line))
             continue
-        result.problems.extend(outcome.problems)
-        planned.append((ws, outcome))
+        prefix = prefix_for(ws.root)
+        try:
+            config = load_config(ws, config_file)
+            outcome = plan_fix(ws, config, to=address, unsafe=unsafe_fixes, entry=entry)
+        except CiswitchError as err:
+            named = config_file is not None and err.path == str(config_file)
+            where = err.path if named else shown(prefix, err.path or ".")
+            result.problems.append(Problem(where or str(path), err.message, err.line))
+            continue
+        result.problems.extend(
+            rebased(LintResult(root=ws.label, problems=list(outcome.problems)), prefix).problems)
+        planned.append((ws, outcome, prefix))
     if result.problems:
         for problem in result.problems:
             click.echo(problem.one_line(), err=True)
         sys.exit(2)
-    outcomes = [outcome for _, outcome in planned]
+    outcomes = [outcome for _, outcome, _ in planned]
     any_change = any(outcome.changes for outcome in outcomes)
     writes: list[PlannedWrite] = []
-    for ws, outcome in planned:
+    changed: list[str] = []
+    for ws, outcome, prefix in planned:
+        changed.extend(shown(prefix, change.path) for change in outcome.changes)
         if show_diff:
             from ciswitch.report.diff import unified_diff
 
             for change in outcome.changes:
-                click.echo(unified_diff(change.path, change.old, change.new), nl=False)
+                click.echo(unified_diff(shown(prefix, change.path), change.old, change.new),
+                           nl=False)
         if write and outcome.changes:
             try:
                 writes.extend(planned_writes(ws, outcome))
             except CiswitchError as err:
                 error_exit(err)
-        result.findings.extend(outcome.remaining)
-        result.add_not_checked(outcome.not_checked)
+        left = rebased(LintResult(root=ws.label, findings=list(outcome.remaining),
+                                  not_checked=list(outcome.not_checked)), prefix)
+        result.findings.extend(left.findings)
+        result.add_not_checked(left.not_checked)
     show_report = bool(result.findings) or fmt != "text"
     if show_report:
         try:
@@ -138,7 +155,7 @@ def fix(
     # Every changed file and the report in one transaction: all written, or none.
     write_or_exit(writes)
     if show_report:
-        emit_report(result, fmt, output, False)
+        emit_report(result, fmt, output, False, color=color)
     merged = FixOutcome(
         changes=[c for o in outcomes for c in o.changes],
         fixed=[f for o in outcomes for f in o.fixed],
@@ -149,10 +166,14 @@ def fix(
     if verbose:
         for gap in result.not_checked:
             click.echo(gap.one_line(), err=to_stderr)
+    if check:
+        for name in changed:
+            click.echo(f"Would fix {name}", err=to_stderr)
     click.echo(summary(merged, write, listed=verbose), err=to_stderr)
     notes = unsafe_notes(merged.fixed)
     if notes:
-        click.echo(f"Applied unsafe fixes: {'; '.join(notes)}.", err=True)
+        verb = "Applied" if write else "Would apply"
+        click.echo(f"{verb} unsafe fixes: {'; '.join(notes)}.", err=True)
     if result.findings or (check and any_change):
         sys.exit(1)
     sys.exit(0)

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from ciswitch.cli import SuggestingGroup
+from ciswitch.cli.color_option import color_option
 from ciswitch.cli.mr_options import merge_request_options_without_dry_run, parse_author
 from ciswitch.cli.to_option import to_option
 
@@ -156,7 +158,7 @@ def _request(params: dict[str, Any], dry_run: bool) -> BranchRequest:
     )
 
 
-@click.group("fleet")
+@click.group("fleet", cls=SuggestingGroup)
 def fleet() -> None:
     """Switch many repositories at once: merge requests everywhere, a journal, a table."""
 
@@ -189,6 +191,7 @@ def fleet() -> None:
 @click.option("--registry-host", metavar="HOST",
               help="Container Registry host, for the address in the plan the description "
                    "carries.")
+@color_option
 def run(**params: Any) -> None:
     """Clone each repository and do what `ciswitch branch` does; journal every outcome.
 
@@ -198,6 +201,7 @@ def run(**params: Any) -> None:
     interrupted (pending) repositories are done again; failed ones only with --retry-failed,
     or when their remote has the branch (a push that landed is then found, not repeated).
     One run at a time per journal. Exit 1 when a repository failed or is partial, 130 on ^C.
+    The run ends with the status table of its repositories (as `fleet status` prints it).
 
     With --gitlab-url and GITLAB_TOKEN the merge request is created or updated through
     GitLab's API: its description is the project's `ciswitch plan --format markdown`, with
@@ -224,8 +228,12 @@ def run(**params: Any) -> None:
         )
         state = _state_path(workdir, params["state"])
         with run_lock(state), Journal(state) as journal, _interruptible(stopped_by):
-            progress = report.progress_for(sys.stdout)
+            progress = report.progress_for(sys.stdout, params["color"])
             _run_id, outcomes = runner.run_fleet(specs, journal, options, progress)
+            latest = journal.latest()
+            table = [latest[spec.key] for spec in specs if spec.key in latest]
+        click.echo("")
+        click.echo(report.render(table, "text"), nl=False)
     except runner.Interrupted as stop:
         signum = stopped_by[0] if stopped_by else int(signal.SIGINT)
         click.echo(
@@ -279,7 +287,7 @@ def _interruptible(stopped_by: list[int]) -> Iterator[None]:
               default=DEFAULT_WORKDIR, show_default=True, help="The fleet run's workdir.")
 @_state_option
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "csv", "markdown"]),
-              default="text", show_default=True)
+              default="text", show_default=True, help="Table format.")
 @click.option("--all-runs", is_flag=True, help="Every row of every run, not the latest only.")
 @click.option("--refresh", is_flag=True,
               help="Ask GitLab's API (--gitlab-url, GITLAB_TOKEN) about each merge request: "
@@ -371,7 +379,7 @@ def pipeline(shards: int, image: str, pip_spec: str | None, install: str | None,
 @click.argument("files", nargs=-1, required=True,
                 type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "csv", "markdown"]),
-              default="text", show_default=True)
+              default="text", show_default=True, help="Format of the merged table.")
 def merge_reports(files: tuple[Path, ...], fmt: str) -> None:
     """Merge shard journals (or JSON status reports) into one table."""
     from ciswitch.errors import CiswitchError
@@ -387,9 +395,10 @@ def merge_reports(files: tuple[Path, ...], fmt: str) -> None:
 @fleet.command("survey")
 @_source_options
 @click.option("--all-branches", is_flag=True, help="Every branch, not only the default one.")
-@click.option("-j", "--jobs", type=click.IntRange(1, 64), default=1, show_default=True)
+@click.option("-j", "--jobs", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Repositories surveyed at the same time.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "csv", "markdown"]),
-              default="text", show_default=True)
+              default="text", show_default=True, help="Table format.")
 def survey(
     repos_file: Path | None, gitlab_url: str | None, group: str | None, workdir: Path,
     shard_text: str | None, all_branches: bool, jobs: int, fmt: str,

@@ -8,12 +8,14 @@ from typing import TYPE_CHECKING, NoReturn
 
 import click
 
+from ciswitch.cli.color_option import color_option
 from ciswitch.errors import CiswitchError
 from ciswitch.model import LintResult
 from ciswitch.report import FORMATS
 
 if TYPE_CHECKING:
     from ciswitch.atomic import PlannedWrite, WriteError
+    from ciswitch.lint import LintRun
 
 
 def combine(results: list[LintResult]) -> LintResult:
@@ -60,20 +62,25 @@ def emit_report(
     statistics: bool,
     verbose: bool = False,
     strict: bool = False,
+    color: str = "auto",
+    file_result: LintResult | None = None,
 ) -> None:
     """The terminal's part of the report: with ``--output FILE`` the text form (the file gets
-    the chosen format, written by :func:`report_write`); with ``-o -`` the chosen format."""
+    the chosen format, written by :func:`report_write`); with ``-o -`` the chosen format
+    (of ``file_result`` when given: the SARIF log keeps repository-relative paths)."""
     from ciswitch.report import render
 
     if output is not None and str(output) == "-":
-        click.echo(render(fmt, result, verbose=verbose, strict=strict), nl=False)
+        click.echo(render(fmt, file_result or result, verbose=verbose, strict=strict), nl=False)
         return
     if output is not None:
         fmt = "text"
     from ciswitch.report.text import use_color
 
-    text = render(fmt, result, verbose=verbose, strict=strict, color=use_color(sys.stdout))
-    click.echo(text, nl=False)
+    coloured = use_color(sys.stdout, color)
+    chosen = result if fmt == "text" else file_result or result
+    text = render(fmt, chosen, verbose=verbose, strict=strict, color=coloured)
+    click.echo(text, nl=False, color=coloured)  # click strips escapes off a pipe otherwise
     if statistics:
         from ciswitch.report.statistics import render_statistics
 
@@ -88,6 +95,26 @@ def write_or_exit(files: list[PlannedWrite]) -> None:
         write_all(files)
     except WriteError as err:
         error_exit(err)
+
+
+def problems_exit(result: LintResult) -> None:
+    """Input errors: each on one line on standard error, then exit 2 (nothing else is printed:
+    a report without them would look like a clean or a partial run)."""
+    if not result.problems:
+        return
+    for problem in result.problems:
+        click.echo(problem.one_line(), err=True)
+    sys.exit(2)
+
+
+def file_report_result(runs: list[LintRun], shown: LintResult, fmt: str) -> LintResult:
+    """What the report file holds: the paths as shown, except that a SARIF log of one
+    repository keeps them relative to its root (``uriBaseId`` ``%SRCROOT%``, which
+    ``versionControlProvenance`` maps to the repository)."""
+    roots = {run.root for run in runs}
+    if fmt == "sarif" and len(roots) == 1 and None not in roots:
+        return combine([run.result for run in runs])
+    return shown
 
 
 def error_exit(err: CiswitchError | WriteError) -> NoReturn:
@@ -132,6 +159,7 @@ def error_exit(err: CiswitchError | WriteError) -> NoReturn:
     "--strict", is_flag=True,
     help="Exit 1 when any place could not be checked (also `strict = true` in the config).",
 )
+@color_option
 def lint(
     paths: tuple[Path, ...],
     fmt: str,
@@ -141,15 +169,17 @@ def lint(
     exit_zero: bool,
     verbose: bool,
     strict: bool,
+    color: str,
 ) -> None:
     """Report every :local stages storage use in the CI configuration.
 
     PATH is a repository directory (its .gitlab-ci.yml is read, with local includes and the
     scripts jobs run) or a single file; the default is the current directory.
     """
-    from ciswitch.lint import lint_paths
+    from ciswitch.cli.display import prefix_for, rebased
+    from ciswitch.lint import default_target, lint_paths
 
-    runs = lint_paths(list(paths) or [Path(".")], config_file)
+    runs = lint_paths(list(paths) or [default_target()], config_file)
     results = [a.result for a in runs]
     if fmt == "sarif":
         from ciswitch.gitops import provenance
@@ -158,15 +188,19 @@ def lint(
             found = provenance(Path(one.root))
             if found is not None:
                 one.provenance.append(found)
-    result = combine(results)
+    result = combine([rebased(run.result, prefix_for(run.root)) for run in runs])
+    in_file = file_report_result(runs, result, fmt)
     try:
-        report = report_write(result, fmt, output)
+        report = report_write(in_file, fmt, output)
     except CiswitchError as err:
         error_exit(err)
     if report is not None:
-        write_or_exit([report])
+        write_or_exit([report])  # a report file carries the input errors too
+    if not (output is not None and str(output) == "-"):
+        problems_exit(result)
     strict_any = strict or any(r.strict for r in results)
-    emit_report(result, fmt, output, statistics, verbose, strict_any)
+    emit_report(result, fmt, output, statistics, verbose, strict_any, color, in_file)
+    problems_exit(result)
     code = exit_status(results, strict)
     if exit_zero and code == 1:
         code = 0

@@ -55,17 +55,17 @@ def _gitlab_url(ctx: click.Context, param: click.Parameter, value: str | None) -
 
 @click.command("plan")
 @click.argument("repo", default=".", type=click.Path(file_okay=False, path_type=Path))
-@to_option("to", metavar="ADDR",
+@to_option("to",
            help_text="Remote stages storage address (default: $CI_REGISTRY_IMAGE/stages, "
                      "else derived from the git remote and --registry-host).")
 @click.option("--registry-host", metavar="HOST",
               help="The GitLab Container Registry host, to derive the address from the remote.")
 @click.option("--project", metavar="NAME",
               help="werf project name, when werf.yaml does not tell it statically.")
-@click.option("--remote", default="origin", show_default=True,
+@click.option("--remote", default="origin", show_default=True, metavar="NAME",
               help="Git remote whose URL gives the project path.")
 @click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]),
-              default="text", show_default=True)
+              default="text", show_default=True, help="Output format.")
 @click.option("--run", "run_key", type=click.Choice(RUNNABLE),
               help="Run this runner-side step here (asks first).")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask before --run (for scripts).")

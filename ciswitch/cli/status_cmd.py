@@ -19,13 +19,13 @@ from ciswitch.cli.to_option import to_option
               help="Do not lint the other branches (faster on big repositories).")
 @click.option("--project", metavar="NAME",
               help="werf project name, when werf.yaml does not tell it statically.")
-@to_option("to", metavar="ADDR",
+@to_option("to",
            help_text="Remote stages storage address, for the commands of the next step.")
 @click.option("--registry-host", metavar="HOST",
               help="The GitLab Container Registry host, to derive the address from the remote.")
 @click.option("--werf", "werf_path", metavar="PATH", help="The werf executable (default: on PATH).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True)
+              show_default=True, help="Output format.")
 def status(
     repo: Path, remote: str, no_fetch: bool, no_branches: bool, project: str | None,
     to: str | None, registry_host: str | None, werf_path: str | None, fmt: str,

@@ -164,7 +164,7 @@ class PlainProgress:
 class RichProgress(PlainProgress):
     """A progress bar with live counts per status, for a terminal."""
 
-    def __init__(self, stream: IO[str]) -> None:
+    def __init__(self, stream: IO[str], color: bool = True) -> None:
         super().__init__(stream)
         from rich.console import Console
         from rich.progress import (
@@ -175,7 +175,7 @@ class RichProgress(PlainProgress):
             TimeElapsedColumn,
         )
 
-        self.console = Console(file=stream)
+        self.console = Console(file=stream, no_color=not color)
         self.bar = Progress(
             TextColumn("[bold]fleet"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
             TextColumn("{task.description}"), console=self.console, transient=False,
@@ -228,6 +228,12 @@ def _seconds(seconds: float) -> str:
     return f"{seconds:g}s" if seconds < 120 else f"{seconds / 60:.1f} min"
 
 
-def progress_for(stream: IO[str]) -> PlainProgress:
-    """Rich on a terminal, plain lines otherwise."""
-    return RichProgress(stream) if stream.isatty() else PlainProgress(stream)
+def progress_for(stream: IO[str], color: str = "auto") -> PlainProgress:
+    """Rich on a terminal, plain lines otherwise; ``color`` (``--color``) says whether the bar
+    is coloured (``auto``: unless ``NO_COLOR`` is set)."""
+    import os
+
+    if not stream.isatty():
+        return PlainProgress(stream)
+    coloured = color == "always" or (color == "auto" and not os.environ.get("NO_COLOR"))
+    return RichProgress(stream, coloured)

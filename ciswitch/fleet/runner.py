@@ -23,6 +23,7 @@ from ciswitch.fleet.api import record_mr, with_api
 from ciswitch.fleet.clones import config_for, sync_clone
 from ciswitch.fleet.journal import PUSHED, RepoOutcome, Status
 from ciswitch.fleet.sources import RepoSpec
+from ciswitch.model import counted
 from ciswitch.redact import redact
 
 if TYPE_CHECKING:
@@ -96,7 +97,8 @@ def outcome_of(spec: RepoSpec, result: BranchOutcome, request: BranchRequest,
     if result.status == BranchStatus.NOTHING_TO_FIX:
         return make(Status.CLEAN, "no :local stages storage")
     if result.status == BranchStatus.UNFIXABLE:
-        return make(Status.SKIPPED, f"{left} place(s) need a manual change")
+        return make(Status.SKIPPED, (f"{counted(left, 'place')} "
+                                   f"{'needs' if left == 1 else 'need'} a manual change"))
     if result.status == BranchStatus.DRY_RUN:
         what = "would push" if request.push else "would commit"
         return make(

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from ciswitch.errors import CiswitchError
 from ciswitch.fleet.sources import DEFAULT_CI_CONFIG, RepoSpec
+from ciswitch.model import counted
 from ciswitch.redact import redact
 
 
@@ -147,7 +148,7 @@ def render_survey(rows: list[SurveyRow], fmt: str) -> str:
          "?" if r.fixable is None else str(r.fixable), r.note) for r in rows
     ]
     foot = (f"{done} of {repos} repositories have no :local left on the default branch; "
-            f"{left} place(s) left there")
+            f"{counted(left, 'place')} left there")
     gaps = [f"{n} could not be read" for n in (unread,) if n]
     gaps += [f"{n} not fully checked (places not checked)" for n in (partial,) if n]
     if gaps:

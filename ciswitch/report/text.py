@@ -29,11 +29,22 @@ _GUTTER = "\x1b[1;34m"
 _HELP = "\x1b[1;32m"
 
 
-def use_color(stream: TextIO) -> bool:
-    """Colour only for a terminal, and never when ``NO_COLOR`` is set (to anything non-empty,
-    as https://no-color.org asks)."""
+COLOR_MODES = ("auto", "always", "never")
+
+
+def use_color(stream: TextIO, mode: str = "auto") -> bool:
+    """Whether to colour what goes to ``stream``: ``always`` and ``never`` decide; ``auto``
+    colours a terminal only, except that ``NO_COLOR`` (set to anything non-empty, as
+    https://no-color.org asks) turns colours off and ``FORCE_COLOR`` (non-empty, not ``0``)
+    turns them on, even into a pipe. ``NO_COLOR`` wins when both are set."""
+    if mode == "always":
+        return True
+    if mode == "never":
+        return False
     if os.environ.get("NO_COLOR"):
         return False
+    if os.environ.get("FORCE_COLOR", "0") not in ("", "0"):
+        return True
     isatty = getattr(stream, "isatty", None)
     return bool(isatty is not None and isatty())
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from ciswitch import gitops
 from ciswitch.errors import CiswitchError
+from ciswitch.model import counted
 from ciswitch.redact import redact
 
 if TYPE_CHECKING:
@@ -53,7 +54,8 @@ def _fix_commit(repo: git.Repo, tip: str, to: str | None, unsafe: bool,
     if plan.problems:
         return None, plan.problems[0].one_line()
     if not plan.changes:
-        return None, f"{len(plan.remaining)} place(s) need a manual change"
+        return None, (f"{counted(len(plan.remaining), 'place')} "
+                      f"{'needs' if len(plan.remaining) == 1 else 'need'} a manual change")
     files = {change.path: change.new for change in plan.changes}
     places = [f"- {f.path}:{f.begin.line}:{f.begin.column} {f.code}" for f in plan.fixed]
     body = ["The same change as on the default branch: this branch's CI no longer uses",
@@ -61,7 +63,7 @@ def _fix_commit(repo: git.Repo, tip: str, to: str | None, unsafe: bool,
             "Places fixed:", *places]
     message = gitops.commit_message(TITLE, "\n".join(body))
     sha = gitops.commit_files(repo, tip, files, message, author)
-    return sha, f"{len(plan.fixed)} place(s) fixed"
+    return sha, f"{counted(len(plan.fixed), 'place')} fixed"
 
 
 def _same_tree(repo: git.Repo, one: str, other: str) -> bool:

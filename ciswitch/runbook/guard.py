@@ -40,6 +40,7 @@ from urllib.parse import urlsplit
 
 from ciswitch import rules
 from ciswitch.errors import CiswitchError
+from ciswitch.model import counted
 from ciswitch.redact import redact
 
 if TYPE_CHECKING:
@@ -227,19 +228,22 @@ def lint_checks(repo: git.Repo, remote: str, branch: str, sha: str, to: str | No
                                               f"so :local may be left: {first}{more}")
     elif local:
         lint = Check("lint", title, "failed",
-                     f"{where} still uses :local in {len(local)} place(s): {places(local)}")
+                     f"{where} still uses :local in {counted(len(local), 'place')}: "
+                     f"{places(local)}")
     elif no_storage and not address:
         lint = Check("lint", title, "failed",
-                     f"{where}: {len(no_storage)} werf command(s) would have no stages storage: "
+                     f"{where}: {counted(len(no_storage), 'werf command')} would have no "
+                     "stages storage: "
                      f"{places(no_storage)}; give them `werf ci-env` or an address "
                      "(pass --to ADDR, or stages-storage-address in .ciswitch.toml)")
     elif no_storage:
         lint = Check("lint", title, "passed",
-                     f"{where}: no :local left; {len(no_storage)} werf command(s) without "
+                     f"{where}: no :local left; {counted(len(no_storage), 'werf command')} without "
                      f"`werf ci-env` are addressed by {address} ({source})")
     else:
         lint = Check("lint", title, "passed",
-                     f"{where}: no :local stages storage left ({len(result.files)} file(s) "
+                     f"{where}: no :local stages storage left "
+                     f"({counted(len(result.files), 'file')} "
                      "linted from the branch's own tree)")
     if result.not_checked:
         first_gap = result.not_checked[0]

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ciswitch.model import Finding
+from ciswitch.model import Finding, counted
 from ciswitch.rules import NEEDS_ADDRESS_CODE
 from ciswitch.runbook.facts import ProjectFacts
 
@@ -125,9 +125,10 @@ def _branch_step(facts: ProjectFacts, addr: str, findings: list[Finding] | None)
         changes = tuple(_finding_line(f) for f in ordered)
         fixable = sum(1 for f in ordered if f.fix is not None)
         if fixable == len(ordered):
-            notes.append(f"The merge request fixes the {len(ordered)} place(s) below.")
+            notes.append(f"The merge request fixes the {counted(len(ordered), 'place')} below.")
         else:
-            notes.append(f"The merge request fixes {fixable} of {len(ordered)} place(s) below; "
+            notes.append(f"The merge request fixes {fixable} of the "
+                         f"{counted(len(ordered), 'place')} below; "
                          "fix the others by hand on the branch before step 3.")
         if any(f.fix is not None and not f.fix.safe for f in ordered):
             branch_opts.append("--unsafe-fixes")

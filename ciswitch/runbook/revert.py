@@ -91,6 +91,9 @@ def _base(repo: git.Repo, request: RevertRequest, target: str) -> str:
 
 #: the files a switch commit may change besides the CI configuration's ``:local`` places
 MARKER_FILES = frozenset({".ciswitch.toml"})
+#: where the marker goes when the settings live in ``[tool.ciswitch]``: only its lines count
+PYPROJECT_MARKER = "pyproject.toml"
+_MARKER_LINE_RE = re.compile(r"\s*stages-storage(?:-address)?\s*=")
 #: foreign changes named in a refusal before "and N more"
 _SHOWN = 3
 _HUNK_RE = re.compile(r"@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
@@ -148,6 +151,11 @@ def foreign_changes(repo: git.Repo, sha: str) -> list[str]:
         if not hunks:
             foreign.append(f"{path}: binary or mode change")
             continue
+        if path == PYPROJECT_MARKER and all(
+            _MARKER_LINE_RE.match(line) for _, _, removed, added in hunks
+            for line in (*removed, *added)
+        ):
+            continue  # the marker written into [tool.ciswitch]
         for old_line, new_line, removed, added in hunks:
             bad = _foreign_in_hunk(removed, added)
             if bad is not None:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ciswitch.errors import CiswitchError
+from ciswitch.model import counted
 from ciswitch.runbook.facts import ProjectName, StagesAddress, WerfInfo
 
 if TYPE_CHECKING:
@@ -373,11 +374,13 @@ def render_text(status: ProjectStatus) -> str:
     name = f" (werf project {status.project.name})" if status.project.name else ""
     rows: list[tuple[str, str]] = []
     if status.work_tree_findings:
-        rows.append(("work tree", f"{len(status.work_tree_findings)} place(s) still use :local "
+        rows.append(("work tree", f"{counted(len(status.work_tree_findings), 'place')} still "
+                      f"{'uses' if len(status.work_tree_findings) == 1 else 'use'} :local "
                                   f"(first: {status.work_tree_findings[0]})"))
     if status.work_tree_not_checked:
         count = len(status.work_tree_not_checked)
-        rows.append(("not checked", f"{count} place(s) of the work tree could not be checked "
+        rows.append(("not checked", f"{counted(count, 'place')} of the work tree could not "
+                                    "be checked "
                                     f"(first: {status.work_tree_not_checked[0]})"))
     else:
         rows.append(("work tree", "no :local stages storage"))
