@@ -274,7 +274,9 @@ def _taken_along(before: list[Finding], fixed: list[Finding], edits: list[Edit])
     starts = [e.start for e in edits]
     along: list[Finding] = []
     for finding in before:
-        if (finding.code, finding.start, finding.end) in chosen or not edits or finding.path != edits[0].path:
+        if not edits or finding.path != edits[0].path:
+            continue
+        if (finding.code, finding.start, finding.end) in chosen:
             continue
         index = bisect.bisect_right(starts, finding.start) - 1
         if index >= 0:

@@ -91,8 +91,17 @@ def left_reasons(output: str) -> list[str]:
     return reasons
 
 
+#: a reason's first word as the summary line puts it after a count above 1, and as it is alone
+SINGULAR = {"need": "needs", "are": "is", "have": "has", "use": "uses", "take": "takes",
+            "overlap": "overlaps", "were": "was", "keep": "keeps", "run": "runs",
+            "carry": "carries"}
+
+
 def reason_class(reason: str) -> str:
-    """A reason without its job names, files, numbers and lists: its class."""
+    """A reason without its job names, files, numbers and lists, in the singular: its class."""
+    first, _, rest = reason.partition(" ")
+    reason = f"{SINGULAR.get(first, first)} {rest}".strip()
+    reason = re.sub(r"^unsafe fixes\b", "unsafe fix", reason)
     text = re.sub(r"\[[^\]]*\]|\([^()]*\.(?:yml|yaml|sh)\)", "", reason)
     text = re.sub(r"\b(jobs?) [\w.:-]+(?:, [\w.:-]+)*", r"\1 J", text)
     text = re.sub(r"\d+", "N", text)
@@ -183,7 +192,7 @@ def _classify(repo: fixgen.Repo, tmp: Path, run: Runner, max_runs: int) -> Outco
         # a place left because the proof rejected its fix: a defect of the fix recipe, even
         # though the user is told why
         return Outcome("refused-by-proof", _proof_detail(fix.stdout + fix.stderr), fix, reasons)
-    unsettled = [r for r in reasons if r.startswith(UNJUSTIFIED)]
+    unsettled = [r for r in reasons if reason_class(r).startswith(UNJUSTIFIED)]
     if unsettled:
         return Outcome("refused-unsettled", unsettled[0], fix, reasons)
     if left:

@@ -107,6 +107,22 @@ def glci() -> str:
 # --- normalisation ---------------------------------------------------------------------------
 
 
+def _ansi_c(body: str) -> str:
+    """The text of a ``$'...'`` word's body (the escapes scripts use)."""
+    escapes = {"n": "\n", "t": "\t", "\\": "\\", "'": "'", '"': '"', "r": "\r"}
+    return re.sub(r"\\(.)", lambda m: escapes.get(m.group(1), "\\" + m.group(1)), body)
+
+
+def _plain(word: str) -> str:
+    """A word without its quotes (``$'...'`` decoded)."""
+    if word.startswith("$'") and word.endswith("'") and len(word) > 2:
+        return _ansi_c(word[2:-1])
+    try:
+        return fixoracle.unquote(word)
+    except (ValueError, IndexError):
+        return word
+
+
 class Removal:
     """What the fix takes out (or, with ``to``, replaces by the address)."""
 
@@ -114,8 +130,10 @@ class Removal:
         self.unsafe = unsafe
         self.to = to
 
-    def flag_kind(self, word: str) -> tuple[str, str | None] | None:
-        """(kind, attached value or None) of a stages-storage / synchronization flag word."""
+    @staticmethod
+    def flag_kind(word: str) -> tuple[str, str | None] | None:
+        """(kind, attached value or None) of a stages-storage / synchronization flag word
+        (unquoted)."""
         long = re.fullmatch(r"--(stages-storage|synchronization)(?:=(.*))?", word, re.DOTALL)
         if long:
             kind = "storage" if long.group(1) == "stages-storage" else "sync"
@@ -125,57 +143,104 @@ class Removal:
             return ("storage" if short.group(1) == "s" else "sync"), short.group(2)
         return None
 
-    def taken(self, kind: str, value: str) -> bool:
-        return fixoracle.unquote(value) == LOCAL and (kind == "storage" or self.unsafe)
+    def taken(self, kind: str, value: str, env: dict[str, str]) -> bool:
+        """Whether a ``kind`` setting to ``value`` (variables expanded) is what fix removes."""
+        plain = expand_vars(_plain(value), env).strip()
+        return _plain(plain) == LOCAL and (kind == "storage" or self.unsafe)
 
-    def words(self, words: list[str], werf_only: bool = True) -> list[str]:
-        """``words`` (raw, quotes kept) without the removed flags and assignments."""
+    def words(self, words: list[str], env: dict[str, str], werf_only: bool = True) -> list[str]:
+        """``words`` (raw, quotes kept) without the removed flags and assignments; nested
+        scripts (``$(...)``, ``bash -c STRING``) normalised in place."""
         out: list[str] = []
         in_werf = not werf_only
+        shell = False
         i = 0
         while i < len(words):
             word = words[i]
-            plain = fixoracle.unquote(word)
-            assignment = re.fullmatch(r"(WERF_STAGES_STORAGE|WERF_SYNCHRONIZATION)=(.*)", word,
+            plain = _plain(word)
+            assignment = re.fullmatch(r"(WERF_STAGES_STORAGE|WERF_SYNCHRONIZATION)=(.*)", plain,
                                       re.DOTALL)
             if assignment:
                 kind = "storage" if assignment.group(1) == STORAGE else "sync"
-                if self.taken(kind, assignment.group(2)):
+                if self.taken(kind, assignment.group(2), env):
                     if kind == "storage" and self.to:
                         out.append(f"{STORAGE}={self.to}")
                     i += 1
                     continue
-            if re.search(r"(?:^|/)werf$", plain):
+            name = expand_vars(plain, env)
+            if re.search(r"(?:^|/)werf$", name):
                 in_werf = True
-            flag = self.flag_kind(word) if in_werf else None
+            if re.search(r"(?:^|/)(?:ba|z|da)?sh$", name):
+                shell = True
+            if shell and re.fullmatch(r"-[a-z]*c", plain) and i + 1 < len(words):
+                inner = normal_script((_plain(words[i + 1]),), self, env)
+                out.extend([word, "<sh " + _serial(inner) + ">"])
+                i += 2
+                continue
+            flag = self.flag_kind(plain) if in_werf else None
             if flag is not None:
                 kind, attached = flag
                 value = attached if attached is not None else (
                     words[i + 1] if i + 1 < len(words) else "")
-                if value and self.taken(kind, value):
+                if value and self.taken(kind, value, env):
                     if kind == "storage" and self.to:
                         out.extend(["--stages-storage", self.to])
                     i += 1 if attached is not None else 2
                     continue
-            out.append(word)
+            out.append(self._substitutions(word, env))
             i += 1
         return out
+
+    def _substitutions(self, word: str, env: dict[str, str]) -> str:
+        """``word`` with each ``$(...)`` inside it normalised as a script."""
+        out = ""
+        i = 0
+        while True:
+            start = word.find("$(", i)
+            if start < 0:
+                return out + word[i:]
+            depth, j = 0, start + 1
+            while j < len(word):
+                depth += {"(": 1, ")": -1}.get(word[j], 0)
+                if depth == 0:
+                    break
+                j += 1
+            try:
+                inner = _serial(normal_script((word[start + 2 : j],), self, env))
+            except ValueError:
+                inner = word[start + 2 : j]
+            out += word[i:start] + "$(" + inner + ")"
+            i = j + 1
 
 
 Token = tuple[str, str]
 
+#: commands that set nothing once their assignments are gone
+EMPTY = (["export"], ["declare", "-x"], ["typeset", "-x"], ["readonly"], ["local"])
 
-def normal_script(lines: tuple[str, ...], removal: Removal) -> list[Token]:
-    """A job's expanded script as shell tokens, minus what the fix takes out."""
+
+def _serial(tokens: list[Token]) -> str:
+    return " ".join(raw if kind != "end" else "," for kind, raw in tokens)
+
+
+def normal_script(lines: tuple[str, ...], removal: Removal,
+                  env: dict[str, str] | None = None) -> list[Token]:
+    """A job's expanded script as shell tokens, minus what the fix takes out. ``env``: the
+    job's variables; assignments the script makes (``NAME=value`` alone, ``export``) are
+    added as they come, to read command names and flag values."""
+    env = dict(env or {})
     tokens = fixoracle.tokenize("\n".join(lines))
-    # commands (runs of words) normalised; operators kept
     items: list[Token] = []
     run: list[str] = []
 
     def flush() -> None:
         if run:
-            words = removal.words(run)
-            if not words or words == ["export"]:
+            words = removal.words(run, env)
+            for word in run:
+                match = re.fullmatch(r"([A-Za-z_]\w*)=(.*)", _plain(word), re.DOTALL)
+                if match and (all("=" in w for w in run) or run[0] == "export"):
+                    env[match.group(1)] = expand_vars(match.group(2), env)
+            if not words or words in EMPTY:
                 words = ["true"]
             items.extend(("w", w) for w in words)
             items.append(("end", ""))
@@ -225,29 +290,58 @@ def _simplified(items: list[Token]) -> list[Token]:
     return items
 
 
-def normal_bindings(job: Job, removal: Removal) -> list[dict[str, str]]:
-    """A job's variable bindings, minus the variables and flags the fix takes out."""
-    out = []
-    for binding in job.bindings:
-        normal: dict[str, str] = {}
-        for name, value in binding.items():
-            expanded = expand_vars(value, binding).strip()
-            if name in (STORAGE, SYNCHRONIZATION) and removal.taken(
-                "storage" if name == STORAGE else "sync", expanded
-            ):
-                if name == STORAGE and removal.to:
-                    normal[name] = removal.to
-                continue
-            if LOCAL in value:
-                try:
-                    words = [raw for kind, raw in fixoracle.tokenize(value) if kind == "w"]
-                except ValueError:
-                    normal[name] = value
-                    continue
-                value = " ".join(removal.words(words, werf_only=False))
+SETTINGS = {STORAGE: "storage", SYNCHRONIZATION: "sync"}
+
+
+def _normal_binding(binding: dict[str, str], removal: Removal) -> dict[str, str]:
+    """A binding with the flags the fix takes out taken out of every value, and the stages
+    storage / synchronization settings the fix takes marked ``<taken>``."""
+    normal: dict[str, str] = {}
+    for name, value in binding.items():
+        if name in SETTINGS and removal.taken(SETTINGS[name], value, binding):
+            normal[name] = "<taken>"
+        elif LOCAL in value:
+            try:
+                words = [raw for kind, raw in fixoracle.tokenize(value) if kind == "w"]
+            except ValueError:
+                words = [value]
+            normal[name] = " ".join(removal.words(words, binding, werf_only=False))
+        else:
             normal[name] = value
-        out.append(normal)
-    return out
+    return normal
+
+
+def binding_kept(before: dict[str, str], after: dict[str, str], removal: Removal) -> bool:
+    """Whether ``after`` is ``before`` minus what the fix takes out: the same variables with
+    the same values (flags taken out), except a stages storage or synchronization the fix
+    took, which may be gone or show the value it shadowed (a job's own, a ``--to``
+    address)."""
+    old, new = _normal_binding(before, removal), _normal_binding(after, removal)
+    for name in set(old) | set(new):
+        if old.get(name) == "<taken>" and name in SETTINGS:
+            continue
+        if old.get(name) != new.get(name):
+            return False
+    return True
+
+
+def bindings_kept(before: Job, after: Job, removal: Removal) -> bool:
+    """Every binding of ``after`` is one of ``before`` minus what the fix takes out, and each
+    of ``before`` has one in ``after`` (a ``rules:`` entry whose only variable went is the
+    job's default binding again)."""
+    return all(any(binding_kept(b, a, removal) for b in before.bindings)
+               for a in after.bindings) and all(
+        any(binding_kept(b, a, removal) for a in after.bindings) for b in before.bindings)
+
+
+def normal_name(job: Job) -> tuple[str, str]:
+    """(parent, name) with the ``:local`` values taken out of a matrix job's name: removing a
+    ``parallel: matrix:`` entry's ``WERF_STAGES_STORAGE: ":local"`` renames its job."""
+    match = re.fullmatch(r"(.*): \[(.*)\]", job.name)
+    if not match:
+        return job.parent, job.name
+    values = [v for v in re.split(r",\s*", match.group(2)) if v.strip() != LOCAL]
+    return job.parent, f"{match.group(1)}: [{','.join(values)}]" if values else match.group(1)
 
 
 # --- running ---------------------------------------------------------------------------------
@@ -302,17 +396,18 @@ def test_fix_agrees_with_gitlab_ci_local(root: Path, args: list[str], tmp_path: 
     new = expand_pipeline(after, tmp_path / "oracle-after", glci)
     removal = Removal("--unsafe-fixes" in args, _option(args, "--to"))
 
-    def key(job: Job) -> tuple[str, str]:
-        return (job.parent, job.name)
-
-    assert sorted(map(key, old.jobs)) == sorted(map(key, new.jobs)), "the jobs changed"
-    jobs_after = {key(j): j for j in new.jobs}
+    assert sorted(map(normal_name, old.jobs)) == sorted(map(normal_name, new.jobs)), (
+        f"the jobs changed: {sorted(j.name for j in old.jobs)} became "
+        f"{sorted(j.name for j in new.jobs)}"
+    )
+    jobs_after = {normal_name(j): j for j in new.jobs}
     for job in old.jobs:
-        other = jobs_after[key(job)]
-        assert normal_script(other.script, removal) == normal_script(job.script, removal), (
-            f"job {job.name}: script {job.script!r} became {other.script!r}"
-        )
-        assert normal_bindings(other, removal) == normal_bindings(job, removal), (
+        other = jobs_after[normal_name(job)]
+        env_before, env_after = job.bindings[0], other.bindings[0]
+        assert normal_script(other.script, removal, env_after) == normal_script(
+            job.script, removal, env_before
+        ), f"job {job.name}: script {job.script!r} became {other.script!r}"
+        assert bindings_kept(job, other, removal), (
             f"job {job.name}: variables {job.bindings!r} became {other.bindings!r}"
         )
 
@@ -354,14 +449,45 @@ def test_normal_script_unsafe_and_to() -> None:
     assert normal_script(("werf build -s :local",), to) != normal_script(("werf build",), to)
 
 
-def test_normal_bindings() -> None:
-    def job(variables: dict[str, str]) -> Job:
-        return Job("build", (), (variables,))
+def test_normal_script_nested_and_through_variables() -> None:
+    env = {"STORAGE": ":local", "WERF_BIN": "/usr/local/bin/werf"}
+    for before, after in [
+        ("werf build --stages-storage $STORAGE", "werf build"),
+        ('"$WERF_BIN" build -s :local', '"$WERF_BIN" build'),
+        ("MY=./bin/werf; $MY build -s :local", "MY=./bin/werf; $MY build"),
+        ("export D=$(werf run -s :local app | tail -n1)", "export D=$(werf run app | tail -n1)"),
+        ("bash -c 'werf build -s:local'", "bash -c 'werf build'"),
+        ("bash -ec $'werf cleanup\\t-s :local'", "bash -ec $'werf cleanup'"),
+        ('sudo -E bash -c "werf build \\"-s:local\\" --v"', 'sudo -E bash -c "werf build --v"'),
+        ("declare -x WERF_STAGES_STORAGE=:local", ""),
+    ]:
+        assert normal_script((before,), SAFE, env) == normal_script((after,), SAFE, env), before
+    for before, after in [
+        ("bash -c 'werf build -s:local && echo x'", "bash -c 'werf build echo x'"),
+        ("$DOCKER build -s :local .", "$DOCKER build ."),
+        ("export D=$(werf run -s :local app)", "export D=$(werf run -s x app)"),
+    ]:
+        assert normal_script((before,), SAFE, env) != normal_script((after,), SAFE, env), before
+
+
+def test_bindings_kept() -> None:
+    def job(*bindings: dict[str, str]) -> Job:
+        return Job("build", (), bindings)
 
     before = job({STORAGE: ":local", "A": "x", "ARGS": "--stages-storage :local --verbose"})
-    assert normal_bindings(job({"A": "x", "ARGS": "--verbose"}), SAFE) == (
-        normal_bindings(before, SAFE))
-    assert normal_bindings(job({"ARGS": "--verbose"}), SAFE) != normal_bindings(before, SAFE)
-    assert normal_bindings(job({"A": "x", "B": "y", "ARGS": "--verbose"}), SAFE) != (
-        normal_bindings(before, SAFE))
-    assert normal_bindings(job({STORAGE: "${S}", "S": ":local"}), SAFE) == [{"S": ":local"}]
+    assert bindings_kept(before, job({"A": "x", "ARGS": "--verbose"}), SAFE)
+    assert not bindings_kept(before, job({"ARGS": "--verbose"}), SAFE)
+    assert not bindings_kept(before, job({"A": "x", "B": "y", "ARGS": "--verbose"}), SAFE)
+    assert not bindings_kept(before, job({"A": "y", "ARGS": "--verbose"}), SAFE)
+    # the value the removed :local shadowed shows through; one that was not :local stays
+    shadowed = job({STORAGE: "${S}", "S": ":local"})
+    assert bindings_kept(shadowed, job({STORAGE: "r/s", "S": ":local"}), SAFE)
+    assert not bindings_kept(job({STORAGE: "r/s"}), job({}), SAFE)
+    # a rules: entry whose only variable went is the default binding again
+    assert bindings_kept(job({}, {STORAGE: ":local"}), job({}), SAFE)
+    assert not bindings_kept(job({}, {STORAGE: ":local", "V": "1"}), job({}), SAFE)
+
+
+def test_matrix_names() -> None:
+    assert normal_name(Job("build: [frontend, :local]", (), ({},))) == ("", "build: [frontend]")
+    assert normal_name(Job("build: [a,b]", (), ({},))) == ("", "build: [a,b]")
