@@ -321,8 +321,20 @@ def lint_paths(
             continue
         run = analyse_workspace(ws, config, entry=entry, to=to, settings=settings)
         run.root = ws.root
+        if config_file is not None:
+            run.result.problems = settings_problems(run.result.problems, config_file, ws.root)
         runs.append(run)
     return runs
+
+
+def settings_problems(problems: list[Problem], config_file: Path, root: Path) -> list[Problem]:
+    """``problems`` with the ``--config FILE`` ones made relative to ``root`` (as every other
+    path of a run is), so that they are shown relative to the current directory too."""
+    import dataclasses
+
+    label = str(config_file)
+    rel = Path(os.path.relpath(os.path.abspath(config_file), root)).as_posix()
+    return [dataclasses.replace(p, path=rel) if p.path == label else p for p in problems]
 
 
 def _failed(path: Path, err: CiswitchError) -> LintRun:

@@ -30,6 +30,7 @@ import itertools
 import json
 import re
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -111,6 +112,8 @@ class GitLabStandin:
         #: called with (project, merge request) after every merge: tests make the merge real
         #: in the repository on disk
         self.on_merge: Callable[[JSON, JSON], None] | None = None
+        #: seconds every answer waits (a slow GitLab, for progress shown on a terminal)
+        self.delay = 0.0
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -752,6 +755,8 @@ def _handler_for(api: GitLabStandin) -> type[BaseHTTPRequestHandler]:
                 bearer = self.headers.get("Authorization", "")
                 token, header = (bearer[7:], "Authorization") if bearer.startswith(
                     "Bearer ") else (None, None)  # type: ignore[assignment]
+            if api.delay:
+                time.sleep(api.delay)
             status, data, headers = api.handle(self.command, url.path, query, body, token)
             with api._lock:
                 api.requests.append(Request(self.command, url.path, query, body,

@@ -335,13 +335,14 @@ def test_an_unknown_code_is_refused_at_its_line(
     assert _snapshot(repo) == before
 
 
-def test_an_unknown_code_in_an_explicit_config_is_refused(repo: Path, tmp_path: Path) -> None:
-    settings = tmp_path / "settings.toml"
-    settings.write_text('select = ["CSW001", "CSW777"]\n', encoding="utf-8")
-    proc = _run("lint", "--config", str(settings), cwd=repo)
+@pytest.mark.parametrize("command", ["lint", "fix"])
+def test_an_unknown_code_in_an_explicit_config_is_refused(command: str, tmp_path: Path) -> None:
+    work = _two_repos(tmp_path)
+    (work / "settings.toml").write_text('select = ["CSW001", "CSW777"]\n', encoding="utf-8")
+    proc = _run(command, "--config", "settings.toml", "repo-a", cwd=work)
     assert proc.returncode == 2 and proc.stdout == ""
     [line] = proc.stderr.splitlines()
-    assert "'select'" in line and "CSW777" in line and "settings.toml" in line
+    assert line.startswith("settings.toml:1: error: key 'select'") and "CSW777" in line, line
 
 
 # --------------------------------------------------------------------------- what the CI file is

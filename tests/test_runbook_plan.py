@@ -98,7 +98,7 @@ def test_findings_listed_under_step_two() -> None:
         ".gitlab-ci.yml:12:14: CSW001 werf build uses :local stages storage "
         "(left for you: no stages storage would be left: pass --to)",
     )
-    assert "fixes 1 of 2" in branch.notes[0]
+    assert "fixes 1 of the 2 places below" in branch.notes[0]
 
 
 def test_unsafe_fixes_add_the_flag() -> None:

@@ -177,7 +177,7 @@ def fix(
     from ciswitch.config import load_config
     from ciswitch.errors import CiswitchError
     from ciswitch.fix import plan_fix, planned_writes
-    from ciswitch.lint import default_target, resolve_target
+    from ciswitch.lint import default_target, resolve_target, settings_problems
     from ciswitch.model import LintResult, Problem
 
     settings_code = 0
@@ -213,8 +213,11 @@ def fix(
             where = err.path if named else shown(prefix, err.path or ".")
             result.problems.append(Problem(where or str(path), err.message, err.line))
             continue
-        result.problems.extend(
-            rebased(LintResult(root=ws.label, problems=list(outcome.problems)), prefix).problems)
+        problems = list(outcome.problems)
+        if config_file is not None:
+            problems = settings_problems(problems, config_file, ws.root)
+        result.problems.extend(rebased(LintResult(root=ws.label, problems=problems),
+                                       prefix).problems)
         planned.append((ws, outcome, prefix))
     if result.problems:
         for problem in result.problems:

@@ -299,11 +299,14 @@ def status(workdir: Path, state: Path | None, fmt: str, all_runs: bool, refresh:
            gitlab_url: str | None, branch: str) -> None:
     """Print the journal: where every repository stands.
 
+    Merge requests opened through GitLab's API show their iid, state and URL as journaled
+    (by `fleet run`, `fleet switch` or the last --refresh), and when they were last refreshed.
     With --refresh, each project's merge request is read from GitLab's API (a progress bar on
     a terminal) and its state is written back to the journal.
     """
     from ciswitch.errors import CiswitchError
     from ciswitch.fleet import journal, report
+    from ciswitch.fleet.steps import merge_request_facts
 
     try:
         with journal.open_existing(_state_path(workdir, state)) as opened:
@@ -316,9 +319,10 @@ def status(workdir: Path, state: Path | None, fmt: str, all_runs: bool, refresh:
             return
         if gitlab_url:
             raise CiswitchError("--gitlab-url goes with --refresh")
+        mrs = merge_request_facts(_state_path(workdir, state))
     except CiswitchError as err:
         _fail(err)
-    click.echo(report.render(rows, fmt), nl=False)
+    click.echo(report.render(rows, fmt, mrs), nl=False)
 
 
 #: run options the pipeline sets itself
