@@ -17,7 +17,9 @@ from ciswitch.errors import CiswitchError
 from ciswitch.model import LintResult
 
 if TYPE_CHECKING:
+    from ciswitch.analysis.settings import GitLabSettings
     from ciswitch.atomic import PlannedWrite, WriteError
+    from ciswitch.gitlab_api import GitLabClient
     from ciswitch.lint import LintRun
 
 
@@ -47,7 +49,7 @@ def combine(results: list[LintResult]) -> LintResult:
         combined.findings.extend(result.findings)
         combined.problems.extend(result.problems)
         combined.notices.extend(result.notices)
-        combined.not_checked.extend(result.not_checked)
+        combined.add_not_checked(result.not_checked)
         combined.files.extend(result.files)
         combined.provenance.extend(p for p in result.provenance if p not in combined.provenance)
     return combined
@@ -146,6 +148,48 @@ def error_exit(err: CiswitchError | WriteError) -> NoReturn:
     sys.exit(2)
 
 
+def settings_client(gitlab_url: str | None) -> GitLabClient | None:
+    """The API client of ``--gitlab-url`` (token from ``GITLAB_TOKEN``), None without it."""
+    if gitlab_url is None:
+        return None
+    from ciswitch.gitlab_api import from_environment
+
+    try:
+        return from_environment(gitlab_url)
+    except CiswitchError as err:
+        error_exit(err)
+
+
+def read_settings_of(path: Path, client: GitLabClient | None,
+                     project: str | None) -> GitLabSettings | None:
+    """GitLab's CI/CD settings of the repository at ``path`` (None without a client)."""
+    if client is None:
+        return None
+    from ciswitch.lint import find_root
+    from ciswitch.runbook.settings import settings_for
+
+    root = path if path.is_dir() else find_root(path)
+    try:
+        return settings_for(root, client.url, project, client)
+    except CiswitchError as err:
+        error_exit(err)
+
+
+def lint_with_settings(paths: list[Path], config_file: Path | None, gitlab_url: str | None,
+                       project: str | None) -> list[LintRun]:
+    """Lint each PATH with its project's CI/CD settings when ``--gitlab-url`` is given."""
+    from ciswitch.lint import lint_paths
+
+    client = settings_client(gitlab_url)
+    if client is None:
+        return lint_paths(paths, config_file)
+    runs: list[LintRun] = []
+    for path in paths:
+        runs.extend(lint_paths([path], config_file,
+                               settings=read_settings_of(path, client, project)))
+    return runs
+
+
 def run_lint(
     paths: list[Path],
     fmt: str = "text",
@@ -156,12 +200,14 @@ def run_lint(
     verbose: bool = False,
     strict: bool = False,
     color: str = "auto",
+    gitlab_url: str | None = None,
+    project: str | None = None,
 ) -> NoReturn:
     """``ciswitch lint`` with its options parsed: lint, write ``--output``, print, exit."""
-    from ciswitch.lint import default_target, lint_paths
+    from ciswitch.lint import SETTINGS_NOT_CHECKED, default_target
     from ciswitch.report.display import prefix_for, rebased
 
-    runs = lint_paths(paths or [default_target()], config_file)
+    runs = lint_with_settings(paths or [default_target()], config_file, gitlab_url, project)
     results = [a.result for a in runs]
     if fmt == "sarif":
         from ciswitch.gitops import provenance
@@ -172,6 +218,9 @@ def run_lint(
                 one.provenance.append(found)
     result = combine([rebased(run.result, prefix_for(run.root)) for run in runs])
     in_file = file_report_result(runs, result, fmt)
+    if gitlab_url is None:  # once per run, in every report
+        for one in {id(result): result, id(in_file): in_file}.values():
+            one.add_not_checked([SETTINGS_NOT_CHECKED])
     try:
         report = report_write(in_file, fmt, output)
     except CiswitchError as err:

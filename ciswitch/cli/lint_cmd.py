@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
 
 from ciswitch.cli.color_option import color_option
+from ciswitch.errors import CiswitchError
 from ciswitch.lint_command import (
     combine,
     emit_report,
     error_exit,
     exit_status,
     file_report_result,
+    lint_with_settings,
     problems_exit,
+    read_settings_of,
     report_write,
     run_lint,
+    settings_client,
     write_or_exit,
 )
 from ciswitch.report import FORMATS
@@ -26,11 +31,29 @@ __all__ = [
     "error_exit",
     "exit_status",
     "file_report_result",
+    "gitlab_url_option",
     "lint",
+    "lint_with_settings",
     "problems_exit",
+    "read_settings_of",
     "report_write",
+    "settings_client",
     "write_or_exit",
 ]
+
+
+def gitlab_url_option(ctx: click.Context, param: click.Parameter,
+                      value: str | None) -> str | None:
+    """``--gitlab-url`` checked while parsing: a bad URL is a one-line usage error."""
+    if value is None:
+        return None
+    from ciswitch.gitlab_api import check_url
+
+    try:
+        return check_url(value)
+    except CiswitchError as err:
+        click.echo(f"ciswitch: error: {err}", err=True)
+        ctx.exit(2)
 
 
 @click.command()
@@ -64,7 +87,17 @@ __all__ = [
 )
 @click.option(
     "--strict", is_flag=True,
-    help="Exit 1 when any place could not be checked (also `strict = true` in the config).",
+    help="Exit 1 when any place of the repository could not be checked (also `strict = true` "
+    "in the config).",
+)
+@click.option(
+    "--gitlab-url", metavar="URL", callback=gitlab_url_option,
+    help="Also read the CI/CD variables GitLab keeps for the project (its own, its groups', "
+    "the instance's, its schedules'), with GITLAB_TOKEN from the environment.",
+)
+@click.option(
+    "--gitlab-project", "project", metavar="PATH",
+    help="The project's full path on --gitlab-url (default: from the git remote origin).",
 )
 @color_option
 def lint(
@@ -76,12 +109,20 @@ def lint(
     exit_zero: bool,
     verbose: bool,
     strict: bool,
+    gitlab_url: str | None,
+    project: str | None,
     color: str,
 ) -> None:
     """Report every :local stages storage use in the CI configuration.
 
     PATH is a repository directory (its .gitlab-ci.yml is read, with local includes and the
     scripts jobs run) or a single file; the default is the current directory.
+
+    With --gitlab-url (and GITLAB_TOKEN), the CI/CD variables GitLab keeps outside the
+    repository are read too; without it the report says they were not checked.
     """
+    if project is not None and gitlab_url is None:
+        click.echo("ciswitch: error: --gitlab-project needs --gitlab-url", err=True)
+        sys.exit(2)
     run_lint(list(paths), fmt, output, statistics, config_file, exit_zero, verbose, strict,
-             color)
+             color, gitlab_url, project)
