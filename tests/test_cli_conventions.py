@@ -484,6 +484,25 @@ def test_lint_from_a_subdirectory_finds_the_repository_root(repo: Path) -> None:
     assert ":local" not in (repo / ".gitlab-ci.yml").read_text(encoding="utf-8")
 
 
+def test_fix_diff_from_a_subdirectory_names_files_as_git_diff_does(repo: Path) -> None:
+    """Run from a subdirectory, the diff names the files from the top of the work tree with a
+    ``diff --git`` header, as ``git diff`` prints them there: ``git apply`` at the top applies
+    it (git itself skips paths outside the current directory)."""
+    subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
+    (repo / "deploy").mkdir()
+    proc = _run("fix", "--diff", cwd=repo / "deploy")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("diff --git a/.gitlab-ci.yml b/.gitlab-ci.yml\n"
+                                  "--- a/.gitlab-ci.yml\n+++ b/.gitlab-ci.yml\n"), proc.stdout
+    (repo / "fix.patch").write_text(proc.stdout, encoding="utf-8")
+    top = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=repo / "deploy",
+                         capture_output=True, text=True, check=True).stdout.strip()
+    applied = subprocess.run(["git", "-C", top, "apply", str(repo / "fix.patch")],
+                             capture_output=True, text=True, check=False)
+    assert applied.returncode == 0, applied.stderr
+    assert ":local" not in (repo / ".gitlab-ci.yml").read_text(encoding="utf-8")
+
+
 def test_the_root_may_be_marked_by_ciswitch_toml(repo: Path) -> None:
     (repo / ".ciswitch.toml").write_text('ignore = ["CSW003"]\n', encoding="utf-8")
     (repo / "sub").mkdir()

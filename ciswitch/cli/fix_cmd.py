@@ -135,8 +135,13 @@ def fix(
         if show_diff:
             from ciswitch.report.diff import unified_diff
 
+            above = prefix.startswith("../") or prefix == ".."
             for change in outcome.changes:
-                click.echo(unified_diff(shown(prefix, change.path), change.old, change.new),
+                # a repository above the current directory (run from a subdirectory): its
+                # paths from its top, as `git diff` prints them there, so `git apply` applies
+                # them from here
+                name = change.path if above else shown(prefix, change.path)
+                click.echo(unified_diff(name, change.old, change.new, git_header=above),
                            nl=False)
         if write and outcome.changes:
             try:
