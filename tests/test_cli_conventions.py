@@ -210,7 +210,9 @@ def test_an_unknown_command_far_from_any_gets_no_suggestion(repo: Path) -> None:
 def test_a_bad_value_is_one_line(args: tuple[str, ...], repo: Path) -> None:
     proc = _run(*args, cwd=repo)
     assert proc.returncode == 2 and proc.stdout == ""
-    assert len(proc.stderr.splitlines()) == 1, proc.stderr
+    [line] = proc.stderr.splitlines()
+    where = "ciswitch " + " ".join(a for a in args[:2] if not a.startswith("-"))
+    assert line.startswith(f"{where}: error: ") and line.endswith(f"(see '{where} --help')"), line
 
 
 def test_help_still_prints_the_whole_help(repo: Path) -> None:
