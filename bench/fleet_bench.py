@@ -1,29 +1,41 @@
-"""``ciswitch fleet run`` against a plain shell loop doing the same pushes, in one run.
+"""``ciswitch fleet run`` and ``fleet sync`` against plain shell loops doing the same, in one run.
 
 Both sides get their own copies of the same N bare repositories (a werf 1.1 project with
-``:local`` flags), addressed as ``file://`` URLs (so clones go through git's pack transfer as
-over a network, not a local hardlinking copy), and work at the same
-concurrency: the shell side runs ``git clone`` (a full
-clone), ``sed``, ``git commit`` and ``git push -o merge_request.create`` per repository under
-``xargs -P J``; the fleet side runs ``ciswitch fleet run -j J`` (which also lints, verifies the
-fix, writes the marker and journals every outcome). Both are timed in the same run: wall time
-and the CPU time of every process each side ran; each ratio is printed against its target.
+``:local`` flags and a werf.yaml), addressed as ``file://`` URLs (so clones go through git's
+pack transfer as over a network, not a local hardlinking copy), and work at the same
+concurrency.
+
+* ``fleet run``: the shell side runs ``git clone`` (a full clone), ``sed``, ``git commit`` and
+  ``git push -o merge_request.create`` per repository under ``xargs -P J``; the fleet side runs
+  ``ciswitch fleet run -j J`` (which also lints, verifies the fix, writes the marker and
+  journals every outcome).
+* ``fleet sync``, the procedure's own overhead: werf and docker are stubs that answer at once
+  (the same stubs for both sides), so what is measured is everything around
+  ``werf stages sync``. The shell side clones, reads ``project:`` of werf.yaml, asks
+  ``docker image ls`` and runs the stub; the fleet side runs ``ciswitch fleet sync -j J``
+  (clone, derive the werf project name and the address as ``plan`` does, check the block file,
+  ask docker, run werf with a log file, journal every step).
+
+The machine may be loaded (other work on two cores): every measurement is repeated in
+``--pairs`` interleaved pairs (the side that goes first alternates), each pair on fresh clones
+and a fresh journal, and the figure is the median of the per-pair ratios, with their spread.
+CPU time counts every process each side ran (orphans included); it is the steadier figure on
+a busy machine, and wall time is shown beside it.
 
 Two kinds of repositories:
 
-* tiny (default): one commit, one file;
+* tiny (default): one commit, three small files;
 * ``--realistic``: a history of ``--commits`` commits carrying ``--blob-mb`` MB of blobs
   (incompressible assets, plus source files edited along the way), written with
   ``git fast-import``. Generated remotes are kept in ``--workdir`` and reused by later runs
-  (the pushed branch is deleted before each run).
+  (the pushed branch is deleted before each pair).
 
-Both sides keep their clones until both are timed, as ``fleet run`` keeps its workdir: deleting
+After each pair the clones are deleted and the timing waits ``--settle`` seconds: deleting
 thousands of files makes creating files right afterwards slower (ext4 passes over recently
-freed inodes for half a minute). For the same reason the timing starts ``--settle`` seconds
-after a ``sync``.
+freed inodes), and alternating the order spreads what is left of that over both sides.
 
-    python bench/fleet_bench.py --repos 200
-    python bench/fleet_bench.py --realistic --repos 200 --commits 200 --blob-mb 50 --workdir DIR
+    python bench/fleet_bench.py --repos 40 --pairs 7
+    python bench/fleet_bench.py --realistic --repos 40 --commits 200 --blob-mb 50 --workdir DIR
 """
 
 from __future__ import annotations
@@ -33,10 +45,12 @@ import os
 import random
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchlib import (
@@ -46,14 +60,17 @@ from benchlib import (
     fmt_seconds,
     install_line,
     installed_env,
-    ratio,
     reexec_installed,
     summary,
 )
 
 TARGET_TINY = 1.0
 TARGET_REALISTIC = 0.3
+#: fleet sync against the shell loop around the same werf stub: the procedure's own overhead
+TARGET_SYNC = 1.0
 BRANCH = "ciswitch/remote-stages-storage"
+REGISTRY_IMAGE = "registry.example.test/bench/project"
+WERF_YAML = "project: bench-project\nconfigVersion: 1\n"
 
 CI_FILE = """\
 stages: [build, deploy]
@@ -82,6 +99,26 @@ git -C "$d" push -q -o merge_request.create -o merge_request.target=main \
     origin HEAD:refs/heads/ciswitch/remote-stages-storage
 """
 
+#: what the shell loops of the migration guide did per project on a runner host
+SHELL_SYNC_STEP = r"""
+set -e
+d=$(mktemp -d -p "$SHELL_WORK")
+git clone -q --no-tags "$1" "$d"
+cd "$d"
+project=$(sed -n 's/^project: *//p' werf.yaml)
+if [ -n "$("$BENCH_DOCKER" image ls -q "werf-stages-storage/$project")" ]; then
+    "$BENCH_WERF" stages sync --from :local --to "$CI_REGISTRY_IMAGE/stages" >> "$d.log" 2>&1
+fi
+"""
+
+#: werf and docker for both sides of the sync: they answer at once
+STUB = """#!/bin/sh
+case "$1 $2" in
+    "image ls") echo sha256:0123456789ab ;;
+    *) echo "stub: $*" ;;
+esac
+"""
+
 
 def git(*args: str, cwd: Path | None = None) -> None:
     subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
@@ -96,6 +133,7 @@ def tiny_template(root: Path) -> Path:
     work.mkdir(parents=True)
     git("init", "-q", "-b", "main", cwd=work)
     (work / ".gitlab-ci.yml").write_text(CI_FILE)
+    (work / "werf.yaml").write_text(WERF_YAML)
     git("add", "-A", cwd=work)
     git("commit", "-q", "-m", "initial", cwd=work)
     git("clone", "-q", "--bare", str(work), str(bare))
@@ -132,6 +170,8 @@ def realistic_template(root: Path, commits: int, blob_mb: float) -> Path:
             data(CI_FILE.encode())
             out.write(b"M 100644 inline README.md\n")
             data(b"# project\n")
+            out.write(b"M 100644 inline werf.yaml\n")
+            data(WERF_YAML.encode())
         source = "".join(f"def f{k}_{j}(x):\n    return x + {j}\n" for j in range(40))
         out.write(f"M 100644 inline src/mod{k % 40}.py\n".encode())
         data(source.encode())
@@ -225,16 +265,70 @@ def timed(argv: list[str], env: dict[str, str], stdin: str | None = None) -> tup
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
+@dataclass
+class Pairs:
+    """The interleaved pairs of one measurement: each side's wall and CPU per pair."""
+
+    shell_wall: list[float] = field(default_factory=list)
+    shell_cpu: list[float] = field(default_factory=list)
+    fleet_wall: list[float] = field(default_factory=list)
+    fleet_cpu: list[float] = field(default_factory=list)
+
+    def add(self, side: str, wall: float, cpu: float) -> None:
+        getattr(self, f"{side}_wall").append(wall)
+        getattr(self, f"{side}_cpu").append(cpu)
+
+    def ratios(self, kind: str) -> list[float]:
+        fleet, shell = getattr(self, f"fleet_{kind}"), getattr(self, f"shell_{kind}")
+        return [f / s for f, s in zip(fleet, shell, strict=True) if s > 0]
+
+    def median_ratio(self, kind: str) -> float | None:
+        found = self.ratios(kind)
+        return statistics.median(found) if found else None
+
+    def spread(self, kind: str) -> str:
+        found = sorted(self.ratios(kind))
+        if not found:
+            return "no pairs"
+        low, _mid, high = statistics.quantiles(found, n=4) if len(found) > 1 else found * 3
+        return (f"median of {len(found)} interleaved pairs; ratios "
+                f"{found[0]:.2f}..{found[-1]:.2f}, quartiles {low:.2f}..{high:.2f}")
+
+    def line(self, side: str) -> str:
+        walls, cpus = getattr(self, f"{side}_wall"), getattr(self, f"{side}_cpu")
+        return (f"median wall {fmt_seconds(statistics.median(walls))}, "
+                f"median CPU {fmt_seconds(statistics.median(cpus))} "
+                f"(CPU {fmt_seconds(min(cpus))}..{fmt_seconds(max(cpus))})")
+
+
+def write_stubs(bin_dir: Path) -> tuple[Path, Path]:
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name in ("werf", "docker"):
+        path = bin_dir / name
+        path.write_text(STUB)
+        path.chmod(0o755)
+        paths.append(path)
+    return paths[0], paths[1]
+
+
+def settle(seconds: float) -> None:
+    os.sync()
+    time.sleep(seconds)
+
+
 def main(argv: list[str] | None = None) -> int:
     raw = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repos", type=int, default=200, help="repositories per side")
+    parser.add_argument("--repos", type=int, default=40, help="repositories per side")
+    parser.add_argument("--pairs", type=int, default=7,
+                        help="interleaved pairs per measurement (the figure is their median)")
     parser.add_argument("--jobs", type=int, default=2, help="concurrency of both sides")
     parser.add_argument(
         "--settle",
         type=float,
-        default=30.0,
-        help="seconds to wait after a sync before timing (0: do not wait)",
+        default=5.0,
+        help="seconds to wait after deleting a pair's clones (0: do not wait)",
     )
     parser.add_argument(
         "--realistic",
@@ -248,13 +342,16 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         help="keep the generated remotes here and reuse them (default: temp)",
     )
-    parser.add_argument("--quick", action="store_true", help="3 repositories, tiny history")
+    parser.add_argument("--quick", action="store_true",
+                        help="3 repositories, 2 pairs, tiny history (a smoke test, not a figure)")
     add_install_options(parser)
     args = parser.parse_args(raw)
     if args.quick:
-        args.repos, args.settle, args.commits, args.blob_mb = 3, 0.0, 10, 0.5
-    if args.repos < 1 or args.jobs < 1 or args.commits < 1 or args.blob_mb < 0:
-        parser.error("--repos, --jobs and --commits must be positive, --blob-mb not negative")
+        args.repos, args.pairs, args.settle, args.commits, args.blob_mb = 3, 2, 0.0, 10, 0.5
+    if (args.repos < 1 or args.jobs < 1 or args.commits < 1 or args.blob_mb < 0
+            or args.pairs < 1):
+        parser.error("--repos, --pairs, --jobs and --commits must be positive, --blob-mb not "
+                     "negative")
     reexec_installed(args, raw)
     if not become_subreaper():
         print(
@@ -276,16 +373,17 @@ def main(argv: list[str] | None = None) -> int:
                 "GIT_COMMITTER_NAME": "Bench",
                 "GIT_COMMITTER_EMAIL": "bench@example.test",
                 "GIT_TERMINAL_PROMPT": "0",
+                "WERF_HOME": str(tmp / "werf-home"),
             }
         )
         if args.realistic:
-            kind = f"realistic-c{args.commits}-m{args.blob_mb:g}"
+            kind = f"realistic-werf-c{args.commits}-m{args.blob_mb:g}"
             label = (
                 f"{args.repos} repositories with {args.commits} commits, "
                 f"{args.blob_mb:g} MB of blobs each"
             )
         else:
-            kind, label = "tiny", f"{args.repos} tiny repositories"
+            kind, label = "tiny-werf", f"{args.repos} tiny repositories"
         root = (args.workdir.resolve() if args.workdir else tmp / "remotes") / kind
         root.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
@@ -303,65 +401,80 @@ def main(argv: list[str] | None = None) -> int:
         fleet_bares = remotes(root, "fleet", args.repos, template)
         print(f"prepared in {time.perf_counter() - started:.1f} s", file=sys.stderr)
 
+        werf, docker = write_stubs(tmp / "stubs")
         env = installed_env()
-        (tmp / "shell-work").mkdir()
-        env["SHELL_WORK"] = str(tmp / "shell-work")
-        os.sync()
-        time.sleep(args.settle)
-        shell_wall, shell_cpu = timed(
-            ["xargs", "-P", str(args.jobs), "-n", "1", "sh", "-c", SHELL_STEP, "step"],
-            env,
-            "".join(f"{b.as_uri()}\n" for b in shell_bares),
-        )
+        env.update({"BENCH_WERF": str(werf), "BENCH_DOCKER": str(docker),
+                    "CI_REGISTRY_IMAGE": REGISTRY_IMAGE})
         listing = tmp / "repos.txt"
         listing.write_text("".join(f"{b.as_uri()}\n" for b in fleet_bares))
-        fleet_wall, fleet_cpu = timed(
-            [
-                *ciswitch_command(),
-                "fleet",
-                "run",
-                "--repos",
-                str(listing),
-                "--workdir",
-                str(tmp / "work"),
-                "-j",
-                str(args.jobs),
-            ],
-            env,
-        )
-        shell_done, fleet_done = pushed(shell_bares), pushed(fleet_bares)
-        shutil.rmtree(tmp / "work", ignore_errors=True)
-        shutil.rmtree(tmp / "shell-work", ignore_errors=True)
+        shell_listing = "".join(f"{b.as_uri()}\n" for b in shell_bares)
 
-    print(f"ciswitch fleet benchmark: {label}, concurrency {args.jobs}; {install_line()}")
-    print(
-        f"shell loop (full clone + sed + commit + push, xargs -P {args.jobs}): "
-        f"wall {fmt_seconds(shell_wall)}, CPU {fmt_seconds(shell_cpu)}, "
-        f"{shell_done}/{args.repos} pushed"
-    )
-    print(
-        f"ciswitch fleet run -j {args.jobs}: wall {fmt_seconds(fleet_wall)}, "
-        f"CPU {fmt_seconds(fleet_cpu)}, {fleet_done}/{args.repos} pushed"
-    )
+        def run_side(side: str, pair: int) -> tuple[float, float]:
+            work = tmp / f"{side}-run-{pair}"
+            if side == "shell":
+                work.mkdir()
+                return timed(["xargs", "-P", str(args.jobs), "-n", "1", "sh", "-c", SHELL_STEP,
+                              "step"], {**env, "SHELL_WORK": str(work)}, shell_listing)
+            return timed([*ciswitch_command(), "fleet", "run", "--repos", str(listing),
+                          "--workdir", str(work), "-j", str(args.jobs)], env)
+
+        def sync_side(side: str, pair: int) -> tuple[float, float]:
+            work = tmp / f"{side}-sync-{pair}"
+            if side == "shell":
+                work.mkdir()
+                return timed(["xargs", "-P", str(args.jobs), "-n", "1", "sh", "-c",
+                              SHELL_SYNC_STEP, "step"], {**env, "SHELL_WORK": str(work)},
+                             "".join(f"{b.as_uri()}\n" for b in fleet_bares))
+            return timed([*ciswitch_command(), "fleet", "sync", "--repos", str(listing),
+                          "--workdir", str(work), "-j", str(args.jobs), "--werf", str(werf),
+                          "--docker", str(docker)], env)
+
+        run_pairs, sync_pairs = Pairs(), Pairs()
+        complete = True
+        settle(args.settle)
+        for pair in range(args.pairs):
+            order = ("shell", "fleet") if pair % 2 == 0 else ("fleet", "shell")
+            remotes(root, "shell", args.repos, template)
+            remotes(root, "fleet", args.repos, template)
+            for side in order:
+                run_pairs.add(side, *run_side(side, pair))
+            shell_done, fleet_done = pushed(shell_bares), pushed(fleet_bares)
+            complete = complete and shell_done == fleet_done == args.repos
+            for side in order:
+                sync_pairs.add(side, *sync_side(side, pair))
+            synced = len(list((tmp / f"fleet-sync-{pair}" / "logs" / "sync").glob("*.log")))
+            shell_synced = len(list((tmp / f"shell-sync-{pair}").glob("*.log")))
+            complete = complete and synced == shell_synced == args.repos
+            print(f"pair {pair + 1}/{args.pairs}: run {fleet_done}+{shell_done} pushed, "
+                  f"sync {synced}+{shell_synced} synced", file=sys.stderr, flush=True)
+            for path in tmp.glob("*-*-[0-9]*"):
+                shutil.rmtree(path, ignore_errors=True)
+            settle(args.settle)
+
+    print(f"ciswitch fleet benchmark: {label}, concurrency {args.jobs}, {args.pairs} "
+          f"interleaved pairs; {install_line()}")
+    print(f"shell loop (full clone + sed + commit + push, xargs -P {args.jobs}): "
+          f"{run_pairs.line('shell')}")
+    print(f"ciswitch fleet run -j {args.jobs}: {run_pairs.line('fleet')}")
+    print(f"shell sync loop (clone + docker image ls + werf stub, xargs -P {args.jobs}): "
+          f"{sync_pairs.line('shell')}")
+    print(f"ciswitch fleet sync -j {args.jobs} (same stubs): {sync_pairs.line('fleet')}")
+    print(f"every pair pushed and synced all {args.repos} repositories on both sides: "
+          f"{'yes' if complete else 'NO'}")
     target = TARGET_REALISTIC if args.realistic else TARGET_TINY
     figures = [
-        Figure(
-            f"fleet run / shell loop, {label} (wall)",
-            ratio(fleet_wall, shell_wall),
-            target,
-            f"concurrency {args.jobs}",
-        ),
-        Figure(
-            f"fleet run / shell loop, {label} (CPU)",
-            ratio(fleet_cpu, shell_cpu),
-            target,
-            "CPU of every process of each side",
-        ),
+        Figure(f"fleet run / shell loop, {label} (CPU)", run_pairs.median_ratio("cpu"), target,
+               f"{run_pairs.spread('cpu')}; CPU of every process of each side"),
+        Figure(f"fleet run / shell loop, {label} (wall)", run_pairs.median_ratio("wall"),
+               target, f"{run_pairs.spread('wall')}; concurrency {args.jobs}"),
+        Figure(f"fleet sync / shell sync loop, {label} (CPU)", sync_pairs.median_ratio("cpu"),
+               TARGET_SYNC, f"{sync_pairs.spread('cpu')}; the procedure's own overhead"),
     ]
     print(summary("fleet_bench", figures))
-    if not shell_done == fleet_done == args.repos:
+    if not complete:
         print(
-            "not every repository was pushed: the figures do not compare like with like",
+            "not every repository was pushed and synced in every pair: the figures do not "
+            "compare like with like",
             file=sys.stderr,
         )
         return 1

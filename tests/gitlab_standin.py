@@ -30,6 +30,7 @@ import itertools
 import json
 import re
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -111,6 +112,8 @@ class GitLabStandin:
         #: called with (project, merge request) after every merge: tests make the merge real
         #: in the repository on disk
         self.on_merge: Callable[[JSON, JSON], None] | None = None
+        #: seconds every answer waits (a slow GitLab, for progress shown on a terminal)
+        self.delay = 0.0
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -592,6 +595,20 @@ class GitLabStandin:
                 return schedule, variable
         raise not_found("Variable")
 
+    def create_schedule_variable(self, q: JSON, pid: str, sid: str) -> Reply:
+        """... "Create a new pipeline schedule variable": ``key`` and ``value`` required; a
+        taken key is 400; 201 with the variable."""
+        for name in ("key", "value"):
+            if name not in q:
+                raise missing(name)
+        schedule = self._schedule(pid, sid)
+        if any(v["key"] == q["key"] for v in schedule["variables"]):
+            raise ApiError(400, {"message": {"key": [f"({q['key']}) has already been taken"]}})
+        variable = {"key": q["key"], "variable_type": q.get("variable_type", "env_var"),
+                    "value": str(q["value"]), "raw": False}
+        schedule["variables"].append(variable)
+        return 201, variable
+
     def update_schedule_variable(self, q: JSON, pid: str, sid: str, key: str) -> Reply:
         """... "Edit a pipeline schedule variable": ``value`` required; 200 with it."""
         if "value" not in q:
@@ -626,6 +643,8 @@ class GitLabStandin:
             ("GET", f"/projects/{seg}/pipelines/{seg}", self.get_pipeline),
             ("GET", f"/projects/{seg}/pipeline_schedules", self.list_schedules),
             ("GET", f"/projects/{seg}/pipeline_schedules/{seg}", self.get_schedule),
+            ("POST", f"/projects/{seg}/pipeline_schedules/{seg}/variables",
+             self.create_schedule_variable),
             ("PUT", f"/projects/{seg}/pipeline_schedules/{seg}/variables/{seg}",
              self.update_schedule_variable),
             ("DELETE", f"/projects/{seg}/pipeline_schedules/{seg}/variables/{seg}",
@@ -736,6 +755,8 @@ def _handler_for(api: GitLabStandin) -> type[BaseHTTPRequestHandler]:
                 bearer = self.headers.get("Authorization", "")
                 token, header = (bearer[7:], "Authorization") if bearer.startswith(
                     "Bearer ") else (None, None)  # type: ignore[assignment]
+            if api.delay:
+                time.sleep(api.delay)
             status, data, headers = api.handle(self.command, url.path, query, body, token)
             with api._lock:
                 api.requests.append(Request(self.command, url.path, query, body,

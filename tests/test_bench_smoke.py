@@ -82,8 +82,11 @@ def test_fix_bench_prints_both_generators() -> None:
 @pytest.mark.parametrize("mode", [[], ["--realistic"]])
 def test_fleet_bench_pushes_every_repository(mode: list[str]) -> None:
     out = _run("fleet_bench.py", *mode)
-    assert len(_figures(out)) == 2, out
-    assert out.count("3/3 pushed") == 2, out
+    figures = _figures(out)
+    assert len(figures) == 3, out
+    assert any(k.startswith("fleet sync / shell sync loop") for k in figures), out
+    assert "every pair pushed and synced all 3 repositories on both sides: yes" in out, out
+    assert "median of 2 interleaved pairs; ratios " in out, out
 
 
 @pytest.mark.parametrize("every", [False, True])

@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
-from gitrepos import commit_all, git, isolate_git, make_bare, run_ciswitch, write_files
+from gitlab_standin import GitLabStandin
+from gitrepos import (
+    RECORD_OPTIONS_HOOK,
+    commit_all,
+    git,
+    isolate_git,
+    make_bare,
+    recorded_options,
+    run_ciswitch,
+    write_files,
+    write_hook,
+)
 
 from ciswitch import gitops
 from ciswitch.runbook.branch_fix import FIX_PREFIX, fix_branch
@@ -82,12 +94,21 @@ def test_mr_mode_opens_a_fix_branch_once(
     isolate_git(monkeypatch, tmp_path)
     work, bare = _repo(tmp_path)
     old = git(bare, "rev-parse", "refs/heads/feature/a")
+    write_hook(bare, "pre-receive", RECORD_OPTIONS_HOOK)
     dry = run_ciswitch("branches", str(work), "--fix", "--mr", "--dry-run", cwd=tmp_path)
     assert dry.returncode == 0 and dry.stdout.count("would push ciswitch/fix/") == 2
+    assert dry.stdout.count("with push options") == 2
     assert FIX_PREFIX not in git(bare, "for-each-ref", "--format=%(refname)")
-    proc = run_ciswitch("branches", str(work), "--fix", "--mr", cwd=tmp_path)
+    proc = run_ciswitch("branches", str(work), "--fix", "--mr", "--label", "ciswitch",
+                        "--draft", cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.count("mr-opened") == 2
+    options = recorded_options(bare)  # the last push's options, as git handed them over
+    assert "merge_request.create" in options and "merge_request.label=ciswitch" in options
+    assert "merge_request.draft" in options
+    assert any(o.startswith("merge_request.target=feature/") for o in options)
+    assert any(o.startswith("merge_request.description=") and ".gitlab-ci.yml:" in o
+               for o in options)
     assert git(bare, "rev-parse", "refs/heads/feature/a") == old  # the branch itself unchanged
     fix = git(bare, "rev-parse", f"refs/heads/{FIX_PREFIX}feature/a")
     assert git(bare, "rev-parse", f"{fix}^") == old
@@ -101,3 +122,93 @@ def test_fix_options_need_fix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     work, _bare = _repo(tmp_path)
     proc = run_ciswitch("branches", str(work), "--mr", cwd=tmp_path)
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1
+
+
+TOKEN = "glpat-standin-user-token"
+
+
+def _on_gitlab(tmp_path: Path, api: GitLabStandin, work: Path, bare: Path) -> dict[str, object]:
+    """The clone's remote becomes the GitLab project's URL (git rewrites it to the bare
+    repository on disk); the bare repository refuses push options, so a push that carried
+    any would fail."""
+    project = api.add_project("team/app")
+    git(work, "remote", "set-url", "origin", f"{api.url}/team/app.git")
+    git(tmp_path, "config", "--global", f"url.file://{bare}.insteadOf",
+        f"{api.url}/team/app.git")
+    git(bare, "config", "receive.advertisePushOptions", "false")
+    return project
+
+
+def test_mr_mode_opens_the_merge_requests_through_the_api(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    isolate_git(monkeypatch, tmp_path)
+    work, bare = _repo(tmp_path)
+    with GitLabStandin({TOKEN: False}) as api:
+        alice = api.add_user("alice")
+        project = _on_gitlab(tmp_path, api, work, bare)
+        env = {"GITLAB_TOKEN": TOKEN}
+        args = ("branches", str(work), "--fix", "--mr", "--gitlab-url", api.url)
+
+        dry = run_ciswitch(*args, "--dry-run", cwd=tmp_path, env=env)
+        assert dry.returncode == 0, dry.stdout + dry.stderr
+        assert dry.stdout.count("through GitLab's API") == 2
+        assert [r.method for r in api.requests if r.method != "GET"] == []
+        assert FIX_PREFIX not in git(bare, "for-each-ref", "--format=%(refname)")
+
+        proc = run_ciswitch(*args, "--label", "ciswitch", "--reviewer", "alice", "--draft",
+                            "--format", "json", cwd=tmp_path, env=env)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        fixes = {f["branch"]: f for f in json.loads(proc.stdout)}
+        assert {f["status"] for f in fixes.values()} == {"mr-opened"}
+        creates = [r for r in api.requests if r.method == "POST"]
+        assert [(r.body["source_branch"], r.body["target_branch"]) for r in creates] == [
+            (f"{FIX_PREFIX}feature/a", "feature/a"), (f"{FIX_PREFIX}feature/b", "feature/b")]
+        for request in creates:
+            assert request.token == TOKEN
+            assert request.path == f"/api/v4/projects/{project['id']}/merge_requests"
+            assert request.body["labels"] == "ciswitch"
+            assert request.body["reviewer_ids"] == [alice["id"]]
+            assert request.body["title"].startswith("Draft: ")
+            assert request.body["remove_source_branch"] is True
+            lines = request.body["description"].splitlines()
+            assert "Places fixed:" in lines and any(".gitlab-ci.yml:4:" in x for x in lines)
+        mrs = api.state.merge_requests[project["id"]]
+        assert fixes["feature/a"]["mr_iid"] == mrs[0]["iid"]
+        assert fixes["feature/a"]["mr_url"] == mrs[0]["web_url"]
+        assert fixes["feature/a"]["mr_state"] == "opened"
+        fix_a = git(bare, "rev-parse", f"refs/heads/{FIX_PREFIX}feature/a")
+        assert git(bare, "rev-parse", f"{fix_a}^") == git(bare, "rev-parse", "feature/a")
+
+        # a run stopped between the push and the merge request: the next one opens it
+        mrs.pop()
+        before = len(api.requests)
+        again = run_ciswitch(*args, cwd=tmp_path, env=env)
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert "feature/a: up-to-date:" in again.stdout
+        assert "feature/b: mr-opened:" in again.stdout
+        assert [(r.method, r.body.get("source_branch")) for r in api.requests[before:]
+                if r.method != "GET"] == [("POST", f"{FIX_PREFIX}feature/b")]
+        assert git(bare, "rev-parse", f"refs/heads/{FIX_PREFIX}feature/a") == fix_a
+
+        # a merge request somebody closed is not opened again
+        mrs[0]["state"] = "closed"
+        closed = run_ciswitch(*args, cwd=tmp_path, env=env)
+        assert closed.returncode == 1
+        assert "feature/a: refused: merge request !1 from ciswitch/fix/feature/a was closed" \
+            in closed.stdout
+        assert len(api.state.merge_requests[project["id"]]) == 2
+
+
+@pytest.mark.parametrize("extra", [("--open-mr", "api"), ("--reviewer", "alice")])
+def test_api_only_options_without_a_token_are_one_line_errors(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, extra: tuple[str, str]) -> None:
+    isolate_git(monkeypatch, tmp_path)
+    work, bare = _repo(tmp_path)
+    tips = git(bare, "for-each-ref")
+    proc = run_ciswitch("branches", str(work), "--fix", "--mr", *extra, cwd=tmp_path,
+                        env={"GITLAB_TOKEN": ""})
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+    assert "GITLAB_TOKEN" in proc.stderr
+    assert git(bare, "for-each-ref") == tips
+    proc = run_ciswitch("branches", str(work), "--fix", "--label", "x", cwd=tmp_path)
+    assert proc.returncode == 2 and "--fix --mr" in proc.stderr

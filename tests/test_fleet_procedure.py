@@ -15,6 +15,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 from gitlab_standin import GitLabStandin
@@ -75,6 +76,16 @@ class Fleet:
             "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
         }
         api.on_merge = self._merge_on_disk
+
+    def project_of(self, path: str) -> str | None:
+        """The project a request of the API stand-in was about (by id or by path)."""
+        parts = path.split("/")  # /api/v4/projects/<id or group%2Fname>/...
+        if len(parts) < 5 or parts[3] != "projects":
+            return None
+        ref = unquote(parts[4])
+        by_id = {str(p["id"]): n for n, p in self.projects.items()}
+        return by_id.get(ref) or (ref.removeprefix("fleet/") if ref.startswith("fleet/")
+                                  else None)
 
     def bare(self, name: str) -> Path:
         return self.remotes / "fleet" / f"{name}.git"
@@ -186,6 +197,18 @@ def test_the_whole_procedure_over_ten_projects(
         if request.path.endswith("/merge"):
             assert request.body["sha"] == git(fleet.bare(ids[request.path.split("/")[4]]),
                                               "rev-parse", "refs/heads/main")
+    # strictly one project after the other: p0's requests, then p1's, ...; and the merge
+    # follows the lookup of its merge request with nothing in between (werf ran there)
+    during = api.requests[first_switch_request:]
+    touched = [(i, fleet.project_of(r.path)) for i, r in enumerate(during)]
+    order = [name for i, (_, name) in enumerate(touched)
+             if name and (i == 0 or touched[i - 1][1] != name)]
+    assert order == ["p0", "p1", "p2", "p3", "p4", "p5"], order
+    for i, request in enumerate(during):
+        if request.path.endswith("/merge"):
+            before = during[i - 1]
+            assert before.method == "GET" and before.path.endswith("/merge_requests")
+            assert fleet.project_of(before.path) == fleet.project_of(request.path)
     switches = [c for c in fleet.werf_calls() if c[:2] == ["stages", "switch-from-local"]]
     assert len(switches) == 5
     blocks = fleet.werf_home / "service" / "stages_switch_from_local_block"
@@ -200,6 +223,16 @@ def test_the_whole_procedure_over_ten_projects(
     switched = [c[-1] for c in fleet.werf_calls() if c[:2] == ["stages", "switch-from-local"]]
     assert len(switched) == len(set(switched)) == 10
     assert "between switch and merge" in proc.stdout
+
+    # status without --refresh: every merge request merged, as switch journaled it
+    proc = fleet.cli("fleet", "status", "--workdir", str(tmp_path / "fleet"), "--format", "csv")
+    assert proc.returncode == 0, proc.stderr
+    table = list(csv.DictReader(io.StringIO(proc.stdout)))
+    assert len(table) == 10 and {r["mr_state"] for r in table} == {"merged"}
+    assert {r["mr"] for r in table} == {"!1"}
+    assert all(r["switch_window"] and float(r["switch_window"]) >= 0 for r in table)
+    assert {r["mr_url"] for r in table} == {
+        f"{api.state.host}/fleet/{n}/-/merge_requests/1" for n in fleet.names}
 
     # branches: the active branches still on :local get the fix on top, no force push
     proc = fleet.fleet("branches", "--active-since", "30d")
@@ -222,11 +255,22 @@ def test_the_whole_procedure_over_ten_projects(
     assert last_create < first_merge
 
 
-def _opened(fleet: Fleet) -> None:
-    """The merge requests of every project, opened through the API, pipelines green."""
+def _opened(fleet: Fleet, *, sync: bool = True) -> None:
+    """The merge requests of every project, opened through the API, pipelines green, and
+    (unless told) every project's local stages synced."""
     proc = fleet.fleet("run", "--registry-host", REGISTRY)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     fleet.pipelines()
+    if sync:
+        for name in fleet.names:
+            (fleet.stages / name).write_text("stages\n")
+        proc = fleet.fleet("sync", "--registry-host", REGISTRY)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def _werf(fleet: Fleet, command: str) -> list[str]:
+    """The addresses of every ``werf stages COMMAND`` call so far, in order."""
+    return [c[-1] for c in fleet.werf_calls() if c[:2] == ["stages", command]]
 
 
 def test_sync_retries_a_transient_failure_but_never_an_authentication_error(
@@ -312,6 +356,20 @@ def test_status_refresh_formats_and_rate_limits(
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert sum(1 for r in api.requests if r.status == 429) == 2
     fleet.pipelines()
+    # without --refresh: the merge requests as fleet run journaled them, never refreshed
+    status = ("fleet", "status", "--workdir", str(tmp_path / "fleet"))
+    asked = len(api.requests)
+    journaled = json.loads(fleet.cli(*status, "--format", "json").stdout)
+    assert len(api.requests) == asked  # the journal only: GitLab is not asked
+    assert [(r["mr"], r["mr_state"], r["mr_refreshed"]) for r in journaled["repositories"]] \
+        == [("!1", "opened", None)] * 2
+    assert {r["mr_url"] for r in journaled["repositories"]} == {
+        f"{api.state.host}/fleet/{n}/-/merge_requests/1" for n in fleet.names}
+    assert "never refreshed" in journaled["merge_requests"]
+    text = fleet.cli(*status).stdout
+    assert text.splitlines()[0].split() == ["REPOSITORY", "STATUS", "FIXED", "LEFT", "MR",
+                                            "RESULT"]
+    assert text.count("!1 opened") == 2 and "never refreshed" in text
     api.approve(fleet.projects["p0"], 1, "alice")
     args = ("fleet", "status", "--workdir", str(tmp_path / "fleet"), "--refresh",
             "--gitlab-url", api.url)
@@ -327,3 +385,173 @@ def test_status_refresh_formats_and_rate_limits(
     assert mr["draft"] and [u["username"] for u in mr["reviewers"]] == ["alice"]
     missing = run_ciswitch(*args[:4], "--refresh", cwd=tmp_path, env=fleet.env)
     assert missing.returncode == 2 and "--gitlab-url" in missing.stderr
+
+    # GitLab's state changed since: status shows the refreshed state and when it was asked
+    api.state.merge_requests[fleet.projects["p1"]["id"]][0]["state"] = "closed"
+    assert fleet.cli(*args, "--format", "json").returncode == 0
+    after = json.loads(fleet.cli(*status, "--format", "json").stdout)["repositories"]
+    assert [(r["name"], r["mr_state"]) for r in after] == [("fleet/p0", "opened"),
+                                                            ("fleet/p1", "closed")]
+    assert all(r["mr_refreshed"] and r["mr_refreshed"].endswith("Z") for r in after)
+    markdown = fleet.cli(*status, "--format", "markdown").stdout
+    assert "| !1 closed |" in markdown and "_merge requests as GitLab last said, refreshed" \
+        in markdown
+
+
+def test_fleet_branches_mr_opens_each_merge_request_through_the_api_and_journals_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, api: GitLabStandin) -> None:
+    import sqlite3
+
+    fleet = Fleet(tmp_path, api, isolate_git(monkeypatch, tmp_path), 2)
+    tips = {name: _feature_branch(fleet, name) for name in fleet.names}
+    for name in fleet.names:  # the default branch is switched already
+        work = tmp_path / "work" / name
+        git(work, "switch", "-q", "main")
+        write_files(work, {".gitlab-ci.yml": CI.replace(" --stages-storage :local", "")})
+        commit_all(work, "switched")
+        git(work, "push", "-q", "origin", "main")
+        git(fleet.bare(name), "config", "receive.advertisePushOptions", "false")
+    dry = fleet.fleet("branches", "--mr", "--dry-run")
+    assert dry.returncode == 0 and dry.stdout.count("through GitLab's API") == 2, dry.stdout
+    assert not [r for r in api.requests if r.method != "GET"]
+    proc = fleet.fleet("branches", "--mr", "--label", "ciswitch")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    creates = [r for r in api.requests if r.method == "POST"]
+    assert sorted(r.path for r in creates) == sorted(
+        f"/api/v4/projects/{fleet.projects[n]['id']}/merge_requests" for n in fleet.names)
+    assert {(r.body["source_branch"], r.body["target_branch"], r.body["labels"])
+            for r in creates} == {("ciswitch/fix/feature/login", "feature/login", "ciswitch")}
+    for name, tip in tips.items():  # the branch itself is left; the fix branch is on top
+        assert git(fleet.bare(name), "rev-parse", "refs/heads/feature/login") == tip
+        fix = git(fleet.bare(name), "rev-parse", "refs/heads/ciswitch/fix/feature/login")
+        assert git(fleet.bare(name), "rev-parse", f"{fix}^") == tip
+    with sqlite3.connect(tmp_path / "fleet" / "ciswitch-fleet.sqlite") as db:
+        rows = db.execute("SELECT name, status, mr_iid, mr_state, mr_url FROM procedure_steps "
+                          "WHERE step = 'branch:feature/login' ORDER BY name").fetchall()
+    assert rows == [(f"fleet/{n}", "mr-opened", 1, "opened",
+                     f"{api.state.host}/fleet/{n}/-/merge_requests/1") for n in fleet.names]
+    before = len(api.requests)
+    again = fleet.fleet("branches", "--mr")
+    assert again.returncode == 0 and again.stdout.count("up-to-date") == 2, again.stdout
+    assert not [r for r in api.requests[before:] if r.method != "GET"]
+    bad = fleet.fleet("branches", "--label", "x")
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1
+
+
+def test_switch_refuses_a_project_not_synced_and_one_whose_merge_request_moved(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, api: GitLabStandin) -> None:
+    fleet = Fleet(tmp_path, api, isolate_git(monkeypatch, tmp_path), 2)
+    _opened(fleet, sync=False)
+    proc = fleet.fleet("switch", "--registry-host", REGISTRY)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "fleet/p0: failed: not synced on this host yet (fleet sync never ran for it)" \
+        in proc.stdout
+    assert "fleet/p1" not in proc.stdout and not _werf(fleet, "switch-from-local")
+    assert not [r for r in api.requests if r.path.endswith("/merge")]
+
+    # sync, dry run first: it says what it would run, runs nothing, journals nothing
+    for name in fleet.names:
+        (fleet.stages / name).write_text("stages\n")
+    dry = fleet.fleet("sync", "--registry-host", REGISTRY, "--dry-run")
+    assert dry.returncode == 0, dry.stdout + dry.stderr
+    assert dry.stdout.count("would run `werf stages sync --from :local --to") == 2
+    assert not _werf(fleet, "sync")
+    proc = fleet.fleet("sync", "--registry-host", REGISTRY)
+    assert proc.returncode == 0 and "done before" not in proc.stdout, proc.stdout
+    assert len(_werf(fleet, "sync")) == 2
+
+    # somebody pushed onto p0's change branch after its pipeline: no switch, no merge
+    api.push(fleet.projects["p0"], BRANCH, "f" * 40)
+    proc = fleet.fleet("switch", "--registry-host", REGISTRY)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "fleet/p0: failed: !1 is at ffffffffff now, not at the verified" in proc.stdout
+    assert not _werf(fleet, "switch-from-local")
+    assert not [r for r in api.requests if r.path.endswith("/merge")]
+
+
+def test_sync_without_docker_fails_rather_than_skips(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, api: GitLabStandin) -> None:
+    fleet = Fleet(tmp_path, api, isolate_git(monkeypatch, tmp_path), 1)
+    proc = fleet.fleet("sync", "--registry-host", REGISTRY, "--docker",
+                       str(tmp_path / "no-docker"))
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "fleet/p0: failed: " in proc.stdout and "cannot tell whether p0" in proc.stdout
+
+
+def test_every_step_resumes_after_the_runner_is_killed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, api: GitLabStandin) -> None:
+    fleet = Fleet(tmp_path, api, isolate_git(monkeypatch, tmp_path), 3)
+    # the change branches name their address in .ciswitch.toml: sync and switch take it
+    address = f"{REGISTRY}/shared/stages"
+    proc = fleet.fleet("run", "--to", address)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    fleet.pipelines()
+    for name in fleet.names:
+        (fleet.stages / name).write_text("stages\n")
+
+    # sync: killed right after p1's werf ended, before the journal heard of it
+    (fleet.stages / "kill-p1").write_text("sync")
+    proc = fleet.fleet("sync", "--registry-host", REGISTRY, "-j", "1")
+    assert proc.returncode == -9, proc.stdout + proc.stderr
+    proc = fleet.fleet("sync", "--registry-host", REGISTRY, "-j", "1")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "fleet/p0: done before" in proc.stdout and "fleet/p1: done: synced" in proc.stdout
+    synced = _werf(fleet, "sync")
+    assert synced == [address] * 4  # p1 redone: it was not journaled
+
+    # switch: killed right after p0's switch-from-local, before the merge
+    (fleet.stages / "kill-p0").write_text("switch-from-local")
+    proc = fleet.fleet("switch", "--registry-host", REGISTRY)
+    assert proc.returncode == -9, proc.stdout + proc.stderr
+    assert not [r for r in api.requests if r.path.endswith("/merge")]
+    # ... and killed again after p1's switch, whose merge GitLab had already done
+    (fleet.stages / "kill-p1").write_text("switch-from-local")
+    proc = fleet.fleet("switch", "--registry-host", REGISTRY)
+    assert proc.returncode == -9, proc.stdout + proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0] == "fleet/p0: switched before, not merged: merging now"
+    assert any(line.startswith("fleet/p0: merged !1 at ") for line in lines)
+    p1 = api.state.merge_requests[fleet.projects["p1"]["id"]][0]
+    p1["state"] = "merged"  # as if the merge landed before the crash
+
+    proc = fleet.fleet("switch", "--registry-host", REGISTRY)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "fleet/p0: merged before" in proc.stdout
+    assert "fleet/p1: switched before, not merged: merging now" in proc.stdout
+    assert "fleet/p1: !1 was merged already" in proc.stdout
+    assert "fleet/p2: merged !1 at " in proc.stdout
+    switched = _werf(fleet, "switch-from-local")
+    assert switched == [address] * 3
+    merges = [r for r in api.requests if r.path.endswith("/merge")]
+    assert [r.path.split("/")[4] for r in merges] == [
+        str(fleet.projects[n]["id"]) for n in ("p0", "p2")]
+    for request in merges:  # each at the commit its pipeline ran on
+        pid = int(request.path.split("/")[4])
+        name = next(n for n, p in fleet.projects.items() if p["id"] == pid)
+        assert request.body["sha"] == git(fleet.bare(name), "rev-parse", "refs/heads/main")
+
+
+def test_a_templated_werf_project_name_fails_the_sync_until_project_names_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, api: GitLabStandin) -> None:
+    fleet = Fleet(tmp_path, api, isolate_git(monkeypatch, tmp_path), 2)
+    work = tmp_path / "work" / "p0"
+    write_files(work, {"werf.yaml": 'project: {{ env "PROJECT" }}\nconfigVersion: 1\n'})
+    commit_all(work, "templated name")
+    git(work, "push", "-q", "origin", "main")
+    (tmp_path / "work" / "p1" / "werf.yaml").unlink()  # p1 is no werf project at all
+    commit_all(tmp_path / "work" / "p1", "no werf")
+    git(tmp_path / "work" / "p1", "push", "-q", "origin", "main")
+    for name in fleet.names:
+        (fleet.stages / name).write_text("stages\n")
+    proc = fleet.fleet("sync", "--registry-host", REGISTRY)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "fleet/p0: failed: " in proc.stdout
+    assert "pass --werf-project PROJECT=NAME" in proc.stdout
+    assert "fleet/p1: skipped: no werf.yaml" in proc.stdout
+    assert not _werf(fleet, "sync")
+    bad = fleet.fleet("sync", "--registry-host", REGISTRY, "--werf-project", "nope=p0")
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1, bad.stderr
+    proc = fleet.fleet("sync", "--registry-host", REGISTRY, "--retry-failed",
+                       "--werf-project", "fleet/p0=p0")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert _werf(fleet, "sync") == [f"{REGISTRY}/fleet/p0/stages"]

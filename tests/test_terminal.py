@@ -337,3 +337,49 @@ def test_ctrl_c_during_fleet_run_exits_130(
     screen = term.wait_for(lambda s: re.search(r"^__RC__\d+", s, re.M) is not None, "echo $?")
     assert re.search(r"^__RC__130$", screen, re.M), screen
     assert "Aborted!" not in screen
+
+
+# --------------------------------------------------------------------------- fleet status
+
+
+def test_fleet_status_refresh_shows_a_bar_on_the_terminal_and_a_clean_table_in_the_file(
+    term: Terminal, tmp_path: Path
+) -> None:
+    import json
+
+    from gitlab_standin import GitLabStandin
+
+    from ciswitch.fleet.journal import Journal, RepoOutcome, Status
+    from ciswitch.gitlab_api import GitLabClient, MergeRequestSpec
+
+    token = "glpat-standin-user-token"
+    branch = "ciswitch/remote-stages-storage"
+    with GitLabStandin({token: False}) as api:
+        client = GitLabClient(api.url, token)
+        workdir = tmp_path / "w"
+        with Journal(workdir / "ciswitch-fleet.sqlite") as journal:
+            run = journal.start_run(dry_run=False, shard=None, command="fleet run")
+            for i in range(6):
+                project = api.add_project(f"fleet/p{i}")
+                api.push(project, branch)
+                client.create_merge_request(client.project(f"fleet/p{i}"), MergeRequestSpec(
+                    source_branch=branch, target_branch="main", title="switch"))
+                url = f"{api.url}/fleet/p{i}.git"
+                journal.mark_pending(run, url, url, f"fleet/p{i}")
+                journal.record(run, RepoOutcome(url, Status.MR_OPENED, branch=branch))
+            journal.finish_run(run)
+        api.delay = 0.2  # a slow GitLab: about 6 s in all, long enough to see the bar
+        out = tmp_path / "refreshed.json"
+        term.clear()
+        term.type(f"GITLAB_TOKEN={token} ciswitch fleet status --workdir {workdir} --refresh "
+                  f"--gitlab-url {api.url} --format json > {out}; echo __RC__$?")
+        term.wait_for(lambda s: "asking GitLab" in s, "the progress bar")
+        screen = term.wait_for(lambda s: re.search(r"^__RC__\d+", s, re.M) is not None,
+                               "the refresh to end")
+    assert "__RC__0" in screen, screen
+    assert "asking GitLab" not in screen  # the bar is gone once done
+    text = out.read_text(encoding="utf-8")
+    assert ESC not in text and "\r" not in text
+    rows = json.loads(text)["repositories"]
+    assert [(r["name"], r["mr"], r["mr_state"]) for r in rows] == [
+        (f"fleet/p{i}", "!1", "opened") for i in range(6)]

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
+
+from ciswitch.cli.mr_options import FIX_MR_PARAMS, fix_merge_request_options
 
 
 @click.command("branches")
@@ -26,9 +29,13 @@ import click
               help="With --fix: push it to ciswitch/fix/BRANCH with a merge request into the "
                    "branch instead.")
 @click.option("--dry-run", is_flag=True, help="With --fix: say what would be pushed.")
+@click.option("--gitlab-url", metavar="URL",
+              help="With --mr: open the merge requests through this GitLab's API "
+                   "(GITLAB_TOKEN from the environment).")
+@fix_merge_request_options
 def branches(
     repo: Path, remote: str, no_fetch: bool, active_since: str | None, fmt: str, show_all: bool,
-    fix: bool, mr: bool, dry_run: bool,
+    fix: bool, mr: bool, dry_run: bool, gitlab_url: str | None, **mr_params: Any,
 ) -> None:
     """List the branches of the remote whose CI configuration still uses :local.
 
@@ -37,6 +44,11 @@ def branches(
 
     With --fix, each of them gets the same fix as a new commit on top, pushed (one report line
     per branch; exit 1 when any could not be fixed). Running it again changes nothing.
+
+    With --fix --mr the fix goes to ciswitch/fix/BRANCH with a merge request into the branch:
+    through GitLab's API with --gitlab-url and GITLAB_TOKEN (a markdown description listing
+    the places fixed, labels, assignees, reviewers, draft; its URL, iid and state reported),
+    else with git push options.
     """
     import json
 
@@ -53,11 +65,17 @@ def branches(
                 raise CiswitchError(f"--active-since: {err}") from err
         if (mr or dry_run) and not fix:
             raise CiswitchError("--mr and --dry-run go with --fix")
+        given = [name for name in FIX_MR_PARAMS if mr_params[name]]
+        if (given or gitlab_url or mr_params["open_mr"] != "auto") and not mr:
+            raise CiswitchError("--gitlab-url, --open-mr and the merge request options go with "
+                                "--fix --mr")
         if fix:
+            from ciswitch.cli.mr_options import merge_request_way
             from ciswitch.runbook.branch_fix import fix_branches
 
+            way = merge_request_way(mr_params, gitlab_url) if mr else None
             fixes = fix_branches(gitops.open_repo(repo), remote, active_since=age, mr=mr,
-                                 dry_run=dry_run, fetch=not no_fetch)
+                                 dry_run=dry_run, fetch=not no_fetch, way=way)
             if fmt == "json":
                 click.echo(redact(json.dumps([vars(f) for f in fixes], indent=2)))
             else:

@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from ciswitch.cli.fleet_cmd import _fail, _load_specs, _source_options, _state_option, _state_path
+from ciswitch.cli.mr_options import FIX_MR_PARAMS, fix_merge_request_options
 
 
 def refreshed(rows: list[Any], state: Path, gitlab_url: str | None, branch: str,
@@ -22,9 +23,11 @@ def refreshed(rows: list[Any], state: Path, gitlab_url: str | None, branch: str,
     assert gitlab_url is not None
     with Steps(state) as steps:
         if sys.stderr.isatty():
+            from rich.console import Console
             from rich.progress import Progress
 
-            with Progress(transient=True) as bar:
+            # the bar goes to the terminal, the table to standard output (maybe a file)
+            with Progress(transient=True, console=Console(file=sys.stderr)) as bar:
                 task = bar.add_task("asking GitLab", total=len(rows))
                 found = refresh.refresh(rows, steps, gitlab_url, branch,
                                         lambda: bar.advance(task))
@@ -46,18 +49,26 @@ def refreshed(rows: list[Any], state: Path, gitlab_url: str | None, branch: str,
               help="The werf 1.1 executable on this runner host.")
 @click.option("--docker", "docker_path", default="docker", show_default=True, metavar="PATH",
               help="docker, asked which projects have local stages on this host.")
+@click.option("--werf-project", "werf_projects", multiple=True, metavar="PROJECT=NAME",
+              help="The werf project name of PROJECT (name, path or URL) when its werf.yaml "
+                   "does not say it plainly (a templated name); repeatable.")
 @click.option("--retries", type=click.IntRange(0, 10), default=2, show_default=True,
               help="Retries of a failed sync (never after an authentication error).")
 @click.option("--retry-delay", type=click.FloatRange(0), default=5.0, show_default=True,
               metavar="SECONDS", help="Wait before retry N: N times this.")
 @click.option("--retry-failed", is_flag=True, help="Also redo projects that failed before.")
+@click.option("--dry-run", is_flag=True,
+              help="Say which projects would be synced with which command; run no werf "
+                   "command, journal nothing.")
 def sync(**params: Any) -> None:
     """On a runner host: copy every project's local stages to its registry address.
 
     For each project with local stages here, `werf stages sync --from :local --to ADDRESS`
     with the werf project name and address plan derives, in its clone; one log file per
     project under <workdir>/logs/sync/. Resumable: projects synced or skipped before are left.
-    Projects without local stages here are skipped with the reason. Exit 1 when any failed.
+    Projects without local stages here are skipped with the reason; one whose clone failed,
+    whose address cannot be derived, or for which docker cannot tell, failed. Exit 1 when
+    any failed.
     """
     from ciswitch.errors import CiswitchError
     from ciswitch.fleet import procedure
@@ -71,7 +82,9 @@ def sync(**params: Any) -> None:
             workdir=workdir, werf=params["werf_path"], docker=params["docker_path"],
             branch=params["branch"], registry_host=params["registry_host"],
             jobs=params["jobs"], retries=params["retries"],
-            retry_delay=params["retry_delay"], retry_failed=params["retry_failed"])
+            retry_delay=params["retry_delay"], retry_failed=params["retry_failed"],
+            dry_run=params["dry_run"],
+            projects=tuple(procedure.werf_names(specs, params["werf_projects"]).items()))
         with Steps(_state_path(workdir, params["state"])) as steps:
             results = procedure.sync_fleet(specs, steps, options, click.echo)
     except CiswitchError as err:
@@ -96,6 +109,9 @@ def _counts(statuses: Any) -> str:
               metavar="NAME", help="The change branch of every merge request.")
 @click.option("--werf", "werf_path", default="werf", show_default=True, metavar="PATH",
               help="The werf 1.1 executable on this runner host.")
+@click.option("--werf-project", "werf_projects", multiple=True, metavar="PROJECT=NAME",
+              help="The werf project name of PROJECT (name, path or URL) when its werf.yaml "
+                   "does not say it plainly (a templated name); repeatable.")
 @click.option("--only", multiple=True, metavar="PROJECT",
               help="Only this project (name, path or URL; repeatable).")
 @click.option("--limit", type=click.IntRange(1), default=None, metavar="N",
@@ -125,7 +141,8 @@ def switch(**params: Any) -> None:
         options = procedure.SwitchOptions(
             workdir=workdir, werf=params["werf_path"], branch=params["branch"],
             gitlab_url=params["gitlab_url"], registry_host=params["registry_host"],
-            only=tuple(params["only"]), limit=params["limit"], dry_run=params["dry_run"])
+            only=tuple(params["only"]), limit=params["limit"], dry_run=params["dry_run"],
+            projects=tuple(procedure.werf_names(specs, params["werf_projects"]).items()))
         with Steps(_state_path(workdir, params["state"])) as steps:
             results = procedure.switch_fleet(specs, steps, options, click.echo)
     except CiswitchError as err:
@@ -136,23 +153,29 @@ def switch(**params: Any) -> None:
 
 @click.command("branches")
 @_source_options
+@_state_option
 @click.option("--active-since", metavar="AGE",
               help="Only branches with a commit in the last AGE (12h, 30d, 2w).")
 @click.option("--mr", is_flag=True,
               help="Open a merge request into each branch instead of pushing onto it.")
+@fix_merge_request_options
 @click.option("--dry-run", is_flag=True, help="Say what would be pushed; push nothing.")
 def branches(repos_file: Path | None, gitlab_url: str | None, group: str | None,
-             workdir: Path, shard_text: str | None, active_since: str | None, mr: bool,
-             dry_run: bool) -> None:
+             workdir: Path, shard_text: str | None, state: Path | None,
+             active_since: str | None, mr: bool, dry_run: bool, **mr_params: Any) -> None:
     """After the switch: `ciswitch branches --fix` over every repository of the fleet.
 
     Each active branch still carrying :local gets the same fix as a new commit on top (or,
-    with --mr, a merge request into it); never a force push, refused when the branch moved
-    since it was read. One line per branch; exit 1 when any could not be fixed.
+    with --mr, a merge request into it: through GitLab's API with --gitlab-url and
+    GITLAB_TOKEN, else with push options); never a force push, refused when the branch moved
+    since it was read. One line per branch, each journaled with its merge request's URL, iid
+    and state; exit 1 when any could not be fixed.
     """
     from ciswitch import branch_scan, gitops
+    from ciswitch.cli.mr_options import merge_request_way
     from ciswitch.errors import CiswitchError
     from ciswitch.fleet.runner import sync_clone
+    from ciswitch.fleet.steps import Steps
     from ciswitch.redact import redact
     from ciswitch.runbook.branch_fix import fix_branches
 
@@ -162,24 +185,43 @@ def branches(repos_file: Path | None, gitlab_url: str | None, group: str | None,
     except ValueError as err:
         _fail(CiswitchError(f"--active-since: {err}"))
     try:
+        given = [name for name in FIX_MR_PARAMS if mr_params[name]]
+        if (given or mr_params["open_mr"] != "auto") and not mr:
+            raise CiswitchError("--open-mr and the merge request options go with --mr")
+        way = merge_request_way(mr_params, gitlab_url) if mr else None
         specs, _shard = _load_specs(repos_file, gitlab_url, group, shard_text)
-        for spec in specs:
-            try:
-                clone = sync_clone(spec, workdir.resolve())
-                if clone is None:
-                    click.echo(f"{spec.name}: skipped: empty repository")
+        root = workdir.resolve()
+        with Steps(_state_path(root, state)) as steps:
+            for spec in specs:
+                try:
+                    clone = sync_clone(spec, root)
+                    if clone is None:
+                        click.echo(f"{spec.name}: skipped: empty repository")
+                        continue
+                    this_way = way
+                    if way is not None and way.gitlab_url is not None:
+                        from dataclasses import replace
+
+                        from ciswitch.fleet.api import project_path
+
+                        this_way = replace(way, project_path=project_path(spec, way.gitlab_url),
+                                           _api=[])
+                    fixes = fix_branches(gitops.open_repo(clone), "origin", active_since=age,
+                                         mr=mr, dry_run=dry_run, fetch=False, way=this_way)
+                except CiswitchError as err:
+                    click.echo(f"{spec.name}: failed: {redact(str(err))}")
+                    bad = True
                     continue
-                fixes = fix_branches(gitops.open_repo(clone), "origin", active_since=age,
-                                     mr=mr, dry_run=dry_run, fetch=False)
-            except CiswitchError as err:
-                click.echo(f"{spec.name}: failed: {redact(str(err))}")
-                bad = True
-                continue
-            if not fixes:
-                click.echo(f"{spec.name}: no active branch carries :local")
-            for found in fixes:
-                click.echo(redact(f"{spec.name}: {found.line()}"))
-                bad = bad or found.status in ("failed", "refused", "unfixable")
+                if not fixes:
+                    click.echo(f"{spec.name}: no active branch carries :local")
+                for found in fixes:
+                    click.echo(redact(f"{spec.name}: {found.line()}"))
+                    bad = bad or found.status in ("failed", "refused", "unfixable")
+                    if not dry_run:
+                        steps.put(spec.key, f"branch:{found.branch}", found.status,
+                                  found.detail, name=spec.name, mr_url=found.mr_url,
+                                  mr_iid=found.mr_iid, mr_state=found.mr_state,
+                                  sha=found.commit)
     except CiswitchError as err:
         _fail(err)
     sys.exit(1 if bad else 0)

@@ -11,6 +11,7 @@ import click
 
 if TYPE_CHECKING:
     from ciswitch.gitops import Identity
+    from ciswitch.runbook.branch_fix import MergeRequestWay
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -59,3 +60,54 @@ def parse_author(text: str | None) -> Identity | None:
     if found is None:
         raise CiswitchError(f"--author must look like 'Name <email>', got {text!r}")
     return found
+
+
+_FIX_MR_OPTIONS = (
+    click.option("--open-mr", "open_mr", type=click.Choice(["auto", "api", "push-options"]),
+                 default="auto", show_default=True,
+                 help="With --mr: open merge requests through GitLab's API (auto: when "
+                      "--gitlab-url and GITLAB_TOKEN are there) or with git push options."),
+    click.option("--label", "labels", multiple=True, metavar="LABEL",
+                 help="With --mr: merge request label (repeatable)."),
+    click.option("--assign", "assignees", multiple=True, metavar="USER",
+                 help="With --mr: merge request assignee (repeatable)."),
+    click.option("--reviewer", "reviewers", multiple=True, metavar="USER",
+                 help="With --mr: merge request reviewer (repeatable; through the API only)."),
+    click.option("--draft", is_flag=True, help="With --mr: open the merge requests as drafts."),
+    click.option("--keep-source-branch", is_flag=True,
+                 help="With --mr: keep the fix branch when its merge request is merged."),
+)
+
+#: the parameters of :func:`fix_merge_request_options`, for commands that check their use
+FIX_MR_PARAMS = ("labels", "assignees", "reviewers", "draft", "keep_source_branch")
+
+
+def fix_merge_request_options(command: F) -> F:
+    """The merge request options of ``branches --fix --mr`` and ``fleet branches --mr``."""
+    for option in reversed(_FIX_MR_OPTIONS):
+        command = option(command)
+    return command
+
+
+def merge_request_way(params: dict[str, Any], gitlab_url: str | None, *,
+                      project_path: str | None = None) -> MergeRequestWay:
+    """How ``--mr`` opens its merge requests: through the API with --gitlab-url and a token
+    (unless --open-mr push-options), else push options; API-only options without the API
+    are a one-line error."""
+    import os
+
+    from ciswitch.errors import CiswitchError
+    from ciswitch.gitlab_api import TOKEN_ENV
+    from ciswitch.runbook.branch_fix import MergeRequestWay
+
+    has_api = bool(gitlab_url) and bool(os.environ.get(TOKEN_ENV, "").strip())
+    if params["open_mr"] == "api" and not has_api:
+        raise CiswitchError(f"--open-mr api needs --gitlab-url URL and {TOKEN_ENV}")
+    use_api = has_api and params["open_mr"] != "push-options"
+    if params["reviewers"] and not use_api:
+        raise CiswitchError(f"--reviewer needs GitLab's API: --gitlab-url URL and {TOKEN_ENV}")
+    return MergeRequestWay(
+        gitlab_url=gitlab_url if use_api else None, project_path=project_path,
+        labels=tuple(params["labels"]), assignees=tuple(params["assignees"]),
+        reviewers=tuple(params["reviewers"]), draft=params["draft"],
+        remove_source_branch=not params["keep_source_branch"])

@@ -13,7 +13,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,6 +25,7 @@ from ciswitch.redact import redact
 
 if TYPE_CHECKING:
     from ciswitch.fleet.steps import Steps
+    from ciswitch.gitlab_api import GitLabClient, MergeRequestInfo, ProjectInfo
     from ciswitch.runbook.facts import ProjectFacts
 
 #: words in werf's or docker's output that mean the registry refused the credentials: never
@@ -45,40 +46,130 @@ class Facts:
     runbook: ProjectFacts | None = None
 
 
+def names_of(spec: RepoSpec) -> set[str]:
+    """What ``--only`` and ``--werf-project`` may call a project by."""
+    return {spec.name, spec.key, spec.project_path or "", spec.url} - {""}
+
+
+def werf_names(specs: Sequence[RepoSpec], given: Sequence[str]) -> dict[str, str]:
+    """``--werf-project PROJECT=NAME`` values as {project key: werf project name}; a malformed
+    value or one naming no project of the fleet is a one-line error."""
+    from ciswitch.runbook.facts import validate_project_name
+
+    found: dict[str, str] = {}
+    for text in given:
+        which, sep, name = text.rpartition("=")
+        if not sep or not which or not name:
+            raise CiswitchError(f"--werf-project takes PROJECT=NAME, got {text!r}")
+        chosen = [s for s in specs if which in names_of(s)]
+        if not chosen:
+            raise CiswitchError(f"--werf-project: no project {which!r} in the fleet")
+        for spec in chosen:
+            found[spec.key] = validate_project_name(name, "--werf-project")
+    return found
+
+
+class _Files:
+    """A few files of one commit, read ahead (the change branch's settings): a workspace of
+    just those files."""
+
+    def __init__(self, label: str, found: dict[str, bytes]) -> None:
+        self._label, self._found = label, found
+
+    @property
+    def label(self) -> str:
+        return self._label
+
+    def read_bytes(self, rel: str) -> bytes:
+        if rel not in self._found:
+            raise CiswitchError("file not found", rel)
+        return self._found[rel]
+
+    def is_file(self, rel: str) -> bool:
+        return rel in self._found
+
+    def is_executable(self, rel: str) -> bool:
+        return False
+
+    def files(self) -> Iterator[str]:
+        return iter(self._found)
+
+
+def files_at(clone: Path, rev: str, names: Sequence[str]) -> dict[str, bytes]:
+    """The files ``names`` of ``rev`` that are there, read by one ``git cat-file --batch``."""
+    wanted = "".join(f"{rev}:{name}\n" for name in names).encode()
+    try:  # the git on PATH, as clones are made (no GitPython to load for one call)
+        done = subprocess.run(["git", "cat-file", "--batch"], cwd=clone, input=wanted,
+                              capture_output=True, check=False)
+    except OSError as err:
+        raise CiswitchError(f"cannot run git: {err}", str(clone)) from err
+    if done.returncode != 0:
+        raise CiswitchError(f"cannot read {', '.join(names)} of {rev}: "
+                            f"{_last_line(done.stderr.decode(errors='replace'))}", str(clone))
+    out, pos, found = done.stdout, 0, {}
+    for name in names:
+        end = out.index(b"\n", pos)
+        header, pos = out[pos:end].split(b" "), end + 1
+        if len(header) == 3 and header[2].isdigit():  # "<sha> <type> <size>", else missing
+            size = int(header[2])
+            if header[1] == b"blob":
+                found[name] = out[pos:pos + size]
+            pos += size + 1
+    return found
+
+
+def _remote_head(clone: Path) -> str | None:
+    """The remote's default branch as the clone recorded it (``refs/remotes/origin/HEAD``, a
+    loose symbolic ref, read as git reads it); None when it is not there."""
+    try:
+        text = (clone / ".git" / "refs" / "remotes" / "origin" / "HEAD").read_text("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    prefix = "ref: refs/remotes/origin/"
+    return text.strip()[len(prefix):] or None if text.startswith(prefix) else None
+
+
 def project_facts(spec: RepoSpec, workdir: Path, *, branch: str,
-                  registry_host: str | None) -> Facts:
+                  registry_host: str | None, project: str | None = None) -> Facts:
     """Clone or fetch the project, check out its default branch (werf reads werf.yaml from the
     working directory) and derive the werf project name and the address as ``plan`` does:
     the change branch's ``.ciswitch.toml`` address, else the default branch's, else derived
-    from the remote and ``registry_host``."""
+    from the remote and ``registry_host``. The default branch is read from the checked-out
+    files, the change branch's settings with one ``git cat-file``."""
     from ciswitch import gitops
-    from ciswitch.config import load_config
-    from ciswitch.fleet.api import head_workspace
+    from ciswitch.config import CONFIG_FILE, PYPROJECT_FILE, load_config
     from ciswitch.fleet.runner import sync_clone
     from ciswitch.runbook.facts import gather_facts
+    from ciswitch.workspace import DirectoryWorkspace
 
     try:
         clone = sync_clone(spec, workdir)
         if clone is None:
             return Facts(spec, None, None, None, "empty repository")
-        repo = gitops.open_repo(clone)
-        try:
-            default = gitops.default_branch(repo, "origin")
-            has_change = gitops.ref_commit(repo, f"refs/remotes/origin/{branch}") is not None
-        finally:
-            repo.close()
+        default = _remote_head(clone)
+        if default is None:
+            repo = gitops.open_repo(clone)
+            try:
+                default = gitops.default_branch(repo, "origin")
+            finally:
+                repo.close()
         gitops.git_output(["checkout", "--quiet", "--force", "-B", default,
                            f"refs/remotes/origin/{default}"], clone)
-        ws = head_workspace(clone)
+        ws = DirectoryWorkspace(clone)
         address = load_config(ws).stages_storage_address
-        if has_change:
-            address = load_config(head_workspace(clone, f"origin/{branch}")
+        # no change branch (yet): cat-file says "missing", and no settings are found
+        change = files_at(clone, f"refs/remotes/origin/{branch}", (CONFIG_FILE, PYPROJECT_FILE))
+        if change:
+            address = load_config(_Files(f"origin/{branch}", change)
                                   ).stages_storage_address or address
-        facts = gather_facts(ws, repo=spec.name, to=address, registry_host=registry_host,
-                             remote_url=spec.url)
+        facts = gather_facts(ws, repo=spec.name, project=project, to=address,
+                             registry_host=registry_host, remote_url=spec.url)
     except CiswitchError as err:
         return Facts(spec, None, None, None, redact(str(err)))
-    problems = [p for p in (facts.project.problem, facts.address.problem) if p]
+    # the fleet names a project's werf project name with --werf-project PROJECT=NAME
+    named = facts.project.problem.replace("pass --project NAME",
+                                          "pass --werf-project PROJECT=NAME")
+    problems = [p for p in (named, facts.address.problem) if p]
     return Facts(spec, clone, facts.project.name, facts.address.address, "; ".join(problems),
                  facts)
 
@@ -129,6 +220,10 @@ class SyncOptions:
     retries: int = 2
     retry_delay: float = 5.0
     retry_failed: bool = False
+    #: say what would run; run no werf command and journal nothing
+    dry_run: bool = False
+    #: werf project names given on the command line, by project key (``--werf-project``)
+    projects: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -159,8 +254,15 @@ def sync_one(facts: Facts, options: SyncOptions,
     from ciswitch.runbook.plan import werf_sync_args
 
     spec = facts.spec
+    if facts.clone is None and facts.problem == "empty repository":
+        return SyncResult(spec.key, spec.name, st.SKIPPED, facts.problem)
+    if (facts.clone is not None and facts.project is None and facts.runbook is not None
+            and facts.runbook.project.config_path is None):
+        # no werf.yaml: not a werf project, so nothing of it can be on this host
+        return SyncResult(spec.key, spec.name, st.SKIPPED, facts.problem or "no werf project")
     if facts.clone is None or facts.project is None or facts.address is None:
-        return SyncResult(spec.key, spec.name, st.SKIPPED, facts.problem or "no facts")
+        # a clone that failed or an address that cannot be derived is not "nothing to sync"
+        return SyncResult(spec.key, spec.name, st.FAILED, facts.problem or "no facts")
     log = _log_path(options.workdir, "sync", spec)
     block = block_file(facts.project)
     if block.exists():
@@ -168,11 +270,17 @@ def sync_one(facts: Facts, options: SyncOptions,
                           f"already switched on this host ({block} exists)", log)
     found = has_local_stages(options.docker, facts.project, log, facts.clone)
     if isinstance(found, str):
-        return SyncResult(spec.key, spec.name, st.SKIPPED, found, log)
+        # not knowing whether there are local stages is no reason to skip the project
+        return SyncResult(spec.key, spec.name, st.FAILED, found, log)
     if not found:
         return SyncResult(spec.key, spec.name, st.SKIPPED,
                           f"no local stages of {facts.project} on this host", log)
     argv = [options.werf, *werf_sync_args(":local", facts.address)]
+    if options.dry_run:
+        import shlex
+
+        return SyncResult(spec.key, spec.name, "dry-run",
+                          f"would run `{shlex.join(argv)}` in {facts.clone}", log)
     attempts = 0
     while True:
         attempts += 1
@@ -207,11 +315,14 @@ def sync_fleet(specs: Sequence[RepoSpec], steps: Steps, options: SyncOptions,
         todo.append(spec)
 
     def work(spec: RepoSpec) -> SyncResult:
-        steps.put(spec.key, "sync", st.RUNNING, name=spec.name)
+        if not options.dry_run:
+            steps.put(spec.key, "sync", st.RUNNING, name=spec.name)
         facts = project_facts(spec, options.workdir, branch=options.branch,
-                              registry_host=options.registry_host)
+                              registry_host=options.registry_host,
+                              project=dict(options.projects).get(spec.key))
         result = sync_one(facts, options)
-        steps.put(spec.key, "sync", result.status, result.detail, name=spec.name)
+        if not options.dry_run:
+            steps.put(spec.key, "sync", result.status, result.detail, name=spec.name)
         where = f" (log: {result.log})" if result.log else ""
         echo(f"{spec.name}: {result.status}: {result.detail}{where}")
         return result
@@ -234,6 +345,8 @@ class SwitchOptions:
     only: tuple[str, ...] = ()
     limit: int | None = None
     dry_run: bool = False
+    #: werf project names given on the command line, by project key (``--werf-project``)
+    projects: tuple[tuple[str, str], ...] = ()
 
 
 def rollback_text(facts: Facts) -> str:
@@ -254,8 +367,8 @@ def _selected(specs: Sequence[RepoSpec], options: SwitchOptions) -> list[RepoSpe
     if not options.only:
         return list(specs)
     wanted = set(options.only)
-    chosen = [s for s in specs if wanted & {s.name, s.key, s.project_path or "", s.url}]
-    unknown = wanted - {x for s in chosen for x in (s.name, s.key, s.project_path or "", s.url)}
+    chosen = [s for s in specs if wanted & names_of(s)]
+    unknown = wanted - {x for s in chosen for x in names_of(s)}
     if unknown:
         raise CiswitchError(f"--only: no project {sorted(unknown)[0]!r} in the fleet")
     return chosen
@@ -296,7 +409,8 @@ class SwitchResult:
 
 def switch_fleet(specs: Sequence[RepoSpec], steps: Steps, options: SwitchOptions,
                  echo: Callable[[str], None]) -> list[SwitchResult]:
-    """Switch and merge one project after the other; stop at the first failure."""
+    """Switch and merge one project after the other; stop at the first failure (a dry run
+    goes on, to show every project's verdict)."""
     todo, left = switch_order(specs, steps, options)
     for spec, why in left:
         echo(f"{spec.name}: {why}")
@@ -305,12 +419,36 @@ def switch_fleet(specs: Sequence[RepoSpec], steps: Steps, options: SwitchOptions
         result = switch_one(spec, steps, options, echo)
         results.append(result)
         if result.status == st.FAILED:
-            break
+            if not options.dry_run:
+                break
+            echo(f"{spec.name}: a real run would stop here")
     return results
+
+
+def _merge_request_of(spec: RepoSpec, options: SwitchOptions
+                      ) -> tuple[GitLabClient, ProjectInfo, MergeRequestInfo | None]:
+    from ciswitch.fleet.api import client_for, find_merge_request, project_path
+
+    client = client_for(options.gitlab_url)
+    project = client.project(project_path(spec, options.gitlab_url))
+    return client, project, find_merge_request(client, project, options.branch)
+
+
+def _synced(steps: Steps, spec: RepoSpec) -> str | None:
+    """Why the project's stages are not synced on this host yet (None: they are, or it had
+    none here)."""
+    row = steps.get(spec.key, "sync")
+    if row is not None and row.status in (st.DONE, st.SKIPPED):
+        return None
+    said = f"sync {row.status}: {row.detail}" if row is not None else "fleet sync never ran for it"
+    return (f"not synced on this host yet ({said}): run `ciswitch fleet sync` first, so that "
+            "switch-from-local has only the newest stages left to copy")
 
 
 def switch_one(spec: RepoSpec, steps: Steps, options: SwitchOptions,
                echo: Callable[[str], None]) -> SwitchResult:
+    """Verify, switch and merge one project; the merge request is looked up before werf runs,
+    so that only the merge itself comes between switch-from-local and the merge."""
     from ciswitch.runbook.facts import block_file
     from ciswitch.runbook.guard import verify_switch
     from ciswitch.runbook.plan import werf_switch_args
@@ -329,65 +467,86 @@ def switch_one(spec: RepoSpec, steps: Steps, options: SwitchOptions,
         return SwitchResult(spec.key, spec.name, st.FAILED, detail)
 
     facts = project_facts(spec, options.workdir, branch=options.branch,
-                          registry_host=options.registry_host)
+                          registry_host=options.registry_host,
+                          project=dict(options.projects).get(spec.key))
     if facts.clone is None or facts.project is None or facts.address is None:
         return fail(facts.problem or "project facts unknown")
     block = block_file(facts.project)
     row = steps.get(spec.key, "switch")
-    resumed = row is not None and row.status in (st.SWITCHED, st.RUNNING) and block.exists()
-    if resumed:
-        assert row is not None
-        sha, switched_at = row.sha, row.switched_at or row.updated_at
+    if row is not None and row.status in (st.SWITCHED, st.RUNNING) and block.exists():
         echo(f"{spec.name}: switched before, not merged: merging now")
+        if options.dry_run:
+            echo(f"{spec.name}: would merge its merge request at {(row.sha or '?')[:10]}")
+            return SwitchResult(spec.key, spec.name, "dry-run", "switched before")
+        switched_at = row.switched_at or row.updated_at
         if row.status == st.RUNNING:
             steps.put(spec.key, "switch", st.SWITCHED, "switched; merge pending",
                       switched_at=switched_at)
-    else:
-        verdict = verify_switch(facts.clone, branch=options.branch, to=facts.address,
-                                gitlab_url=options.gitlab_url)
-        for line in verdict.lines():
-            echo(f"{spec.name}:   {line}")
-        if not verdict.allowed:
-            return fail(f"not verified: {verdict.missing()}")
-        sha = verdict.sha
-        argv = [options.werf, *werf_switch_args(facts.address)]
-        if options.dry_run:
-            import shlex
-
-            echo(f"{spec.name}: would run `{shlex.join(argv)}` in its clone, check {block}, "
-                 f"and merge its merge request at {(sha or '?')[:10]}")
-            return SwitchResult(spec.key, spec.name, "dry-run", "verified")
-        steps.put(spec.key, "switch", st.RUNNING, "switch-from-local running", name=spec.name,
-                  sha=sha)
-        code, output = run_logged(argv, facts.clone, _log_path(options.workdir, "switch", spec))
-        if code != 0:
-            return fail(f"werf stages switch-from-local failed: {_last_line(output)}",
-                        rollback=facts if block.exists() else None)
-        if not block.exists():
-            return fail(f"werf exited 0 but wrote no block file {block}", rollback=facts)
-        switched_at = time.time()
-        steps.put(spec.key, "switch", st.SWITCHED, "switched; merge pending", sha=sha,
-                  switched_at=switched_at)
-    return _merge(spec, facts, steps, options, sha, switched_at, echo, fail)
-
-
-def _merge(spec: RepoSpec, facts: Facts, steps: Steps, options: SwitchOptions,
-           sha: str | None, switched_at: float, echo: Callable[[str], None],
-           fail: Callable[..., SwitchResult]) -> SwitchResult:
-    from ciswitch.fleet.api import client_for, find_merge_request, project_path
-
+        if row.sha is None:
+            return fail("the journal has no verified commit to merge at", rollback=facts)
+        try:
+            client, project, mr = _merge_request_of(spec, options)
+        except CiswitchError as err:
+            return fail(f"merge through the API failed: {err}", rollback=facts)
+        return _merge(spec, steps, (client, project, mr), row.sha, switched_at, echo, fail,
+                      facts)
+    not_synced = _synced(steps, spec)
+    if not_synced is not None:
+        return fail(not_synced)
+    verdict = verify_switch(facts.clone, branch=options.branch, to=facts.address,
+                            gitlab_url=options.gitlab_url)
+    for line in verdict.lines():
+        echo(f"{spec.name}:   {line}")
+    if not verdict.allowed:
+        return fail(f"not verified: {verdict.missing()}")
+    sha = verdict.sha
+    if sha is None or verdict.check("pipeline").state != "passed":
+        return fail("not verified: no succeeded pipeline on the change's commit")
     try:
-        client = client_for(options.gitlab_url)
-        project = client.project(project_path(spec, options.gitlab_url))
-        mr = find_merge_request(client, project, options.branch)
-        if mr is None:
-            return fail(f"no merge request from {options.branch}", rollback=facts)
+        client, project, mr = _merge_request_of(spec, options)
+    except CiswitchError as err:
+        return fail(f"GitLab's API: {err}")
+    if mr is None:
+        return fail(f"no merge request from {options.branch}")
+    if mr.state == "opened" and mr.sha and mr.sha != sha:
+        return fail(f"!{mr.iid} is at {mr.sha[:10]} now, not at the verified {sha[:10]}: "
+                    "wait for its pipeline and run again")
+    argv = [options.werf, *werf_switch_args(facts.address)]
+    if options.dry_run:
+        import shlex
+
+        echo(f"{spec.name}: would run `{shlex.join(argv)}` in its clone, check {block}, "
+             f"and merge !{mr.iid} at once at {sha[:10]}")
+        return SwitchResult(spec.key, spec.name, "dry-run", "verified")
+    steps.put(spec.key, "switch", st.RUNNING, "switch-from-local running", name=spec.name,
+              sha=sha)
+    code, output = run_logged(argv, facts.clone, _log_path(options.workdir, "switch", spec))
+    if code != 0:
+        return fail(f"werf stages switch-from-local failed: {_last_line(output)}",
+                    rollback=facts if block.exists() else None)
+    if not block.exists():
+        return fail(f"werf exited 0 but wrote no block file {block}", rollback=facts)
+    switched_at = time.time()
+    steps.put(spec.key, "switch", st.SWITCHED, "switched; merge pending", sha=sha,
+              switched_at=switched_at)
+    return _merge(spec, steps, (client, project, mr), sha, switched_at, echo, fail, facts)
+
+
+def _merge(spec: RepoSpec, steps: Steps,
+           found: tuple[GitLabClient, ProjectInfo, MergeRequestInfo | None], sha: str,
+           switched_at: float, echo: Callable[[str], None], fail: Callable[..., SwitchResult],
+           facts: Facts) -> SwitchResult:
+    """Merge at ``sha`` (the verified commit) right away; a refusal prints the rollback."""
+    client, project, mr = found
+    if mr is None:
+        return fail("no merge request to merge", rollback=facts)
+    try:
         if mr.state == "merged":
             outcome_text, merged = f"!{mr.iid} was merged already", True
         else:
-            outcome = client.merge(project, mr.iid, sha or mr.sha or "")
+            outcome = client.merge(project, mr.iid, sha)
             merged = outcome.merged
-            outcome_text = (f"merged !{mr.iid} at {(sha or '')[:10]}" if merged else
+            outcome_text = (f"merged !{mr.iid} at {sha[:10]}" if merged else
                             f"merge of !{mr.iid} refused: {outcome.reason}: {outcome.message}")
     except CiswitchError as err:
         return fail(f"merge through the API failed: {err}", rollback=facts)
@@ -401,6 +560,20 @@ def _merge(spec: RepoSpec, facts: Facts, steps: Steps, options: SwitchOptions,
     return SwitchResult(spec.key, spec.name, st.MERGED, detail, window)
 
 
-__all__ = ["Facts", "SwitchOptions", "SwitchResult", "SyncOptions", "SyncResult",
-           "is_auth_failure", "project_facts", "rollback_text", "switch_fleet", "switch_one",
-           "switch_order", "sync_fleet", "sync_one"]
+__all__ = [
+    "Facts",
+    "SwitchOptions",
+    "SwitchResult",
+    "SyncOptions",
+    "SyncResult",
+    "is_auth_failure",
+    "names_of",
+    "project_facts",
+    "rollback_text",
+    "switch_fleet",
+    "switch_one",
+    "switch_order",
+    "sync_fleet",
+    "sync_one",
+    "werf_names",
+]

@@ -59,6 +59,7 @@ def refresh_row(row: Row, steps: st.Steps, gitlab_url: str, branch: str) -> Refr
                  else f"{approvals.approvals_left} left"))
     steps.put(row.key, "merge-request", st.DONE, f"!{info.iid} {info.state}", name=row.name,
               mr_url=info.url, mr_iid=info.iid, mr_state=info.state)
+    steps.put(row.key, st.REFRESH_STEP, st.DONE, f"!{info.iid} {info.state}", name=row.name)
     return Refreshed(
         row.name, row.status, f"!{info.iid}", info.state,
         f"#{pipeline.id} {pipeline.status}" if pipeline else "none",

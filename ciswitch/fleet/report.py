@@ -13,24 +13,37 @@ import io
 import json
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
-from typing import IO, Any
+from collections.abc import Iterable, Mapping, Sequence
+from typing import IO, TYPE_CHECKING, Any
 
 from ciswitch.fleet.journal import RepoOutcome, Row, Status
 from ciswitch.fleet.sources import RepoSpec
 from ciswitch.redact import redact
 
+if TYPE_CHECKING:
+    from ciswitch.fleet.steps import MergeRequestFacts
+
 FORMATS = ("text", "json", "csv", "markdown")
 ORDER = [s.value for s in Status]
-_FIELDS = ["name", "url", "status", "fixed", "left", "mr_url", "detail", "run", "dry_run",
-           "updated"]
+_FIELDS = ["name", "url", "status", "fixed", "left", "mr", "mr_state", "mr_url",
+           "mr_refreshed", "switch_window", "detail", "run", "dry_run", "updated"]
 
 
-def _record(row: Row) -> dict[str, Any]:
+def _record(row: Row, mr: MergeRequestFacts | None = None) -> dict[str, Any]:
+    url = mr.url if mr is not None and mr.url else row.mr_url
     return {
         "name": redact(row.name), "url": redact(row.url), "key": redact(row.key),
         "status": row.status, "fixed": row.fixed, "left": row.left,
-        "mr_url": redact(row.mr_url) if row.mr_url else None,
+        "mr": f"!{mr.iid}" if mr is not None else None,
+        "mr_iid": mr.iid if mr is not None else None,
+        "mr_state": mr.state if mr is not None else None,
+        "mr_url": redact(url) if url else None,
+        "mr_recorded": _iso(mr.recorded_at) if mr is not None else None,
+        "mr_refreshed": (_iso(mr.refreshed_at) if mr is not None and mr.refreshed_at
+                         else None),
+        #: seconds between switch-from-local and the merge (fleet switch)
+        "switch_window": (round(mr.window, 1) if mr is not None and mr.window is not None
+                          else None),
         "detail": redact(row.detail), "run": row.run, "dry_run": row.dry_run,
         "branch": row.branch, "commit": row.commit_sha,
         "started": _iso(row.started_at), "updated": _iso(row.updated_at),
@@ -53,13 +66,35 @@ def summary_line(statuses: Iterable[str]) -> str:
     return ", ".join(f"{n} {s}" for s, n in found.items()) or "nothing to do"
 
 
-def render(rows: Sequence[Row], fmt: str) -> str:
-    """The journal's rows as a table in ``fmt`` (one of :data:`FORMATS`)."""
+def refreshed_line(mrs: Mapping[str, MergeRequestFacts]) -> str:
+    """When GitLab was last asked about the merge requests shown (empty without any)."""
+    if not mrs:
+        return ""
+    stamps = [m.refreshed_at for m in mrs.values() if m.refreshed_at is not None]
+    if not stamps:
+        return ("merge requests as journaled when opened or merged; never refreshed "
+                "(fleet status --refresh asks GitLab)")
+    oldest, newest = min(stamps), max(stamps)
+    when = _iso(newest) if newest - oldest < 60 else f"between {_iso(oldest)} and {_iso(newest)}"
+    never = len(mrs) - len(stamps)
+    also = f"; {never} never refreshed" if never else ""
+    return f"merge requests as GitLab last said, refreshed {when}{also}"
+
+
+def render(rows: Sequence[Row], fmt: str,
+           mrs: Mapping[str, MergeRequestFacts] | None = None) -> str:
+    """The journal's rows as a table in ``fmt`` (one of :data:`FORMATS`); ``mrs``: each
+    project's merge request as the step table journaled it."""
+    mrs = mrs or {}
     rows = sorted(rows, key=lambda r: (ORDER.index(r.status) if r.status in ORDER else 99,
                                        r.name, r.key))
-    records = [_record(r) for r in rows]
+    shown = {r.key: mrs[r.key] for r in rows if r.key in mrs}
+    records = [_record(r, mrs.get(r.key)) for r in rows]
     if fmt == "json":
-        payload = {"summary": counts(r.status for r in rows), "repositories": records}
+        payload: dict[str, Any] = {"summary": counts(r.status for r in rows),
+                                   "repositories": records}
+        if shown:
+            payload["merge_requests"] = refreshed_line(shown)
         return json.dumps(payload, indent=2) + "\n"
     if fmt == "csv":
         out = io.StringIO()
@@ -69,8 +104,8 @@ def render(rows: Sequence[Row], fmt: str) -> str:
         writer.writerows(records)
         return out.getvalue()
     if fmt == "markdown":
-        return _markdown(records, rows)
-    return _text(records, rows)
+        return _markdown(records, rows, refreshed_line(shown))
+    return _text(records, rows, refreshed_line(shown))
 
 
 def _result(record: dict[str, Any]) -> str:
@@ -78,19 +113,30 @@ def _result(record: dict[str, Any]) -> str:
     return f"{text} (dry run)" if record["dry_run"] and "dry run" not in text else str(text)
 
 
-def _text(records: list[dict[str, Any]], rows: Sequence[Row]) -> str:
-    header = ("REPOSITORY", "STATUS", "FIXED", "LEFT", "RESULT")
+def _mr(record: dict[str, Any]) -> str:
+    return f"{record['mr']} {record['mr_state']}" if record["mr"] else ""
+
+
+def _text(records: list[dict[str, Any]], rows: Sequence[Row], refreshed: str) -> str:
+    header: tuple[str, ...] = ("REPOSITORY", "STATUS", "FIXED", "LEFT", "RESULT")
     table = [header] + [
         (r["url"], r["status"], str(r["fixed"]), str(r["left"]), _result(r)) for r in records
     ]
-    widths = [max(len(line[i]) for line in table) for i in range(4)]
+    if refreshed:  # the merge request column, before the result
+        header = ("REPOSITORY", "STATUS", "FIXED", "LEFT", "MR", "RESULT")
+        table = [header] + [(*line[:4], _mr(r), line[4])
+                            for line, r in zip(table[1:], records, strict=True)]
+    last = len(header) - 1
+    widths = [max(len(line[i]) for line in table) for i in range(last)]
     lines = [
-        "  ".join(cell.ljust(widths[i]) if i < 4 else cell for i, cell in enumerate(line))
+        "  ".join(cell.ljust(widths[i]) if i < last else cell for i, cell in enumerate(line))
         .rstrip()
         for line in table
     ]
     lines.append("")
     lines.append(f"{len(rows)} repositories: {summary_line(r.status for r in rows)}")
+    if refreshed:
+        lines.append(refreshed)
     return "\n".join(lines) + "\n"
 
 
@@ -98,18 +144,23 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def _markdown(records: list[dict[str, Any]], rows: Sequence[Row]) -> str:
+def _markdown(records: list[dict[str, Any]], rows: Sequence[Row], refreshed: str) -> str:
+    mr_head, mr_rule = (" MR |", " --- |") if refreshed else ("", "")
     lines = [
-        "| Repository | Status | Fixed | Left | Result |",
-        "| --- | --- | ---: | ---: | --- |",
+        f"| Repository | Status | Fixed | Left |{mr_head} Result |",
+        f"| --- | --- | ---: | ---: |{mr_rule} --- |",
     ]
     for r in records:
+        mr = f" {_cell(_mr(r))} |" if refreshed else ""
         lines.append(
-            f"| {_cell(r['url'])} | {r['status']} | {r['fixed']} | {r['left']} | "
+            f"| {_cell(r['url'])} | {r['status']} | {r['fixed']} | {r['left']} |{mr} "
             f"{_cell(_result(r))} |"
         )
     lines.append("")
     lines.append(f"**{len(rows)} repositories:** {summary_line(r.status for r in rows)}")
+    if refreshed:
+        lines.append("")
+        lines.append(f"_{refreshed}_")
     return "\n".join(lines) + "\n"
 
 

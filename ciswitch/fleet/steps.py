@@ -31,6 +31,12 @@ FAILED = "failed"
 SWITCHED = "switched"
 MERGED = "merged"
 
+#: the steps whose rows carry the change's merge request (``branch:NAME`` rows carry the
+#: merge requests of branch fixes, not this one)
+MR_STEPS = ("merge-request", "switch")
+#: the row ``fleet status --refresh`` writes each time it asked GitLab about a project
+REFRESH_STEP = "mr-refresh"
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS procedure_steps (
     key TEXT NOT NULL,
@@ -72,13 +78,64 @@ _COLUMNS = ("key, step, status, detail, name, mr_url, mr_iid, mr_state, sha, sta
             "switched_at, updated_at, window")
 
 
+@dataclass(frozen=True)
+class MergeRequestFacts:
+    """A project's merge request as last journaled: by ``fleet run`` (through the API),
+    ``fleet switch`` (merged) or ``fleet status --refresh``."""
+
+    iid: int
+    state: str
+    url: str | None
+    #: when this state was written
+    recorded_at: float
+    #: when ``fleet status --refresh`` last asked GitLab about the project (None: never)
+    refreshed_at: float | None
+    #: seconds between ``switch-from-local`` and the merge, as ``fleet switch`` measured them
+    window: float | None = None
+
+
+def merge_request_facts(path: Path) -> dict[str, MergeRequestFacts]:
+    """Every project's merge request as the journal has it, read without writing (a journal
+    from before the step table has none)."""
+    try:
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+    except sqlite3.Error as err:
+        raise CiswitchError(f"cannot open the fleet journal: {err}", str(path)) from err
+    try:
+        with closing(db.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND "
+                                "name = 'procedure_steps'")) as cur:
+            if cur.fetchone() is None:
+                return {}
+        marks = ", ".join("?" * len(MR_STEPS))
+        with closing(db.execute(
+                f"SELECT {_COLUMNS} FROM procedure_steps WHERE (step IN ({marks}) AND "
+                "mr_iid IS NOT NULL) OR step = ? ORDER BY updated_at",
+                (*MR_STEPS, REFRESH_STEP))) as cur:
+            rows = [StepRow(*values) for values in cur.fetchall()]
+    except sqlite3.Error as err:
+        raise CiswitchError(f"cannot read the fleet journal: {err}", str(path)) from err
+    finally:
+        db.close()
+    refreshed = {row.key: row.updated_at for row in rows if row.step == REFRESH_STEP}
+    windows = {row.key: row.window for row in rows if row.step == "switch" and row.window}
+    found: dict[str, MergeRequestFacts] = {}
+    for row in rows:  # oldest first: the newest state wins
+        if row.step != REFRESH_STEP and row.mr_iid is not None:
+            found[row.key] = MergeRequestFacts(row.mr_iid, row.mr_state or "unknown",
+                                               row.mr_url, row.updated_at,
+                                               refreshed.get(row.key), windows.get(row.key))
+    return found
+
+
 class Steps:
     """The step table of one journal file (its own connection; autocommit)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
-        self._db = connect(path, _SCHEMA)
+        # WAL with synchronous=NORMAL: a commit survives the process being killed (what
+        # resuming needs), without an fsync per row
+        self._db = connect(path, _SCHEMA, synchronous="NORMAL")
 
     def close(self) -> None:
         self._db.close()
