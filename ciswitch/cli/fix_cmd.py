@@ -69,7 +69,7 @@ def fix_settings(path: Path, gitlab_url: str | None, project: str | None, addres
         error_exit(err)
     steps = plan_settings_fix(findings, settings, to=address, unsafe=unsafe, shared=shared)
     click.echo(f"GitLab's CI/CD settings of {settings.project}: "
-               + (f"{len(steps)} variable(s) set :local" if steps else "no :local"))
+               + (f"{counted(len(steps), 'variable')} set :local" if steps else "no :local"))
     for step in steps:
         click.echo(f"  {step.line()}")
     for level, reason in settings.not_checked:
@@ -86,8 +86,8 @@ def fix_settings(path: Path, gitlab_url: str | None, project: str | None, addres
     except CiswitchError as err:
         error_exit(err)
     if failures:
-        click.echo(f"ciswitch: error: {len(failures)} change(s) of GitLab's settings failed "
-                   f"(journaled in {journal}): {failures[0]}", err=True)
+        click.echo(f"ciswitch: error: {counted(len(failures), 'change')} of GitLab's settings "
+                   f"failed (journaled in {journal}): {failures[0]}", err=True)
         return 2
     return 1 if left else 0
 
