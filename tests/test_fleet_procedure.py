@@ -555,3 +555,19 @@ def test_a_templated_werf_project_name_fails_the_sync_until_project_names_it(
                        "--werf-project", "fleet/p0=p0")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert _werf(fleet, "sync") == [f"{REGISTRY}/fleet/p0/stages"]
+
+
+def test_a_project_switched_by_hand_is_merged_without_a_second_switch(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, api: GitLabStandin) -> None:
+    fleet = Fleet(tmp_path, api, isolate_git(monkeypatch, tmp_path), 2)
+    _opened(fleet)
+    block = fleet.werf_home / "service" / "stages_switch_from_local_block" / "p0"
+    block.parent.mkdir(parents=True)
+    block.write_text("")  # `plan --run switch` ran for p0 on this host, outside the journal
+    dry = fleet.fleet("switch", "--registry-host", REGISTRY, "--dry-run")
+    assert "fleet/p0: would merge !1 at once at " in dry.stdout, dry.stdout
+    proc = fleet.fleet("switch", "--registry-host", REGISTRY)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "fleet/p0: already switched on this host" in proc.stdout
+    assert "fleet/p0: merged !1 at " in proc.stdout and "fleet/p1: merged !1 at " in proc.stdout
+    assert _werf(fleet, "switch-from-local") == [f"{REGISTRY}/fleet/p1/stages"]
