@@ -6,7 +6,8 @@ both verifications, the write of the fixed file into a copy), the compose is rua
 VmRSS before, Linux; C buffers included), after a warm-up on a tiny file. Prints the ratio
 fix / compose; the target is <= 3x.
 
-Usage: ``python bench/fix_memory.py [--mb 50] [--keep DIR]``
+Usage: ``python bench/fix_memory.py [--mb 50 | --jobs N] [--seed S] [--werf-every-job]
+[--keep FILE]``
 """
 
 from __future__ import annotations
@@ -73,27 +74,57 @@ def in_subprocess(what: str, path: Path) -> dict[str, float]:
     return data
 
 
+def sized_text(mb: float, seed: int, werf_every_job: bool) -> tuple[str, int]:
+    """A generated CI file of about ``mb`` megabytes (within a job's size): its text and its
+    number of jobs. The generator's output grows linearly with the jobs, so the count is
+    scaled from a sample and corrected once."""
+    sample = 1000
+    per_job = len(generate(sample, seed, werf_every_job=werf_every_job).encode("utf-8")) / sample
+    jobs = max(1, round(mb * 1e6 / per_job))
+    text = generate(jobs, seed, werf_every_job=werf_every_job)
+    size = len(text.encode("utf-8"))
+    if abs(size - mb * 1e6) > 0.01 * mb * 1e6:
+        jobs = max(1, round(jobs * mb * 1e6 / size))
+        text = generate(jobs, seed, werf_every_job=werf_every_job)
+    return text, jobs
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mb", type=float, default=50.0, help="size of the generated file")
+    parser.add_argument(
+        "--jobs", type=int, default=0, help="generate this many jobs instead of --mb megabytes"
+    )
+    parser.add_argument("--seed", type=int, default=20201, help="the generator's seed")
+    parser.add_argument(
+        "--werf-every-job", action="store_true", help="werf in every job (more to fix)"
+    )
+    parser.add_argument(
+        "--keep", type=Path, default=None, help="also write the generated file to this path"
+    )
     args = parser.parse_args()
-    unit = generate(100)
-    text = unit
-    jobs = 100
-    while len(text.encode("utf-8")) < args.mb * 1e6:
-        jobs *= 2
-        text = generate(jobs)
+    if args.jobs:
+        jobs = args.jobs
+        text = generate(jobs, args.seed, werf_every_job=args.werf_every_job)
+    else:
+        text, jobs = sized_text(args.mb, args.seed, args.werf_every_job)
+    if args.keep is not None:
+        args.keep.write_text(text, encoding="utf-8")
     with tempfile.TemporaryDirectory() as tmp:
         compose_dir, fix_dir = Path(tmp) / "compose", Path(tmp) / "fix"
         compose_dir.mkdir()
         (compose_dir / ".gitlab-ci.yml").write_text(text, encoding="utf-8")
         shutil.copytree(compose_dir, fix_dir)
         size = len(text.encode("utf-8"))
-        del text, unit
+        lines = text.count("\n")
+        del text
         compose = in_subprocess("compose", compose_dir / ".gitlab-ci.yml")
         fix = in_subprocess("fix", fix_dir / ".gitlab-ci.yml")
     ratio = fix["peak"] / compose["peak"]
-    print(f"file: {size / 1e6:.1f} MB, {jobs:,} jobs; fix fixed {int(fix['fixed']):,} place(s)")
+    print(
+        f"file: {size / 1e6:.1f} MB, {lines:,} lines, {jobs:,} jobs;"
+        f" fix fixed {int(fix['fixed']):,} place(s)"
+    )
     print(f"peak memory: compose {compose['peak'] / 2**20:,.0f} MiB,"
           f" fix {fix['peak'] / 2**20:,.0f} MiB")
     print(f"fix / compose: {ratio:.2f}x (target <= {TARGET:.0f}x):"

@@ -40,6 +40,9 @@ def main() -> int:
     args = parser.parse_args()
 
     counts: Counter[str] = Counter()
+    #: refusals (files) by the class of their reason; places left by the class of theirs
+    refusal_reasons: Counter[str] = Counter()
+    left_reasons: Counter[str] = Counter()
     failures: dict[str, list[fixgen.Plan]] = {}
     features: Counter[str] = Counter()
     fixable = 0
@@ -63,6 +66,9 @@ def main() -> int:
         except Exception as error:
             outcome = fixdrive.Outcome("test-tool-error", f"{type(error).__name__}: {error}")
         counts[outcome.cls] += 1
+        if outcome.cls.startswith("refused"):
+            refusal_reasons[f"{outcome.cls}: {fixdrive.reason_class(outcome.detail)}"] += 1
+        left_reasons.update(fixdrive.reason_class(r) for r in outcome.reasons)
         features.update(repo.truth.features)
         if repo.truth.count():
             fixable += 1
@@ -92,10 +98,19 @@ def main() -> int:
     for line in fixdrive.summary(dict(groups)):
         print("  " + line)
     refusals = sum(n for cls, n in counts.items() if cls.startswith("refused"))
+    # A fixable file is one with a :local (the generator's record); a refusal is a file that
+    # fix refused (exit 2) or where it left a place for no real unsafety (its own proof
+    # rejected its recipe, or overlapping fixes never settled).
     print(
-        f"refusals: {refusals} of {fixable} files with :local "
-        f"({100 * refusals / max(fixable, 1):.1f}%)"
+        f"refusals: {refusals} of {fixable} fixable files (files with :local) "
+        f"= {100 * refusals / max(fixable, 1):.2f}% (target <= 1%)"
     )
+    for reason, n in sorted(refusal_reasons.items(), key=lambda item: (-item[1], item[0])):
+        print(f"  {n:6d}  {reason}")
+    print(f"places left, by the class of their reason ({sum(left_reasons.values())} places):")
+    for reason, n in sorted(left_reasons.items(), key=lambda item: (-item[1], item[0])):
+        mark = "  (no real unsafety)" if reason.startswith(fixdrive.UNJUSTIFIED) else ""
+        print(f"  {n:6d}  {reason}{mark}")
     print(
         f"in-process vs installed CLI: {args.subprocess} compared, "
         f"{len(mismatched_runs)} differ {mismatched_runs}"

@@ -233,6 +233,9 @@ class _Proved:
     path: str
     #: the file's bytes before its first change
     original: bytes
+    #: other findings whose whole place these fixes' edits delete (a ``!reference`` entry
+    #: removed with the entry it takes): fixed by them too
+    along: list[Finding] = field(default_factory=list)
 
 
 def _commit(state: _Round, proof: _Proved, outcome: FixOutcome) -> None:
@@ -240,6 +243,47 @@ def _commit(state: _Round, proof: _Proved, outcome: FixOutcome) -> None:
     state.overlay = proof.overlay
     state.originals.setdefault(proof.path, proof.original)
     outcome.fixed.extend(proof.findings)
+    outcome.fixed.extend(proof.along)
+
+
+def _absorbed(findings: list[Finding]) -> tuple[list[Finding], list[Finding]]:
+    """``findings`` without those whose edits are all among the others' (an entry taking a
+    variable by ``!reference``, whose removal the fix of the variable's own entry includes
+    with its word): those are fixed by the others, and are not counted twice."""
+    keep: list[Finding] = []
+    absorbed: list[Finding] = []
+    covered: set[Edit] = set()
+    ranked = sorted(findings, key=lambda f: -len(f.fix.edits) if f.fix is not None else 0)
+    for finding in ranked:
+        edits = set(finding.fix.edits) if finding.fix is not None else set()
+        if keep and edits and edits <= covered:
+            absorbed.append(finding)
+            continue
+        keep.append(finding)
+        covered |= edits
+    order = {id(f): n for n, f in enumerate(findings)}
+    keep.sort(key=lambda f: order[id(f)])
+    return keep, absorbed
+
+
+def _taken_along(before: list[Finding], fixed: list[Finding], edits: list[Edit]) -> list[Finding]:
+    """The findings of the current text, other than ``fixed``, whose whole place one of the
+    fixes' edits deletes or replaces (the ``!reference`` entry that goes with the entry it
+    takes): the relint no longer sees them, and they are fixed as well."""
+    chosen = {(f.code, f.start, f.end) for f in fixed}
+    starts = [e.start for e in edits]
+    along: list[Finding] = []
+    for finding in before:
+        if not edits or finding.path != edits[0].path:
+            continue
+        if (finding.code, finding.start, finding.end) in chosen:
+            continue
+        index = bisect.bisect_right(starts, finding.start) - 1
+        if index >= 0:
+            edit = edits[index]
+            if edit.start <= finding.start and finding.end <= edit.end and edit.start < edit.end:
+                along.append(finding)
+    return along
 
 
 def _prove(
@@ -260,6 +304,7 @@ def _prove(
     so that fix never holds two: a big file's peak memory would double. Should the proof fail,
     the current text is analysed again."""
     path = findings[0].path
+    findings, absorbed = _absorbed(findings)
     sources = state.run.facts.files
     old = sources[path]
     edits = group_edits(e for f in findings if f.fix is not None for e in f.fix.edits)
@@ -285,13 +330,14 @@ def _prove(
     else:
         overlay = {**state.overlay, path: new}
         after = _analyse(ws, config, entry, to, overlay)
-        relint = _relint_error(after, before, findings)
+        along = absorbed + _taken_along(before, [*findings, *absorbed], edits.get(path, []))
+        relint = _relint_error(after, before, [*findings, *along])
         blocked = pipeline_error(view, after.facts, to)
         result = (
             (blocked.reason if blocked is not None else None)
             or _unfixable_gained(after, before)
             or (_refusal(relint) if relint is not None else None)
-            or _Proved(list(findings), overlay, after, path, original)
+            or _Proved(list(findings), overlay, after, path, original, along)
         )
         del after
     if release and not isinstance(result, _Proved):

@@ -101,14 +101,31 @@ def statements_kept(
     the head of an and-or list before ``&&``, it goes with the ``&&``; anywhere else it must
     have become a no-op (``true`` or ``:``). When words were replaced (``--to``), the
     statements and their operators must stay as they were."""
-    from ciswitch.shell.words import CHAIN_OPERATORS, chain_of
+    from ciswitch.shell.words import chain_of
 
     old_chain, new_chain = chain_of(old), chain_of(new)
     new_words = Counter(w for _, s in new_chain for w in s)
     old_words = Counter(w for _, s in old_chain for w in s)
     if +(new_words - old_words - Counter({"true": len(new_chain), ":": len(new_chain)})):
         return [op for op, _ in old_chain] == [op for op, _ in new_chain]
-    kept_chain = _take_removed(old_chain, new_chain, Counter(removed), groups)
+    # Statements are aligned by a sequence diff; when it is ambiguous (two equal statements,
+    # one of them changed) and no statement went, also one to one by position.
+    alignments = [False, True] if len(old_chain) == len(new_chain) else [False]
+    new_kept = _without_lone_noops(new_chain)
+    return any(
+        _expected_chain(_take_removed(old_chain, new_chain, Counter(removed), groups, by_index))
+        == new_kept
+        for by_index in alignments
+    )
+
+
+def _expected_chain(
+    kept_chain: list[tuple[str, tuple[str, ...] | None]],
+) -> list[tuple[str, tuple[str, ...]]]:
+    """The old statements minus the removed words as bash runs them (see
+    :func:`statements_kept`), lone no-ops left out."""
+    from ciswitch.shell.words import CHAIN_OPERATORS
+
     expected: list[tuple[str, tuple[str, ...]]] = []
     for index, (op, words) in enumerate(kept_chain):
         following = kept_chain[index + 1][0] if index + 1 < len(kept_chain) else ""
@@ -120,7 +137,7 @@ def statements_kept(
             kept_chain[index + 1] = ("", kept_chain[index + 1][1])
         elif following in CHAIN_OPERATORS:
             expected.append(("", _NOOP))
-    return _without_lone_noops(expected) == _without_lone_noops(new_chain)
+    return _without_lone_noops(expected)
 
 
 def _take_removed(
@@ -128,6 +145,7 @@ def _take_removed(
     new_chain: list[tuple[str, tuple[str, ...]]],
     budget: Counter[str],
     groups: frozenset[tuple[str, ...]] = frozenset(),
+    by_index: bool = False,
 ) -> list[tuple[str, tuple[str, ...] | None]]:
     """The old statements minus the removed words (None: a statement left empty). The words
     are taken from the statements that changed (``--from :local`` of an untouched ``werf
@@ -138,14 +156,23 @@ def _take_removed(
     from difflib import SequenceMatcher
 
     changed: set[int] = set(range(len(old_chain)))
-    matcher = SequenceMatcher(
-        None, [w for _, w in old_chain], [w for _, w in new_chain], autojunk=False
-    )
-    for tag, i1, i2, _, _ in matcher.get_opcodes():
+    opcodes: list[tuple[str, int, int, int, int]]
+    if by_index:  # one to one (the chains have the same length)
+        opcodes = [
+            ("equal" if old_chain[i][1] == new_chain[i][1] else "replace", i, i + 1, i, i + 1)
+            for i in range(len(old_chain))
+        ]
+    else:
+        opcodes = list(
+            SequenceMatcher(
+                None, [w for _, w in old_chain], [w for _, w in new_chain], autojunk=False
+            ).get_opcodes()
+        )
+    for tag, i1, i2, _, _ in opcodes:
         if tag == "equal":
             changed -= set(range(i1, i2))
     words = [list(statement) for _, statement in old_chain]
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+    for tag, i1, i2, j1, j2 in opcodes:
         if tag != "replace" or i2 - i1 != j2 - j1:
             continue
         for index, other in zip(range(i1, i2), range(j1, j2), strict=True):

@@ -9,6 +9,7 @@ Outcome classes (:data:`CLASSES`): ``nothing-to-fix`` (no ``:local``, files unto
 ``:local`` left and reported: CSW004, needs ``--to``, unsafe), ``wrong-fix:<kind>`` (the oracle
 found a difference), ``needs-second-run``, ``refused-internal-error``, ``refused-with-reason``,
 ``refused-by-proof`` (exit 1, but a place left only because fix's own proof rejected its fix),
+``refused-unsettled`` (a place left only because its fix overlapped others that never settled),
 ``crash`` (a traceback), and ``oracle-vs-truth`` (the oracle's count disagrees with the
 generator's record: a defect of the test tools themselves).
 """
@@ -22,7 +23,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,47 @@ class Outcome:
     cls: str
     detail: str
     fix: CliResult | None = None
+    #: why each place fix left was left, as its summary line says (one entry per place)
+    reasons: list[str] = field(default_factory=list)
+
+
+#: what fix's summary line says about the places it left: ``N left (2 why; 1 why).``
+LEFT = re.compile(r"; (\d+) left \((.*)\)\.$", re.MULTILINE)
+
+
+def left_reasons(output: str) -> list[str]:
+    """The reason of every place left, from fix's summary line (one entry per place)."""
+    match = LEFT.search(output)
+    if match is None:
+        return []
+    reasons: list[str] = []
+    for part in re.split(r"; (?=\d+ )", match.group(2)):
+        count, _, reason = part.partition(" ")
+        if count.isdigit():
+            reasons.extend([reason] * int(count))
+    return reasons
+
+
+#: a reason's first word as the summary line puts it after a count above 1, and as it is alone
+SINGULAR = {"need": "needs", "are": "is", "have": "has", "use": "uses", "take": "takes",
+            "overlap": "overlaps", "were": "was", "keep": "keeps", "run": "runs",
+            "carry": "carries"}
+
+
+def reason_class(reason: str) -> str:
+    """A reason without its job names, files, numbers and lists, in the singular: its class."""
+    first, _, rest = reason.partition(" ")
+    reason = f"{SINGULAR.get(first, first)} {rest}".strip()
+    reason = re.sub(r"^unsafe fixes\b", "unsafe fix", reason)
+    text = re.sub(r"\[[^\]]*\]|\([^()]*\.(?:yml|yaml|sh)\)", "", reason)
+    text = re.sub(r"\b(jobs?) [\w.:-]+(?:, [\w.:-]+)*", r"\1 J", text)
+    text = re.sub(r"\d+", "N", text)
+    text = re.sub(r"\s+", " ", text).strip()
+    return text[:100]
+
+
+#: reasons that are no real unsafety: a place left for one of them is a refusal
+UNJUSTIFIED = ("overlaps another fix", "not settled within", "the fix would change more than")
 
 
 def _snapshot(root: Path) -> dict[str, bytes]:
@@ -145,12 +187,16 @@ def _classify(repo: fixgen.Repo, tmp: Path, run: Runner, max_runs: int) -> Outco
     second = run(["fix", *flags, str(again)])
     if _snapshot(again) != _snapshot(work):
         return Outcome("needs-second-run", f"second fix exit {second.code}", fix)
+    reasons = left_reasons(fix.stdout + fix.stderr)
     if PROOF_REFUSAL in fix.stdout + fix.stderr:
         # a place left because the proof rejected its fix: a defect of the fix recipe, even
         # though the user is told why
-        return Outcome("refused-by-proof", _proof_detail(fix.stdout + fix.stderr), fix)
+        return Outcome("refused-by-proof", _proof_detail(fix.stdout + fix.stderr), fix, reasons)
+    unsettled = [r for r in reasons if reason_class(r).startswith(UNJUSTIFIED)]
+    if unsettled:
+        return Outcome("refused-unsettled", unsettled[0], fix, reasons)
     if left:
-        return Outcome("left-with-reason", f"{left} left", fix)
+        return Outcome("left-with-reason", f"{left} left", fix, reasons)
     return Outcome("correct-fix", "", fix)
 
 

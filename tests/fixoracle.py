@@ -52,7 +52,40 @@ class Ref:
 
 
 class _Loader(yaml.SafeLoader):
-    pass
+    """PyYAML's safe loader with the merge key of the YAML spec: in ``<<: [*a, *b]`` the
+    earlier mapping wins, and the mapping's own keys win over merged ones (as GitLab's Ruby
+    parser and gitlab-ci-local's js-yaml merge). PyYAML 6.0.4's own merge lets the later
+    mapping win whenever the key is a string Python does not intern (``variables``), so it is
+    not used."""
+
+    def flatten_mapping(self, node: yaml.MappingNode) -> None:
+        merged: list[tuple[yaml.Node, yaml.Node]] = []
+        own: list[tuple[yaml.Node, yaml.Node]] = []
+        for key, value in node.value:
+            if key.tag != "tag:yaml.org,2002:merge":
+                if key.tag == "tag:yaml.org,2002:value":
+                    key.tag = "tag:yaml.org,2002:str"
+                own.append((key, value))
+                continue
+            sources = value.value if isinstance(value, yaml.SequenceNode) else [value]
+            for source in sources:
+                if not isinstance(source, yaml.MappingNode):
+                    raise yaml.constructor.ConstructorError(
+                        "while constructing a mapping", node.start_mark,
+                        f"expected a mapping for merging, but found {source.id}",
+                        source.start_mark,
+                    )
+                self.flatten_mapping(source)
+                merged.extend(source.value)
+        # construct_mapping lets the last of equal keys win: put the winners last
+        seen: set[object] = set()
+        first_wins: list[tuple[yaml.Node, yaml.Node]] = []
+        for key, value in merged:
+            name = (key.tag, key.value) if isinstance(key, yaml.ScalarNode) else id(key)
+            if name not in seen:
+                seen.add(name)
+                first_wins.append((key, value))
+        node.value = first_wins + own
 
 
 def _construct_ref(loader: yaml.SafeLoader, node: yaml.Node) -> Ref:
@@ -574,16 +607,26 @@ def count_local(root: Path, references: bool = False) -> int:
     so the job's own entry sets ``:local`` (the places a report lists; the literal count is
     what a generator wrote)."""
     total = 0
+    documents: list[yaml.Node] = []
     for path in sorted(root.rglob("*")):
         if path.suffix in (".yml", ".yaml"):
-            total += _count_yaml(_read(path), references)
+            node = yaml.compose(_read(path), Loader=_Loader)
+            if node is not None:
+                documents.append(node)
         elif path.suffix == ".sh":
             total += count_in_script(_read(path))
-    return total
+    # a !reference may name a template of any file of the pipeline (an included one too)
+    tops = yaml.MappingNode(
+        "tag:yaml.org,2002:map",
+        [pair for doc in documents if isinstance(doc, yaml.MappingNode) for pair in doc.value],
+    )
+    return total + sum(_count_yaml(doc, tops if references else None) for doc in documents)
 
 
-def _count_yaml(text: str, references: bool = False) -> int:
-    node = yaml.compose(text, Loader=_Loader)
+def _count_yaml(node: yaml.Node, tops: yaml.MappingNode | None) -> int:
+    """``:local`` in one composed file; with ``tops`` (every file's top-level keys), an entry
+    taking ``:local`` by ``!reference`` counts too."""
+    references = tops is not None
     seen: set[int] = set()
     total = 0
 
@@ -604,15 +647,14 @@ def _count_yaml(text: str, references: bool = False) -> int:
             for key, value in n.value:
                 name = key.value if isinstance(key, yaml.ScalarNode) else None
                 if name == "WERF_STAGES_STORAGE" and id(value) not in seen:
-                    raw = _referenced(value, node) if references else value
+                    raw = _referenced(value, tops) if references else value
                     if isinstance(value, yaml.MappingNode):
                         raw = next((v for k, v in value.value if k.value == "value"), value)
                     if isinstance(raw, yaml.ScalarNode) and raw.value == LOCAL:
                         total += 1
                 walk(value, script or name in SCRIPT_KEYS)
 
-    if node is not None:
-        walk(node, False)
+    walk(node, False)
     return total
 
 

@@ -28,12 +28,6 @@ SUITE = settings(
     suppress_health_check=list(HealthCheck),
 )
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known defect: fix's own proof still rejects some recipes (refused-by-proof: "
-    "'CSW002: expected 2 finding(s) after, found 1' on a file mixing !reference variables "
-    "and unsafe synchronization fixes); the place is left with that reason instead of fixed",
-)
 @SUITE
 @given(fixgen.plans())
 def test_fix_means_the_same_minus_local(plan: fixgen.Plan) -> None:
@@ -118,6 +112,34 @@ def test_oracle_catches_a_joined_chain(tmp_path: Path) -> None:
         )
         assert fixoracle.compare(b, a, unsafe=False, runnable_jobs={"build"}).ok is ok, text
         assert fixoracle.compare(b, a, unsafe=False).ok is ok, text
+
+
+def test_oracle_merges_the_earlier_mapping_first(tmp_path: Path) -> None:
+    """``<<: [*a, *b]``: the earlier mapping wins, the job's own keys win over both (GitLab's
+    Ruby parser and js-yaml agree; PyYAML 6.0.4 lets the later win for ``variables``)."""
+    (tmp_path / ".gitlab-ci.yml").write_text(
+        ".a: &a\n  variables:\n    A: x\n  stage: test\n"
+        ".b: &b\n  variables:\n    WERF_STAGES_STORAGE: ':local'\n  image: b\n"
+        "build:\n  <<: [*a, *b]\n  stage: build\n  script:\n" + CI_ENV
+    )
+    job = fixoracle.model(tmp_path)["build"]
+    assert (job["variables"], job["stage"], job["image"]) == ({"A": "x"}, "build", "b")
+
+
+def test_oracle_counts_a_reference_to_an_included_file(tmp_path: Path) -> None:
+    """An entry taking ``:local`` by ``!reference`` from a template of an included file sets
+    ``:local`` as much as one taking it from the same file."""
+    (tmp_path / "ci").mkdir()
+    (tmp_path / "ci" / "common.yml").write_text(
+        ".vars:\n  variables:\n    WERF_STAGES_STORAGE: ':local'\n"
+    )
+    (tmp_path / ".gitlab-ci.yml").write_text(
+        "include:\n  - local: ci/common.yml\nbuild:\n  variables:\n"
+        "    WERF_STAGES_STORAGE: !reference [.vars, variables, WERF_STAGES_STORAGE]\n"
+        "  script:\n" + CI_ENV
+    )
+    assert fixoracle.count_local(tmp_path) == 1
+    assert fixoracle.count_local(tmp_path, references=True) == 2
 
 
 def test_oracle_catches_a_dangling_reference_and_a_changed_merge(tmp_path: Path) -> None:
