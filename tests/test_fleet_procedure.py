@@ -200,9 +200,8 @@ def test_the_whole_procedure_over_ten_projects(
     # strictly one project after the other: p0's requests, then p1's, ...; and the merge
     # follows the lookup of its merge request with nothing in between (werf ran there)
     during = api.requests[first_switch_request:]
-    touched = [(i, fleet.project_of(r.path)) for i, r in enumerate(during)]
-    order = [name for i, (_, name) in enumerate(touched)
-             if name and (i == 0 or touched[i - 1][1] != name)]
+    touched = [name for name in (fleet.project_of(r.path) for r in during) if name]
+    order = [name for i, name in enumerate(touched) if i == 0 or touched[i - 1] != name]
     assert order == ["p0", "p1", "p2", "p3", "p4", "p5"], order
     for i, request in enumerate(during):
         if request.path.endswith("/merge"):
