@@ -93,10 +93,15 @@ def _parse_unglued(text: str) -> Tree:
     """
     guessed = _unglued_guess(text)
     if guessed is not None:
-        current, tree = guessed
-    else:
-        current = text
-        tree = parser().parse(current.encode("utf-8", "surrogatepass"))
+        tree = _unglue(*guessed)
+        if not tree.root_node.has_error:
+            return tree
+        # a script that does not parse cleanly: its tree is the one of the plain method
+    return _unglue(text, parser().parse(text.encode("utf-8", "surrogatepass")))
+
+
+def _unglue(current: str, tree: Tree) -> Tree:
+    """Replace the glued line ends the tree shows and parse again, until none is left."""
     for _ in range(64):
         positions = _glued_line_ends(tree, current)
         if not positions:
