@@ -14,15 +14,36 @@ from pathlib import Path
 
 from ciswitch.analysis.facts import Facts
 from ciswitch.analysis.replay import collect_facts
+from ciswitch.analysis.settings import GitLabSettings
 from ciswitch.config import Config, load_config
 from ciswitch.errors import CiswitchError
 from ciswitch.gitlab import Pipeline, load_pipeline
-from ciswitch.model import Finding, LintResult, Problem
+from ciswitch.model import Finding, LintResult, NotChecked, NotCheckedKind, Problem
 from ciswitch.rules.base import RuleOptions
 from ciswitch.source import SourceFile, gc_paused
 from ciswitch.workspace import DirectoryWorkspace, Workspace
 
 YAML_SUFFIXES = (".yml", ".yaml")
+#: the logical path of the places in GitLab's CI/CD settings that were not checked
+SETTINGS_PATH = "gitlab"
+#: the coverage entry of a run that did not read GitLab's CI/CD settings
+SETTINGS_NOT_CHECKED = NotChecked(
+    SETTINGS_PATH, None, NotCheckedKind.GITLAB_SETTINGS,
+    "CI/CD variables in GitLab's settings were not checked: pass --gitlab-url with GITLAB_TOKEN",
+)
+
+
+def settings_not_checked(settings: GitLabSettings) -> list[NotChecked]:
+    """The levels of the settings that could not be read (the instance's, without an
+    administrator's token)."""
+    def why(reason: str) -> str:
+        reason = reason.removeprefix("not checked: ")
+        return ("the token is not an administrator's (GitLab answers 403)"
+                if reason == "needs admin" else reason)
+
+    return [NotChecked(SETTINGS_PATH, None, NotCheckedKind.GITLAB_SETTINGS,
+                       f"the {level}'s CI/CD variables were not checked: {why(reason)}")
+            for level, reason in settings.not_checked]
 
 
 @dataclass
@@ -58,9 +79,11 @@ def analyse_workspace(
     to: str | None = None,
     label: str | None = None,
     known: Mapping[str, SourceFile] | None = None,
+    settings: GitLabSettings | None = None,
 ) -> LintRun:
     """Lint the CI configuration of ``ws`` (``entry`` or the configured CI file). ``known``
-    holds files already decoded and composed, by path (``fix`` checking its own result)."""
+    holds files already decoded and composed, by path (``fix`` checking its own result);
+    ``settings`` the CI/CD variables GitLab keeps for the project, when they were read."""
     ci_file = entry or config.ci_config
     result = LintResult(root=label or ws.label, strict=config.strict)
     unknown = unknown_rule_codes(config)
@@ -78,7 +101,8 @@ def analyse_workspace(
         return LintRun(result, Facts(None))
     pipeline: Pipeline = load_pipeline(ws, ci_file, known)
     switched = config.stages_storage == "remote"
-    facts = collect_facts(pipeline, switched=switched, workspace=ws, known=known)
+    facts = collect_facts(pipeline, switched=switched, workspace=ws, known=known,
+                          settings=settings)
     if config.extra_files:
         _add_extra_files(ws, config, facts, known)
     options = RuleOptions(to=to, switched=switched)
@@ -88,6 +112,8 @@ def analyse_workspace(
     result.notices.extend(pipeline.notices)
     result.notices.extend(facts.notices)
     result.add_not_checked([*pipeline.not_checked, *facts.not_checked])
+    if settings is not None:
+        result.add_not_checked(settings_not_checked(settings))
     result.files = facts.files.paths()
     return LintRun(result, facts)
 
@@ -270,10 +296,12 @@ def resolve_target(path: Path) -> tuple[DirectoryWorkspace, str | None]:
 
 
 def lint_paths(
-    paths: list[Path], config_file: Path | None = None, *, to: str | None = None
+    paths: list[Path], config_file: Path | None = None, *, to: str | None = None,
+    settings: GitLabSettings | None = None,
 ) -> list[LintRun]:
-    """Lint each PATH (a repository directory or a single CI file). Each run's ``root`` says
-    what its paths are relative to."""
+    """Lint each PATH (a repository directory or a single CI file), with GitLab's CI/CD
+    ``settings`` of the project when they were read. Each run's ``root`` says what its paths
+    are relative to."""
     runs: list[LintRun] = []
     for path in paths:
         try:
@@ -291,7 +319,7 @@ def lint_paths(
             result.problems.append(Problem(err.path or ".", err.message, err.line, err.column))
             runs.append(LintRun(result, Facts(None), ws.root))
             continue
-        run = analyse_workspace(ws, config, entry=entry, to=to)
+        run = analyse_workspace(ws, config, entry=entry, to=to, settings=settings)
         run.root = ws.root
         if config_file is not None:
             run.result.problems = settings_problems(run.result.problems, config_file, ws.root)

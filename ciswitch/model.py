@@ -86,6 +86,9 @@ class Finding:
     #: every source line from ``begin`` to ``finish`` (without newlines), for the snippets of
     #: reports; empty when only :attr:`source_line` is known
     source_lines: tuple[str, ...] = ()
+    #: a place outside the repository's files (a CI/CD variable GitLab keeps in its settings):
+    #: reported by this logical location, never at a file line; ``path`` is its name then
+    setting: SettingPlace | None = None
 
     @property
     def snippet(self) -> str:
@@ -103,8 +106,37 @@ class Finding:
         return self.fix is not None
 
     @property
+    def in_file(self) -> bool:
+        """Whether the finding is at a file line (not a setting kept outside the files)."""
+        return self.setting is None
+
+    @property
     def sort_key(self) -> tuple[str, int, int, str]:
         return (self.path, self.begin.line, self.begin.column, self.code)
+
+
+@dataclass(frozen=True)
+class SettingPlace:
+    """A CI/CD variable in GitLab's settings, as reports name it: its logical location
+    (``gitlab: group web/ variable WERF_STAGES_STORAGE (environment scope *)``) and its flags.
+    Never its value: a masked one is not known, and the others need not be printed."""
+
+    name: str
+    #: ``project``, ``group``, ``instance`` or ``schedule``
+    level: str
+    #: the project's or group's full path ("" for the instance)
+    owner: str
+    key: str
+    environment_scope: str = "*"
+    protected: bool = False
+    masked: bool = False
+    schedule_id: int | None = None
+
+    @property
+    def flags(self) -> str:
+        """``protected, masked``, or ""."""
+        return ", ".join(f for f, on in (("protected", self.protected),
+                                         ("masked", self.masked)) if on)
 
 
 @dataclass(frozen=True)
@@ -154,6 +186,7 @@ class NotCheckedKind(enum.Enum):
     MAKE_TARGET = "make-target"
     COMMAND_STRING = "command-string"
     PYTHON_MODULE = "python-module"
+    GITLAB_SETTINGS = "gitlab-settings"
 
     @property
     def phrase(self) -> tuple[str, str]:
@@ -190,6 +223,8 @@ _PHRASES: dict[NotCheckedKind, tuple[str, str]] = {
     NotCheckedKind.MAKE_TARGET: ("make target", "make targets"),
     NotCheckedKind.COMMAND_STRING: ("command string", "command strings"),
     NotCheckedKind.PYTHON_MODULE: ("Python module not found", "Python modules not found"),
+    NotCheckedKind.GITLAB_SETTINGS: (
+        "place in GitLab's CI/CD settings", "places in GitLab's CI/CD settings"),
 }
 
 
@@ -207,12 +242,24 @@ class NotChecked:
     message: str
     column: int | None = None
 
+    @property
+    def in_file(self) -> bool:
+        """Whether the place is in the repository's files; GitLab's CI/CD settings are not
+        (``path`` is then a logical name such as ``gitlab``), and ``--strict`` does not count
+        them: only ``--gitlab-url`` with a token can check them."""
+        return self.kind is not NotCheckedKind.GITLAB_SETTINGS
+
     def where(self) -> str:
         """``path:line`` (or the path alone)."""
         return self.path if self.line is None else f"{self.path}:{self.line}"
 
+    @property
+    def text(self) -> str:
+        """``not checked: MESSAGE``; a settings entry's message says it already."""
+        return f"not checked: {self.message}" if self.in_file else self.message
+
     def one_line(self) -> str:
-        return f"{self.where()}: not checked: {self.message}"
+        return f"{self.where()}: {self.text}"
 
     @property
     def sort_key(self) -> tuple[str, int, str]:
@@ -227,8 +274,10 @@ def not_checked_summary(entries: list[NotChecked]) -> str:
     counts: dict[NotCheckedKind, int] = {}
     for entry in entries:
         counts[entry.kind] = counts.get(entry.kind, 0) + 1
-    parts = ", ".join(kind.counted(n) for kind, n in
-                      sorted(counts.items(), key=lambda item: (-item[1], item[0].value)))
+    # the places of the repository first, most frequent first; GitLab's settings last
+    parts = ", ".join(kind.counted(n) for kind, n in sorted(
+        counts.items(), key=lambda item: (item[0] is NotCheckedKind.GITLAB_SETTINGS,
+                                          -item[1], item[0].value)))
     places = "place" if len(entries) == 1 else "places"
     return f"{len(entries)} {places} not checked ({parts})"
 
@@ -266,11 +315,11 @@ class LintResult:
         return self.exit_status(strict=self.strict)
 
     def exit_status(self, *, strict: bool = False) -> int:
-        """2 for input errors, 1 for findings (and, with ``strict``, for any place not
-        checked), else 0."""
+        """2 for input errors, 1 for findings (and, with ``strict``, for any place of the
+        repository not checked), else 0."""
         if self.problems:
             return 2
-        if self.findings or (strict and self.not_checked):
+        if self.findings or (strict and any(e.in_file for e in self.not_checked)):
             return 1
         return 0
 

@@ -595,6 +595,20 @@ class GitLabStandin:
                 return schedule, variable
         raise not_found("Variable")
 
+    def create_schedule_variable(self, q: JSON, pid: str, sid: str) -> Reply:
+        """... "Create a new pipeline schedule variable": ``key`` and ``value`` required; a
+        taken key is 400; 201 with the variable."""
+        for name in ("key", "value"):
+            if name not in q:
+                raise missing(name)
+        schedule = self._schedule(pid, sid)
+        if any(v["key"] == q["key"] for v in schedule["variables"]):
+            raise ApiError(400, {"message": {"key": [f"({q['key']}) has already been taken"]}})
+        variable = {"key": q["key"], "variable_type": q.get("variable_type", "env_var"),
+                    "value": str(q["value"]), "raw": False}
+        schedule["variables"].append(variable)
+        return 201, variable
+
     def update_schedule_variable(self, q: JSON, pid: str, sid: str, key: str) -> Reply:
         """... "Edit a pipeline schedule variable": ``value`` required; 200 with it."""
         if "value" not in q:
@@ -629,6 +643,8 @@ class GitLabStandin:
             ("GET", f"/projects/{seg}/pipelines/{seg}", self.get_pipeline),
             ("GET", f"/projects/{seg}/pipeline_schedules", self.list_schedules),
             ("GET", f"/projects/{seg}/pipeline_schedules/{seg}", self.get_schedule),
+            ("POST", f"/projects/{seg}/pipeline_schedules/{seg}/variables",
+             self.create_schedule_variable),
             ("PUT", f"/projects/{seg}/pipeline_schedules/{seg}/variables/{seg}",
              self.update_schedule_variable),
             ("DELETE", f"/projects/{seg}/pipeline_schedules/{seg}/variables/{seg}",

@@ -78,7 +78,9 @@ def test_template_lints_clean_with_the_cli() -> None:
         [str(CISWITCH), "lint", str(TEMPLATE)], capture_output=True, text=True, check=False
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "No findings in 1 file." in proc.stdout
+    # without --gitlab-url, GitLab's CI/CD settings are named as not checked
+    assert proc.stdout == ("No findings in 1 file; 1 place not checked (1 place in GitLab's "
+                           "CI/CD settings): -v lists them.\n")
 
 
 def test_template_job_shape() -> None:
@@ -120,7 +122,8 @@ def test_lint_line_reports_a_local_finding(tmp_path: Path) -> None:
     entries = json.loads(report.read_text(encoding="utf-8"))
     validate_gitlab(entries)
     assert [(e["check_name"], e["location"]["path"], e["location"]["lines"]["begin"])
-            for e in entries] == [("CSW001", ".gitlab-ci.yml", 7)]
+            for e in entries] == [("CSW001", ".gitlab-ci.yml", 7),
+                                  ("not-checked/gitlab-settings", "gitlab", 1)]
     assert entries[0]["description"].startswith("CSW001 ")
     assert entries[0]["severity"] == "major"
 
@@ -131,4 +134,6 @@ def test_lint_line_on_a_clean_project(tmp_path: Path) -> None:
     proc = run_in_shell(lint_command_line(), repo)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     report = repo / "gl-code-quality-report.json"
-    assert json.loads(report.read_text(encoding="utf-8")) == []
+    # no GITLAB_TOKEN: the one entry says that GitLab's settings were not read
+    [entry] = json.loads(report.read_text(encoding="utf-8"))
+    assert (entry["check_name"], entry["severity"]) == ("not-checked/gitlab-settings", "info")

@@ -421,7 +421,10 @@ def test_paths_are_relative_to_the_current_directory(tmp_path: Path) -> None:
     heads = [line.split(" ", 1)[0] for line in proc.stdout.splitlines()
              if ": CSW" in line]
     assert heads == ["repo-a/.gitlab-ci.yml:4:18:", "repo-b/.gitlab-ci.yml:4:18:"]
-    assert proc.stdout.splitlines()[-1] == "Found 2 findings (2 fixable) in 2 files."
+    # without --gitlab-url the summary names GitLab's CI/CD settings as not checked, once
+    assert proc.stdout.splitlines()[-1] == (
+        "Found 2 findings (2 fixable) in 2 files; 1 place not checked (1 place in GitLab's "
+        "CI/CD settings): -v lists them.")
 
 
 @pytest.mark.parametrize(("fmt", "key"), [
@@ -439,7 +442,9 @@ def test_machine_report_paths_are_relative_to_the_current_directory(
     document = json.loads(proc.stdout)
     entries = document["findings"] if fmt == "json" else document
     paths = sorted(e[key] if fmt == "json" else e["location"][key] for e in entries)
-    assert paths == ["repo-a/.gitlab-ci.yml", "repo-b/.gitlab-ci.yml"]
+    # Code Quality also has the info entry of GitLab's settings, at its logical path
+    assert paths == sorted(["repo-a/.gitlab-ci.yml", "repo-b/.gitlab-ci.yml"] + (
+        [] if fmt == "json" else ["gitlab"]))
 
 
 def test_github_annotations_name_the_file_from_the_current_directory(tmp_path: Path) -> None:

@@ -132,8 +132,10 @@ def test_gitlab_group_source_pages_skips_and_honours_ci_config_path(
     assert pushes(archived) == [] and len(pushes(custom)) == 1
     assert TOKEN not in proc.stdout + proc.stderr
 
+    # nor the projects' CI/CD variables (tests/test_gitlab_settings.py reads them)
     survey = fleet("survey", "--gitlab-url", api_server.url, "--group", "fleet/platform",
-                   "--workdir", str(tmp_path / "w"), "--format", "json", cwd=tmp_path, env=env)
+                   "--workdir", str(tmp_path / "w"), "--format", "json",
+                   "--no-gitlab-settings", cwd=tmp_path, env=env)
     rows = {r["url"]: r for r in json.loads(survey.stdout)["branches"]}
     assert rows[str(custom)]["findings"] == 1 and not rows[str(custom)]["error"]
 

@@ -52,8 +52,10 @@ def test_survey_counts_local_places_per_branch_and_changes_nothing(tmp_path: Pat
     assert line.split()[2] == "1"
     broken_line = next(ln for ln in every.stdout.splitlines() if ln.startswith(str(broken)))
     assert broken_line.split()[3:5] == ["?", "?"] and "invalid YAML" in broken_line
+    # without --gitlab-url, the summary says once that GitLab's settings were not read
     assert every.stdout.rstrip().endswith(
-        "; 1 could not be read: their counts are unknown or a lower bound")
+        "; 1 could not be read: their counts are unknown or a lower bound; CI/CD variables in "
+        "GitLab's settings were not checked: pass --gitlab-url with GITLAB_TOKEN")
     assert {b: remote_branches(b) for b in (flag, clean, broken)} == before
 
     # the honest measure: pushing the merge request branch does not lower the count,

@@ -176,6 +176,12 @@ CASES = [
          "component-include", "include component: gitlab.example.com/group/werf/build@1.0"),
 ]
 
+#: every lint run without --gitlab-url also names GitLab's CI/CD settings, once, last
+SETTINGS_PHRASE = "1 place in GitLab's CI/CD settings"
+SETTINGS_LINE = ("gitlab: CI/CD variables in GitLab's settings were not checked: pass "
+                 "--gitlab-url with GITLAB_TOKEN")
+SETTINGS_JSON = {"path": None, "line": None, "location": "gitlab", "kind": "gitlab-settings",
+                 "message": SETTINGS_LINE.removeprefix("gitlab: ")}
 SUMMARY = {
     "unreadable-script": "1 place not checked (1 unreadable script)",
     "computed-path": "1 place not checked (1 computed script path)",
@@ -217,7 +223,8 @@ def test_text_summary_says_what_was_not_checked(case_repo: tuple[Case, Path]) ->
     assert done.returncode == 0, done.stdout + done.stderr
     last = done.stdout.splitlines()[-1]
     assert not last.startswith("No findings.") and "No findings in" in last
-    assert f"; {SUMMARY[case.kind]}: -v lists them." in last, last
+    one = SUMMARY[case.kind].removeprefix("1 place not checked (").removesuffix(")")
+    assert f"; 2 places not checked ({one}, {SETTINGS_PHRASE}): -v lists them." in last, last
     assert case.message not in done.stdout  # listed only with -v (or --strict)
 
 
@@ -225,7 +232,9 @@ def test_verbose_lists_the_place_and_its_reason(case_repo: tuple[Case, Path]) ->
     case, repo = case_repo
     done = _run("lint", "-v", cwd=repo)
     assert done.returncode == 0, done.stdout + done.stderr
-    entry = [line for line in done.stdout.splitlines() if "not checked:" in line]
+    lines = done.stdout.splitlines()
+    assert lines.count(SETTINGS_LINE) == 1, done.stdout
+    entry = [line for line in lines if "not checked:" in line and line != SETTINGS_LINE]
     assert len(entry) == 1, done.stdout
     assert entry[0].startswith(f".gitlab-ci.yml:{case.line}: not checked: "), entry
     assert case.message in entry[0]
@@ -257,7 +266,8 @@ def test_json_lists_not_checked(case_repo: tuple[Case, Path]) -> None:
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["findings"] == [] and report["errors"] == []
-    [entry] = report["not_checked"]
+    assert report["not_checked"].count(SETTINGS_JSON) == 1, report["not_checked"]
+    [entry] = [e for e in report["not_checked"] if e != SETTINGS_JSON]
     assert entry["path"] == ".gitlab-ci.yml"
     assert entry["line"] == case.line
     assert entry["kind"] == case.kind
@@ -297,8 +307,8 @@ def test_every_place_is_counted_once_by_kind(tmp_path: Path) -> None:
     done = _run("lint", cwd=repo)
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.splitlines()[-1] == (
-        "No findings in 1 file; 5 places not checked (2 includes from other projects, "
-        "2 unreadable scripts, 1 make target): -v lists them."
+        "No findings in 1 file; 6 places not checked (2 includes from other projects, "
+        f"2 unreadable scripts, 1 make target, {SETTINGS_PHRASE}): -v lists them."
     )
 
 
@@ -309,20 +319,24 @@ def test_findings_and_not_checked_in_one_summary(tmp_path: Path) -> None:
     done = _run("lint", cwd=repo)
     assert done.returncode == 1
     assert done.stdout.splitlines()[-1] == (
-        "Found 1 finding (1 fixable) in 1 file; 1 place not checked (1 make target): "
-        "-v lists them."
+        "Found 1 finding (1 fixable) in 1 file; 2 places not checked (1 make target, "
+        f"{SETTINGS_PHRASE}): -v lists them."
     )
 
 
-def test_a_clean_repository_has_a_bare_summary(tmp_path: Path) -> None:
+def test_a_clean_repository_names_only_gitlabs_settings(tmp_path: Path) -> None:
+    """Every file read and clean: what is left unread is GitLab's settings, which --strict does
+    not fail on (only --gitlab-url can read them; the bare summary is in
+    tests/test_gitlab_settings.py)."""
     repo = tmp_path / "repo"
     repo.mkdir()
     _ci(repo, "werf build")
     done = _run("lint", "--strict", cwd=repo)
     assert done.returncode == 0
-    assert done.stdout == "No findings in 1 file.\n"
+    assert done.stdout == (f"{SETTINGS_LINE}\nNo findings in 1 file; 1 place not checked "
+                           f"({SETTINGS_PHRASE}): listed above.\n")
     report = json.loads(_run("lint", "--format", "json", cwd=repo).stdout)
-    assert report["not_checked"] == []
+    assert report["not_checked"] == [SETTINGS_JSON]
 
 
 def test_strict_must_be_a_boolean(tmp_path: Path) -> None:
@@ -342,11 +356,12 @@ def test_statistics_count_the_places_not_checked(tmp_path: Path) -> None:
     _ci(repo, "werf build -s :local", "make images", "make test", "./ci/a.sh")
     done = _run("lint", "--statistics", cwd=repo)
     assert done.returncode == 1
-    rows = done.stdout.splitlines()[-3:]
+    rows = done.stdout.splitlines()[-4:]
     assert rows == [
         "1\tCSW001\t[*] local-stages-storage-flag",
         "2\tnot-checked\t    make-target",
         "1\tnot-checked\t    unreadable-script",
+        "1\tnot-checked\t    gitlab-settings",
     ]
 
 
@@ -396,7 +411,13 @@ def _code_quality(repo: Path, exit_code: int) -> list[dict[str, object]]:
         begin = location["lines"]["begin"]
         assert isinstance(begin, int) and begin >= 1
     assert len({e["fingerprint"] for e in entries}) == len(entries)
-    return entries
+    # without --gitlab-url, GitLab's CI/CD settings are one info entry at the logical path
+    settings = [e for e in entries if e["check_name"] == "not-checked/gitlab-settings"]
+    assert len(settings) == 1, entries
+    assert settings[0]["severity"] == "info"
+    assert settings[0]["location"] == {"path": "gitlab", "lines": {"begin": 1, "end": 1}}
+    assert settings[0]["description"] == SETTINGS_JSON["message"]
+    return [e for e in entries if e is not settings[0]]
 
 
 def test_code_quality_has_input_errors_as_blockers(tmp_path: Path) -> None:

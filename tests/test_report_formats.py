@@ -231,7 +231,10 @@ def _lint_gitlab(repo: Path, report: Path) -> list[dict[str, Any]]:
     assert "Found " in run.stdout  # the text report still goes to the terminal
     entries: list[dict[str, Any]] = json.loads(report.read_text())
     validate_gitlab(entries)
-    return entries
+    # without --gitlab-url the report also says GitLab's settings were not read: once, last
+    assert entries[-1]["check_name"] == "not-checked/gitlab-settings", entries
+    assert [e["check_name"] for e in entries].count("not-checked/gitlab-settings") == 1
+    return entries[:-1]
 
 
 def test_cli_gitlab_fingerprints_survive_lines_inserted_above(tmp_path: Path) -> None:

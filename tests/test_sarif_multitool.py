@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from gitlab_standin import GitLabStandin, running
 from gitrepos import git
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -131,6 +132,33 @@ build:
 """,
 }
 
+#: CI/CD variables in GitLab's settings (the stand-in on 127.0.0.1): results at logical places
+GITLAB_SETTINGS: dict[str, str] = {
+    ".gitlab-ci.yml": """\
+build:
+  script:
+    - source $(werf ci-env gitlab --as-file)
+    - werf build-and-publish
+deploy:
+  environment: production
+  script:
+    - source $(werf ci-env gitlab --as-file)
+    - werf deploy
+""",
+}
+GITLAB_PROJECT = "web/shop"
+ADMIN_TOKEN = "glpat-sarif-admin-token"
+
+
+def _arrange_gitlab(api: GitLabStandin) -> None:
+    project = api.add_project(GITLAB_PROJECT)
+    group = api.find_group("web")
+    api.add_variable(project, "WERF_STAGES_STORAGE", ":local")
+    api.add_variable(group, "WERF_SYNCHRONIZATION", ":local", environment_scope="production",
+                     protected=True)
+    api.add_schedule(project, "nightly cleanup", "main", {"WERF_STAGES_STORAGE": ":local"})
+
+
 BAD_CONFIG: dict[str, str] = {
     ".gitlab-ci.yml": CLEAN[".gitlab-ci.yml"],
     ".ciswitch.toml": "selec = [\"CSW001\"]\n",
@@ -145,6 +173,7 @@ class Scenario:
     exit_code: int
     has_results: bool
     input_error: str | None = None  # the file an input error must be reported at
+    gitlab: bool = False  # lint with --gitlab-url against the stand-in (_arrange_gitlab)
 
 
 SCENARIOS = [
@@ -157,6 +186,8 @@ SCENARIOS = [
              input_error=".gitlab-ci.yml"),
     Scenario("bad-config-git", BAD_CONFIG, git=True, exit_code=2, has_results=False,
              input_error=".ciswitch.toml"),
+    Scenario("gitlab-settings-git", GITLAB_SETTINGS, git=True, exit_code=1, has_results=True,
+             gitlab=True),
 ]
 BY_NAME = {s.name: s for s in SCENARIOS}
 
@@ -247,8 +278,15 @@ def multitool() -> Path:
 
 
 @pytest.fixture(scope="module")
-def validated(multitool: Path, tmp_path_factory: pytest.TempPathFactory
-              ) -> Callable[[str], Validated]:
+def gitlab_api() -> Any:
+    with running({ADMIN_TOKEN: True}) as api:
+        _arrange_gitlab(api)
+        yield api
+
+
+@pytest.fixture(scope="module")
+def validated(multitool: Path, tmp_path_factory: pytest.TempPathFactory,
+              gitlab_api: GitLabStandin) -> Callable[[str], Validated]:
     base = tmp_path_factory.mktemp("sarif")
     env = _git_env(base / "home")
     cache: dict[str, Validated] = {}
@@ -258,13 +296,18 @@ def validated(multitool: Path, tmp_path_factory: pytest.TempPathFactory
             return cache[name]
         scenario = BY_NAME[name]
         root = _build(scenario, base, env)
+        extra: list[str] = []
+        run_env = env
+        if scenario.gitlab:
+            extra = ["--gitlab-url", gitlab_api.url, "--gitlab-project", GITLAB_PROJECT]
+            run_env = {**env, "GITLAB_TOKEN": ADMIN_TOKEN}
         sarif = base / f"{name}.sarif"
         # the log as a CI job writes it: a file (input errors go into it as notifications and
         # to standard error as one line each; without --output standard output stays empty)
         lint = subprocess.run(
             [sys.executable, "-m", "ciswitch", "lint", "--format", "sarif", "--output",
-             str(sarif)], cwd=root,
-            capture_output=True, text=True, env=env, check=False, timeout=120,
+             str(sarif), *extra], cwd=root,
+            capture_output=True, text=True, env=run_env, check=False, timeout=120,
         )
         assert "Traceback" not in lint.stderr, lint.stderr
         assert lint.returncode == scenario.exit_code, (lint.returncode, lint.stderr)
@@ -351,9 +394,38 @@ def test_harness_sees_schema_errors(
 
 
 def test_scenarios_cover_every_rule(validated: Callable[[str], Validated]) -> None:
-    assert RULE_CODES == ["CSW001", "CSW002", "CSW003", "CSW004", "CSW100"]
+    assert RULE_CODES == ["CSW001", "CSW002", "CSW003", "CSW004", "CSW005", "CSW100"]
     reported = {r["ruleId"] for r in validated("every-rule").log["runs"][0]["results"]}
-    assert reported == set(RULE_CODES)
+    # CSW005 needs GitLab's settings: the stand-in's scenario has it, and only it
+    in_settings = {r["ruleId"] for r in validated("gitlab-settings-git").log["runs"][0]["results"]}
+    assert reported == set(RULE_CODES) - {"CSW005"}
+    assert in_settings == {"CSW005"}
+
+
+def test_settings_results_have_a_logical_location_and_no_file(
+    validated: Callable[[str], Validated]
+) -> None:
+    run = validated("gitlab-settings-git").log["runs"][0]
+    places = []
+    for result in run["results"]:
+        [location] = result["locations"]
+        assert "physicalLocation" not in location
+        [logical] = location["logicalLocations"]
+        assert logical["kind"] == "variable"
+        assert logical["name"] in ("WERF_STAGES_STORAGE", "WERF_SYNCHRONIZATION")
+        assert logical["fullyQualifiedName"].endswith(
+            f"variable {logical['name']}" if "schedule" in logical["fullyQualifiedName"]
+            else f"variable {logical['name']} (environment scope "
+            f"{'production' if 'group' in logical['fullyQualifiedName'] else '*'})")
+        places.append(logical["fullyQualifiedName"])
+    assert sorted(places) == sorted([
+        "gitlab: group web/ variable WERF_SYNCHRONIZATION (environment scope production)",
+        f"gitlab: project {GITLAB_PROJECT} variable WERF_STAGES_STORAGE (environment scope *)",
+        f"gitlab: project {GITLAB_PROJECT} schedule 3 (nightly cleanup) variable "
+        "WERF_STAGES_STORAGE",
+    ])
+    # an admin's token read every level: nothing is left unread
+    assert run["invocations"][0]["toolExecutionNotifications"] == []
 
 
 @pytest.mark.parametrize("name", [s.name for s in SCENARIOS])
@@ -474,11 +546,15 @@ def test_places_not_checked_are_note_notifications_at_their_line(
     run = validated("not-checked-git").log["runs"][0]
     [invocation] = run["invocations"]
     assert invocation["executionSuccessful"] is True
-    notes = invocation["toolExecutionNotifications"]
+    *notes, settings = invocation["toolExecutionNotifications"]
     assert [(n["level"], n["locations"][0]["physicalLocation"]["region"]["startLine"],
              n["properties"]["notChecked"]) for n in notes] == [
         ("note", 2, "project-include"), ("note", 8, "make-target")]
     assert all(n["message"]["text"].startswith("not checked: ") for n in notes)
+    # GitLab's settings (no --gitlab-url): a note of the run, at no file
+    assert settings == {"level": "note", "properties": {"notChecked": "gitlab-settings"},
+                        "message": {"text": "CI/CD variables in GitLab's settings were not "
+                                            "checked: pass --gitlab-url with GITLAB_TOKEN"}}
 
 
 def test_suppressed_findings_are_not_results(validated: Callable[[str], Validated]) -> None:

@@ -256,6 +256,63 @@ def test_gitlab_checks(tmp_path: Path, env: dict[str, str], api: GitLabStandin) 
     assert TOKEN not in done.stdout + done.stderr
 
 
+def test_settings_still_holding_local_refuse_the_switch(tmp_path: Path, env: dict[str, str],
+                                                        api: GitLabStandin) -> None:
+    """Everything else is ready; a CI/CD variable of the project's group still sets :local
+    for its jobs (werf ci-env would not override it): refused, naming it; deleted, allowed."""
+    work, bare = project(tmp_path)
+    gl_project = api.add_project("web/shop")
+    gitlab_remote(work, bare, api)
+    sha = open_change(work)
+    client = GitLabClient(api.url, TOKEN)
+    api.push(gl_project, MR_BRANCH, sha)
+    client.create_merge_request(client.project("web/shop"),
+                                MergeRequestSpec(MR_BRANCH, "main", "switch"))
+    api.add_pipeline(gl_project, MR_BRANCH, status="success", sha=sha)
+    group = api.find_group("web")
+    api.add_variable(group, "WERF_STAGES_STORAGE", ":local", protected=True)
+    # a masked address no job takes (the group's :local is higher for none: same key,
+    # another scope) is never printed
+    api.add_variable(gl_project, "WERF_SYNCHRONIZATION", "redis-SeCrEt-lock-address",
+                     masked=True, environment_scope="production")
+    done = switch(work, GITLAB_TOKEN=TOKEN)
+    assert done.returncode == 2, done.stderr
+    line = next(x for x in done.stderr.splitlines() if "CI/CD variables in GitLab's" in x)
+    assert line.strip() == (
+        "failed      CI/CD variables in GitLab's settings: 1 variable(s) still set :local for "
+        "jobs of the branch: gitlab: group web/ variable WERF_STAGES_STORAGE (environment "
+        "scope *) (build); delete them first (ciswitch fix --gitlab)")
+    assert "redis-SeCrEt" not in done.stderr + done.stdout
+    assert TOKEN not in done.stderr + done.stdout
+    assert werf_calls(env) == []
+    verdict = verify_switch(work, branch=MR_BRANCH, environ={"GITLAB_TOKEN": TOKEN})
+    assert verdict.check("settings").state == "failed"
+    assert verdict.check("lint").state == "passed"
+
+    api.state.group_variables[group["id"]].clear()
+    verdict = verify_switch(work, branch=MR_BRANCH, environ={"GITLAB_TOKEN": TOKEN})
+    # the instance's variables need an administrator's token: named, not blocking
+    assert verdict.check("settings").state == "not-checked"
+    assert "instance's CI/CD variables were not checked" in verdict.check("settings").detail
+    assert verdict.allowed
+    done = switch(work, GITLAB_TOKEN=TOKEN)
+    assert done.returncode == 0, done.stderr
+    assert werf_calls(env) == [["stages", "switch-from-local", "--to", ADDR]]
+
+
+def test_with_no_branch_any_local_in_the_settings_fails_the_check(
+    tmp_path: Path, env: dict[str, str], api: GitLabStandin
+) -> None:
+    work, bare = project(tmp_path)
+    gl_project = api.add_project("web/shop")
+    gitlab_remote(work, bare, api)
+    api.add_schedule(gl_project, "cleanup", "main", {"WERF_STAGES_STORAGE": ":local"})
+    verdict = verify_switch(work, branch=MR_BRANCH, environ={"GITLAB_TOKEN": TOKEN})
+    check = verdict.check("settings")
+    assert check.state == "failed"
+    assert "gitlab: project web/shop schedule " in check.detail
+
+
 def test_unreachable_gitlab_with_a_token_fails_the_check(tmp_path: Path,
                                                         env: dict[str, str]) -> None:
     work, _bare = project(tmp_path)
@@ -273,7 +330,8 @@ def test_verdict_is_a_typed_value(tmp_path: Path, env: dict[str, str]) -> None:
     assert not verdict.allowed
     assert [(c.key, c.state) for c in verdict.checks] == [
         ("branch", "failed"), ("lint", "not-checked"), ("coverage", "not-checked"),
-        ("merge-request", "not-checked"), ("pipeline", "not-checked")]
+        ("settings", "not-checked"), ("merge-request", "not-checked"),
+        ("pipeline", "not-checked")]
     sha = open_change(work)
     verdict = verify_switch(work, branch=MR_BRANCH, environ={})
     assert verdict.allowed and verdict.sha == sha and verdict.checked_branch == MR_BRANCH

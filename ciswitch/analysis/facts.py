@@ -1,10 +1,10 @@
 """What the replay found, in neutral terms: places of a few kinds, the jobs reaching each, and
 the files read. No rule codes: the rules (:mod:`ciswitch.rules`) decide what a kind means.
 
-A place's payload is one of four small classes (a flag on a werf command, a shell or Python
-assignment, a ``variables:`` entry, a werf command left with no stages storage), so code that
-looks at a place narrows it with ``isinstance`` or ``match`` instead of asserting on optional
-fields.
+A place's payload is one of five small classes (a flag on a werf command, a shell or Python
+assignment, a ``variables:`` entry, a werf command left with no stages storage, a CI/CD
+variable of GitLab's settings), so code that looks at a place narrows it with ``isinstance`` or
+``match`` instead of asserting on optional fields.
 """
 
 from __future__ import annotations
@@ -19,8 +19,11 @@ from ciswitch.source import SourceFile
 from ciswitch.verify import FileKind
 
 if TYPE_CHECKING:
+    from ciswitch.analysis.settings import GitLabSettings
     from ciswitch.analysis.sites import Site
     from ciswitch.gitlab import Pipeline, Variable
+    from ciswitch.gitlab_api.values import VariableInfo
+    from ciswitch.model import SettingPlace
     from ciswitch.shell import Assignment, FlagUse, WerfCall
 
 
@@ -37,6 +40,8 @@ class Kind(enum.Enum):
     SYNCHRONIZATION = "synchronization setting"
     #: a werf command that would be left with no stages storage without its ``:local``
     STORAGELESS_CALL = "storage-less call"
+    #: ``:local`` stages storage or synchronization in a CI/CD variable of GitLab's settings
+    SETTINGS_VARIABLE = "settings variable"
 
 
 @dataclass(frozen=True)
@@ -71,7 +76,15 @@ class CallAt:
     call: WerfCall
 
 
-Payload = FlagAt | AssignmentAt | VariableEntry | CallAt
+@dataclass(frozen=True)
+class SettingAt:
+    """A CI/CD variable of GitLab's settings (its place is logical: no file, no line)."""
+
+    variable: VariableInfo
+    where: SettingPlace
+
+
+Payload = FlagAt | AssignmentAt | VariableEntry | CallAt | SettingAt
 
 
 @dataclass(frozen=True)
@@ -188,6 +201,11 @@ class Facts:
     #: what the jobs run that this analysis could not read or follow (``make``, missing or
     #: unreadable scripts, computed paths), each place once
     not_checked: list[NotChecked] = field(default_factory=list)
+    #: the CI/CD variables GitLab keeps for the project (None: not read)
+    settings: GitLabSettings | None = None
+    #: the jobs (by identity) of child pipelines: a schedule's variables do not reach them,
+    #: and their trigger variables win over the settings
+    child_jobs: set[int] = field(default_factory=set)
 
     def add_not_checked(self, entry: NotChecked) -> None:
         if entry not in self._not_checked_seen:

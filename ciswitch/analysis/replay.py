@@ -29,6 +29,7 @@ from ciswitch.analysis.facts import (
     Reach,
 )
 from ciswitch.analysis.orphans import orphan_candidates
+from ciswitch.analysis.settings import NAMES, record_settings_places, settings_effect
 from ciswitch.analysis.sites import (
     CommandStringSite,
     PythonFileSite,
@@ -37,7 +38,12 @@ from ciswitch.analysis.sites import (
     Site,
     YamlScalarSite,
 )
-from ciswitch.analysis.values import flags_in_words, is_local, keeps_storage
+from ciswitch.analysis.values import (
+    flags_in_words,
+    is_local,
+    keeps_storage,
+    string_runs_files,
+)
 from ciswitch.analysis.variables import VARIABLE_KIND, entry_place, record_variable_places
 from ciswitch.gitlab import Job, Pipeline, ScriptLine, Variable, resolve_value
 from ciswitch.model import LOCAL, STAGES_VAR, SYNC_VAR, NotChecked, NotCheckedKind
@@ -47,6 +53,7 @@ from ciswitch.verify import FileKind
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from ciswitch.analysis.settings import GitLabSettings
     from ciswitch.scripts.runs import NotFollowed, Runs, ScriptRun
     from ciswitch.shell import Assignment, FlagUse, WerfCall, Word
     from ciswitch.shell.model import CommandString
@@ -56,9 +63,6 @@ _WERF_1_2 = re.compile(r"trdl use werf|multiwerf use 1\.2|werf converge|--repo[ 
 #: the kind of a ``:local`` setting of each variable
 _SETTING_KIND = {STAGES_VAR: Kind.STORAGE_ASSIGNMENT, SYNC_VAR: Kind.SYNCHRONIZATION}
 _DISMISS = ("dismiss",)
-#: a shell given a command string (``bash -c``, ``sh -ec``): worth parsing when the string may
-#: run a repository file, though it does not mention werf
-_COMMAND_STRING = re.compile(r"\b(?:ba|da|z|k|a|mk)?sh\s+(?:[-+]\S+\s+)*-[A-Za-z]*c")
 
 
 @dataclass(slots=True)
@@ -72,6 +76,8 @@ class _Setting:
     #: for a :local CI variable: whether the job keeps a stages storage without its :local
     #: definitions (a lower one that always holds, e.g. the child's own under a trigger one)
     fallback: bool = False
+    #: the :local places of GitLab's settings in effect (they win over the files' variables)
+    settings: tuple[Place, ...] = ()
 
 
 class _Session:
@@ -149,6 +155,12 @@ class Replay:
                 value = LOCAL
                 fallback = keeps_storage(job.definitions.get(name, ()), job.candidates)
             env[name] = _Setting(value, variable=var, fallback=fallback)
+        for name in NAMES if self.facts.settings is not None else ():
+            effect = settings_effect(self.facts, job, who, name)
+            if effect is not None:
+                below = env.get(name) or _Setting(None)
+                env[name] = _Setting(effect.value, below.variable if below.value == LOCAL
+                                     else None, fallback=effect.fallback, settings=effect.places)
         if STAGES_VAR in env:
             self.facts.storage_jobs.add(job.name)
         if "WERF_REPO" in env:
@@ -171,8 +183,8 @@ class Replay:
             self.facts.real_sites.add(site.key)
         runs = self._script_runs(site, session)
         parse = site.worth_parsing or (
-            _may_hold_command_string(site.text) and self.workspace is not None
-            and isinstance(site, ShellTextSite) and _string_runs_files(site.text, self.workspace)
+            self.workspace is not None and isinstance(site, ShellTextSite)
+            and string_runs_files(site.text, self.workspace)
         )
         if not parse and not runs:
             return
@@ -396,9 +408,9 @@ class Replay:
             return
         env_setting = prefix_env.get(STAGES_VAR)
         if env_setting is not None and env_setting.value == LOCAL:
-            env_place = self._setting_place(env_setting)
-            if env_place is not None and env_place not in feeding:
-                feeding.append(env_place)
+            for env_place in (self._setting_place(env_setting), *env_setting.settings):
+                if env_place is not None and env_place not in feeding:
+                    feeding.append(env_place)
             if not storage_flag:
                 storage = LOCAL
         elif not storage_flag and env_setting is not None:
@@ -471,16 +483,6 @@ class Replay:
                     self.run_site(orphan, _Session({}), site)
 
 
-def _may_hold_command_string(text: str) -> bool:
-    return ("sh -" in text or "sh\t" in text) and _COMMAND_STRING.search(text) is not None
-
-
-def _string_runs_files(text: str, workspace: Workspace) -> bool:
-    from ciswitch.scripts.runs import may_run_files
-
-    return may_run_files(text, workspace)
-
-
 def _holds_werf(session: _Session, name: str) -> bool:
     """Whether a variable of the session holds ``werf`` or a path ending in ``/werf``."""
     from ciswitch.shell.werf import is_werf_name
@@ -504,10 +506,13 @@ def collect_facts(
     switched: bool = False,
     workspace: Workspace | None = None,
     known: Mapping[str, SourceFile] | None = None,
+    settings: GitLabSettings | None = None,
 ) -> Facts:
     """Replay a whole pipeline (following the scripts its jobs run when a workspace is
-    given)."""
-    facts = Facts(pipeline, switched=switched, files=FilesRead(pipeline.files))
+    given), with the CI/CD variables of GitLab's ``settings`` when they were read."""
+    facts = Facts(pipeline, switched=switched, files=FilesRead(pipeline.files),
+                  settings=settings)
+    record_settings_places(facts)
     analyzer = Replay(facts, workspace, known)
     pipelines = list(pipeline.with_children())
     for each in pipelines:

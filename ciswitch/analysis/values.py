@@ -1,6 +1,6 @@
 """What a CI variable's value means to werf: ``:local`` or not, whether a job keeps a stages
 storage without its ``:local`` definitions, and the flags in a value the shell splits into
-words (``werf deploy $WERF_EXTRA_ARGS``)."""
+words (``werf deploy $WERF_EXTRA_ARGS``), and whether a text gives a shell a command string."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from ciswitch.model import LOCAL
 
 if TYPE_CHECKING:
     from ciswitch.shell import FlagUse, WerfCall
+    from ciswitch.workspace import Workspace
 
 
 def is_local(value: str | None) -> bool:
@@ -67,3 +68,17 @@ def flags_in_words(text: str, call: WerfCall) -> Iterator[FlagUse]:
         value = Word(rest, rest, None, word.start + cut, word.end)
         form: Literal["equals", "attached"] = "equals" if equals else "attached"
         yield FlagUse(name, spelling, form, value, (word,), word.start, word.end)
+
+
+#: a shell given a command string (``bash -c``, ``sh -ec``): worth parsing when the string may
+#: run a repository file, though it does not mention werf
+_COMMAND_STRING = re.compile(r"\b(?:ba|da|z|k|a|mk)?sh\s+(?:[-+]\S+\s+)*-[A-Za-z]*c")
+
+
+def string_runs_files(text: str, workspace: Workspace) -> bool:
+    """Whether a text may give a shell a command string that runs a repository file."""
+    if not (("sh -" in text or "sh\t" in text) and _COMMAND_STRING.search(text) is not None):
+        return False
+    from ciswitch.scripts.runs import may_run_files
+
+    return may_run_files(text, workspace)

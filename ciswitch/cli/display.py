@@ -42,12 +42,14 @@ def rebased(result: LintResult, prefix: str) -> LintResult:
     """A copy of ``result`` whose paths are relative to the current directory."""
     if not prefix:
         return result
+    # a place of GitLab's settings is a logical name, not a path: it stays as it is
     return dataclasses.replace(
         result,
-        findings=[dataclasses.replace(f, path=shown(prefix, f.path)) for f in result.findings],
+        findings=[dataclasses.replace(f, path=shown(prefix, f.path)) if f.in_file else f
+                  for f in result.findings],
         problems=[dataclasses.replace(p, path=shown(prefix, p.path)) for p in result.problems],
         notices=[dataclasses.replace(n, path=shown(prefix, n.path)) for n in result.notices],
-        not_checked=[dataclasses.replace(e, path=shown(prefix, e.path))
+        not_checked=[dataclasses.replace(e, path=shown(prefix, e.path)) if e.in_file else e
                      for e in result.not_checked],
         files=[shown(prefix, f) for f in result.files],
     )

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from ciswitch.cli.color_option import color_option
+from ciswitch.cli.lint_cmd import gitlab_url_option
 from ciswitch.cli.to_option import to_option
 from ciswitch.fix import FixOutcome, unsafe_notes
 from ciswitch.model import counted, counted_clause, not_checked_summary
@@ -32,6 +33,63 @@ def summary(outcome: FixOutcome, wrote: bool, listed: bool = False) -> str:
     if gaps:
         text += f"; {gaps}: {'listed above' if listed else '-v lists them'}"
     return text + "."
+
+
+def fix_settings(path: Path, gitlab_url: str | None, project: str | None, address: str | None,
+                 unsafe: bool, shared: bool, dry_run: bool) -> int:
+    """``fix --gitlab``: show, then make, the changes of GitLab's CI/CD settings (journaled in
+    the clone); the exit status they call for (1: some left, 2: a change failed)."""
+    from ciswitch.cli.lint_cmd import error_exit, read_settings_of, settings_client
+    from ciswitch.config import load_config
+    from ciswitch.errors import CiswitchError
+    from ciswitch.lint import analyse_workspace
+    from ciswitch.runbook.settings_fix import apply_settings_fix, journal_path, plan_settings_fix
+
+    if gitlab_url is None:
+        click.echo("ciswitch: error: --gitlab needs --gitlab-url URL (with GITLAB_TOKEN)",
+                   err=True)
+        sys.exit(2)
+    if not path.is_dir():
+        click.echo(f"ciswitch: error: --gitlab fixes one project: {path} is not its directory",
+                   err=True)
+        sys.exit(2)
+    journal = journal_path(path)
+    if journal is None and not dry_run:
+        click.echo(f"ciswitch: error: --gitlab journals every change in the project's git "
+                   f"repository, and {path} is not in one", err=True)
+        sys.exit(2)
+    client = settings_client(gitlab_url)
+    settings = read_settings_of(path, client, project)
+    assert client is not None and settings is not None
+    try:
+        ws = DirectoryWorkspace(path)
+        findings = analyse_workspace(ws, load_config(ws), to=address,
+                                     settings=settings).result.findings
+    except CiswitchError as err:
+        error_exit(err)
+    steps = plan_settings_fix(findings, settings, to=address, unsafe=unsafe, shared=shared)
+    click.echo(f"GitLab's CI/CD settings of {settings.project}: "
+               + (f"{len(steps)} variable(s) set :local" if steps else "no :local"))
+    for step in steps:
+        click.echo(f"  {step.line()}")
+    for level, reason in settings.not_checked:
+        why = reason.removeprefix("not checked: ")
+        click.echo(f"  not checked: the {level}'s variables: {why}")
+    left = any(step.action == "leave" for step in steps)
+    if dry_run:
+        if any(step.action != "leave" for step in steps):
+            click.echo("dry run: nothing changed")
+        return 1 if steps else 0
+    assert journal is not None
+    try:
+        failures = apply_settings_fix(client, steps, journal, lambda line: click.echo(f"  {line}"))
+    except CiswitchError as err:
+        error_exit(err)
+    if failures:
+        click.echo(f"ciswitch: error: {len(failures)} change(s) of GitLab's settings failed "
+                   f"(journaled in {journal}): {failures[0]}", err=True)
+        return 2
+    return 1 if left else 0
 
 
 @click.command()
@@ -69,6 +127,21 @@ def summary(outcome: FixOutcome, wrote: bool, listed: bool = False) -> str:
     "-v", "--verbose", is_flag=True,
     help="List the places not checked (includes from other projects, unreadable scripts...).",
 )
+@click.option(
+    "--gitlab", "gitlab", is_flag=True,
+    help="Also delete (with --to: set) the :local CI/CD variables of GitLab's settings through "
+    "the API, after showing them; every change is journaled for `ciswitch revert --gitlab`.",
+)
+@click.option("--gitlab-url", metavar="URL", callback=gitlab_url_option,
+              help="The GitLab of --gitlab (GITLAB_TOKEN from the environment).")
+@click.option("--gitlab-project", "project", metavar="PATH",
+              help="The project's full path on --gitlab-url (default: from the git remote).")
+@click.option("--shared", is_flag=True,
+              help="With --gitlab, also change group and instance variables (they reach every "
+              "project of the group, or of the instance).")
+@click.option("--dry-run", is_flag=True,
+              help="Show what would change (files and, with --gitlab, GitLab's settings); "
+              "change nothing.")
 @color_option
 def fix(
     paths: tuple[Path, ...],
@@ -80,6 +153,11 @@ def fix(
     fmt: str,
     output: Path | None,
     verbose: bool,
+    gitlab: bool,
+    gitlab_url: str | None,
+    project: str | None,
+    shared: bool,
+    dry_run: bool,
     color: str,
 ) -> None:
     """Remove every :local stages storage that can be removed safely.
@@ -87,6 +165,11 @@ def fix(
     Only the characters that must go are changed: comments, quotes, indentation, line endings
     and every other byte stay as they were. Every changed file is re-parsed and verified before
     it is written, atomically.
+
+    With --gitlab (never by default), the :local CI/CD variables GitLab keeps for the project
+    are shown, then deleted through its API (--to sets them to that address instead); group
+    and instance variables only with --shared, :local synchronization only with
+    --unsafe-fixes. `ciswitch revert --gitlab` puts them back.
     """
     from ciswitch.atomic import PlannedWrite
     from ciswitch.cli.display import prefix_for, rebased, shown
@@ -97,7 +180,21 @@ def fix(
     from ciswitch.lint import default_target, resolve_target, settings_problems
     from ciswitch.model import LintResult, Problem
 
-    write = not (show_diff or check)
+    settings_code = 0
+    if gitlab:
+        if len(paths) > 1:
+            click.echo("ciswitch: error: --gitlab fixes one project: give one PATH", err=True)
+            sys.exit(2)
+        settings_code = fix_settings(paths[0] if paths else default_target(), gitlab_url, project,
+                                     address, unsafe_fixes, shared, dry_run or check
+                                     or show_diff)
+        if settings_code == 2:
+            sys.exit(2)
+    elif gitlab_url is not None or project is not None or shared:
+        click.echo("ciswitch: error: --gitlab-url, --gitlab-project and --shared go with --gitlab",
+                   err=True)
+        sys.exit(2)
+    write = not (show_diff or check or dry_run)
     result = LintResult(root=", ".join(str(p) for p in paths) or ".")
     planned: list[tuple[DirectoryWorkspace, FixOutcome, str]] = []
     # Plan every PATH first: one bad input anywhere means nothing is written anywhere.
@@ -177,6 +274,6 @@ def fix(
     if notes:
         verb = "Applied" if write else "Would apply"
         click.echo(f"{verb} unsafe fixes: {'; '.join(notes)}.", err=True)
-    if result.findings or (check and any_change):
+    if result.findings or (check and any_change) or settings_code:
         sys.exit(1)
     sys.exit(0)

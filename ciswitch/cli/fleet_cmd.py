@@ -403,15 +403,22 @@ def merge_reports(files: tuple[Path, ...], fmt: str) -> None:
               help="Repositories surveyed at the same time.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "csv", "markdown"]),
               default="text", show_default=True, help="Table format.")
+@click.option("--no-gitlab-settings", is_flag=True,
+              help="Do not read the projects' CI/CD variables in GitLab's settings (read by "
+                   "default with --gitlab-url and GITLAB_TOKEN).")
 def survey(
     repos_file: Path | None, gitlab_url: str | None, group: str | None, workdir: Path,
     shard_text: str | None, all_branches: bool, jobs: int, fmt: str,
+    no_gitlab_settings: bool,
 ) -> None:
     """Count the :local places left per repository (read-only; nothing is pushed).
 
     A branch that could not be read shows ? with the reason, one with places not checked
     (includes from other projects, unreadable scripts) its count as a lower bound (2+?);
     the exit status is 1 when any repository was not fully checked.
+
+    With --gitlab-url and GITLAB_TOKEN, each project's CI/CD variables in GitLab's settings
+    are read too: a :local there that reaches a job counts as a place left.
     """
     from ciswitch.errors import CiswitchError
     from ciswitch.fleet.survey import (
@@ -426,6 +433,10 @@ def survey(
     except CiswitchError as err:
         _fail(err)
     root = workdir.resolve()
+    from ciswitch.fleet.api import token_present
+
+    settings_url = (gitlab_url if gitlab_url is not None and token_present()
+                    and not no_gitlab_settings else None)
     rows: list[SurveyRow] = []
     if jobs > 1 and len(specs) > 1:
         import multiprocessing
@@ -434,11 +445,11 @@ def survey(
         context = multiprocessing.get_context("forkserver")
         with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
             for found in pool.map(survey_repo, specs, [root] * len(specs),
-                                  [all_branches] * len(specs)):
+                                  [all_branches] * len(specs), [settings_url] * len(specs)):
                 rows += found
     else:
         for spec in specs:
-            rows += survey_repo(spec, root, all_branches)
+            rows += survey_repo(spec, root, all_branches, settings_url)
     click.echo(render_survey(rows, fmt), nl=False)
     if incomplete_repositories(rows):
         sys.exit(1)  # a repository not fully checked is not a clean survey

@@ -14,7 +14,9 @@ from ciswitch.model import LintResult
 from ciswitch.report import FORMATS
 
 if TYPE_CHECKING:
+    from ciswitch.analysis.settings import GitLabSettings
     from ciswitch.atomic import PlannedWrite, WriteError
+    from ciswitch.gitlab_api import GitLabClient
     from ciswitch.lint import LintRun
 
 
@@ -27,7 +29,7 @@ def combine(results: list[LintResult]) -> LintResult:
         combined.findings.extend(result.findings)
         combined.problems.extend(result.problems)
         combined.notices.extend(result.notices)
-        combined.not_checked.extend(result.not_checked)
+        combined.add_not_checked(result.not_checked)
         combined.files.extend(result.files)
         combined.provenance.extend(p for p in result.provenance if p not in combined.provenance)
     return combined
@@ -126,6 +128,62 @@ def error_exit(err: CiswitchError | WriteError) -> NoReturn:
     sys.exit(2)
 
 
+def gitlab_url_option(ctx: click.Context, param: click.Parameter,
+                      value: str | None) -> str | None:
+    """``--gitlab-url`` checked while parsing: a bad URL is a one-line usage error."""
+    if value is None:
+        return None
+    from ciswitch.gitlab_api import check_url
+
+    try:
+        return check_url(value)
+    except CiswitchError as err:
+        click.echo(f"ciswitch: error: {err}", err=True)
+        ctx.exit(2)
+
+
+def settings_client(gitlab_url: str | None) -> GitLabClient | None:
+    """The API client of ``--gitlab-url`` (token from ``GITLAB_TOKEN``), None without it."""
+    if gitlab_url is None:
+        return None
+    from ciswitch.gitlab_api import from_environment
+
+    try:
+        return from_environment(gitlab_url)
+    except CiswitchError as err:
+        error_exit(err)
+
+
+def read_settings_of(path: Path, client: GitLabClient | None,
+                     project: str | None) -> GitLabSettings | None:
+    """GitLab's CI/CD settings of the repository at ``path`` (None without a client)."""
+    if client is None:
+        return None
+    from ciswitch.lint import find_root
+    from ciswitch.runbook.settings import settings_for
+
+    root = path if path.is_dir() else find_root(path)
+    try:
+        return settings_for(root, client.url, project, client)
+    except CiswitchError as err:
+        error_exit(err)
+
+
+def lint_with_settings(paths: list[Path], config_file: Path | None, gitlab_url: str | None,
+                       project: str | None) -> list[LintRun]:
+    """Lint each PATH with its project's CI/CD settings when ``--gitlab-url`` is given."""
+    from ciswitch.lint import lint_paths
+
+    client = settings_client(gitlab_url)
+    if client is None:
+        return lint_paths(paths, config_file)
+    runs: list[LintRun] = []
+    for path in paths:
+        runs.extend(lint_paths([path], config_file,
+                               settings=read_settings_of(path, client, project)))
+    return runs
+
+
 @click.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option(
@@ -157,7 +215,17 @@ def error_exit(err: CiswitchError | WriteError) -> NoReturn:
 )
 @click.option(
     "--strict", is_flag=True,
-    help="Exit 1 when any place could not be checked (also `strict = true` in the config).",
+    help="Exit 1 when any place of the repository could not be checked (also `strict = true` "
+    "in the config).",
+)
+@click.option(
+    "--gitlab-url", metavar="URL", callback=gitlab_url_option,
+    help="Also read the CI/CD variables GitLab keeps for the project (its own, its groups', "
+    "the instance's, its schedules'), with GITLAB_TOKEN from the environment.",
+)
+@click.option(
+    "--gitlab-project", "project", metavar="PATH",
+    help="The project's full path on --gitlab-url (default: from the git remote origin).",
 )
 @color_option
 def lint(
@@ -169,17 +237,26 @@ def lint(
     exit_zero: bool,
     verbose: bool,
     strict: bool,
+    gitlab_url: str | None,
+    project: str | None,
     color: str,
 ) -> None:
     """Report every :local stages storage use in the CI configuration.
 
     PATH is a repository directory (its .gitlab-ci.yml is read, with local includes and the
     scripts jobs run) or a single file; the default is the current directory.
+
+    With --gitlab-url (and GITLAB_TOKEN), the CI/CD variables GitLab keeps outside the
+    repository are read too; without it the report says they were not checked.
     """
     from ciswitch.cli.display import prefix_for, rebased
-    from ciswitch.lint import default_target, lint_paths
+    from ciswitch.lint import SETTINGS_NOT_CHECKED, default_target
 
-    runs = lint_paths(list(paths) or [default_target()], config_file)
+    if project is not None and gitlab_url is None:
+        click.echo("ciswitch: error: --gitlab-project needs --gitlab-url", err=True)
+        sys.exit(2)
+    runs = lint_with_settings(list(paths) or [default_target()], config_file, gitlab_url,
+                              project)
     results = [a.result for a in runs]
     if fmt == "sarif":
         from ciswitch.gitops import provenance
@@ -190,6 +267,9 @@ def lint(
                 one.provenance.append(found)
     result = combine([rebased(run.result, prefix_for(run.root)) for run in runs])
     in_file = file_report_result(runs, result, fmt)
+    if gitlab_url is None:  # once per run, in every report
+        for one in {id(result): result, id(in_file): in_file}.values():
+            one.add_not_checked([SETTINGS_NOT_CHECKED])
     try:
         report = report_write(in_file, fmt, output)
     except CiswitchError as err:

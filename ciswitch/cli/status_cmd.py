@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from ciswitch.cli.lint_cmd import gitlab_url_option
 from ciswitch.cli.to_option import to_option
 
 
@@ -26,15 +27,23 @@ from ciswitch.cli.to_option import to_option
 @click.option("--werf", "werf_path", metavar="PATH", help="The werf executable (default: on PATH).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="Output format.")
+@click.option("--gitlab-url", metavar="URL", callback=gitlab_url_option,
+              help="GitLab instance whose API GITLAB_TOKEN is for, to read the project's CI/CD "
+                   "variables (default: derived from the remote URL).")
 def status(
     repo: Path, remote: str, no_fetch: bool, no_branches: bool, project: str | None,
     to: str | None, registry_host: str | None, werf_path: str | None, fmt: str,
+    gitlab_url: str | None,
 ) -> None:
     """Show which step of the switch REPO is at, and the next step to take.
 
     Looks at the work tree (:local left, .ciswitch.toml), the remote's default branch (the
     ciswitch commit, a revert), the other branches, this host's werf block file and the steps
     `ciswitch plan --run` recorded in this clone.
+
+    With GITLAB_TOKEN set, the CI/CD variables GitLab keeps for the project (its own, its
+    groups', the instance's, its schedules') are read too: a :local among them is a step of
+    its own (ciswitch fix --gitlab).
 
     Phases: no-local, local, partial (a change branch with :local left), merge-request,
     switched, merged, done; during a rollback: stages-restored, unblocked, revert-opened,
@@ -53,6 +62,7 @@ def status(
         result = project_status(
             root, remote=remote, project=project, to=to, registry_host=registry_host,
             fetch=not no_fetch, scan_branches=not no_branches, werf=detect_werf(werf_path),
+            gitlab_url=gitlab_url,
         )
     except CiswitchError as err:
         click.echo(f"ciswitch: error: {redact(str(err))}", err=True)

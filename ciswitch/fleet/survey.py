@@ -10,6 +10,13 @@ A branch it could not read counts as unknown (``?`` with the reason), never as 0
 places it could not check (an include from another project, an unreadable script) shows its
 count as a lower bound (``2+?``). The survey exits 1 when any repository was not fully
 checked.
+
+With ``--gitlab-url`` and ``GITLAB_TOKEN``, each project's CI/CD variables in GitLab's settings
+are read too (its own, its groups', the instance's, its schedules'): a ``:local`` among them
+that reaches a job is a place left like any other, counted on every branch it reaches and named
+in the note. Without them the summary says once that they were not checked; like ``lint
+--strict``, levels of the settings that could not be read (the instance's without an
+administrator's token) are named in the note but do not make a count a lower bound.
 """
 
 from __future__ import annotations
@@ -40,6 +47,11 @@ class SurveyRow:
     #: places on the branch that could not be checked, and what they are
     not_checked: int = 0
     not_checked_summary: str = ""
+    #: :local CI/CD variables of GitLab's settings reaching the branch's jobs (counted in
+    #: ``findings``); None when the settings were not read
+    settings: int | None = None
+    #: levels of the settings that could not be read
+    settings_note: str = ""
 
     @property
     def complete(self) -> bool:
@@ -55,27 +67,42 @@ class SurveyRow:
 
     @property
     def note(self) -> str:
-        return "; ".join(t for t in (self.error, self.not_checked_summary) if t)
+        held = f"{self.settings} in GitLab's CI/CD settings" if self.settings else ""
+        return "; ".join(t for t in (self.error, held, self.not_checked_summary,
+                                     self.settings_note) if t)
 
 
-def survey_repo(spec: RepoSpec, workdir: Path, all_branches: bool) -> list[SurveyRow]:
-    """Lint the default branch (or every branch) of one repository; never raises."""
+def survey_repo(spec: RepoSpec, workdir: Path, all_branches: bool,
+                gitlab_url: str | None = None) -> list[SurveyRow]:
+    """Lint the default branch (or every branch) of one repository, with its project's CI/CD
+    settings when ``gitlab_url`` is given (``GITLAB_TOKEN`` from the environment); never
+    raises."""
     from ciswitch.fleet.sources import auth_env
 
     with auth_env(spec):
-        return _survey_repo(spec, workdir, all_branches)
+        return _survey_repo(spec, workdir, all_branches, gitlab_url)
 
 
-def _survey_repo(spec: RepoSpec, workdir: Path, all_branches: bool) -> list[SurveyRow]:
+def _survey_repo(spec: RepoSpec, workdir: Path, all_branches: bool,
+                 gitlab_url: str | None) -> list[SurveyRow]:
     from ciswitch import gitops
     from ciswitch.config import load_config
     from ciswitch.fleet.clones import sync_clone
     from ciswitch.git_tree import GitTreeWorkspace
-    from ciswitch.lint import lint_workspace
+    from ciswitch.lint import analyse_workspace
     from ciswitch.model import not_checked_summary
-    from ciswitch.rules import about_ci
+    from ciswitch.rules import SETTINGS_CODE, about_ci
 
     try:
+        settings = None
+        if gitlab_url is not None:
+            from ciswitch.fleet.api import client_for, project_path
+            from ciswitch.runbook.settings import read_settings
+
+            try:
+                settings = read_settings(client_for(gitlab_url), project_path(spec, gitlab_url))
+            except CiswitchError as err:
+                raise CiswitchError(f"GitLab's CI/CD settings could not be read: {err}") from err
         clone = sync_clone(spec, workdir)
         if clone is None:
             return [SurveyRow(spec.display, "", None, None, True, "empty repository")]
@@ -91,14 +118,20 @@ def _survey_repo(spec: RepoSpec, workdir: Path, all_branches: bool) -> list[Surv
                 config = load_config(ws)
                 if spec.ci_config and spec.ci_config != DEFAULT_CI_CONFIG:
                     config = replace(config, ci_config=spec.ci_config.lstrip("/"))
-                result = lint_workspace(ws, config)
-                found = [f for f in result.findings if about_ci(f.code)]
+                result = analyse_workspace(ws, config, settings=settings).result
+                # a :local of the settings counts where it reaches a job of this branch
+                found = [f for f in result.findings if about_ci(f.code)
+                         and (f.code != SETTINGS_CODE or f.jobs)]
                 error = "; ".join(p.one_line() for p in result.problems)
+                gaps = [e for e in result.not_checked if e.in_file]
                 rows.append(SurveyRow(
                     spec.display, branch.name, None if error else len(found),
                     None if error else sum(1 for f in found if f.fix is not None),
-                    branch.name == default, redact(error), len(result.not_checked),
-                    redact(not_checked_summary(result.not_checked)),
+                    branch.name == default, redact(error), len(gaps),
+                    redact(not_checked_summary(gaps)),
+                    None if settings is None else sum(1 for f in found
+                                                      if f.code == SETTINGS_CODE),
+                    redact("; ".join(e.message for e in result.not_checked if not e.in_file)),
                 ))
             except CiswitchError as err:
                 rows.append(SurveyRow(spec.display, branch.name, None, None,
@@ -153,6 +186,9 @@ def render_survey(rows: list[SurveyRow], fmt: str) -> str:
     gaps += [f"{n} not fully checked (places not checked)" for n in (partial,) if n]
     if gaps:
         foot += f"; {', '.join(gaps)}: their counts are unknown or a lower bound"
+    if any(r.settings is None and not r.error for r in rows):
+        foot += ("; CI/CD variables in GitLab's settings were not checked: pass --gitlab-url "
+                 "with GITLAB_TOKEN")
     if fmt == "markdown":
         lines = ["| " + " | ".join(table[0]) + " |", "| --- | --- | ---: | ---: | --- |"]
         lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |"

@@ -419,7 +419,8 @@ class GitLabClient:
         """Every variable GitLab keeps for the project's pipelines: the project's, each parent
         group's (nearest first), the instance's (where the token may) and its schedules'."""
         found: list[VariableInfo] = list(self.project_variables(project))
-        for group in self.group_chain(project):
+        groups = self.group_chain(project)
+        for group in groups:
             found.extend(self.group_variables(group))
         not_checked: list[NotChecked] = []
         instance = self.instance_variables()
@@ -429,7 +430,7 @@ class GitLabClient:
             found.extend(instance)
         for schedule in self.schedules(project):
             found.extend(schedule.variables)
-        return VariableSurvey(tuple(found), tuple(not_checked))
+        return VariableSurvey(tuple(found), tuple(not_checked), tuple(g.path for g in groups))
 
     def _variable_path(self, variable: VariableInfo) -> tuple[str, dict[str, Any]]:
         key = _enc(variable.key)
@@ -461,6 +462,35 @@ class GitLabClient:
         path, scope = self._variable_path(variable)
         self._send(f"update {variable.place}", "put", path, {"value": value}, **scope)
         return VariableChange(variable, old, value)
+
+    def create_variable(self, variable: VariableInfo, value: str) -> VariableInfo:
+        """Create the variable again as ``variable`` describes it (key, environment scope,
+        flags and type) with ``value``: how a journaled deletion is put back."""
+        key = variable.key
+        if variable.level == "schedule":
+            path = (f"/projects/{_enc(variable.owner)}/pipeline_schedules/"
+                    f"{variable.schedule_id}/variables")
+            body: dict[str, Any] = {"key": key, "value": value,
+                                    "variable_type": variable.variable_type}
+        else:
+            path = ("/admin/ci/variables" if variable.level == "instance" else
+                    f"/{'projects' if variable.level == 'project' else 'groups'}/"
+                    f"{_enc(variable.owner)}/variables")
+            body = {"key": key, "value": value, "variable_type": variable.variable_type,
+                    "protected": variable.protected, "masked": variable.masked}
+            if variable.level != "instance":
+                body["environment_scope"] = variable.environment_scope
+        self._send(f"create {variable.place}", "post", path, body)
+        return variable
+
+    def current_value(self, variable: VariableInfo) -> str | None:
+        """The variable's stored value now, or None when GitLab has no such variable."""
+        try:
+            return self._current_value(variable)
+        except GitLabAPIError as err:
+            if err.status == 404:
+                return None
+            raise
 
     def delete_variable(self, variable: VariableInfo) -> VariableChange:
         """Delete the variable; the change carries the old value for the journal."""

@@ -159,6 +159,8 @@ class VariableSurvey:
 
     variables: tuple[VariableInfo, ...]
     not_checked: tuple[NotChecked, ...] = field(default_factory=tuple)
+    #: the project's groups, nearest first (the order of their precedence)
+    groups: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

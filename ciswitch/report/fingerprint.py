@@ -18,8 +18,9 @@ from ciswitch.model import Finding
 
 def normalized_line(finding: Finding) -> str:
     """The finding's source line with runs of whitespace collapsed (re-indenting a file does
-    not change its fingerprints); the message when the line is unknown."""
-    text = finding.source_line or finding.message
+    not change its fingerprints); the message when the line is unknown; a setting's name for
+    one in GitLab's settings (its message changes with the jobs it reaches)."""
+    text = finding.source_line or (finding.message if finding.in_file else finding.path)
     return " ".join(text.split())
 
 

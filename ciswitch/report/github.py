@@ -1,6 +1,7 @@
 """``--format github``: GitHub Actions workflow commands, which become annotations on the
 changed lines of a pull request (for projects mirrored to GitHub or linted there). Input
-errors are ``error`` annotations, places not checked ``notice`` annotations at their line."""
+errors are ``error`` annotations, places not checked ``notice`` annotations at their line. What
+is in GitLab's CI/CD settings, in no file, is an annotation of the run without a file."""
 
 from __future__ import annotations
 
@@ -28,6 +29,10 @@ def _command(name: str, properties: dict[str, str | int], message: str) -> str:
 def render_github(result: LintResult) -> str:
     lines: list[str] = []
     for finding in sorted(result.findings, key=lambda f: f.sort_key):
+        if not finding.in_file:  # in GitLab's settings: an annotation of the run, no file
+            lines.append(_command(COMMAND[finding.severity], {"title": finding.code},
+                                  f"{finding.path}: {finding.message}"))
+            continue
         lines.append(_command(COMMAND[finding.severity], {
             "file": finding.path,
             "line": finding.begin.line,
@@ -45,9 +50,9 @@ def render_github(result: LintResult) -> str:
         props["title"] = "ciswitch"
         lines.append(_command("error", props, problem.message))
     for gap in sorted(result.not_checked, key=lambda e: e.sort_key):
-        where: dict[str, str | int] = {"file": gap.path}
+        where: dict[str, str | int] = {"file": gap.path} if gap.in_file else {}
         if gap.line is not None:
             where["line"] = gap.line
         where["title"] = "ciswitch: not checked"
-        lines.append(_command("notice", where, f"not checked: {gap.message}"))
+        lines.append(_command("notice", where, gap.text))
     return "".join(line + "\n" for line in lines)

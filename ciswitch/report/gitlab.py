@@ -8,6 +8,10 @@ An errored lint never looks clean in the widget: each input error (invalid YAML,
 include, a bad configuration) is an issue of severity ``blocker`` at its file and line, and
 each place that could not be checked (an include from another project, an unreadable script)
 an ``info`` issue at the place, so a merge request shows what was not looked at.
+
+A CI/CD variable of GitLab's settings is in no file: its issue's ``location.path`` is its
+logical name (``gitlab: group web/ variable WERF_STAGES_STORAGE (environment scope *)``) with
+``lines.begin`` 1, as the format requires a line; the settings not checked are at ``gitlab``.
 """
 
 from __future__ import annotations
@@ -67,7 +71,7 @@ def _problem(problem: Problem, occurrence: int) -> dict[str, Any]:
 def _not_checked(entry: NotChecked, occurrence: int) -> dict[str, Any]:
     # Like a finding's, the fingerprint leaves the line out: it survives lines added above.
     return _entry(
-        f"not checked: {entry.message}",
+        entry.text,
         f"{NOT_CHECKED}/{entry.kind.value}",
         _fingerprint(NOT_CHECKED, gitlab_path(entry.path), entry.kind.value, entry.message,
                      str(occurrence)),

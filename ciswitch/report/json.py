@@ -9,6 +9,20 @@ from ciswitch.model import Finding, LintResult, NotChecked, Problem
 
 
 def finding_json(finding: Finding) -> dict[str, Any]:
+    """A finding; one in GitLab's CI/CD settings has no file: ``path`` and the line and
+    columns are null, ``location`` names it and ``setting`` says what it is."""
+    if finding.setting is not None:
+        where = finding.setting
+        return {
+            "code": finding.code, "severity": finding.severity.value, "path": None,
+            "line": None, "column": None, "end_line": None, "end_column": None,
+            "location": where.name, "message": finding.message, "jobs": list(finding.jobs),
+            "fixable": finding.fixable,
+            "setting": {"level": where.level, "owner": where.owner, "key": where.key,
+                        "environment_scope": where.environment_scope,
+                        "protected": where.protected, "masked": where.masked,
+                        "schedule_id": where.schedule_id},
+        }
     return {
         "code": finding.code,
         "severity": finding.severity.value,
@@ -28,6 +42,10 @@ def problem_json(problem: Problem) -> dict[str, Any]:
 
 
 def not_checked_json(entry: NotChecked) -> dict[str, Any]:
+    """A place not checked; GitLab's CI/CD settings have no file (``path`` is null)."""
+    if not entry.in_file:
+        return {"path": None, "line": None, "location": entry.path, "kind": entry.kind.value,
+                "message": entry.message}
     return {
         "path": entry.path,
         "line": entry.line,

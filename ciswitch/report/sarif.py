@@ -7,7 +7,9 @@ are counted in Unicode code points (declared with ``columnKind``), as ciswitch c
 text of its region as a snippet and the lines around it as a context region. A git repository
 is named with its commit (``versionControlProvenance``). Input errors are ``error``
 notifications of the invocation and the places not checked ``note`` notifications, each at its
-file and line.
+file and line. A CI/CD variable of GitLab's settings is in no file: its result has a logical
+location (``kind`` variable, the place's name as ``fullyQualifiedName``) and no physical one;
+the settings not checked are a notification without a location.
 """
 
 from __future__ import annotations
@@ -74,13 +76,21 @@ def _physical(finding: Finding) -> dict[str, Any]:
     return location
 
 
+def _location(finding: Finding) -> dict[str, Any]:
+    if finding.setting is None:
+        return {"physicalLocation": _physical(finding)}
+    where = finding.setting
+    return {"logicalLocations": [
+        {"name": where.key, "fullyQualifiedName": where.name, "kind": "variable"}]}
+
+
 def _result(finding: Finding, index: int, fingerprint: str) -> dict[str, Any]:
     return {
         "ruleId": finding.code,
         "ruleIndex": index,
         "level": LEVEL[finding.severity],
         "message": {"text": finding.message},
-        "locations": [{"physicalLocation": _physical(finding)}],
+        "locations": [_location(finding)],
         "partialFingerprints": {"ciswitch/v1": fingerprint},
         "properties": {"jobs": list(finding.jobs), "fixable": finding.fixable},
     }
@@ -105,8 +115,11 @@ def _problem(problem: Problem) -> dict[str, Any]:
 
 
 def _not_checked(entry: NotChecked) -> dict[str, Any]:
+    if not entry.in_file:
+        return {"level": "note", "message": {"text": entry.text},
+                "properties": {"notChecked": entry.kind.value}}
     note = _notification(
-        "note", f"not checked: {entry.message}", entry.path, entry.line, entry.column
+        "note", entry.text, entry.path, entry.line, entry.column
     )
     note["properties"] = {"notChecked": entry.kind.value}
     return note

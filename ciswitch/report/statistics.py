@@ -20,9 +20,11 @@ def counts(result: LintResult) -> list[tuple[str, int, int]]:
 
 
 def not_checked_counts(result: LintResult) -> list[tuple[NotCheckedKind, int]]:
-    """``(kind, places)`` of the places not checked, most frequent first."""
+    """``(kind, places)`` of the places not checked, most frequent first (GitLab's CI/CD
+    settings last)."""
     total: Counter[NotCheckedKind] = Counter(e.kind for e in result.not_checked)
-    return sorted(total.items(), key=lambda item: (-item[1], item[0].value))
+    return sorted(total.items(), key=lambda item: (item[0] is NotCheckedKind.GITLAB_SETTINGS,
+                                                   -item[1], item[0].value))
 
 
 def render_statistics(

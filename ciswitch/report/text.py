@@ -100,7 +100,8 @@ class _Painter:
 
 
 def render_finding(finding: Finding, paint: _Painter) -> str:
-    head = f"{finding.path}:{finding.begin.line}:{finding.begin.column}:"
+    head = (f"{finding.path}:{finding.begin.line}:{finding.begin.column}:" if finding.in_file
+            else f"{finding.path}:")
     style = _STYLE[finding.severity]
     out = f"{paint(_BOLD, head)} {paint(style, finding.code)} {finding.message}\n"
     if finding.source_line.strip():
@@ -131,9 +132,13 @@ def summary(result: LintResult, *, listed: bool = False) -> str:
     findings = result.findings
     if findings:
         fixable = sum(1 for f in findings if f.fixable)
-        files = len({f.path for f in findings})
+        files = len({f.path for f in findings if f.in_file})
+        settings = len({f.path for f in findings if not f.in_file})
+        places = [_plural(files, "file")] if files else []
+        if settings:
+            places.append(f"{_plural(settings, 'CI/CD variable')} of GitLab's settings")
         line = (f"Found {_plural(len(findings), 'finding')} ({fixable} fixable) "
-                f"in {_plural(files, 'file')}.")
+                f"in {' and '.join(places)}.")
     elif result.files:
         line = f"No findings in {_plural(len(result.files), 'file')}."
     else:

@@ -13,6 +13,7 @@ from ciswitch.rules import (
     csw002_local_stages_storage_variable,
     csw003_local_synchronization,
     csw004_no_stages_storage_left,
+    csw005_local_in_gitlab_settings,
     csw100_unused_suppression,
 )
 from ciswitch.rules.base import Rule
@@ -22,6 +23,7 @@ ALL_RULES: tuple[Rule, ...] = (
     csw002_local_stages_storage_variable.RULE,
     csw003_local_synchronization.RULE,
     csw004_no_stages_storage_left.RULE,
+    csw005_local_in_gitlab_settings.RULE,
     csw100_unused_suppression.RULE,
 )
 
@@ -49,8 +51,14 @@ STORAGE_CODES = frozenset({
     csw001_local_stages_storage_flag.CODE,
     csw002_local_stages_storage_variable.CODE,
 })
+#: the rule of ``:local`` in GitLab's CI/CD settings (a logical place, not a file line)
+SETTINGS_CODE = csw005_local_in_gitlab_settings.CODE
+#: why its findings are not fixed by ``fix`` (files only); any other reason blocks
+#: ``fix --gitlab`` too (a job would have no stages storage without it)
+SETTINGS_UNFIXABLE = csw005_local_in_gitlab_settings.UNFIXABLE
 #: the rules whose findings mean ``:local`` is still set (stages storage or synchronization):
-#: none may be left on a change before ``werf stages switch-from-local`` runs
-LOCAL_CODES = STORAGE_CODES | {csw003_local_synchronization.CODE}
+#: none may be left on a change before ``werf stages switch-from-local`` runs (nor in GitLab's
+#: CI/CD settings, :data:`SETTINGS_CODE`)
+LOCAL_CODES = STORAGE_CODES | {csw003_local_synchronization.CODE, SETTINGS_CODE}
 #: the rule saying a werf command would be left with no stages storage (it needs an address)
 NEEDS_ADDRESS_CODE = csw004_no_stages_storage_left.CODE

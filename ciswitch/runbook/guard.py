@@ -15,7 +15,12 @@ removes ``:local`` is ready to merge:
 3. ``coverage``: includes and scripts the lint could not follow are listed, never counted as
    clean (``not-checked``, which does not block unless the branch's configuration says
    ``strict = true``);
-4. ``merge-request`` and ``pipeline``, with a GitLab token (``GITLAB_TOKEN``): the merge request
+4. ``settings``, with a GitLab token (``GITLAB_TOKEN``): no CI/CD variable GitLab keeps for the
+   project (its own, its groups', the instance's, its schedules') still sets ``:local`` for a
+   job of that branch (they win over the files' variables, and ``werf ci-env`` does not
+   override them); without a token this is ``not-checked``. The lint of 2 runs with them, so
+   a registry address in the settings counts for the commands without ``werf ci-env``;
+5. ``merge-request`` and ``pipeline``, with a GitLab token (``GITLAB_TOKEN``): the merge request
    from that branch exists and its latest pipeline succeeded on the commit linted in 2.
 
 The GitLab instance and project path come from the remote's URL as configured
@@ -46,15 +51,19 @@ from ciswitch.redact import redact
 if TYPE_CHECKING:
     import git
 
+    from ciswitch.analysis.settings import GitLabSettings
     from ciswitch.gitlab_api import GitLabClient, MergeRequestInfo, ProjectInfo
-    from ciswitch.model import Finding
+    from ciswitch.model import Finding, NotChecked
 
 CheckState = Literal["passed", "failed", "not-checked"]
 #: what blocks the switch unless forced
 BLOCKING: CheckState = "failed"
-#: codes that mean ``:local`` is still set on the branch, and the one needing an address
-LOCAL_CODES = rules.LOCAL_CODES
+#: codes that mean ``:local`` is still set on the branch (in its files; GitLab's settings are
+#: their own check), and the one needing an address
+LOCAL_CODES = rules.LOCAL_CODES - {rules.SETTINGS_CODE}
 NO_STORAGE_CODE = rules.NEEDS_ADDRESS_CODE
+SETTINGS_CODE = rules.SETTINGS_CODE
+SETTINGS_TITLE = "CI/CD variables in GitLab's settings"
 #: findings named in a check's reason before "and N more"
 _SHOWN = 3
 
@@ -140,6 +149,19 @@ def gitlab_location(remote_url: str, gitlab_url: str | None = None) -> tuple[str
 # the checks
 
 
+def _settings_alone(settings: GitLabSettings) -> Check:
+    """Check 4 with no branch to lint: any ``:local`` among the settings blocks."""
+    from ciswitch.analysis.values import is_local
+
+    held = [f"gitlab: {v.place}" for v in settings.variables if is_local(v.value)]
+    if held:
+        return Check("settings", SETTINGS_TITLE, "failed",
+                     f"{len(held)} variable(s) still set :local: {'; '.join(held[:_SHOWN])}; "
+                     "delete them "
+                     "first (ciswitch fix --gitlab)")
+    return Check("settings", SETTINGS_TITLE, "passed", "no :local among them")
+
+
 def _configured_url(repo: git.Repo, remote: str) -> str | None:
     from ciswitch import gitops
 
@@ -194,18 +216,19 @@ def _branch_check(repo: git.Repo, remote: str, branch: str
                   "commit: open the merge request first (ciswitch branch)"), None, None, False)
 
 
-def lint_checks(repo: git.Repo, remote: str, branch: str, sha: str, to: str | None
-                 ) -> list[Check]:
-    """Checks 2 and 3: lint the branch's own tree with the configuration found in it."""
+def lint_checks(repo: git.Repo, remote: str, branch: str, sha: str, to: str | None,
+                settings: GitLabSettings | None = None) -> list[Check]:
+    """Checks 2 and 3: lint the branch's own tree with the configuration found in it (and
+    GitLab's CI/CD ``settings`` of the project when they were read: then a third check, 4)."""
     from ciswitch.config import load_config
     from ciswitch.git_tree import GitTreeWorkspace
-    from ciswitch.lint import lint_workspace
+    from ciswitch.lint import analyse_workspace
 
     title = f"CI configuration of {remote}/{branch}"
     ws = GitTreeWorkspace(repo, sha, label=f"{remote}/{branch}@{sha[:10]}")
     try:
         config = load_config(ws)
-        result = lint_workspace(ws, config)
+        result = analyse_workspace(ws, config, settings=settings).result
     except CiswitchError as err:
         return [Check("lint", title, "failed", f"cannot be linted: {redact(str(err))}"),
                 Check("coverage", "places not followed", "not-checked",
@@ -245,9 +268,10 @@ def lint_checks(repo: git.Repo, remote: str, branch: str, sha: str, to: str | No
                      f"{where}: no :local stages storage left "
                      f"({counted(len(result.files), 'file')} "
                      "linted from the branch's own tree)")
-    if result.not_checked:
-        first_gap = result.not_checked[0]
-        more = f" (and {len(result.not_checked) - 1} more)" if len(result.not_checked) > 1 else ""
+    gaps = [e for e in result.not_checked if e.in_file]
+    if gaps:
+        first_gap = gaps[0]
+        more = f" (and {len(gaps) - 1} more)" if len(gaps) > 1 else ""
         # ``strict = true`` in the branch's configuration: every place must be checked
         state: CheckState = "failed" if result.strict else "not-checked"
         why = " (strict = true: every place must be checked)" if result.strict else ""
@@ -256,7 +280,56 @@ def lint_checks(repo: git.Repo, remote: str, branch: str, sha: str, to: str | No
     else:
         coverage = Check("coverage", "places not followed", "passed",
                          "every include and script of the branch was read")
-    return [lint, coverage]
+    if settings is None:
+        return [lint, coverage]
+    return [lint, coverage, settings_check(settings, result.findings,
+                                           [e for e in result.not_checked if not e.in_file])]
+
+
+def settings_check(settings: GitLabSettings, findings: list[Finding],
+                   unread: list[NotChecked]) -> Check:
+    """Check 4 from the lint with the settings: a ``:local`` that reaches a job of the branch
+    fails; one no job reaches (a higher value wins) is named but does not block."""
+    held = [f for f in findings if f.code == SETTINGS_CODE]
+    reaching = [f for f in held if f.jobs]
+    if reaching:
+        shown = "; ".join(f"{f.path} ({', '.join(f.jobs)})" for f in reaching[:_SHOWN])
+        more = f" and {len(reaching) - _SHOWN} more" if len(reaching) > _SHOWN else ""
+        return Check("settings", SETTINGS_TITLE, "failed",
+                     f"{len(reaching)} variable(s) still set :local for jobs of the branch: "
+                     f"{shown}{more}; "
+                     "delete them first (ciswitch fix --gitlab)")
+    idle = f"; {len(held)} :local reach(es) no job of it: {held[0].path}" if held else ""
+    if unread:
+        return Check("settings", SETTINGS_TITLE, "not-checked",
+                     f"no :local for the project's jobs among those read{idle}; "
+                     f"{unread[0].message}")
+    levels = 2 + len(settings.groups)
+    return Check("settings", SETTINGS_TITLE, "passed",
+                 f"no :local reaches the project's jobs ({levels} level(s) and the schedules "
+                 f"read){idle}")
+
+
+def read_project_settings(repo: git.Repo, remote: str, gitlab_url: str | None,
+                          env: Mapping[str, str]) -> tuple[GitLabSettings | None, Check | None]:
+    """The project's CI/CD settings through the API, or the check saying why they were not
+    read (``not-checked`` without a token, ``failed`` when GitLab could not answer)."""
+    from ciswitch.gitlab_api import TOKEN_ENV, from_environment
+    from ciswitch.runbook.settings import read_settings
+
+    if not env.get(TOKEN_ENV, "").strip():
+        return None, Check("settings", SETTINGS_TITLE, "not-checked",
+                           f"{TOKEN_ENV} is not set, so GitLab's CI/CD variables were not read")
+    try:
+        url = _configured_url(repo, remote)
+        if url is None:
+            raise CiswitchError(f"remote {remote} has no URL")
+        instance, path = gitlab_location(url, gitlab_url)
+        return read_settings(from_environment(instance, env), path), None
+    except CiswitchError as err:
+        return None, Check("settings", SETTINGS_TITLE, "failed",
+                           f"{TOKEN_ENV} is set but they could not be read: {redact(str(err))} "
+                           "(--gitlab-url URL names the instance)")
 
 
 def _find_mr(client: GitLabClient, project: ProjectInfo, branch: str, merged: bool
@@ -343,13 +416,18 @@ def verify_switch(
         gitops.get_remote(repo, remote)
         branch_check, checked, sha, merged = _branch_check(repo, remote, branch)
         checks = [branch_check]
+        settings, unread = read_project_settings(repo, remote, gitlab_url, env)
         if checked is not None and sha is not None:
-            checks += lint_checks(repo, remote, checked, sha, to)
+            checks += lint_checks(repo, remote, checked, sha, to, settings)
         else:
             checks += [Check("lint", "CI configuration of the change", "not-checked",
                              "no branch to lint"),
                        Check("coverage", "places not followed", "not-checked",
                              "no branch to lint")]
+            if settings is not None:
+                checks.append(_settings_alone(settings))
+        if unread is not None:
+            checks.append(unread)
         checks += _gitlab_checks(repo, remote, branch, sha, merged, gitlab_url, env)
     finally:
         repo.close()

@@ -3,8 +3,10 @@
 The state of a migration is spread over four places that nobody looks at together: the CI
 files (do they still say ``:local``?), the default branch on the remote (is the ciswitch commit
 merged, or reverted?), the runner host (does werf's block file exist?) and the other branches
-(which still carry ``:local`` and break after the switch?). This module reads them all, without
-changing anything but remote-tracking refs (``git fetch``), and names the one next step.
+(which still carry ``:local`` and break after the switch?). With ``GITLAB_TOKEN`` it also reads
+the CI/CD variables GitLab keeps for the project, which win over the files' (a ``:local`` there
+keeps the project local after the merge). This module reads them all, without changing
+anything but remote-tracking refs (``git fetch``), and names the one next step.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from ciswitch.runbook.facts import ProjectName, StagesAddress, WerfInfo
 
 if TYPE_CHECKING:
     import git
+
+    from ciswitch.analysis.settings import GitLabSettings
 
 #: the phases, in runbook order
 PHASES = (
@@ -62,6 +66,10 @@ class ProjectStatus:
     work_tree_total: int = 0
     #: places of the work tree's CI that could not be checked (``path:line: not checked: ...``)
     work_tree_not_checked: list[str] = field(default_factory=list)
+    #: CI/CD variables of GitLab's settings still setting :local for jobs (``PLACE (jobs)``);
+    #: None when they were not read (``settings_note`` says why)
+    settings_local: list[str] | None = None
+    settings_note: str = ""
     config_state: str | None = None
     config_address: str | None = None
     config_source: str | None = None
@@ -105,6 +113,7 @@ class ProjectStatus:
             "work_tree": {"local_places": self.work_tree_findings,
                           "findings": self.work_tree_total,
                           "not_checked": self.work_tree_not_checked},
+            "gitlab_settings": {"local": self.settings_local, "note": self.settings_note},
             "config": {"stages_storage": self.config_state, "address": self.config_address,
                        "source": self.config_source},
             "default_branch": {"remote": self.remote, "name": self.default_branch,
@@ -124,11 +133,13 @@ class ProjectStatus:
         }
 
 
-def _work_tree(status: ProjectStatus, root: Path) -> None:
-    """Lint the work tree and read its ``.ciswitch.toml``."""
+def _work_tree(status: ProjectStatus, root: Path, settings: GitLabSettings | None) -> None:
+    """Lint the work tree (with GitLab's CI/CD settings when read) and read its
+    ``.ciswitch.toml``."""
     from ciswitch.branch_scan import STORAGE_CODES
     from ciswitch.config import load_config
-    from ciswitch.lint import lint_workspace
+    from ciswitch.lint import analyse_workspace
+    from ciswitch.runbook.guard import SETTINGS_CODE
     from ciswitch.workspace import DirectoryWorkspace
 
     ws = DirectoryWorkspace(root)
@@ -136,15 +147,54 @@ def _work_tree(status: ProjectStatus, root: Path) -> None:
     status.config_state = config.stages_storage
     status.config_address = config.stages_storage_address
     status.config_source = config.source
-    result = lint_workspace(ws, config)
+    result = analyse_workspace(ws, config, settings=settings).result
+    if settings is not None:
+        status.settings_local = [f"{f.path} ({', '.join(f.jobs)})" for f in result.findings
+                                 if f.code == SETTINGS_CODE and f.jobs]
+        status.settings_note = "; ".join(e.message for e in result.not_checked
+                                         if not e.in_file)
+        result.findings = [f for f in result.findings if f.code != SETTINGS_CODE]
     status.work_tree_total = len(result.findings)
     status.work_tree_findings = [
         f"{f.path}:{f.begin.line} {f.code}"
         for f in sorted(result.findings, key=lambda f: f.sort_key) if f.code in STORAGE_CODES
     ]
     status.problems += [p.one_line() for p in result.problems]
-    status.work_tree_not_checked = [e.one_line() for e in result.not_checked]
+    status.work_tree_not_checked = [e.one_line() for e in result.not_checked if e.in_file]
 
+
+def _read_settings(status: ProjectStatus, root: Path, gitlab_url: str | None,
+                   env: Mapping[str, str]) -> GitLabSettings | None:
+    from ciswitch import gitops
+    from ciswitch.runbook.guard import read_project_settings
+
+    repo = gitops.open_repo(root)
+    try:
+        settings, unread = read_project_settings(repo, status.remote, gitlab_url, env)
+    finally:
+        repo.close()
+    if unread is not None:
+        status.settings_note = unread.detail
+    return settings
+
+
+def _settings_step(status: ProjectStatus) -> None:
+    """A :local left in GitLab's settings comes before the rest: it wins over the files."""
+    if not status.settings_local:
+        return
+    first = status.settings_local[0]
+    more = f" and {len(status.settings_local) - 1} more" if len(status.settings_local) > 1 \
+        else ""
+    delete = (f"delete the :local CI/CD variables GitLab keeps for the project ({first}{more}): "
+              "they win over the files and werf ci-env does not override them "
+              "(ciswitch fix --gitlab)")
+    if status.phase in ("no-local", "done"):
+        status.phase = "local" if status.phase == "no-local" else "merged"
+        status.next_step = delete
+    elif status.phase in ("local", "partial", "merge-request"):
+        status.next_step = f"{delete}; then {status.next_step}"
+    elif status.phase in ("switched", "merged"):
+        status.next_step = f"{status.next_step}; and {delete}"
 
 def _remote_side(status: ProjectStatus, root: Path, *, fetch: bool, scan: bool) -> None:
     """The default branch (switch and revert commits) and the other branches."""
@@ -341,8 +391,11 @@ def project_status(
     scan_branches: bool = True,
     werf: WerfInfo | None = None,
     environ: Mapping[str, str] | None = None,
+    gitlab_url: str | None = None,
 ) -> ProjectStatus:
-    """Gather the status of the repository at ``root`` (see the module docstring)."""
+    """Gather the status of the repository at ``root`` (see the module docstring);
+    ``gitlab_url`` names the GitLab whose API ``GITLAB_TOKEN`` is for (default: the
+    remote's)."""
     from ciswitch.runbook.facts import gather_facts, git_remote_url
     from ciswitch.workspace import DirectoryWorkspace
 
@@ -355,7 +408,7 @@ def project_status(
     records = read_steps(root)
     status.steps_run = [r.step for r in records]
     status.steps_at = [r.timestamp() for r in records]
-    _work_tree(status, root)
+    _work_tree(status, root, _read_settings(status, root, gitlab_url, env))
     facts = gather_facts(
         ws, repo=str(root), project=project, to=to or status.config_address,
         registry_host=registry_host, remote_url=git_remote_url(root, remote),
@@ -366,6 +419,7 @@ def project_status(
     status.block_exists = facts.block_file.exists() if facts.block_file else None
     _remote_side(status, root, fetch=fetch, scan=scan_branches)
     decide(status)
+    _settings_step(status)
     return status
 
 
@@ -384,6 +438,14 @@ def render_text(status: ProjectStatus) -> str:
                                     f"(first: {status.work_tree_not_checked[0]})"))
     else:
         rows.append(("work tree", "no :local stages storage"))
+    if status.settings_local:
+        rows.append(("gitlab settings", f"{len(status.settings_local)} CI/CD variable(s) still "
+                                        f"set :local (first: {status.settings_local[0]})"))
+    elif status.settings_local is not None:
+        rows.append(("gitlab settings", "no :local for the project's jobs"
+                     + (f" ({status.settings_note})" if status.settings_note else "")))
+    else:
+        rows.append(("gitlab settings", status.settings_note))
     if status.config_state:
         where = f", address {status.config_address}" if status.config_address else ""
         rows.append((status.config_source or ".ciswitch.toml",
