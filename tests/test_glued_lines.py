@@ -59,6 +59,9 @@ LINES = [
     "export E=1",
     "echo ${A}",
     "werf ci-env gitlab --as-file",
+    "A=1 | x | y",
+    "export B=2",
+    "cat f | grep x | sort",
 ]
 
 
