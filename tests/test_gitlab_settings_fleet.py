@@ -23,7 +23,8 @@ def api() -> Iterator[GitLabStandin]:
 
 
 def _clone_of(journal: Path) -> Path:
-    return journal.parent.parent
+    """``<workdir>/repos/CLONE`` of ``CLONE/.git/ciswitch/gitlab-settings.jsonl``."""
+    return journal.parents[2]
 
 
 def test_fleet_run_deletes_the_settings_after_the_merge_request(
