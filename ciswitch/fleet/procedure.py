@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING
 
 from ciswitch.errors import CiswitchError
 from ciswitch.fleet import steps as st
+from ciswitch.fleet.settings_step import SettingsFix, before_switch
 from ciswitch.fleet.sources import RepoSpec
 from ciswitch.redact import redact
 
 if TYPE_CHECKING:
-    from ciswitch.fleet.settings_step import SettingsFix
     from ciswitch.fleet.steps import Steps
     from ciswitch.gitlab_api import GitLabClient, MergeRequestInfo, ProjectInfo
     from ciswitch.runbook.facts import ProjectFacts
@@ -348,8 +348,7 @@ class SwitchOptions:
     dry_run: bool = False
     #: werf project names given on the command line, by project key (``--werf-project``)
     projects: tuple[tuple[str, str], ...] = ()
-    #: ``--gitlab-settings``: the :local CI/CD variables of GitLab's settings, before the switch
-    settings: SettingsFix | None = None
+    settings: SettingsFix | None = None  # --gitlab-settings: run before each verification
 
 
 def rollback_text(facts: Facts) -> str:
@@ -497,8 +496,6 @@ def switch_one(spec: RepoSpec, steps: Steps, options: SwitchOptions,
     if not_synced is not None:
         return fail(not_synced)
     if options.settings is not None:
-        from ciswitch.fleet.settings_step import before_switch
-
         before_switch(spec, facts.clone, options.branch, options.settings, steps, echo)
     verdict = verify_switch(facts.clone, branch=options.branch, to=facts.address,
                             gitlab_url=options.gitlab_url)
