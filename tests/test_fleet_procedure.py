@@ -200,9 +200,8 @@ def test_the_whole_procedure_over_ten_projects(
     # strictly one project after the other: p0's requests, then p1's, ...; and the merge
     # follows the lookup of its merge request with nothing in between (werf ran there)
     during = api.requests[first_switch_request:]
-    touched = [(i, fleet.project_of(r.path)) for i, r in enumerate(during)]
-    order = [name for i, (_, name) in enumerate(touched)
-             if name and (i == 0 or touched[i - 1][1] != name)]
+    touched = [name for name in (fleet.project_of(r.path) for r in during) if name]
+    order = [name for i, name in enumerate(touched) if i == 0 or touched[i - 1] != name]
     assert order == ["p0", "p1", "p2", "p3", "p4", "p5"], order
     for i, request in enumerate(during):
         if request.path.endswith("/merge"):
@@ -555,3 +554,19 @@ def test_a_templated_werf_project_name_fails_the_sync_until_project_names_it(
                        "--werf-project", "fleet/p0=p0")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert _werf(fleet, "sync") == [f"{REGISTRY}/fleet/p0/stages"]
+
+
+def test_a_project_switched_by_hand_is_merged_without_a_second_switch(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, api: GitLabStandin) -> None:
+    fleet = Fleet(tmp_path, api, isolate_git(monkeypatch, tmp_path), 2)
+    _opened(fleet)
+    block = fleet.werf_home / "service" / "stages_switch_from_local_block" / "p0"
+    block.parent.mkdir(parents=True)
+    block.write_text("")  # `plan --run switch` ran for p0 on this host, outside the journal
+    dry = fleet.fleet("switch", "--registry-host", REGISTRY, "--dry-run")
+    assert "fleet/p0: would merge !1 at once at " in dry.stdout, dry.stdout
+    proc = fleet.fleet("switch", "--registry-host", REGISTRY)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "fleet/p0: already switched on this host" in proc.stdout
+    assert "fleet/p0: merged !1 at " in proc.stdout and "fleet/p1: merged !1 at " in proc.stdout
+    assert _werf(fleet, "switch-from-local") == [f"{REGISTRY}/fleet/p1/stages"]

@@ -65,11 +65,13 @@ def _stock_template(rel: str, path: Path) -> bool:
     return all(not line.strip() or line.lstrip().startswith("#") for line in lines)
 
 
-def sync_clone(spec: RepoSpec, workdir: Path) -> Path | None:
+def sync_clone(spec: RepoSpec, workdir: Path, *, checkout: bool = False) -> Path | None:
     """A clone of the remote's default branch in ``workdir``; None for an empty one.
 
     A new clone gets no work tree: everything ciswitch does reads the object database, and
-    writing every file of every repository of a fleet would be the run's biggest cost.
+    writing every file of every repository of a fleet would be the run's biggest cost. With
+    ``checkout`` (``fleet sync`` and ``switch``: werf reads werf.yaml from the working
+    directory) the default branch is checked out as the clone is made.
     An existing clone (an earlier or interrupted run) is fetched and its default branch reset
     to the remote's tip: the clone belongs to ciswitch, and the fix must start from what the
     remote has now. Local ciswitch branches stay, so an interrupted push is simply redone.
@@ -84,7 +86,8 @@ def sync_clone(spec: RepoSpec, workdir: Path) -> Path | None:
         shutil.rmtree(tmp, ignore_errors=True)
         try:
             _git([
-                "clone", "--quiet", "--no-tags", "--no-checkout", *_template_option(),
+                "clone", "--quiet", "--no-tags", *(() if checkout else ("--no-checkout",)),
+                *_template_option(),
                 "--", spec.clone_url, str(tmp),
             ])
             os.replace(tmp, dest)

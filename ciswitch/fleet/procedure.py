@@ -119,6 +119,12 @@ def files_at(clone: Path, rev: str, names: Sequence[str]) -> dict[str, bytes]:
     return found
 
 
+def _checked_out(clone: Path) -> bool:
+    """Whether the clone has a work tree checked out (an index); a ``--no-checkout`` clone
+    has none."""
+    return (clone / ".git" / "index").is_file()
+
+
 def _remote_head(clone: Path) -> str | None:
     """The remote's default branch as the clone recorded it (``refs/remotes/origin/HEAD``, a
     loose symbolic ref, read as git reads it); None when it is not there."""
@@ -144,18 +150,22 @@ def project_facts(spec: RepoSpec, workdir: Path, *, branch: str,
     from ciswitch.workspace import DirectoryWorkspace
 
     try:
-        clone = sync_clone(spec, workdir)
+        # a new clone checks the default branch out as it is made, an existing one is reset
+        # to the remote's default branch and cleaned: the work tree is the default branch
+        clone = sync_clone(spec, workdir, checkout=True)
         if clone is None:
             return Facts(spec, None, None, None, "empty repository")
-        default = _remote_head(clone)
-        if default is None:
-            repo = gitops.open_repo(clone)
-            try:
-                default = gitops.default_branch(repo, "origin")
-            finally:
-                repo.close()
-        gitops.git_output(["checkout", "--quiet", "--force", "-B", default,
-                           f"refs/remotes/origin/{default}"], clone)
+        if not _checked_out(clone):
+            # a clone an earlier fleet run made without a work tree
+            default = _remote_head(clone)
+            if default is None:
+                repo = gitops.open_repo(clone)
+                try:
+                    default = gitops.default_branch(repo, "origin")
+                finally:
+                    repo.close()
+            gitops.git_output(["checkout", "--quiet", "--force", "-B", default,
+                               f"refs/remotes/origin/{default}"], clone)
         ws = DirectoryWorkspace(clone)
         address = load_config(ws).stages_storage_address
         # no change branch (yet): cat-file says "missing", and no settings are found
@@ -515,6 +525,17 @@ def switch_one(spec: RepoSpec, steps: Steps, options: SwitchOptions,
     if mr.state == "opened" and mr.sha and mr.sha != sha:
         return fail(f"!{mr.iid} is at {mr.sha[:10]} now, not at the verified {sha[:10]}: "
                     "wait for its pipeline and run again")
+    if block.exists():
+        # switched on this host before, not through this journal (plan --run switch, by
+        # hand): switch-from-local is not run a second time, the merge follows at once
+        echo(f"{spec.name}: already switched on this host ({block} exists): merging now")
+        if options.dry_run:
+            echo(f"{spec.name}: would merge !{mr.iid} at once at {sha[:10]}")
+            return SwitchResult(spec.key, spec.name, "dry-run", "switched before")
+        switched_at = block.stat().st_mtime
+        steps.put(spec.key, "switch", st.SWITCHED, "switched before; merge pending",
+                  name=spec.name, sha=sha, switched_at=switched_at)
+        return _merge(spec, steps, (client, project, mr), sha, switched_at, echo, fail, facts)
     argv = [options.werf, *werf_switch_args(facts.address)]
     if options.dry_run:
         import shlex
