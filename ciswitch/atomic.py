@@ -184,6 +184,10 @@ def _remove(paths: Iterable[Path]) -> None:
             os.unlink(path)
 
 
+def _files(count: int) -> str:
+    return f"{count} file" if count == 1 else f"{count} files"
+
+
 def _restore(done: list[PlannedWrite], files: Sequence[PlannedWrite]) -> str:
     """Give the already renamed targets their old content back (best effort); a sentence."""
     if not done:
@@ -199,8 +203,9 @@ def _restore(done: list[PlannedWrite], files: Sequence[PlannedWrite]) -> str:
         except (OSError, WriteError):
             lost.append(planned.name)
     if not lost:
-        return f"the {len(done)} file(s) already replaced got their old content back"
-    return f"{len(lost)} file(s) of {len(files)} keep the new content: " + ", ".join(lost)
+        return f"the {_files(len(done))} already replaced got their old content back"
+    keep = "keeps" if len(lost) == 1 else "keep"
+    return f"{_files(len(lost))} of {len(files)} {keep} the new content: " + ", ".join(lost)
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:

@@ -278,7 +278,8 @@ def _prepare(repo: git.Repo, request: BranchRequest) -> BranchOutcome:
     plan = plan_fix(ws, config, to=request.to, unsafe=request.unsafe)
     if plan.problems:
         first = plan.problems[0]
-        more = f" (and {len(plan.problems) - 1} more problem(s))" if len(plan.problems) > 1 else ""
+        others = len(plan.problems) - 1
+        more = f" (and {counted(others, 'more problem')})" if others else ""
         raise CiswitchError(first.message + more, first.path, first.line, first.column)
     outcome = BranchOutcome(BranchStatus.NOTHING_TO_FIX, request.branch,
                             fixed=list(plan.fixed), remaining=list(plan.remaining))

@@ -210,7 +210,9 @@ def test_an_unknown_command_far_from_any_gets_no_suggestion(repo: Path) -> None:
 def test_a_bad_value_is_one_line(args: tuple[str, ...], repo: Path) -> None:
     proc = _run(*args, cwd=repo)
     assert proc.returncode == 2 and proc.stdout == ""
-    assert len(proc.stderr.splitlines()) == 1, proc.stderr
+    [line] = proc.stderr.splitlines()
+    where = "ciswitch " + " ".join(a for a in args[:2] if not a.startswith("-"))
+    assert line.startswith(f"{where}: error: ") and line.endswith(f"(see '{where} --help')"), line
 
 
 def test_help_still_prints_the_whole_help(repo: Path) -> None:
@@ -486,6 +488,25 @@ def test_lint_from_a_subdirectory_finds_the_repository_root(repo: Path) -> None:
     assert proc.stdout.startswith("../../.gitlab-ci.yml:4:18: CSW001"), proc.stdout
     fixed = _run("fix", cwd=repo / "deploy" / "charts")
     assert fixed.returncode == 0, fixed.stderr
+    assert ":local" not in (repo / ".gitlab-ci.yml").read_text(encoding="utf-8")
+
+
+def test_fix_diff_from_a_subdirectory_names_files_as_git_diff_does(repo: Path) -> None:
+    """Run from a subdirectory, the diff names the files from the top of the work tree with a
+    ``diff --git`` header, as ``git diff`` prints them there: ``git apply`` at the top applies
+    it (git itself skips paths outside the current directory)."""
+    subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
+    (repo / "deploy").mkdir()
+    proc = _run("fix", "--diff", cwd=repo / "deploy")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("diff --git a/.gitlab-ci.yml b/.gitlab-ci.yml\n"
+                                  "--- a/.gitlab-ci.yml\n+++ b/.gitlab-ci.yml\n"), proc.stdout
+    (repo / "fix.patch").write_text(proc.stdout, encoding="utf-8")
+    top = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=repo / "deploy",
+                         capture_output=True, text=True, check=True).stdout.strip()
+    applied = subprocess.run(["git", "-C", top, "apply", str(repo / "fix.patch")],
+                             capture_output=True, text=True, check=False)
+    assert applied.returncode == 0, applied.stderr
     assert ":local" not in (repo / ".gitlab-ci.yml").read_text(encoding="utf-8")
 
 

@@ -108,7 +108,7 @@ def test_dry_run_shows_every_change_and_makes_none(tmp_path: Path, api: GitLabSt
     done = _fix(repo, api, "--dry-run")
     assert done.returncode == 1, done.stderr
     lines = done.stdout.splitlines()
-    assert lines[0] == f"GitLab's CI/CD settings of {PROJECT}: 4 variable(s) set :local"
+    assert lines[0] == f"GitLab's CI/CD settings of {PROJECT}: 4 variables set :local"
     assert sorted(lines[1:5]) == sorted([
         "  leave gitlab: group web/ variable WERF_STAGES_STORAGE (environment scope review/*): "
         "shared by every project of group web/: pass --shared to change it for all of them",
@@ -148,7 +148,7 @@ def test_fix_then_revert_puts_every_variable_back(tmp_path: Path, api: GitLabSta
 
     shown = _revert(repo, api, "--dry-run")
     assert shown.returncode == 0, shown.stderr
-    assert shown.stdout.splitlines()[0] == "GitLab's CI/CD settings: 4 change(s) to put back"
+    assert shown.stdout.splitlines()[0] == "GitLab's CI/CD settings: 4 changes to put back"
     assert all(line.startswith("  create ") for line in shown.stdout.splitlines()[1:5])
     assert _state(api)["project"][project["id"]] == []
     put = _revert(repo, api)
@@ -163,7 +163,7 @@ def test_fix_then_revert_puts_every_variable_back(tmp_path: Path, api: GitLabSta
     assert sorted(v["key"] for v in after["schedules"][project["id"]][0]["variables"]) == [
         "OTHER", STAGES]
     again = _revert(repo, api)
-    assert again.stdout.splitlines()[0] == "GitLab's CI/CD settings: 0 change(s) to put back"
+    assert again.stdout.splitlines()[0] == "GitLab's CI/CD settings: 0 changes to put back"
 
 
 def test_a_job_left_without_storage_blocks_the_deletion_and_to_sets_an_address(

@@ -281,6 +281,20 @@ def test_fleet_run_ends_with_the_status_table(
     assert lines[-3].startswith(f"{FLEET_SIZE} repositories: "), screen
 
 
+@pytest.mark.parametrize(("option", "coloured"), [
+    pytest.param("", True, id="auto"),
+    pytest.param("--color never", False, id="never"),
+])
+def test_fleet_run_colours_follow_color(
+    option: str, coloured: bool, term: Terminal, fleet_list: Path, tmp_path: Path
+) -> None:
+    code, _screen, raw = term.run(
+        f"ciswitch fleet run {option} --repos {fleet_list} --workdir {tmp_path / 'w'}",
+        timeout=180)
+    assert code == 0
+    assert _has_colour(raw.split("ciswitch fleet run", 1)[1]) == coloured, raw
+
+
 def _interrupt_slow_run(term: Terminal, fleet_list: Path, tmp_path: Path) -> str:
     term.clear()
     term.type(f"ciswitch fleet run --repos {fleet_list} --workdir {tmp_path / 'w'} "

@@ -29,9 +29,24 @@ COMMANDS: dict[str, str] = {
 }
 
 
-def usage_line(err: click.UsageError) -> str:
+def _command_path(group: click.Group, args: list[str]) -> str:
+    """``ciswitch fleet run``: the commands named at the start of ``args``."""
+    path = ["ciswitch"]
+    command: click.Command = group
+    for word in args:
+        if word.startswith("-") or not isinstance(command, click.Group):
+            break
+        sub = command.get_command(click.Context(command), word)
+        if sub is None:
+            break
+        path.append(word)
+        command = sub
+    return " ".join(path)
+
+
+def usage_line(err: click.UsageError, fallback: str = "ciswitch") -> str:
     """A usage error as one line: where, what, and where the help is."""
-    where = err.ctx.command_path if err.ctx is not None else "ciswitch"
+    where = err.ctx.command_path if err.ctx is not None else fallback
     message = " ".join(err.format_message().split())
     return f"{where}: error: {message} (see '{where} --help')"
 
@@ -71,7 +86,9 @@ class LazyGroup(SuggestingGroup):
             click.echo(err.format_message(), err=True)
             sys.exit(2)
         except click.UsageError as err:
-            click.echo(usage_line(err), err=True)
+            given = args[0] if args else kwargs.get("args")
+            words = list(given) if given is not None else sys.argv[1:]
+            click.echo(usage_line(err, _command_path(self, words)), err=True)
             sys.exit(2)
         except click.ClickException as err:
             click.echo(f"ciswitch: error: {' '.join(err.format_message().split())}", err=True)

@@ -69,7 +69,7 @@ def fix_settings(path: Path, gitlab_url: str | None, project: str | None, addres
         error_exit(err)
     steps = plan_settings_fix(findings, settings, to=address, unsafe=unsafe, shared=shared)
     click.echo(f"GitLab's CI/CD settings of {settings.project}: "
-               + (f"{len(steps)} variable(s) set :local" if steps else "no :local"))
+               + (f"{counted(len(steps), 'variable')} set :local" if steps else "no :local"))
     for step in steps:
         click.echo(f"  {step.line()}")
     for level, reason in settings.not_checked:
@@ -86,8 +86,8 @@ def fix_settings(path: Path, gitlab_url: str | None, project: str | None, addres
     except CiswitchError as err:
         error_exit(err)
     if failures:
-        click.echo(f"ciswitch: error: {len(failures)} change(s) of GitLab's settings failed "
-                   f"(journaled in {journal}): {failures[0]}", err=True)
+        click.echo(f"ciswitch: error: {counted(len(failures), 'change')} of GitLab's settings "
+                   f"failed (journaled in {journal}): {failures[0]}", err=True)
         return 2
     return 1 if left else 0
 
@@ -232,8 +232,13 @@ def fix(
         if show_diff:
             from ciswitch.report.diff import unified_diff
 
+            above = prefix.startswith("../") or prefix == ".."
             for change in outcome.changes:
-                click.echo(unified_diff(shown(prefix, change.path), change.old, change.new),
+                # a repository above the current directory (run from a subdirectory): its
+                # paths from its top, as `git diff` prints them there, so `git apply` applies
+                # them from here
+                name = change.path if above else shown(prefix, change.path)
+                click.echo(unified_diff(name, change.old, change.new, git_header=above),
                            nl=False)
         if write and outcome.changes:
             try:

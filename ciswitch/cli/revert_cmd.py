@@ -9,6 +9,7 @@ import click
 
 from ciswitch.cli.lint_cmd import gitlab_url_option
 from ciswitch.cli.mr_options import merge_request_options, parse_author
+from ciswitch.model import counted
 from ciswitch.runbook.revert import DEFAULT_BRANCH
 
 
@@ -112,7 +113,7 @@ def put_back_settings(repo: Path, gitlab_url: str | None, dry_run: bool) -> int:
         steps = plan_put_back(client, journal)
     except CiswitchError as err:
         return fail(str(err))
-    click.echo(f"GitLab's CI/CD settings: {len(steps)} change(s) to put back")
+    click.echo(f"GitLab's CI/CD settings: {counted(len(steps), 'change')} to put back")
     for step in steps:
         click.echo(f"  {step.line()}")
     if dry_run:
@@ -124,5 +125,5 @@ def put_back_settings(repo: Path, gitlab_url: str | None, dry_run: bool) -> int:
     except CiswitchError as err:
         return fail(str(err))
     if failures:
-        return fail(f"{len(failures)} variable(s) could not be put back: {failures[0]}")
+        return fail(f"{counted(len(failures), 'variable')} could not be put back: {failures[0]}")
     return 1 if any(step.action == "leave" for step in steps) else 0

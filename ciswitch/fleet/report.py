@@ -226,7 +226,7 @@ class RichProgress(PlainProgress):
             TimeElapsedColumn,
         )
 
-        self.console = Console(file=stream, no_color=not color)
+        self.console = Console(file=stream, color_system="auto" if color else None)
         self.bar = Progress(
             TextColumn("[bold]fleet"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
             TextColumn("{task.description}"), console=self.console, transient=False,
