@@ -60,9 +60,11 @@ def _parse_unglued(text: str) -> Tree:
 
     It reads ``A=1 B=2<newline>echo x`` as *one* command with two env prefixes, and after
     ``A=1 B=2<newline># comment<newline>if x; then y; fi`` even makes ``if`` a command name,
-    where bash sees an assignment statement and then the next one. Each such line end is
-    re-parsed as the ``;`` it means: the blank or newline right after the assignment becomes a
-    ``;`` in a copy of the text (one ASCII character for another, so byte and character
+    where bash sees an assignment statement and then the next one; after a pipeline that
+    starts with an assignment (``A=1 | x | y``) the next line's words become arguments of
+    ``y``. Each such line end is re-parsed as the ``;`` it means: the blank or newline right
+    after the word before it becomes a ``;`` in a copy of the text (one ASCII character for
+    another, so byte and character
     offsets stay those of the original text).
     """
     current = text
@@ -79,8 +81,18 @@ def _parse_unglued(text: str) -> Tree:
     return tree
 
 
+#: the nodes of a command's words: bash never continues a command's words over a newline
+_WORDS = frozenset({
+    "command_name", "word", "string", "raw_string", "ansi_c_string", "translated_string",
+    "concatenation", "simple_expansion", "expansion", "number", "command_substitution",
+    "arithmetic_expansion",
+})
+
+
 def _glued_line_ends(tree: Tree, text: str) -> list[int]:
-    """Where an assignment line ends inside a command node (character offsets)."""
+    """Where a line ends inside a command node (character offsets): after an assignment line,
+    or between two words (``A=1 | x | y<newline>export B=2`` makes ``export`` an argument of
+    ``y``)."""
     positions: list[int] = []
     char = CharMap(text).char
 
@@ -89,9 +101,11 @@ def _glued_line_ends(tree: Tree, text: str) -> list[int]:
         node = stack.pop()
         if node.type == "command":
             children = [c for c in node.children if not c.is_extra]
+            prefix = True
             for child, following in pairwise(children):
-                if child.type != "variable_assignment":
-                    break
+                prefix = prefix and child.type == "variable_assignment"
+                if not prefix and not (child.type in _WORDS and following.type in _WORDS):
+                    continue
                 end = char(child.end_byte)
                 if end < len(text) and text[end] in " \t\r\n" and _real_newline(
                     text, end, char(following.start_byte)
