@@ -69,8 +69,8 @@ def pipeline_error(before: PipelineView | None, after: Facts, to: str | None) ->
     for where, (path, resolved) in _references(new.files, new_tops):
         if resolved is None and before.references.get(where, False):
             return Blocked(
-                f"!reference [{', '.join(path)}] in {where[1]} ({where[0]}) would point at"
-                " nothing: remove both by hand"
+                f"!reference [{', '.join(path)}] in {where[1]} ({where[0]}) takes it and would"
+                " point at nothing: it stays while that entry does (its reason is there)"
             )
     for name, (old_variables, needs_storage) in before.jobs.items():
         if name not in new.jobs:

@@ -164,12 +164,13 @@ class YamlScalarSite:
             try:
                 return Fix((self._item_edit(),), True, "remove the list item", _words(self.text))
             except NoFix:
-                if not self._only_item():
-                    raise
-            # the only item of its list: it becomes the no-op ``true`` (a script list may not
-            # be empty), quoted when plain (a plain ``true`` is a YAML boolean)
+                pass
+            # the only item of its list, or one whose line cannot simply go (it shares its
+            # line, spans lines, or is the whole script): it becomes the no-op ``true`` (a
+            # script list may not be empty), quoted when plain (a plain ``true`` is a YAML
+            # boolean)
             start = self.anchor()
-            if not self.node.style and "\n" not in self.file.text[start : self._end]:
+            if not self.node.style:  # the whole plain scalar, over all its lines
                 edit = Edit(self.file.path, start, self._end, "'true'")
                 return Fix((edit,), True, "replace the only item by true", _words(self.text),
                            ("true",))
@@ -189,14 +190,6 @@ class YamlScalarSite:
     @property
     def _end(self) -> int:
         return int(self.node.end_mark.index)
-
-    def _only_item(self) -> bool:
-        parent = self.parent
-        return (
-            parent is not None
-            and not getattr(parent, "flow_style", False)
-            and len(parent.value) == 1
-        )
 
     def _item_edit(self) -> Edit:
         """Remove a whole one-line YAML list item holding only the assignment."""
