@@ -1,6 +1,103 @@
-"""Allow ``python -m ciswitch``."""
+"""The ``ciswitch`` command (also ``python -m ciswitch``).
 
-from ciswitch.cli import main
+A ``ciswitch lint`` whose arguments are all plain (paths, and the options without a file
+argument, spelled out in full) runs straight away: no click, whose import is a large part of a
+small file's lint (pre-commit starts one process per commit). Anything else, including every
+usage error, help and completion, goes to the click command tree, :data:`ciswitch.cli.main`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+#: flags of ``lint`` taking no value, as accepted by the plain start -> keyword of run_lint
+_LINT_FLAGS = {
+    "--statistics": "statistics",
+    "--exit-zero": "exit_zero",
+    "-v": "verbose",
+    "--verbose": "verbose",
+    "--strict": "strict",
+}
+
+#: options of ``lint`` taking one of a few values -> (keyword of run_lint, the values; None:
+#: the report formats)
+_LINT_CHOICES: dict[str, tuple[str, tuple[str, ...] | None]] = {
+    "--format": ("fmt", None),
+    "--color": ("color", ("auto", "always", "never")),
+}
+
+
+def plain_lint(argv: list[str]) -> dict[str, Any] | None:
+    """The keyword arguments of :func:`ciswitch.lint_command.run_lint` for a plain
+    ``lint`` command line, or None for anything the click command must read."""
+    if not argv or argv[0] != "lint":
+        return None
+    from ciswitch.report import FORMATS
+
+    options: dict[str, Any] = {"paths": []}
+    words = iter(argv[1:])
+    for word in words:
+        if word in _LINT_FLAGS:
+            options[_LINT_FLAGS[word]] = True
+        elif word.split("=", 1)[0] in _LINT_CHOICES:
+            name, equals, value = word.partition("=")
+            keyword, choices = _LINT_CHOICES[name]
+            if not equals:
+                value = next(words, "")
+            if value not in (FORMATS if choices is None else choices) or keyword in options:
+                return None
+            options[keyword] = value
+        elif word and not word.startswith("-"):
+            options["paths"].append(Path(word))
+        else:
+            return None
+    return options
+
+
+def run() -> None:
+    """The console command."""
+    argv = sys.argv[1:]
+    plain = None if any(k.startswith("_CISWITCH_COMPLETE") for k in os.environ) else (
+        plain_lint(argv)
+    )
+    if plain is None:
+        from ciswitch.cli import main
+
+        main()
+        return
+    _run_plain_lint(plain)
+
+
+def _run_plain_lint(options: dict[str, Any]) -> None:
+    """Run the plain lint; at the end leave without the interpreter's teardown (every file is
+    closed and the output flushed first), which is a sizeable part of a small file's lint."""
+    import gc
+
+    from ciswitch.lint_command import echo, run_lint
+
+    gc.disable()  # lint pauses the collector anyway; the imports before it make many objects
+    try:
+        run_lint(**options)
+    except SystemExit as done:
+        code = done.code
+    except KeyboardInterrupt:
+        echo("ciswitch: interrupted", err=True)
+        code = 130
+    except BrokenPipeError:
+        os._exit(1)  # as click does when the reader went away
+    status = code if isinstance(code, int) else (0 if code is None else 1)
+    if not isinstance(code, int) and code is not None:
+        print(code, file=sys.stderr)
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except OSError:
+        raise SystemExit(status) from None
+    os._exit(status)
+
 
 if __name__ == "__main__":
-    main()
+    run()

@@ -18,13 +18,12 @@ renamed get their old content back the same way, and the error says so.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
-import secrets
 import stat
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 _CHUNK = 1 << 20
 
@@ -41,6 +40,13 @@ class WriteError(Exception):
         self.path = path
 
 
+def _sha256(data: bytes = b"") -> Any:
+    """A SHA-256 hash object (hashlib imported on first use)."""
+    import hashlib
+
+    return hashlib.sha256(data)
+
+
 @dataclass(frozen=True)
 class Stamp:
     """What a file was when it was read: enough to tell that it is still the same file."""
@@ -54,7 +60,7 @@ class Stamp:
     @staticmethod
     def of(st: os.stat_result, data: bytes) -> Stamp:
         return Stamp(
-            st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, hashlib.sha256(data).hexdigest()
+            st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, _sha256(data).hexdigest()
         )
 
 
@@ -95,7 +101,7 @@ def changed_since(path: Path, expect: Stamp) -> str | None:
                 return f"its size changed from {expect.size} to {st.st_size} bytes"
             if st.st_mtime_ns != expect.mtime_ns:
                 return "its modification time changed"
-            digest = hashlib.sha256()
+            digest = _sha256()
             while chunk := handle.read(_CHUNK):
                 digest.update(chunk)
     except FileNotFoundError:
@@ -150,7 +156,7 @@ def _write_temporary(planned: PlannedWrite) -> Path:
         raise WriteError(
             f"no such directory: {target.parent}; nothing was written", planned.name
         )
-    tmp = target.parent / f".{target.name}.{secrets.token_hex(4)}.ciswitch-tmp"
+    tmp = target.parent / f".{target.name}.{os.urandom(4).hex()}.ciswitch-tmp"
     try:
         # 0o666 and the umask for a new file, as any program creating a file gets.
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)

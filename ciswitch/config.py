@@ -12,7 +12,6 @@ that the team's own lines and comments stay exactly as they were.
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -103,6 +102,8 @@ _TOML_POS_RE = re.compile(r"\s*\(at (?:line (\d+), column (\d+)|end of document)
 
 def _parse(data: bytes, label: str) -> dict[str, Any]:
     """Parse TOML, turning tomllib's error into one line that names the file and the line."""
+    import tomllib  # only when there is a file to read: most repositories have none
+
     text = _decode(data, label)
     try:
         return tomllib.loads(text)

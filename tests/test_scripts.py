@@ -99,6 +99,7 @@ def test_make_missing_files_and_escapes_are_not_followed(tmp_path: Path) -> None
             "not followed") in out
     assert ".gitlab-ci.yml:5: not checked: ./ci/missing.sh: no such file in the repository" in out
     assert "CSW001" not in out
+    # without --gitlab-url, GitLab's CI/CD settings are the fourth place not checked
     assert out.rstrip().endswith(
         "No findings in 1 file; 4 places not checked (1 make target, 1 script not in the "
         "repository, 1 script outside the repository, 1 place in GitLab's CI/CD settings): "

@@ -45,16 +45,35 @@ def _referrers(pipeline: Pipeline, variable: Variable) -> list[Entry]:
     """The ``variables:`` entries of the variable's file whose value is a ``!reference`` to
     its entry."""
     target = variable.entry.value
+    file = variable.entry.file
+    return [
+        Entry(file, key, value, owner)
+        for owner, key, value, resolved in _references_by_file(pipeline).get(id(file), ())
+        if resolved is target
+    ]
+
+
+_MEMO_KEY = "entries.references"
+
+
+def _references_by_file(pipeline: Pipeline) -> dict[int, list[tuple[Any, Any, Any, Any]]]:
+    """Every mapping entry of the pipeline's files whose value is a ``!reference`` of three
+    parts or more, by file (its id), in document order: (owner, key, value, the node the
+    reference resolves to). Built once per pipeline: a pipeline with many variable findings
+    would walk every file once per finding."""
+    found: dict[int, list[tuple[Any, Any, Any, Any]]] | None = pipeline.memo.get(_MEMO_KEY)
+    if found is not None:
+        return found
+    found = {}
     tops = tops_of(pipeline.files)
-    found: list[Entry] = []
     for file, doc in documents_of(pipeline.files):
-        if file is not variable.entry.file:
-            continue
+        here = found.setdefault(id(file), [])
         for owner, key, value in _mapping_pairs(doc, set()):
             if tag_of(value) == REFERENCE_TAG and is_seq(value):
                 path = [str(n.value) for n in value.value if is_scalar(n)]
-                if len(path) > 2 and resolve_reference(path, tops) is target:
-                    found.append(Entry(file, key, value, owner))
+                if len(path) > 2:
+                    here.append((owner, key, value, resolve_reference(path, tops)))
+    pipeline.memo[_MEMO_KEY] = found
     return found
 
 

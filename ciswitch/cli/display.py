@@ -1,55 +1,8 @@
-"""Paths as the user sees them: relative to the current directory, as ruff prints them.
-
-The analysis speaks in repository-relative paths (``.gitlab-ci.yml``); the command line shows
-each relative to where it was run, so ``ciswitch lint repo-a repo-b`` prints
-``repo-a/.gitlab-ci.yml:5:3`` and a ``fix --diff`` applies with ``git apply`` from there. A
-repository below the current directory is shown as a relative path, one above it (run from a
-subdirectory) with ``../``, any other by its absolute path.
-"""
+"""Paths as the user sees them: :mod:`ciswitch.report.display` (kept there so that the plain
+``ciswitch lint``, which does not load click, can use it too)."""
 
 from __future__ import annotations
 
-import dataclasses
-import os
-import posixpath
-from pathlib import Path
+from ciswitch.report.display import prefix_for, rebased, shown
 
-from ciswitch.model import LintResult
-
-
-def prefix_for(root: Path | None, cwd: Path | None = None) -> str:
-    """What goes before a path relative to ``root`` ("" when ``root`` is the current
-    directory or unknown)."""
-    if root is None:
-        return ""
-    here = Path(os.path.abspath(cwd or Path.cwd())).resolve()
-    there = Path(os.path.abspath(root)).resolve()
-    if there == here:
-        return ""
-    if here in there.parents or there in here.parents:
-        return Path(os.path.relpath(there, here)).as_posix()
-    return there.as_posix()
-
-
-def shown(prefix: str, rel: str) -> str:
-    """``rel`` (repository-relative) behind ``prefix``."""
-    if not prefix or rel.startswith("/"):
-        return rel
-    return posixpath.normpath(posixpath.join(prefix, rel.removeprefix("./")))
-
-
-def rebased(result: LintResult, prefix: str) -> LintResult:
-    """A copy of ``result`` whose paths are relative to the current directory."""
-    if not prefix:
-        return result
-    # a place of GitLab's settings is a logical name, not a path: it stays as it is
-    return dataclasses.replace(
-        result,
-        findings=[dataclasses.replace(f, path=shown(prefix, f.path)) if f.in_file else f
-                  for f in result.findings],
-        problems=[dataclasses.replace(p, path=shown(prefix, p.path)) for p in result.problems],
-        notices=[dataclasses.replace(n, path=shown(prefix, n.path)) for n in result.notices],
-        not_checked=[dataclasses.replace(e, path=shown(prefix, e.path)) if e.in_file else e
-                     for e in result.not_checked],
-        files=[shown(prefix, f) for f in result.files],
-    )
+__all__ = ["prefix_for", "rebased", "shown"]

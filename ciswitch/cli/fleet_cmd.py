@@ -27,6 +27,7 @@ from ciswitch.cli.to_option import to_option
 if TYPE_CHECKING:
     from ciswitch.branching import BranchRequest
     from ciswitch.fleet.api import ApiSettings
+    from ciswitch.fleet.settings_step import SettingsFix
     from ciswitch.fleet.shard import Shard
     from ciswitch.fleet.sources import RepoSpec
 
@@ -191,6 +192,12 @@ def fleet() -> None:
 @click.option("--registry-host", metavar="HOST",
               help="Container Registry host, for the address in the plan the description "
                    "carries.")
+@click.option("--gitlab-settings", is_flag=True,
+              help="After the merge request, delete (with --to: set) each project's :local "
+                   "CI/CD variables in GitLab's settings, as `fix --gitlab` does, journaled in "
+                   "its clone (needs --gitlab-url and GITLAB_TOKEN).")
+@click.option("--shared", is_flag=True,
+              help="With --gitlab-settings, also change group and instance variables.")
 @color_option
 def run(**params: Any) -> None:
     """Clone each repository and do what `ciswitch branch` does; journal every outcome.
@@ -207,6 +214,11 @@ def run(**params: Any) -> None:
     GitLab's API: its description is the project's `ciswitch plan --format markdown`, with
     labels, assignees, reviewers, draft, remove-source-branch and --auto-merge; the journal
     records its URL, iid and state. Without a token, git push options open it.
+
+    With --gitlab-settings, each project's :local CI/CD variables in GitLab's settings are
+    then deleted as `ciswitch fix --gitlab` does (journaled in its clone: `ciswitch revert
+    --gitlab CLONE` puts them back); `fleet switch --gitlab-settings` does it right before
+    each switch instead, which keeps the jobs on :local until then.
     """
     from ciswitch.errors import CiswitchError
     from ciswitch.fleet import report, runner
@@ -225,6 +237,7 @@ def run(**params: Any) -> None:
             retry_failed=params["retry_failed"], shard=str(shard) if shard else None,
             command=shlex.join(["ciswitch", "fleet", *sys.argv[2:]]),
             api=_api_settings(params),
+            settings=settings_fix(params),
         )
         state = _state_path(workdir, params["state"])
         with run_lock(state), Journal(state) as journal, _interruptible(stopped_by):
@@ -247,6 +260,23 @@ def run(**params: Any) -> None:
     except CiswitchError as err:
         _fail(err)
     sys.exit(runner.exit_code(outcomes))
+
+
+def settings_fix(params: dict[str, Any]) -> SettingsFix | None:
+    """``--gitlab-settings`` (and ``--shared``): how the step changes the settings."""
+    from ciswitch.errors import CiswitchError
+    from ciswitch.fleet.api import token_present
+    from ciswitch.fleet.settings_step import SettingsFix
+
+    if not params["gitlab_settings"]:
+        if params["shared"]:
+            raise CiswitchError("--shared goes with --gitlab-settings")
+        return None
+    if not (params["gitlab_url"] and token_present()):
+        raise CiswitchError("--gitlab-settings needs --gitlab-url URL and GITLAB_TOKEN")
+    return SettingsFix(params["gitlab_url"], to=params.get("address"),
+                       unsafe=bool(params.get("unsafe_fixes")), shared=params["shared"],
+                       dry_run=bool(params.get("dry_run")))
 
 
 def _api_settings(params: dict[str, Any]) -> ApiSettings | None:

@@ -93,6 +93,19 @@ def sync(**params: Any) -> None:
     sys.exit(1 if any(r.status == FAILED for r in results) else 0)
 
 
+def _switch_settings(params: dict[str, Any]) -> Any:
+    """``--gitlab-settings`` of ``fleet switch`` (the address is each project's own)."""
+    from ciswitch.errors import CiswitchError
+    from ciswitch.fleet.settings_step import SettingsFix
+
+    if not params["gitlab_settings"]:
+        if params["shared"] or params["unsafe_fixes"]:
+            raise CiswitchError("--shared and --unsafe-fixes go with --gitlab-settings")
+        return None
+    return SettingsFix(params["gitlab_url"], unsafe=params["unsafe_fixes"],
+                       shared=params["shared"], dry_run=params["dry_run"])
+
+
 def _counts(statuses: Any) -> str:
     from collections import Counter
 
@@ -117,6 +130,13 @@ def _counts(statuses: Any) -> str:
 @click.option("--limit", type=click.IntRange(1), default=None, metavar="N",
               help="Switch at most N projects.")
 @click.option("--dry-run", is_flag=True, help="Verify and show what would run; change nothing.")
+@click.option("--gitlab-settings", is_flag=True,
+              help="Right before each switch, delete the project's :local CI/CD variables in "
+                   "GitLab's settings, as `fix --gitlab` does (journaled in its clone).")
+@click.option("--shared", is_flag=True,
+              help="With --gitlab-settings, also change group and instance variables.")
+@click.option("--unsafe-fixes", is_flag=True,
+              help="With --gitlab-settings, also delete :local synchronization.")
 def switch(**params: Any) -> None:
     """On a runner host: switch and merge each project, strictly one at a time.
 
@@ -127,6 +147,10 @@ def switch(**params: Any) -> None:
     recorded. It stops at the first failure; when the merge fails it prints that project's
     rollback. Resumable: a project switched but not merged is merged first, never switched
     twice. Needs --gitlab-url and GITLAB_TOKEN.
+
+    With --gitlab-settings, the project's :local CI/CD variables in GitLab's settings are
+    deleted right before its verification (journaled in its clone); the verification refuses
+    the switch while one still reaches a job.
     """
     from ciswitch.errors import CiswitchError
     from ciswitch.fleet import procedure
@@ -142,7 +166,8 @@ def switch(**params: Any) -> None:
             workdir=workdir, werf=params["werf_path"], branch=params["branch"],
             gitlab_url=params["gitlab_url"], registry_host=params["registry_host"],
             only=tuple(params["only"]), limit=params["limit"], dry_run=params["dry_run"],
-            projects=tuple(procedure.werf_names(specs, params["werf_projects"]).items()))
+            projects=tuple(procedure.werf_names(specs, params["werf_projects"]).items()),
+            settings=_switch_settings(params))
         with Steps(_state_path(workdir, params["state"])) as steps:
             results = procedure.switch_fleet(specs, steps, options, click.echo)
     except CiswitchError as err:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from ciswitch.errors import CiswitchError
 from ciswitch.fleet import steps as st
 from ciswitch.fleet.project_facts import Facts, names_of, project_facts, werf_names
+from ciswitch.fleet.settings_step import SettingsFix, before_switch
 from ciswitch.fleet.sources import RepoSpec
 from ciswitch.redact import redact
 
@@ -207,6 +208,7 @@ class SwitchOptions:
     dry_run: bool = False
     #: werf project names given on the command line, by project key (``--werf-project``)
     projects: tuple[tuple[str, str], ...] = ()
+    settings: SettingsFix | None = None  # --gitlab-settings: run before each verification
 
 
 def rollback_text(facts: Facts) -> str:
@@ -353,6 +355,8 @@ def switch_one(spec: RepoSpec, steps: Steps, options: SwitchOptions,
     not_synced = _synced(steps, spec)
     if not_synced is not None:
         return fail(not_synced)
+    if options.settings is not None:
+        before_switch(spec, facts.clone, options.branch, options.settings, steps, echo)
     verdict = verify_switch(facts.clone, branch=options.branch, to=facts.address,
                             gitlab_url=options.gitlab_url)
     for line in verdict.lines():

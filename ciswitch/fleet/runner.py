@@ -22,6 +22,7 @@ from ciswitch.errors import CiswitchError
 from ciswitch.fleet.api import record_mr, with_api
 from ciswitch.fleet.clones import config_for, sync_clone
 from ciswitch.fleet.journal import PUSHED, RepoOutcome, Status
+from ciswitch.fleet.settings_step import SettingsFix, with_settings
 from ciswitch.fleet.sources import RepoSpec
 from ciswitch.model import counted
 from ciswitch.redact import redact
@@ -60,6 +61,8 @@ class RunOptions:
     command: str = ""
     #: open merge requests through GitLab's API instead of push options
     api: ApiSettings | None = None
+    #: ``--gitlab-settings``: change the :local CI/CD variables of GitLab's settings too
+    settings: SettingsFix | None = None
 
 
 # --------------------------------------------------------------------------- one repository
@@ -133,17 +136,20 @@ def _on_remote(clone: Path, branch: str, commit: str | None) -> bool:
 
 
 def process_repo(spec: RepoSpec, workdir: Path, request: BranchRequest,
-                 api: ApiSettings | None = None) -> RepoOutcome:
+                 api: ApiSettings | None = None,
+                 settings: SettingsFix | None = None) -> RepoOutcome:
     """Clone or fetch, then fix, commit and push like ``ciswitch branch`` (with ``api``: no
-    merge request push options, the API opens it after the push); never raises."""
+    merge request push options, the API opens it after the push; with ``settings``: then the
+    :local CI/CD variables of GitLab's settings); never raises."""
     from ciswitch.fleet.sources import auth_env
 
     with auth_env(spec):
-        return _process_repo(spec, workdir, request, api)
+        return _process_repo(spec, workdir, request, api, settings)
 
 
 def _process_repo(spec: RepoSpec, workdir: Path, request: BranchRequest,
-                  api: ApiSettings | None = None) -> RepoOutcome:
+                  api: ApiSettings | None = None,
+                  settings: SettingsFix | None = None) -> RepoOutcome:
     from ciswitch.branching import prepare_branch
 
     try:
@@ -164,7 +170,9 @@ def _process_repo(spec: RepoSpec, workdir: Path, request: BranchRequest,
         if result.status == BranchStatus.UP_TO_DATE and not request.push:
             on_remote = _on_remote(clone, result.branch, result.commit)
         outcome = outcome_of(spec, result, request, on_remote=on_remote)
-        return outcome if api is None else with_api(spec, clone, request, result, outcome, api)
+        outcome = outcome if api is None else with_api(spec, clone, request, result, outcome,
+                                                       api)
+        return with_settings(spec, clone, request, outcome, settings)
     except CiswitchError as err:
         from ciswitch.merge_request import advise
 
@@ -401,7 +409,8 @@ def _run_batch(
         for spec in batch:
             journal.mark_pending(run, spec.key, spec.display, spec.name)
             progress.begin(spec)
-            outcome = process_repo(spec, options.workdir, options.request, options.api)
+            outcome = process_repo(spec, options.workdir, options.request, options.api,
+                                   options.settings)
             journal.record(run, outcome)
             record_mr(journal.path, outcome, spec)
             progress.done(spec, outcome)
@@ -413,7 +422,7 @@ def _run_batch(
             journal.mark_pending(run, spec.key, spec.display, spec.name)
             progress.begin(spec)
             futures[pool.submit(process_repo, spec, options.workdir, options.request,
-                                options.api)] = spec
+                                options.api, options.settings)] = spec
     for future in as_completed(futures):
         spec = futures[future]
         try:

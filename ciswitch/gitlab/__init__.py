@@ -28,6 +28,7 @@ from ciswitch.gitlab.model import (
     Value,
     Variable,
     deep_merge,
+    merge_into,
     to_merged,
 )
 from ciswitch.gitlab.references import resolve_reference, script_lines
@@ -158,14 +159,15 @@ class _Loader:
         self._stack.append(norm)
         try:
             own = to_merged(file, doc, self.notices, self.parents)
-            combined = Merged()
+            combined = Merged()  # this call's own: the includes are merged into it in place
             include = own.entries.get("include")
             if include is not None:
                 for target in self._include_targets(include):
                     sub = self.load(target[0], (file.path, target[1]))
                     if sub is not None:
-                        combined = deep_merge(combined, sub)
-            return deep_merge(combined, own)
+                        merge_into(combined, sub)
+            merge_into(combined, own)
+            return combined
         finally:
             self._stack.pop()
 
@@ -275,7 +277,7 @@ def _load(
         for path, origin_path, origin_line in ci_config:
             sub = loader.load(path, (origin_path, origin_line))
             if sub is not None:
-                config = deep_merge(config, sub)
+                merge_into(config, sub)
     pipeline = Pipeline(
         loader.files, config, {}, {}, loader.problems, loader.notices, [], loader.parents,
         not_checked=loader.not_checked,

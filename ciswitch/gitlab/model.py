@@ -54,6 +54,15 @@ def to_merged(
 def deep_merge(base: Merged, over: Merged) -> Merged:
     """GitLab's deep merge: mappings merge key by key, anything else is replaced."""
     result = Merged(dict(base.entries), dict(base.children))
+    merge_into(result, over)
+    return result
+
+
+def merge_into(result: Merged, over: Merged) -> None:
+    """:func:`deep_merge` of ``over`` into ``result`` itself, which must be a tree the caller
+    owns at its top level (the nested mappings are merged into copies, never changed): many
+    includes merged one after the other into one configuration then cost their own size, not
+    the size of what came before."""
     for name in over.names():
         if name in over.children and name in result.children:
             result.children[name] = deep_merge(result.children[name], over.children[name])
@@ -63,7 +72,6 @@ def deep_merge(base: Merged, over: Merged) -> Merged:
             result.children.pop(name, None)
         if name in over.entries:
             result.entries[name] = over.entries[name]
-    return result
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +158,9 @@ class Pipeline:
     children: list[Pipeline] = field(default_factory=list)
     #: the trigger job (its label) whose child this pipeline is; None for the main pipeline
     parent_job: str | None = None
+    #: what the analysis computes once per pipeline and asks for many times (by a name of
+    #: its own module); the pipeline's files do not change once it is loaded
+    memo: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def with_children(self) -> Iterator[Pipeline]:
         """This pipeline and its child pipelines, depth first."""

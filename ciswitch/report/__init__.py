@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from ciswitch.model import LintResult
-from ciswitch.report.meta import RuleMeta
+
+if TYPE_CHECKING:
+    from ciswitch.report.meta import RuleMeta
 
 FORMATS = ("text", "json", "gitlab", "sarif", "github")
 
@@ -48,6 +51,17 @@ def render(
     module = importlib.import_module(f"ciswitch.report.{fmt}")
     text: str = getattr(module, f"render_{fmt}")(result)
     return text
+
+
+
+
+def __getattr__(name: str) -> Any:
+    """``RuleMeta`` on first use (only SARIF and the docs need the rules' descriptions)."""
+    if name == "RuleMeta":
+        from ciswitch.report.meta import RuleMeta
+
+        return RuleMeta
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = ["FORMATS", "RuleMeta", "render"]

@@ -144,6 +144,10 @@ def _branch_step(facts: ProjectFacts, addr: str, findings: list[Finding] | None)
     notes += [
         "The commit also records the switch in .ciswitch.toml (stages-storage = \"remote\"), "
         "so that `ciswitch lint` treats :local as a regression afterwards.",
+        "CI/CD variables GitLab keeps for the project (its own, its groups', the instance's, "
+        "its schedules') win over the files: with GITLAB_TOKEN, `ciswitch lint --gitlab-url "
+        "URL` names any :local among them (CSW005), and `ciswitch fix --gitlab --gitlab-url "
+        "URL` deletes them, journaled, before step 3.",
         "Wait until the merge request's pipeline has passed its build stage.",
     ]
     plan_cmd = _cmd("ciswitch", "plan", *_ciswitch_options(facts, addr), "--format", "markdown")
@@ -252,6 +256,9 @@ def build_plan(
         Step(
             "revert", 3, "Open the merge request that reverts step 2", "workstation",
             commands=(_cmd("ciswitch", "revert"),),
+            notes=("When `ciswitch fix --gitlab` changed CI/CD variables in GitLab's settings, "
+                   "`ciswitch revert --gitlab` puts them back from this clone's journal "
+                   "(GITLAB_TOKEN from the environment).",),
         ),
         Step(
             "stop-jobs", 4, "Stop the project's running werf jobs and hold new ones", "gitlab",

@@ -13,6 +13,7 @@ still know the value, its quoting, and its exact span.
 from __future__ import annotations
 
 import re
+import sys
 from bisect import bisect_right
 from dataclasses import dataclass, replace
 from itertools import pairwise
@@ -48,11 +49,36 @@ def parser() -> Parser:
     """The one tree-sitter-bash parser of the process, built on first use (the import of the
     grammar is the expensive part and ``ciswitch lint`` must not pay it for werf-free files)."""
     if not _PARSER:
-        import tree_sitter_bash
         from tree_sitter import Language, Parser
 
-        _PARSER.append(Parser(Language(tree_sitter_bash.language())))
+        _PARSER.append(Parser(Language(_bash_language())))
     return _PARSER[0]
+
+
+def _bash_language() -> object:
+    """tree-sitter-bash's grammar, from its compiled module alone.
+
+    The package's ``__init__`` imports :mod:`importlib.resources` (for highlight queries
+    ciswitch never reads), and with it tempfile, shutil, lzma and bz2: a good part of a small
+    file's lint. Its ``_binding`` extension is loaded directly when it is where the package's
+    spec says; otherwise the package is imported as usual."""
+    import importlib.machinery
+    import importlib.util
+
+    binding = sys.modules.get("tree_sitter_bash._binding")
+    if binding is None:
+        package = importlib.util.find_spec("tree_sitter_bash")
+        locations = package.submodule_search_locations if package is not None else None
+        spec = importlib.machinery.PathFinder.find_spec(
+            "tree_sitter_bash._binding", list(locations or ())
+        )
+        if spec is None or not isinstance(spec.loader, importlib.machinery.ExtensionFileLoader):
+            import tree_sitter_bash
+
+            return tree_sitter_bash.language()
+        binding = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(binding)
+    return binding.language()
 
 
 def _parse_unglued(text: str) -> Tree:
@@ -64,11 +90,19 @@ def _parse_unglued(text: str) -> Tree:
     starts with an assignment (``A=1 | x | y``) the next line's words become arguments of
     ``y``. Each such line end is re-parsed as the ``;`` it means: the blank or newline right
     after the word before it becomes a ``;`` in a copy of the text (one ASCII character for
-    another, so byte and character
-    offsets stay those of the original text).
+    another, so byte and character offsets stay those of the original text).
     """
-    current = text
-    tree = parser().parse(current.encode("utf-8", "surrogatepass"))
+    guessed = _unglued_guess(text)
+    if guessed is not None:
+        tree = _unglue(*guessed)
+        if not tree.root_node.has_error:
+            return tree
+        # a script that does not parse cleanly: its tree is the one of the plain method
+    return _unglue(text, parser().parse(text.encode("utf-8", "surrogatepass")))
+
+
+def _unglue(current: str, tree: Tree) -> Tree:
+    """Replace the glued line ends the tree shows and parse again, until none is left."""
     for _ in range(64):
         positions = _glued_line_ends(tree, current)
         if not positions:
@@ -79,6 +113,72 @@ def _parse_unglued(text: str) -> Tree:
         current = "".join(chars)
         tree = parser().parse(current.encode("utf-8", "surrogatepass"))
     return tree
+
+
+#: A line of two or more plain assignments (``A=1 B=2``, nothing quoted or expanded), with
+#: the next line starting with a plain command word or an assignment: the glued shape.
+#: Group 1 ends where the last assignment does.
+_GLUED_LINE = re.compile(
+    r"^([ \t]*(?:[A-Za-z_][A-Za-z0-9_]*=[A-Za-z0-9_./:,@%+-]*[ \t]+)+"
+    r"[A-Za-z_][A-Za-z0-9_]*=[A-Za-z0-9_./:,@%+-]*)[ \t]*\r?\n"
+    r"(?=[ \t]*(?!(?:if|then|else|elif|fi|case|esac|for|select|while|until|do|done|in|"
+    r"function|time|coproc)(?![A-Za-z0-9_./-]))(?:[A-Za-z_./][A-Za-z0-9_./-]*(?:[ \t;]|\r?\n|$)"
+    r"|[A-Za-z_][A-Za-z0-9_]*=))",
+    re.M,
+)
+
+
+def _unglued_guess(text: str) -> tuple[str, Tree] | None:
+    """The text with its glued line ends already replaced by ``;``, and its tree, when every
+    line of the glued shape (:data:`_GLUED_LINE`) turns out to be a statement of its own;
+    None when there is no such line or any of them is not (inside a here-document, a string):
+    then the text is parsed as it is.
+
+    tree-sitter-bash takes time growing faster than the text on glued lines (a script of many
+    of them: seconds), and :func:`_parse_unglued` would parse the glued text first; the text
+    with ``;`` in their place parses in linear time. The lines found here are the ones the
+    loop of :func:`_parse_unglued` finds (a statement of assignments, then a command on the
+    next line); it still runs on the tree returned, for any other kind of glued line."""
+    if "=" not in text:
+        return None
+    positions = [m.end(1) for m in _GLUED_LINE.finditer(text)]
+    if not positions:
+        return None
+    chars = list(text)
+    for position in positions:
+        if chars[position] not in " \t\r\n":
+            return None
+        chars[position] = ";"
+    current = "".join(chars)
+    tree = parser().parse(current.encode("utf-8", "surrogatepass"))
+    root = tree.root_node
+    if root.has_error:
+        return None
+    at = previous = 0
+    replaced: list[int] = []
+    for position in positions:
+        at += len(current[previous:position].encode("utf-8", "surrogatepass"))
+        previous = position
+        replaced.append(at)
+    ends = set(replaced)
+    for at in replaced:
+        node = root.descendant_for_byte_range(at, at + 1)
+        if node is None or node.type != ";" or node.is_named:
+            return None
+        before, after = node.prev_sibling, node.next_named_sibling
+        if (
+            before is None
+            or before.type != "variable_assignments"
+            or before.end_byte != at
+            or after is None
+            or not (
+                after.type == "command"
+                # a chain of assignment lines glues only when a command ends it
+                or (after.type == "variable_assignments" and after.end_byte in ends)
+            )
+        ):
+            return None
+    return current, tree
 
 
 #: the nodes of a command's words: bash never continues a command's words over a newline

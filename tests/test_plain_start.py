@@ -1,0 +1,124 @@
+"""The plain start of ``ciswitch lint`` (no click) against the click command, as processes.
+
+``python -m ciswitch`` takes a plain ``lint`` command line without importing click; the oracle
+is the click command tree itself (``ciswitch.cli.main``), run in its own process on the same
+repository: stdout, stderr and exit status must be the same bytes.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ciswitch.__main__ import plain_lint
+
+FIXTURES = Path(__file__).parent / "fixtures" / "rules"
+PLAIN = [sys.executable, "-m", "ciswitch"]
+CLICK = [
+    sys.executable,
+    "-c",
+    "import sys; from ciswitch.cli import main; sys.exit(main(prog_name='ciswitch'))",
+]
+#: the installed console command (its usage lines name it "ciswitch", as the oracle's do)
+COMMAND = [str(Path(sys.executable).with_name("ciswitch"))]
+
+CASES = [
+    ["lint"],
+    ["lint", "."],
+    ["lint", "--format", "json", "."],
+    ["lint", "--format=sarif", "--statistics", "."],
+    ["lint", "--format", "gitlab", "--exit-zero"],
+    ["lint", "-v", "--strict", "."],
+    ["lint", ".", "--verbose", "--statistics", "--format", "github"],
+    ["lint", "missing-dir"],
+    ["lint", "--color", "always", "."],
+    ["lint", "--color=never", "--format", "json"],
+    ["lint", "--color", "always", "--statistics", "--format", "text"],
+    ["lint", ".", ".gitlab-ci.yml"],
+]
+
+
+def _run(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[int, str, str]:
+    done = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, check=False, env=env)
+    return done.returncode, done.stdout, done.stderr
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    source = FIXTURES / "CSW001" / "include-local-and-glob" / "input"
+    work = tmp_path / "repo"
+    shutil.copytree(source, work, symlinks=True)
+    return work
+
+
+@pytest.mark.parametrize("args", CASES, ids=[" ".join(c) for c in CASES])
+def test_plain_lint_prints_what_the_click_command_prints(args: list[str], repo: Path) -> None:
+    assert plain_lint(args) is not None  # the case does take the plain start
+    env = dict(os.environ)
+    env.pop("NO_COLOR", None)
+    plain = _run([*PLAIN, *args], repo, env)
+    clicked = _run([*CLICK, *args], repo, env)
+    assert plain == clicked
+    assert plain[0] in (0, 1, 2)
+
+
+def test_plain_lint_does_not_import_click(repo: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "ciswitch", "lint", "."],
+        cwd=repo, capture_output=True, text=True, check=False,
+    )
+    names = {line.rsplit("|", 1)[1].strip() for line in done.stderr.splitlines()
+             if line.startswith("import time:") and "|" in line}
+    assert "ciswitch.lint" in names  # the measurement works
+    assert "click" not in names
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        [],
+        ["fix", "."],
+        ["lint", "--help"],
+        ["lint", "-o", "report.json"],
+        ["lint", "--format", "bogus"],
+        ["lint", "--format"],
+        ["lint", "--format", "json", "--format", "text"],
+        ["lint", "--", "."],
+        ["lint", ""],
+        ["lint", "-vx"],
+        ["lint", "--config", "x.toml"],
+        ["lint", "--color", "sometimes"],
+        ["lint", "--color"],
+        ["lint", "--color", "never", "--color", "always"],
+        ["lint", "--colour", "never"],
+        ["--version"],
+    ],
+)
+def test_everything_else_goes_to_click(args: list[str]) -> None:
+    assert plain_lint(args) is None
+
+
+def test_a_usage_error_is_clicks_own(repo: Path) -> None:
+    env = dict(os.environ)
+    plain = _run([*COMMAND, "lint", "--format", "bogus", "."], repo, env)
+    assert plain == _run([*CLICK, "lint", "--format", "bogus", "."], repo, env)
+    assert plain[0] == 2 and "Invalid value for '--format'" in plain[2]
+
+
+def test_output_closed_early_is_exit_1_without_a_traceback(repo: Path) -> None:
+    (repo / ".gitlab-ci.yml").write_text(
+        "".join(f"j{i}:\n  script: werf build --stages-storage :local\n" for i in range(3000))
+    )
+    proc = subprocess.Popen([*PLAIN, "lint", "."], cwd=repo, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.read(10)
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait() == 1
+    assert "Traceback" not in err
