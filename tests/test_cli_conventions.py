@@ -580,3 +580,23 @@ def test_sarif_keeps_paths_relative_to_the_repository_root(repo: Path) -> None:
     [location] = {json.dumps(r["locations"][0]["physicalLocation"]["artifactLocation"])
                   for r in run["results"]}
     assert json.loads(location) == {"uri": ".gitlab-ci.yml", "uriBaseId": "%SRCROOT%"}
+
+
+def test_output_dash_carries_the_input_errors_too(repo: Path) -> None:
+    import json
+
+    (repo / ".gitlab-ci.yml").write_text("build:\n  script: [\n", encoding="utf-8")
+    proc = _run("lint", "--format", "gitlab", "-o", "-", cwd=repo)
+    assert proc.returncode == 2
+    [entry] = [e for e in json.loads(proc.stdout) if e["severity"] == "blocker"]
+    assert entry["location"]["path"] == ".gitlab-ci.yml"
+    assert len(proc.stderr.splitlines()) == 1, proc.stderr
+
+
+def test_places_not_checked_name_the_file_from_the_current_directory(tmp_path: Path) -> None:
+    work = _two_repos(tmp_path)
+    with (work / "repo-a" / ".gitlab-ci.yml").open("a", encoding="utf-8") as ci:
+        ci.write("    - make images\n")
+    proc = _run("lint", "-v", "repo-a", cwd=work)
+    assert proc.returncode == 1
+    assert "repo-a/.gitlab-ci.yml:5: not checked: make images" in proc.stdout, proc.stdout

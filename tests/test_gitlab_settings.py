@@ -485,7 +485,7 @@ def test_status_names_the_settings_step(tmp_path: Path, monkeypatch: pytest.Monk
     assert found["next_step"].startswith("delete the :local CI/CD variables GitLab keeps")
     assert "instance's CI/CD variables were not checked" in found["gitlab_settings"]["note"]
     text = run_ciswitch("status", "--no-branches", cwd=work, env={"GITLAB_TOKEN": USER})
-    assert (f"  gitlab settings: 1 CI/CD variable(s) still set :local (first: gitlab: group "
+    assert (f"  gitlab settings: 1 CI/CD variable still set :local (first: gitlab: group "
             f"web/team/ variable {STAGES} (environment scope *) (build))") in text.stdout
     api.state.group_variables[api.find_group("web/team")["id"]].clear()
     assert status(GITLAB_TOKEN=USER)["phase"] == "no-local"

@@ -279,7 +279,7 @@ def test_settings_still_holding_local_refuse_the_switch(tmp_path: Path, env: dic
     assert done.returncode == 2, done.stderr
     line = next(x for x in done.stderr.splitlines() if "CI/CD variables in GitLab's" in x)
     assert line.strip() == (
-        "failed      CI/CD variables in GitLab's settings: 1 variable(s) still set :local for "
+        "failed      CI/CD variables in GitLab's settings: 1 variable still set :local for "
         "jobs of the branch: gitlab: group web/ variable WERF_STAGES_STORAGE (environment "
         "scope *) (build); delete them first (ciswitch fix --gitlab)")
     assert "redis-SeCrEt" not in done.stderr + done.stdout

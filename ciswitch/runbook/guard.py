@@ -156,7 +156,8 @@ def _settings_alone(settings: GitLabSettings) -> Check:
     held = [f"gitlab: {v.place}" for v in settings.variables if is_local(v.value)]
     if held:
         return Check("settings", SETTINGS_TITLE, "failed",
-                     f"{len(held)} variable(s) still set :local: {'; '.join(held[:_SHOWN])}; "
+                     f"{counted(len(held), 'variable')} still set :local: "
+                     f"{'; '.join(held[:_SHOWN])}; "
                      "delete them "
                      "first (ciswitch fix --gitlab)")
     return Check("settings", SETTINGS_TITLE, "passed", "no :local among them")
@@ -296,18 +297,20 @@ def settings_check(settings: GitLabSettings, findings: list[Finding],
         shown = "; ".join(f"{f.path} ({', '.join(f.jobs)})" for f in reaching[:_SHOWN])
         more = f" and {len(reaching) - _SHOWN} more" if len(reaching) > _SHOWN else ""
         return Check("settings", SETTINGS_TITLE, "failed",
-                     f"{len(reaching)} variable(s) still set :local for jobs of the branch: "
+                     f"{counted(len(reaching), 'variable')} still set :local for jobs of the "
+                     "branch: "
                      f"{shown}{more}; "
                      "delete them first (ciswitch fix --gitlab)")
-    idle = f"; {len(held)} :local reach(es) no job of it: {held[0].path}" if held else ""
+    reach = "reaches" if len(held) == 1 else "reach"
+    idle = f"; {len(held)} :local {reach} no job of it: {held[0].path}" if held else ""
     if unread:
         return Check("settings", SETTINGS_TITLE, "not-checked",
                      f"no :local for the project's jobs among those read{idle}; "
                      f"{unread[0].message}")
     levels = 2 + len(settings.groups)
     return Check("settings", SETTINGS_TITLE, "passed",
-                 f"no :local reaches the project's jobs ({levels} level(s) and the schedules "
-                 f"read){idle}")
+                 f"no :local reaches the project's jobs ({counted(levels, 'level')} and the "
+                 f"schedules read){idle}")
 
 
 def read_project_settings(repo: git.Repo, remote: str, gitlab_url: str | None,

@@ -439,7 +439,8 @@ def render_text(status: ProjectStatus) -> str:
     else:
         rows.append(("work tree", "no :local stages storage"))
     if status.settings_local:
-        rows.append(("gitlab settings", f"{len(status.settings_local)} CI/CD variable(s) still "
+        rows.append(("gitlab settings", f"{counted(len(status.settings_local), 'CI/CD variable')} "
+                                        "still "
                                         f"set :local (first: {status.settings_local[0]})"))
     elif status.settings_local is not None:
         rows.append(("gitlab settings", "no :local for the project's jobs"

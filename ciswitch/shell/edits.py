@@ -204,7 +204,8 @@ def _statement_range(text: str, start: int, end: int) -> tuple[int, int]:
     op_at = _skip_blanks(text, end)
     op = _separator_at(text, op_at)
     if op:
-        following = _skip_blanks(text, op_at + len(op))
+        # the next statement may be on a continued line (``X && \``): it moves up to here
+        following = gap_after(text, op_at + len(op))
         if not _at_line_end(text, following):
             return start, following
         tail = op_at + len(op)
