@@ -32,6 +32,10 @@ SETTINGS_NOT_CHECKED = NotChecked(
     "CI/CD variables in GitLab's settings were not checked: pass --gitlab-url with GITLAB_TOKEN",
 )
 
+#: the start of the problem of a repository without its CI configuration file: a plan or status
+#: of such a repository is still one (it has nothing to migrate), unlike one whose file is broken
+NO_CI_FILE = "no such CI configuration file"
+
 
 def settings_not_checked(settings: GitLabSettings) -> list[NotChecked]:
     """The levels of the settings that could not be read (the instance's, without an
@@ -237,7 +241,7 @@ def missing_ci_message(ws: Workspace, ci_file: str, configured: bool) -> str:
                     else "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)
                     else "not a regular file")
             return f"is {kind}, not a CI configuration file"
-    message = "no such CI configuration file"
+    message = NO_CI_FILE
     if not configured:
         return message
     found = next((c for c in _CI_CANDIDATES if c != ci_file and ws.is_file(c)), None)

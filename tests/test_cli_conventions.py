@@ -128,16 +128,28 @@ def test_a_mistyped_command_is_a_usage_error(repo: Path) -> None:
     assert "lnt" in proc.stderr
 
 
-@pytest.mark.parametrize("command", [
-    "lint", "fix",
-])
+@pytest.mark.parametrize("command", ["lint", "fix", "plan", "status"])
 def test_an_input_error_is_one_line_on_stderr(command: str, repo: Path) -> None:
+    """plan and status too: a plan or state of a configuration never read would say "no
+    :local left" about it."""
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
     (repo / ".gitlab-ci.yml").write_text("build:\n  script: [\n", encoding="utf-8")
     proc = _run(command, cwd=repo)
     assert proc.returncode == 2
     assert proc.stdout == ""
     lines = proc.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith(".gitlab-ci.yml:3:"), proc.stderr
+
+
+@pytest.mark.parametrize("command", ["plan", "status"])
+def test_an_input_error_names_the_file_from_the_current_directory(
+    command: str, repo: Path
+) -> None:
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    (repo / ".gitlab-ci.yml").write_text("build:\n  script: [\n", encoding="utf-8")
+    proc = _run(command, "repo", cwd=repo.parent)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.startswith("repo/.gitlab-ci.yml:3:"), proc.stderr
 
 
 @pytest.mark.parametrize("key", ["select", "ignore"])

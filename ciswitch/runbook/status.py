@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ciswitch.errors import CiswitchError
-from ciswitch.model import counted
+from ciswitch.model import Problem, counted
 from ciswitch.runbook.facts import ProjectName, StagesAddress, WerfInfo
 
 if TYPE_CHECKING:
@@ -99,6 +99,8 @@ class ProjectStatus:
     branches_left: list[BranchLeft] | None = None
     branches_scanned: int = 0
     problems: list[str] = field(default_factory=list)
+    #: the work tree's CI configuration could not be read (then nothing about it is known)
+    input_errors: list[Problem] = field(default_factory=list)
     phase: str = "local"
     next_step: str = ""
 
@@ -138,7 +140,7 @@ def _work_tree(status: ProjectStatus, root: Path, settings: GitLabSettings | Non
     ``.ciswitch.toml``."""
     from ciswitch.branch_scan import STORAGE_CODES
     from ciswitch.config import load_config
-    from ciswitch.lint import analyse_workspace
+    from ciswitch.lint import NO_CI_FILE, analyse_workspace
     from ciswitch.runbook.guard import SETTINGS_CODE
     from ciswitch.workspace import DirectoryWorkspace
 
@@ -160,6 +162,7 @@ def _work_tree(status: ProjectStatus, root: Path, settings: GitLabSettings | Non
         for f in sorted(result.findings, key=lambda f: f.sort_key) if f.code in STORAGE_CODES
     ]
     status.problems += [p.one_line() for p in result.problems]
+    status.input_errors = [p for p in result.problems if not p.message.startswith(NO_CI_FILE)]
     status.work_tree_not_checked = [e.one_line() for e in result.not_checked if e.in_file]
 
 
