@@ -80,18 +80,8 @@ def _shape(tree: Any) -> list[tuple[str, int, int]]:
 
 def _plain(text: str) -> list[tuple[str, int, int]]:
     """The text the plain method parses last (its loop, as it was before the shortcut)."""
-    current = text
-    tree = syntax.parser().parse(current.encode("utf-8", "surrogatepass"))
-    for _ in range(64):
-        positions = syntax._glued_line_ends(tree, current)
-        if not positions:
-            break
-        chars = list(current)
-        for position in positions:
-            chars[position] = ";"
-        current = "".join(chars)
-        tree = syntax.parser().parse(current.encode("utf-8", "surrogatepass"))
-    return _shape(tree)
+    tree = syntax.parser().parse(text.encode("utf-8", "surrogatepass"))
+    return _shape(syntax._unglue(text, tree))
 
 
 @settings(max_examples=1500, deadline=None)

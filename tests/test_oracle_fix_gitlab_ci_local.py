@@ -31,7 +31,6 @@ Where gitlab-ci-local cannot expand a fixture, the case is an exception of
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
 import shutil
@@ -41,7 +40,13 @@ from pathlib import Path
 
 import fixoracle
 import pytest
-from oracles.gitlab_ci_local import ENV_VAR, Job, OracleError, expand_pipeline, expand_vars, tool
+from oracles.gitlab_ci_local import (
+    Job,
+    OracleError,
+    expand_pipeline,
+    expand_vars,
+    required_tool,
+)
 from test_oracle_gitlab_ci_local import ORACLE_EXCEPTIONS
 
 HERE = Path(__file__).parent
@@ -94,14 +99,7 @@ def _params() -> list[object]:
 
 @pytest.fixture(scope="module")
 def glci() -> str:
-    exe = tool()
-    if exe is None:
-        reason = (f"gitlab-ci-local not available (${ENV_VAR} unset or not executable; "
-                  "tests/oracles/install.sh DIR installs it)")
-        if os.environ.get("CI"):
-            pytest.fail(f"{reason}: CI must not skip the oracle")
-        pytest.skip(reason)
-    return exe
+    return required_tool()
 
 
 # --- normalisation ---------------------------------------------------------------------------

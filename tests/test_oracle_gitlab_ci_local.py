@@ -21,14 +21,19 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from oracles.gitlab_ci_local import ENV_VAR, Job, OracleError, carries_local, expand_pipeline, tool
+from oracles.gitlab_ci_local import (
+    Job,
+    OracleError,
+    carries_local,
+    expand_pipeline,
+    required_tool,
+)
 
 HERE = Path(__file__).parent
 CORPUS = HERE.resolve().parent.parent / "shared" / "corpus"
@@ -172,14 +177,7 @@ def _params() -> list[object]:
 
 @pytest.fixture(scope="module")
 def glci() -> str:
-    exe = tool()
-    if exe is None:
-        reason = (f"gitlab-ci-local not available (${ENV_VAR} unset or not executable; "
-                  "tests/oracles/install.sh DIR installs it)")
-        if os.environ.get("CI"):
-            pytest.fail(f"{reason}: CI must not skip the oracle")
-        pytest.skip(reason)
-    return exe
+    return required_tool()
 
 
 def _repo_copy(path: Path, tmp_path: Path) -> Path:

@@ -60,6 +60,21 @@ def tool() -> str | None:
     return path if path and os.access(path, os.X_OK) else None
 
 
+def required_tool() -> str:
+    """The wrapper for a test that needs it: skipped with the reason when it is missing, failed
+    under CI (where the oracle must run)."""
+    import pytest
+
+    exe = tool()
+    if exe is None:
+        reason = (f"gitlab-ci-local not available (${ENV_VAR} unset or not executable; "
+                  "tests/oracles/install.sh DIR installs it)")
+        if os.environ.get("CI"):
+            pytest.fail(f"{reason}: CI must not skip the oracle")
+        pytest.skip(reason)
+    return exe
+
+
 @dataclass(frozen=True)
 class Job:
     """One real job as gitlab-ci-local expands it."""
