@@ -32,6 +32,7 @@ parent's global ones it inherits) over their own, as GitLab passes them down (no
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -389,13 +390,44 @@ def _expand(exe: str, work: Path, home: Path, file: str, passed: dict[str, str],
     return jobs
 
 
+#: expansions already made in this test run, by the content of the tree expanded: the lint
+#: oracle and the fix oracle expand the same fixtures (a node process of seconds each)
+_EXPANDED: dict[tuple[str, str], Pipeline | OracleError] = {}
+
+
+def _tree_key(repo: Path) -> str:
+    """A digest of what :func:`_make_repo` copies of ``repo`` (paths, bytes, symlink targets)."""
+    digest = hashlib.sha256()
+    for path in sorted(repo.rglob("*")):
+        rel = path.relative_to(repo)
+        if rel.parts[0] in (".git", ".gitlab-ci-local"):
+            continue
+        digest.update(rel.as_posix().encode("utf-8", "surrogateescape") + b"\0")
+        if path.is_symlink():
+            digest.update(b"link:" + os.fsencode(os.readlink(path)))
+        elif path.is_file():
+            digest.update(b"file:" + path.read_bytes())
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
 def expand_pipeline(repo: Path, tmp: Path, exe: str) -> Pipeline:
     """The jobs of ``repo``'s ``.gitlab-ci.yml`` as gitlab-ci-local expands them (in a copy)."""
-    work = tmp / "oracle-repo"
-    home = tmp / "oracle-home"
-    home.mkdir(parents=True, exist_ok=True)
-    _make_repo(repo, work)
-    return Pipeline(_expand(exe, work, home, ".gitlab-ci.yml", {}, "", 0))
+    key = (exe, _tree_key(repo))
+    known = _EXPANDED.get(key)
+    if known is None:
+        work = tmp / "oracle-repo"
+        home = tmp / "oracle-home"
+        home.mkdir(parents=True, exist_ok=True)
+        _make_repo(repo, work)
+        try:
+            known = Pipeline(_expand(exe, work, home, ".gitlab-ci.yml", {}, "", 0))
+        except OracleError as err:
+            known = err
+        _EXPANDED[key] = known
+    if isinstance(known, OracleError):
+        raise OracleError(str(known))
+    return Pipeline(list(known.jobs))
 
 
 # --- the stages-storage :local oracle --------------------------------------------------------
