@@ -37,6 +37,12 @@ SETTINGS_NOT_CHECKED = NotChecked(
 NO_CI_FILE = "no such CI configuration file"
 
 
+def unreadable(problems: list[Problem]) -> list[Problem]:
+    """The problems that mean a CI configuration was there but could not be read (a missing
+    CI file is not one of them: such a repository has nothing to migrate)."""
+    return [p for p in problems if not p.message.startswith(NO_CI_FILE)]
+
+
 def settings_not_checked(settings: GitLabSettings) -> list[NotChecked]:
     """The levels of the settings that could not be read (the instance's, without an
     administrator's token)."""

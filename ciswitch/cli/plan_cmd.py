@@ -29,17 +29,16 @@ def _branch_changes(ws: DirectoryWorkspace, config: Config) -> tuple[list[Findin
     """What ``ciswitch branch`` will change: the places its fix takes (unsafe fixes included,
     the plan then adds ``--unsafe-fixes``) and the places left; plus input problems."""
     from ciswitch.fix import plan_fix
-    from ciswitch.lint import NO_CI_FILE
-    from ciswitch.report.display import prefix_for, shown
+    from ciswitch.lint import unreadable
+    from ciswitch.report.display import problem_line
 
     outcome = plan_fix(ws, config, unsafe=True)
-    broken = [p for p in outcome.problems if not p.message.startswith(NO_CI_FILE)]
+    broken = unreadable(outcome.problems)
     if broken:
         # a configuration that cannot be read has no plan: step 2 would say "nothing to
         # change" about files it never saw
-        prefix = prefix_for(ws.root)
         for problem in broken:
-            click.echo(replace(problem, path=shown(prefix, problem.path)).one_line(), err=True)
+            click.echo(problem_line(problem, ws.root), err=True)
         sys.exit(2)
     left = [replace(f, fix=None) for f in outcome.remaining]
     return [*outcome.fixed, *left], [p.one_line() for p in outcome.problems]

@@ -69,14 +69,10 @@ def status(
         sys.exit(2)
     if result.input_errors:
         # no state to show: "no :local stages storage" would be said of files never read
-        import dataclasses
+        from ciswitch.report.display import problem_line
 
-        from ciswitch.report.display import prefix_for, shown
-
-        prefix = prefix_for(root)
         for problem in result.input_errors:
-            shown_problem = dataclasses.replace(problem, path=shown(prefix, problem.path))
-            click.echo(redact(shown_problem.one_line()), err=True)
+            click.echo(redact(problem_line(problem, root)), err=True)
         sys.exit(2)
     if fmt == "json":
         click.echo(redact(json.dumps(result.as_json(), indent=2, ensure_ascii=False)))

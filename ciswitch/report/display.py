@@ -14,7 +14,7 @@ import os
 import posixpath
 from pathlib import Path
 
-from ciswitch.model import LintResult
+from ciswitch.model import LintResult, Problem
 
 
 def prefix_for(root: Path | None, cwd: Path | None = None) -> str:
@@ -36,6 +36,12 @@ def shown(prefix: str, rel: str) -> str:
     if not prefix or rel.startswith("/"):
         return rel
     return posixpath.normpath(posixpath.join(prefix, rel.removeprefix("./")))
+
+
+def problem_line(problem: Problem, root: Path | None) -> str:
+    """One input error as the command line prints it, its path relative to the current
+    directory."""
+    return dataclasses.replace(problem, path=shown(prefix_for(root), problem.path)).one_line()
 
 
 def rebased(result: LintResult, prefix: str) -> LintResult:

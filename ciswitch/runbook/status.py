@@ -140,7 +140,7 @@ def _work_tree(status: ProjectStatus, root: Path, settings: GitLabSettings | Non
     ``.ciswitch.toml``."""
     from ciswitch.branch_scan import STORAGE_CODES
     from ciswitch.config import load_config
-    from ciswitch.lint import NO_CI_FILE, analyse_workspace
+    from ciswitch.lint import analyse_workspace, unreadable
     from ciswitch.runbook.guard import SETTINGS_CODE
     from ciswitch.workspace import DirectoryWorkspace
 
@@ -162,7 +162,7 @@ def _work_tree(status: ProjectStatus, root: Path, settings: GitLabSettings | Non
         for f in sorted(result.findings, key=lambda f: f.sort_key) if f.code in STORAGE_CODES
     ]
     status.problems += [p.one_line() for p in result.problems]
-    status.input_errors = [p for p in result.problems if not p.message.startswith(NO_CI_FILE)]
+    status.input_errors = unreadable(result.problems)
     status.work_tree_not_checked = [e.one_line() for e in result.not_checked if e.in_file]
 
 
