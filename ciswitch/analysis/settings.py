@@ -30,13 +30,13 @@ from typing import TYPE_CHECKING
 
 from ciswitch.analysis.facts import Facts, Kind, Place, Reach, SettingAt
 from ciswitch.analysis.values import is_local, keeps_storage
-from ciswitch.gitlab_api.values import VariableInfo, VariableSurvey
 from ciswitch.model import STAGES_VAR, SYNC_VAR, SettingPlace
 from ciswitch.source import SourceFile
 
 if TYPE_CHECKING:
     from ciswitch.gitlab import Job
     from ciswitch.gitlab.model import Value
+    from ciswitch.gitlab_api.values import VariableInfo, VariableSurvey
 
 #: the names that matter here
 NAMES = (STAGES_VAR, SYNC_VAR)
