@@ -96,7 +96,26 @@ class Reach:
     hidden: bool
 
 
-@dataclass
+#: the jobs of a place that no job reached yet
+_NO_JOBS: tuple[str, ...] = ()
+#: up to this many names a place keeps them in a tuple (most places are reached by one job,
+#: and tens of thousands of places on a big file each had four sets of 216 bytes and more)
+_FEW_JOBS = 8
+
+
+def _with(names: Collection[str], name: str) -> Collection[str]:
+    """``names`` with ``name`` added: a short tuple, then a set of the place's own."""
+    if isinstance(names, set):
+        names.add(name)
+        return names
+    if name in names:
+        return names
+    if len(names) < _FEW_JOBS:
+        return (*names, name)
+    return {*names, name}
+
+
+@dataclass(slots=True)
 class Place:
     """One source place the replay found."""
 
@@ -106,21 +125,32 @@ class Place:
     end: int
     what: Payload
     #: jobs (real ones) reaching the place, and hidden templates reaching it
-    jobs: set[str] = field(default_factory=set)
-    hidden_jobs: set[str] = field(default_factory=set)
+    jobs: Collection[str] = _NO_JOBS
+    hidden_jobs: Collection[str] = _NO_JOBS
     #: jobs where this place feeds a werf command that would have no storage without it
-    blocked_jobs: set[str] = field(default_factory=set)
-    hidden_blocked: set[str] = field(default_factory=set)
+    blocked_jobs: Collection[str] = _NO_JOBS
+    hidden_blocked: Collection[str] = _NO_JOBS
     #: what the value was when reached through a variable, for the message
     via: str | None = None
 
     def add_job(self, job: Reach) -> None:
         if job.name:
-            (self.hidden_jobs if job.hidden else self.jobs).add(job.name)
+            if job.hidden:
+                self.hidden_jobs = _with(self.hidden_jobs, job.name)
+            else:
+                self.jobs = _with(self.jobs, job.name)
 
     def block(self, job: Reach) -> None:
         if job.name:
-            (self.hidden_blocked if job.hidden else self.blocked_jobs).add(job.name)
+            if job.hidden:
+                self.hidden_blocked = _with(self.hidden_blocked, job.name)
+            else:
+                self.blocked_jobs = _with(self.blocked_jobs, job.name)
+
+    def forget_hidden(self, name: str) -> None:
+        """Drop a hidden job from the ones reaching the place."""
+        if name in self.hidden_jobs:
+            self.hidden_jobs = tuple(n for n in self.hidden_jobs if n != name)
 
     @property
     def affected_jobs(self) -> tuple[str, ...]:

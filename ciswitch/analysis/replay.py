@@ -546,5 +546,5 @@ def collect_script_facts(
         alone = Reach(run.path, hidden=True)
         analyzer.run_script(alone, _Session({}), run)
         for place in facts.places.values():
-            place.hidden_jobs.discard(run.path)
+            place.forget_hidden(run.path)
     return facts
