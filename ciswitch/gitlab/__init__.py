@@ -33,6 +33,7 @@ from ciswitch.gitlab.model import (
 )
 from ciswitch.gitlab.references import resolve_reference, script_lines
 from ciswitch.gitlab.variables import (
+    Shared,
     job_candidates,
     job_definitions,
     matrix_variables,
@@ -330,6 +331,7 @@ def _build(pipeline: Pipeline, upstream: dict[str, tuple[Variable, ...]] | None 
     )
     pipeline.variable_definitions.extend(workflow_vars)
     passed = [var for found in (upstream or {}).values() for var in reversed(found)]
+    shared: Shared = {}
 
     for name, merged in resolved.items():
         own = raw_jobs[name]
@@ -355,9 +357,9 @@ def _build(pipeline: Pipeline, upstream: dict[str, tuple[Variable, ...]] | None 
         )
         matrix_vars = matrix_variables(merged.get("parallel"), notices)
         job.definitions = job_definitions(
-            [inherited, list(own_vars.values()), rules_vars, matrix_vars, passed]
+            [inherited, list(own_vars.values()), rules_vars, matrix_vars, passed], shared
         )
-        job.candidates = job_candidates(job.definitions)
+        job.candidates = job_candidates(job.definitions, shared)
         job.variables = {var_name: found[0] for var_name, found in job.candidates.items()}
         for var in variables_of(own.get("variables"), "job", notices, pipeline, resolved).values():
             pipeline.variable_definitions.append(var)
