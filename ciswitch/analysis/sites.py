@@ -12,7 +12,6 @@ read by :mod:`ciswitch.verify`).
 from __future__ import annotations
 
 import re
-from array import array
 from collections import Counter
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -32,6 +31,7 @@ if TYPE_CHECKING:
     from ciswitch.scripts.python import PythonReading
     from ciswitch.shell import Assignment, FlagUse, ShellReading, WerfCall
     from ciswitch.shell.model import CommandString
+    from ciswitch.yaml.spans import ExtentMap
 
 
 class Site(Protocol):
@@ -99,10 +99,9 @@ class YamlScalarSite:
         self._reading: ShellReading | None = None
         #: the YAML sequence holding this scalar as an item, when it is one
         self.parent: Any = None
-        #: where each value character comes from in the file: start and end offsets, kept as
-        #: two compact integer arrays (a list of tuples costs ~9x the memory)
-        self._starts: array[int] | None = None
-        self._ends: array[int] | None = None
+        #: where each value character comes from in the file (a compact map: a list of tuples
+        #: costs 16 bytes a character and more)
+        self._extents: ExtentMap | None = None
 
     @property
     def key(self) -> tuple[str, int]:
@@ -120,22 +119,21 @@ class YamlScalarSite:
         return self._reading
 
     def to_file(self, start: int, end: int) -> tuple[int, int]:
-        if self._starts is None or self._ends is None:
-            from ciswitch.yaml.spans import value_extents
+        extents = self._extents
+        if extents is None:
+            from ciswitch.yaml.spans import ExtentMap, value_extents
 
-            extents = value_extents(self.file.text, self.node)
-            self._starts = array("q", (s for s, _ in extents))
-            self._ends = array("q", (e for _, e in extents))
-        starts, ends = self._starts, self._ends
+            extents = self._extents = ExtentMap(value_extents(self.file.text, self.node))
+        size = len(extents)
         if start == end:
-            if start < len(starts):
-                pos = starts[start]
+            if start < size:
+                pos = extents.start(start)
             else:
-                pos = ends[-1] if ends else int(self.node.start_mark.index)
+                pos = extents.end(size - 1) if size else int(self.node.start_mark.index)
             return pos, pos
-        if not 0 <= start < end <= len(starts):
-            raise ValueError(f"value range {start}..{end} is empty or outside 0..{len(starts)}")
-        return starts[start], ends[end - 1]
+        if not 0 <= start < end <= size:
+            raise ValueError(f"value range {start}..{end} is empty or outside 0..{size}")
+        return extents.start(start), extents.end(end - 1)
 
     def anchor(self) -> int:
         return int(self.node.start_mark.index)
