@@ -118,7 +118,8 @@ class Replay:
         self.workspace = workspace
         self._running: set[str] = set()
         #: script runs per site: a site shared by many jobs is looked into once
-        self._runs: dict[tuple[tuple[str, int], str | None], Runs] = {}
+        #: (site, working directory) whose skipped script runs were reported
+        self._reported: set[tuple[tuple[str, int], str | None]] = set()
         self._runs_by_text: dict[tuple[str, str | None], Runs] = {}
 
     def site_for(self, file: SourceFile, node: Any, text: str) -> YamlScalarSite:
@@ -240,17 +241,18 @@ class Replay:
         if session.pending:
             self._settle_directory(site.text, session)
         cwd = session.cwd
-        known = self._runs.get((site.key, cwd))
+        # The same line text recurs in many jobs (as distinct nodes): look it up once.
+        known = self._runs_by_text.get((site.text, cwd))
         if known is None:
             from ciswitch.scripts.runs import script_runs_in
 
-            # The same line text recurs in many jobs (as distinct nodes): look it up once.
-            known = self._runs_by_text.get((site.text, cwd))
-            if known is None:
-                known = script_runs_in(site.text, self.workspace, cwd)
-                self._runs_by_text[(site.text, cwd)] = known
-            self._runs[(site.key, cwd)] = known
-            self._report_skipped(site, known.skipped)
+            known = script_runs_in(site.text, self.workspace, cwd)
+            self._runs_by_text[(site.text, cwd)] = known
+        if known.skipped:
+            where = (site.key, cwd)
+            if where not in self._reported:  # each site's own places, once
+                self._reported.add(where)
+                self._report_skipped(site, known.skipped)
         if known.parsed:
             session.cwd = known.cwd
         elif known.moves:
