@@ -123,11 +123,10 @@ class Replay:
         self._runs_by_text: dict[tuple[str, str | None], Runs] = {}
 
     def site_for(self, file: SourceFile, node: Any, text: str) -> YamlScalarSite:
-        key = (file.path, id(node))
-        site = self.facts.sites.get(key)
+        site = self.facts.sites.get((file.path, id(node)))
         if site is None:
             site = YamlScalarSite(file, node, text)
-            self.facts.sites[key] = site
+            self.facts.sites[site.key] = site
         assert isinstance(site, YamlScalarSite)
         return site
 

@@ -91,21 +91,21 @@ class YamlScalarSite:
 
     file_kind = FileKind.YAML
     runs_files = True
+    # a big file has tens of thousands of sites: no per-instance dict
+    __slots__ = ("_extents", "_reading", "file", "key", "node", "parent", "text")
 
     def __init__(self, file: SourceFile, node: Any, text: str) -> None:
         self.file = file
         self.node = node
         self.text = text
+        #: (path, node identity): one site however many jobs run it (one tuple, kept once)
+        self.key: tuple[str, int] = (file.path, id(node))
         self._reading: ShellReading | None = None
         #: the YAML sequence holding this scalar as an item, when it is one
         self.parent: Any = None
         #: where each value character comes from in the file (a compact map: a list of tuples
         #: costs 16 bytes a character and more)
         self._extents: ExtentMap | None = None
-
-    @property
-    def key(self) -> tuple[str, int]:
-        return (self.file.path, id(self.node))
 
     @property
     def worth_parsing(self) -> bool:
