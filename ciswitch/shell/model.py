@@ -15,7 +15,7 @@ FlagForm = Literal["separate", "equals", "attached"]
 AssignmentKind = Literal["prefix", "export", "plain"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Word:
     """One shell word, or the value part of one (``--x=VALUE``, ``-sVALUE``, ``NAME=VALUE``).
 
@@ -34,7 +34,7 @@ class Word:
     enclosing_quote: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Assignment:
     """``NAME=value`` as an env prefix of a command, in an export-like declaration, or bare.
 
@@ -53,7 +53,7 @@ class Assignment:
     siblings: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FlagUse:
     """One ``--stages-storage``/``-s`` or ``--synchronization``/``-S`` on a werf command line."""
 
@@ -66,7 +66,7 @@ class FlagUse:
     end: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class WerfCall:
     """One werf invocation (possibly behind ``sudo``, ``env``, bats ``run``, ...)."""
 
@@ -87,7 +87,7 @@ class WerfCall:
     werf_span: tuple[int, int] | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CommandString:
     """The string a shell runs as a command line (``bash -c 'werf build -s :local'``).
 
@@ -108,7 +108,7 @@ class CommandString:
     quotes: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ShellReading:
     """Everything the rules need to know about one shell text."""
 
