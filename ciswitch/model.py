@@ -57,7 +57,7 @@ class Fix:
     added_words: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Position:
     """A 1-based line and column (in characters)."""
 
@@ -65,7 +65,7 @@ class Position:
     column: int
 
 
-@dataclass
+@dataclass(slots=True)
 class Finding:
     """One problem at one source place, with every job that the place affects."""
 
