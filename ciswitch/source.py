@@ -158,17 +158,19 @@ _ANCHOR = re.compile(r"(?:^|[-?:,\[{][ \t]*|[ \t])(?:![^ \t\r\n]*[ \t]+)?&[^ \t\
 #: A line whose leading indentation and block indicators are this long could nest deeper
 #: than half the limit (a block level costs at least one column).
 _DEEP_LINE = re.compile(r"^(?:[ \t]|[-?:](?=[ \t]|$)){" + str(MAX_DEPTH // 2) + "}", re.M)
+#: ``[`` and ``{``: where a flow collection could start (see :func:`_flow_may_start`)
+_OPENER = re.compile(r"[\[{]")
 
 
 def check_nesting(text: str, path: str) -> None:
     """Refuse YAML nested deeper than :data:`MAX_DEPTH` *before* composing it.
 
-    A cheap bound first: flow nesting needs one ``[`` or ``{`` per level, block nesting a
-    column per level. Only a file where that bound is too high is scanned exactly, with the
-    C parser's events (a loop, no recursion: it cannot overflow)."""
-    if (
-        text.count("[") + text.count("{") < MAX_DEPTH // 2
-        and _DEEP_LINE.search(text) is None
+    A cheap bound first: flow nesting needs one ``[`` or ``{`` per level (and none at all
+    without a place where a flow collection can start), block nesting a column per level.
+    Only a file where that bound is too high is scanned exactly, with the C parser's events
+    (a loop, no recursion: it cannot overflow)."""
+    if _DEEP_LINE.search(text) is None and (
+        text.count("[") + text.count("{") < MAX_DEPTH // 2 or not _flow_may_start(text)
     ):
         return
     from ruamel.yaml import YAML
@@ -197,6 +199,28 @@ def check_nesting(text: str, path: str) -> None:
         return  # invalid YAML: composing reports it with its place
     finally:
         _release(yaml)
+
+
+def _flow_may_start(text: str) -> bool:
+    """Whether a flow collection may start somewhere in ``text`` (an over-approximation).
+
+    In block context a ``[`` or ``{`` starts one only where a node starts: after a line's
+    indentation, after ``-``, ``?`` or ``:`` (``---`` too), behind any anchors and tags.
+    Anywhere else (``${VAR}`` and ``[ -f x ]`` in scripts, a quoted text, a block scalar)
+    it is part of a scalar, or follows a finished node, where the parser stops with an error
+    before any event. Inside a flow collection everything is flow, but that collection's
+    own start was such a place."""
+    for match in _OPENER.finditer(text):
+        at = match.start()
+        head = text[text.rfind("\n", 0, at) + 1:at].rstrip(" \t")
+        while head:
+            word = max(head.rfind(" "), head.rfind("\t")) + 1
+            if head[word] not in "&!":
+                break
+            head = head[:word].rstrip(" \t")  # an anchor or a tag: peel it off
+        if not head or head[-1] in "-?:":
+            return True
+    return False
 
 
 def check_aliases(root: Any, path: str) -> None:
