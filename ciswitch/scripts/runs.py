@@ -87,6 +87,7 @@ class NotFollowed:
 
 _UNKNOWN_DIRECTORY = "the working directory is computed at run time (cd), not followed"
 _RUNNERS = frozenset({*_SOURCERS, *_SHELLS, "python", "python3", "python2"})
+_SCRIPT_SUFFIXES = (*SHELL_SUFFIXES, *PYTHON_SUFFIXES)
 
 
 def may_run_files(text: str, ws: Workspace, cwd: str | None = "") -> bool:
@@ -106,10 +107,14 @@ def may_run_files(text: str, ws: Workspace, cwd: str | None = "") -> bool:
         if ws.is_file(f"{base}.py") or ws.is_file(f"{base}/__main__.py"):
             return True
     previous = ""
-    for word in _CANDIDATE.findall(text):
-        word = _PROJECT_PREFIX.sub("", word)
+    for match in _CANDIDATE.finditer(text):
+        word = match.group()
+        if word[0] == "$":
+            word = _PROJECT_PREFIX.sub("", word)
         after_runner, previous = previous in _RUNNERS, word
-        if word.lower().endswith((*SHELL_SUFFIXES, *PYTHON_SUFFIXES)):
+        if "." in word and word.lower().endswith(_SCRIPT_SUFFIXES) and (
+            after_runner or _may_be_run(text, match.start(), word, ws, cwd)
+        ):
             return True
         if word.startswith(("-", "$")) or not ("/" in word or after_runner):
             continue
@@ -123,6 +128,56 @@ def may_run_files(text: str, ws: Workspace, cwd: str | None = "") -> bool:
         except CiswitchError:
             continue
     return False
+
+
+#: a word that names a path as it is written (nothing for the shell to expand)
+_LITERAL_PATH = re.compile(r"[A-Za-z0-9_./+@%,:=-]+")
+#: where a command may start (``&`` and ``|`` of a redirection excepted): the words between
+#: the last one and a script word tell whether the script word is a command's name
+_COMMAND_BOUNDARY = re.compile(r"[;(){}`\n]|(?<![<>])&(?!>)|(?<!>)\|")
+#: words that may stand before a command's name in a simple command
+_KEYWORDS = frozenset({
+    "if", "then", "else", "elif", "fi", "do", "done", "while", "until", "for", "in", "case",
+    "esac", "!", "time", "function", "select", "coproc", "[[", "]]",
+})
+_ASSIGNMENT_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\+?=")
+_REDIRECTION = re.compile(r"\d*(?:[<>]|[<>]&|>\||&>)")
+
+
+def _may_be_run(text: str, at: int, word: str, ws: Workspace, cwd: str | None) -> bool:
+    """Whether a word with a script's suffix (at ``at`` in ``text``) may make the text run a
+    file or say that one is not followed: always, unless it is a literal path that is no
+    file of the repository (from the root or from ``cwd``) and an argument of a command that
+    is neither a runner, a wrapper nor make (``pytest tests/test_x.py``). That command is the
+    first word since the last place where one may start that is not a keyword, an
+    assignment or a redirection; anything quoted, escaped or expanded there answers yes."""
+    from ciswitch.shell.werf import WRAPPERS
+
+    if cwd is None or not _LITERAL_PATH.fullmatch(word):
+        return True
+    try:
+        if ws.is_file(word.lstrip("/")) or (
+            cwd and not word.startswith("/") and ws.is_file(posixpath.join(cwd, word))
+        ):
+            return True
+    except CiswitchError:
+        return True
+    begin = max((m.end() for m in _COMMAND_BOUNDARY.finditer(text, 0, at)), default=0)
+    if any(c in text[begin:at] for c in "'\"\\$"):
+        return True
+    for match in _CANDIDATE.finditer(text, begin, at):
+        name = match.group()
+        before = text[begin:match.start()].split()
+        if before and _REDIRECTION.fullmatch(before[-1]):
+            continue  # a redirection's target
+        if name in _KEYWORDS or _ASSIGNMENT_WORD.match(name) or (
+            name.isdigit() and text.startswith((">", "<"), match.end())
+        ):
+            continue  # a keyword, ``A=1``, the ``2`` of ``2>``
+        base = name.rsplit("/", 1)[-1]
+        return (base in _RUNNERS or base in _MAKES or base in WRAPPERS
+                or _PYTHON.fullmatch(base) is not None)
+    return True  # the word itself is the command's name
 
 
 def may_name_path(text: str) -> bool:
