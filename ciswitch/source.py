@@ -235,20 +235,21 @@ def check_aliases(root: Any, path: str) -> None:
 
     done: dict[int, tuple[int, int]] = {}  # id -> (expanded size, expanded height)
     open_: set[int] = set()
-    stack: list[tuple[Any, bool]] = [(root, False)]
+    leaf = (1, 0)
+    # a collection is on the stack twice: first with None (its children not done yet), then
+    # with its children once they are pushed; scalars are done as soon as they are seen
+    stack: list[tuple[Any, list[Any] | None]] = []
+    cls = type(root)
+    if cls is not MappingNode and cls is not SequenceNode:
+        done[id(root)] = leaf
+    else:
+        stack.append((root, None))
     while stack:
-        node, children_done = stack.pop()
+        node, children = stack.pop()
         key = id(node)
         if key in done:
             continue
-        cls = type(node)
-        if cls is not MappingNode and cls is not SequenceNode:
-            done[key] = (1, 0)
-            continue
-        children: list[Any] = (
-            [part for pair in node.value for part in pair] if cls is MappingNode else node.value
-        )
-        if not children_done:
+        if children is None:
             if key in open_:
                 raise CiswitchError(
                     "recursive alias (an anchor used inside itself): refused",
@@ -256,8 +257,20 @@ def check_aliases(root: Any, path: str) -> None:
                     node.start_mark.line + 1,
                 )
             open_.add(key)
-            stack.append((node, True))
-            stack.extend((child, False) for child in children if id(child) not in done)
+            children = (
+                [part for pair in node.value for part in pair]
+                if type(node) is MappingNode else node.value
+            )
+            stack.append((node, children))
+            for child in children:
+                child_key = id(child)
+                if child_key in done:
+                    continue
+                cls = type(child)
+                if cls is MappingNode or cls is SequenceNode:
+                    stack.append((child, None))
+                else:
+                    done[child_key] = leaf
             continue
         size = 1
         height = 0
