@@ -52,6 +52,8 @@ _RUNNER_BEFORE = re.compile(
 _PYTHON_MODULE = re.compile(r"python[\d.]*\s(?:\s*-[^m\s]\S*)*\s*-m\s*([\w.]+)")
 #: candidate words of a line: what could name a repository file
 _CANDIDATE = re.compile(r"[^\s;&|()<>`'\"{}]+")
+#: a candidate word holding a dot or a slash
+_PATHLIKE = re.compile(r"(?<![^\s;&|()<>`'\"{}])[^\s;&|()<>`'\"{}]*[./][^\s;&|()<>`'\"{}]*")
 _PROJECT_PREFIX = re.compile(r"^\$(?:\{CI_PROJECT_DIR\}|CI_PROJECT_DIR)/")
 #: a word that is, or starts with, the project directory (so not relative to a ``cd``)
 _FROM_PROJECT_DIR = re.compile(r"^[\"']?\$(?:\{CI_PROJECT_DIR\}|CI_PROJECT_DIR)(?![A-Za-z0-9_])")
@@ -88,6 +90,13 @@ class NotFollowed:
 _UNKNOWN_DIRECTORY = "the working directory is computed at run time (cd), not followed"
 _RUNNERS = frozenset({*_SOURCERS, *_SHELLS, "python", "python3", "python2"})
 _SCRIPT_SUFFIXES = (*SHELL_SUFFIXES, *PYTHON_SUFFIXES)
+#: a candidate word that is a runner (``bash``, ``source``, ``.``, ``python3``), written with
+#: the project directory or not
+_RUNNER_WORD = re.compile(
+    r"(?<![^\s;&|()<>`'\"{}])(?:\$(?:\{CI_PROJECT_DIR\}|CI_PROJECT_DIR)/)?(?:"
+    + "|".join(re.escape(name) for name in sorted(_RUNNERS, key=len, reverse=True))
+    + r")(?![^\s;&|()<>`'\"{}])"
+)
 
 
 def may_run_files(text: str, ws: Workspace, cwd: str | None = "") -> bool:
@@ -97,36 +106,40 @@ def may_run_files(text: str, ws: Workspace, cwd: str | None = "") -> bool:
     (``pytest tests/unit``, ``docker build .``) fail this cheap test, so tree-sitter is not
     loaded for them. Paths are looked up from the working directory ``cwd`` too, and a
     text that changes directory (``cd k8s && ./build.sh``) is parsed when it names a path."""
-    if _ALWAYS_PARSE.search(text):
+    if "make" in text and _ALWAYS_PARSE.search(text):
         return True
     if "$" in text and _runs_variable(text):
         return True
-    changes_directory = _CHANGES_DIRECTORY.search(text) is not None or cwd is None
-    for module in _PYTHON_MODULE.findall(text):
-        base = module.replace(".", "/")
-        if ws.is_file(f"{base}.py") or ws.is_file(f"{base}/__main__.py"):
-            return True
-    previous = ""
-    for match in _CANDIDATE.finditer(text):
-        word = match.group()
-        if word[0] == "$":
-            word = _PROJECT_PREFIX.sub("", word)
-        after_runner, previous = previous in _RUNNERS, word
-        if "." in word and word.lower().endswith(_SCRIPT_SUFFIXES) and (
-            after_runner or _may_be_run(text, match.start(), word, ws, cwd)
+    moves = cwd is None or changes_directory(text)
+    if "-m" in text:
+        for module in _PYTHON_MODULE.findall(text):
+            base = module.replace(".", "/")
+            if ws.is_file(f"{base}.py") or ws.is_file(f"{base}/__main__.py"):
+                return True
+    # Only two kinds of words can answer yes: one holding a dot or a slash, and the word
+    # after a runner (``bash x``); regular expressions find both, not a loop over every word.
+    for raw in set(_PATHLIKE.findall(text)):
+        word = _PROJECT_PREFIX.sub("", raw) if raw[0] == "$" else raw
+        if "." in word and word.lower().endswith(_SCRIPT_SUFFIXES) and any(
+            _may_be_run(text, match.start(), word, ws, cwd)
+            for match in _PATHLIKE.finditer(text) if match.group() == raw
         ):
             return True
-        if word.startswith(("-", "$")) or not ("/" in word or after_runner):
-            continue
-        if changes_directory:
+        if "/" in word and not word.startswith(("-", "$")) and (
+            moves or _names_file(word, ws, cwd)
+        ):
             return True
-        try:
-            if ws.is_file(word.lstrip("/")) or (
-                cwd and not word.startswith("/") and ws.is_file(posixpath.join(cwd, word))
-            ):
-                return True
-        except CiswitchError:
+    for runner in _RUNNER_WORD.finditer(text):
+        following = _CANDIDATE.search(text, runner.end())
+        if following is None:
             continue
+        word = following.group()
+        if word[0] == "$":
+            word = _PROJECT_PREFIX.sub("", word)
+        if word.lower().endswith(_SCRIPT_SUFFIXES):
+            return True
+        if not word.startswith(("-", "$")) and (moves or _names_file(word, ws, cwd)):
+            return True
     return False
 
 
@@ -180,6 +193,16 @@ def _may_be_run(text: str, at: int, word: str, ws: Workspace, cwd: str | None) -
     return True  # the word itself is the command's name
 
 
+def _names_file(word: str, ws: Workspace, cwd: str | None) -> bool:
+    """Whether a word names a file of the repository, from the root or from ``cwd``."""
+    try:
+        return ws.is_file(word.lstrip("/")) or bool(
+            cwd and not word.startswith("/") and ws.is_file(posixpath.join(cwd, word))
+        )
+    except CiswitchError:
+        return False
+
+
 def may_name_path(text: str) -> bool:
     """Whether a word of ``text`` could name a file (a path, a script suffix, the word after
     an interpreter): the texts for which the working directory matters."""
@@ -195,7 +218,9 @@ def may_name_path(text: str) -> bool:
 
 def changes_directory(text: str) -> bool:
     """Whether ``text`` may run ``cd``, ``pushd`` or ``popd`` (cheap, no parsing)."""
-    return _CHANGES_DIRECTORY.search(text) is not None
+    return ("cd" in text or "pushd" in text or "popd" in text) and (
+        _CHANGES_DIRECTORY.search(text) is not None
+    )
 
 
 def _runs_variable(text: str) -> bool:
@@ -248,7 +273,7 @@ def script_runs_in(text: str, ws: Workspace, cwd: str | None, force: bool = Fals
     and ``popd`` as the shell does: a ``cd`` inside ``( )``, ``$( )`` or a pipeline element
     stays in that child shell. ``force`` parses the text whatever its words."""
     if not force and not may_run_files(text, ws, cwd):
-        return Runs([], [], cwd, False, _CHANGES_DIRECTORY.search(text) is not None)
+        return Runs([], [], cwd, False, changes_directory(text))
     from ciswitch.shell.commands import commands
 
     runs: list[ScriptRun] = []
