@@ -332,6 +332,7 @@ def _build(pipeline: Pipeline, upstream: dict[str, tuple[Variable, ...]] | None 
     pipeline.variable_definitions.extend(workflow_vars)
     passed = [var for found in (upstream or {}).values() for var in reversed(found)]
     shared: Shared = {}
+    lines_of: dict[tuple[int, str], list[ScriptLine]] = {}
 
     for name, merged in resolved.items():
         own = raw_jobs[name]
@@ -344,8 +345,7 @@ def _build(pipeline: Pipeline, upstream: dict[str, tuple[Variable, ...]] | None 
             value = merged.get(section)
             if value is None and section != "script" and _allows(inherit_default, section):
                 value = default_map.get(section) or config.get(section)
-            lines = script_lines(value, section, resolved, pipeline, 0)
-            setattr(job, section, lines)
+            setattr(job, section, _script_lines(value, section, resolved, pipeline, lines_of))
         inherited = [
             var
             for var in [*global_vars.values(), *default_vars.values(), *workflow_vars]
@@ -370,6 +370,28 @@ def _build(pipeline: Pipeline, upstream: dict[str, tuple[Variable, ...]] | None 
         pipeline.jobs[name] = job
     # A job's own definitions are read twice (merged and as written): say each thing once.
     pipeline.notices[:] = dict.fromkeys(pipeline.notices)
+
+
+def _script_lines(
+    value: Value | None,
+    section: str,
+    resolved: dict[str, Merged],
+    pipeline: Pipeline,
+    known: dict[tuple[int, str], list[ScriptLine]],
+) -> list[ScriptLine]:
+    """The script lines of ``value``, one list for every job running the same node (a
+    ``default:`` script runs in every job of a big file). Only a flattening that said nothing
+    (no problem, no notice) is shared: one that did says it again for every job."""
+    if not isinstance(value, Loc):
+        return []
+    key = (id(value.node), section)
+    found = known.get(key)
+    if found is None:
+        said = len(pipeline.problems), len(pipeline.notices)
+        found = script_lines(value, section, resolved, pipeline, 0)
+        if (len(pipeline.problems), len(pipeline.notices)) == said:
+            known[key] = found
+    return found
 
 
 def _resolve_job(
