@@ -14,7 +14,7 @@ leaves are :class:`Loc` references to the original nodes.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from ciswitch.config import DEFAULT_CI_CONFIG
 from ciswitch.errors import CiswitchError
@@ -333,6 +333,9 @@ def _build(pipeline: Pipeline, upstream: dict[str, tuple[Variable, ...]] | None 
     passed = [var for found in (upstream or {}).values() for var in reversed(found)]
     shared: Shared = {}
     lines_of: dict[tuple[int, str], list[ScriptLine]] = {}
+    tables: dict[tuple[tuple[str, int], ...], dict[str, tuple[Variable, ...]]] = {}
+    values: dict[tuple[tuple[str, int], ...], dict[str, Variable]] = {}
+    vars_of: dict[int, dict[str, Variable]] = {}
 
     for name, merged in resolved.items():
         own = raw_jobs[name]
@@ -351,16 +354,20 @@ def _build(pipeline: Pipeline, upstream: dict[str, tuple[Variable, ...]] | None 
             for var in [*global_vars.values(), *default_vars.values(), *workflow_vars]
             if _allows(inherit_vars, var.name)
         ]
-        own_vars = variables_of(merged.get("variables"), "job", notices, pipeline, resolved)
+        own_vars = _job_variables(merged.get("variables"), pipeline, resolved, vars_of)
         rules_vars = rules_variables(
             merged.get("rules"), "rules", pipeline, resolved, pipeline.notices
         )
         matrix_vars = matrix_variables(merged.get("parallel"), notices)
-        job.definitions = job_definitions(
+        # Jobs of a big file mostly run with the same variables: equal tables are one table
+        # (nothing changes a job's tables once they are built).
+        job.definitions = _one_of(job_definitions(
             [inherited, list(own_vars.values()), rules_vars, matrix_vars, passed], shared
+        ), tables)
+        job.candidates = _one_of(job_candidates(job.definitions, shared), tables)
+        job.variables = _one_of(
+            {var_name: found[0] for var_name, found in job.candidates.items()}, values
         )
-        job.candidates = job_candidates(job.definitions, shared)
-        job.variables = {var_name: found[0] for var_name, found in job.candidates.items()}
         for var in variables_of(own.get("variables"), "job", notices, pipeline, resolved).values():
             pipeline.variable_definitions.append(var)
         pipeline.variable_definitions.extend(
@@ -370,6 +377,36 @@ def _build(pipeline: Pipeline, upstream: dict[str, tuple[Variable, ...]] | None 
         pipeline.jobs[name] = job
     # A job's own definitions are read twice (merged and as written): say each thing once.
     pipeline.notices[:] = dict.fromkeys(pipeline.notices)
+
+
+_T = TypeVar("_T")
+
+
+def _one_of(
+    table: dict[str, _T], known: dict[tuple[tuple[str, int], ...], dict[str, _T]]
+) -> dict[str, _T]:
+    """``table``, or the equal one seen before (same names, same objects, same order)."""
+    return known.setdefault(tuple((name, id(item)) for name, item in table.items()), table)
+
+
+def _job_variables(
+    value: Value | None,
+    pipeline: Pipeline,
+    resolved: dict[str, Merged],
+    known: dict[int, dict[str, Variable]],
+) -> dict[str, Variable]:
+    """A job's own variables (with what it extends), one table for every job whose
+    ``variables:`` is the same merged mapping (jobs extending one template without variables
+    of their own); as for script lines, only a reading that said nothing is shared."""
+    if not isinstance(value, Merged):
+        return variables_of(value, "job", pipeline.notices, pipeline, resolved)
+    found = known.get(id(value))
+    if found is None:
+        said = len(pipeline.problems), len(pipeline.notices)
+        found = variables_of(value, "job", pipeline.notices, pipeline, resolved)
+        if (len(pipeline.problems), len(pipeline.notices)) == said:
+            known[id(value)] = found
+    return found
 
 
 def _script_lines(
