@@ -16,18 +16,17 @@ import re
 from array import array
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Any
 
 from ciswitch.errors import CiswitchError
 from ciswitch.model import Position
+from ciswitch.record import Record
 from ciswitch.workspace import Workspace
 
 BOM = "\ufeff"
 
 
-@dataclass
-class SourceFile:
+class SourceFile(Record, unshown=('_line_starts', '_documents')):
     """One file of the repository, decoded."""
 
     path: str
@@ -35,9 +34,20 @@ class SourceFile:
     _raw: bytes | None
     text: str
     bom: bool
-    executable: bool = False
-    _line_starts: array[int] | None = field(default=None, repr=False)
-    _documents: list[Any] | None = field(default=None, repr=False)
+    executable: bool
+    _line_starts: array[int] | None
+    _documents: list[Any] | None
+
+    def __init__(self, path: str, _raw: bytes | None, text: str, bom: bool,
+                 executable: bool = False, _line_starts: array[int] | None = None,
+                 _documents: list[Any] | None = None) -> None:
+        self.path = path
+        self._raw = _raw
+        self.text = text
+        self.bom = bom
+        self.executable = executable
+        self._line_starts = _line_starts
+        self._documents = _documents
 
     @property
     def raw(self) -> bytes:

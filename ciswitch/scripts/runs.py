@@ -15,11 +15,11 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from ciswitch.errors import CiswitchError
 from ciswitch.model import NotCheckedKind
+from ciswitch.record import Record, setf
 from ciswitch.workspace import Workspace, normalize
 
 if TYPE_CHECKING:
@@ -62,27 +62,40 @@ _SHELL_VALUE_OPTIONS = frozenset({"-o", "+o", "-O", "+O", "--rcfile", "--init-fi
 _PYTHON_VALUE_OPTIONS = frozenset({"-W", "-X", "--check-hash-based-pycs"})
 
 
-@dataclass(frozen=True)
-class ScriptRun:
+class ScriptRun(Record, frozen=True):
     """A command of a shell text that runs a repository file."""
 
     path: str  # repository-relative POSIX path
     kind: ScriptKind
     start: int  # the command's span in the shell text
     end: int
-    sourced: bool = False
+    sourced: bool
     #: the working directory it runs in (repository-relative, "" for the root; None when
     #: a ``cd`` went somewhere computed)
-    cwd: str | None = ""
+    cwd: str | None
+
+    def __init__(self, path: str, kind: ScriptKind, start: int, end: int,
+                 sourced: bool = False, cwd: str | None = "") -> None:
+        setf(self, "path", path)
+        setf(self, "kind", kind)
+        setf(self, "start", start)
+        setf(self, "end", end)
+        setf(self, "sourced", sourced)
+        setf(self, "cwd", cwd)
 
 
-@dataclass(frozen=True)
-class NotFollowed:
+class NotFollowed(Record, frozen=True):
     """A command that runs something the replay does not read (``make``, a missing file)."""
 
     start: int
     message: str
-    kind: NotCheckedKind = NotCheckedKind.MISSING_SCRIPT
+    kind: NotCheckedKind
+
+    def __init__(self, start: int, message: str,
+                 kind: NotCheckedKind = NotCheckedKind.MISSING_SCRIPT) -> None:
+        setf(self, "start", start)
+        setf(self, "message", message)
+        setf(self, "kind", kind)
 
 
 _UNKNOWN_DIRECTORY = "the working directory is computed at run time (cd), not followed"

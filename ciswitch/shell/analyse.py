@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from ciswitch.record import replace
 from ciswitch.shell import werf
 from ciswitch.shell.model import (
     Assignment,
     AssignmentKind,
+    Atom,
     CommandString,
     FlagForm,
     FlagUse,
@@ -19,7 +20,6 @@ from ciswitch.shell.model import (
     Word,
 )
 from ciswitch.shell.syntax import (
-    Atom,
     Source,
     slice_word,
     split_prefixes,

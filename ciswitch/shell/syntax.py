@@ -15,16 +15,14 @@ from __future__ import annotations
 import re
 import sys
 from bisect import bisect_right
-from dataclasses import dataclass, replace
 from itertools import pairwise
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
-from ciswitch.shell.model import Word
+from ciswitch.record import replace
+from ciswitch.shell.model import Atom, Word
 
 if TYPE_CHECKING:
     from tree_sitter import Node, Parser, Tree
-
-AtomKind = Literal["lit", "exp", "sub", "other"]
 
 _PARSER: list[Parser] = []
 
@@ -264,31 +262,6 @@ class Source:
 
     def node_text(self, node: Node) -> str:
         return self.text[self.start(node) : self.end(node)]
-
-
-@dataclass(frozen=True)
-class Atom:
-    """One piece of a word.
-
-    ``offset(i)`` is where the i-th character of ``value`` starts in the text (a backslash
-    escape produces one character that starts at its backslash); ``offsets`` is None when that
-    is simply ``start + i``. Quoted atoms know their quote
-    (``'"'``, ``"'"`` or ``"$'"``), where the quoted string opens, and whether they are its
-    first piece.
-    """
-
-    kind: AtomKind
-    start: int
-    end: int
-    value: str | None
-    var: str | None = None
-    quote: str = ""
-    group_start: int = 0
-    first_in_group: bool = True
-    offsets: tuple[int, ...] | None = None
-
-    def offset(self, index: int) -> int:
-        return self.start + index if self.offsets is None else self.offsets[index]
 
 
 def _unescape(
