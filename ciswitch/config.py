@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ciswitch.errors import CiswitchError
+from ciswitch.patterns import lazy_compile
 from ciswitch.record import Record
 from ciswitch.workspace import Workspace, normalize
 
@@ -25,7 +26,7 @@ PYPROJECT_FILE = "pyproject.toml"
 DEFAULT_CI_CONFIG = ".gitlab-ci.yml"
 STAGES_STORAGE_VALUES = ("local", "remote")
 
-_CODE_RE = re.compile(r"CSW\d{3}")
+_CODE_RE = lazy_compile(r"CSW\d{3}")
 
 
 class Config(Record):
@@ -113,7 +114,7 @@ def _decode(data: bytes, label: str) -> str:
         raise CiswitchError("configuration is not valid UTF-8", label) from err
 
 
-_TOML_POS_RE = re.compile(r"\s*\(at (?:line (\d+), column (\d+)|end of document)\)$")
+_TOML_POS_RE = lazy_compile(r"\s*\(at (?:line (\d+), column (\d+)|end of document)\)$")
 
 
 def _parse(data: bytes, label: str) -> dict[str, Any]:
@@ -162,7 +163,7 @@ def _type_name(value: object) -> str:
     return names.get(type(value), f"a {type(value).__name__}")
 
 
-_HEADER_RE = re.compile(r"\s*\[")
+_HEADER_RE = lazy_compile(r"\s*\[")
 
 
 def _key_line(text: str, key: str, *, section: str | None) -> int | None:

@@ -20,6 +20,7 @@ from typing import Any
 
 from ciswitch.errors import CiswitchError
 from ciswitch.model import Position
+from ciswitch.patterns import lazy_compile
 from ciswitch.record import Record
 from ciswitch.workspace import Workspace
 
@@ -164,10 +165,10 @@ ALIAS_ALLOWANCE = 100_000
 
 #: Where an anchor could start (line start, after an indicator, after a tag): a sound
 #: over-approximation, so that a file without one skips the alias walk.
-_ANCHOR = re.compile(r"(?:^|[-?:,\[{][ \t]*|[ \t])(?:![^ \t\r\n]*[ \t]+)?&[^ \t\r\n]", re.M)
+_ANCHOR = lazy_compile(r"(?:^|[-?:,\[{][ \t]*|[ \t])(?:![^ \t\r\n]*[ \t]+)?&[^ \t\r\n]", re.M)
 #: A line whose leading indentation and block indicators are this long could nest deeper
 #: than half the limit (a block level costs at least one column).
-_DEEP_LINE = re.compile(r"^(?:[ \t]|[-?:](?=[ \t]|$)){" + str(MAX_DEPTH // 2) + "}", re.M)
+_DEEP_LINE = lazy_compile(r"^(?:[ \t]|[-?:](?=[ \t]|$)){" + str(MAX_DEPTH // 2) + "}", re.M)
 
 
 def check_nesting(text: str, path: str) -> None:

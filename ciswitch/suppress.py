@@ -22,17 +22,18 @@ import re
 from collections.abc import Collection
 
 from ciswitch.model import Finding
+from ciswitch.patterns import lazy_compile
 from ciswitch.record import Record
 
-_LINE_BREAK_RE = re.compile(r"(\r?\n)")
-_DIRECTIVE_RE = re.compile(
+_LINE_BREAK_RE = lazy_compile(r"(\r?\n)")
+_DIRECTIVE_RE = lazy_compile(
     r"#[ \t]*ciswitch[ \t]*:[ \t]*ignore(?P<file>-file)?"
     r"(?:[ \t]*\[(?P<codes>[^\]\r\n]*)\])?(?=$|[\s#:,.;)-])",
     re.IGNORECASE,
 )
-_CODE_ITEM_RE = re.compile(r"[^,\s]+")
+_CODE_ITEM_RE = lazy_compile(r"[^,\s]+")
 
-_NAMES_CISWITCH = re.compile("ciswitch", re.IGNORECASE)
+_NAMES_CISWITCH = lazy_compile("ciswitch", re.IGNORECASE)
 
 
 class Directive(Record):

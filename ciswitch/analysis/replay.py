@@ -12,7 +12,6 @@ one place with three jobs.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Container
 from typing import TYPE_CHECKING, Any
 
@@ -47,6 +46,7 @@ from ciswitch.analysis.values import (
 from ciswitch.analysis.variables import VARIABLE_KIND, entry_place, record_variable_places
 from ciswitch.gitlab import Job, Pipeline, ScriptLine, resolve_value
 from ciswitch.model import LOCAL, STAGES_VAR, SYNC_VAR, NotChecked, NotCheckedKind
+from ciswitch.patterns import lazy_compile
 from ciswitch.source import SourceFile
 from ciswitch.verify import FileKind
 
@@ -59,7 +59,7 @@ if TYPE_CHECKING:
     from ciswitch.shell.model import CommandString
     from ciswitch.workspace import Workspace
 
-_WERF_1_2 = re.compile(r"trdl use werf|multiwerf use 1\.2|werf converge|--repo[ =]|WERF_REPO=")
+_WERF_1_2 = lazy_compile(r"trdl use werf|multiwerf use 1\.2|werf converge|--repo[ =]|WERF_REPO=")
 #: the kind of a ``:local`` setting of each variable
 _SETTING_KIND = {STAGES_VAR: Kind.STORAGE_ASSIGNMENT, SYNC_VAR: Kind.SYNCHRONIZATION}
 _DISMISS = ("dismiss",)

@@ -13,12 +13,12 @@ cannot be resolved is reported as "not followed" rather than guessed.
 from __future__ import annotations
 
 import posixpath
-import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from ciswitch.errors import CiswitchError
 from ciswitch.model import NotCheckedKind
+from ciswitch.patterns import lazy_compile
 from ciswitch.record import Record, setf
 from ciswitch.workspace import Workspace, normalize
 
@@ -33,29 +33,29 @@ Skip = Callable[[str, NotCheckedKind], None]
 SHELL_SUFFIXES = (".sh", ".bash", ".bats", ".ksh", ".zsh", ".dash")
 PYTHON_SUFFIXES = (".py",)
 _SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "ash", "mksh", "bats"})
-_PYTHON = re.compile(r"python(?:\d+(?:\.\d+)?)?")
+_PYTHON = lazy_compile(r"python(?:\d+(?:\.\d+)?)?")
 _MAKES = frozenset({"make", "gmake"})
 _SOURCERS = frozenset({"source", "."})
-_PROJECT_DIR = re.compile(r"\$\{CI_PROJECT_DIR\}|\$CI_PROJECT_DIR(?![A-Za-z0-9_])")
-_SHEBANG_SHELL = re.compile(r"^#!\s*\S*?(?:/env\s+(?:-\S+\s+)*)?\S*?\b(?:ba|da|z|k|a|mk)?sh\b")
-_SHEBANG_PYTHON = re.compile(r"^#!.*\bpython[\d.]*\b")
+_PROJECT_DIR = lazy_compile(r"\$\{CI_PROJECT_DIR\}|\$CI_PROJECT_DIR(?![A-Za-z0-9_])")
+_SHEBANG_SHELL = lazy_compile(r"^#!\s*\S*?(?:/env\s+(?:-\S+\s+)*)?\S*?\b(?:ba|da|z|k|a|mk)?sh\b")
+_SHEBANG_PYTHON = lazy_compile(r"^#!.*\bpython[\d.]*\b")
 #: cheap prefilter: a text that may run a file (a path, a sourcing dot, an interpreter, make)
 #: lines that are parsed whatever their words: make (to say it is not followed)
-_ALWAYS_PARSE = re.compile(r"\bg?make\b")
+_ALWAYS_PARSE = lazy_compile(r"\bg?make\b")
 #: a shell, ``source``/``.`` or Python running a path held in a variable (a computed path, to
 #: say it is not followed); searched only in texts holding ``$``
-_RUNS_VARIABLE = re.compile(r"\$\{?[A-Za-z_]")
-_RUNNER_BEFORE = re.compile(
+_RUNS_VARIABLE = lazy_compile(r"\$\{?[A-Za-z_]")
+_RUNNER_BEFORE = lazy_compile(
     r"(?:^|[\s;&|(])(?:(?:ba|da|z|k|a|mk)?sh|source|\.|python[\d.]*)\s+[\"']?$"
 )
 #: ``python -m package.module``: parsed when the module is a file of the repository
-_PYTHON_MODULE = re.compile(r"python[\d.]*\s(?:\s*-[^m\s]\S*)*\s*-m\s*([\w.]+)")
+_PYTHON_MODULE = lazy_compile(r"python[\d.]*\s(?:\s*-[^m\s]\S*)*\s*-m\s*([\w.]+)")
 #: candidate words of a line: what could name a repository file
-_CANDIDATE = re.compile(r"[^\s;&|()<>`'\"{}]+")
-_PROJECT_PREFIX = re.compile(r"^\$(?:\{CI_PROJECT_DIR\}|CI_PROJECT_DIR)/")
+_CANDIDATE = lazy_compile(r"[^\s;&|()<>`'\"{}]+")
+_PROJECT_PREFIX = lazy_compile(r"^\$(?:\{CI_PROJECT_DIR\}|CI_PROJECT_DIR)/")
 #: a word that is, or starts with, the project directory (so not relative to a ``cd``)
-_FROM_PROJECT_DIR = re.compile(r"^[\"']?\$(?:\{CI_PROJECT_DIR\}|CI_PROJECT_DIR)(?![A-Za-z0-9_])")
-_CHANGES_DIRECTORY = re.compile(r"(?:^|[\s;&|(`{])(?:cd|pushd|popd)(?=$|[\s;&|)`}])")
+_FROM_PROJECT_DIR = lazy_compile(r"^[\"']?\$(?:\{CI_PROJECT_DIR\}|CI_PROJECT_DIR)(?![A-Za-z0-9_])")
+_CHANGES_DIRECTORY = lazy_compile(r"(?:^|[\s;&|(`{])(?:cd|pushd|popd)(?=$|[\s;&|)`}])")
 _DIRECTORY_COMMANDS = frozenset({"cd", "pushd", "popd"})
 #: shell options that take a value
 _SHELL_VALUE_OPTIONS = frozenset({"-o", "+o", "-O", "+O", "--rcfile", "--init-file"})
@@ -252,7 +252,7 @@ def _change_directory(
     return target, stack
 
 
-_SIMPLE_CD = re.compile(
+_SIMPLE_CD = lazy_compile(
     r"[ \t]*(cd|pushd)[ \t]+([A-Za-z0-9_][A-Za-z0-9_.+@-]*(?:/[A-Za-z0-9_.+@-]+)*/?)[ \t]*"
 )
 

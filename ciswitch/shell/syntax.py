@@ -18,6 +18,7 @@ from bisect import bisect_right
 from itertools import pairwise
 from typing import TYPE_CHECKING
 
+from ciswitch.patterns import lazy_compile
 from ciswitch.record import replace
 from ciswitch.shell.model import Atom, Word
 
@@ -35,8 +36,8 @@ WORD_TYPES = frozenset({
 #: operators of ``${NAME<op>default}`` that still make the word "that variable" for our purposes
 _DEFAULT_OPERATORS = frozenset({":-", "-", ":=", "="})
 _DQ_ESCAPABLE = frozenset('$`"\\')
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+_IDENTIFIER = lazy_compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_NON_ASCII = lazy_compile(r"[^\x00-\x7f]")
 _ANSI_ESCAPES = {
     "n": "\n", "t": "\t", "r": "\r", "a": "\a", "b": "\b", "f": "\f", "v": "\v",
     "e": "\x1b", "E": "\x1b", "\\": "\\", "'": "'", '"': '"', "?": "?",
@@ -116,7 +117,7 @@ def _unglue(current: str, tree: Tree) -> Tree:
 #: A line of two or more plain assignments (``A=1 B=2``, nothing quoted or expanded), with
 #: the next line starting with a plain command word or an assignment: the glued shape.
 #: Group 1 ends where the last assignment does.
-_GLUED_LINE = re.compile(
+_GLUED_LINE = lazy_compile(
     r"^([ \t]*(?:[A-Za-z_][A-Za-z0-9_]*=[A-Za-z0-9_./:,@%+-]*[ \t]+)+"
     r"[A-Za-z_][A-Za-z0-9_]*=[A-Za-z0-9_./:,@%+-]*)[ \t]*\r?\n"
     r"(?=[ \t]*(?!(?:if|then|else|elif|fi|case|esac|for|select|while|until|do|done|in|"
