@@ -21,9 +21,6 @@ from typing import Any, ClassVar, TypeVar
 #: sets a field of a frozen record in its ``__init__``
 setf = object.__setattr__
 
-R = TypeVar("R", bound="Record")
-
-
 class FrozenError(AttributeError):
     """An assignment to (or deletion of) a field of a frozen record."""
 
@@ -138,6 +135,9 @@ def _refuse_delete(self: Record, name: str) -> None:
 
 def _hash(self: Record) -> int:
     return hash(self._key(self))
+
+
+R = TypeVar("R", bound=Record)
 
 
 def replace(record: R, /, **changes: Any) -> R:
