@@ -207,9 +207,11 @@ def resolve_value(
     """A variable's value as a job sees it: GitLab expands a whole-value ``$OTHER`` /
     ``${OTHER}`` through the job's other variables (never in an ``expand: false``
     definition). Follows the chain through each name's first candidate."""
-    seen: set[str] = set()
     value = var.text
     expand = var.expand
+    if value is None or not expand or "$" not in value:
+        return value  # nothing to expand (most values)
+    seen: set[str] = set()
     while value is not None and expand:
         match = _VAR_REF.match(value.strip())
         if not match:

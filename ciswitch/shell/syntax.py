@@ -191,7 +191,9 @@ _WORDS = frozenset({
 def _glued_line_ends(tree: Tree, text: str) -> list[int]:
     """Where a line ends inside a command node (character offsets): after an assignment line,
     or between two words (``A=1 | x | y<newline>export B=2`` makes ``export`` an argument of
-    ``y``)."""
+    ``y``). A text without a newline has none (most script lines): no walk."""
+    if "\n" not in text:
+        return []
     positions: list[int] = []
     char = CharMap(text).char
 
