@@ -26,14 +26,8 @@ from ruamel.yaml.scalarstring import (
     SingleQuotedScalarString,
 )
 
-from ciswitch.yaml.spans import (
-    Extent,
-    ExtentMap,
-    SpanError,
-    check_extents,
-    file_range,
-    value_extents,
-)
+from ciswitch.yaml.extents import ExtentMap
+from ciswitch.yaml.spans import Extent, SpanError, check_extents, file_range, value_extents
 
 FIXTURES = Path(__file__).parent / "fixtures" / "yamlspan"
 CASES: dict[str, dict[str, Any]] = json.loads((FIXTURES / "cases.json").read_text("utf-8"))

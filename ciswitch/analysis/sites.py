@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from ciswitch.scripts.python import PythonReading
     from ciswitch.shell import Assignment, FlagUse, ShellReading, WerfCall
     from ciswitch.shell.model import CommandString
-    from ciswitch.yaml.spans import ExtentMap
+    from ciswitch.yaml.extents import ExtentMap
 
 
 class Site(Protocol):
@@ -121,7 +121,8 @@ class YamlScalarSite:
     def to_file(self, start: int, end: int) -> tuple[int, int]:
         extents = self._extents
         if extents is None:
-            from ciswitch.yaml.spans import ExtentMap, value_extents
+            from ciswitch.yaml.extents import ExtentMap
+            from ciswitch.yaml.spans import value_extents
 
             extents = self._extents = ExtentMap(value_extents(self.file.text, self.node))
         size = len(extents)
