@@ -81,6 +81,8 @@ class Replay:
         self.workspace = workspace
         self._running: set[str] = set()
         #: script runs per site: a site shared by many jobs is looked into once
+        #: what a text runs that was not parsed (nothing), by working directory and moves
+        self._unparsed: dict[tuple[str | None, bool], Runs] = {}
         #: (site, working directory) whose skipped script runs were reported
         self._reported: set[tuple[tuple[str, int], str | None]] = set()
         self._runs_by_text: dict[tuple[str, str | None], Runs] = {}
@@ -209,6 +211,8 @@ class Replay:
             from ciswitch.scripts.runs import script_runs_in
 
             known = script_runs_in(site.text, self.workspace, cwd)
+            if not known.parsed:  # runs nothing: one value for the many texts of a big file
+                known = self._unparsed.setdefault((cwd, known.moves), known)
             self._runs_by_text[(site.text, cwd)] = known
         if known.skipped:
             where = (site.key, cwd)

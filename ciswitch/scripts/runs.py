@@ -282,24 +282,12 @@ class Runs(NamedTuple):
     moves: bool = False
 
 
-_UNPARSED: dict[tuple[str | None, bool], Runs] = {}
-
-
-def _unparsed(cwd: str | None, moves: bool) -> Runs:
-    """What a text runs when it cannot run a file: nothing (one value for the many texts of
-    a big file; nobody changes its lists)."""
-    found = _UNPARSED.get((cwd, moves))
-    if found is None:
-        found = _UNPARSED[(cwd, moves)] = Runs([], [], cwd, False, moves)
-    return found
-
-
 def script_runs_in(text: str, ws: Workspace, cwd: str | None, force: bool = False) -> Runs:
     """:func:`script_runs` from the working directory ``cwd``, following ``cd``, ``pushd``
     and ``popd`` as the shell does: a ``cd`` inside ``( )``, ``$( )`` or a pipeline element
     stays in that child shell. ``force`` parses the text whatever its words."""
     if not force and not may_run_files(text, ws, cwd):
-        return _unparsed(cwd, changes_directory(text))
+        return Runs([], [], cwd, False, changes_directory(text))
     from ciswitch.shell.commands import commands
 
     runs: list[ScriptRun] = []
