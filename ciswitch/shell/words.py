@@ -7,6 +7,7 @@ word in half, or touches a neighbour shows up as a difference.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from ciswitch.shell.syntax import WORD_TYPES, Source, atoms, split_prefixes, static_value
@@ -60,6 +61,13 @@ def chain_of(text: str) -> list[tuple[str, tuple[str, ...]]]:
     its and-or list or pipeline (``&&``, ``||``, ``|``, ``|&``; ``""`` for the first statement
     of a list, a line or a ``;``-separated statement). So a removed line that lets the next
     line join a continued ``a && \\`` shows up: that line's operator changes."""
+    return list(_chain(text))
+
+
+@lru_cache(maxsize=256)
+def _chain(text: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """:func:`chain_of`, kept for the few texts in hand: the verifier reads each changed text
+    several times (its words, then its statements), a pure function of the text."""
     src = Source(text)
     groups: dict[tuple[int, int], list[str]] = {}
     heads: dict[tuple[int, int], str] = {}
@@ -99,7 +107,7 @@ def chain_of(text: str) -> list[tuple[str, tuple[str, ...]]]:
             stack.extend((child, own.get(child.id, group), kind) for child in reversed(children))
             continue
         stack.extend((child, group, kind) for child in reversed(children))
-    return [(heads.get(key, ""), tuple(words)) for key, words in groups.items() if words]
+    return tuple((heads.get(key, ""), tuple(words)) for key, words in groups.items() if words)
 
 
 def _joined_by(node: Node) -> str:
