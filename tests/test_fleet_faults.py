@@ -78,8 +78,15 @@ def start(tmp_path: Path, listing: Path, *extra: str, stdout: int | None = subpr
           stderr: int | None = subprocess.DEVNULL) -> subprocess.Popen[bytes]:
     cmd = [sys.executable, "-m", "ciswitch", "fleet", "run", "--repos", str(listing),
            "--workdir", str(tmp_path / "work"), *extra]
-    return subprocess.Popen(cmd, cwd=tmp_path, stdout=stdout, stderr=stderr,
-                            start_new_session=True)
+    # ^C at its default in the run, as in a terminal's foreground job, whatever this process
+    # was given: a background job of a non-interactive shell (pytest run with ``&``) ignores
+    # SIGINT, and an ignored signal stays ignored across exec (a handler does not)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        return subprocess.Popen(cmd, cwd=tmp_path, stdout=stdout, stderr=stderr,
+                                start_new_session=True)
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 @pytest.fixture
