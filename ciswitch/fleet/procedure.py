@@ -180,7 +180,7 @@ def sync_fleet(specs: Sequence[RepoSpec], steps: Steps, options: SyncOptions,
             steps.put(spec.key, "sync", st.RUNNING, name=spec.name)
         facts = project_facts(spec, options.workdir, branch=options.branch,
                               registry_host=options.registry_host,
-                              project=dict(options.projects).get(spec.key))
+                              project=dict(options.projects).get(spec.key), history=False)
         result = sync_one(facts, options)
         if not options.dry_run:
             steps.put(spec.key, "sync", result.status, result.detail, name=spec.name)

@@ -128,12 +128,15 @@ def _remote_head(clone: Path) -> str | None:
 
 
 def project_facts(spec: RepoSpec, workdir: Path, *, branch: str,
-                  registry_host: str | None, project: str | None = None) -> Facts:
+                  registry_host: str | None, project: str | None = None,
+                  history: bool = True) -> Facts:
     """Clone or fetch the project, check out its default branch (werf reads werf.yaml from the
     working directory) and derive the werf project name and the address as ``plan`` does:
     the change branch's ``.ciswitch.toml`` address, else the default branch's, else derived
     from the remote and ``registry_host``. The default branch is read from the checked-out
-    files, the change branch's settings with one ``git cat-file``."""
+    files, the change branch's settings with one ``git cat-file``. Without ``history`` (sync)
+    a shallow clone of ``fleet run`` stays shallow; ``switch`` looks for the ciswitch commit
+    in the history."""
     from ciswitch import gitops
     from ciswitch.config import CONFIG_FILE, PYPROJECT_FILE, load_config
     from ciswitch.fleet.runner import sync_clone
@@ -143,7 +146,7 @@ def project_facts(spec: RepoSpec, workdir: Path, *, branch: str,
     try:
         # a new clone checks the default branch out as it is made, an existing one is reset
         # to the remote's default branch and cleaned: the work tree is the default branch
-        clone = sync_clone(spec, workdir, checkout=True)
+        clone = sync_clone(spec, workdir, checkout=True, history=history)
         if clone is None:
             return Facts(spec, None, None, None, "empty repository")
         if not _checked_out(clone):

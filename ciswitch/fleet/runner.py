@@ -158,7 +158,7 @@ def _process_repo(spec: RepoSpec, workdir: Path, request: BranchRequest,
                 spec.key, Status.SKIPPED,
                 f"CI configuration lives in another project ({spec.ci_config})",
             )
-        clone = sync_clone(spec, workdir)
+        clone = sync_clone(spec, workdir, history=False)
         if clone is None:
             return RepoOutcome(spec.key, Status.SKIPPED, "empty repository")
         config = config_for(spec, clone, workdir, request.config_file)
