@@ -186,3 +186,24 @@ def test_tree_listing_is_what_ls_tree_lists(tmp_path: Path) -> None:
     assert found is not None and set(found) == expected and len(found) == len(expected)
     assert {mode for mode, _sha, _path in found} >= {0o040000, 0o100644, 0o100755, 0o120000,
                                                      0o160000}
+
+
+def test_files_at_a_ref_read_like_git(tmp_path: Path) -> None:
+    from ciswitch.gitops.objects import files_at
+
+    repo = history(tmp_path / "r", commits=3)
+    (repo / "link.txt").symlink_to("big.txt")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "link")
+    names = ["big.txt", "src/m1.py", "src", "absent.toml", "src/absent.py", "big.txt/x"]
+    want = {name: subprocess.run(["git", "show", f"HEAD:{name}"], cwd=repo, capture_output=True,
+                                 check=True).stdout for name in ("big.txt", "src/m1.py")}
+    git_dir = repo / ".git"
+    assert files_at(git_dir, "refs/heads/main", names) == want  # a loose ref
+    git(repo, "pack-refs", "--all")
+    assert not (git_dir / "refs" / "heads" / "main").exists()
+    assert files_at(git_dir, "refs/heads/main", names) == want  # a packed one
+    assert files_at(git_dir, "refs/heads/absent", names) == {}
+    assert files_at(git_dir, "refs/heads/main", ["link.txt"]) is None  # a symlink: git's
+    git(repo, "symbolic-ref", "refs/heads/alias", "refs/heads/main")
+    assert files_at(git_dir, "refs/heads/alias", names) is None

@@ -16,9 +16,11 @@ from __future__ import annotations
 import hashlib
 import mmap
 import os
+import re
 import struct
 import weakref
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -182,6 +184,86 @@ def tree_listing(repo: git.Repo, commit: str) -> list[tuple[int, str, str]] | No
             if mode == 0o040000:
                 pending.append((sha, path + "/"))
     return out
+
+
+def ref_target(git_dir: Path, ref: str) -> tuple[bool, str | None]:
+    """``(known, commit id or None when absent)`` of the full ref name ``ref``, read from the
+    files ref store (a loose ref file, else ``packed-refs``); not known for a symbolic ref or
+    another ref backend (ask git)."""
+    if (git_dir / "reftable").exists():
+        return False, None
+    try:
+        text = (git_dir / ref).read_text("ascii").strip()
+    except FileNotFoundError:
+        text = ""
+    except (OSError, UnicodeDecodeError):
+        return False, None
+    if text:
+        return (True, text) if re.fullmatch(r"[0-9a-f]{40}", text) else (False, None)
+    try:
+        packed = (git_dir / "packed-refs").read_text("utf-8", "surrogateescape")
+    except FileNotFoundError:
+        return True, None
+    except OSError:
+        return False, None
+    for line in packed.splitlines():
+        sha, _space, name = line.partition(" ")
+        if name == ref and re.fullmatch(r"[0-9a-f]{40}", sha):
+            return True, sha
+    return True, None
+
+
+def files_at(git_dir: Path, ref: str, names: Sequence[str]) -> dict[str, bytes] | None:
+    """The regular files ``names`` of the commit at ``ref`` that are there (an absent ref
+    has none); None when something cannot be read here (ask git). Symlinks are not
+    followed: a path through one is read by git."""
+    known, sha = ref_target(git_dir, ref)
+    if not known:
+        return None
+    if sha is None:
+        return {}
+    reader = ObjectReader(git_dir / "objects")
+    try:
+        commit = reader.read(bytes.fromhex(sha))
+        if commit is None or commit[0] != b"commit" or not commit[1].startswith(b"tree "):
+            return None
+        root = bytes.fromhex(commit[1][5:45].decode("ascii"))
+        found: dict[str, bytes] = {}
+        for name in names:
+            tree: bytes | None = root
+            entry: tuple[int, bytes] | None = None
+            for part in name.split("/"):
+                if tree is None:
+                    entry = None
+                    break
+                listing = reader.read(tree)
+                if listing is None or listing[0] != b"tree":
+                    return None
+                entry = _tree_entry(listing[1], part.encode("utf-8", "surrogateescape"))
+                tree = entry[1] if entry is not None and entry[0] == 0o040000 else None
+            if entry is None or entry[0] == 0o040000 or entry[0] == 0o160000:
+                continue
+            if entry[0] == 0o120000:
+                return None
+            blob = reader.read(entry[1])
+            if blob is None or blob[0] != b"blob":
+                return None
+            found[name] = blob[1]
+        return found
+    finally:
+        reader.close()
+
+
+def _tree_entry(data: bytes, name: bytes) -> tuple[int, bytes] | None:
+    """``(mode, binary id)`` of entry ``name`` of a tree object's content."""
+    pos = 0
+    while pos < len(data):
+        space = data.index(b" ", pos)
+        nul = data.index(b"\0", space)
+        if data[space + 1:nul] == name:
+            return int(data[pos:space], 8), data[nul + 1:nul + 21]
+        pos = nul + 21
+    return None
 
 
 class ObjectReader:
