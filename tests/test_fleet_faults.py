@@ -181,6 +181,21 @@ def test_a_second_run_on_the_same_journal_stops_at_once_naming_the_holder(
     assert after.returncode == 0 and "already pushed" in after.stdout
 
 
+def _stopped_within(child: subprocess.Popen[bytes], seconds: float, how: str) -> bytes:
+    """The run's stderr once it has stopped; when it does not stop in time, the failure says
+    which of its processes were still there and what it had printed."""
+    try:
+        return child.communicate(timeout=seconds)[1]
+    except subprocess.TimeoutExpired:
+        left = "\n".join(f"  {pid} {cmd}" for pid, cmd in session_processes(child.pid))
+        for pid, _cmd in session_processes(child.pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        err = child.communicate(timeout=10)[1].decode("utf-8", "replace")
+        pytest.fail(f"the run did not stop within {seconds:g} s of {how}; its processes:\n"
+                    f"{left}\nits stderr:\n{err}")
+
+
 def _read_all(fd: int, sink: list[bytes]) -> None:
     while True:
         try:
@@ -209,10 +224,7 @@ def test_ctrl_c_exits_130_cleanly_and_the_rerun_resumes(
     reader.start()
     wait_for(lambda: waiting(tmp_path) >= 2, "pushes in flight", child=child)
     os.killpg(child.pid, signal.SIGINT)
-    try:
-        _none, raw = child.communicate(timeout=30)
-    except subprocess.TimeoutExpired:
-        pytest.fail("the run did not stop within 30 s of ^C")
+    raw = _stopped_within(child, 30, "^C")
     err = raw.decode()
     assert child.returncode == 130, err
     reader.join(10)
@@ -250,10 +262,7 @@ def test_sigterm_stops_like_ctrl_c_with_exit_143(
     session.append(child)
     wait_for(lambda: waiting(tmp_path) >= 1, "a push in flight", child=child)
     os.kill(child.pid, signal.SIGTERM)
-    try:
-        _none, raw = child.communicate(timeout=30)
-    except subprocess.TimeoutExpired:
-        pytest.fail("the run did not stop within 30 s of SIGTERM")
+    raw = _stopped_within(child, 30, "SIGTERM")
     assert child.returncode == 143, raw
     assert raw.decode().startswith("ciswitch: interrupted: ") and b"Traceback" not in raw
     wait_for(lambda: not client_processes(child.pid), "the run's processes to end", timeout=10)

@@ -15,7 +15,7 @@ import signal
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
@@ -253,7 +253,7 @@ def run(**params: Any) -> None:
             f"ciswitch: interrupted: {stop.finished} repositories finished (journaled), "
             f"{stop.unfinished} not done; run the same command again to resume", err=True,
         )
-        sys.exit(128 + signum)
+        _leave_now(128 + signum)
     except KeyboardInterrupt:
         click.echo("ciswitch: interrupted before any repository was worked on", err=True)
         sys.exit(128 + (stopped_by[0] if stopped_by else int(signal.SIGINT)))
@@ -295,6 +295,16 @@ def _api_settings(params: dict[str, Any]) -> ApiSettings | None:
         if params[name]:
             raise CiswitchError(f"{flag} needs GitLab's API: --gitlab-url URL and GITLAB_TOKEN")
     return None
+
+
+def _leave_now(status: int) -> NoReturn:
+    """End an interrupted run at once. Its outcomes are journaled, the journal and the lock
+    closed and the workers killed; what is left is the process pool's own threads, which the
+    interpreter's exit would wait for, and they may be waiting on a worker that is gone."""
+    with contextlib.suppress(OSError):
+        sys.stdout.flush()
+        sys.stderr.flush()
+    os._exit(status)
 
 
 @contextlib.contextmanager
