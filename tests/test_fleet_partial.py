@@ -135,3 +135,19 @@ def test_a_shallow_clone_gets_its_history_back_where_history_is_read(tmp_path: P
     assert clone == clone_of(workdir)
     assert not (clone / ".git" / "shallow").exists()
     assert git(clone, "rev-list", "--count", f"refs/remotes/origin/{BRANCH}") == str(COMMITS + 1)
+
+
+def test_a_checked_out_clone_for_the_runner_steps_is_shallow_and_whole(tmp_path: Path) -> None:
+    """``fleet sync`` checks the tip out (werf reads it): every blob of the tip comes in the
+    clone itself, without a filter, and no history."""
+    from ciswitch.fleet.clones import sync_clone
+    from ciswitch.fleet.sources import RepoSpec, normalize_url
+
+    bare, assets = remote_with_history(tmp_path / "src", "p", filters=True)
+    spec = RepoSpec(bare.as_uri(), normalize_url(bare.as_uri()))
+    clone = sync_clone(spec, tmp_path / "work", checkout=True, history=False)
+    assert clone is not None and (clone / ".git" / "shallow").is_file()
+    assert (clone / "assets" / f"a{COMMITS - 1}.bin").stat().st_size == 300_000
+    assert missing_objects(clone) == set()
+    assert git(clone, "config", "--get-all", "remote.origin.promisor", check=False) == ""
+    assert assets[0] in git(clone, "cat-file", "--batch-all-objects", "--batch-check")

@@ -89,10 +89,11 @@ def sync_clone(spec: RepoSpec, workdir: Path, *, checkout: bool = False,
     writing every file of every repository of a fleet would be the run's biggest cost. With
     ``checkout`` (``fleet sync`` and ``switch``: werf reads werf.yaml from the working
     directory) the default branch is checked out as the clone is made. Without ``history``
-    (``fleet run``, which reads the branch tips only) a new clone is shallow and partial:
-    the tip of every branch, no older commits, no blob of :data:`BLOB_LIMIT` or more (git
-    fetches one when it is read); a remote that serves no partial clone gets a shallow full
-    one, a remote that serves neither a plain full clone.
+    (``fleet run`` and ``sync``, which read the branch tips only) a new clone is shallow: the
+    tip of every branch, no older commits; without ``checkout`` it is partial too, without
+    the blobs of :data:`BLOB_LIMIT` or more (git fetches one when it is read). A remote that
+    serves no partial clone gets a shallow full one, a remote that serves neither a plain
+    full clone.
     An existing clone (an earlier or interrupted run) is fetched and its default branch reset
     to the remote's tip: the clone belongs to ciswitch, and the fix must start from what the
     remote has now. A shallow one gets its whole history back when ``history`` is asked for.
@@ -145,8 +146,10 @@ def _clone(spec: RepoSpec, dest: Path, *, checkout: bool, history: bool) -> None
              *_template_option()]
     tries = [plain]
     if not history and _transported(spec.clone_url):
-        tries.insert(0, [*plain, f"--filter=blob:limit={BLOB_LIMIT}", "--depth", "1",
-                         "--no-single-branch"])
+        # a checkout reads every blob of the tip: a filter would only fetch them in a second
+        # round trip
+        blobs = () if checkout else (f"--filter=blob:limit={BLOB_LIMIT}",)
+        tries.insert(0, [*plain, *blobs, "--depth", "1", "--no-single-branch"])
     env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
     for number, args in enumerate(tries, 1):
         shutil.rmtree(dest, ignore_errors=True)
