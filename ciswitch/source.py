@@ -16,18 +16,18 @@ import re
 from array import array
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Any
 
 from ciswitch.errors import CiswitchError
 from ciswitch.model import Position
+from ciswitch.patterns import lazy_compile
+from ciswitch.record import Record
 from ciswitch.workspace import Workspace
 
 BOM = "\ufeff"
 
 
-@dataclass
-class SourceFile:
+class SourceFile(Record, unshown=('_line_starts', '_documents')):
     """One file of the repository, decoded."""
 
     path: str
@@ -35,9 +35,20 @@ class SourceFile:
     _raw: bytes | None
     text: str
     bom: bool
-    executable: bool = False
-    _line_starts: array[int] | None = field(default=None, repr=False)
-    _documents: list[Any] | None = field(default=None, repr=False)
+    executable: bool
+    _line_starts: array[int] | None
+    _documents: list[Any] | None
+
+    def __init__(self, path: str, _raw: bytes | None, text: str, bom: bool,
+                 executable: bool = False, _line_starts: array[int] | None = None,
+                 _documents: list[Any] | None = None) -> None:
+        self.path = path
+        self._raw = _raw
+        self.text = text
+        self.bom = bom
+        self.executable = executable
+        self._line_starts = _line_starts
+        self._documents = _documents
 
     @property
     def raw(self) -> bytes:
@@ -154,21 +165,23 @@ ALIAS_ALLOWANCE = 100_000
 
 #: Where an anchor could start (line start, after an indicator, after a tag): a sound
 #: over-approximation, so that a file without one skips the alias walk.
-_ANCHOR = re.compile(r"(?:^|[-?:,\[{][ \t]*|[ \t])(?:![^ \t\r\n]*[ \t]+)?&[^ \t\r\n]", re.M)
+_ANCHOR = lazy_compile(r"(?:^|[-?:,\[{][ \t]*|[ \t])(?:![^ \t\r\n]*[ \t]+)?&[^ \t\r\n]", re.M)
 #: A line whose leading indentation and block indicators are this long could nest deeper
 #: than half the limit (a block level costs at least one column).
-_DEEP_LINE = re.compile(r"^(?:[ \t]|[-?:](?=[ \t]|$)){" + str(MAX_DEPTH // 2) + "}", re.M)
+_DEEP_LINE = lazy_compile(r"^(?:[ \t]|[-?:](?=[ \t]|$)){" + str(MAX_DEPTH // 2) + "}", re.M)
+#: ``[`` and ``{``: where a flow collection could start (see :func:`_flow_may_start`)
+_OPENER = lazy_compile(r"[\[{]")
 
 
 def check_nesting(text: str, path: str) -> None:
     """Refuse YAML nested deeper than :data:`MAX_DEPTH` *before* composing it.
 
-    A cheap bound first: flow nesting needs one ``[`` or ``{`` per level, block nesting a
-    column per level. Only a file where that bound is too high is scanned exactly, with the
-    C parser's events (a loop, no recursion: it cannot overflow)."""
-    if (
-        text.count("[") + text.count("{") < MAX_DEPTH // 2
-        and _DEEP_LINE.search(text) is None
+    A cheap bound first: flow nesting needs one ``[`` or ``{`` per level (and none at all
+    without a place where a flow collection can start), block nesting a column per level.
+    Only a file where that bound is too high is scanned exactly, with the C parser's events
+    (a loop, no recursion: it cannot overflow)."""
+    if _DEEP_LINE.search(text) is None and (
+        text.count("[") + text.count("{") < MAX_DEPTH // 2 or not _flow_may_start(text)
     ):
         return
     from ruamel.yaml import YAML
@@ -199,6 +212,28 @@ def check_nesting(text: str, path: str) -> None:
         _release(yaml)
 
 
+def _flow_may_start(text: str) -> bool:
+    """Whether a flow collection may start somewhere in ``text`` (an over-approximation).
+
+    In block context a ``[`` or ``{`` starts one only where a node starts: after a line's
+    indentation, after ``-``, ``?`` or ``:`` (``---`` too), behind any anchors and tags.
+    Anywhere else (``${VAR}`` and ``[ -f x ]`` in scripts, a quoted text, a block scalar)
+    it is part of a scalar, or follows a finished node, where the parser stops with an error
+    before any event. Inside a flow collection everything is flow, but that collection's
+    own start was such a place."""
+    for match in _OPENER.finditer(text):
+        at = match.start()
+        head = text[text.rfind("\n", 0, at) + 1:at].rstrip(" \t")
+        while head:
+            word = max(head.rfind(" "), head.rfind("\t")) + 1
+            if head[word] not in "&!":
+                break
+            head = head[:word].rstrip(" \t")  # an anchor or a tag: peel it off
+        if not head or head[-1] in "-?:":
+            return True
+    return False
+
+
 def check_aliases(root: Any, path: str) -> None:
     """Refuse a document whose aliases reach more than :data:`ALIAS_ALLOWANCE` nodes beyond
     its distinct ones (plus their number), nest deeper than :data:`MAX_DEPTH` through
@@ -211,20 +246,21 @@ def check_aliases(root: Any, path: str) -> None:
 
     done: dict[int, tuple[int, int]] = {}  # id -> (expanded size, expanded height)
     open_: set[int] = set()
-    stack: list[tuple[Any, bool]] = [(root, False)]
+    leaf = (1, 0)
+    # a collection is on the stack twice: first with None (its children not done yet), then
+    # with its children once they are pushed; scalars are done as soon as they are seen
+    stack: list[tuple[Any, list[Any] | None]] = []
+    cls = type(root)
+    if cls is not MappingNode and cls is not SequenceNode:
+        done[id(root)] = leaf
+    else:
+        stack.append((root, None))
     while stack:
-        node, children_done = stack.pop()
+        node, children = stack.pop()
         key = id(node)
         if key in done:
             continue
-        cls = type(node)
-        if cls is not MappingNode and cls is not SequenceNode:
-            done[key] = (1, 0)
-            continue
-        children: list[Any] = (
-            [part for pair in node.value for part in pair] if cls is MappingNode else node.value
-        )
-        if not children_done:
+        if children is None:
             if key in open_:
                 raise CiswitchError(
                     "recursive alias (an anchor used inside itself): refused",
@@ -232,8 +268,20 @@ def check_aliases(root: Any, path: str) -> None:
                     node.start_mark.line + 1,
                 )
             open_.add(key)
-            stack.append((node, True))
-            stack.extend((child, False) for child in children if id(child) not in done)
+            children = (
+                [part for pair in node.value for part in pair]
+                if type(node) is MappingNode else node.value
+            )
+            stack.append((node, children))
+            for child in children:
+                child_key = id(child)
+                if child_key in done:
+                    continue
+                cls = type(child)
+                if cls is MappingNode or cls is SequenceNode:
+                    stack.append((child, None))
+                else:
+                    done[child_key] = leaf
             continue
         size = 1
         height = 0

@@ -93,6 +93,8 @@ class DirectoryWorkspace:
         self.root = root.resolve()
         #: is_file answers: CI lines name the same paths thousands of times
         self._is_file: dict[str, bool] = {}
+        #: the root's entries, lower-cased, once an is_file needs them (None: not read yet)
+        self._top: frozenset[str] | None = None
         #: what each file was when first read, by normalized path (checked before writing)
         self._stamps: dict[str, Stamp] = {}
 
@@ -137,6 +139,7 @@ class DirectoryWorkspace:
     def write_target(self, rel: str) -> Path:
         """Where a new content of ``rel`` goes: the file itself, through a symlink that stays
         inside the repository (the link is kept); one that leaves it is refused."""
+        self._top = None  # the write may make a new entry of the root
         return self.path_of(rel).resolve()
 
     def is_file(self, rel: str) -> bool:
@@ -145,11 +148,32 @@ class DirectoryWorkspace:
             try:
                 # A plain stat first: most words asked about are not files at all, and only
                 # an existing file needs the (costlier) check that it stays inside the root.
-                known = os.path.isfile(self.root / normalize(rel)) and self.path_of(rel).is_file()
+                norm = normalize(rel)
+                known = (
+                    self._may_hold(norm)
+                    and os.path.isfile(self.root / norm)
+                    and self.path_of(rel).is_file()
+                )
             except CiswitchError:
                 known = False
             self._is_file[rel] = known
         return known
+
+    def _may_hold(self, norm: str) -> bool:
+        """False when the first part of ``norm`` is no entry of the root (so nothing under it
+        can be a file), without a stat per path: CI lines name many paths that are not there
+        (``reports/x.xml``). An ASCII name is compared without case, as a case-insensitive
+        file system would; anything else is left to the stat."""
+        first = norm.split("/", 1)[0]
+        if not first.isascii():
+            return True
+        if self._top is None:
+            try:
+                self._top = frozenset(name.lower() for name in os.listdir(self.root))
+            except OSError:
+                self._top = None
+                return True
+        return first.lower() in self._top
 
     def is_executable(self, rel: str) -> bool:
         try:

@@ -68,6 +68,8 @@ def _references_by_file(pipeline: Pipeline) -> dict[int, list[tuple[Any, Any, An
     tops = tops_of(pipeline.files)
     for file, doc in documents_of(pipeline.files):
         here = found.setdefault(id(file), [])
+        if REFERENCE_TAG not in file.text and "%TAG" not in file.text:
+            continue  # no node of the file can have the tag (a %TAG handle could spell it)
         for owner, key, value in _mapping_pairs(doc, set()):
             if tag_of(value) == REFERENCE_TAG and is_seq(value):
                 path = [str(n.value) for n in value.value if is_scalar(n)]

@@ -9,7 +9,6 @@ with its values) and ``!reference`` tags (a whole ``variables:`` mapping or one 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping
 
 from ciswitch.gitlab.model import (
@@ -22,6 +21,7 @@ from ciswitch.gitlab.model import (
 )
 from ciswitch.gitlab.references import resolve_path, resolve_reference
 from ciswitch.model import Notice
+from ciswitch.patterns import lazy_compile
 from ciswitch.yaml.nodes import (
     REFERENCE_TAG,
     Entry,
@@ -32,7 +32,7 @@ from ciswitch.yaml.nodes import (
     mapping_entries,
 )
 
-_VAR_REF = re.compile(r"^\$(?:\{(\w+)\}|(\w+))$")
+_VAR_REF = lazy_compile(r"^\$(?:\{(\w+)\}|(\w+))$")
 
 
 def variables_of(
@@ -207,9 +207,11 @@ def resolve_value(
     """A variable's value as a job sees it: GitLab expands a whole-value ``$OTHER`` /
     ``${OTHER}`` through the job's other variables (never in an ``expand: false``
     definition). Follows the chain through each name's first candidate."""
-    seen: set[str] = set()
     value = var.text
     expand = var.expand
+    if value is None or not expand or "$" not in value:
+        return value  # nothing to expand (most values)
+    seen: set[str] = set()
     while value is not None and expand:
         match = _VAR_REF.match(value.strip())
         if not match:

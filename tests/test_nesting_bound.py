@@ -1,0 +1,83 @@
+"""The cheap bound in front of the exact nesting scan: a text it lets through has no flow
+collection at all, as the C parser's own events show (the oracle), and deep flow nesting in
+every place a flow collection can start is still refused."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+from ruamel.yaml.events import MappingStartEvent, SequenceStartEvent
+
+from ciswitch.errors import CiswitchError
+from ciswitch.source import MAX_DEPTH, _flow_may_start, check_nesting, compose_documents
+
+
+def _flow_events(text: str) -> int | None:
+    """How many flow collections the C parser starts in ``text`` (None: invalid YAML)."""
+    yaml = YAML(typ="safe", pure=False)
+    count = 0
+    try:
+        for event in yaml.parse(text):
+            if isinstance(event, (MappingStartEvent, SequenceStartEvent)) and event.flow_style:
+                count += 1
+    except YAMLError:
+        return None
+    return count
+
+
+#: pieces of lines: where a node may start, properties, and what follows
+_LEADS = ["", "  ", "- ", "-\t", "- - ", "key: ", "key:\t", "? ", ": ", "--- ", "key:", "-",
+          "echo a ", "echo ${A} ", "x: a ", '"q" ', "x: 'a ", "x: |\n  ", "# c ", "a-", "a:b "]
+_PROPS = ["", "&a ", "!t ", "!!seq ", "&a !t ", "!t &a ", "&a", "!<tag:x> ", "&a\t"]
+_OPENERS = ["[", "{", "[ ", "{ "]
+_TAILS = ["a]", "a: b}", " -f x ]", "x}", "]", "}", "a, [b]]", "VAR}"]
+
+
+def _cases() -> list[str]:
+    cases = []
+    for lead, prop, opener, tail in itertools.product(_LEADS, _PROPS, _OPENERS, _TAILS):
+        cases.append(lead + prop + opener + tail + "\n")
+        cases.append("job:\n  script:\n    " + lead + prop + opener + tail + "\n")
+    return cases
+
+
+@pytest.mark.parametrize("chunk", range(8))
+def test_a_text_the_bound_lets_through_has_no_flow_collection(chunk: int) -> None:
+    cases = _cases()
+    checked = 0
+    for text in cases[chunk::8]:
+        if _flow_may_start(text):
+            continue
+        checked += 1
+        assert _flow_events(text) in (0, None), text
+    assert checked > 100  # the bound does let texts through
+
+
+def test_script_brackets_are_let_through_and_flow_lists_are_not() -> None:
+    script = 'job:\n  script:\n    - |\n      if [ -f "${A}/x" ]; then echo "${B}"; fi\n'
+    assert not _flow_may_start(script * 200)
+    assert _flow_may_start(script * 200 + "other:\n  only: [main]\n")
+
+
+@pytest.mark.parametrize(
+    "lead",
+    ["x: ", "- ", "x: &a ", "x: !!seq ", "? ", "", "x:\n  ", "- &a !!seq ", "--- "],
+)
+def test_deep_flow_nesting_in_every_starting_place_is_refused(lead: str) -> None:
+    # beside many brackets of scripts (another document), so that the count alone would
+    # not decide
+    scripts = "---\ns:\n  - |\n" + '    [ -f "${A}" ]\n' * 120
+    depth = MAX_DEPTH + 5
+    text = lead + "[" * depth + "x" + "]" * depth + "\n" + scripts
+    assert _flow_events(text)
+    with pytest.raises(CiswitchError, match="nested deeper than"):
+        check_nesting(text, "deep.yml")
+
+
+def test_many_script_brackets_compose_without_the_exact_scan() -> None:
+    text = "job:\n  script:\n" + '    - if [ -f "${A}" ]; then echo "${B}"; fi\n' * 500
+    check_nesting(text, "ok.yml")
+    assert len(compose_documents(text, "ok.yml")) == 1

@@ -1,0 +1,79 @@
+"""The cheap test in front of the script follower: a text it turns away would have run no
+file and left nothing "not followed" had it been parsed (the parse itself is the oracle),
+while a script word that may be a command's name or a runner's operand is still parsed."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import pytest
+
+from ciswitch.scripts.runs import may_run_files, script_runs_in
+from ciswitch.workspace import DirectoryWorkspace
+
+_COMMANDS = ["pytest -q", "bash", "sh -e", "source", ".", "python3 -u", "timeout 60", "sudo -E",
+             "env A=1", "make", "echo", "", "2>/dev/null", ">out", "A=1", "if", "!", "2>&1",
+             "exec", "xargs -n 1", "cat <", "builtin"]
+_WORDS = ["tests/test_a.py", "x.sh", "./y.sh", "ci/z.bash", "lib.py", "ci/build.sh",
+          "./ci/build.sh", "run.py"]
+_AFTER = ["", " --flag", " > log.txt", "; echo done", " && pytest tests/test_b.py", " | tee x"]
+
+
+def _workspace(tmp_path: Path) -> DirectoryWorkspace:
+    (tmp_path / "ci").mkdir()
+    (tmp_path / "ci" / "build.sh").write_text("#!/bin/sh\necho hi\n")
+    (tmp_path / "run.py").write_text("print(1)\n")
+    return DirectoryWorkspace(tmp_path)
+
+
+def _texts() -> list[str]:
+    texts = []
+    for first, second, word, after in itertools.product(_COMMANDS, _COMMANDS, _WORDS, _AFTER):
+        texts.append(" ".join(x for x in (first, second, word) if x) + after)
+    return texts
+
+
+@pytest.mark.parametrize("cwd", ["", "ci"])
+def test_a_text_turned_away_runs_nothing_when_parsed(tmp_path: Path, cwd: str) -> None:
+    ws = _workspace(tmp_path)
+    turned_away = 0
+    for text in _texts():
+        if may_run_files(text, ws, cwd):
+            continue
+        turned_away += 1
+        parsed = script_runs_in(text, ws, cwd, force=True)
+        assert (parsed.runs, parsed.skipped) == ([], []), text
+    assert turned_away > 500  # the cheap test does turn texts away
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "pytest -q tests/unit/test_x.py",
+        "2>/dev/null pytest tests/x.py",
+        "A=1 pytest tests/x.py --cov",
+        "if pytest tests/x.py; then echo ok; fi",
+    ],
+)
+def test_a_test_file_given_to_pytest_is_not_parsed(tmp_path: Path, text: str) -> None:
+    assert not may_run_files(text, _workspace(tmp_path), "")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "tests/x.py",
+        "2>&1 ./x.sh",
+        ">&2 tests/x.py",
+        "A=1 ./missing.sh",
+        "timeout 60 ./missing.sh",
+        "bash -e missing.sh",
+        '"ba"sh missing.sh',
+        "echo a; ./missing.sh",
+        "pytest run.py",  # a file of the repository
+    ],
+)
+def test_a_script_word_that_may_run_is_parsed(tmp_path: Path, text: str) -> None:
+    ws = _workspace(tmp_path)
+    assert may_run_files(text, ws, "")
