@@ -179,7 +179,14 @@ def open_repo(path: Path) -> git.Repo:
 
 def _object_format(repo: git.Repo) -> str:
     """The repository's object hash (``extensions.objectFormat``; sha1 when unset), read from
-    its configuration file without starting git."""
+    its configuration file without starting git (git reads extensions from that one file,
+    includes left aside: a file that does not name the key is sha1 without parsing it)."""
+    try:
+        text = (Path(repo.common_dir) / "config").read_bytes()
+    except OSError:
+        text = b"objectformat"
+    if b"objectformat" not in text.lower():
+        return "sha1"
     try:
         value = repo.config_reader("repository").get_value("extensions", "objectformat", "sha1")
     except Exception:  # an unreadable config: let git itself report it later
