@@ -21,6 +21,7 @@ from ciswitch.edits import EditConflict, apply_edits, group_edits, overlaps
 from ciswitch.lint import LintRun, analyse_workspace
 from ciswitch.model import Edit, Finding, LintResult, NotChecked, Problem
 from ciswitch.rules import rule_of
+from ciswitch.shell.analyse import readings_kept
 from ciswitch.source import SourceFile
 from ciswitch.verify import verify_meaning
 from ciswitch.workspace import DirectoryWorkspace, Workspace
@@ -162,6 +163,18 @@ def plan_fix(
     fixed places fewer), and the next round plans again on the new text, until nothing is left
     to fix. A fix the proof rejects is left with that reason; the other fixes of its file are
     still applied."""
+    with readings_kept():
+        return _plan_fix(ws, config, to=to, unsafe=unsafe, entry=entry)
+
+
+def _plan_fix(
+    ws: DirectoryWorkspace | Workspace,
+    config: Config,
+    *,
+    to: str | None,
+    unsafe: bool,
+    entry: str | None,
+) -> FixOutcome:
     run = analyse_workspace(ws, config, entry=entry, to=to)
     outcome = FixOutcome(
         problems=list(run.result.problems), not_checked=list(run.result.not_checked)

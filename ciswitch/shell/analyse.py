@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -46,10 +48,43 @@ def mentions_werf(text: str) -> bool:
     return "werf" in text or "WERF_" in text
 
 
-@lru_cache(maxsize=2048)
+#: every reading made while :func:`readings_kept` is in force (None: only the recent ones)
+_kept: dict[str, ShellReading] | None = None
+
+
+@contextmanager
+def readings_kept() -> Iterator[None]:
+    """Keep every reading made inside, by text, until the block ends (nested uses share it).
+
+    ``fix`` lints twice: the lint of the new text must read every text again, but a reading
+    is a pure function of its text, so each unchanged text is parsed once for both (a big
+    file has more distinct texts than the cache of recent ones holds). Changed texts are new
+    texts: they are parsed anew, so the proof is the same."""
+    global _kept
+    outer = _kept
+    if outer is None:
+        _kept = {}
+    try:
+        yield
+    finally:
+        _kept = outer
+
+
 def analyse(text: str) -> ShellReading:
     """Parse ``text`` and report its werf calls (source order, nested ones included), its
     export/bare assignments, where ``werf ci-env`` output is applied, and parse errors."""
+    kept = _kept
+    if kept is None:
+        return _analyse(text)
+    found = kept.get(text)
+    if found is None:
+        found = kept[text] = _analyse(text)
+    return found
+
+
+@lru_cache(maxsize=2048)
+def _analyse(text: str) -> ShellReading:
+    """:func:`analyse`, cached for the recent texts."""
     src = Source(text)
     walker = _Walker(src)
     walker.walk()
