@@ -154,7 +154,7 @@ _KEYWORDS = frozenset({
     "esac", "!", "time", "function", "select", "coproc", "[[", "]]",
 })
 _ASSIGNMENT_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\+?=")
-_REDIRECTION = re.compile(r"\d*(?:[<>]|[<>]&|>\||&>)")
+_REDIRECTION = re.compile(r"\d*(?:<<<|<<-?|>>|&>>?|<>|[<>]&?|>\|)")
 
 
 def _may_be_run(text: str, at: int, word: str, ws: Workspace, cwd: str | None) -> bool:
