@@ -271,6 +271,22 @@ class Samples:
         return (ordered[middle - 1] + ordered[middle]) / 2
 
 
+def pair_spread(top: Samples, bottom: Samples) -> str:
+    """The ratios of the interleaved pairs (run i of ``top`` / run i of ``bottom``): their
+    median, range and quartiles, as one line."""
+    ratios = sorted(a / b for a, b in zip(top.cpu, bottom.cpu, strict=False) if b > 0)
+    if not ratios:
+        return "pair ratios: none"
+
+    def at(share: float) -> float:
+        return ratios[round(share * (len(ratios) - 1))]
+
+    return (
+        f"pair ratios ({len(ratios)} pairs): median {Samples(ratios).median():.2f}x, "
+        f"range {ratios[0]:.2f}..{ratios[-1]:.2f}, quartiles {at(0.25):.2f}..{at(0.75):.2f}"
+    )
+
+
 def interleaved(repeat: int, runs: Mapping[str, Callable[[], object]]) -> dict[str, Samples]:
     """Run every callable once untimed, then ``repeat`` rounds of each in turn (a, b, a, b...),
     so a slow spell of the machine falls on both sides alike. CPU time of this process."""

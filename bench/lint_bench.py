@@ -17,7 +17,8 @@ dependencies pinned to the running environment's versions), reuses it while the 
 sources are unchanged, and runs itself again there.
 
 Usage: ``python bench/lint_bench.py [--jobs 10000] [--repeat 5] [--install-into DIR]``
-``--quick`` is a small, fast run (for the smoke test: it checks that the script runs).
+``--quick`` is a small, fast run (for the smoke test: it checks that the script runs);
+``--startup-only`` measures the start-up figure alone (with the spread of its pair ratios).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from benchlib import (
     line_count,
     lint_entry,
     memory_in_subprocess,
+    pair_spread,
     ratio,
     reexec_installed,
     summary,
@@ -68,6 +70,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--small-lines", type=int, default=SMALL_LINES)
     parser.add_argument("--workdir", type=Path, help="keep the generated files here")
     parser.add_argument("--quick", action="store_true", help="small sizes, few rounds")
+    parser.add_argument(
+        "--startup-only", action="store_true", help="only the start-up figure (small file)"
+    )
     add_install_options(parser)
     args = parser.parse_args(raw)
     if args.quick:
@@ -108,6 +113,11 @@ def main(argv: list[str] | None = None) -> int:
                 "median CPU, interleaved",
             )
         )
+        if yamllint:
+            print(pair_spread(got["ciswitch"], got["yamllint"]))
+        if args.startup_only:
+            print(summary("lint_bench", figures))
+            return 0
 
         # 2. the big files, both generators
         inputs = {

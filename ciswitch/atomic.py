@@ -21,9 +21,10 @@ import contextlib
 import os
 import stat
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from ciswitch.record import Record, setf
 
 _CHUNK = 1 << 20
 
@@ -40,15 +41,28 @@ class WriteError(Exception):
         self.path = path
 
 
-def _sha256(data: bytes = b"") -> Any:
-    """A SHA-256 hash object (hashlib imported on first use)."""
+#: up to this many bytes, hash with the interpreter's own SHA-256 module: it loads in a
+#: fraction of the time ``hashlib`` takes to load OpenSSL (a small file's whole lint notices),
+#: while OpenSSL's is several times faster on big files
+_SMALL = 1 << 18
+
+
+def _sha256(data: bytes = b"", size: int | None = None) -> Any:
+    """A SHA-256 hash object for ``data`` (and ``size`` bytes in all, when more will be fed).
+    Either implementation gives the same digest."""
+    if (len(data) if size is None else size) <= _SMALL:
+        try:
+            import _sha256 as own  # type: ignore[import-not-found]
+
+            return own.sha256(data)
+        except ImportError:  # an interpreter built without it
+            pass
     import hashlib
 
     return hashlib.sha256(data)
 
 
-@dataclass(frozen=True)
-class Stamp:
+class Stamp(Record, frozen=True):
     """What a file was when it was read: enough to tell that it is still the same file."""
 
     device: int
@@ -56,6 +70,13 @@ class Stamp:
     size: int
     mtime_ns: int
     sha256: str
+
+    def __init__(self, device: int, inode: int, size: int, mtime_ns: int, sha256: str) -> None:
+        setf(self, "device", device)
+        setf(self, "inode", inode)
+        setf(self, "size", size)
+        setf(self, "mtime_ns", mtime_ns)
+        setf(self, "sha256", sha256)
 
     @staticmethod
     def of(st: os.stat_result, data: bytes) -> Stamp:
@@ -72,18 +93,25 @@ def read_stamped(path: Path) -> tuple[bytes, Stamp]:
     return data, Stamp.of(before, data)
 
 
-@dataclass(frozen=True)
-class PlannedWrite:
+class PlannedWrite(Record, frozen=True):
     """One file of a transaction: where, what, and (for a file that was read) its stamp."""
 
     path: Path
     data: bytes
     #: the target as it was read; None for a file written without reading it (a report)
-    expect: Stamp | None = None
+    expect: Stamp | None
     #: a name for messages (the repository-relative path); defaults to ``path``
-    label: str | None = None
+    label: str | None
     #: the content it had, to put back should a later rename of the same run fail
-    previous: bytes | None = None
+    previous: bytes | None
+
+    def __init__(self, path: Path, data: bytes, expect: Stamp | None = None,
+                 label: str | None = None, previous: bytes | None = None) -> None:
+        setf(self, "path", path)
+        setf(self, "data", data)
+        setf(self, "expect", expect)
+        setf(self, "label", label)
+        setf(self, "previous", previous)
 
     @property
     def name(self) -> str:
@@ -101,7 +129,7 @@ def changed_since(path: Path, expect: Stamp) -> str | None:
                 return f"its size changed from {expect.size} to {st.st_size} bytes"
             if st.st_mtime_ns != expect.mtime_ns:
                 return "its modification time changed"
-            digest = _sha256()
+            digest = _sha256(size=st.st_size)
             while chunk := handle.read(_CHUNK):
                 digest.update(chunk)
     except FileNotFoundError:

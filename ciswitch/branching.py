@@ -178,13 +178,8 @@ def _marker(
     A new ``.ciswitch.toml`` would hide ``[tool.ciswitch]`` of ``pyproject.toml`` (the
     dedicated file wins), dropping the team's settings: then the marker goes into that table.
     """
-    from ciswitch.config import (
-        CONFIG_FILE,
-        PYPROJECT_FILE,
-        load_config,
-        render_marker,
-        render_pyproject_marker,
-    )
+    from ciswitch.config import CONFIG_FILE, PYPROJECT_FILE, load_config
+    from ciswitch.marker import render_marker, render_pyproject_marker
 
     old = ws.read_bytes(CONFIG_FILE) if ws.is_file(CONFIG_FILE) else None
     if old is None and load_config(ws).source == PYPROJECT_FILE:

@@ -5,19 +5,20 @@ A configuration mistake must never be silently ignored (a misspelt ``ignore`` wo
 re-enable a rule the team switched off, or a wrong ``ci-config`` would lint nothing), so every
 unknown key, wrong type or malformed rule code is a :class:`CiswitchError` that names the file
 and the key. The file also records the project's switch state (``stages-storage = "remote"``),
-written by ``ciswitch branch`` through :func:`render_marker`, which edits the text in place so
-that the team's own lines and comments stay exactly as they were.
+written by ``ciswitch branch`` through :mod:`ciswitch.marker`, which edits the text in place
+so that the team's own lines and comments stay exactly as they were.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ciswitch.errors import CiswitchError
+from ciswitch.patterns import lazy_compile
+from ciswitch.record import Record
 from ciswitch.workspace import Workspace, normalize
 
 CONFIG_FILE = ".ciswitch.toml"
@@ -25,33 +26,49 @@ PYPROJECT_FILE = "pyproject.toml"
 DEFAULT_CI_CONFIG = ".gitlab-ci.yml"
 STAGES_STORAGE_VALUES = ("local", "remote")
 
-_CODE_RE = re.compile(r"CSW\d{3}")
+_CODE_RE = lazy_compile(r"CSW\d{3}")
 
 
-@dataclass
-class Config:
+class Config(Record):
     """The settings that shape one lint or fix run."""
 
     #: rule codes to run; ``None`` means every rule
-    select: list[str] | None = None
+    select: list[str] | None
     #: rule codes never reported
-    ignore: list[str] = field(default_factory=list)
+    ignore: list[str]
     #: repository-relative path of the CI configuration (GitLab's "custom CI configuration path")
-    ci_config: str = DEFAULT_CI_CONFIG
+    ci_config: str
     #: globs of further files to lint (scripts that no job names literally)
-    extra_files: list[str] = field(default_factory=list)
+    extra_files: list[str]
     #: ``"remote"`` once ``ciswitch branch`` marked the project as switched
-    stages_storage: str | None = None
-    stages_storage_address: str | None = None
+    stages_storage: str | None
+    stages_storage_address: str | None
     #: any place not checked (an include from another project, an unreadable script) fails
     #: the lint (exit 1), as ``--strict`` does
-    strict: bool = False
+    strict: bool
     #: the file the settings came from (repository-relative when discovered), ``None`` for defaults
-    source: str | None = None
+    source: str | None
     #: the settings came from ``[tool.ciswitch]`` of a pyproject file
-    source_in_pyproject: bool = False
+    source_in_pyproject: bool
     #: the line of each key in the file, where it could be found (for error messages)
-    key_lines: dict[str, int] = field(default_factory=dict)
+    key_lines: dict[str, int]
+
+    def __init__(self, select: list[str] | None = None, ignore: list[str] | None = None,
+                 ci_config: str = DEFAULT_CI_CONFIG, extra_files: list[str] | None = None,
+                 stages_storage: str | None = None,
+                 stages_storage_address: str | None = None, strict: bool = False,
+                 source: str | None = None, source_in_pyproject: bool = False,
+                 key_lines: dict[str, int] | None = None) -> None:
+        self.select = select
+        self.ignore = [] if ignore is None else ignore
+        self.ci_config = ci_config
+        self.extra_files = [] if extra_files is None else extra_files
+        self.stages_storage = stages_storage
+        self.stages_storage_address = stages_storage_address
+        self.strict = strict
+        self.source = source
+        self.source_in_pyproject = source_in_pyproject
+        self.key_lines = {} if key_lines is None else key_lines
 
     def is_enabled(self, code: str) -> bool:
         """Whether findings of rule ``code`` are reported under this configuration."""
@@ -97,7 +114,7 @@ def _decode(data: bytes, label: str) -> str:
         raise CiswitchError("configuration is not valid UTF-8", label) from err
 
 
-_TOML_POS_RE = re.compile(r"\s*\(at (?:line (\d+), column (\d+)|end of document)\)$")
+_TOML_POS_RE = lazy_compile(r"\s*\(at (?:line (\d+), column (\d+)|end of document)\)$")
 
 
 def _parse(data: bytes, label: str) -> dict[str, Any]:
@@ -146,7 +163,7 @@ def _type_name(value: object) -> str:
     return names.get(type(value), f"a {type(value).__name__}")
 
 
-_HEADER_RE = re.compile(r"\s*\[")
+_HEADER_RE = lazy_compile(r"\s*\[")
 
 
 def _key_line(text: str, key: str, *, section: str | None) -> int | None:
@@ -267,278 +284,3 @@ def _from_table(table: dict[str, Any], label: str, data: bytes, *, in_pyproject:
             line = _key_line(_decode(data, label), key, section=section)
             raise CiswitchError(f"key {key!r}{where} {err}", label, line) from None
     return config
-
-
-# --------------------------------------------------------------------------------------------
-# The switch marker written by ``ciswitch branch``
-
-
-_MARKER_HEADER = (
-    "# ciswitch settings. `ciswitch branch` records here that this project's werf stages\n"
-    "# storage is remote, so that `ciswitch lint` treats any return to :local as an error.\n"
-)
-
-
-def render_marker(existing: str | None, address: str | None) -> str:
-    """The text of ``.ciswitch.toml`` with ``stages-storage = "remote"`` (and
-    ``stages-storage-address`` when ``address`` is given) set at the top level.
-
-    Only the values of those keys change, or their lines are added after the last top-level
-    setting; every other character of ``existing`` is kept, so the commit that marks the
-    switch shows a one- or two-line diff. An existing address is left alone when ``address``
-    is None. Raises :class:`CiswitchError` when ``existing`` is not valid TOML.
-    """
-    if existing is not None and existing.startswith("\ufeff"):
-        return "\ufeff" + render_marker(existing[1:], address)
-    wanted: dict[str, str] = {"stages-storage": _toml_string("remote")}
-    if address is not None:
-        wanted["stages-storage-address"] = _toml_string(address)
-    if existing is None or not existing.strip():
-        prefix = existing or ""
-        newline = "\r\n" if "\r\n" in prefix else "\n"
-        body = _MARKER_HEADER + "".join(f"{k} = {v}\n" for k, v in wanted.items())
-        return prefix + body.replace("\n", newline)
-
-    _parse(existing.encode("utf-8"), CONFIG_FILE)
-    statements = _scan_statements(existing)
-    newline = "\r\n" if "\r\n" in existing else "\n"
-    replacements: list[tuple[int, int, str]] = []
-    missing: list[str] = []
-    for key, value in wanted.items():
-        stmt = next((s for s in statements if s.top_level and s.key == key), None)
-        if stmt is None:
-            missing.append(f"{key} = {value}")
-        elif existing[stmt.value_start:stmt.value_end] != value:
-            replacements.append((stmt.value_start, stmt.value_end, value))
-    if missing:
-        insert_at, text = _insertion(existing, statements, newline)
-        lines = newline.join(missing)
-        replacements.append((insert_at, insert_at, text.format(lines=lines)))
-    result = existing
-    for start, end, value in sorted(replacements, reverse=True):
-        result = result[:start] + value + result[end:]
-    parsed = _parse(result.encode("utf-8"), CONFIG_FILE)
-    assert parsed.get("stages-storage") == "remote"
-    return result
-
-
-_TOOL_HEADER_RE = re.compile(r"\s*\[\s*tool\s*\.\s*ciswitch\s*\]\s*")
-
-
-def render_pyproject_marker(existing: str, address: str | None) -> str | None:
-    """The text of ``pyproject.toml`` with ``stages-storage = "remote"`` (and
-    ``stages-storage-address``) set in its ``[tool.ciswitch]`` table, every other character
-    kept; None when the settings are not under a plain ``[tool.ciswitch]`` header (dotted
-    keys or an inline table): the user then adds the lines by hand."""
-    if existing.startswith("\ufeff"):
-        inner = render_pyproject_marker(existing[1:], address)
-        return None if inner is None else "\ufeff" + inner
-    _parse(existing.encode("utf-8"), PYPROJECT_FILE)
-    wanted: dict[str, str] = {"stages-storage": _toml_string("remote")}
-    if address is not None:
-        wanted["stages-storage-address"] = _toml_string(address)
-    statements = _scan_statements(existing)
-    header: _Statement | None = None
-    inside: list[_Statement] = []
-    in_table = False
-    for stmt in statements:
-        if stmt.header:
-            in_table = _TOOL_HEADER_RE.fullmatch(existing[stmt.start:stmt.value_end]) is not None
-            if in_table:
-                header = stmt
-            continue
-        if in_table:
-            inside.append(stmt)
-    if header is None:
-        return None
-    newline = "\r\n" if "\r\n" in existing else "\n"
-    replacements: list[tuple[int, int, str]] = []
-    missing: list[str] = []
-    for key, value in wanted.items():
-        found = next((s for s in inside if s.key == key), None)
-        if found is None:
-            missing.append(f"{key} = {value}")
-        elif existing[found.value_start:found.value_end] != value:
-            replacements.append((found.value_start, found.value_end, value))
-    if missing:
-        keyed = [s for s in inside if s.key is not None]
-        end = (keyed[-1] if keyed else header).end
-        if end > 0 and existing[end - 1] == "\r":
-            end -= 1
-        replacements.append((end, end, newline + newline.join(missing)))
-    result = existing
-    for start, end, value in sorted(replacements, reverse=True):
-        result = result[:start] + value + result[end:]
-    table = _pyproject_table(result.encode("utf-8"), PYPROJECT_FILE)
-    if table is None or table.get("stages-storage") != "remote":
-        return None
-    return result
-
-
-def _toml_string(value: str) -> str:
-    """A TOML basic string for ``value``."""
-    out = ['"']
-    for char in value:
-        if char == '"':
-            out.append('\\"')
-        elif char == "\\":
-            out.append("\\\\")
-        elif char == "\n":
-            out.append("\\n")
-        elif char == "\t":
-            out.append("\\t")
-        elif ord(char) < 0x20 or ord(char) == 0x7F:
-            out.append(f"\\u{ord(char):04x}")
-        else:
-            out.append(char)
-    out.append('"')
-    return "".join(out)
-
-
-@dataclass(frozen=True)
-class _Statement:
-    """One logical TOML line: a ``key = value`` pair (possibly spanning lines) or a header."""
-
-    start: int
-    end: int  # offset of the newline that ends it (or len(text))
-    key: str | None
-    value_start: int
-    value_end: int
-    top_level: bool
-    header: bool
-
-
-def _insertion(text: str, statements: list[_Statement], newline: str) -> tuple[int, str]:
-    """Where new top-level lines go, and a template (``{lines}``) for the inserted text."""
-    top = [s for s in statements if s.top_level and s.key is not None]
-    if top:
-        end = top[-1].end
-        if end > 0 and text[end - 1] == "\r":
-            end -= 1  # keep a CRLF pair together
-        return end, newline + "{lines}"
-    header = next((s for s in statements if s.header), None)
-    if header is not None:
-        return header.start, "{lines}" + newline + newline
-    if text.endswith("\n"):
-        return len(text), "{lines}" + newline
-    return len(text), newline + "{lines}" + newline
-
-
-_BARE_KEY_RE = re.compile(r"[A-Za-z0-9_-]+")
-
-
-def _scan_statements(text: str) -> list[_Statement]:
-    """Split valid TOML text into logical statements, tracking strings and brackets so that a
-    multi-line array or string is one statement and a ``[`` inside it is not a header."""
-    statements: list[_Statement] = []
-    pos = 0
-    top_level = True
-    n = len(text)
-    while pos < n:
-        line_end = text.find("\n", pos)
-        if line_end < 0:
-            line_end = n
-        stripped_start = pos
-        while stripped_start < line_end and text[stripped_start] in " \t":
-            stripped_start += 1
-        first = text[stripped_start] if stripped_start < line_end else ""
-        if first in ("", "#", "\r"):
-            pos = line_end + 1
-            continue
-        if first == "[":
-            end = _value_end(text, stripped_start)
-            statements.append(_Statement(pos, _line_end(text, end), None, end, end, False, True))
-            top_level = False
-            pos = _line_end(text, end) + 1
-            continue
-        key, after_key = _read_key(text, stripped_start)
-        eq = after_key
-        while eq < n and text[eq] in " \t":
-            eq += 1
-        value_start = eq + 1
-        while value_start < n and text[value_start] in " \t":
-            value_start += 1
-        value_end = _value_end(text, value_start)
-        end = _line_end(text, value_end)
-        statements.append(
-            _Statement(pos, end, key, value_start, value_end, top_level, False)
-        )
-        pos = end + 1
-    return statements
-
-
-def _line_end(text: str, pos: int) -> int:
-    end = text.find("\n", pos)
-    return len(text) if end < 0 else end
-
-
-def _read_key(text: str, pos: int) -> tuple[str | None, int]:
-    """The key (``None`` for dotted keys, which never name our settings) and where it ends."""
-    parts: list[str] = []
-    while True:
-        if text[pos] in "\"'":
-            quote = text[pos]
-            close = text.index(quote, pos + 1)
-            parts.append(text[pos + 1:close])
-            pos = close + 1
-        else:
-            match = _BARE_KEY_RE.match(text, pos)
-            assert match is not None
-            parts.append(match.group())
-            pos = match.end()
-        probe = pos
-        while text[probe] in " \t":
-            probe += 1
-        if text[probe] != ".":
-            return (parts[0] if len(parts) == 1 else None), pos
-        pos = probe + 1
-        while text[pos] in " \t":
-            pos += 1
-
-
-def _value_end(text: str, pos: int) -> int:
-    """The offset just past the value (or header) that starts at ``pos``; stops before
-    trailing whitespace and comments on the value's last line."""
-    depth = 0
-    n = len(text)
-    last = pos
-    while pos < n:
-        char = text[pos]
-        if char in "\"'":
-            pos = last = _string_end(text, pos)
-            continue
-        if char == "#":
-            pos = _line_end(text, pos)
-            continue
-        if char == "\n":
-            if depth == 0:
-                return last
-            pos += 1
-            continue
-        if char in "[{":
-            depth += 1
-        elif char in "]}":
-            depth -= 1
-        if char not in " \t\r":
-            last = pos + 1
-        pos += 1
-    return last
-
-
-def _string_end(text: str, pos: int) -> int:
-    """The offset just past the TOML string starting at ``pos`` (any of the four kinds)."""
-    quote = text[pos]
-    escapes = quote == '"'
-    if text.startswith(quote * 3, pos):
-        pos += 3
-        while not text.startswith(quote * 3, pos):
-            pos += 2 if escapes and text[pos] == "\\" else 1
-        pos += 3
-        for _ in range(2):  # a closing run may be up to five quotes long
-            if text.startswith(quote, pos):
-                pos += 1
-        return pos
-    pos += 1
-    while text[pos] != quote:
-        pos += 2 if escapes and text[pos] == "\\" else 1
-    return pos + 1

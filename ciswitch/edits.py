@@ -7,12 +7,12 @@ was, so newline style, tabs, trailing spaces and a missing final newline survive
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from collections.abc import Iterable
 from itertools import pairwise
 
 from ciswitch.model import Edit
+from ciswitch.patterns import lazy_compile
 
 
 class EditConflict(Exception):
@@ -62,7 +62,7 @@ class NoFix(Exception):
     """A place cannot be fixed mechanically; the message says why (shown to the user)."""
 
 
-_TRAILING = re.compile(r"[ \t]*(?:#[^\n]*)?\r?(?:\n|$)")
+_TRAILING = lazy_compile(r"[ \t]*(?:#[^\n]*)?\r?(?:\n|$)")
 
 
 def line_start(text: str, offset: int) -> int:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 from ciswitch.analysis.facts import Facts
@@ -19,6 +18,7 @@ from ciswitch.config import Config, load_config
 from ciswitch.errors import CiswitchError
 from ciswitch.gitlab import Pipeline, load_pipeline
 from ciswitch.model import Finding, LintResult, NotChecked, NotCheckedKind, Problem
+from ciswitch.record import Record
 from ciswitch.rules.base import RuleOptions
 from ciswitch.source import SourceFile, gc_paused
 from ciswitch.workspace import DirectoryWorkspace, Workspace
@@ -56,8 +56,7 @@ def settings_not_checked(settings: GitLabSettings) -> list[NotChecked]:
             for level, reason in settings.not_checked]
 
 
-@dataclass
-class LintRun:
+class LintRun(Record):
     """A lint run's result together with the facts behind it (``fix`` needs both; the files
     read are ``facts.files``)."""
 
@@ -65,7 +64,12 @@ class LintRun:
     facts: Facts
     #: the repository root on disk that the result's paths are relative to; None when the
     #: paths are already as the user gave them (a PATH or ``--config`` that cannot be read)
-    root: Path | None = None
+    root: Path | None
+
+    def __init__(self, result: LintResult, facts: Facts, root: Path | None = None) -> None:
+        self.result = result
+        self.facts = facts
+        self.root = root
 
 
 def run_rules(facts: Facts, config: Config, options: RuleOptions) -> list[Finding]:
@@ -340,11 +344,11 @@ def lint_paths(
 def settings_problems(problems: list[Problem], config_file: Path, root: Path) -> list[Problem]:
     """``problems`` with the ``--config FILE`` ones made relative to ``root`` (as every other
     path of a run is), so that they are shown relative to the current directory too."""
-    import dataclasses
+    from ciswitch.record import replace
 
     label = str(config_file)
     rel = Path(os.path.relpath(os.path.abspath(config_file), root)).as_posix()
-    return [dataclasses.replace(p, path=rel) if p.path == label else p for p in problems]
+    return [replace(p, path=rel) if p.path == label else p for p in problems]
 
 
 def _failed(path: Path, err: CiswitchError) -> LintRun:

@@ -9,7 +9,8 @@ lines and columns are 1-based, columns counted in characters.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+
+from ciswitch.record import OrderedRecord, Record, setf
 
 #: werf's environment variables behind ``--stages-storage`` and ``--synchronization``, and the
 #: value this tool is about (here, not in :mod:`ciswitch.shell`, so that reading them does not
@@ -27,19 +28,23 @@ class Severity(enum.Enum):
     INFO = "info"
 
 
-@dataclass(frozen=True, order=True)
-class Edit:
+class Edit(OrderedRecord, frozen=True):
     """Replace ``text[start:end]`` of the file at ``path`` (repository-relative, POSIX) by
     ``replacement``. Offsets are character offsets in the decoded text without BOM."""
 
     path: str
     start: int
     end: int
-    replacement: str = ""
+    replacement: str
+
+    def __init__(self, path: str, start: int, end: int, replacement: str = "") -> None:
+        setf(self, "path", path)
+        setf(self, "start", start)
+        setf(self, "end", end)
+        setf(self, "replacement", replacement)
 
 
-@dataclass(frozen=True)
-class Fix:
+class Fix(Record, frozen=True):
     """The edits that resolve one finding.
 
     ``safe`` is False for fixes that change behaviour beyond the storage switch (removing
@@ -50,23 +55,33 @@ class Fix:
     """
 
     edits: tuple[Edit, ...]
-    safe: bool = True
-    description: str = ""
-    removed_words: tuple[str, ...] = ()
+    safe: bool
+    description: str
+    removed_words: tuple[str, ...]
     #: words the fix brings in (the address given with ``--to``)
-    added_words: tuple[str, ...] = ()
+    added_words: tuple[str, ...]
+
+    def __init__(self, edits: tuple[Edit, ...], safe: bool = True, description: str = "",
+                 removed_words: tuple[str, ...] = (), added_words: tuple[str, ...] = ()) -> None:
+        setf(self, "edits", edits)
+        setf(self, "safe", safe)
+        setf(self, "description", description)
+        setf(self, "removed_words", removed_words)
+        setf(self, "added_words", added_words)
 
 
-@dataclass(frozen=True)
-class Position:
+class Position(Record, frozen=True):
     """A 1-based line and column (in characters)."""
 
     line: int
     column: int
 
+    def __init__(self, line: int, column: int) -> None:
+        setf(self, "line", line)
+        setf(self, "column", column)
 
-@dataclass
-class Finding:
+
+class Finding(Record):
     """One problem at one source place, with every job that the place affects."""
 
     code: str
@@ -76,19 +91,39 @@ class Finding:
     end: int
     begin: Position
     finish: Position
-    jobs: tuple[str, ...] = ()
-    severity: Severity = Severity.ERROR
-    fix: Fix | None = None
+    jobs: tuple[str, ...]
+    severity: Severity
+    fix: Fix | None
     #: why no fix is offered (shown in ``fix``'s summary), when ``fix`` is None
-    unfixable_reason: str = ""
+    unfixable_reason: str
     #: the source line (without its newline) for the text report's excerpt
-    source_line: str = ""
+    source_line: str
     #: every source line from ``begin`` to ``finish`` (without newlines), for the snippets of
     #: reports; empty when only :attr:`source_line` is known
-    source_lines: tuple[str, ...] = ()
+    source_lines: tuple[str, ...]
     #: a place outside the repository's files (a CI/CD variable GitLab keeps in its settings):
     #: reported by this logical location, never at a file line; ``path`` is its name then
-    setting: SettingPlace | None = None
+    setting: SettingPlace | None
+
+    def __init__(self, code: str, message: str, path: str, start: int, end: int,
+                 begin: Position, finish: Position, jobs: tuple[str, ...] = (),
+                 severity: Severity = Severity.ERROR, fix: Fix | None = None,
+                 unfixable_reason: str = "", source_line: str = "",
+                 source_lines: tuple[str, ...] = (), setting: SettingPlace | None = None) -> None:
+        self.code = code
+        self.message = message
+        self.path = path
+        self.start = start
+        self.end = end
+        self.begin = begin
+        self.finish = finish
+        self.jobs = jobs
+        self.severity = severity
+        self.fix = fix
+        self.unfixable_reason = unfixable_reason
+        self.source_line = source_line
+        self.source_lines = source_lines
+        self.setting = setting
 
     @property
     def snippet(self) -> str:
@@ -115,8 +150,7 @@ class Finding:
         return (self.path, self.begin.line, self.begin.column, self.code)
 
 
-@dataclass(frozen=True)
-class SettingPlace:
+class SettingPlace(Record, frozen=True):
     """A CI/CD variable in GitLab's settings, as reports name it: its logical location
     (``gitlab: group web/ variable WERF_STAGES_STORAGE (environment scope *)``) and its flags.
     Never its value: a masked one is not known, and the others need not be printed."""
@@ -127,10 +161,22 @@ class SettingPlace:
     #: the project's or group's full path ("" for the instance)
     owner: str
     key: str
-    environment_scope: str = "*"
-    protected: bool = False
-    masked: bool = False
-    schedule_id: int | None = None
+    environment_scope: str
+    protected: bool
+    masked: bool
+    schedule_id: int | None
+
+    def __init__(self, name: str, level: str, owner: str, key: str,
+                 environment_scope: str = "*", protected: bool = False,
+                 masked: bool = False, schedule_id: int | None = None) -> None:
+        setf(self, "name", name)
+        setf(self, "level", level)
+        setf(self, "owner", owner)
+        setf(self, "key", key)
+        setf(self, "environment_scope", environment_scope)
+        setf(self, "protected", protected)
+        setf(self, "masked", masked)
+        setf(self, "schedule_id", schedule_id)
 
     @property
     def flags(self) -> str:
@@ -139,14 +185,20 @@ class SettingPlace:
                                          ("masked", self.masked)) if on)
 
 
-@dataclass(frozen=True)
-class Problem:
+class Problem(Record, frozen=True):
     """An input error (invalid YAML, missing include, ...): reported, never fatal to the rest."""
 
     path: str
     message: str
-    line: int | None = None
-    column: int | None = None
+    line: int | None
+    column: int | None
+
+    def __init__(self, path: str, message: str, line: int | None = None,
+                 column: int | None = None) -> None:
+        setf(self, "path", path)
+        setf(self, "message", message)
+        setf(self, "line", line)
+        setf(self, "column", column)
 
     def one_line(self) -> str:
         where = self.path
@@ -157,14 +209,18 @@ class Problem:
         return f"{where}: error: {self.message}"
 
 
-@dataclass(frozen=True)
-class Notice:
+class Notice(Record, frozen=True):
     """Something the user should know that is neither a finding nor an error: an include that
     cannot be followed from the repository, a duplicate key, a script not followed."""
 
     path: str
     message: str
-    line: int | None = None
+    line: int | None
+
+    def __init__(self, path: str, message: str, line: int | None = None) -> None:
+        setf(self, "path", path)
+        setf(self, "message", message)
+        setf(self, "line", line)
 
 
 class NotCheckedKind(enum.Enum):
@@ -228,8 +284,7 @@ _PHRASES: dict[NotCheckedKind, tuple[str, str]] = {
 }
 
 
-@dataclass(frozen=True)
-class NotChecked:
+class NotChecked(Record, frozen=True):
     """A place ciswitch could not read or follow, so whatever it holds was not checked: an
     include from another project, a script it cannot read, a computed path, a ``make``
     target. Never silent: every report shows it, and ``--strict`` fails on it."""
@@ -240,7 +295,15 @@ class NotChecked:
     #: what it is and why it was not checked, e.g. ``include project: group/ci: not in this
     #: repository``
     message: str
-    column: int | None = None
+    column: int | None
+
+    def __init__(self, path: str, line: int | None, kind: NotCheckedKind, message: str,
+                 column: int | None = None) -> None:
+        setf(self, "path", path)
+        setf(self, "line", line)
+        setf(self, "kind", kind)
+        setf(self, "message", message)
+        setf(self, "column", column)
 
     @property
     def in_file(self) -> bool:
@@ -282,33 +345,51 @@ def not_checked_summary(entries: list[NotChecked]) -> str:
     return f"{len(entries)} {places} not checked ({parts})"
 
 
-@dataclass(frozen=True)
-class Provenance:
+class Provenance(Record, frozen=True):
     """Where the linted files come from in version control (SARIF's
     ``versionControlProvenance``): the repository's address without credentials and the
     commit checked out."""
 
     repository_uri: str
     revision: str
-    branch: str | None = None
+    branch: str | None
+
+    def __init__(self, repository_uri: str, revision: str, branch: str | None = None) -> None:
+        setf(self, "repository_uri", repository_uri)
+        setf(self, "revision", revision)
+        setf(self, "branch", branch)
 
 
-@dataclass
-class LintResult:
+class LintResult(Record):
     """Everything ``lint`` learnt about one repository (or one set of named files)."""
 
     root: str
-    findings: list[Finding] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
-    notices: list[Notice] = field(default_factory=list)
+    findings: list[Finding]
+    problems: list[Problem]
+    notices: list[Notice]
     #: places that could not be read or followed, in file order
-    not_checked: list[NotChecked] = field(default_factory=list)
+    not_checked: list[NotChecked]
     #: repository-relative paths of every file that was read
-    files: list[str] = field(default_factory=list)
+    files: list[str]
     #: the configuration asks for every place to be checked (``strict = true``)
-    strict: bool = False
+    strict: bool
     #: the git repositories of the files linted (filled only for the reports that say it)
-    provenance: list[Provenance] = field(default_factory=list)
+    provenance: list[Provenance]
+
+    def __init__(self, root: str, findings: list[Finding] | None = None,
+                 problems: list[Problem] | None = None,
+                 notices: list[Notice] | None = None,
+                 not_checked: list[NotChecked] | None = None,
+                 files: list[str] | None = None, strict: bool = False,
+                 provenance: list[Provenance] | None = None) -> None:
+        self.root = root
+        self.findings = [] if findings is None else findings
+        self.problems = [] if problems is None else problems
+        self.notices = [] if notices is None else notices
+        self.not_checked = [] if not_checked is None else not_checked
+        self.files = [] if files is None else files
+        self.strict = strict
+        self.provenance = [] if provenance is None else provenance
 
     @property
     def exit_code(self) -> int:

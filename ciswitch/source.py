@@ -16,18 +16,18 @@ import re
 from array import array
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Any
 
 from ciswitch.errors import CiswitchError
 from ciswitch.model import Position
+from ciswitch.patterns import lazy_compile
+from ciswitch.record import Record
 from ciswitch.workspace import Workspace
 
 BOM = "\ufeff"
 
 
-@dataclass
-class SourceFile:
+class SourceFile(Record, unshown=('_line_starts', '_documents')):
     """One file of the repository, decoded."""
 
     path: str
@@ -35,9 +35,20 @@ class SourceFile:
     _raw: bytes | None
     text: str
     bom: bool
-    executable: bool = False
-    _line_starts: array[int] | None = field(default=None, repr=False)
-    _documents: list[Any] | None = field(default=None, repr=False)
+    executable: bool
+    _line_starts: array[int] | None
+    _documents: list[Any] | None
+
+    def __init__(self, path: str, _raw: bytes | None, text: str, bom: bool,
+                 executable: bool = False, _line_starts: array[int] | None = None,
+                 _documents: list[Any] | None = None) -> None:
+        self.path = path
+        self._raw = _raw
+        self.text = text
+        self.bom = bom
+        self.executable = executable
+        self._line_starts = _line_starts
+        self._documents = _documents
 
     @property
     def raw(self) -> bytes:
@@ -154,12 +165,12 @@ ALIAS_ALLOWANCE = 100_000
 
 #: Where an anchor could start (line start, after an indicator, after a tag): a sound
 #: over-approximation, so that a file without one skips the alias walk.
-_ANCHOR = re.compile(r"(?:^|[-?:,\[{][ \t]*|[ \t])(?:![^ \t\r\n]*[ \t]+)?&[^ \t\r\n]", re.M)
+_ANCHOR = lazy_compile(r"(?:^|[-?:,\[{][ \t]*|[ \t])(?:![^ \t\r\n]*[ \t]+)?&[^ \t\r\n]", re.M)
 #: A line whose leading indentation and block indicators are this long could nest deeper
 #: than half the limit (a block level costs at least one column).
-_DEEP_LINE = re.compile(r"^(?:[ \t]|[-?:](?=[ \t]|$)){" + str(MAX_DEPTH // 2) + "}", re.M)
+_DEEP_LINE = lazy_compile(r"^(?:[ \t]|[-?:](?=[ \t]|$)){" + str(MAX_DEPTH // 2) + "}", re.M)
 #: ``[`` and ``{``: where a flow collection could start (see :func:`_flow_may_start`)
-_OPENER = re.compile(r"[\[{]")
+_OPENER = lazy_compile(r"[\[{]")
 
 
 def check_nesting(text: str, path: str) -> None:

@@ -20,23 +20,23 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection
-from dataclasses import dataclass, field
 
 from ciswitch.model import Finding
+from ciswitch.patterns import lazy_compile
+from ciswitch.record import Record
 
-_LINE_BREAK_RE = re.compile(r"(\r?\n)")
-_DIRECTIVE_RE = re.compile(
+_LINE_BREAK_RE = lazy_compile(r"(\r?\n)")
+_DIRECTIVE_RE = lazy_compile(
     r"#[ \t]*ciswitch[ \t]*:[ \t]*ignore(?P<file>-file)?"
     r"(?:[ \t]*\[(?P<codes>[^\]\r\n]*)\])?(?=$|[\s#:,.;)-])",
     re.IGNORECASE,
 )
-_CODE_ITEM_RE = re.compile(r"[^,\s]+")
+_CODE_ITEM_RE = lazy_compile(r"[^,\s]+")
 
-_NAMES_CISWITCH = re.compile("ciswitch", re.IGNORECASE)
+_NAMES_CISWITCH = lazy_compile("ciswitch", re.IGNORECASE)
 
 
-@dataclass
-class Directive:
+class Directive(Record):
     """One suppression comment found in a file."""
 
     path: str
@@ -58,9 +58,31 @@ class Directive:
     remove_end: int
     source_line: str
     #: a file-level directive written after code: it cannot apply to anything
-    misplaced: bool = False
-    used: set[str] = field(default_factory=set)
-    used_all: bool = False
+    misplaced: bool
+    used: set[str]
+    used_all: bool
+
+    def __init__(self, path: str, line: int, line_start: int, start: int, end: int,
+                 codes: list[tuple[str, int, int]] | None, list_start: int, list_end: int,
+                 file_level: bool, own_line: bool, remove_start: int, remove_end: int,
+                 source_line: str, misplaced: bool = False, used: set[str] | None = None,
+                 used_all: bool = False) -> None:
+        self.path = path
+        self.line = line
+        self.line_start = line_start
+        self.start = start
+        self.end = end
+        self.codes = codes
+        self.list_start = list_start
+        self.list_end = list_end
+        self.file_level = file_level
+        self.own_line = own_line
+        self.remove_start = remove_start
+        self.remove_end = remove_end
+        self.source_line = source_line
+        self.misplaced = misplaced
+        self.used = set() if used is None else used
+        self.used_all = used_all
 
     def matches(self, code: str) -> bool:
         if self.misplaced:
@@ -74,13 +96,20 @@ class Directive:
             self.used.add(code)
 
 
-@dataclass
-class _Line:
+class _Line(Record):
     number: int
     start: int  # offset of the first character
     next_start: int  # offset of the next line
     text: str
     comment: int | None  # offset inside ``text`` of the ``#`` that starts a comment
+
+    def __init__(self, number: int, start: int, next_start: int, text: str,
+                 comment: int | None) -> None:
+        self.number = number
+        self.start = start
+        self.next_start = next_start
+        self.text = text
+        self.comment = comment
 
     @property
     def comment_only(self) -> bool:

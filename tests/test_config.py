@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import shutil
 import subprocess
@@ -12,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from ciswitch.config import Config, load_config, render_marker
+from ciswitch.config import Config, load_config
 from ciswitch.errors import CiswitchError
+from ciswitch.marker import render_marker
+from ciswitch.record import fields_of
 from ciswitch.workspace import DirectoryWorkspace
 
 FIXTURES = Path(__file__).parent / "fixtures" / "config"
@@ -27,7 +28,7 @@ MARKER_CASES = sorted(p for p in (FIXTURES / "marker").iterdir() if p.is_dir())
 def test_valid_configuration(case: Path) -> None:
     expected = json.loads((case / "expected.json").read_text())
     config = load_config(DirectoryWorkspace(case))
-    assert dataclasses.asdict(config) == expected
+    assert fields_of(config) == expected
 
 
 @pytest.mark.parametrize("case", ERROR_CASES, ids=lambda p: p.name)

@@ -67,6 +67,12 @@ def test_plain_lint_prints_what_the_click_command_prints(args: list[str], repo: 
     assert plain[0] in (0, 1, 2)
 
 
+#: modules a plain lint of a small repository does without: click (the plain start), the
+#: dataclass machinery (the value classes are records), OpenSSL's hashing (small files are
+#: stamped by the interpreter's own SHA-256)
+NOT_LOADED = {"click", "dataclasses", "inspect", "hashlib", "_hashlib"}
+
+
 def test_plain_lint_does_not_import_click(repo: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "ciswitch", "lint", "."],
@@ -75,7 +81,7 @@ def test_plain_lint_does_not_import_click(repo: Path) -> None:
     names = {line.rsplit("|", 1)[1].strip() for line in done.stderr.splitlines()
              if line.startswith("import time:") and "|" in line}
     assert "ciswitch.lint" in names  # the measurement works
-    assert "click" not in names
+    assert not names & NOT_LOADED, sorted(names & NOT_LOADED)
 
 
 @pytest.mark.parametrize(

@@ -126,6 +126,27 @@ def test_a_same_size_edit_with_the_old_time_is_caught_by_the_hash(tmp_path: Path
     assert os.listdir(tmp_path) == ["ci.yml"]
 
 
+@pytest.mark.parametrize("size", [0, 5, (1 << 18) - 1, 1 << 18, (1 << 18) + 1, 3 << 20])
+def test_the_stamp_is_the_sha256_of_the_bytes_read_at_every_size(tmp_path: Path,
+                                                                   size: int) -> None:
+    """Small files are hashed by the interpreter's own module, big ones by OpenSSL's: the
+    same digest either way, and a same-size edit is caught on both sides of the limit."""
+    import hashlib
+
+    path = tmp_path / "ci.yml"
+    data = (b"a: 1\n" * (size // 5 + 1))[:size]
+    path.write_bytes(data)
+    _, stamp = read_stamped(path)
+    assert stamp.sha256 == hashlib.sha256(data).hexdigest()
+    assert changed_since(path, stamp) is None
+    if size:
+        with open(path, "r+b") as handle:
+            handle.seek(size - 1)
+            handle.write(b"#")
+        os.utime(path, ns=(stamp.mtime_ns, stamp.mtime_ns))
+        assert changed_since(path, stamp) == "its content changed"
+
+
 def test_a_file_deleted_meanwhile_is_not_written_again(tmp_path: Path) -> None:
     path = tmp_path / "ci.yml"
     path.write_bytes(b"a: 1\n")

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Collection, Iterator
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ciswitch.model import NotChecked, Notice
+from ciswitch.record import Record, setf
 from ciswitch.source import SourceFile
 from ciswitch.verify import FileKind
 
@@ -44,60 +44,77 @@ class Kind(enum.Enum):
     SETTINGS_VARIABLE = "settings variable"
 
 
-@dataclass(frozen=True)
-class FlagAt:
+class FlagAt(Record, frozen=True):
     """A flag of a werf command in a site."""
 
     site: Site
     flag: FlagUse
     call: WerfCall
 
+    def __init__(self, site: Site, flag: FlagUse, call: WerfCall) -> None:
+        setf(self, "site", site)
+        setf(self, "flag", flag)
+        setf(self, "call", call)
 
-@dataclass(frozen=True)
-class AssignmentAt:
+
+class AssignmentAt(Record, frozen=True):
     """An assignment (``export``, plain, command prefix, Python ``env``/``os.environ``)."""
 
     site: Site
     assignment: Assignment
 
+    def __init__(self, site: Site, assignment: Assignment) -> None:
+        setf(self, "site", site)
+        setf(self, "assignment", assignment)
 
-@dataclass(frozen=True)
-class VariableEntry:
+
+class VariableEntry(Record, frozen=True):
     """A ``variables:`` entry of the CI configuration."""
 
     variable: Variable
 
+    def __init__(self, variable: Variable) -> None:
+        setf(self, "variable", variable)
 
-@dataclass(frozen=True)
-class CallAt:
+
+class CallAt(Record, frozen=True):
     """A werf command as a whole."""
 
     site: Site
     call: WerfCall
 
+    def __init__(self, site: Site, call: WerfCall) -> None:
+        setf(self, "site", site)
+        setf(self, "call", call)
 
-@dataclass(frozen=True)
-class SettingAt:
+
+class SettingAt(Record, frozen=True):
     """A CI/CD variable of GitLab's settings (its place is logical: no file, no line)."""
 
     variable: VariableInfo
     where: SettingPlace
 
+    def __init__(self, variable: VariableInfo, where: SettingPlace) -> None:
+        setf(self, "variable", variable)
+        setf(self, "where", where)
+
 
 Payload = FlagAt | AssignmentAt | VariableEntry | CallAt | SettingAt
 
 
-@dataclass(frozen=True)
-class Reach:
+class Reach(Record, frozen=True):
     """Who runs a site: a job, a hidden template, or nobody in particular (an empty name: a
     text no job runs, or a script linted on its own)."""
 
     name: str
     hidden: bool
 
+    def __init__(self, name: str, hidden: bool) -> None:
+        setf(self, "name", name)
+        setf(self, "hidden", hidden)
 
-@dataclass
-class Place:
+
+class Place(Record):
     """One source place the replay found."""
 
     kind: Kind
@@ -106,13 +123,28 @@ class Place:
     end: int
     what: Payload
     #: jobs (real ones) reaching the place, and hidden templates reaching it
-    jobs: set[str] = field(default_factory=set)
-    hidden_jobs: set[str] = field(default_factory=set)
+    jobs: set[str]
+    hidden_jobs: set[str]
     #: jobs where this place feeds a werf command that would have no storage without it
-    blocked_jobs: set[str] = field(default_factory=set)
-    hidden_blocked: set[str] = field(default_factory=set)
+    blocked_jobs: set[str]
+    hidden_blocked: set[str]
     #: what the value was when reached through a variable, for the message
-    via: str | None = None
+    via: str | None
+
+    def __init__(self, kind: Kind, file: SourceFile, start: int, end: int, what: Payload,
+                 jobs: set[str] | None = None, hidden_jobs: set[str] | None = None,
+                 blocked_jobs: set[str] | None = None,
+                 hidden_blocked: set[str] | None = None, via: str | None = None) -> None:
+        self.kind = kind
+        self.file = file
+        self.start = start
+        self.end = end
+        self.what = what
+        self.jobs = set() if jobs is None else jobs
+        self.hidden_jobs = set() if hidden_jobs is None else hidden_jobs
+        self.blocked_jobs = set() if blocked_jobs is None else blocked_jobs
+        self.hidden_blocked = set() if hidden_blocked is None else hidden_blocked
+        self.via = via
 
     def add_job(self, job: Reach) -> None:
         if job.name:
@@ -179,40 +211,64 @@ class FilesRead:
         return [file.path for file in self._yaml] + sorted(self._scripts)
 
 
-@dataclass
-class Facts:
+class Facts(Record, unshown=('_not_checked_seen',)):
     """Everything the rules look at."""
 
     pipeline: Pipeline | None
-    places: dict[tuple[Kind, str, int, int], Place] = field(default_factory=dict)
+    places: dict[tuple[Kind, str, int, int], Place]
     #: the project is marked as switched (``.ciswitch.toml``): :local now breaks CI
-    switched: bool = False
+    switched: bool
     #: jobs that use werf 1.1 stages storage at all (a flag or WERF_STAGES_STORAGE in effect)
-    storage_jobs: set[str] = field(default_factory=set)
-    sites: dict[tuple[str, int], Site] = field(default_factory=dict)
+    storage_jobs: set[str]
+    sites: dict[tuple[str, int], Site]
     #: jobs that show werf 1.2 (WERF_REPO, --repo, converge, trdl/multiwerf 1.2)
-    v12_jobs: set[str] = field(default_factory=set)
+    v12_jobs: set[str]
     #: sites that at least one real (not hidden) job runs
-    real_sites: set[tuple[str, int]] = field(default_factory=set)
+    real_sites: set[tuple[str, int]]
     #: every file read (the pipeline's and the scripts jobs run)
-    files: FilesRead = field(default_factory=FilesRead)
+    files: FilesRead
     #: notes for ``-v`` that are not about coverage
-    notices: list[Notice] = field(default_factory=list)
+    notices: list[Notice]
     #: what the jobs run that this analysis could not read or follow (``make``, missing or
     #: unreadable scripts, computed paths), each place once
-    not_checked: list[NotChecked] = field(default_factory=list)
+    not_checked: list[NotChecked]
     #: the CI/CD variables GitLab keeps for the project (None: not read)
-    settings: GitLabSettings | None = None
+    settings: GitLabSettings | None
     #: the jobs (by identity) of child pipelines: a schedule's variables do not reach them,
     #: and their trigger variables win over the settings
-    child_jobs: set[int] = field(default_factory=set)
+    child_jobs: set[int]
 
     def add_not_checked(self, entry: NotChecked) -> None:
         if entry not in self._not_checked_seen:
             self._not_checked_seen.add(entry)
             self.not_checked.append(entry)
 
-    _not_checked_seen: set[NotChecked] = field(default_factory=set, repr=False)
+    _not_checked_seen: set[NotChecked]
+
+    def __init__(self, pipeline: Pipeline | None,
+                 places: dict[tuple[Kind, str, int, int], Place] | None = None,
+                 switched: bool = False, storage_jobs: set[str] | None = None,
+                 sites: dict[tuple[str, int], Site] | None = None,
+                 v12_jobs: set[str] | None = None,
+                 real_sites: set[tuple[str, int]] | None = None,
+                 files: FilesRead | None = None, notices: list[Notice] | None = None,
+                 not_checked: list[NotChecked] | None = None,
+                 settings: GitLabSettings | None = None,
+                 child_jobs: set[int] | None = None,
+                 _not_checked_seen: set[NotChecked] | None = None) -> None:
+        self.pipeline = pipeline
+        self.places = {} if places is None else places
+        self.switched = switched
+        self.storage_jobs = set() if storage_jobs is None else storage_jobs
+        self.sites = {} if sites is None else sites
+        self.v12_jobs = set() if v12_jobs is None else v12_jobs
+        self.real_sites = set() if real_sites is None else real_sites
+        self.files = FilesRead() if files is None else files
+        self.notices = [] if notices is None else notices
+        self.not_checked = [] if not_checked is None else not_checked
+        self.settings = settings
+        self.child_jobs = set() if child_jobs is None else child_jobs
+        self._not_checked_seen = set() if _not_checked_seen is None else _not_checked_seen
 
     def place(
         self, kind: Kind, file: SourceFile, start: int, end: int, what: Payload

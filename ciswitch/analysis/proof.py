@@ -12,13 +12,13 @@ would have no stages storage), however the job reaches it.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 from ciswitch.analysis.facts import Facts
 from ciswitch.errors import CiswitchError
 from ciswitch.gitlab import Job
 from ciswitch.model import LOCAL
+from ciswitch.record import Record, setf
 from ciswitch.source import SourceFile
 from ciswitch.yaml.nodes import REFERENCE_TAG, is_map, is_scalar, is_seq, tag_of
 
@@ -26,15 +26,16 @@ STORAGE = "WERF_STAGES_STORAGE"
 SYNCHRONIZATION = "WERF_SYNCHRONIZATION"
 
 
-@dataclass(frozen=True)
-class Blocked:
+class Blocked(Record, frozen=True):
     """Why a fix of a shared place is not applied: the reason shown at the place."""
 
     reason: str
 
+    def __init__(self, reason: str) -> None:
+        setf(self, "reason", reason)
 
-@dataclass(frozen=True)
-class PipelineView:
+
+class PipelineView(Record, frozen=True):
     """What the proof keeps of the pipeline before a fix (small: the analysis itself is let go
     while the new text is analysed)."""
 
@@ -42,6 +43,11 @@ class PipelineView:
     references: dict[tuple[str, str, int], bool]
     #: every real job: its variables, and whether it runs werf with no ``werf ci-env``
     jobs: dict[str, tuple[dict[str, str | None], bool]]
+
+    def __init__(self, references: dict[tuple[str, str, int], bool],
+                 jobs: dict[str, tuple[dict[str, str | None], bool]]) -> None:
+        setf(self, "references", references)
+        setf(self, "jobs", jobs)
 
 
 def pipeline_view(facts: Facts) -> PipelineView | None:

@@ -12,9 +12,7 @@ one place with three jobs.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Container
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ciswitch.analysis.facts import (
@@ -29,6 +27,7 @@ from ciswitch.analysis.facts import (
     Reach,
 )
 from ciswitch.analysis.orphans import orphan_candidates
+from ciswitch.analysis.session import Session, Setting
 from ciswitch.analysis.settings import NAMES, record_settings_places, settings_effect
 from ciswitch.analysis.sites import (
     CommandStringSite,
@@ -45,8 +44,9 @@ from ciswitch.analysis.values import (
     string_runs_files,
 )
 from ciswitch.analysis.variables import VARIABLE_KIND, entry_place, record_variable_places
-from ciswitch.gitlab import Job, Pipeline, ScriptLine, Variable, resolve_value
+from ciswitch.gitlab import Job, Pipeline, ScriptLine, resolve_value
 from ciswitch.model import LOCAL, STAGES_VAR, SYNC_VAR, NotChecked, NotCheckedKind
+from ciswitch.patterns import lazy_compile
 from ciswitch.source import SourceFile
 from ciswitch.verify import FileKind
 
@@ -55,51 +55,14 @@ if TYPE_CHECKING:
 
     from ciswitch.analysis.settings import GitLabSettings
     from ciswitch.scripts.runs import NotFollowed, Runs, ScriptRun
-    from ciswitch.shell import Assignment, FlagUse, WerfCall, Word
+    from ciswitch.shell import Assignment, FlagUse, WerfCall
     from ciswitch.shell.model import CommandString
     from ciswitch.workspace import Workspace
 
-_WERF_1_2 = re.compile(r"trdl use werf|multiwerf use 1\.2|werf converge|--repo[ =]|WERF_REPO=")
+_WERF_1_2 = lazy_compile(r"trdl use werf|multiwerf use 1\.2|werf converge|--repo[ =]|WERF_REPO=")
 #: the kind of a ``:local`` setting of each variable
 _SETTING_KIND = {STAGES_VAR: Kind.STORAGE_ASSIGNMENT, SYNC_VAR: Kind.SYNCHRONIZATION}
 _DISMISS = ("dismiss",)
-
-
-@dataclass(slots=True)
-class _Setting:
-    """A variable's value in a shell session and where it was set."""
-
-    value: str | None
-    variable: Variable | None = None
-    site: Site | None = None
-    assignment: Assignment | None = None
-    #: for a :local CI variable: whether the job keeps a stages storage without its :local
-    #: definitions (a lower one that always holds, e.g. the child's own under a trigger one)
-    fallback: bool = False
-    #: the :local places of GitLab's settings in effect (they win over the files' variables)
-    settings: tuple[Place, ...] = ()
-
-
-class _Session:
-    """The state of one shell session of a job."""
-
-    def __init__(self, env: dict[str, _Setting], cwd: str | None = "") -> None:
-        self.env = dict(env)
-        self.ci_env = False
-        #: the working directory (repository-relative; None: somewhere computed)
-        self.cwd: str | None = cwd
-        #: texts that may change directory and were not parsed yet: read when a later text
-        #: names a path (so a werf-free pipeline never loads the shell parser for them)
-        self.pending: list[str] = []
-
-    def resolve(self, word: Word) -> tuple[str | None, _Setting | None]:
-        if word.value is not None:
-            return word.value, None
-        if word.var is not None:
-            setting = self.env.get(word.var)
-            if setting is not None:
-                return setting.value, setting
-        return None, None
 
 
 class Replay:
@@ -139,7 +102,7 @@ class Replay:
         if job.bridge:
             return  # a trigger job runs no script: its child pipeline's jobs do
         who = Reach(job.name, job.hidden)
-        env: dict[str, _Setting] = {}
+        env: dict[str, Setting] = {}
         for name, found in job.candidates.items():
             var = found[0]
             value = resolve_value(var, job.candidates)
@@ -154,30 +117,30 @@ class Replay:
             if is_local(value):
                 value = LOCAL
                 fallback = keeps_storage(job.definitions.get(name, ()), job.candidates)
-            env[name] = _Setting(value, variable=var, fallback=fallback)
+            env[name] = Setting(value, variable=var, fallback=fallback)
         for name in NAMES if self.facts.settings is not None else ():
             effect = settings_effect(self.facts, job, who, name)
             if effect is not None:
-                below = env.get(name) or _Setting(None)
-                env[name] = _Setting(effect.value, below.variable if below.value == LOCAL
+                below = env.get(name) or Setting(None)
+                env[name] = Setting(effect.value, below.variable if below.value == LOCAL
                                      else None, fallback=effect.fallback, settings=effect.places)
         if STAGES_VAR in env:
             self.facts.storage_jobs.add(job.name)
         if "WERF_REPO" in env:
             self.facts.v12_jobs.add(job.name)
         for lines in ([*job.before_script, *job.script], job.after_script):
-            session = _Session(env)
+            session = Session(env)
             for line in lines:
                 self._line(who, session, line)
 
-    def _line(self, job: Reach, session: _Session, line: ScriptLine) -> None:
+    def _line(self, job: Reach, session: Session, line: ScriptLine) -> None:
         node = line.loc.node
         site = self.site_for(line.loc.file, node, str(node.value))
         if line.parent is not None:
             site.parent = line.parent
         self.run_site(job, session, site)
 
-    def run_site(self, job: Reach, session: _Session, site: Site) -> None:
+    def run_site(self, job: Reach, session: Session, site: Site) -> None:
         """Play one shell text in a session: assignments, ``werf ci-env``, werf commands."""
         if job.name and not job.hidden:
             self.facts.real_sites.add(site.key)
@@ -215,7 +178,7 @@ class Replay:
                 self.command_string(job, session, site, obj)
 
     def command_string(
-        self, job: Reach, session: _Session, site: ShellTextSite, string: CommandString
+        self, job: Reach, session: Session, site: ShellTextSite, string: CommandString
     ) -> None:
         """Play ``bash -c STRING`` in a child shell: it sees the session's variables, and
         what it sets goes with it."""
@@ -227,12 +190,12 @@ class Replay:
             self.facts.sites[inner.key] = inner
         if session.pending:
             self._settle_directory(None, session)
-        child = _Session(session.env, session.cwd)
+        child = Session(session.env, session.cwd)
         child.ci_env = session.ci_env
         self.run_site(job, child, inner)
 
     # -- script files a job runs --------------------------------------------------------------
-    def _script_runs(self, site: Site, session: _Session) -> list[ScriptRun]:
+    def _script_runs(self, site: Site, session: Session) -> list[ScriptRun]:
         """The repository files a site executes or sources (none for Python sites), from the
         session's working directory, which the site's ``cd``s then move."""
         if self.workspace is None or not site.runs_files:
@@ -257,7 +220,7 @@ class Replay:
             session.pending.append(site.text)
         return known.runs
 
-    def _settle_directory(self, text: str | None, session: _Session) -> None:
+    def _settle_directory(self, text: str | None, session: Session) -> None:
         """Read the pending ``cd`` texts of the session when ``text`` may name a path (always
         when ``text`` is None)."""
         from ciswitch.scripts.runs import directory_after, may_name_path
@@ -299,7 +262,7 @@ class Replay:
     def run_script(
         self,
         job: Reach,
-        session: _Session,
+        session: Session,
         run: ScriptRun,
         origin: tuple[str, int | None] | None = None,
     ) -> None:
@@ -329,12 +292,12 @@ class Replay:
                 session.cwd, session.pending = saved[0], saved[1]
 
     def _assignment(
-        self, job: Reach, session: _Session, site: Site, assignment: Assignment
+        self, job: Reach, session: Session, site: Site, assignment: Assignment
     ) -> None:
         if assignment.value is None:
             return
         value, _ = session.resolve(assignment.value)
-        session.env[assignment.name] = _Setting(value, site=site, assignment=assignment)
+        session.env[assignment.name] = Setting(value, site=site, assignment=assignment)
         if assignment.name == STAGES_VAR:
             self.facts.storage_jobs.add(job.name)
         if assignment.name in (STAGES_VAR, SYNC_VAR) and value == LOCAL:
@@ -351,13 +314,13 @@ class Replay:
         fstart, fend = _safe_map(site, start, end)
         return self.facts.place(kind, site.file, fstart, fend, what)
 
-    def _call(self, job: Reach, session: _Session, site: Site, call: WerfCall) -> None:
+    def _call(self, job: Reach, session: Session, site: Site, call: WerfCall) -> None:
         if call.binary_var is not None and not _holds_werf(session, call.binary_var):
             return  # ``"$X" build`` where X is not known to be werf's path
         if call.is_ci_env:
             session.ci_env = True
             if STAGES_VAR not in session.env:
-                session.env[STAGES_VAR] = _Setting("$CI_REGISTRY_IMAGE/stages")
+                session.env[STAGES_VAR] = Setting("$CI_REGISTRY_IMAGE/stages")
             return
         feeding: list[Place] = []
         storage: str | None = None
@@ -390,7 +353,7 @@ class Replay:
             if prefix.value is None:
                 continue
             value, _ = session.resolve(prefix.value)
-            prefix_env[prefix.name] = _Setting(value, site=site, assignment=prefix)
+            prefix_env[prefix.name] = Setting(value, site=site, assignment=prefix)
             if prefix.name == STAGES_VAR:
                 self.facts.storage_jobs.add(job.name)
             if prefix.name in (STAGES_VAR, SYNC_VAR) and value == LOCAL:
@@ -435,7 +398,7 @@ class Replay:
             for place in feeding:
                 place.block(job)
 
-    def _split_flags(self, session: _Session, call: WerfCall) -> list[tuple[Site, FlagUse]]:
+    def _split_flags(self, session: Session, call: WerfCall) -> list[tuple[Site, FlagUse]]:
         """Flags inside a CI variable expanded unquoted on werf's command line (``werf deploy
         $WERF_EXTRA_ARGS``): the shell splits the value into words at blanks (no quote removal,
         as for any expansion), so ``--stages-storage :local`` in it is a flag of the command.
@@ -455,7 +418,7 @@ class Replay:
             found.extend((value_site, flag) for flag in flags_in_words(text, call))
         return found
 
-    def _setting_place(self, setting: _Setting) -> Place | None:
+    def _setting_place(self, setting: Setting) -> Place | None:
         """The place (already recorded) where a :local setting came from."""
         if setting.variable is not None:
             variable = setting.variable
@@ -480,10 +443,10 @@ class Replay:
                     if (file.path, id(node)) in visited:
                         continue
                     site = self.site_for(file, node, str(node.value))
-                    self.run_site(orphan, _Session({}), site)
+                    self.run_site(orphan, Session({}), site)
 
 
-def _holds_werf(session: _Session, name: str) -> bool:
+def _holds_werf(session: Session, name: str) -> bool:
     """Whether a variable of the session holds ``werf`` or a path ending in ``/werf``."""
     from ciswitch.shell.werf import is_werf_name
 
@@ -544,7 +507,7 @@ def collect_script_facts(
         # A hidden job named after the script: removing :local from a script with no werf
         # ci-env of its own must stay blocked (a storage-less call), yet findings list no job.
         alone = Reach(run.path, hidden=True)
-        analyzer.run_script(alone, _Session({}), run)
+        analyzer.run_script(alone, Session({}), run)
         for place in facts.places.values():
             place.hidden_jobs.discard(run.path)
     return facts

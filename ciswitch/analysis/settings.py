@@ -24,13 +24,13 @@ several matching scopes wins); each ``:local`` among them is a place reaching th
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING
 
 from ciswitch.analysis.facts import Facts, Kind, Place, Reach, SettingAt
 from ciswitch.analysis.values import is_local, keeps_storage
 from ciswitch.model import STAGES_VAR, SYNC_VAR, SettingPlace
+from ciswitch.record import Record, setf
 from ciswitch.source import SourceFile
 
 if TYPE_CHECKING:
@@ -52,17 +52,24 @@ _REF_KEYWORDS = frozenset({
 _IN_SCHEDULES = frozenset({"schedules", "branches", "tags"})
 
 
-@dataclass(frozen=True)
-class GitLabSettings:
+class GitLabSettings(Record, frozen=True):
     """The settings variables of one project that may reach its pipelines (only
     ``WERF_STAGES_STORAGE`` and ``WERF_SYNCHRONIZATION`` are kept)."""
 
     project: str
     variables: tuple[VariableInfo, ...]
     #: the group paths, nearest first (their order is their precedence)
-    groups: tuple[str, ...] = ()
+    groups: tuple[str, ...]
     #: levels that could not be read, with why (instance variables without an admin's token)
-    not_checked: tuple[tuple[str, str], ...] = ()
+    not_checked: tuple[tuple[str, str], ...]
+
+    def __init__(self, project: str, variables: tuple[VariableInfo, ...],
+                 groups: tuple[str, ...] = (),
+                 not_checked: tuple[tuple[str, str], ...] = ()) -> None:
+        setf(self, "project", project)
+        setf(self, "variables", variables)
+        setf(self, "groups", groups)
+        setf(self, "not_checked", not_checked)
 
     @classmethod
     def from_survey(cls, project: str, survey: VariableSurvey) -> GitLabSettings:
@@ -112,14 +119,18 @@ class GitLabSettings:
         return found
 
 
-@dataclass(frozen=True)
-class SettingsEffect:
+class SettingsEffect(Record, frozen=True):
     """What the settings make of one variable of one job: the value it starts with, the
     ``:local`` places in effect, and whether it keeps a stages storage without them."""
 
     value: str
-    places: tuple[Place, ...] = ()
-    fallback: bool = False
+    places: tuple[Place, ...]
+    fallback: bool
+
+    def __init__(self, value: str, places: tuple[Place, ...] = (), fallback: bool = False) -> None:
+        setf(self, "value", value)
+        setf(self, "places", places)
+        setf(self, "fallback", fallback)
 
 
 def setting_place(variable: VariableInfo) -> SettingPlace:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Literal
 
 from ciswitch.gitlab import Variable, resolve_value
 from ciswitch.model import LOCAL
+from ciswitch.patterns import lazy_compile
 
 if TYPE_CHECKING:
     from ciswitch.shell import FlagUse, WerfCall
@@ -72,7 +73,7 @@ def flags_in_words(text: str, call: WerfCall) -> Iterator[FlagUse]:
 
 #: a shell given a command string (``bash -c``, ``sh -ec``): worth parsing when the string may
 #: run a repository file, though it does not mention werf
-_COMMAND_STRING = re.compile(r"\b(?:ba|da|z|k|a|mk)?sh\s+(?:[-+]\S+\s+)*-[A-Za-z]*c")
+_COMMAND_STRING = lazy_compile(r"\b(?:ba|da|z|k|a|mk)?sh\s+(?:[-+]\S+\s+)*-[A-Za-z]*c")
 
 
 def string_runs_files(text: str, workspace: Workspace) -> bool:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,6 +12,7 @@ from ciswitch.cli.to_option import to_option
 from ciswitch.config import Config, load_config
 from ciswitch.errors import CiswitchError
 from ciswitch.model import Finding
+from ciswitch.record import replace
 from ciswitch.runbook.facts import detect_werf, gather_facts, git_remote_url
 from ciswitch.runbook.plan import RUNNABLE, Plan, build_plan, render
 from ciswitch.runbook.runner import SwitchRefused, check_ready, execute, prepare

@@ -75,10 +75,9 @@ def head_workspace(clone: Path, rev: str = "HEAD") -> Workspace:
 def plan_markdown(spec: RepoSpec, clone: Path, *, to: str | None,
                   registry_host: str | None) -> str:
     """``ciswitch plan --format markdown`` of the project, as its default branch has it."""
-    from dataclasses import replace
-
     from ciswitch.config import load_config
     from ciswitch.fix import plan_fix
+    from ciswitch.record import replace
     from ciswitch.runbook.facts import gather_facts
     from ciswitch.runbook.plan import build_plan, render_markdown
 

@@ -24,12 +24,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ciswitch.errors import CiswitchError
 from ciswitch.fleet.sources import DEFAULT_CI_CONFIG, RepoSpec
 from ciswitch.model import counted
+from ciswitch.record import replace
 from ciswitch.redact import redact
 
 

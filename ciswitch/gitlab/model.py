@@ -4,22 +4,26 @@ pipelines (see :mod:`ciswitch.gitlab`)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 from ciswitch.model import NotChecked, Notice, Problem
+from ciswitch.record import Record, setf
 from ciswitch.source import SourceFile
 from ciswitch.yaml.nodes import Entry, Loc, is_map, is_null, is_scalar, mapping_entries
 
 MAX_REFERENCE_DEPTH = 10
 
 
-@dataclass(slots=True)
-class Merged:
+class Merged(Record):
     """A mapping assembled from one or more YAML mappings (includes, extends, merges)."""
 
-    entries: dict[str, Entry] = field(default_factory=dict)
-    children: dict[str, Merged] = field(default_factory=dict)
+    entries: dict[str, Entry]
+    children: dict[str, Merged]
+
+    def __init__(self, entries: dict[str, Entry] | None = None,
+                 children: dict[str, Merged] | None = None) -> None:
+        self.entries = {} if entries is None else entries
+        self.children = {} if children is None else children
 
     def get(self, key: str) -> Value | None:
         if key in self.children:
@@ -74,18 +78,21 @@ def merge_into(result: Merged, over: Merged) -> None:
             result.entries[name] = over.entries[name]
 
 
-@dataclass(frozen=True, slots=True)
-class ScriptLine:
+class ScriptLine(Record, frozen=True):
     """One script item a job runs, with the section it runs in."""
 
     loc: Loc
     section: str  # before_script | script | after_script
     #: the sequence node holding this item (None for a bare string script)
-    parent: Any = None
+    parent: Any
+
+    def __init__(self, loc: Loc, section: str, parent: Any = None) -> None:
+        setf(self, "loc", loc)
+        setf(self, "section", section)
+        setf(self, "parent", parent)
 
 
-@dataclass(frozen=True, slots=True)
-class Variable:
+class Variable(Record, frozen=True):
     """A CI variable definition: the entry (for removal) and the scalar holding its value."""
 
     name: str
@@ -95,12 +102,23 @@ class Variable:
     #: "rules", "matrix", or "trigger" (passed down by the trigger job of a child pipeline)
     scope: str
     #: ``expand: false`` in the long form: GitLab does not expand ``$OTHER`` in the value
-    expand: bool = True
+    expand: bool
     #: in effect only when a condition holds (a ``rules:`` entry matches, one ``parallel:
     #: matrix:`` combination): a lower definition of the same name may be in effect instead
-    conditional: bool = False
+    conditional: bool
     #: the entry a ``!reference [.tpl, variables, KEY]`` value points at (the value's home)
-    source: Entry | None = None
+    source: Entry | None
+
+    def __init__(self, name: str, entry: Entry, value: Loc | None, scope: str,
+                 expand: bool = True, conditional: bool = False,
+                 source: Entry | None = None) -> None:
+        setf(self, "name", name)
+        setf(self, "entry", entry)
+        setf(self, "value", value)
+        setf(self, "scope", scope)
+        setf(self, "expand", expand)
+        setf(self, "conditional", conditional)
+        setf(self, "source", source)
 
     @property
     def text(self) -> str | None:
@@ -115,31 +133,49 @@ class Variable:
         )
 
 
-@dataclass(slots=True)
-class Job:
+class Job(Record):
     """A job (or hidden template) with its effective configuration after all merging."""
 
     name: str
     file: SourceFile
     config: Merged
     hidden: bool
-    before_script: list[ScriptLine] = field(default_factory=list)
-    script: list[ScriptLine] = field(default_factory=list)
-    after_script: list[ScriptLine] = field(default_factory=list)
+    before_script: list[ScriptLine]
+    script: list[ScriptLine]
+    after_script: list[ScriptLine]
     #: the value of every variable when every condition holds (the highest definition)
-    variables: dict[str, Variable] = field(default_factory=dict)
+    variables: dict[str, Variable]
     #: every definition that may be in effect, the highest first, down to the first one that
     #: holds unconditionally (see :func:`job_candidates`)
-    candidates: dict[str, tuple[Variable, ...]] = field(default_factory=dict)
+    candidates: dict[str, tuple[Variable, ...]]
     #: every definition of each name the job has, the highest first (what is left in effect
     #: once the higher ones are removed)
-    definitions: dict[str, tuple[Variable, ...]] = field(default_factory=dict)
+    definitions: dict[str, tuple[Variable, ...]]
     #: a trigger job (``trigger:``): it runs no script, its variables go to the child pipeline
-    bridge: bool = False
+    bridge: bool
+
+    def __init__(self, name: str, file: SourceFile, config: Merged, hidden: bool,
+                 before_script: list[ScriptLine] | None = None,
+                 script: list[ScriptLine] | None = None,
+                 after_script: list[ScriptLine] | None = None,
+                 variables: dict[str, Variable] | None = None,
+                 candidates: dict[str, tuple[Variable, ...]] | None = None,
+                 definitions: dict[str, tuple[Variable, ...]] | None = None,
+                 bridge: bool = False) -> None:
+        self.name = name
+        self.file = file
+        self.config = config
+        self.hidden = hidden
+        self.before_script = [] if before_script is None else before_script
+        self.script = [] if script is None else script
+        self.after_script = [] if after_script is None else after_script
+        self.variables = {} if variables is None else variables
+        self.candidates = {} if candidates is None else candidates
+        self.definitions = {} if definitions is None else definitions
+        self.bridge = bridge
 
 
-@dataclass
-class Pipeline:
+class Pipeline(Record, unshown=('memo',), uncompared=('memo',)):
     """The whole CI configuration of a repository as GitLab would assemble it."""
 
     files: list[SourceFile]
@@ -151,16 +187,36 @@ class Pipeline:
     #: every variables: entry defined anywhere (global, default, each job's own, hidden jobs)
     variable_definitions: list[Variable]
     #: mapping node id -> the entry holding it (see :func:`to_merged`)
-    parents: dict[int, Entry] = field(default_factory=dict)
+    parents: dict[int, Entry]
     #: what the pipeline takes from outside the repository (includes, child pipelines)
-    not_checked: list[NotChecked] = field(default_factory=list)
+    not_checked: list[NotChecked]
     #: the child pipelines of ``trigger: include:`` jobs with local files
-    children: list[Pipeline] = field(default_factory=list)
+    children: list[Pipeline]
     #: the trigger job (its label) whose child this pipeline is; None for the main pipeline
-    parent_job: str | None = None
+    parent_job: str | None
     #: what the analysis computes once per pipeline and asks for many times (by a name of
     #: its own module); the pipeline's files do not change once it is loaded
-    memo: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    memo: dict[str, Any]
+
+    def __init__(self, files: list[SourceFile], config: Merged, jobs: dict[str, Job],
+                 global_variables: dict[str, Variable], problems: list[Problem],
+                 notices: list[Notice], variable_definitions: list[Variable],
+                 parents: dict[int, Entry] | None = None,
+                 not_checked: list[NotChecked] | None = None,
+                 children: list[Pipeline] | None = None, parent_job: str | None = None,
+                 memo: dict[str, Any] | None = None) -> None:
+        self.files = files
+        self.config = config
+        self.jobs = jobs
+        self.global_variables = global_variables
+        self.problems = problems
+        self.notices = notices
+        self.variable_definitions = variable_definitions
+        self.parents = {} if parents is None else parents
+        self.not_checked = [] if not_checked is None else not_checked
+        self.children = [] if children is None else children
+        self.parent_job = parent_job
+        self.memo = {} if memo is None else memo
 
     def with_children(self) -> Iterator[Pipeline]:
         """This pipeline and its child pipelines, depth first."""

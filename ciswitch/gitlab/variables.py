@@ -9,7 +9,6 @@ with its values) and ``!reference`` tags (a whole ``variables:`` mapping or one 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping
 
 from ciswitch.gitlab.model import (
@@ -22,6 +21,7 @@ from ciswitch.gitlab.model import (
 )
 from ciswitch.gitlab.references import resolve_path, resolve_reference
 from ciswitch.model import Notice
+from ciswitch.patterns import lazy_compile
 from ciswitch.yaml.nodes import (
     REFERENCE_TAG,
     Entry,
@@ -32,7 +32,7 @@ from ciswitch.yaml.nodes import (
     mapping_entries,
 )
 
-_VAR_REF = re.compile(r"^\$(?:\{(\w+)\}|(\w+))$")
+_VAR_REF = lazy_compile(r"^\$(?:\{(\w+)\}|(\w+))$")
 
 
 def variables_of(

@@ -9,12 +9,12 @@ subdirectory) with ``../``, any other by its absolute path.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import posixpath
 from pathlib import Path
 
 from ciswitch.model import LintResult, Problem
+from ciswitch.record import replace
 
 
 def prefix_for(root: Path | None, cwd: Path | None = None) -> str:
@@ -41,7 +41,7 @@ def shown(prefix: str, rel: str) -> str:
 def problem_line(problem: Problem, root: Path | None) -> str:
     """One input error as the command line prints it, its path relative to the current
     directory."""
-    return dataclasses.replace(problem, path=shown(prefix_for(root), problem.path)).one_line()
+    return replace(problem, path=shown(prefix_for(root), problem.path)).one_line()
 
 
 def rebased(result: LintResult, prefix: str) -> LintResult:
@@ -49,13 +49,13 @@ def rebased(result: LintResult, prefix: str) -> LintResult:
     if not prefix:
         return result
     # a place of GitLab's settings is a logical name, not a path: it stays as it is
-    return dataclasses.replace(
+    return replace(
         result,
-        findings=[dataclasses.replace(f, path=shown(prefix, f.path)) if f.in_file else f
+        findings=[replace(f, path=shown(prefix, f.path)) if f.in_file else f
                   for f in result.findings],
-        problems=[dataclasses.replace(p, path=shown(prefix, p.path)) for p in result.problems],
-        notices=[dataclasses.replace(n, path=shown(prefix, n.path)) for n in result.notices],
-        not_checked=[dataclasses.replace(e, path=shown(prefix, e.path)) if e.in_file else e
+        problems=[replace(p, path=shown(prefix, p.path)) for p in result.problems],
+        notices=[replace(n, path=shown(prefix, n.path)) for n in result.notices],
+        not_checked=[replace(e, path=shown(prefix, e.path)) if e.in_file else e
                      for e in result.not_checked],
         files=[shown(prefix, f) for f in result.files],
     )

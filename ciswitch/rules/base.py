@@ -4,11 +4,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterator
-from dataclasses import dataclass
 
 from ciswitch.analysis.facts import Facts, Place
 from ciswitch.edits import NoFix
 from ciswitch.model import Finding, Fix, Severity
+from ciswitch.record import Record, setf
 
 SWITCHED_NOTE = (
     "reintroduces :local after the switch: werf refuses it "
@@ -16,14 +16,17 @@ SWITCHED_NOTE = (
 )
 
 
-@dataclass(frozen=True)
-class RuleOptions:
+class RuleOptions(Record, frozen=True):
     """What a rule needs beyond the facts."""
 
     #: replace :local by this address instead of removing it
-    to: str | None = None
+    to: str | None
     #: the project is marked as switched to a remote stages storage
-    switched: bool = False
+    switched: bool
+
+    def __init__(self, to: str | None = None, switched: bool = False) -> None:
+        setf(self, "to", to)
+        setf(self, "switched", switched)
 
 
 #: a rule over the facts: one finding per place it reports
@@ -35,8 +38,7 @@ Review = Callable[
 ]
 
 
-@dataclass(frozen=True)
-class Rule:
+class Rule(Record, frozen=True):
     """One rule: what the reports and the docs say about it, and how it runs."""
 
     code: str
@@ -46,18 +48,36 @@ class Rule:
     #: "safe", "unsafe" or "none"
     fix_safety: str
     #: Markdown with the headings "What it does", "Why is this bad?", "Example", "Use
-    #: instead", "Fix safety" (the pages under ``docs/rules/`` are generated from it)
+    #: instead", "Fix safety" (the pages under ``docs/rules/`` are generated from it), as the
+    #: module's docstring has it (indented: :mod:`ciswitch.report.meta` cleans it)
     doc: str
     #: the module that defines the rule (where its documentation is edited)
     source: str
-    check: Check | None = None
-    review: Review | None = None
+    check: Check | None
+    review: Review | None
     #: whether ``# ciswitch: ignore[CODE]`` can silence it
-    suppressible: bool = True
+    suppressible: bool
     #: why an unsafe fix was left alone without ``--unsafe-fixes``
-    unsafe_reason: str = ""
+    unsafe_reason: str
     #: what ``fix`` says after applying the rule's unsafe fixes
-    unsafe_note: str = ""
+    unsafe_note: str
+
+    def __init__(self, code: str, name: str, summary: str, severity: Severity,
+                 fix_safety: str, doc: str, source: str, check: Check | None = None,
+                 review: Review | None = None, suppressible: bool = True,
+                 unsafe_reason: str = "", unsafe_note: str = "") -> None:
+        setf(self, "code", code)
+        setf(self, "name", name)
+        setf(self, "summary", summary)
+        setf(self, "severity", severity)
+        setf(self, "fix_safety", fix_safety)
+        setf(self, "doc", doc)
+        setf(self, "source", source)
+        setf(self, "check", check)
+        setf(self, "review", review)
+        setf(self, "suppressible", suppressible)
+        setf(self, "unsafe_reason", unsafe_reason)
+        setf(self, "unsafe_note", unsafe_note)
 
     @property
     def about_ci(self) -> bool:

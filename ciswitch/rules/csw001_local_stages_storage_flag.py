@@ -51,7 +51,6 @@ subcommand (`werf stages -s :local cleanup`), behind wrappers (`timeout 600 sudo
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Iterator
 
 from ciswitch.analysis.facts import Facts, FlagAt, Kind
@@ -100,7 +99,7 @@ RULE = Rule(
     summary="werf command uses :local stages storage through a flag",
     severity=SEVERITY,
     fix_safety="safe",
-    doc=inspect.cleandoc(__doc__ or ""),
+    doc=__doc__ or "",
     source=__name__,
     check=check,
 )

@@ -50,7 +50,6 @@ for a hand edit.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Iterator
 from typing import Any
 
@@ -110,7 +109,7 @@ RULE = Rule(
     summary="WERF_STAGES_STORAGE is set to :local",
     severity=SEVERITY,
     fix_safety="safe",
-    doc=inspect.cleandoc(__doc__ or ""),
+    doc=__doc__ or "",
     source=__name__,
     check=check,
 )

@@ -28,9 +28,7 @@ are not reported.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Iterator
-from dataclasses import replace
 from typing import Any
 
 from ciswitch.analysis.entries import variable_fix
@@ -44,6 +42,7 @@ from ciswitch.analysis.facts import (
     VariableEntry,
 )
 from ciswitch.model import Finding, Fix, Severity
+from ciswitch.record import replace
 from ciswitch.rules.base import Rule, RuleOptions, finding, reached
 
 CODE = "CSW003"
@@ -96,7 +95,7 @@ RULE = Rule(
     summary="werf uses :local synchronization with a stages storage",
     severity=SEVERITY,
     fix_safety="unsafe",
-    doc=inspect.cleandoc(__doc__ or ""),
+    doc=__doc__ or "",
     source=__name__,
     check=check,
     unsafe_reason="unsafe fix (changes the locking backend): use --unsafe-fixes",

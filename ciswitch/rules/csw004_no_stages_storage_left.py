@@ -33,7 +33,6 @@ No automatic fix: ciswitch leaves the `:local` places such a command depends on 
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Iterator
 
 from ciswitch.analysis.facts import CallAt, Facts, Kind
@@ -74,7 +73,7 @@ RULE = Rule(
     summary="werf command would have no stages storage without :local",
     severity=SEVERITY,
     fix_safety="none",
-    doc=inspect.cleandoc(__doc__ or ""),
+    doc=__doc__ or "",
     source=__name__,
     check=check,
 )

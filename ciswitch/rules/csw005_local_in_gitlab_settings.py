@@ -45,7 +45,6 @@ back. Masked values are never printed.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Iterator
 
 from ciswitch.analysis.facts import Facts, Kind, SettingAt
@@ -106,7 +105,7 @@ RULE = Rule(
     summary="a CI/CD variable in GitLab's settings sets :local",
     severity=SEVERITY,
     fix_safety="none",
-    doc=inspect.cleandoc(__doc__ or ""),
+    doc=__doc__ or "",
     source=__name__,
     check=check,
     suppressible=False,

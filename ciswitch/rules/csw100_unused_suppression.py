@@ -30,7 +30,6 @@ of the line; comments do not change what the pipeline does.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Collection
 
 from ciswitch.model import Edit, Finding, Fix, Position, Severity
@@ -111,7 +110,7 @@ RULE = Rule(
     summary="suppression comment that suppresses nothing",
     severity=SEVERITY,
     fix_safety="safe",
-    doc=inspect.cleandoc(__doc__ or ""),
+    doc=__doc__ or "",
     source=__name__,
     review=_review,
     suppressible=False,

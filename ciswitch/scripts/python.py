@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from ciswitch.edits import NoFix
 from ciswitch.model import LOCAL, STAGES_VAR, SYNC_VAR, Edit, Fix
+from ciswitch.record import replace
 from ciswitch.shell import werf
 from ciswitch.shell.model import Assignment, FlagForm, FlagUse, WerfCall, Word
 

@@ -15,11 +15,12 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from ciswitch.errors import CiswitchError
 from ciswitch.model import NotCheckedKind
+from ciswitch.patterns import lazy_compile
+from ciswitch.record import Record, setf
 from ciswitch.workspace import Workspace, normalize
 
 if TYPE_CHECKING:
@@ -33,58 +34,71 @@ Skip = Callable[[str, NotCheckedKind], None]
 SHELL_SUFFIXES = (".sh", ".bash", ".bats", ".ksh", ".zsh", ".dash")
 PYTHON_SUFFIXES = (".py",)
 _SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "ash", "mksh", "bats"})
-_PYTHON = re.compile(r"python(?:\d+(?:\.\d+)?)?")
+_PYTHON = lazy_compile(r"python(?:\d+(?:\.\d+)?)?")
 _MAKES = frozenset({"make", "gmake"})
 _SOURCERS = frozenset({"source", "."})
-_PROJECT_DIR = re.compile(r"\$\{CI_PROJECT_DIR\}|\$CI_PROJECT_DIR(?![A-Za-z0-9_])")
-_SHEBANG_SHELL = re.compile(r"^#!\s*\S*?(?:/env\s+(?:-\S+\s+)*)?\S*?\b(?:ba|da|z|k|a|mk)?sh\b")
-_SHEBANG_PYTHON = re.compile(r"^#!.*\bpython[\d.]*\b")
+_PROJECT_DIR = lazy_compile(r"\$\{CI_PROJECT_DIR\}|\$CI_PROJECT_DIR(?![A-Za-z0-9_])")
+_SHEBANG_SHELL = lazy_compile(r"^#!\s*\S*?(?:/env\s+(?:-\S+\s+)*)?\S*?\b(?:ba|da|z|k|a|mk)?sh\b")
+_SHEBANG_PYTHON = lazy_compile(r"^#!.*\bpython[\d.]*\b")
 #: cheap prefilter: a text that may run a file (a path, a sourcing dot, an interpreter, make)
 #: lines that are parsed whatever their words: make (to say it is not followed)
-_ALWAYS_PARSE = re.compile(r"\bg?make\b")
+_ALWAYS_PARSE = lazy_compile(r"\bg?make\b")
 #: a shell, ``source``/``.`` or Python running a path held in a variable (a computed path, to
 #: say it is not followed); searched only in texts holding ``$``
-_RUNS_VARIABLE = re.compile(r"\$\{?[A-Za-z_]")
-_RUNNER_BEFORE = re.compile(
+_RUNS_VARIABLE = lazy_compile(r"\$\{?[A-Za-z_]")
+_RUNNER_BEFORE = lazy_compile(
     r"(?:^|[\s;&|(])(?:(?:ba|da|z|k|a|mk)?sh|source|\.|python[\d.]*)\s+[\"']?$"
 )
 #: ``python -m package.module``: parsed when the module is a file of the repository
-_PYTHON_MODULE = re.compile(r"python[\d.]*\s(?:\s*-[^m\s]\S*)*\s*-m\s*([\w.]+)")
+_PYTHON_MODULE = lazy_compile(r"python[\d.]*\s(?:\s*-[^m\s]\S*)*\s*-m\s*([\w.]+)")
 #: candidate words of a line: what could name a repository file
-_CANDIDATE = re.compile(r"[^\s;&|()<>`'\"{}]+")
+_CANDIDATE = lazy_compile(r"[^\s;&|()<>`'\"{}]+")
 #: a candidate word holding a dot or a slash
-_PATHLIKE = re.compile(r"(?<![^\s;&|()<>`'\"{}])[^\s;&|()<>`'\"{}]*[./][^\s;&|()<>`'\"{}]*")
-_PROJECT_PREFIX = re.compile(r"^\$(?:\{CI_PROJECT_DIR\}|CI_PROJECT_DIR)/")
+_PATHLIKE = lazy_compile(r"(?<![^\s;&|()<>`'\"{}])[^\s;&|()<>`'\"{}]*[./][^\s;&|()<>`'\"{}]*")
+_PROJECT_PREFIX = lazy_compile(r"^\$(?:\{CI_PROJECT_DIR\}|CI_PROJECT_DIR)/")
 #: a word that is, or starts with, the project directory (so not relative to a ``cd``)
-_FROM_PROJECT_DIR = re.compile(r"^[\"']?\$(?:\{CI_PROJECT_DIR\}|CI_PROJECT_DIR)(?![A-Za-z0-9_])")
-_CHANGES_DIRECTORY = re.compile(r"(?:^|[\s;&|(`{])(?:cd|pushd|popd)(?=$|[\s;&|)`}])")
+_FROM_PROJECT_DIR = lazy_compile(r"^[\"']?\$(?:\{CI_PROJECT_DIR\}|CI_PROJECT_DIR)(?![A-Za-z0-9_])")
+_CHANGES_DIRECTORY = lazy_compile(r"(?:^|[\s;&|(`{])(?:cd|pushd|popd)(?=$|[\s;&|)`}])")
 _DIRECTORY_COMMANDS = frozenset({"cd", "pushd", "popd"})
 #: shell options that take a value
 _SHELL_VALUE_OPTIONS = frozenset({"-o", "+o", "-O", "+O", "--rcfile", "--init-file"})
 _PYTHON_VALUE_OPTIONS = frozenset({"-W", "-X", "--check-hash-based-pycs"})
 
 
-@dataclass(frozen=True)
-class ScriptRun:
+class ScriptRun(Record, frozen=True):
     """A command of a shell text that runs a repository file."""
 
     path: str  # repository-relative POSIX path
     kind: ScriptKind
     start: int  # the command's span in the shell text
     end: int
-    sourced: bool = False
+    sourced: bool
     #: the working directory it runs in (repository-relative, "" for the root; None when
     #: a ``cd`` went somewhere computed)
-    cwd: str | None = ""
+    cwd: str | None
+
+    def __init__(self, path: str, kind: ScriptKind, start: int, end: int,
+                 sourced: bool = False, cwd: str | None = "") -> None:
+        setf(self, "path", path)
+        setf(self, "kind", kind)
+        setf(self, "start", start)
+        setf(self, "end", end)
+        setf(self, "sourced", sourced)
+        setf(self, "cwd", cwd)
 
 
-@dataclass(frozen=True)
-class NotFollowed:
+class NotFollowed(Record, frozen=True):
     """A command that runs something the replay does not read (``make``, a missing file)."""
 
     start: int
     message: str
-    kind: NotCheckedKind = NotCheckedKind.MISSING_SCRIPT
+    kind: NotCheckedKind
+
+    def __init__(self, start: int, message: str,
+                 kind: NotCheckedKind = NotCheckedKind.MISSING_SCRIPT) -> None:
+        setf(self, "start", start)
+        setf(self, "message", message)
+        setf(self, "kind", kind)
 
 
 _UNKNOWN_DIRECTORY = "the working directory is computed at run time (cd), not followed"
@@ -92,7 +106,7 @@ _RUNNERS = frozenset({*_SOURCERS, *_SHELLS, "python", "python3", "python2"})
 _SCRIPT_SUFFIXES = (*SHELL_SUFFIXES, *PYTHON_SUFFIXES)
 #: a candidate word that is a runner (``bash``, ``source``, ``.``, ``python3``), written with
 #: the project directory or not
-_RUNNER_WORD = re.compile(
+_RUNNER_WORD = lazy_compile(
     r"(?<![^\s;&|()<>`'\"{}])(?:\$(?:\{CI_PROJECT_DIR\}|CI_PROJECT_DIR)/)?(?:"
     + "|".join(re.escape(name) for name in sorted(_RUNNERS, key=len, reverse=True))
     + r")(?![^\s;&|()<>`'\"{}])"
@@ -144,17 +158,17 @@ def may_run_files(text: str, ws: Workspace, cwd: str | None = "") -> bool:
 
 
 #: a word that names a path as it is written (nothing for the shell to expand)
-_LITERAL_PATH = re.compile(r"[A-Za-z0-9_./+@%,:=-]+")
+_LITERAL_PATH = lazy_compile(r"[A-Za-z0-9_./+@%,:=-]+")
 #: where a command may start (``&`` and ``|`` of a redirection excepted): the words between
 #: the last one and a script word tell whether the script word is a command's name
-_COMMAND_BOUNDARY = re.compile(r"[;(){}`\n]|(?<![<>])&(?!>)|(?<!>)\|")
+_COMMAND_BOUNDARY = lazy_compile(r"[;(){}`\n]|(?<![<>])&(?!>)|(?<!>)\|")
 #: words that may stand before a command's name in a simple command
 _KEYWORDS = frozenset({
     "if", "then", "else", "elif", "fi", "do", "done", "while", "until", "for", "in", "case",
     "esac", "!", "time", "function", "select", "coproc", "[[", "]]",
 })
-_ASSIGNMENT_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\+?=")
-_REDIRECTION = re.compile(r"\d*(?:<<<|<<-?|>>|&>>?|<>|[<>]&?|>\|)")
+_ASSIGNMENT_WORD = lazy_compile(r"[A-Za-z_][A-Za-z0-9_]*\+?=")
+_REDIRECTION = lazy_compile(r"\d*(?:<<<|<<-?|>>|&>>?|<>|[<>]&?|>\|)")
 
 
 def _may_be_run(text: str, at: int, word: str, ws: Workspace, cwd: str | None) -> bool:
@@ -319,7 +333,7 @@ def _change_directory(
     return target, stack
 
 
-_SIMPLE_CD = re.compile(
+_SIMPLE_CD = lazy_compile(
     r"[ \t]*(cd|pushd)[ \t]+([A-Za-z0-9_][A-Za-z0-9_.+@-]*(?:/[A-Za-z0-9_.+@-]+)*/?)[ \t]*"
 )
 

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import re
-from dataclasses import replace
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from ciswitch.patterns import lazy_compile
+from ciswitch.record import replace
 from ciswitch.shell import werf
 from ciswitch.shell.model import (
     Assignment,
     AssignmentKind,
+    Atom,
     CommandString,
     FlagForm,
     FlagUse,
@@ -19,7 +20,6 @@ from ciswitch.shell.model import (
     Word,
 )
 from ciswitch.shell.syntax import (
-    Atom,
     Source,
     slice_word,
     split_prefixes,
@@ -31,7 +31,7 @@ from ciswitch.shell.syntax import (
 if TYPE_CHECKING:
     from tree_sitter import Node
 
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_NAME = lazy_compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _DECLARATION_KEYWORDS = frozenset({"export", "declare", "typeset", "local", "readonly"})
 #: commands that apply the output of ``werf ci-env`` to the running shell
 _APPLIERS = frozenset({"eval", "source", "."})

@@ -7,16 +7,16 @@ leave a dangling ``\\`` continuation that would glue the next shell line onto th
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
 
+from ciswitch.patterns import lazy_compile
 from ciswitch.shell.model import Assignment, FlagUse, WerfCall, Word
 from ciswitch.shell.syntax import Source
 
 if TYPE_CHECKING:
     from tree_sitter import Node
 
-_SAFE_UNQUOTED = re.compile(r"(?:[\w./:@%+,=~-]|\$\{\w+\}|\$\w+)+")
+_SAFE_UNQUOTED = lazy_compile(r"(?:[\w./:@%+,=~-]|\$\{\w+\}|\$\w+)+")
 
 
 # -- scanning helpers ------------------------------------------------------------------------------

@@ -15,16 +15,15 @@ from __future__ import annotations
 import re
 import sys
 from bisect import bisect_right
-from dataclasses import dataclass, replace
 from itertools import pairwise
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
-from ciswitch.shell.model import Word
+from ciswitch.patterns import lazy_compile
+from ciswitch.record import replace
+from ciswitch.shell.model import Atom, Word
 
 if TYPE_CHECKING:
     from tree_sitter import Node, Parser, Tree
-
-AtomKind = Literal["lit", "exp", "sub", "other"]
 
 _PARSER: list[Parser] = []
 
@@ -37,8 +36,8 @@ WORD_TYPES = frozenset({
 #: operators of ``${NAME<op>default}`` that still make the word "that variable" for our purposes
 _DEFAULT_OPERATORS = frozenset({":-", "-", ":=", "="})
 _DQ_ESCAPABLE = frozenset('$`"\\')
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+_IDENTIFIER = lazy_compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_NON_ASCII = lazy_compile(r"[^\x00-\x7f]")
 _ANSI_ESCAPES = {
     "n": "\n", "t": "\t", "r": "\r", "a": "\a", "b": "\b", "f": "\f", "v": "\v",
     "e": "\x1b", "E": "\x1b", "\\": "\\", "'": "'", '"': '"', "?": "?",
@@ -118,7 +117,7 @@ def _unglue(current: str, tree: Tree) -> Tree:
 #: A line of two or more plain assignments (``A=1 B=2``, nothing quoted or expanded), with
 #: the next line starting with a plain command word or an assignment: the glued shape.
 #: Group 1 ends where the last assignment does.
-_GLUED_LINE = re.compile(
+_GLUED_LINE = lazy_compile(
     r"^([ \t]*(?:[A-Za-z_][A-Za-z0-9_]*=[A-Za-z0-9_./:,@%+-]*[ \t]+)+"
     r"[A-Za-z_][A-Za-z0-9_]*=[A-Za-z0-9_./:,@%+-]*)[ \t]*\r?\n"
     r"(?=[ \t]*(?!(?:if|then|else|elif|fi|case|esac|for|select|while|until|do|done|in|"
@@ -266,31 +265,6 @@ class Source:
 
     def node_text(self, node: Node) -> str:
         return self.text[self.start(node) : self.end(node)]
-
-
-@dataclass(frozen=True)
-class Atom:
-    """One piece of a word.
-
-    ``offset(i)`` is where the i-th character of ``value`` starts in the text (a backslash
-    escape produces one character that starts at its backslash); ``offsets`` is None when that
-    is simply ``start + i``. Quoted atoms know their quote
-    (``'"'``, ``"'"`` or ``"$'"``), where the quoted string opens, and whether they are its
-    first piece.
-    """
-
-    kind: AtomKind
-    start: int
-    end: int
-    value: str | None
-    var: str | None = None
-    quote: str = ""
-    group_start: int = 0
-    first_in_group: bool = True
-    offsets: tuple[int, ...] | None = None
-
-    def offset(self, index: int) -> int:
-        return self.start + index if self.offsets is None else self.offsets[index]
 
 
 def _unescape(

@@ -22,6 +22,7 @@ import re
 from collections.abc import Callable
 from typing import NamedTuple
 
+from ciswitch.patterns import lazy_compile
 from ciswitch.shell.model import FlagName
 
 CommandTree = dict[str, "CommandTree"]
@@ -164,7 +165,7 @@ def is_werf_name(value: str) -> bool:
 # index of the wrapped command word, or None when the wrapper does not run a command there
 # (``command -v werf`` only looks it up).
 
-_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
+_ASSIGNMENT = lazy_compile(r"[A-Za-z_][A-Za-z0-9_]*=")
 
 
 class Arg(NamedTuple):

@@ -6,12 +6,12 @@ is how one source place reached by many jobs is analysed and fixed once (key by 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from ruamel.yaml.nodes import MappingNode, SequenceNode
 
 from ciswitch.model import Notice
+from ciswitch.record import Record, setf
 from ciswitch.source import SourceFile
 
 MERGE_TAG = "tag:yaml.org,2002:merge"
@@ -58,12 +58,15 @@ def is_null(node: Any) -> bool:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class Loc:
+class Loc(Record, frozen=True):
     """A node together with the file it was composed from."""
 
     file: SourceFile
     node: Any
+
+    def __init__(self, file: SourceFile, node: Any) -> None:
+        setf(self, "file", file)
+        setf(self, "node", node)
 
     @property
     def start(self) -> int:
@@ -74,8 +77,7 @@ class Loc:
         return int(self.node.end_mark.index)
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
+class Entry(Record, frozen=True):
     """A mapping entry: the key node and the value node, with their file."""
 
     file: SourceFile
@@ -83,6 +85,12 @@ class Entry:
     value: Any
     #: the mapping node that holds this entry textually (for removing the entry)
     owner: Any
+
+    def __init__(self, file: SourceFile, key: Any, value: Any, owner: Any) -> None:
+        setf(self, "file", file)
+        setf(self, "key", key)
+        setf(self, "value", value)
+        setf(self, "owner", owner)
 
     @property
     def value_loc(self) -> Loc:

@@ -38,6 +38,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from ciswitch.patterns import lazy_compile
+
 if TYPE_CHECKING:
     from ruamel.yaml.nodes import ScalarNode
 
@@ -55,11 +57,11 @@ _BREAK_CHARS = "\r\n\x85\u2028\u2029"
 _BLANKS = " \t"
 _KEPT_BREAKS = "\u2028\u2029"
 
-_NEXT_BREAK = re.compile("[\r\n\x85\u2028\u2029]")
+_NEXT_BREAK = lazy_compile("[\r\n\x85\u2028\u2029]")
 # Where an ordinary run of characters ends, per style.
-_PLAIN_STOP = re.compile("[ \t\r\n\x85\u2028\u2029]")
-_SINGLE_STOP = re.compile("[ \t\r\n\x85\u2028\u2029']")
-_DOUBLE_STOP = re.compile('[ \t\r\n\x85\u2028\u2029"\\\\]')
+_PLAIN_STOP = lazy_compile("[ \t\r\n\x85\u2028\u2029]")
+_SINGLE_STOP = lazy_compile("[ \t\r\n\x85\u2028\u2029']")
+_DOUBLE_STOP = lazy_compile('[ \t\r\n\x85\u2028\u2029"\\\\]')
 
 _SIMPLE_ESCAPES = {
     "0": "\0",
@@ -460,9 +462,9 @@ def _scan_block(text: str, pos: int, end: int, folded: bool, value: str) -> _Out
 _BREAK_RE = "(?:\r\n|[\r\n\x85\u2028\u2029])"
 _FOLDED_BREAK_RE = "(?:\r\n|[\r\n\x85])"
 # An escaped line break with the whitespace after it: produces nothing.
-_SKIP_PREFIX = re.compile(rf"(?:\\{_BREAK_RE}[ \t]*)+")
-_FOLD_SPACE = re.compile(rf"[ \t]*{_FOLDED_BREAK_RE}[ \t]*")
-_FOLD_NEWLINE = re.compile(
+_SKIP_PREFIX = lazy_compile(rf"(?:\\{_BREAK_RE}[ \t]*)+")
+_FOLD_SPACE = lazy_compile(rf"[ \t]*{_FOLDED_BREAK_RE}[ \t]*")
+_FOLD_NEWLINE = lazy_compile(
     rf"[ \t]*(?:{_FOLDED_BREAK_RE}[ \t]*)?{_FOLDED_BREAK_RE}[ \t]*"
 )
 
