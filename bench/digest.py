@@ -73,8 +73,11 @@ def main() -> int:
     parser.add_argument(
         "--workdir",
         type=Path,
-        default=Path(tempfile.gettempdir()) / "ciswitch-digest",
-        help="where the inputs are copied (emptied first)",
+        # one per checkout: two checkouts digesting at once must not empty each other's
+        # (what is printed names no path above the input's own)
+        default=Path(tempfile.gettempdir())
+        / f"ciswitch-digest-{hashlib.sha256(str(ROOT).encode()).hexdigest()[:10]}",
+        help="where the inputs are copied (emptied first; default: one per checkout)",
     )
     options = parser.parse_args()
     base = options.workdir

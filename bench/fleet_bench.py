@@ -2,8 +2,8 @@
 
 Both sides get their own copies of the same N bare repositories (a werf 1.1 project with
 ``:local`` flags and a werf.yaml), addressed as ``file://`` URLs (so clones go through git's
-pack transfer as over a network, not a local hardlinking copy), and work at the same
-concurrency.
+pack transfer as over a network, not a local hardlinking copy), serving partial clones
+(``uploadpack.allowFilter``, as GitLab does), and work at the same concurrency.
 
 * ``fleet run``: the shell side runs ``git clone`` (a full clone), ``sed``, ``git commit`` and
   ``git push -o merge_request.create`` per repository under ``xargs -P J``; the fleet side runs
@@ -196,6 +196,10 @@ def remotes(root: Path, side: str, count: int, template: Path) -> list[Path]:
             git("clone", "-q", "--bare", "--no-hardlinks", str(template), str(bare))
             git("config", "receive.advertisePushOptions", "true", cwd=bare)
             (bare / "bench-complete").write_text("")
+        if "allowfilter = true" not in (bare / "config").read_text().lower():
+            # as GitLab does: partial clones are served (both sides; the shell loop asks
+            # for none)
+            git("config", "uploadpack.allowFilter", "true", cwd=bare)
         subprocess.run(
             ["git", "update-ref", "-d", f"refs/heads/{BRANCH}"],
             cwd=bare,

@@ -100,9 +100,10 @@ def remote_branches(bare: Path) -> str:
     return git(bare, "for-each-ref", "--format=%(refname)", "refs/heads/")
 
 
-def group_processes(pgid: int) -> list[tuple[int, str]]:
-    """``(pid, command line)`` of the live (not zombie) processes of process group ``pgid``,
-    read from ``/proc``."""
+def session_processes(sid: int) -> list[tuple[int, str]]:
+    """``(pid, command line)`` of the live (not zombie) processes of session ``sid``, read
+    from ``/proc``: a run started in a session of its own, whatever process groups its
+    processes are in (the run's git processes are in its watchdog's group)."""
     found: list[tuple[int, str]] = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -114,17 +115,17 @@ def group_processes(pgid: int) -> list[tuple[int, str]]:
         except OSError:
             continue
         fields = stat.rsplit(")", 1)[1].split()
-        if fields[0] != "Z" and int(fields[2]) == pgid:
+        if fields[0] != "Z" and int(fields[3]) == sid:
             found.append((int(entry.name), cmdline))
     return found
 
 
-def client_processes(pgid: int) -> list[tuple[int, str]]:
-    """The processes of a fleet run's group on the client side: Python (the run, its fork
+def client_processes(sid: int) -> list[tuple[int, str]]:
+    """The processes of a fleet run's session on the client side: Python (the run, its fork
     server and workers) and the git commands they start; a local remote's receive-pack and its
     hooks are the server's side and left out."""
     client = []
-    for pid, cmdline in group_processes(pgid):
+    for pid, cmdline in session_processes(sid):
         words = cmdline.split()
         if not words:
             continue

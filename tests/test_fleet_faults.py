@@ -20,10 +20,10 @@ from gitrepos import git, isolate_git
 from test_fleet_common import (
     client_processes,
     fleet,
-    group_processes,
     journal_statuses,
     make_repo,
     remote_branches,
+    session_processes,
     status_json,
     write_list,
 )
@@ -78,8 +78,15 @@ def start(tmp_path: Path, listing: Path, *extra: str, stdout: int | None = subpr
           stderr: int | None = subprocess.DEVNULL) -> subprocess.Popen[bytes]:
     cmd = [sys.executable, "-m", "ciswitch", "fleet", "run", "--repos", str(listing),
            "--workdir", str(tmp_path / "work"), *extra]
-    return subprocess.Popen(cmd, cwd=tmp_path, stdout=stdout, stderr=stderr,
-                            start_new_session=True)
+    # ^C at its default in the run, as in a terminal's foreground job, whatever this process
+    # was given: a background job of a non-interactive shell (pytest run with ``&``) ignores
+    # SIGINT, and an ignored signal stays ignored across exec (a handler does not)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        return subprocess.Popen(cmd, cwd=tmp_path, stdout=stdout, stderr=stderr,
+                                start_new_session=True)
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 @pytest.fixture
@@ -88,7 +95,7 @@ def session() -> Iterator[list[subprocess.Popen[bytes]]]:
     started: list[subprocess.Popen[bytes]] = []
     yield started
     for child in started:
-        for pid, _cmd in group_processes(child.pid):
+        for pid, _cmd in session_processes(child.pid):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         if child.poll() is None:
@@ -100,11 +107,11 @@ def waiting(tmp_path: Path) -> int:
 
 
 def assert_rerun_finishes_exactly_once(tmp_path: Path, listing: Path, bares: list[Path],
-                                       release: Path, pgid: int) -> None:
+                                       release: Path, sid: int) -> None:
     """Release the gates; once the remotes' side is done, the rerun pushes what is missing,
     nothing twice, and the journal says pushed for every repository."""
     release.touch()
-    wait_for(lambda: not group_processes(pgid), "the remotes' hooks to finish", timeout=30)
+    wait_for(lambda: not session_processes(sid), "the remotes' hooks to finish", timeout=30)
     again = fleet("run", "--repos", str(listing), "--workdir", str(tmp_path / "work"),
                   "-j", "2", cwd=tmp_path)
     assert again.returncode == 0, again.stdout + again.stderr
@@ -134,6 +141,9 @@ def test_sigkill_of_the_main_process_leaves_nothing_pushing(
     else:
         wait_for(lambda: waiting(tmp_path) >= (1 if moment == "serial" else 2),
                  "pushes in flight", child=child)
+        # the pushes are seen (in the watchdog's process group, in the run's session)
+        pushes = [cmd for _pid, cmd in client_processes(child.pid) if " push " in cmd]
+        assert len(pushes) >= (1 if moment == "serial" else 2), client_processes(child.pid)
     os.kill(child.pid, signal.SIGKILL)
     child.wait(10)
     wait_for(lambda: not client_processes(child.pid), "the run's processes to die", timeout=10)
@@ -177,8 +187,8 @@ def _stopped_within(child: subprocess.Popen[bytes], seconds: float, how: str) ->
     try:
         return child.communicate(timeout=seconds)[1]
     except subprocess.TimeoutExpired:
-        left = "\n".join(f"  {pid} {cmd}" for pid, cmd in group_processes(child.pid))
-        for pid, _cmd in group_processes(child.pid):
+        left = "\n".join(f"  {pid} {cmd}" for pid, cmd in session_processes(child.pid))
+        for pid, _cmd in session_processes(child.pid):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         err = child.communicate(timeout=10)[1].decode("utf-8", "replace")

@@ -26,6 +26,7 @@ from ruamel.yaml.scalarstring import (
     SingleQuotedScalarString,
 )
 
+from ciswitch.yaml.extents import ExtentMap
 from ciswitch.yaml.spans import Extent, SpanError, check_extents, file_range, value_extents
 
 FIXTURES = Path(__file__).parent / "fixtures" / "yamlspan"
@@ -83,6 +84,10 @@ def checked_map(text: str, node: ScalarNode) -> list[Extent]:
     check_extents(text, node, extents)
     assert all(a[1] <= b[0] for a, b in itertools.pairwise(extents))
     assert all(s < e for s, e in extents)
+    # the compact form the analysis keeps gives every extent back
+    compact = ExtentMap(extents)
+    assert len(compact) == len(extents)
+    assert compact.extents() == extents
     return extents
 
 

@@ -114,6 +114,25 @@ class Reach(Record, frozen=True):
         setf(self, "hidden", hidden)
 
 
+#: the jobs of a place that no job reached yet
+_NO_JOBS: tuple[str, ...] = ()
+#: up to this many names a place keeps them in a tuple (most places are reached by one job,
+#: and tens of thousands of places on a big file each had four sets of 216 bytes and more)
+_FEW_JOBS = 8
+
+
+def _with(names: Collection[str], name: str) -> Collection[str]:
+    """``names`` with ``name`` added: a short tuple, then a set of the place's own."""
+    if isinstance(names, set):
+        names.add(name)
+        return names
+    if name in names:
+        return names
+    if len(names) < _FEW_JOBS:
+        return (*names, name)
+    return {*names, name}
+
+
 class Place(Record):
     """One source place the replay found."""
 
@@ -123,36 +142,47 @@ class Place(Record):
     end: int
     what: Payload
     #: jobs (real ones) reaching the place, and hidden templates reaching it
-    jobs: set[str]
-    hidden_jobs: set[str]
+    jobs: Collection[str]
+    hidden_jobs: Collection[str]
     #: jobs where this place feeds a werf command that would have no storage without it
-    blocked_jobs: set[str]
-    hidden_blocked: set[str]
+    blocked_jobs: Collection[str]
+    hidden_blocked: Collection[str]
     #: what the value was when reached through a variable, for the message
     via: str | None
 
     def __init__(self, kind: Kind, file: SourceFile, start: int, end: int, what: Payload,
-                 jobs: set[str] | None = None, hidden_jobs: set[str] | None = None,
-                 blocked_jobs: set[str] | None = None,
-                 hidden_blocked: set[str] | None = None, via: str | None = None) -> None:
+                 jobs: Collection[str] = _NO_JOBS, hidden_jobs: Collection[str] = _NO_JOBS,
+                 blocked_jobs: Collection[str] = _NO_JOBS,
+                 hidden_blocked: Collection[str] = _NO_JOBS, via: str | None = None) -> None:
         self.kind = kind
         self.file = file
         self.start = start
         self.end = end
         self.what = what
-        self.jobs = set() if jobs is None else jobs
-        self.hidden_jobs = set() if hidden_jobs is None else hidden_jobs
-        self.blocked_jobs = set() if blocked_jobs is None else blocked_jobs
-        self.hidden_blocked = set() if hidden_blocked is None else hidden_blocked
+        self.jobs = jobs
+        self.hidden_jobs = hidden_jobs
+        self.blocked_jobs = blocked_jobs
+        self.hidden_blocked = hidden_blocked
         self.via = via
 
     def add_job(self, job: Reach) -> None:
         if job.name:
-            (self.hidden_jobs if job.hidden else self.jobs).add(job.name)
+            if job.hidden:
+                self.hidden_jobs = _with(self.hidden_jobs, job.name)
+            else:
+                self.jobs = _with(self.jobs, job.name)
 
     def block(self, job: Reach) -> None:
         if job.name:
-            (self.hidden_blocked if job.hidden else self.blocked_jobs).add(job.name)
+            if job.hidden:
+                self.hidden_blocked = _with(self.hidden_blocked, job.name)
+            else:
+                self.blocked_jobs = _with(self.blocked_jobs, job.name)
+
+    def forget_hidden(self, name: str) -> None:
+        """Drop a hidden job from the ones reaching the place."""
+        if name in self.hidden_jobs:
+            self.hidden_jobs = tuple(n for n in self.hidden_jobs if n != name)
 
     @property
     def affected_jobs(self) -> tuple[str, ...]:

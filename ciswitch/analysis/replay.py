@@ -81,15 +81,17 @@ class Replay:
         self.workspace = workspace
         self._running: set[str] = set()
         #: script runs per site: a site shared by many jobs is looked into once
-        self._runs: dict[tuple[tuple[str, int], str | None], Runs] = {}
+        #: what a text runs that was not parsed (nothing), by working directory and moves
+        self._unparsed: dict[tuple[str | None, bool], Runs] = {}
+        #: (site, working directory) whose skipped script runs were reported
+        self._reported: set[tuple[tuple[str, int], str | None]] = set()
         self._runs_by_text: dict[tuple[str, str | None], Runs] = {}
 
     def site_for(self, file: SourceFile, node: Any, text: str) -> YamlScalarSite:
-        key = (file.path, id(node))
-        site = self.facts.sites.get(key)
+        site = self.facts.sites.get((file.path, id(node)))
         if site is None:
             site = YamlScalarSite(file, node, text)
-            self.facts.sites[key] = site
+            self.facts.sites[site.key] = site
         assert isinstance(site, YamlScalarSite)
         return site
 
@@ -203,17 +205,20 @@ class Replay:
         if session.pending:
             self._settle_directory(site.text, session)
         cwd = session.cwd
-        known = self._runs.get((site.key, cwd))
+        # The same line text recurs in many jobs (as distinct nodes): look it up once.
+        known = self._runs_by_text.get((site.text, cwd))
         if known is None:
             from ciswitch.scripts.runs import script_runs_in
 
-            # The same line text recurs in many jobs (as distinct nodes): look it up once.
-            known = self._runs_by_text.get((site.text, cwd))
-            if known is None:
-                known = script_runs_in(site.text, self.workspace, cwd)
-                self._runs_by_text[(site.text, cwd)] = known
-            self._runs[(site.key, cwd)] = known
-            self._report_skipped(site, known.skipped)
+            known = script_runs_in(site.text, self.workspace, cwd)
+            if not known.parsed:  # runs nothing: one value for the many texts of a big file
+                known = self._unparsed.setdefault((cwd, known.moves), known)
+            self._runs_by_text[(site.text, cwd)] = known
+        if known.skipped:
+            where = (site.key, cwd)
+            if where not in self._reported:  # each site's own places, once
+                self._reported.add(where)
+                self._report_skipped(site, known.skipped)
         if known.parsed:
             session.cwd = known.cwd
         elif known.moves:
@@ -509,5 +514,5 @@ def collect_script_facts(
         alone = Reach(run.path, hidden=True)
         analyzer.run_script(alone, Session({}), run)
         for place in facts.places.values():
-            place.hidden_jobs.discard(run.path)
+            place.forget_hidden(run.path)
     return facts

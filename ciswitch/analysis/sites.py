@@ -12,7 +12,6 @@ read by :mod:`ciswitch.verify`).
 from __future__ import annotations
 
 import re
-from array import array
 from collections import Counter
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -32,6 +31,7 @@ if TYPE_CHECKING:
     from ciswitch.scripts.python import PythonReading
     from ciswitch.shell import Assignment, FlagUse, ShellReading, WerfCall
     from ciswitch.shell.model import CommandString
+    from ciswitch.yaml.extents import ExtentMap
 
 
 class Site(Protocol):
@@ -91,22 +91,21 @@ class YamlScalarSite:
 
     file_kind = FileKind.YAML
     runs_files = True
+    # a big file has tens of thousands of sites: no per-instance dict
+    __slots__ = ("_extents", "_reading", "file", "key", "node", "parent", "text")
 
     def __init__(self, file: SourceFile, node: Any, text: str) -> None:
         self.file = file
         self.node = node
         self.text = text
+        #: (path, node identity): one site however many jobs run it (one tuple, kept once)
+        self.key: tuple[str, int] = (file.path, id(node))
         self._reading: ShellReading | None = None
         #: the YAML sequence holding this scalar as an item, when it is one
         self.parent: Any = None
-        #: where each value character comes from in the file: start and end offsets, kept as
-        #: two compact integer arrays (a list of tuples costs ~9x the memory)
-        self._starts: array[int] | None = None
-        self._ends: array[int] | None = None
-
-    @property
-    def key(self) -> tuple[str, int]:
-        return (self.file.path, id(self.node))
+        #: where each value character comes from in the file (a compact map: a list of tuples
+        #: costs 16 bytes a character and more)
+        self._extents: ExtentMap | None = None
 
     @property
     def worth_parsing(self) -> bool:
@@ -120,22 +119,22 @@ class YamlScalarSite:
         return self._reading
 
     def to_file(self, start: int, end: int) -> tuple[int, int]:
-        if self._starts is None or self._ends is None:
+        extents = self._extents
+        if extents is None:
+            from ciswitch.yaml.extents import ExtentMap
             from ciswitch.yaml.spans import value_extents
 
-            extents = value_extents(self.file.text, self.node)
-            self._starts = array("q", (s for s, _ in extents))
-            self._ends = array("q", (e for _, e in extents))
-        starts, ends = self._starts, self._ends
+            extents = self._extents = ExtentMap(value_extents(self.file.text, self.node))
+        size = len(extents)
         if start == end:
-            if start < len(starts):
-                pos = starts[start]
+            if start < size:
+                pos = extents.start(start)
             else:
-                pos = ends[-1] if ends else int(self.node.start_mark.index)
+                pos = extents.end(size - 1) if size else int(self.node.start_mark.index)
             return pos, pos
-        if not 0 <= start < end <= len(starts):
-            raise ValueError(f"value range {start}..{end} is empty or outside 0..{len(starts)}")
-        return starts[start], ends[end - 1]
+        if not 0 <= start < end <= size:
+            raise ValueError(f"value range {start}..{end} is empty or outside 0..{size}")
+        return extents.start(start), extents.end(end - 1)
 
     def anchor(self) -> int:
         return int(self.node.start_mark.index)

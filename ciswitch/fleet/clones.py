@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Sequence
@@ -65,16 +66,38 @@ def _stock_template(rel: str, path: Path) -> bool:
     return all(not line.strip() or line.lstrip().startswith("#") for line in lines)
 
 
-def sync_clone(spec: RepoSpec, workdir: Path, *, checkout: bool = False) -> Path | None:
+#: blobs at least this big are left on the remote by a fleet run's clone (``blob:limit``);
+#: git fetches one when something reads it. CI files, settings and scripts are smaller.
+BLOB_LIMIT = "100k"
+#: what git says when the remote does not serve partial clones (it then sends everything)
+_NO_FILTER = "filtering not recognized by server"
+
+
+def _transported(url: str) -> bool:
+    """Whether git clones ``url`` through a transport (``file://``, ``https://``, ssh), not as
+    a local copy of the directory, which takes neither ``--depth`` nor ``--filter``."""
+    if "://" in url:
+        return True
+    return re.match(r"^(?:[^@/\s]+@)?[^:/\s]+:[^/]", url) is not None and not os.path.exists(url)
+
+
+def sync_clone(spec: RepoSpec, workdir: Path, *, checkout: bool = False,
+               history: bool = True) -> Path | None:
     """A clone of the remote's default branch in ``workdir``; None for an empty one.
 
     A new clone gets no work tree: everything ciswitch does reads the object database, and
     writing every file of every repository of a fleet would be the run's biggest cost. With
     ``checkout`` (``fleet sync`` and ``switch``: werf reads werf.yaml from the working
-    directory) the default branch is checked out as the clone is made.
+    directory) the default branch is checked out as the clone is made. Without ``history``
+    (``fleet run`` and ``sync``, which read the branch tips only) a new clone is shallow: the
+    tip of every branch, no older commits; without ``checkout`` it is partial too, without
+    the blobs of :data:`BLOB_LIMIT` or more (git fetches one when it is read). A remote that
+    serves no partial clone gets a shallow full one, a remote that serves neither a plain
+    full clone.
     An existing clone (an earlier or interrupted run) is fetched and its default branch reset
     to the remote's tip: the clone belongs to ciswitch, and the fix must start from what the
-    remote has now. Local ciswitch branches stay, so an interrupted push is simply redone.
+    remote has now. A shallow one gets its whole history back when ``history`` is asked for.
+    Local ciswitch branches stay, so an interrupted push is simply redone.
     """
     from ciswitch import gitops
 
@@ -83,13 +106,8 @@ def sync_clone(spec: RepoSpec, workdir: Path, *, checkout: bool = False) -> Path
     if not (dest / ".git").is_dir():
         root.mkdir(parents=True, exist_ok=True)
         tmp = root / f".tmp-{spec.slug}-{os.getpid()}"
-        shutil.rmtree(tmp, ignore_errors=True)
         try:
-            _git([
-                "clone", "--quiet", "--no-tags", *(() if checkout else ("--no-checkout",)),
-                *_template_option(),
-                "--", spec.clone_url, str(tmp),
-            ])
+            _clone(spec, tmp, checkout=checkout, history=history)
             os.replace(tmp, dest)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -99,14 +117,54 @@ def sync_clone(spec: RepoSpec, workdir: Path, *, checkout: bool = False) -> Path
     repo = gitops.open_repo(dest)
     if spec.clone_url != spec.url:  # a clone from before credentials left URLs: drop them
         _git(["remote", "set-url", "origin", spec.clone_url], dest)
-    gitops.fetch(repo, "origin")
+    if history and (dest / ".git" / "shallow").is_file():
+        gitops.run_git(repo, "cannot fetch from origin", "fetch", "--quiet", "--prune",
+                       "--no-tags", "--unshallow", "origin")
+    else:
+        gitops.fetch(repo, "origin")
     if _git(["ls-remote", "--symref", "origin", "HEAD"], dest).strip() == "":
         return None
     _git(["remote", "set-head", "origin", "--auto"], dest)
     branch = gitops.default_branch(repo, "origin")
+    if not checkout and not (dest / ".git" / "index").is_file():
+        # a clone without a work tree stays without one (a checkout would fetch every blob
+        # a partial clone left out)
+        _git(["update-ref", f"refs/heads/{branch}", f"refs/remotes/origin/{branch}"], dest)
+        _git(["symbolic-ref", "HEAD", f"refs/heads/{branch}"], dest)
+        return dest
     _git(["checkout", "--quiet", "--force", "-B", branch, f"refs/remotes/origin/{branch}"], dest)
     _git(["clean", "--quiet", "-d", "--force", "-x"], dest)
     return dest
+
+
+def _clone(spec: RepoSpec, dest: Path, *, checkout: bool, history: bool) -> None:
+    """``git clone`` into ``dest`` (see :func:`sync_clone`)."""
+    from ciswitch.gitops import git_text
+    from ciswitch.redact import redact
+
+    plain = ["clone", "--quiet", "--no-tags", *(() if checkout else ("--no-checkout",)),
+             *_template_option()]
+    tries = [plain]
+    if not history and _transported(spec.clone_url):
+        # a checkout reads every blob of the tip: a filter would only fetch them in a second
+        # round trip
+        blobs = () if checkout else (f"--filter=blob:limit={BLOB_LIMIT}",)
+        tries.insert(0, [*plain, *blobs, "--depth", "1", "--no-single-branch"])
+    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
+    for number, args in enumerate(tries, 1):
+        shutil.rmtree(dest, ignore_errors=True)
+        proc = git_text([*args, "--", spec.clone_url, str(dest)], env=env)
+        if proc.returncode == 0:
+            if args is not plain and _NO_FILTER in proc.stderr:
+                # git asked for a partial clone, got everything, and still marked the clone
+                # as partial: make it a plain (shallow) one, which fetches no filter later
+                for key in ("remote.origin.promisor", "remote.origin.partialclonefilter"):
+                    _git(["config", "--unset-all", key], dest)
+            return
+        said = "; ".join(ln.strip() for ln in proc.stderr.splitlines() if ln.strip())
+        if number < len(tries) and any(word in said.lower() for word in ("shallow", "filter")):
+            continue  # a remote that serves no shallow clone: a full one
+        raise CiswitchError(redact(f"git clone failed: {said or proc.returncode}"))
 
 
 def _has_commits(path: Path) -> bool:

@@ -3,11 +3,24 @@
 A ``fleet run -j N`` is a main process (the only journal writer), multiprocessing's fork
 server, N workers and their git processes. Killed with SIGKILL, the main process cannot tell
 anyone; without help the others would live on and finish their pushes while nobody records
-them, racing the rerun. So, on Linux, each process asks the kernel to kill it when its parent
-dies (``prctl(PR_SET_PDEATHSIG, SIGKILL)``): the fork server when the main process dies,
-workers when the fork server dies, git when its worker (or the main process) dies. Each then
-checks that its parent did not die before the request took effect. Everywhere, a worker also
-checks before every push that the main process is still there (:func:`check_parent`).
+them, racing the rerun. So:
+
+* **git processes** (of the main process and of the workers) are started in one process
+  group, that of a small watchdog the main process starts once per run (``sh``, reading a
+  pipe only the main process holds). When the main process dies, however it dies, the
+  kernel closes the pipe; the watchdog then sends the group SIGTERM (git removes its lock
+  files and exits, as on ^C) and, a moment later, SIGKILL. Joining a group costs git
+  nothing: the kernel does it between fork and exec, so Python still starts git with
+  ``vfork``, where running code in the child (a ``preexec_fn``) would make every git
+  process a full ``fork`` of the interpreter. On ^C or SIGTERM the main process stops the
+  workers and lets the watchdog stop the group the same way; at a normal end it tells the
+  watchdog to leave.
+* **the fork server and the workers**, on Linux, ask the kernel to kill them when their
+  parent dies (``prctl(PR_SET_PDEATHSIG, SIGKILL)``, once per process): the fork server when
+  the main process dies, workers when the fork server dies. Each then checks that its parent
+  did not die before the request took effect.
+* everywhere, a worker checks before every push that the main process is still there
+  (:func:`check_parent`): a push is what must never happen for a run that is gone.
 
 The fork server arms itself when it imports this module (it is in its preload list), which it
 recognises by :data:`ENV` naming its parent; workers arm in :func:`worker_init`.
@@ -15,8 +28,10 @@ recognises by :data:`ENV` naming its parent; workers arm in :func:`worker_init`.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import subprocess
 import sys
 from collections.abc import Callable
 
@@ -25,13 +40,23 @@ from ciswitch.errors import CiswitchError
 #: the pid of the main process of a fleet run, for the processes it starts
 ENV = "CISWITCH_FLEET_PID"
 _PR_SET_PDEATHSIG = 1
+#: seconds between the watchdog's SIGTERM and its SIGKILL of the group
+GRACE = 2
+#: the watchdog: ignore the signals it sends its own group, wait for the pipe to close, then
+#: stop the group; the line ``exit`` (a normal end of the run) makes it leave quietly
+WATCHDOG = (
+    "trap '' TERM INT HUP; read -r line; [ \"$line\" = exit ] && exit 0; "
+    f"kill -s TERM 0; sleep {GRACE}; kill -s KILL 0"
+)
 
 #: the pid of the run's main process, in the processes tied to it
 _main_pid: int | None = None
+#: the main process's watchdog (None: not tied)
+_watchdog: subprocess.Popen[bytes] | None = None
 
 
 def _prctl() -> Callable[[int, int], int] | None:
-    """``prctl`` from the C library, resolved once (never between fork and exec)."""
+    """``prctl`` from the C library, resolved once."""
     if not sys.platform.startswith("linux"):
         return None
     try:
@@ -59,19 +84,6 @@ def die_with_parent(expected_parent: int) -> bool:
     return armed
 
 
-def _exec_hook() -> Callable[[], None]:
-    """What a git child runs between fork and exec: die with the process that started it."""
-    parent = os.getpid()
-
-    def setup() -> None:
-        if _PRCTL is not None:
-            _PRCTL(_PR_SET_PDEATHSIG, int(signal.SIGKILL))
-        if os.getppid() != parent:
-            os._exit(1)
-
-    return setup
-
-
 def main_alive() -> bool:
     """Whether the run's main process still exists (always true outside a worker)."""
     if _main_pid is None:
@@ -93,26 +105,55 @@ def check_parent() -> None:
         )
 
 
+def group() -> int | None:
+    """The process group of the run's git processes (the watchdog's), in the main process."""
+    return None if _watchdog is None else _watchdog.pid
+
+
 def tie_main() -> None:
-    """In the main process: git processes die with it; the processes it starts (the fork
-    server) know its pid."""
+    """In the main process: start the watchdog, start git in its group; the processes it
+    starts (the fork server) know the main process's pid."""
     from ciswitch import gitops
 
+    global _watchdog
+    try:
+        _watchdog = subprocess.Popen(
+            ["/bin/sh", "-c", WATCHDOG], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL, process_group=0,
+        )
+    except OSError as err:
+        raise CiswitchError(f"cannot start the run's watchdog (/bin/sh): {err}") from err
     os.environ[ENV] = str(os.getpid())
-    gitops.tie_children(_exec_hook(), None)
+    gitops.tie_children(_watchdog.pid, None)
 
 
-def untie_main() -> None:
+def untie_main(*, stop: bool = False) -> None:
+    """The run is over: git starts in no group any more. With ``stop`` (^C, SIGTERM) the
+    watchdog stops what is left of the group (SIGTERM, then SIGKILL); else it just leaves."""
     from ciswitch import gitops
 
+    global _watchdog
     os.environ.pop(ENV, None)
     gitops.tie_children(None, None)
+    watchdog, _watchdog = _watchdog, None
+    if watchdog is None or watchdog.stdin is None:
+        return
+    with contextlib.suppress(OSError):
+        if not stop:
+            watchdog.stdin.write(b"exit\n")
+        watchdog.stdin.close()
+    if not stop:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            watchdog.wait(5)
+        return
+    with contextlib.suppress(OSError):  # the group, now, without waiting for the watchdog
+        os.killpg(watchdog.pid, signal.SIGTERM)
 
 
-def worker_init(main_pid: int) -> None:
+def worker_init(main_pid: int, process_group: int | None) -> None:
     """Initializer of every worker process: ^C is the main process's business (it stops the
     workers itself, so they print no traceback), die with the fork server, check the main
-    process before every push, and tie git to the worker."""
+    process before every push, and start git in the run's group."""
     from ciswitch import gitops
 
     global _main_pid
@@ -121,7 +162,7 @@ def worker_init(main_pid: int) -> None:
     die_with_parent(os.getppid())
     if not main_alive():
         os._exit(1)
-    gitops.tie_children(_exec_hook(), check_parent)
+    gitops.tie_children(process_group, check_parent)
 
 
 def _arm_fork_server() -> None:

@@ -111,8 +111,7 @@ def has_local_stages(docker: str, project: str, log: Path, cwd: Path) -> bool | 
 def sync_one(facts: Facts, options: SyncOptions,
              sleep: Callable[[float], None] = time.sleep) -> SyncResult:
     """Sync one project's local stages to its address; never raises."""
-    from ciswitch.runbook.facts import block_file
-    from ciswitch.runbook.plan import werf_sync_args
+    from ciswitch.runbook.facts import block_file, werf_sync_args
 
     spec = facts.spec
     if facts.clone is None and facts.problem == "empty repository":
@@ -180,7 +179,7 @@ def sync_fleet(specs: Sequence[RepoSpec], steps: Steps, options: SyncOptions,
             steps.put(spec.key, "sync", st.RUNNING, name=spec.name)
         facts = project_facts(spec, options.workdir, branch=options.branch,
                               registry_host=options.registry_host,
-                              project=dict(options.projects).get(spec.key))
+                              project=dict(options.projects).get(spec.key), history=False)
         result = sync_one(facts, options)
         if not options.dry_run:
             steps.put(spec.key, "sync", result.status, result.detail, name=spec.name)
@@ -311,9 +310,8 @@ def switch_one(spec: RepoSpec, steps: Steps, options: SwitchOptions,
                echo: Callable[[str], None]) -> SwitchResult:
     """Verify, switch and merge one project; the merge request is looked up before werf runs,
     so that only the merge itself comes between switch-from-local and the merge."""
-    from ciswitch.runbook.facts import block_file
+    from ciswitch.runbook.facts import block_file, werf_switch_args
     from ciswitch.runbook.guard import verify_switch
-    from ciswitch.runbook.plan import werf_switch_args
 
     def fail(detail: str, *, rollback: Facts | None = None) -> SwitchResult:
         if not options.dry_run:

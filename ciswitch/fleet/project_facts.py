@@ -1,8 +1,9 @@
 """What the runner steps know of one project: its clone, werf project name and address.
 
 The facts are the ones ``plan`` derives, read from the project's clone under the fleet's
-workdir with as few processes as the shell loop they replace: a clone with the default branch
-checked out (read from the files), and one ``git cat-file`` for the change branch's settings.
+workdir with fewer processes than the shell loop they replace: a clone with the default
+branch checked out (read from the files), and the change branch's settings read from the
+object database.
 """
 
 from __future__ import annotations
@@ -88,7 +89,13 @@ class _Files:
 
 
 def files_at(clone: Path, rev: str, names: Sequence[str]) -> dict[str, bytes]:
-    """The files ``names`` of ``rev`` that are there, read by one ``git cat-file --batch``."""
+    """The files ``names`` of ``rev`` (a full ref name) that are there: read from the object
+    database, else by one ``git cat-file --batch``."""
+    from ciswitch.gitops.objects import files_at as read_here
+
+    here = read_here(clone / ".git", rev, names)
+    if here is not None:
+        return here
     wanted = "".join(f"{rev}:{name}\n" for name in names).encode()
     try:  # the git on PATH, as clones are made (no GitPython to load for one call)
         done = subprocess.run(["git", "cat-file", "--batch"], cwd=clone, input=wanted,
@@ -128,22 +135,25 @@ def _remote_head(clone: Path) -> str | None:
 
 
 def project_facts(spec: RepoSpec, workdir: Path, *, branch: str,
-                  registry_host: str | None, project: str | None = None) -> Facts:
+                  registry_host: str | None, project: str | None = None,
+                  history: bool = True) -> Facts:
     """Clone or fetch the project, check out its default branch (werf reads werf.yaml from the
     working directory) and derive the werf project name and the address as ``plan`` does:
     the change branch's ``.ciswitch.toml`` address, else the default branch's, else derived
     from the remote and ``registry_host``. The default branch is read from the checked-out
-    files, the change branch's settings with one ``git cat-file``."""
+    files, the change branch's settings from the object database. Without ``history`` (sync)
+    a shallow clone of ``fleet run`` stays shallow; ``switch`` looks for the ciswitch commit
+    in the history."""
     from ciswitch import gitops
     from ciswitch.config import CONFIG_FILE, PYPROJECT_FILE, load_config
-    from ciswitch.fleet.runner import sync_clone
+    from ciswitch.fleet.clones import sync_clone
     from ciswitch.runbook.facts import gather_facts
     from ciswitch.workspace import DirectoryWorkspace
 
     try:
         # a new clone checks the default branch out as it is made, an existing one is reset
         # to the remote's default branch and cleaned: the work tree is the default branch
-        clone = sync_clone(spec, workdir, checkout=True)
+        clone = sync_clone(spec, workdir, checkout=True, history=history)
         if clone is None:
             return Facts(spec, None, None, None, "empty repository")
         if not _checked_out(clone):

@@ -158,7 +158,7 @@ def _process_repo(spec: RepoSpec, workdir: Path, request: BranchRequest,
                 spec.key, Status.SKIPPED,
                 f"CI configuration lives in another project ({spec.ci_config})",
             )
-        clone = sync_clone(spec, workdir)
+        clone = sync_clone(spec, workdir, history=False)
         if clone is None:
             return RepoOutcome(spec.key, Status.SKIPPED, "empty repository")
         config = config_for(spec, clone, workdir, request.config_file)
@@ -314,6 +314,7 @@ def run_fleet(
     outcomes: list[RepoOutcome] = []
     pool: ProcessPoolExecutor | None = None
     lifeline.tie_main()
+    stopped = False
     try:
         if options.jobs > 1 and len(plan.todo) > 1:
             import multiprocessing
@@ -324,7 +325,7 @@ def run_fleet(
             _start_fork_server()
             pool = ProcessPoolExecutor(
                 max_workers=options.jobs, mp_context=context,
-                initializer=lifeline.worker_init, initargs=(os.getpid(),),
+                initializer=lifeline.worker_init, initargs=(os.getpid(), lifeline.group()),
             )
         batches = list(_batches(plan.todo, options.batch_size))
         for number, batch in enumerate(batches):
@@ -333,15 +334,18 @@ def run_fleet(
                 sleep(options.pause)
             outcomes += _run_batch(batch, journal, run, options, progress, pool)
     except KeyboardInterrupt:
+        stopped = True
         if pool is not None:
             _stop_workers(pool)
             pool = None
+        lifeline.untie_main(stop=True)  # their git processes (and the main process's)
         progress.interrupted()
         raise Interrupted(len(outcomes), len(plan.todo) - len(outcomes)) from None
     finally:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
-        lifeline.untie_main()
+        if not stopped:
+            lifeline.untie_main()
     journal.finish_run(run)
     progress.finish()
     return run, outcomes
@@ -387,7 +391,8 @@ def _deferred_interrupt() -> Iterator[None]:
 
 
 def _stop_workers(pool: ProcessPoolExecutor) -> None:
-    """Kill the workers now (their git processes die with them) and drop queued work."""
+    """Kill the workers now and drop queued work (their git processes are the watchdog's
+    to stop: :func:`ciswitch.fleet.lifeline.untie_main`)."""
     processes = dict(getattr(pool, "_processes", None) or {})
     for process in processes.values():
         with contextlib.suppress(OSError, ValueError):

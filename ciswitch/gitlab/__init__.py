@@ -14,7 +14,7 @@ leaves are :class:`Loc` references to the original nodes.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from ciswitch.config import DEFAULT_CI_CONFIG
 from ciswitch.errors import CiswitchError
@@ -33,6 +33,7 @@ from ciswitch.gitlab.model import (
 )
 from ciswitch.gitlab.references import resolve_reference, script_lines
 from ciswitch.gitlab.variables import (
+    Shared,
     job_candidates,
     job_definitions,
     matrix_variables,
@@ -330,6 +331,11 @@ def _build(pipeline: Pipeline, upstream: dict[str, tuple[Variable, ...]] | None 
     )
     pipeline.variable_definitions.extend(workflow_vars)
     passed = [var for found in (upstream or {}).values() for var in reversed(found)]
+    shared: Shared = {}
+    lines_of: dict[tuple[int, str], list[ScriptLine]] = {}
+    tables: dict[tuple[tuple[str, int], ...], dict[str, tuple[Variable, ...]]] = {}
+    values: dict[tuple[tuple[str, int], ...], dict[str, Variable]] = {}
+    vars_of: dict[int, dict[str, Variable]] = {}
 
     for name, merged in resolved.items():
         own = raw_jobs[name]
@@ -342,23 +348,26 @@ def _build(pipeline: Pipeline, upstream: dict[str, tuple[Variable, ...]] | None 
             value = merged.get(section)
             if value is None and section != "script" and _allows(inherit_default, section):
                 value = default_map.get(section) or config.get(section)
-            lines = script_lines(value, section, resolved, pipeline, 0)
-            setattr(job, section, lines)
+            setattr(job, section, _script_lines(value, section, resolved, pipeline, lines_of))
         inherited = [
             var
             for var in [*global_vars.values(), *default_vars.values(), *workflow_vars]
             if _allows(inherit_vars, var.name)
         ]
-        own_vars = variables_of(merged.get("variables"), "job", notices, pipeline, resolved)
+        own_vars = _job_variables(merged.get("variables"), pipeline, resolved, vars_of)
         rules_vars = rules_variables(
             merged.get("rules"), "rules", pipeline, resolved, pipeline.notices
         )
         matrix_vars = matrix_variables(merged.get("parallel"), notices)
-        job.definitions = job_definitions(
-            [inherited, list(own_vars.values()), rules_vars, matrix_vars, passed]
+        # Jobs of a big file mostly run with the same variables: equal tables are one table
+        # (nothing changes a job's tables once they are built).
+        job.definitions = _one_of(job_definitions(
+            [inherited, list(own_vars.values()), rules_vars, matrix_vars, passed], shared
+        ), tables)
+        job.candidates = _one_of(job_candidates(job.definitions, shared), tables)
+        job.variables = _one_of(
+            {var_name: found[0] for var_name, found in job.candidates.items()}, values
         )
-        job.candidates = job_candidates(job.definitions)
-        job.variables = {var_name: found[0] for var_name, found in job.candidates.items()}
         for var in variables_of(own.get("variables"), "job", notices, pipeline, resolved).values():
             pipeline.variable_definitions.append(var)
         pipeline.variable_definitions.extend(
@@ -368,6 +377,58 @@ def _build(pipeline: Pipeline, upstream: dict[str, tuple[Variable, ...]] | None 
         pipeline.jobs[name] = job
     # A job's own definitions are read twice (merged and as written): say each thing once.
     pipeline.notices[:] = dict.fromkeys(pipeline.notices)
+
+
+_T = TypeVar("_T")
+
+
+def _one_of(
+    table: dict[str, _T], known: dict[tuple[tuple[str, int], ...], dict[str, _T]]
+) -> dict[str, _T]:
+    """``table``, or the equal one seen before (same names, same objects, same order)."""
+    return known.setdefault(tuple((name, id(item)) for name, item in table.items()), table)
+
+
+def _job_variables(
+    value: Value | None,
+    pipeline: Pipeline,
+    resolved: dict[str, Merged],
+    known: dict[int, dict[str, Variable]],
+) -> dict[str, Variable]:
+    """A job's own variables (with what it extends), one table for every job whose
+    ``variables:`` is the same merged mapping (jobs extending one template without variables
+    of their own); as for script lines, only a reading that said nothing is shared."""
+    if not isinstance(value, Merged):
+        return variables_of(value, "job", pipeline.notices, pipeline, resolved)
+    found = known.get(id(value))
+    if found is None:
+        said = len(pipeline.problems), len(pipeline.notices)
+        found = variables_of(value, "job", pipeline.notices, pipeline, resolved)
+        if (len(pipeline.problems), len(pipeline.notices)) == said:
+            known[id(value)] = found
+    return found
+
+
+def _script_lines(
+    value: Value | None,
+    section: str,
+    resolved: dict[str, Merged],
+    pipeline: Pipeline,
+    known: dict[tuple[int, str], list[ScriptLine]],
+) -> list[ScriptLine]:
+    """The script lines of ``value``, one list for every job running the same node (a
+    ``default:`` script runs in every job of a big file). Only a flattening that said nothing
+    (no problem, no notice) is shared: one that did says it again for every job."""
+    if not isinstance(value, Loc):
+        return []
+    key = (id(value.node), section)
+    found = known.get(key)
+    if found is None:
+        said = len(pipeline.problems), len(pipeline.notices)
+        found = script_lines(value, section, resolved, pipeline, 0)
+        if (len(pipeline.problems), len(pipeline.notices)) == said:
+            known[key] = found
+    return found
 
 
 def _resolve_job(

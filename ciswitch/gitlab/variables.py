@@ -167,22 +167,36 @@ def matrix_variables(parallel: Value | None, notices: list[Notice]) -> list[Vari
     return found
 
 
-def job_definitions(layers: list[list[Variable]]) -> dict[str, tuple[Variable, ...]]:
+#: tuples of definitions by the identities of their members: the jobs of a big file mostly hold
+#: the same few (the global variables each job inherits), so they share one tuple each
+Shared = dict[tuple[int, ...], tuple[Variable, ...]]
+
+
+def _shared(found: tuple[Variable, ...], shared: Shared | None) -> tuple[Variable, ...]:
+    if shared is None:
+        return found
+    return shared.setdefault(tuple(map(id, found)), found)
+
+
+def job_definitions(
+    layers: list[list[Variable]], shared: Shared | None = None
+) -> dict[str, tuple[Variable, ...]]:
     """Every definition of each name, from ``layers`` given lowest precedence first: the
-    highest first."""
+    highest first. Equal tuples are taken from ``shared`` (and added to it)."""
     by_name: dict[str, list[Variable]] = {}
     for layer in layers:
         for var in layer:
             by_name.setdefault(var.name, []).append(var)
-    return {name: tuple(reversed(found)) for name, found in by_name.items()}
+    return {name: _shared(tuple(reversed(found)), shared) for name, found in by_name.items()}
 
 
 def job_candidates(
-    definitions: dict[str, tuple[Variable, ...]],
+    definitions: dict[str, tuple[Variable, ...]], shared: Shared | None = None
 ) -> dict[str, tuple[Variable, ...]]:
     """The definitions of each name that may be in effect (``definitions`` highest first):
     down to the first that holds unconditionally (conditional ones above it win when their
-    condition holds, so all of them may be in effect; anything below it never is)."""
+    condition holds, so all of them may be in effect; anything below it never is). Equal
+    tuples are taken from ``shared`` (and added to it)."""
     result: dict[str, tuple[Variable, ...]] = {}
     for name, found in definitions.items():
         chosen: list[Variable] = []
@@ -197,7 +211,7 @@ def job_candidates(
             chosen.append(var)
             if not var.conditional:
                 break
-        result[name] = tuple(chosen)
+        result[name] = found if len(chosen) == len(found) else _shared(tuple(chosen), shared)
     return result
 
 

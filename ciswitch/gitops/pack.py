@@ -23,7 +23,13 @@ _MODE_EXEC = 0o100755
 
 
 def _read_object(repo: git.Repo, binsha: bytes) -> bytes:
-    """An object's content, through GitPython's long-running ``cat-file --batch``."""
+    """An object's content: read from the object database directly, else through
+    GitPython's long-running ``cat-file --batch`` (which a partial clone fetches through)."""
+    from ciswitch.gitops.objects import read_object
+
+    found = read_object(repo, binsha)
+    if found is not None:
+        return found[1]
     data: bytes = repo.odb.stream(binsha).read()
     return data
 

@@ -141,7 +141,17 @@ def set_branch(repo: git.Repo, branch: str, sha: str, *, old: str | None) -> Non
 
 
 def get_remote(repo: git.Repo, name: str) -> git.Remote:
-    """The remote called ``name``; the error lists the remotes that exist."""
+    """The remote called ``name``; the error lists the remotes that exist. A remote of the
+    repository's own configuration file is found in its text; else every level of the
+    configuration is read."""
+    import git
+
+    try:
+        text = (Path(repo.common_dir) / "config").read_text("utf-8", "surrogateescape")
+    except OSError:
+        text = ""
+    if re.search(rf'^\s*\[remote\s+"{re.escape(name)}"\s*\]', text, re.MULTILINE):
+        return git.Remote(repo, name)
     remotes = {r.name: r for r in repo.remotes}
     if name not in remotes:
         known = ", ".join(remotes) if remotes else "none"

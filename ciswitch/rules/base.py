@@ -133,6 +133,7 @@ def finding(
         reason = "not fixable automatically"
     begin = place.file.position(place.start)
     finish = place.file.position(max(place.start, place.end))
+    lines = tuple(place.file.line_text(n) for n in range(begin.line, finish.line + 1))
     return Finding(
         code=code,
         message=message,
@@ -145,10 +146,8 @@ def finding(
         severity=severity,
         fix=fix,
         unfixable_reason=reason,
-        source_line=place.file.line_text(begin.line),
-        source_lines=tuple(
-            place.file.line_text(n) for n in range(begin.line, finish.line + 1)
-        ),
+        source_line=lines[0],
+        source_lines=lines,
     )
 
 

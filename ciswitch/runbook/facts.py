@@ -482,3 +482,13 @@ def gather_facts(
         block_file=block_file(name.name, env) if name.name else None,
         block_file_display=block_file_display(shown, env),
     )
+
+
+def werf_sync_args(source: str, target: str) -> list[str]:
+    """``werf stages sync`` arguments (without the executable)."""
+    return ["stages", "sync", "--from", source, "--to", target]
+
+
+def werf_switch_args(address: str) -> list[str]:
+    """``werf stages switch-from-local`` arguments (without the executable)."""
+    return ["stages", "switch-from-local", "--to", address]

@@ -17,7 +17,7 @@ from typing import Any
 
 from ciswitch.model import Finding, counted
 from ciswitch.rules import NEEDS_ADDRESS_CODE
-from ciswitch.runbook.facts import ProjectFacts
+from ciswitch.runbook.facts import ProjectFacts, werf_switch_args, werf_sync_args
 
 ADDR_PLACEHOLDER = "<ADDR>"
 PROJECT_PLACEHOLDER = "<PROJECT>"
@@ -66,16 +66,6 @@ class Plan:
             if step.run == run_key:
                 return step
         raise KeyError(run_key)
-
-
-def werf_sync_args(source: str, target: str) -> list[str]:
-    """``werf stages sync`` arguments (without the executable)."""
-    return ["stages", "sync", "--from", source, "--to", target]
-
-
-def werf_switch_args(address: str) -> list[str]:
-    """``werf stages switch-from-local`` arguments (without the executable)."""
-    return ["stages", "switch-from-local", "--to", address]
 
 
 def _cmd(*args: str) -> str:

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ciswitch.errors import CiswitchError
-from ciswitch.runbook.facts import WerfInfo
+from ciswitch.runbook.facts import WerfInfo, werf_switch_args, werf_sync_args
 from ciswitch.runbook.guard import SwitchVerdict
-from ciswitch.runbook.plan import RUNNABLE, Plan, werf_switch_args, werf_sync_args
+from ciswitch.runbook.plan import RUNNABLE, Plan
 
 #: exit code when the user declines the confirmation (nothing ran)
 DECLINED = 1

@@ -453,7 +453,10 @@ def static_suffix(parts: list[Atom]) -> str:
 
 def make_word(src: Source, parts: list[Atom], start: int, end: int, quote: str = "") -> Word:
     var = parts[0].var if len(parts) == 1 and parts[0].kind == "exp" else None
-    return Word(src.text[start:end], static_value(parts), var, start, end, quote)
+    raw = src.text[start:end]
+    value = static_value(parts)
+    # most words are literal: their value is their text, kept once
+    return Word(raw, raw if value == raw else value, var, start, end, quote)
 
 
 def word_of(src: Source, node: Node) -> tuple[Word, list[Atom]]:
