@@ -151,3 +151,27 @@ def test_a_checked_out_clone_for_the_runner_steps_is_shallow_and_whole(tmp_path:
     assert missing_objects(clone) == set()
     assert git(clone, "config", "--get-all", "remote.origin.promisor", check=False) == ""
     assert assets[0] in git(clone, "cat-file", "--batch-all-objects", "--batch-check")
+
+
+def test_a_rerun_works_in_the_shallow_partial_clone_it_left(tmp_path: Path) -> None:
+    """``--no-push`` commits in the clone only; the next run fetches into that clone (no work
+    tree put there, nothing big fetched) and pushes the commit it left."""
+    bare, assets = remote_with_history(tmp_path / "src", "p", filters=True)
+    listing = tmp_path / "repos.txt"
+    listing.write_text(f"{bare.as_uri()}\n")
+    workdir = tmp_path / "work"
+    first = fleet("run", "--repos", str(listing), "--workdir", str(workdir), "--no-push",
+                  cwd=tmp_path)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert [str(r["status"]) for r in status_json(workdir, tmp_path).values()] == ["prepared"]
+    clone = clone_of(workdir)
+    committed = git(clone, "rev-parse", f"refs/heads/{BRANCH}")
+    assert BRANCH not in git(bare, "for-each-ref", "--format=%(refname)")
+    again = fleet("run", "--repos", str(listing), "--workdir", str(workdir), cwd=tmp_path)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert [str(r["status"]) for r in status_json(workdir, tmp_path).values()] == ["pushed"]
+    assert git(bare, "rev-parse", BRANCH) == committed
+    assert git(bare, "rev-parse", f"{BRANCH}^") == git(bare, "rev-parse", "main")
+    assert (clone / ".git" / "shallow").is_file() and not (clone / ".git" / "index").exists()
+    assert assets[-1] in missing_objects(clone)
+    git(bare, "fsck", "--strict", "--no-dangling")

@@ -202,3 +202,14 @@ def test_severity_info_is_rendered() -> None:
                       severity=Severity.INFO, source_line="# ciswitch: ignore")
     assert "\x1b[1;36mCSW100" in render("text", LintResult(root=".", findings=[finding]),
                                        color=True)
+
+
+def test_layout_of_a_plain_ascii_line_is_one_cell_per_character() -> None:
+    # every printable ASCII character, as the general path of the layout counts it
+    line = "".join(chr(c) for c in range(0x20, 0x7F))
+    shown, starts = layout(line)
+    assert (shown, starts) == (line, list(range(len(line) + 1)))
+    wide = line + "ж"  # the same characters on the per-character path
+    shown_wide, starts_wide = layout(wide)
+    assert shown_wide == wide and starts_wide[: len(line) + 1] == starts
+    assert layout("a\tb")[0] == "a   b" and layout("a\x7fb")[0] == "a\u2421b"

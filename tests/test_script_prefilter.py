@@ -14,7 +14,7 @@ from ciswitch.workspace import DirectoryWorkspace
 
 _COMMANDS = ["pytest -q", "bash", "sh -e", "source", ".", "python3 -u", "timeout 60", "sudo -E",
              "env A=1", "make", "echo", "", "2>/dev/null", ">out", "A=1", "if", "!", "2>&1",
-             "exec", "xargs -n 1", "cat <", "builtin"]
+             "exec", "xargs -n 1", "cat <", "builtin", ">>log", "<<<x", "&>>all"]
 _WORDS = ["tests/test_a.py", "x.sh", "./y.sh", "ci/z.bash", "lib.py", "ci/build.sh",
           "./ci/build.sh", "run.py"]
 _AFTER = ["", " --flag", " > log.txt", "; echo done", " && pytest tests/test_b.py", " | tee x"]
@@ -72,6 +72,10 @@ def test_a_test_file_given_to_pytest_is_not_parsed(tmp_path: Path, text: str) ->
         '"ba"sh missing.sh',
         "echo a; ./missing.sh",
         "pytest run.py",  # a file of the repository
+        ">>log ./missing.sh",
+        "<<<x ./missing.sh",
+        "2>>err <<-END ./missing.sh",
+        "&>>all ./missing.sh",
     ],
 )
 def test_a_script_word_that_may_run_is_parsed(tmp_path: Path, text: str) -> None:

@@ -25,13 +25,19 @@ def record_variable_places(facts: Facts, pipeline: Pipeline) -> None:
             value = resolve_value(var, global_scope)
             if is_local(value):
                 _variable_place(facts, var)
+    # most jobs reach the same few definitions (the global one): each one's place is looked
+    # up once (by the definition's identity; the pipeline holds every definition meanwhile)
+    placed: dict[int, Place] = {}
     for job in pipeline.jobs.values():
         who = Reach(job.name, job.hidden)
         for name in names:
             for var in job.candidates.get(name, ()):
                 if not is_local(resolve_value(var, job.candidates)):
                     continue
-                _variable_place(facts, var).add_job(who)
+                place = placed.get(id(var))
+                if place is None:
+                    place = placed[id(var)] = _variable_place(facts, var)
+                place.add_job(who)
                 if var.source is not None:
                     # ``!reference [.tpl, variables, KEY]``: the value's home is used too
                     home = entry_place(facts, var.source, VARIABLE_KIND[name])

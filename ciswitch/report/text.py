@@ -10,6 +10,7 @@ their Unicode pictures so that a hostile file cannot drive the terminal.
 
 from __future__ import annotations
 
+import functools
 import os
 import unicodedata
 from typing import TextIO
@@ -49,6 +50,7 @@ def use_color(stream: TextIO, mode: str = "auto") -> bool:
     return bool(isatty is not None and isatty())
 
 
+@functools.lru_cache(maxsize=4096)
 def char_width(char: str) -> int:
     """Terminal cells taken by one character (tabs are handled by the caller)."""
     if unicodedata.combining(char) or unicodedata.category(char) in ("Mn", "Me", "Cf"):
@@ -59,6 +61,8 @@ def char_width(char: str) -> int:
 def layout(line: str) -> tuple[str, list[int]]:
     """The line as displayed, and the display column where each character (and the end of the
     line, at index ``len(line)``) starts."""
+    if line.isascii() and line.isprintable():
+        return line, list(range(len(line) + 1))  # one cell per character (most lines)
     shown: list[str] = []
     starts: list[int] = []
     col = 0

@@ -168,7 +168,7 @@ _KEYWORDS = frozenset({
     "esac", "!", "time", "function", "select", "coproc", "[[", "]]",
 })
 _ASSIGNMENT_WORD = lazy_compile(r"[A-Za-z_][A-Za-z0-9_]*\+?=")
-_REDIRECTION = lazy_compile(r"\d*(?:[<>]|[<>]&|>\||&>)")
+_REDIRECTION = lazy_compile(r"\d*(?:<<<|<<-?|>>|&>>?|<>|[<>]&?|>\|)")
 
 
 def _may_be_run(text: str, at: int, word: str, ws: Workspace, cwd: str | None) -> bool:
