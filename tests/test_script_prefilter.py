@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from ciswitch.scripts.runs import may_run_files, script_runs_in
+from ciswitch.scripts.prefilter import may_run_files
+from ciswitch.scripts.runs import script_runs_in
 from ciswitch.workspace import DirectoryWorkspace
 
 _COMMANDS = ["pytest -q", "bash", "sh -e", "source", ".", "python3 -u", "timeout 60", "sudo -E",

@@ -228,7 +228,8 @@ class Replay:
     def _settle_directory(self, text: str | None, session: Session) -> None:
         """Read the pending ``cd`` texts of the session when ``text`` may name a path (always
         when ``text`` is None)."""
-        from ciswitch.scripts.runs import directory_after, may_name_path
+        from ciswitch.scripts.prefilter import may_name_path
+        from ciswitch.scripts.runs import directory_after
 
         if self.workspace is None or (text is not None and not may_name_path(text)):
             return

@@ -80,6 +80,6 @@ def string_runs_files(text: str, workspace: Workspace) -> bool:
     """Whether a text may give a shell a command string that runs a repository file."""
     if not (("sh -" in text or "sh\t" in text) and _COMMAND_STRING.search(text) is not None):
         return False
-    from ciswitch.scripts.runs import may_run_files
+    from ciswitch.scripts.prefilter import may_run_files
 
     return may_run_files(text, workspace)

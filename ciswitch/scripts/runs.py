@@ -13,7 +13,6 @@ cannot be resolved is reported as "not followed" rather than guessed.
 from __future__ import annotations
 
 import posixpath
-import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Literal, NamedTuple
 
@@ -21,6 +20,16 @@ from ciswitch.errors import CiswitchError
 from ciswitch.model import NotCheckedKind
 from ciswitch.patterns import lazy_compile
 from ciswitch.record import Record, setf
+from ciswitch.scripts.prefilter import (
+    MAKES,
+    PYTHON,
+    PYTHON_SUFFIXES,
+    SHELL_SUFFIXES,
+    SHELLS,
+    SOURCERS,
+    changes_directory,
+    may_run_files,
+)
 from ciswitch.workspace import Workspace, normalize
 
 if TYPE_CHECKING:
@@ -31,34 +40,11 @@ ScriptKind = Literal["shell", "python"]
 #: records a command that runs something not followed: its message and why
 Skip = Callable[[str, NotCheckedKind], None]
 
-SHELL_SUFFIXES = (".sh", ".bash", ".bats", ".ksh", ".zsh", ".dash")
-PYTHON_SUFFIXES = (".py",)
-_SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "ash", "mksh", "bats"})
-_PYTHON = lazy_compile(r"python(?:\d+(?:\.\d+)?)?")
-_MAKES = frozenset({"make", "gmake"})
-_SOURCERS = frozenset({"source", "."})
 _PROJECT_DIR = lazy_compile(r"\$\{CI_PROJECT_DIR\}|\$CI_PROJECT_DIR(?![A-Za-z0-9_])")
 _SHEBANG_SHELL = lazy_compile(r"^#!\s*\S*?(?:/env\s+(?:-\S+\s+)*)?\S*?\b(?:ba|da|z|k|a|mk)?sh\b")
 _SHEBANG_PYTHON = lazy_compile(r"^#!.*\bpython[\d.]*\b")
-#: cheap prefilter: a text that may run a file (a path, a sourcing dot, an interpreter, make)
-#: lines that are parsed whatever their words: make (to say it is not followed)
-_ALWAYS_PARSE = lazy_compile(r"\bg?make\b")
-#: a shell, ``source``/``.`` or Python running a path held in a variable (a computed path, to
-#: say it is not followed); searched only in texts holding ``$``
-_RUNS_VARIABLE = lazy_compile(r"\$\{?[A-Za-z_]")
-_RUNNER_BEFORE = lazy_compile(
-    r"(?:^|[\s;&|(])(?:(?:ba|da|z|k|a|mk)?sh|source|\.|python[\d.]*)\s+[\"']?$"
-)
-#: ``python -m package.module``: parsed when the module is a file of the repository
-_PYTHON_MODULE = lazy_compile(r"python[\d.]*\s(?:\s*-[^m\s]\S*)*\s*-m\s*([\w.]+)")
-#: candidate words of a line: what could name a repository file
-_CANDIDATE = lazy_compile(r"[^\s;&|()<>`'\"{}]+")
-#: a candidate word holding a dot or a slash
-_PATHLIKE = lazy_compile(r"(?<![^\s;&|()<>`'\"{}])[^\s;&|()<>`'\"{}]*[./][^\s;&|()<>`'\"{}]*")
-_PROJECT_PREFIX = lazy_compile(r"^\$(?:\{CI_PROJECT_DIR\}|CI_PROJECT_DIR)/")
 #: a word that is, or starts with, the project directory (so not relative to a ``cd``)
 _FROM_PROJECT_DIR = lazy_compile(r"^[\"']?\$(?:\{CI_PROJECT_DIR\}|CI_PROJECT_DIR)(?![A-Za-z0-9_])")
-_CHANGES_DIRECTORY = lazy_compile(r"(?:^|[\s;&|(`{])(?:cd|pushd|popd)(?=$|[\s;&|)`}])")
 _DIRECTORY_COMMANDS = frozenset({"cd", "pushd", "popd"})
 #: shell options that take a value
 _SHELL_VALUE_OPTIONS = frozenset({"-o", "+o", "-O", "+O", "--rcfile", "--init-file"})
@@ -102,147 +88,6 @@ class NotFollowed(Record, frozen=True):
 
 
 _UNKNOWN_DIRECTORY = "the working directory is computed at run time (cd), not followed"
-_RUNNERS = frozenset({*_SOURCERS, *_SHELLS, "python", "python3", "python2"})
-_SCRIPT_SUFFIXES = (*SHELL_SUFFIXES, *PYTHON_SUFFIXES)
-#: a candidate word that is a runner (``bash``, ``source``, ``.``, ``python3``), written with
-#: the project directory or not
-_RUNNER_WORD = lazy_compile(
-    r"(?<![^\s;&|()<>`'\"{}])(?:\$(?:\{CI_PROJECT_DIR\}|CI_PROJECT_DIR)/)?(?:"
-    + "|".join(re.escape(name) for name in sorted(_RUNNERS, key=len, reverse=True))
-    + r")(?![^\s;&|()<>`'\"{}])"
-)
-
-
-def may_run_files(text: str, ws: Workspace, cwd: str | None = "") -> bool:
-    """Whether ``text`` is worth parsing for script runs at all: one of its words names a
-    script (by suffix) or a file of the repository (a path, or the word after ``bash``,
-    ``source``, ``python``...), or it runs make or ``python -m``. Most CI lines
-    (``pytest tests/unit``, ``docker build .``) fail this cheap test, so tree-sitter is not
-    loaded for them. Paths are looked up from the working directory ``cwd`` too, and a
-    text that changes directory (``cd k8s && ./build.sh``) is parsed when it names a path."""
-    if "make" in text and _ALWAYS_PARSE.search(text):
-        return True
-    if "$" in text and _runs_variable(text):
-        return True
-    moves = cwd is None or changes_directory(text)
-    if "-m" in text:
-        for module in _PYTHON_MODULE.findall(text):
-            base = module.replace(".", "/")
-            if ws.is_file(f"{base}.py") or ws.is_file(f"{base}/__main__.py"):
-                return True
-    # Only two kinds of words can answer yes: one holding a dot or a slash, and the word
-    # after a runner (``bash x``); regular expressions find both, not a loop over every word.
-    for raw in set(_PATHLIKE.findall(text)):
-        word = _PROJECT_PREFIX.sub("", raw) if raw[0] == "$" else raw
-        if "." in word and word.lower().endswith(_SCRIPT_SUFFIXES) and any(
-            _may_be_run(text, match.start(), word, ws, cwd)
-            for match in _PATHLIKE.finditer(text) if match.group() == raw
-        ):
-            return True
-        if "/" in word and not word.startswith(("-", "$")) and (
-            moves or _names_file(word, ws, cwd)
-        ):
-            return True
-    for runner in _RUNNER_WORD.finditer(text):
-        following = _CANDIDATE.search(text, runner.end())
-        if following is None:
-            continue
-        word = following.group()
-        if word[0] == "$":
-            word = _PROJECT_PREFIX.sub("", word)
-        if word.lower().endswith(_SCRIPT_SUFFIXES):
-            return True
-        if not word.startswith(("-", "$")) and (moves or _names_file(word, ws, cwd)):
-            return True
-    return False
-
-
-#: a word that names a path as it is written (nothing for the shell to expand)
-_LITERAL_PATH = lazy_compile(r"[A-Za-z0-9_./+@%,:=-]+")
-#: where a command may start (``&`` and ``|`` of a redirection excepted): the words between
-#: the last one and a script word tell whether the script word is a command's name
-_COMMAND_BOUNDARY = lazy_compile(r"[;(){}`\n]|(?<![<>])&(?!>)|(?<!>)\|")
-#: words that may stand before a command's name in a simple command
-_KEYWORDS = frozenset({
-    "if", "then", "else", "elif", "fi", "do", "done", "while", "until", "for", "in", "case",
-    "esac", "!", "time", "function", "select", "coproc", "[[", "]]",
-})
-_ASSIGNMENT_WORD = lazy_compile(r"[A-Za-z_][A-Za-z0-9_]*\+?=")
-_REDIRECTION = lazy_compile(r"\d*(?:<<<|<<-?|>>|&>>?|<>|[<>]&?|>\|)")
-
-
-def _may_be_run(text: str, at: int, word: str, ws: Workspace, cwd: str | None) -> bool:
-    """Whether a word with a script's suffix (at ``at`` in ``text``) may make the text run a
-    file or say that one is not followed: always, unless it is a literal path that is no
-    file of the repository (from the root or from ``cwd``) and an argument of a command that
-    is neither a runner, a wrapper nor make (``pytest tests/test_x.py``). That command is the
-    first word since the last place where one may start that is not a keyword, an
-    assignment or a redirection; anything quoted, escaped or expanded there answers yes."""
-    from ciswitch.shell.werf import WRAPPERS
-
-    if cwd is None or not _LITERAL_PATH.fullmatch(word):
-        return True
-    try:
-        if ws.is_file(word.lstrip("/")) or (
-            cwd and not word.startswith("/") and ws.is_file(posixpath.join(cwd, word))
-        ):
-            return True
-    except CiswitchError:
-        return True
-    begin = max((m.end() for m in _COMMAND_BOUNDARY.finditer(text, 0, at)), default=0)
-    if any(c in text[begin:at] for c in "'\"\\$"):
-        return True
-    for match in _CANDIDATE.finditer(text, begin, at):
-        name = match.group()
-        before = text[begin:match.start()].split()
-        if before and _REDIRECTION.fullmatch(before[-1]):
-            continue  # a redirection's target
-        if name in _KEYWORDS or _ASSIGNMENT_WORD.match(name) or (
-            name.isdigit() and text.startswith((">", "<"), match.end())
-        ):
-            continue  # a keyword, ``A=1``, the ``2`` of ``2>``
-        base = name.rsplit("/", 1)[-1]
-        return (base in _RUNNERS or base in _MAKES or base in WRAPPERS
-                or _PYTHON.fullmatch(base) is not None)
-    return True  # the word itself is the command's name
-
-
-def _names_file(word: str, ws: Workspace, cwd: str | None) -> bool:
-    """Whether a word names a file of the repository, from the root or from ``cwd``."""
-    try:
-        return ws.is_file(word.lstrip("/")) or bool(
-            cwd and not word.startswith("/") and ws.is_file(posixpath.join(cwd, word))
-        )
-    except CiswitchError:
-        return False
-
-
-def may_name_path(text: str) -> bool:
-    """Whether a word of ``text`` could name a file (a path, a script suffix, the word after
-    an interpreter): the texts for which the working directory matters."""
-    previous = ""
-    for word in _CANDIDATE.findall(text):
-        after_runner, previous = previous in _RUNNERS, word
-        if word.lower().endswith((*SHELL_SUFFIXES, *PYTHON_SUFFIXES)):
-            return True
-        if not word.startswith("-") and ("/" in word or after_runner):
-            return True
-    return bool(_PYTHON_MODULE.search(text) or _ALWAYS_PARSE.search(text))
-
-
-def changes_directory(text: str) -> bool:
-    """Whether ``text`` may run ``cd``, ``pushd`` or ``popd`` (cheap, no parsing)."""
-    return ("cd" in text or "pushd" in text or "popd" in text) and (
-        _CHANGES_DIRECTORY.search(text) is not None
-    )
-
-
-def _runs_variable(text: str) -> bool:
-    """Whether a shell, ``source`` or Python is given a path held in a variable."""
-    return any(
-        _RUNNER_BEFORE.search(text, 0, match.start()) for match in _RUNS_VARIABLE.finditer(text)
-    )
-
 
 def script_kind(ws: Workspace, rel: str) -> ScriptKind | None:
     """``shell`` or ``python`` by the file's suffix, else by its shebang; None otherwise."""
@@ -378,21 +223,21 @@ def _classify(
     def skip(message: str, kind: NotCheckedKind) -> None:
         skipped.append(NotFollowed(start, message, kind))
 
-    if base in _MAKES:
+    if base in MAKES:
         target = " ".join(w.raw for w in args if not w.raw.startswith("-")) or "default target"
         skip(f"{base} {target}: make targets are not followed", NotCheckedKind.MAKE_TARGET)
         return
-    if base in _SOURCERS and name.value in _SOURCERS:
+    if base in SOURCERS and name.value in SOURCERS:
         if not args or _is_substitution(args[0]):
             return
         _add(args[0], "shell", True, ws, runs, skip, start, end, cwd)
         return
-    if base in _SHELLS:
+    if base in SHELLS:
         script = _shell_target(args, skip, base)
         if script is not None:
             _add(script, "shell", False, ws, runs, skip, start, end, cwd)
         return
-    if _PYTHON.fullmatch(base):
+    if PYTHON.fullmatch(base):
         _python(args, ws, runs, skip, start, end, cwd)
         return
     raw = name.value if name.value is not None else name.raw
