@@ -277,21 +277,23 @@ class Pairs:
     shell_cpu: list[float] = field(default_factory=list)
     fleet_wall: list[float] = field(default_factory=list)
     fleet_cpu: list[float] = field(default_factory=list)
+    baseline_wall: list[float] = field(default_factory=list)
+    baseline_cpu: list[float] = field(default_factory=list)
 
     def add(self, side: str, wall: float, cpu: float) -> None:
         getattr(self, f"{side}_wall").append(wall)
         getattr(self, f"{side}_cpu").append(cpu)
 
-    def ratios(self, kind: str) -> list[float]:
-        fleet, shell = getattr(self, f"fleet_{kind}"), getattr(self, f"shell_{kind}")
-        return [f / s for f, s in zip(fleet, shell, strict=True) if s > 0]
+    def ratios(self, kind: str, peer: str = "shell") -> list[float]:
+        fleet, other = getattr(self, f"fleet_{kind}"), getattr(self, f"{peer}_{kind}")
+        return [f / s for f, s in zip(fleet, other, strict=True) if s > 0]
 
-    def median_ratio(self, kind: str) -> float | None:
-        found = self.ratios(kind)
+    def median_ratio(self, kind: str, peer: str = "shell") -> float | None:
+        found = self.ratios(kind, peer)
         return statistics.median(found) if found else None
 
-    def spread(self, kind: str) -> str:
-        found = sorted(self.ratios(kind))
+    def spread(self, kind: str, peer: str = "shell") -> str:
+        found = sorted(self.ratios(kind, peer))
         if not found:
             return "no pairs"
         low, _mid, high = statistics.quantiles(found, n=4) if len(found) > 1 else found * 3
@@ -345,6 +347,12 @@ def main(argv: list[str] | None = None) -> int:
         "--workdir",
         type=Path,
         help="keep the generated remotes here and reuse them (default: temp)",
+    )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="the source tree of another ciswitch (an older checkout): its fleet run is a "
+        "third side of every pair, and the bench prints fleet run / that fleet run",
     )
     parser.add_argument("--quick", action="store_true",
                         help="3 repositories, 2 pairs, tiny history (a smoke test, not a figure)")
@@ -403,6 +411,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         shell_bares = remotes(root, "shell", args.repos, template)
         fleet_bares = remotes(root, "fleet", args.repos, template)
+        baseline_bares = remotes(root, "baseline", args.repos, template) if args.baseline else []
         print(f"prepared in {time.perf_counter() - started:.1f} s", file=sys.stderr)
 
         werf, docker = write_stubs(tmp / "stubs")
@@ -412,6 +421,8 @@ def main(argv: list[str] | None = None) -> int:
         listing = tmp / "repos.txt"
         listing.write_text("".join(f"{b.as_uri()}\n" for b in fleet_bares))
         shell_listing = "".join(f"{b.as_uri()}\n" for b in shell_bares)
+        baseline_listing = tmp / "baseline-repos.txt"
+        baseline_listing.write_text("".join(f"{b.as_uri()}\n" for b in baseline_bares))
 
         def run_side(side: str, pair: int) -> tuple[float, float]:
             work = tmp / f"{side}-run-{pair}"
@@ -419,6 +430,12 @@ def main(argv: list[str] | None = None) -> int:
                 work.mkdir()
                 return timed(["xargs", "-P", str(args.jobs), "-n", "1", "sh", "-c", SHELL_STEP,
                               "step"], {**env, "SHELL_WORK": str(work)}, shell_listing)
+            if side == "baseline":
+                assert args.baseline is not None
+                older = {**env, "PYTHONPATH": str(args.baseline.resolve())}
+                return timed([sys.executable, "-m", "ciswitch", "fleet", "run", "--repos",
+                              str(baseline_listing), "--workdir", str(work), "-j",
+                              str(args.jobs)], older)
             return timed([*ciswitch_command(), "fleet", "run", "--repos", str(listing),
                           "--workdir", str(work), "-j", str(args.jobs)], env)
 
@@ -440,10 +457,17 @@ def main(argv: list[str] | None = None) -> int:
             order = ("shell", "fleet") if pair % 2 == 0 else ("fleet", "shell")
             remotes(root, "shell", args.repos, template)
             remotes(root, "fleet", args.repos, template)
-            for side in order:
+            run_order: tuple[str, ...] = order
+            if args.baseline:
+                remotes(root, "baseline", args.repos, template)
+                sides = ("shell", "fleet", "baseline")
+                run_order = sides[pair % 3:] + sides[:pair % 3]
+            for side in run_order:
                 run_pairs.add(side, *run_side(side, pair))
             shell_done, fleet_done = pushed(shell_bares), pushed(fleet_bares)
             complete = complete and shell_done == fleet_done == args.repos
+            if args.baseline:
+                complete = complete and pushed(baseline_bares) == args.repos
             for side in order:
                 sync_pairs.add(side, *sync_side(side, pair))
             synced = len(list((tmp / f"fleet-sync-{pair}" / "logs" / "sync").glob("*.log")))
@@ -460,6 +484,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"shell loop (full clone + sed + commit + push, xargs -P {args.jobs}): "
           f"{run_pairs.line('shell')}")
     print(f"ciswitch fleet run -j {args.jobs}: {run_pairs.line('fleet')}")
+    if args.baseline:
+        print(f"ciswitch fleet run -j {args.jobs} of {args.baseline}: "
+              f"{run_pairs.line('baseline')}")
     print(f"shell sync loop (clone + docker image ls + werf stub, xargs -P {args.jobs}): "
           f"{sync_pairs.line('shell')}")
     print(f"ciswitch fleet sync -j {args.jobs} (same stubs): {sync_pairs.line('fleet')}")
@@ -474,6 +501,12 @@ def main(argv: list[str] | None = None) -> int:
         Figure(f"fleet sync / shell sync loop, {label} (CPU)", sync_pairs.median_ratio("cpu"),
                TARGET_SYNC, f"{sync_pairs.spread('cpu')}; the procedure's own overhead"),
     ]
+    if args.baseline:
+        figures.append(Figure(
+            f"fleet run / the fleet run of {args.baseline.name}, {label} (CPU)",
+            run_pairs.median_ratio("cpu", "baseline"), 1.0,
+            f"{run_pairs.spread('cpu', 'baseline')}; not slower than that ciswitch",
+        ))
     print(summary("fleet_bench", figures))
     if not complete:
         print(
