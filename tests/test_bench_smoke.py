@@ -89,6 +89,18 @@ def test_fleet_bench_pushes_every_repository(mode: list[str]) -> None:
     assert "median of 2 interleaved pairs; ratios " in out, out
 
 
+def test_fleet_bench_times_a_baseline_checkout_as_a_third_side() -> None:
+    """``--baseline``: another source tree's fleet run in every pair (here this tree's own),
+    pushing its own copies of the repositories."""
+    out = _run("fleet_bench.py", "--baseline", str(BENCH.parent))
+    figures = _figures(out)
+    assert len(figures) == 4, out
+    assert any(k.startswith(f"fleet run / the fleet run of {BENCH.parent.name}")
+               for k in figures), out
+    assert f"ciswitch fleet run -j 2 of {BENCH.parent}: median wall " in out, out
+    assert "every pair pushed and synced all 3 repositories on both sides: yes" in out, out
+
+
 @pytest.mark.parametrize("every", [False, True])
 def test_generated_files_are_deterministic(every: bool) -> None:
     sys.path.insert(0, str(BENCH))
