@@ -9,7 +9,7 @@ import re
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ciswitch.errors import CiswitchError
 from ciswitch.redact import redact
@@ -105,17 +105,11 @@ def git_process(
 ) -> subprocess.CompletedProcess[bytes]:
     """``git <args>`` as its own process (not GitPython's), with the git GitPython would use;
     output captured as bytes, the exit code left to the caller."""
-    try:
-        return subprocess.run(
-            [_git_executable(), *args], cwd=cwd, env=None if env is None else dict(env),
-            input=input, stdin=stdin, capture_output=True, check=False,
-            process_group=_process_group,
-        )
-    except OSError as err:
-        refused = _spawn_refused(err)
-        if refused is None:
-            raise
-        raise refused from err
+    done: subprocess.CompletedProcess[bytes] = _started(
+        [_git_executable(), *args], cwd=cwd, env=None if env is None else dict(env),
+        input=input, stdin=stdin,
+    )
+    return done
 
 
 def git_text(
@@ -126,11 +120,18 @@ def git_text(
 ) -> subprocess.CompletedProcess[str]:
     """``git <args>`` (the ``git`` on ``PATH``) with text output, the exit code left to the
     caller; may raise :class:`OSError` when git cannot be started."""
+    done: subprocess.CompletedProcess[str] = _started(
+        ["git", *args], cwd=cwd, env=None if env is None else dict(env), text=True
+    )
+    return done
+
+
+def _started(argv: list[str], **options: Any) -> subprocess.CompletedProcess[Any]:
+    """Run ``argv`` to its end in the run's process group (see :func:`tie_children`), output
+    captured; a refusal to start it (too many processes, no memory) is a one-line error."""
     try:
         return subprocess.run(
-            ["git", *args], cwd=cwd, env=None if env is None else dict(env),
-            capture_output=True, text=True, check=False,
-            process_group=_process_group,
+            argv, capture_output=True, check=False, process_group=_process_group, **options
         )
     except OSError as err:
         refused = _spawn_refused(err)
