@@ -20,7 +20,13 @@ from typing import TYPE_CHECKING
 
 from ciswitch.errors import CiswitchError
 from ciswitch.fleet import steps as st
-from ciswitch.fleet.project_facts import Facts, names_of, project_facts, werf_names
+from ciswitch.fleet.project_facts import (
+    Facts,
+    last_line,
+    names_of,
+    project_facts,
+    werf_names,
+)
 from ciswitch.fleet.settings_step import SettingsFix, before_switch
 from ciswitch.fleet.sources import RepoSpec
 from ciswitch.redact import redact
@@ -62,11 +68,6 @@ def is_auth_failure(output: str) -> bool:
     return any(word in low for word in AUTH_WORDS)
 
 
-def _last_line(output: str) -> str:
-    lines = [line.strip() for line in output.splitlines() if line.strip()]
-    return lines[-1] if lines else "no output"
-
-
 # --------------------------------------------------------------------------- sync
 
 
@@ -104,7 +105,7 @@ def has_local_stages(docker: str, project: str, log: Path, cwd: Path) -> bool | 
     code, output = run_logged([docker, "image", "ls", "-q", f"werf-stages-storage/{project}"],
                               cwd, log)
     if code != 0:
-        return f"{docker} image ls failed: {_last_line(output)}"
+        return f"{docker} image ls failed: {last_line(output)}"
     return bool(output.strip())
 
 
@@ -150,10 +151,10 @@ def sync_one(facts: Facts, options: SyncOptions,
                               f"synced to {facts.address} ({attempts} attempt(s))", log)
         if is_auth_failure(output):
             return SyncResult(spec.key, spec.name, st.FAILED,
-                              f"authentication failed (not retried): {_last_line(output)}", log)
+                              f"authentication failed (not retried): {last_line(output)}", log)
         if attempts > options.retries:
             return SyncResult(spec.key, spec.name, st.FAILED,
-                              f"failed after {attempts} attempt(s): {_last_line(output)}", log)
+                              f"failed after {attempts} attempt(s): {last_line(output)}", log)
         sleep(options.retry_delay * attempts)
 
 
@@ -395,7 +396,7 @@ def switch_one(spec: RepoSpec, steps: Steps, options: SwitchOptions,
               sha=sha)
     code, output = run_logged(argv, facts.clone, _log_path(options.workdir, "switch", spec))
     if code != 0:
-        return fail(f"werf stages switch-from-local failed: {_last_line(output)}",
+        return fail(f"werf stages switch-from-local failed: {last_line(output)}",
                     rollback=facts if block.exists() else None)
     if not block.exists():
         return fail(f"werf exited 0 but wrote no block file {block}", rollback=facts)

@@ -22,7 +22,8 @@ if TYPE_CHECKING:
     from ciswitch.runbook.facts import ProjectFacts
 
 
-def _last_line(output: str) -> str:
+def last_line(output: str) -> str:
+    """The last non-blank line of a command's output: what a one-line failure quotes."""
     lines = [line.strip() for line in output.splitlines() if line.strip()]
     return lines[-1] if lines else "no output"
 
@@ -104,7 +105,7 @@ def files_at(clone: Path, rev: str, names: Sequence[str]) -> dict[str, bytes]:
         raise CiswitchError(f"cannot run git: {err}", str(clone)) from err
     if done.returncode != 0:
         raise CiswitchError(f"cannot read {', '.join(names)} of {rev}: "
-                            f"{_last_line(done.stderr.decode(errors='replace'))}", str(clone))
+                            f"{last_line(done.stderr.decode(errors='replace'))}", str(clone))
     out, pos, found = done.stdout, 0, {}
     for name in names:
         end = out.index(b"\n", pos)
