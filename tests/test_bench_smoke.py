@@ -71,8 +71,9 @@ def test_scaling_bench_prints_figures_and_slopes() -> None:
 def test_fix_bench_prints_both_generators() -> None:
     out = _run("fix_bench.py")
     assert set(_figures(out)) == {
-        "fix / lint on the same file, 100 jobs, bench generator",
-        "fix / lint on the same file, 100 jobs, werf in every job",
+        f"{command} / lint on the same file, 100 jobs, {generator}"
+        for command in ("fix", "fix --diff")
+        for generator in ("bench generator", "werf in every job")
     }, out
     # after the fix: nothing left to find (the generated helper scripts are not in the
     # repository, so the summary also counts them as not checked)
