@@ -21,6 +21,7 @@ from ciswitch.edits import EditConflict, apply_edits, group_edits, overlaps
 from ciswitch.lint import LintRun, analyse_workspace
 from ciswitch.model import Edit, Finding, LintResult, NotChecked, Problem
 from ciswitch.rules import rule_of
+from ciswitch.scripts.prefilter import answers_kept
 from ciswitch.shell.analyse import readings_kept
 from ciswitch.source import SourceFile
 from ciswitch.verify import verify_meaning
@@ -50,9 +51,11 @@ class FixOutcome:
 
 
 class OverlayWorkspace:
-    """A workspace seen as if some files already had their new content."""
+    """A workspace seen as if some files already had their new content (the same files:
+    only what some of them hold differs)."""
 
     def __init__(self, base: Workspace, overlay: dict[str, bytes]) -> None:
+        #: the workspace whose files these are
         self.base = base
         self.overlay = overlay
 
@@ -163,7 +166,7 @@ def plan_fix(
     fixed places fewer), and the next round plans again on the new text, until nothing is left
     to fix. A fix the proof rejects is left with that reason; the other fixes of its file are
     still applied."""
-    with readings_kept():
+    with readings_kept(), answers_kept(ws):
         return _plan_fix(ws, config, to=to, unsafe=unsafe, entry=entry)
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import posixpath
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from ciswitch.errors import CiswitchError
 from ciswitch.patterns import lazy_compile
@@ -52,7 +54,45 @@ _RUNNER_WORD = lazy_compile(
 )
 
 
+#: the answers of :func:`may_run_files` while :func:`answers_kept` is in force: the
+#: repository they are about and the answers by (text, working directory)
+_kept: tuple[Workspace, dict[tuple[str, str | None], bool]] | None = None
+
+
+@contextmanager
+def answers_kept(ws: Workspace) -> Iterator[None]:
+    """Keep every answer of :func:`may_run_files` about ``ws``'s files until the block ends.
+
+    An answer is a function of the text, the working directory and which files exist (never
+    of what they hold), so a workspace showing ``ws``'s files with some of them rewritten
+    (its ``base`` is ``ws``: ``fix`` linting its new text) gets the same answers. ``fix``
+    lints twice, and a big file has more distinct lines than any cache of recent ones
+    holds: each unchanged line is asked about once for both lints."""
+    global _kept
+    outer = _kept
+    if outer is None:
+        _kept = (ws, {})
+    try:
+        yield
+    finally:
+        _kept = outer
+
+
 def may_run_files(text: str, ws: Workspace, cwd: str | None = "") -> bool:
+    """:func:`_may_run_files`, answered once per text and working directory while
+    :func:`answers_kept` is in force for the workspace's files."""
+    kept = _kept
+    if kept is None or (ws is not kept[0] and getattr(ws, "base", None) is not kept[0]):
+        return _may_run_files(text, ws, cwd)
+    answers = kept[1]
+    key = (text, cwd)
+    found = answers.get(key)
+    if found is None:
+        found = answers[key] = _may_run_files(text, ws, cwd)
+    return found
+
+
+def _may_run_files(text: str, ws: Workspace, cwd: str | None = "") -> bool:
     """Whether ``text`` is worth parsing for script runs at all: one of its words names a
     script (by suffix) or a file of the repository (a path, or the word after ``bash``,
     ``source``, ``python``...), or it runs make or ``python -m``. Most CI lines
