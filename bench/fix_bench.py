@@ -10,9 +10,14 @@ the variant with werf or ``:local`` in every job. After the runs the fixed file 
 from the original and ``fix --diff`` must print a diff (a fix that does nothing would be a
 cheap but empty figure).
 
+``--baseline DIR`` also times the ``lint``, ``fix --diff`` and ``fix`` of another ciswitch source
+tree (run as ``python -m ciswitch`` with that tree first on ``PYTHONPATH``, on its own copy of
+the file) in every round, and prints its ratios beside: the "before" of a change, measured in
+the same run as its "now".
+
 By default it installs ciswitch non-editable first and runs there (see ``lint_bench.py``).
 
-Usage: ``python bench/fix_bench.py [--jobs 10000] [--repeat 3]``
+Usage: ``python bench/fix_bench.py [--jobs 10000] [--repeat 3] [--baseline DIR]``
 ``--quick`` is a small, fast run (for the smoke test: it checks that the script runs).
 """
 
@@ -52,8 +57,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="interleaved rounds (median)")
     parser.add_argument("--workdir", type=Path, help="keep the generated files here")
     parser.add_argument("--quick", action="store_true", help="small size, one round")
+    parser.add_argument("--baseline", type=Path, metavar="DIR",
+                        help="also time another ciswitch source tree's runs in every round")
     add_install_options(parser)
     args = parser.parse_args(raw)
+    if args.baseline is not None and not (args.baseline / "ciswitch" / "__main__.py").is_file():
+        parser.error(f"--baseline {args.baseline}: no ciswitch source tree there")
     if args.quick:
         args.jobs, args.repeat = 100, 1
     if args.repeat < 1 or args.jobs < 1:
@@ -75,25 +84,35 @@ def main(argv: list[str] | None = None) -> int:
         for label, every in GENERATORS.items():
             original = write_inputs(workdir, [args.jobs], werf_every_job=every)[args.jobs]
             pristine = original.read_bytes()
-            fix_dir = original.parent.with_name(original.parent.name + "-fix")
-            shutil.rmtree(fix_dir, ignore_errors=True)
-            fix_dir.mkdir()
-            target = fix_dir / original.name
+            copies = []
+            for suffix in ("-fix", "-baseline-fix"):
+                folder = original.parent.with_name(original.parent.name + suffix)
+                shutil.rmtree(folder, ignore_errors=True)
+                folder.mkdir()
+                copies.append(folder / original.name)
+            target, older = copies
 
-            def restore(name: str, target: Path = target, pristine: bytes = pristine) -> None:
+            def restore(name: str, target: Path = target, older: Path = older,
+                        pristine: bytes = pristine) -> None:
                 if name.startswith("fix"):
                     target.write_bytes(pristine)
+                elif name.startswith("baseline fix"):
+                    older.write_bytes(pristine)
 
-            got = interleaved_processes(
-                args.repeat,
-                {
-                    "lint": [*ciswitch, "lint", "--exit-zero", str(original)],
-                    "fix --diff": [*ciswitch, "fix", "--diff", str(target)],
-                    "fix": [*ciswitch, "fix", str(target)],
-                },
-                env,
-                before_each=restore,
-            )
+            commands = {
+                "lint": [*ciswitch, "lint", "--exit-zero", str(original)],
+                "fix --diff": [*ciswitch, "fix", "--diff", str(target)],
+                "fix": [*ciswitch, "fix", str(target)],
+            }
+            if args.baseline is not None:
+                before = ["env", f"PYTHONPATH={args.baseline.resolve()}", sys.executable, "-m",
+                          "ciswitch"]
+                commands |= {
+                    "baseline lint": [*before, "lint", "--exit-zero", str(original)],
+                    "baseline fix --diff": [*before, "fix", "--diff", str(older)],
+                    "baseline fix": [*before, "fix", str(older)],
+                }
+            got = interleaved_processes(args.repeat, commands, env, before_each=restore)
             fixed = target.read_bytes()
             if fixed == pristine:
                 raise SystemExit(f"{label}: ciswitch fix changed nothing in {target}")
@@ -124,20 +143,32 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
             for name in ("fix", "fix --diff"):
-                ratios = [a / b for a, b in zip(got[name].cpu, lint.cpu, strict=True) if b > 0]
+                ratio, detail = _ratios(got[name], lint)
                 figures.append(
                     Figure(
                         f"{name} / lint on the same file, {args.jobs:,} jobs, {label}",
-                        Samples(ratios).median(),
+                        ratio,
                         TARGET_FIX_VS_LINT,
-                        f"median of {len(ratios)} interleaved rounds' ratios, range "
-                        f"{min(ratios):.2f}..{max(ratios):.2f}, best {got[name].best():.2f} s "
-                        f"/ {lint.best():.2f} s = {got[name].best() / lint.best():.2f}x; "
-                        "CPU, whole processes",
+                        f"{detail}; CPU, whole processes",
                     )
                 )
+                if args.baseline is not None:
+                    ratio, detail = _ratios(got[f"baseline {name}"], got["baseline lint"])
+                    print(f"  baseline {args.baseline.name}: {name} / lint {ratio:.2f}x "
+                          f"({detail})")
     print(summary("fix_bench", figures))
     return 0
+
+
+def _ratios(top: Samples, bottom: Samples) -> tuple[float, str]:
+    """The median of the rounds' ratios (run i of ``top`` / run i of ``bottom``), with their
+    range and the ratio of the best runs, as a figure's detail."""
+    ratios = [a / b for a, b in zip(top.cpu, bottom.cpu, strict=True) if b > 0]
+    return Samples(ratios).median(), (
+        f"median of {len(ratios)} interleaved rounds' ratios, range "
+        f"{min(ratios):.2f}..{max(ratios):.2f}, best {top.best():.2f} s / {bottom.best():.2f} s"
+        f" = {top.best() / bottom.best():.2f}x"
+    )
 
 
 if __name__ == "__main__":

@@ -80,6 +80,17 @@ def test_fix_bench_prints_both_generators() -> None:
     assert re.search(r"^bench generator \| .* \| No findings in 1 file[.;]", out, re.M), out
 
 
+def test_fix_bench_times_a_baseline_tree_beside() -> None:
+    """``--baseline``: another source tree's lint and fixes in every round (here this tree's
+    own), its ratios printed beside the figures."""
+    out = _run("fix_bench.py", "--baseline", str(BENCH.parent))
+    assert len(_figures(out)) == 4, out
+    lines = re.findall(r"^  baseline \S+: (fix|fix --diff) / lint (\d+\.\d+)x \(median of 1 ", out,
+                       re.M)
+    assert sorted(name for name, _ in lines) == ["fix", "fix", "fix --diff", "fix --diff"], out
+    assert all(float(value) > 0 for _, value in lines), out
+
+
 @pytest.mark.parametrize("mode", [[], ["--realistic"]])
 def test_fleet_bench_pushes_every_repository(mode: list[str]) -> None:
     out = _run("fleet_bench.py", *mode)
