@@ -158,6 +158,7 @@ def plan_fix(
     to: str | None = None,
     unsafe: bool = False,
     entry: str | None = None,
+    keep: list[object] | None = None,
 ) -> FixOutcome:
     """Compute and verify the fix of a repository; nothing is written.
 
@@ -165,9 +166,12 @@ def plan_fix(
     change proved (:func:`verify_meaning`, then a lint of the new text must report exactly the
     fixed places fewer), and the next round plans again on the new text, until nothing is left
     to fix. A fix the proof rejects is left with that reason; the other fixes of its file are
-    still applied."""
+    still applied.
+
+    ``keep`` receives the last round's analysis (the lint of the new text), for a caller
+    about to leave the process: it is let go of then, not freed object by object here."""
     with readings_kept(), answers_kept(ws):
-        return _plan_fix(ws, config, to=to, unsafe=unsafe, entry=entry)
+        return _plan_fix(ws, config, to=to, unsafe=unsafe, entry=entry, keep=keep)
 
 
 def _plan_fix(
@@ -177,6 +181,7 @@ def _plan_fix(
     to: str | None,
     unsafe: bool,
     entry: str | None,
+    keep: list[object] | None = None,
 ) -> FixOutcome:
     run = analyse_workspace(ws, config, entry=entry, to=to)
     outcome = FixOutcome(
@@ -236,6 +241,8 @@ def _plan_fix(
         original = state.originals[path]
         if source.raw != original:
             outcome.changes.append(FileChange(path, original, source.raw))
+    if keep is not None:
+        keep.append(state)
     return outcome
 
 
