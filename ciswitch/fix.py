@@ -330,6 +330,10 @@ def _prove(
     findings, absorbed = _absorbed(findings)
     sources = state.run.facts.files
     old = sources[path]
+    # The other files as this analysis read them (includes, scripts): the fix leaves their
+    # text as it is, and their reading is a function of it, so the new text's lint takes
+    # them as read (composed once) rather than reading and composing them again.
+    unchanged = {p: sources[p] for p in sources.paths() if p != path and p not in state.overlay}
     edits = group_edits(e for f in findings if f.fix is not None for e in f.fix.edits)
     try:
         new_text = apply_edits(old.text, edits.get(path, []))
@@ -352,7 +356,7 @@ def _prove(
         result = _refusal(error)
     else:
         overlay = {**state.overlay, path: new}
-        after = _analyse(ws, config, entry, to, overlay)
+        after = _analyse(ws, config, entry, to, overlay, unchanged)
         along = absorbed + _taken_along(before, [*findings, *absorbed], edits.get(path, []))
         relint = _relint_error(after, before, [*findings, *along])
         blocked = pipeline_error(view, after.facts, to)
@@ -364,7 +368,7 @@ def _prove(
         )
         del after
     if release and not isinstance(result, _Proved):
-        state.run = _analyse(ws, config, entry, to, state.overlay)
+        state.run = _analyse(ws, config, entry, to, state.overlay, unchanged)
     return result
 
 
@@ -389,14 +393,16 @@ def _analyse(
     entry: str | None,
     to: str | None,
     overlay: dict[str, SourceFile],
+    unchanged: dict[str, SourceFile] | None = None,
 ) -> LintRun:
-    """The analysis of the repository with ``overlay``'s files in their new text."""
+    """The analysis of the repository with ``overlay``'s files in their new text (and
+    ``unchanged`` files taken as an earlier analysis read them)."""
     return analyse_workspace(
         OverlayWorkspace(ws, {p: s.raw for p, s in overlay.items()}),
         config,
         entry=entry,
         to=to,
-        known=overlay,
+        known={**(unchanged or {}), **overlay},
     )
 
 
