@@ -5,8 +5,12 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_right
+from typing import TYPE_CHECKING
 
-from ciswitch.yaml.spans import Extent
+from ciswitch.yaml.spans import Extent, value_segments
+
+if TYPE_CHECKING:
+    from ruamel.yaml.nodes import ScalarNode
 
 __all__ = ["ExtentMap"]
 
@@ -38,6 +42,23 @@ class ExtentMap:
         self._firsts = array(code, firsts)
         self._spans = array(code, spans)
         self.size = len(extents)
+
+    @classmethod
+    def of_text(cls, text: str, node: ScalarNode) -> ExtentMap:
+        """The map of a scalar's value (:func:`value_extents`), made from the scanner's
+        segments without a tuple per character (``SpanError`` as there)."""
+        found = value_segments(text, node)
+        self = cls.__new__(cls)
+        if found is None:
+            self._firsts = array("i")
+            self._spans = array("i")
+            self.size = 0
+            return self
+        code = "i" if found.last < 2**31 else "q"
+        self._firsts = array(code, found.firsts)
+        self._spans = array(code, found.spans)
+        self.size = found.size
+        return self
 
     def __len__(self) -> int:
         return self.size

@@ -45,7 +45,9 @@ if TYPE_CHECKING:
 
 Extent = tuple[int, int]
 
-__all__ = ["Extent", "SpanError", "check_extents", "file_range", "value_extents"]
+__all__ = [
+    "Extent", "SpanError", "check_extents", "file_range", "value_extents", "value_segments",
+]
 
 
 class SpanError(Exception):
@@ -123,13 +125,25 @@ def _decode_escape(text: str, i: int, stop: int) -> tuple[str, int]:
 
 
 class _Out:
-    """Collects produced characters and their extents; holds skipped text for the next one."""
+    """Collects produced characters and their extents; holds skipped text for the next one.
 
-    __slots__ = ("chars", "extents", "pending")
+    The extents are kept as segments (see :class:`~ciswitch.yaml.extents.ExtentMap`): an
+    extent of any width followed by a run of characters each right after the previous one,
+    three integers however long the run, so a run of ordinary characters costs no work per
+    character."""
+
+    __slots__ = ("chars", "firsts", "last", "pending", "size", "spans")
 
     def __init__(self) -> None:
         self.chars: list[str] = []
-        self.extents: list[Extent] = []
+        #: the value index where each segment starts
+        self.firsts: list[int] = []
+        #: each segment's first extent, start and end
+        self.spans: list[int] = []
+        #: the characters produced so far
+        self.size = 0
+        #: where the last extent ends
+        self.last = -1
         self.pending = -1
 
     def add(self, char: str, start: int, end: int) -> None:
@@ -137,7 +151,12 @@ class _Out:
             start = self.pending
             self.pending = -1
         self.chars.append(char)
-        self.extents.append((start, end))
+        if start != self.last or end != start + 1:
+            self.firsts.append(self.size)
+            self.spans.append(start)
+            self.spans.append(end)
+        self.last = end
+        self.size += 1
 
     def run(self, text: str, start: int, end: int) -> None:
         """Ordinary characters ``text[start:end]``, each producing itself."""
@@ -148,8 +167,25 @@ class _Out:
         if self.pending >= 0:
             first = self.pending
             self.pending = -1
-        self.extents.append((first, start + 1))
-        self.extents.extend(zip(range(start + 1, end), range(start + 2, end + 1), strict=True))
+        # the first extent is (first, start + 1); every later one follows the one before
+        if first != self.last or first != start:
+            self.firsts.append(self.size)
+            self.spans.append(first)
+            self.spans.append(start + 1)
+        self.last = end
+        self.size += end - start
+
+    def extents(self) -> list[Extent]:
+        """Every extent, one per produced character."""
+        out: list[Extent] = []
+        firsts, spans = self.firsts, self.spans
+        for k, index in enumerate(firsts):
+            stop = firsts[k + 1] if k + 1 < len(firsts) else self.size
+            start, end = spans[2 * k], spans[2 * k + 1]
+            out.append((start, end))
+            out.extend(zip(range(end, end + stop - index - 1),
+                           range(end + 1, end + stop - index), strict=True))
+        return out
 
     def skip_from(self, start: int) -> None:
         """Text from ``start`` on produces nothing: it joins the next produced character."""
@@ -161,9 +197,17 @@ def value_extents(text: str, node: ScalarNode) -> list[Extent]:
     """For each character i of ``node.value``, the half-open range [s, e) of ``text`` that
     produced it. Raises :class:`SpanError` when the text at the node's marks does not
     reproduce the value (then the place must be left alone)."""
+    out = value_segments(text, node)
+    return out.extents() if out is not None else []
+
+
+def value_segments(text: str, node: ScalarNode) -> _Out | None:
+    """:func:`value_extents` as segments (``firsts``, ``spans`` and ``size`` of the result;
+    None for an empty value), which :class:`~ciswitch.yaml.extents.ExtentMap` keeps as
+    they are."""
     value: str = node.value
     if not value:
-        return []
+        return None
     start: int = node.start_mark.index
     end: int = node.end_mark.index
     if not 0 <= start < end <= len(text):
@@ -182,9 +226,9 @@ def value_extents(text: str, node: ScalarNode) -> list[Extent]:
         out = _scan_block(text, begin, end, style == ">", value)
     else:
         raise SpanError(f"unknown scalar style {style!r}")
-    if "".join(out.chars) != value or len(out.extents) != len(value):
+    if out.size != len(value) or "".join(out.chars) != value:
         raise SpanError(f"text at offsets {start}..{end} does not reproduce the scalar's value")
-    return out.extents
+    return out
 
 
 def file_range(extents: list[Extent], start: int, end: int) -> tuple[int, int]:
