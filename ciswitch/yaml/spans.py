@@ -214,7 +214,12 @@ def value_segments(text: str, node: ScalarNode) -> _Out | None:
         raise SpanError(f"node marks {start}..{end} lie outside the text")
     begin = _skip_properties(text, start, end)
     style = node.style or ""
-    if style == "":
+    if style == "" and end - begin == len(value) and text.startswith(value, begin):
+        # a plain scalar written as its value (one line, no folding): every character
+        # produces itself, which is what the scan below would find, in one run
+        out = _Out()
+        out.run(text, begin, end)
+    elif style == "":
         out = _scan_flow(text, begin, end, "")
     elif style in ("'", '"'):
         if text[begin] != style or end - begin < 2 or text[end - 1] != style:
