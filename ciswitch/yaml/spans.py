@@ -39,11 +39,10 @@ import re
 from typing import TYPE_CHECKING
 
 from ciswitch.patterns import lazy_compile
+from ciswitch.yaml.extents import Extent, Segments
 
 if TYPE_CHECKING:
     from ruamel.yaml.nodes import ScalarNode
-
-Extent = tuple[int, int]
 
 __all__ = [
     "Extent", "SpanError", "check_extents", "file_range", "value_extents", "value_segments",
@@ -124,75 +123,6 @@ def _decode_escape(text: str, i: int, stop: int) -> tuple[str, int]:
     return chr(point), i + 2 + width
 
 
-class _Out:
-    """Collects produced characters and their extents; holds skipped text for the next one.
-
-    The extents are kept as segments (see :class:`~ciswitch.yaml.extents.ExtentMap`): an
-    extent of any width followed by a run of characters each right after the previous one,
-    three integers however long the run, so a run of ordinary characters costs no work per
-    character."""
-
-    __slots__ = ("chars", "firsts", "last", "pending", "size", "spans")
-
-    def __init__(self) -> None:
-        self.chars: list[str] = []
-        #: the value index where each segment starts
-        self.firsts: list[int] = []
-        #: each segment's first extent, start and end
-        self.spans: list[int] = []
-        #: the characters produced so far
-        self.size = 0
-        #: where the last extent ends
-        self.last = -1
-        self.pending = -1
-
-    def add(self, char: str, start: int, end: int) -> None:
-        if self.pending >= 0:
-            start = self.pending
-            self.pending = -1
-        self.chars.append(char)
-        if start != self.last or end != start + 1:
-            self.firsts.append(self.size)
-            self.spans.append(start)
-            self.spans.append(end)
-        self.last = end
-        self.size += 1
-
-    def run(self, text: str, start: int, end: int) -> None:
-        """Ordinary characters ``text[start:end]``, each producing itself."""
-        if start >= end:
-            return
-        self.chars.append(text[start:end])
-        first = start
-        if self.pending >= 0:
-            first = self.pending
-            self.pending = -1
-        # the first extent is (first, start + 1); every later one follows the one before
-        if first != self.last or first != start:
-            self.firsts.append(self.size)
-            self.spans.append(first)
-            self.spans.append(start + 1)
-        self.last = end
-        self.size += end - start
-
-    def extents(self) -> list[Extent]:
-        """Every extent, one per produced character."""
-        out: list[Extent] = []
-        firsts, spans = self.firsts, self.spans
-        for k, index in enumerate(firsts):
-            stop = firsts[k + 1] if k + 1 < len(firsts) else self.size
-            start, end = spans[2 * k], spans[2 * k + 1]
-            out.append((start, end))
-            out.extend(zip(range(end, end + stop - index - 1),
-                           range(end + 1, end + stop - index), strict=True))
-        return out
-
-    def skip_from(self, start: int) -> None:
-        """Text from ``start`` on produces nothing: it joins the next produced character."""
-        if self.pending < 0:
-            self.pending = start
-
-
 def value_extents(text: str, node: ScalarNode) -> list[Extent]:
     """For each character i of ``node.value``, the half-open range [s, e) of ``text`` that
     produced it. Raises :class:`SpanError` when the text at the node's marks does not
@@ -201,7 +131,7 @@ def value_extents(text: str, node: ScalarNode) -> list[Extent]:
     return out.extents() if out is not None else []
 
 
-def value_segments(text: str, node: ScalarNode) -> _Out | None:
+def value_segments(text: str, node: ScalarNode) -> Segments | None:
     """:func:`value_extents` as segments (``firsts``, ``spans`` and ``size`` of the result;
     None for an empty value), which :class:`~ciswitch.yaml.extents.ExtentMap` keeps as
     they are."""
@@ -217,7 +147,7 @@ def value_segments(text: str, node: ScalarNode) -> _Out | None:
     if style == "" and end - begin == len(value) and text.startswith(value, begin):
         # a plain scalar written as its value (one line, no folding): every character
         # produces itself, which is what the scan below would find, in one run
-        out = _Out()
+        out = Segments()
         out.run(text, begin, end)
     elif style == "":
         out = _scan_flow(text, begin, end, "")
@@ -268,10 +198,10 @@ def _skip_properties(text: str, pos: int, end: int) -> int:
     return pos
 
 
-def _scan_flow(text: str, pos: int, stop: int, quote: str) -> _Out:
+def _scan_flow(text: str, pos: int, stop: int, quote: str) -> Segments:
     """Replay a plain ('' quote), single- or double-quoted scalar over ``text[pos:stop]``
     (between the quotes) and return what it produces."""
-    out = _Out()
+    out = Segments()
     stopper = _DOUBLE_STOP if quote == '"' else _SINGLE_STOP if quote == "'" else _PLAIN_STOP
     i = pos
     while True:
@@ -315,7 +245,7 @@ def _scan_flow(text: str, pos: int, stop: int, quote: str) -> _Out:
     return out
 
 
-def _blanks_and_breaks(text: str, i: int, stop: int, escaped: bool, out: _Out) -> int:
+def _blanks_and_breaks(text: str, i: int, stop: int, escaped: bool, out: Segments) -> int:
     """Consume the whitespace and line breaks of a flow scalar from ``i`` and produce what
     they fold into; return the offset after them. ``escaped``: an escaped line break was just
     consumed (it produces nothing; its text is already pending in ``out``)."""
@@ -455,7 +385,7 @@ def _block_lines(text: str, body: int, end: int, indent: int | None) -> list[_Li
     return lines
 
 
-def _scan_block(text: str, pos: int, end: int, folded: bool, value: str) -> _Out:
+def _scan_block(text: str, pos: int, end: int, folded: bool, value: str) -> Segments:
     """Replay a literal or folded block scalar starting at its indicator."""
     chomp, body = _parse_block_header(text, pos, end)
     indent = _block_indent(text, body, value)
@@ -471,7 +401,7 @@ def _scan_block(text: str, pos: int, end: int, folded: bool, value: str) -> _Out
             take = min(take, line.content_start - line.start)
         return line.content_end, following.start + take
 
-    out = _Out()
+    out = Segments()
     leading = ""  # the value of the previous content line's break ("" before the first)
     prev = -1
     prev_blank_start = False
