@@ -447,8 +447,7 @@ def static_value(parts: list[Atom]) -> str | None:
 def static_prefix(parts: list[Atom]) -> str:
     """The statically known beginning of a word (up to its first expansion)."""
     if len(parts) == 1:  # most words: one piece
-        value = parts[0].value
-        return "" if value is None else value
+        return parts[0].value or ""
     out: list[str] = []
     for atom in parts:
         if atom.value is None:
@@ -459,8 +458,7 @@ def static_prefix(parts: list[Atom]) -> str:
 
 def static_suffix(parts: list[Atom]) -> str:
     if len(parts) == 1:
-        value = parts[0].value
-        return "" if value is None else value
+        return parts[0].value or ""
     out: list[str] = []
     for atom in reversed(parts):
         if atom.value is None:
@@ -479,8 +477,7 @@ def make_word(src: Source, parts: list[Atom], start: int, end: int, quote: str =
 
 def word_of(src: Source, node: Node) -> tuple[Word, list[Atom]]:
     if node.type == "word":
-        # most words are plain (``--dir``, ``:local``): one literal atom, as :func:`atoms`
-        # would make it, without its general walk
+        # most words are plain (``--dir``, ``:local``): one literal atom, as atoms() makes it
         start, end = src.start(node), src.end(node)
         raw = src.text[start:end]
         if raw and "\\" not in raw and raw[0] != "~":
