@@ -5,6 +5,7 @@ while a script word that may be a command's name or a runner's operand is still 
 from __future__ import annotations
 
 import itertools
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -137,3 +138,27 @@ def test_kept_answers_are_shared_with_the_same_files_only(tmp_path: Path) -> Non
         assert may_run_files(text, one, None) is True  # another working directory
     assert may_run_files("tools/go --fast", one, "") is False
     assert _Counting.asked > asked  # outside the block, asked again
+
+
+def test_kept_answers_are_per_thread(tmp_path: Path) -> None:
+    """A block in another thread (``fleet run`` fixes in threads) neither sees this thread's
+    answers nor ends this thread's block."""
+    (tmp_path / "one").mkdir()
+    one = _Counting(_workspace(tmp_path / "one").root)
+    seen: list[bool] = []
+
+    def other_thread() -> None:
+        with answers_kept(one):
+            _Counting.asked = 0
+            seen.append(may_run_files("tools/go --fast", one, ""))
+            seen.append(_Counting.asked > 0)  # asked anew: nothing kept in this thread yet
+
+    with answers_kept(one):
+        may_run_files("tools/go --fast", one, "")
+        worker = threading.Thread(target=other_thread)
+        worker.start()
+        worker.join()
+        _Counting.asked = 0
+        assert may_run_files("tools/go --fast", one, "") is False
+        assert _Counting.asked == 0  # this thread's block is still in force
+    assert seen == [False, True]

@@ -9,6 +9,7 @@ shells and script suffixes live here because both modules read them.
 
 from __future__ import annotations
 
+import _thread
 import posixpath
 import re
 from collections.abc import Iterator
@@ -54,9 +55,15 @@ _RUNNER_WORD = lazy_compile(
 )
 
 
-#: the answers of :func:`may_run_files` while :func:`answers_kept` is in force: the
-#: repository they are about and the answers by (text, working directory)
-_kept: tuple[Workspace, dict[tuple[str, str | None], bool]] | None = None
+class _ThreadState(_thread._local):
+    """What :func:`answers_kept` keeps, per thread (``fleet run`` fixes in several threads,
+    each in its own repository)."""
+
+    #: the repository the answers are about and the answers by (text, working directory)
+    kept: tuple[Workspace, dict[tuple[str, str | None], bool]] | None = None
+
+
+_state = _ThreadState()
 
 
 @contextmanager
@@ -68,20 +75,19 @@ def answers_kept(ws: Workspace) -> Iterator[None]:
     (its ``base`` is ``ws``: ``fix`` linting its new text) gets the same answers. ``fix``
     lints twice, and a big file has more distinct lines than any cache of recent ones
     holds: each unchanged line is asked about once for both lints."""
-    global _kept
-    outer = _kept
+    outer = _state.kept
     if outer is None:
-        _kept = (ws, {})
+        _state.kept = (ws, {})
     try:
         yield
     finally:
-        _kept = outer
+        _state.kept = outer
 
 
 def may_run_files(text: str, ws: Workspace, cwd: str | None = "") -> bool:
     """:func:`_may_run_files`, answered once per text and working directory while
     :func:`answers_kept` is in force for the workspace's files."""
-    kept = _kept
+    kept = _state.kept
     if kept is None or (ws is not kept[0] and getattr(ws, "base", None) is not kept[0]):
         return _may_run_files(text, ws, cwd)
     answers = kept[1]
