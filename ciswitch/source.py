@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from ciswitch.errors import CiswitchError
+from ciswitch.marks import compact_marks
 from ciswitch.model import Position
 from ciswitch.patterns import lazy_compile
 from ciswitch.record import Record
@@ -145,11 +146,12 @@ def compose_documents(text: str, path: str) -> list[Any]:
     try:
         with gc_paused():
             documents = _compose_all(yaml, text, path)
+            if _ANCHOR.search(text):
+                for document in documents:
+                    check_aliases(document, path)
+            compact_marks(documents, text)
     finally:
         _release(yaml)
-    if _ANCHOR.search(text):
-        for document in documents:
-            check_aliases(document, path)
     return documents
 
 
