@@ -18,8 +18,8 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
+from ciswitch.compact import compact_nodes
 from ciswitch.errors import CiswitchError
-from ciswitch.marks import compact_marks
 from ciswitch.model import Position
 from ciswitch.patterns import lazy_compile
 from ciswitch.record import Record
@@ -149,7 +149,7 @@ def compose_documents(text: str, path: str) -> list[Any]:
             if _ANCHOR.search(text):
                 for document in documents:
                     check_aliases(document, path)
-            compact_marks(documents, text)
+            compact_nodes(documents, text)
     finally:
         _release(yaml)
     return documents

@@ -106,20 +106,22 @@ def test_composed_nodes_are_those_of_the_stock_resolver() -> None:
     assert compared > 50
 
 
-def _marks(node: object, out: list[tuple[int, int, int]], seen: set[int]) -> None:
+def _marks(node: object, out: list[tuple[object, ...]], seen: set[int]) -> None:
     if id(node) in seen:
         return
     seen.add(id(node))
+    value = node.value  # type: ignore[attr-defined]
+    tag = str(node.tag)  # type: ignore[attr-defined]
+    out.append((type(node).__name__, tag, value if isinstance(value, str) else None))
     for mark in (node.start_mark, node.end_mark):  # type: ignore[attr-defined]
         out.append((mark.index, mark.line, mark.column))
-    value = node.value  # type: ignore[attr-defined]
     if isinstance(value, list):
         for item in value:
             for child in item if isinstance(item, tuple) else (item,):
                 _marks(child, out, seen)
 
 
-def _stock_and_compact_marks(text: str) -> tuple[list[tuple[int, int, int]], ...] | None:
+def _stock_and_compact_marks(text: str) -> tuple[list[tuple[object, ...]], ...] | None:
     from ruamel.yaml import YAML
     from ruamel.yaml.error import YAMLError
 
@@ -133,9 +135,9 @@ def _stock_and_compact_marks(text: str) -> tuple[list[tuple[int, int, int]], ...
         compact = compose_documents(text, "f.yml")
     except CiswitchError:
         return None  # refused (too deep, alias bomb...): there are no nodes to compare
-    found: list[list[tuple[int, int, int]]] = []
+    found: list[list[tuple[object, ...]]] = []
     for docs in (stock, compact):
-        marks: list[tuple[int, int, int]] = []
+        marks: list[tuple[object, ...]] = []
         seen: set[int] = set()
         for doc in docs:
             _marks(doc, marks, seen)
@@ -157,7 +159,8 @@ _ODD_TEXTS = [
 def test_compact_marks_give_the_lines_and_columns_of_the_c_composer() -> None:
     """Nodes keep their offsets in small ints that find their line and column in a table of
     the text's line starts: every mark gives the index, line and column of ruamel's own C
-    mark, over every fixture, the corpus and texts broken with every kind of line break."""
+    mark, and every node its kind, tag and text, over every fixture, the corpus and texts
+    broken with every kind of line break."""
     compared = 0
     for text in [*_yaml_texts(), *_ODD_TEXTS]:
         found = _stock_and_compact_marks(text)
@@ -180,12 +183,14 @@ def test_compact_marks_on_any_text(parts: list[str]) -> None:
 
 def test_a_compact_mark_is_shared_and_small() -> None:
     """A mapping starts where its first key does: the two marks are one object; a mark is an
-    int (no per-node object of the C composer is kept)."""
-    from ciswitch.marks import NodeMark
+    int (no per-node object of the C composer is kept); equal texts and tags are shared."""
+    from ciswitch.compact import NodeMark
     from ciswitch.source import compose_documents
 
-    (doc,) = compose_documents("a:\n  b: 1\n", "f.yml")
+    (doc,) = compose_documents("a:\n  b: true\nb:\n- true\n", "f.yml")
     inner = doc.value[0][1]
     assert inner.start_mark is inner.value[0][0].start_mark
+    assert doc.value[1][0].value is inner.value[0][0].value
+    assert doc.value[1][1].value[0].tag is inner.value[0][1].tag
     assert isinstance(inner.start_mark, NodeMark)
     assert (inner.start_mark.index, inner.start_mark.line, inner.start_mark.column) == (5, 1, 2)

@@ -1,10 +1,12 @@
-"""Where composed YAML nodes start and end, kept small.
+"""Composed YAML nodes, kept small.
 
 ruamel's C composer gives every node two marks of its own (offset, line, column and three
-more fields: 80 bytes each), about a third of what a composed big CI file holds in memory.
-:func:`compact_marks` replaces them, once composing is done, with ints that find their line
-and column in a table of the text's line starts when they are asked (rarely: places are
-offsets), with the same answers as the C marks.
+more fields: 80 bytes each), about a third of what a composed big CI file holds in memory, and
+every scalar its own copy of its text (``script``, ``stage`` and the like repeat in every
+job). :func:`compact_nodes` replaces the marks, once composing is done, with ints that find
+their line and column in a table of the text's line starts when they are asked (rarely:
+places are offsets), with the same answers as the C marks, and makes equal scalar texts and
+equal tags one object.
 """
 
 from __future__ import annotations
@@ -82,17 +84,22 @@ _YAML_BREAK = lazy_compile("\r\n|[\r\n\x85\u2028\u2029]")
 _STREAM_END = -2
 
 
-def compact_marks(documents: list[Any], text: str) -> None:
+def compact_nodes(documents: list[Any], text: str) -> None:
     """Give every node of ``documents`` (composed from ``text``) :class:`NodeMark` marks
     instead of ruamel's C marks, in the order of the text, so that a mark equal to the one
     before it is the same object (a mapping starts where its first key does, a value often
-    ends where the next key starts). A node reached again through an alias is done once."""
+    ends where the next key starts); equal scalar texts become one string and equal tags of
+    the resolver one tag. A node reached again through an alias is done once."""
     if not documents:
         return
     mark: type[NodeMark] = type("NodeMark", (NodeMark,), {"__slots__": (), "_text": text})
     stream_end: NodeMark = type("NodeMark", (_StreamEnd, mark), {"__slots__": ()})(_STREAM_END)
     c_mark = type(documents[0].start_mark)
     last = mark(-1)
+    texts: dict[str, str] = {}
+    share_text = texts.setdefault
+    tags: dict[str, Any] = {}
+    last_tag: Any = None
     # only a text without a final line break has marks where libyaml's line and column
     # differ for one offset
     open_end = len(text) if text and text[-1] not in "\r\n\x85\u2028\u2029" else -3
@@ -103,7 +110,15 @@ def compact_marks(documents: list[Any], text: str) -> None:
         return mark(index)
 
     def scalar(node: Any) -> None:
-        nonlocal last
+        nonlocal last, last_tag
+        value = node.value
+        node.value = share_text(value, value)
+        tag = node.ctag
+        if tag is not last_tag:
+            if tag.handle is None and tag.handles is None:
+                # the resolver makes a new tag for every bool and merge key
+                tag = node.ctag = tags.setdefault(tag.suffix, tag)
+            last_tag = tag
         start = node.start_mark
         index = start.index
         if index != last or index == open_end:
