@@ -357,19 +357,27 @@ def _prepare(repo: git.Repo, request: BranchRequest) -> BranchOutcome:
     else:
         files = {path: new for path, (_old, new) in outcome.files.items()}
         outcome.commit = gitops.commit_files(repo, head, files, outcome.message, request.author)
-        gitops.set_branch(repo, request.branch, outcome.commit, old=local_sha)
-        created_ref = True
-        verb = "replaced" if local_sha is not None else "created"
-        outcome.messages.append(
-            f"{verb} branch {request.branch} ({outcome.commit[:10]}) from {current}; "
-            f"your work tree is unchanged (git switch {request.branch} to see it)"
-        )
+        # a clone of ciswitch's own (fleet run) needs no local branch to push from: the
+        # commit is pushed as it is, and the push sets the remote-tracking ref, which is what
+        # later runs read (one git process less per repository); a local branch already
+        # there is still moved, so that nothing stale stays behind
+        created_ref = not (request.fresh_clone and request.push) or local_sha is not None
+        if created_ref:
+            gitops.set_branch(repo, request.branch, outcome.commit, old=local_sha)
+            verb = "replaced" if local_sha is not None else "created"
+            outcome.messages.append(
+                f"{verb} branch {request.branch} ({outcome.commit[:10]}) from {current}; "
+                f"your work tree is unchanged (git switch {request.branch} to see it)"
+            )
+        else:
+            outcome.messages.append(f"committed {outcome.commit[:10]} on {current}")
     if not request.push:
         outcome.status = BranchStatus.COMMITTED
         return outcome
     try:
         result = gitops.push_branch(
-            repo, request.remote, request.branch, options, force_with_lease=lease
+            repo, request.remote, request.branch, options, force_with_lease=lease,
+            source=None if reuse is not None or created_ref else outcome.commit,
         )
     except CiswitchError:
         if created_ref:

@@ -134,14 +134,31 @@ def read_source(
     return SourceFile(path, None, text, bom, workspace.is_executable(path))
 
 
+#: the YAML class of :func:`safe_yaml`, made on first use
+_SAFE_YAML: list[type[Any]] = []
+
+
+def safe_yaml() -> Any:
+    """A new ``YAML(typ="safe", pure=False)`` (C parser), without ruamel's search for
+    plug-ins: each new ``YAML`` globs its package directory for them, a millisecond per
+    file read, and plug-ins only ever add other ``typ`` values (a ``safe`` one uses none)."""
+    if not _SAFE_YAML:
+        from ruamel.yaml import YAML
+
+        class SafeYAML(YAML):
+            def official_plug_ins(self) -> list[str]:
+                return []
+
+        _SAFE_YAML.append(SafeYAML)
+    return _SAFE_YAML[0](typ="safe", pure=False)
+
+
 def compose_documents(text: str, path: str) -> list[Any]:
     """Compose every YAML document of ``text`` with the C composer, GC paused (much faster on
     big files: composing allocates many small objects the collector would scan again and
     again)."""
-    from ruamel.yaml import YAML
-
     check_nesting(text, path)
-    yaml = YAML(typ="safe", pure=False)
+    yaml = safe_yaml()
     yaml.Resolver = _fixed_version_resolver()
     try:
         with gc_paused():
@@ -186,7 +203,6 @@ def check_nesting(text: str, path: str) -> None:
         text.count("[") + text.count("{") < MAX_DEPTH // 2 or not _flow_may_start(text)
     ):
         return
-    from ruamel.yaml import YAML
     from ruamel.yaml.error import YAMLError
     from ruamel.yaml.events import (
         CollectionEndEvent,
@@ -194,7 +210,7 @@ def check_nesting(text: str, path: str) -> None:
         SequenceStartEvent,
     )
 
-    yaml = YAML(typ="safe", pure=False)
+    yaml = safe_yaml()
     depth = 0
     try:
         for event in yaml.parse(text):

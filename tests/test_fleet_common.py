@@ -121,9 +121,9 @@ def session_processes(sid: int) -> list[tuple[int, str]]:
 
 
 def client_processes(sid: int) -> list[tuple[int, str]]:
-    """The processes of a fleet run's session on the client side: Python (the run, its fork
-    server and workers) and the git commands they start; a local remote's receive-pack and its
-    hooks are the server's side and left out."""
+    """The processes of a fleet run's session on the client side: Python (the run) and the
+    git commands it starts; a local remote's receive-pack and its hooks are the server's side
+    and left out."""
     client = []
     for pid, cmdline in session_processes(sid):
         words = cmdline.split()

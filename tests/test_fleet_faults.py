@@ -126,8 +126,8 @@ def assert_rerun_finishes_exactly_once(tmp_path: Path, listing: Path, bares: lis
 def test_sigkill_of_the_main_process_leaves_nothing_pushing(
     tmp_path: Path, moment: str, session: list[subprocess.Popen[bytes]],
 ) -> None:
-    """Only the main pid is killed (as the OOM killer or a runner would): the fork server,
-    the workers and their git processes must go with it, and the rerun finishes the fleet."""
+    """Only the run's pid is killed (as the OOM killer or a runner would): its git processes
+    must go with it, and the rerun finishes the fleet."""
     bares, release = build(tmp_path, 6, gated=0 if moment == "after-pushes" else 3)
     listing = write_list(tmp_path / "repos.txt", bares)
     state = tmp_path / "work" / "ciswitch-fleet.sqlite"

@@ -6,6 +6,7 @@ authentication) and malformed URLs as people paste them."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from test_fleet_common import fleet, make_repo, pushes, status_json
 
 SECRET = "glpat-S3cr3tFleetToken42"
 BRANCH = "ciswitch/remote-stages-storage"
+BIN = Path(__file__).parent / "bin"
 
 
 @pytest.fixture(autouse=True)
@@ -105,3 +107,79 @@ def test_plain_urls_with_gitlab_url_get_the_gitlab_token_as_a_header(tmp_path: P
     for path in workdir.rglob("*"):
         if path.is_file():
             assert SECRET.encode() not in path.read_bytes(), path
+
+
+def _werf_env(tmp_path: Path, projects: list[str]) -> dict[str, str]:
+    """The werf and docker stand-ins, with local stages here for ``projects``."""
+    stages = tmp_path / "local-stages"
+    stages.mkdir()
+    for name in projects:
+        (stages / name).write_text("stages\n")
+    return {
+        "WERF_HOME": str(tmp_path / "werf-home"), "WERF_STANDIN_STAGES": str(stages),
+        "WERF_STANDIN_LOG": str(tmp_path / "werf.log"),
+        "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+    }
+
+
+def test_sync_clones_token_urls_with_the_credentials_as_a_header(tmp_path: Path) -> None:
+    """``fleet sync`` clones on the runner host: private projects need the credentials too."""
+    served = tmp_path / "served"
+    bare = make_repo(served / "g", "p", "flag")
+    listing = tmp_path / "repos.txt"
+    with GitHttpServer(served, "oauth2", SECRET) as server:
+        listing.write_text(f"http://oauth2:{SECRET}@127.0.0.1:{server.port}/g/{bare.name}\n")
+        proc = fleet("sync", "--repos", str(listing), "--workdir", str(tmp_path / "work"),
+                     "--registry-host", "registry.example.test", "--werf-project", "g/p-remote=p",
+                     "--retry-delay", "0", cwd=tmp_path, env=_werf_env(tmp_path, ["p"]))
+        requests = list(server.requests)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "g/p-remote: done: synced to registry.example.test/g/p-remote/stages" in proc.stdout, (
+        proc.stdout)
+    assert requests and all(auth is not None for _path, auth in requests[1:])
+    assert SECRET not in proc.stdout + proc.stderr
+    for path in (tmp_path / "work").rglob("*"):
+        if path.is_file():
+            assert SECRET.encode() not in path.read_bytes(), path
+
+
+@pytest.mark.parametrize("command", ["run", "survey", "sync"])
+def test_concurrent_repositories_each_send_their_own_credentials(
+    tmp_path: Path, command: str,
+) -> None:
+    """Two servers, each with its own secret, worked on at once (``-j 2``), several
+    repositories each: every request carries the credentials of its own URL, never the
+    other's, and every repository succeeds."""
+    secrets = {"a": "glpat-FirstServerToken11", "b": "glpat-SecondServerToken22"}
+    served = {key: tmp_path / f"served-{key}" for key in secrets}
+    names = {key: [f"{key}{n}" for n in range(4)] for key in secrets}
+    bares = {key: [make_repo(served[key] / "g", name, "flag") for name in names[key]]
+             for key in secrets}
+    listing = tmp_path / "repos.txt"
+    with GitHttpServer(served["a"], "oauth2", secrets["a"]) as first, \
+            GitHttpServer(served["b"], "oauth2", secrets["b"]) as second:
+        servers = {"a": first, "b": second}
+        lines = [f"http://oauth2:{secrets[key]}@127.0.0.1:{servers[key].port}/g/{bare.name}"
+                 for n in range(4) for key in secrets for bare in [bares[key][n]]]
+        listing.write_text("\n".join(lines) + "\n")
+        extra: list[str] = []
+        env: dict[str, str] | None = None
+        if command == "sync":
+            extra = ["--registry-host", "registry.example.test", "--retry-delay", "0",
+                     "--retries", "0"]
+            for key in secrets:
+                extra += [f"--werf-project=g/{name}-remote={name}" for name in names[key]]
+            env = _werf_env(tmp_path, [n for key in secrets for n in names[key]])
+        proc = fleet(command, "--repos", str(listing), "--workdir", str(tmp_path / "work"),
+                     "-j", "2", *extra, cwd=tmp_path, env=env)
+        seen = {key: list(server.requests) for key, server in servers.items()}
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    for key, server in servers.items():
+        assert seen[key], key
+        wrong = [(path, auth) for path, auth in seen[key]
+                 if auth is not None and auth != server.expected]
+        assert not wrong, wrong
+    if command == "run":
+        assert all(len(pushes(bare)) == 1 for key in secrets for bare in bares[key])
+    for secret in secrets.values():
+        assert secret not in proc.stdout + proc.stderr

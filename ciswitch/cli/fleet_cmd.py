@@ -299,8 +299,9 @@ def _api_settings(params: dict[str, Any]) -> ApiSettings | None:
 
 def _leave_now(status: int) -> NoReturn:
     """End an interrupted run at once. Its outcomes are journaled, the journal and the lock
-    closed and the workers killed; what is left is the process pool's own threads, which the
-    interpreter's exit would wait for, and they may be waiting on a worker that is gone."""
+    closed and its git processes stopped; what is left is worker threads ending the work
+    they were given (their git refused, their pushes forbidden), which the interpreter's exit
+    would wait for."""
     with contextlib.suppress(OSError):
         sys.stdout.flush()
         sys.stderr.flush()
@@ -479,11 +480,10 @@ def survey(
                     and not no_gitlab_settings else None)
     rows: list[SurveyRow] = []
     if jobs > 1 and len(specs) > 1:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
+        from concurrent.futures import ThreadPoolExecutor
 
-        context = multiprocessing.get_context("forkserver")
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        # threads, as fleet run: each repository's credentials reach its own git processes
+        with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="survey") as pool:
             for found in pool.map(survey_repo, specs, [root] * len(specs),
                                   [all_branches] * len(specs), [settings_url] * len(specs)):
                 rows += found

@@ -200,6 +200,7 @@ def branches(repos_file: Path | None, gitlab_url: str | None, group: str | None,
     from ciswitch.cli.mr_options import merge_request_way
     from ciswitch.errors import CiswitchError
     from ciswitch.fleet.runner import sync_clone
+    from ciswitch.fleet.sources import auth_env
     from ciswitch.fleet.steps import Steps
     from ciswitch.redact import redact
     from ciswitch.runbook.branch_fix import fix_branches
@@ -219,20 +220,22 @@ def branches(repos_file: Path | None, gitlab_url: str | None, group: str | None,
         with Steps(_state_path(root, state)) as steps:
             for spec in specs:
                 try:
-                    clone = sync_clone(spec, root)
-                    if clone is None:
-                        click.echo(f"{spec.name}: skipped: empty repository")
-                        continue
-                    this_way = way
-                    if way is not None and way.gitlab_url is not None:
-                        from dataclasses import replace
+                    with auth_env(spec):  # clone, fetch and push with the URL's credentials
+                        clone = sync_clone(spec, root)
+                        if clone is None:
+                            click.echo(f"{spec.name}: skipped: empty repository")
+                            continue
+                        this_way = way
+                        if way is not None and way.gitlab_url is not None:
+                            from dataclasses import replace
 
-                        from ciswitch.fleet.api import project_path
+                            from ciswitch.fleet.api import project_path
 
-                        this_way = replace(way, project_path=project_path(spec, way.gitlab_url),
-                                           _api=[])
-                    fixes = fix_branches(gitops.open_repo(clone), "origin", active_since=age,
-                                         mr=mr, dry_run=dry_run, fetch=False, way=this_way)
+                            this_way = replace(
+                                way, project_path=project_path(spec, way.gitlab_url), _api=[])
+                        fixes = fix_branches(gitops.open_repo(clone), "origin",
+                                             active_since=age, mr=mr, dry_run=dry_run,
+                                             fetch=False, way=this_way)
                 except CiswitchError as err:
                     click.echo(f"{spec.name}: failed: {redact(str(err))}")
                     bad = True

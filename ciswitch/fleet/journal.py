@@ -56,7 +56,7 @@ UNFINISHED = frozenset({Status.PENDING, Status.PREPARED, Status.DRY_RUN})
 
 @dataclass(frozen=True)
 class RepoOutcome:
-    """What happened to one repository (picklable: worker processes return it)."""
+    """What happened to one repository (a worker thread returns it to the journal's writer)."""
 
     key: str
     status: Status
@@ -284,8 +284,8 @@ def run_lock(path: Path) -> Iterator[None]:
 
     An advisory ``flock`` on ``<journal>.lock``, which the kernel drops when the holder dies
     (even by SIGKILL), so a killed run never leaves a stale lock behind. The file holds the
-    holder's pid, which the refusal names. The descriptor is not inherited by git or by the
-    worker processes (which are started by a fork server that does not have it).
+    holder's pid, which the refusal names. The descriptor is not inherited by git (it is
+    opened close-on-exec).
     """
     import fcntl
 

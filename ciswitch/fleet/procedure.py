@@ -28,7 +28,7 @@ from ciswitch.fleet.project_facts import (
     werf_names,
 )
 from ciswitch.fleet.settings_step import SettingsFix, before_switch
-from ciswitch.fleet.sources import RepoSpec
+from ciswitch.fleet.sources import RepoSpec, auth_env
 from ciswitch.redact import redact
 
 if TYPE_CHECKING:
@@ -178,9 +178,10 @@ def sync_fleet(specs: Sequence[RepoSpec], steps: Steps, options: SyncOptions,
     def work(spec: RepoSpec) -> SyncResult:
         if not options.dry_run:
             steps.put(spec.key, "sync", st.RUNNING, name=spec.name)
-        facts = project_facts(spec, options.workdir, branch=options.branch,
-                              registry_host=options.registry_host,
-                              project=dict(options.projects).get(spec.key), history=False)
+        with auth_env(spec):  # this thread's git processes get this project's credentials
+            facts = project_facts(spec, options.workdir, branch=options.branch,
+                                  registry_host=options.registry_host,
+                                  project=dict(options.projects).get(spec.key), history=False)
         result = sync_one(facts, options)
         if not options.dry_run:
             steps.put(spec.key, "sync", result.status, result.detail, name=spec.name)
@@ -310,7 +311,14 @@ def _synced(steps: Steps, spec: RepoSpec) -> str | None:
 def switch_one(spec: RepoSpec, steps: Steps, options: SwitchOptions,
                echo: Callable[[str], None]) -> SwitchResult:
     """Verify, switch and merge one project; the merge request is looked up before werf runs,
-    so that only the merge itself comes between switch-from-local and the merge."""
+    so that only the merge itself comes between switch-from-local and the merge. Its git
+    processes (clone, fetch) send the URL's credentials."""
+    with auth_env(spec):
+        return _switch_one(spec, steps, options, echo)
+
+
+def _switch_one(spec: RepoSpec, steps: Steps, options: SwitchOptions,
+                echo: Callable[[str], None]) -> SwitchResult:
     from ciswitch.runbook.facts import block_file, werf_switch_args
     from ciswitch.runbook.guard import verify_switch
 

@@ -8,7 +8,6 @@ object database.
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,10 +96,11 @@ def files_at(clone: Path, rev: str, names: Sequence[str]) -> dict[str, bytes]:
     here = read_here(clone / ".git", rev, names)
     if here is not None:
         return here
+    from ciswitch.gitops.run import git_process
+
     wanted = "".join(f"{rev}:{name}\n" for name in names).encode()
-    try:  # the git on PATH, as clones are made (no GitPython to load for one call)
-        done = subprocess.run(["git", "cat-file", "--batch"], cwd=clone, input=wanted,
-                              capture_output=True, check=False)
+    try:  # through the runner: the run's process group, the URL's credentials (lazy fetch)
+        done = git_process(["cat-file", "--batch"], cwd=clone, input=wanted)
     except OSError as err:
         raise CiswitchError(f"cannot run git: {err}", str(clone)) from err
     if done.returncode != 0:

@@ -1,16 +1,21 @@
 """``ciswitch fleet run``: clone or fetch each repository, do what ``ciswitch branch`` does.
 
-The per-repository work is :func:`process_repo`, a plain function of picklable values that
-returns a :class:`~ciswitch.fleet.journal.RepoOutcome` and never raises: worker processes
-(``-j N``) run it while only the main process writes the journal, so every transition is
-committed by one writer, in order, as it happens. The clones are :mod:`ciswitch.fleet.clones`'
-business.
+The per-repository work is :func:`process_repo`, a plain function that returns a
+:class:`~ciswitch.fleet.journal.RepoOutcome` and never raises: worker threads (``-j N``) run
+it while only the main thread writes the journal, so every transition is committed by one
+writer, in order, as it happens. The clones are :mod:`ciswitch.fleet.clones`' business.
+
+Threads, not processes: a repository's work is mostly waiting for git (clone, push), and
+its Python part (lint, fix, proof, commit objects) is a few milliseconds. Worker processes
+cost more than they saved: a fork server importing everything again, multiprocessing's
+resource tracker, and a copy of the interpreter per worker, about a third of a second of CPU
+per run before the first repository. What made processes necessary is per thread now: each
+repository's credentials go to its own git processes only
+(:func:`ciswitch.gitops.run.git_config`), and the tree-sitter parser is one per thread.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -28,7 +33,7 @@ from ciswitch.model import counted
 from ciswitch.redact import redact
 
 if TYPE_CHECKING:
-    from concurrent.futures import Future, ProcessPoolExecutor
+    from concurrent.futures import Future, ThreadPoolExecutor
 
     from ciswitch.fleet.api import ApiSettings
     from ciswitch.fleet.journal import Journal, Row
@@ -184,20 +189,6 @@ def _process_repo(spec: RepoSpec, workdir: Path, request: BranchRequest,
 # --------------------------------------------------------------------------- the fleet
 
 
-#: What :func:`process_repo` imports on first use. The fork server imports them once and
-#: every worker starts with them loaded, instead of each worker importing (and, without
-#: cached bytecode, compiling) them again. A name that fails to import is skipped: the worker
-#: then imports it itself, as before. :mod:`ciswitch.fleet.lifeline` comes first: importing
-#: it ties the fork server to the main process, so it must come before anything slow (and
-#: ``__main__``, which workers do not need, is not preloaded at all).
-WORKER_MODULES = (
-    "ciswitch.fleet.lifeline", "ciswitch.fleet.runner", "ciswitch.branching", "ciswitch.fix",
-    "ciswitch.lint", "ciswitch.git_tree", "ciswitch.config", "ciswitch.scripts.runs",
-    "ciswitch.shell.analyse", "ciswitch.suppress", "ciswitch.yaml.spans", "git", "ruamel.yaml",
-    "tree_sitter", "tree_sitter_bash",
-)
-
-
 class Interrupted(Exception):
     """The run was stopped (^C, SIGTERM); what it finished is in the journal."""
 
@@ -312,21 +303,14 @@ def run_fleet(
     for spec, why in plan.left:
         progress.note(spec, why)
     outcomes: list[RepoOutcome] = []
-    pool: ProcessPoolExecutor | None = None
+    pool: ThreadPoolExecutor | None = None
     lifeline.tie_main()
     stopped = False
     try:
         if options.jobs > 1 and len(plan.todo) > 1:
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor
+            from concurrent.futures import ThreadPoolExecutor
 
-            context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(list(WORKER_MODULES))
-            _start_fork_server()
-            pool = ProcessPoolExecutor(
-                max_workers=options.jobs, mp_context=context,
-                initializer=lifeline.worker_init, initargs=(os.getpid(), lifeline.group()),
-            )
+            pool = ThreadPoolExecutor(max_workers=options.jobs, thread_name_prefix="fleet")
         batches = list(_batches(plan.todo, options.batch_size))
         for number, batch in enumerate(batches):
             if number and options.pause > 0:
@@ -335,10 +319,13 @@ def run_fleet(
             outcomes += _run_batch(batch, journal, run, options, progress, pool)
     except KeyboardInterrupt:
         stopped = True
+        # no push starts any more, the git processes in flight are stopped (the watchdog's
+        # group), queued work is dropped; a thread still in Python code finds its next git
+        # process refused and ends, and the caller leaves without waiting for it
+        lifeline.untie_main(stop=True)
         if pool is not None:
-            _stop_workers(pool)
+            pool.shutdown(wait=False, cancel_futures=True)
             pool = None
-        lifeline.untie_main(stop=True)  # their git processes (and the main process's)
         progress.interrupted()
         raise Interrupted(len(outcomes), len(plan.todo) - len(outcomes)) from None
     finally:
@@ -351,61 +338,9 @@ def run_fleet(
     return run, outcomes
 
 
-def _start_fork_server() -> None:
-    """Start the fork server with ^C blocked: it keeps that (a ^C while its interpreter
-    starts would print a traceback), and so do its workers, which the main process stops
-    itself. In the main process a ^C that comes meanwhile waits, and is then delivered."""
-    import signal
-    from multiprocessing import forkserver, resource_tracker
-
-    # the resource tracker first: starting it unblocks ^C (it blocks it for its own start)
-    resource_tracker.ensure_running()
-    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    try:
-        forkserver.ensure_running()
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
-
-
-@contextlib.contextmanager
-def _deferred_interrupt() -> Iterator[None]:
-    """Hold ^C (and SIGTERM) back while workers are handed work (and started): a worker half
-    started when the run stops would print a traceback. The signal's own handler runs as
-    soon as the block ends."""
-    import signal
-
-    caught: list[int] = []
-    wanted = (signal.SIGINT, signal.SIGTERM)
-    previous = {sig: signal.signal(sig, lambda signum, _frame: caught.append(signum))
-                for sig in wanted}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    if caught:
-        handler = previous[signal.Signals(caught[0])]
-        if callable(handler):
-            handler(caught[0], None)
-        raise KeyboardInterrupt
-
-
-def _stop_workers(pool: ProcessPoolExecutor) -> None:
-    """Kill the workers now and drop queued work (their git processes are the watchdog's
-    to stop: :func:`ciswitch.fleet.lifeline.untie_main`)."""
-    processes = dict(getattr(pool, "_processes", None) or {})
-    for process in processes.values():
-        with contextlib.suppress(OSError, ValueError):
-            process.kill()
-    for process in processes.values():
-        with contextlib.suppress(OSError, ValueError, AssertionError):
-            process.join(5)
-    pool.shutdown(wait=False, cancel_futures=True)
-
-
 def _run_batch(
     batch: list[RepoSpec], journal: Journal, run: int, options: RunOptions,
-    progress: Progress, pool: ProcessPoolExecutor | None,
+    progress: Progress, pool: ThreadPoolExecutor | None,
 ) -> list[RepoOutcome]:
     from concurrent.futures import as_completed
 
@@ -422,17 +357,16 @@ def _run_batch(
             outcomes.append(outcome)
         return outcomes
     futures: dict[Future[RepoOutcome], RepoSpec] = {}
-    with _deferred_interrupt():
-        for spec in batch:
-            journal.mark_pending(run, spec.key, spec.display, spec.name)
-            progress.begin(spec)
-            futures[pool.submit(process_repo, spec, options.workdir, options.request,
-                                options.api, options.settings)] = spec
+    for spec in batch:
+        journal.mark_pending(run, spec.key, spec.display, spec.name)
+        progress.begin(spec)
+        futures[pool.submit(process_repo, spec, options.workdir, options.request,
+                            options.api, options.settings)] = spec
     for future in as_completed(futures):
         spec = futures[future]
         try:
             outcome = future.result()
-        except Exception as err:  # a worker process died
+        except Exception as err:  # process_repo catches everything; this is a bug's last line
             outcome = RepoOutcome(spec.key, Status.FAILED, redact(f"worker failed: {err}"))
         journal.record(run, outcome)
         record_mr(journal.path, outcome, spec)

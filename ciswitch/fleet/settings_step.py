@@ -109,8 +109,13 @@ def with_settings(spec: RepoSpec, clone: Path, request: BranchRequest, outcome: 
     if fix is None or outcome.status not in (Status.MR_OPENED, Status.PARTIAL, Status.PUSHED,
                                              Status.CLEAN, Status.DRY_RUN):
         return outcome
-    result = fix_project_settings(spec, clone, replace(fix, dry_run=request.dry_run),
-                                  (f"refs/heads/{request.branch}", "HEAD"))
+    # the tree of the change: the local branch (--no-push), else the branch as pushed (a
+    # fleet clone pushes its commit without a local branch), else the default branch
+    revs = (f"refs/heads/{request.branch}",
+            *((f"refs/remotes/origin/{request.branch}",) if outcome.status in (
+                Status.MR_OPENED, Status.PARTIAL, Status.PUSHED) else ()),
+            "HEAD")
+    result = fix_project_settings(spec, clone, replace(fix, dry_run=request.dry_run), revs)
     if result.status == "clean":
         return outcome
     detail = f"{outcome.detail}; {result.detail}" if outcome.detail else result.detail

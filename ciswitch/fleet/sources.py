@@ -112,29 +112,20 @@ def split_credentials(url: str) -> tuple[str, tuple[str, str] | None]:
 def auth_env(spec: RepoSpec) -> Iterator[None]:
     """While inside, git sends the spec's credentials as a header for its URL only.
 
-    ``http.<url>.extraHeader`` through ``GIT_CONFIG_COUNT``/``KEY_n``/``VALUE_n`` in this
-    process's environment: no command line (``ps``) and no file ever holds the credentials.
+    ``http.<url>.extraHeader`` as a ``GIT_CONFIG_KEY_n``/``VALUE_n`` pair of each git
+    process's own environment (:func:`ciswitch.gitops.run.git_config`): no command line
+    (``ps``), no file and not this process's environment ever holds the credentials, so
+    repositories worked on at once by threads each send their own.
     """
+    from ciswitch.gitops.run import git_config
+
     clean, credentials = split_credentials(spec.url)
     if credentials is None:
         yield
         return
-    saved = {k: os.environ.get(k) for k in ("GIT_CONFIG_COUNT",)}
-    count = int(os.environ.get("GIT_CONFIG_COUNT", "0") or "0")
     basic = base64.b64encode(":".join(credentials).encode()).decode("ascii")
-    keys = (f"GIT_CONFIG_KEY_{count}", f"GIT_CONFIG_VALUE_{count}")
-    saved.update({k: os.environ.get(k) for k in keys})
-    os.environ[keys[0]] = f"http.{clean}.extraHeader"
-    os.environ[keys[1]] = f"Authorization: Basic {basic}"
-    os.environ["GIT_CONFIG_COUNT"] = str(count + 1)
-    try:
+    with git_config([(f"http.{clean}.extraHeader", f"Authorization: Basic {basic}")]):
         yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 _SCP_LIKE = re.compile(r"^(?:[^@/\s]+@)?(?P<host>[^:/\s]+):(?P<path>[^/].*)$")

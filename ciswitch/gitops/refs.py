@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ciswitch.errors import CiswitchError
-from ciswitch.gitops.run import _git_executable, git_error, run_git, work_tree
+from ciswitch.gitops.run import _git_executable, run_git, work_tree
 from ciswitch.redact import redact
 
 if TYPE_CHECKING:
@@ -201,14 +201,13 @@ def default_branch(repo: git.Repo, remote: str) -> str:
             ref = ""
     if ref.strip().startswith(prefix):
         return ref.strip()[len(prefix):]
-    try:
-        out = str(repo.git.ls_remote("--symref", remote, "HEAD"))
-    except git.GitCommandError as err:
+    try:  # through the runner: a fleet's credentials and process group apply
+        out = run_git(repo, "ls-remote failed", "ls-remote", "--symref", remote, "HEAD")
+    except CiswitchError as err:
         raise NoDefaultBranch(
             redact(
                 f"cannot tell the default branch of remote {remote} "
-                f"({remote_url(repo, remote, push=False)}): "
-                f"{git_error(err, 'ls-remote failed').message}"
+                f"({remote_url(repo, remote, push=False)}): {err.message}"
             )
         ) from err
     for line in out.splitlines():

@@ -4,10 +4,12 @@ GitPython is imported inside functions, so importing this package does not load 
 
 from __future__ import annotations
 
+import contextvars
 import os
 import re
 import subprocess
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +24,41 @@ if TYPE_CHECKING:
 _process_group: int | None = None
 #: called before every push; raises CiswitchError when pushing must not happen any more
 _push_guard: Callable[[], None] | None = None
+
+
+#: configuration entries (key, value) every git process started in this context gets, after
+#: those of the environment: one repository's credentials, while a worker thread works on it
+_context_config: contextvars.ContextVar[tuple[tuple[str, str], ...]] = contextvars.ContextVar(
+    "ciswitch_git_config", default=())
+
+
+@contextmanager
+def git_config(entries: Sequence[tuple[str, str]]) -> Iterator[None]:
+    """While inside, every git process this thread starts here gets ``entries`` as
+    ``GIT_CONFIG_KEY_n``/``GIT_CONFIG_VALUE_n`` of its own environment (never of this
+    process's: threads of a fleet run work on different repositories at once, each with its
+    own credentials, and nothing but the git process may see them)."""
+    token = _context_config.set(_context_config.get() + tuple(entries))
+    try:
+        yield
+    finally:
+        _context_config.reset(token)
+
+
+def _with_context_config(env: Mapping[str, str] | None) -> dict[str, str] | None:
+    """``env`` (None: this process's environment) plus the entries of :func:`git_config`,
+    numbered after any ``GIT_CONFIG_COUNT`` already there; None when there are none."""
+    entries = _context_config.get()
+    if not entries:
+        return None if env is None else dict(env)
+    merged = dict(os.environ if env is None else env)
+    count = int(merged.get("GIT_CONFIG_COUNT", "0") or "0")
+    for key, value in entries:
+        merged[f"GIT_CONFIG_KEY_{count}"] = key
+        merged[f"GIT_CONFIG_VALUE_{count}"] = value
+        count += 1
+    merged["GIT_CONFIG_COUNT"] = str(count)
+    return merged
 
 
 def tie_children(process_group: int | None, push_guard: Callable[[], None] | None) -> None:
@@ -70,7 +107,13 @@ def _stderr_error(stderr: str, what: str) -> CiswitchError:
 
 
 def _git_executable() -> str:
-    """The git GitPython was told to use (``GIT_PYTHON_GIT_EXECUTABLE``), else ``git``."""
+    """The git GitPython was told to use (``GIT_PYTHON_GIT_EXECUTABLE``), else ``git``; read
+    from the environment as GitPython does when it is not loaded (a command that only starts
+    git processes need not import it)."""
+    import sys
+
+    if "git" not in sys.modules:
+        return os.environ.get("GIT_PYTHON_GIT_EXECUTABLE") or "git"
     import git
 
     return str(git.Git.GIT_PYTHON_GIT_EXECUTABLE or "git")
@@ -82,7 +125,7 @@ def run_git(repo: git.Repo, what: str, *args: str, env: Mapping[str, str] | None
 
     try:
         out: str = repo.git.execute(
-            [_git_executable(), *args], env=dict(env) if env else None,
+            [_git_executable(), *args], env=_with_context_config(env),
             strip_newline_in_stdout=False, process_group=_process_group,
         )
     except git.GitCommandError as err:
@@ -106,8 +149,7 @@ def git_process(
     """``git <args>`` as its own process (not GitPython's), with the git GitPython would use;
     output captured as bytes, the exit code left to the caller."""
     done: subprocess.CompletedProcess[bytes] = _started(
-        [_git_executable(), *args], cwd=cwd, env=None if env is None else dict(env),
-        input=input, stdin=stdin,
+        [_git_executable(), *args], cwd=cwd, env=env, input=input, stdin=stdin,
     )
     return done
 
@@ -120,18 +162,20 @@ def git_text(
 ) -> subprocess.CompletedProcess[str]:
     """``git <args>`` (the ``git`` on ``PATH``) with text output, the exit code left to the
     caller; may raise :class:`OSError` when git cannot be started."""
-    done: subprocess.CompletedProcess[str] = _started(
-        ["git", *args], cwd=cwd, env=None if env is None else dict(env), text=True
-    )
+    done: subprocess.CompletedProcess[str] = _started(["git", *args], cwd=cwd, env=env,
+                                                      text=True)
     return done
 
 
-def _started(argv: list[str], **options: Any) -> subprocess.CompletedProcess[Any]:
-    """Run ``argv`` to its end in the run's process group (see :func:`tie_children`), output
-    captured; a refusal to start it (too many processes, no memory) is a one-line error."""
+def _started(argv: list[str], *, env: Mapping[str, str] | None = None,
+             **options: Any) -> subprocess.CompletedProcess[Any]:
+    """Run ``argv`` to its end in the run's process group (see :func:`tie_children`), with the
+    entries of :func:`git_config`, output captured; a refusal to start it (too many
+    processes, no memory) is a one-line error."""
     try:
         return subprocess.run(
-            argv, capture_output=True, check=False, process_group=_process_group, **options
+            argv, capture_output=True, check=False, process_group=_process_group,
+            env=_with_context_config(env), **options
         )
     except OSError as err:
         refused = _spawn_refused(err)
@@ -168,6 +212,13 @@ def open_repo(path: Path) -> git.Repo:
         raise CiswitchError("not a git repository", str(path)) from err
     if repo.bare or repo.working_tree_dir is None:
         raise CiswitchError("bare repository: ciswitch needs a work tree", str(path))
+    given = _with_context_config(None)
+    if given is not None:  # GitPython's own processes too (cat-file, which fetches lazily)
+        repo.git.update_environment(**{
+            key: given[key] for key in given
+            if key.startswith(("GIT_CONFIG_KEY_", "GIT_CONFIG_VALUE_", "GIT_CONFIG_COUNT"))
+            and given[key] != os.environ.get(key)
+        })
     object_format = _object_format(repo)
     if object_format != "sha1":
         repo.close()

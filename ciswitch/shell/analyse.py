@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import _thread
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -48,8 +49,15 @@ def mentions_werf(text: str) -> bool:
     return "werf" in text or "WERF_" in text
 
 
-#: every reading made while :func:`readings_kept` is in force (None: only the recent ones)
-_kept: dict[str, ShellReading] | None = None
+class _ThreadState(_thread._local):
+    """What :func:`readings_kept` keeps, per thread: one thread's block ending must not end
+    another's (``fleet run`` fixes in several threads)."""
+
+    #: every reading made while :func:`readings_kept` is in force (None: only recent ones)
+    kept: dict[str, ShellReading] | None = None
+
+
+_state = _ThreadState()
 
 
 @contextmanager
@@ -60,20 +68,19 @@ def readings_kept() -> Iterator[None]:
     is a pure function of its text, so each unchanged text is parsed once for both (a big
     file has more distinct texts than the cache of recent ones holds). Changed texts are new
     texts: they are parsed anew, so the proof is the same."""
-    global _kept
-    outer = _kept
+    outer = _state.kept
     if outer is None:
-        _kept = {}
+        _state.kept = {}
     try:
         yield
     finally:
-        _kept = outer
+        _state.kept = outer
 
 
 def analyse(text: str) -> ShellReading:
     """Parse ``text`` and report its werf calls (source order, nested ones included), its
     export/bare assignments, where ``werf ci-env`` output is applied, and parse errors."""
-    kept = _kept
+    kept = _state.kept
     if kept is None:
         return _analyse(text)
     found = kept.get(text)

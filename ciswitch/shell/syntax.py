@@ -1,4 +1,4 @@
-"""tree-sitter-bash underneath: one lazily built parser, character offsets, and shell words.
+"""tree-sitter-bash underneath: lazily built parsers, character offsets, and shell words.
 
 tree-sitter reports UTF-8 *byte* offsets; everything above this module speaks *characters*
 (YAML marks count characters, and a third of werf projects carry Cyrillic text before their
@@ -12,6 +12,7 @@ still know the value, its quoting, and its exact span.
 
 from __future__ import annotations
 
+import _thread
 import re
 import sys
 from bisect import bisect_right
@@ -23,9 +24,12 @@ from ciswitch.record import replace
 from ciswitch.shell.model import Atom, Word
 
 if TYPE_CHECKING:
-    from tree_sitter import Node, Parser, Tree
+    from tree_sitter import Language, Node, Parser, Tree
 
-_PARSER: list[Parser] = []
+#: tree-sitter-bash's grammar, loaded once
+_LANGUAGE: list[Language] = []
+#: a parser per thread (by thread id)
+_PARSER: dict[int, Parser] = {}
 
 #: node types that make up one shell word (its maximal node is the word)
 WORD_TYPES = frozenset({
@@ -45,13 +49,19 @@ _ANSI_ESCAPES = {
 
 
 def parser() -> Parser:
-    """The one tree-sitter-bash parser of the process, built on first use (the import of the
-    grammar is the expensive part and ``ciswitch lint`` must not pay it for werf-free files)."""
-    if not _PARSER:
+    """This thread's tree-sitter-bash parser, built on first use (the import of the grammar
+    is the expensive part and ``ciswitch lint`` must not pay it for werf-free files). One per
+    thread: a parser holds the state of the parse it is doing (``fleet run`` lints in several
+    threads); the grammar is shared."""
+    thread = _thread.get_ident()
+    found = _PARSER.get(thread)
+    if found is None:
         from tree_sitter import Language, Parser
 
-        _PARSER.append(Parser(Language(_bash_language())))
-    return _PARSER[0]
+        if not _LANGUAGE:
+            _LANGUAGE.append(Language(_bash_language()))
+        found = _PARSER[thread] = Parser(_LANGUAGE[0])
+    return found
 
 
 def _bash_language() -> object:
