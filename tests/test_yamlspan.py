@@ -88,6 +88,10 @@ def checked_map(text: str, node: ScalarNode) -> list[Extent]:
     compact = ExtentMap(extents)
     assert len(compact) == len(extents)
     assert compact.extents() == extents
+    # and the same map made from the scanner's segments directly, as the analysis makes it
+    direct = ExtentMap.of_text(text, node)
+    assert len(direct) == len(extents)
+    assert direct.extents() == extents
     return extents
 
 

@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from ciswitch.analysis.settings import GitLabSettings
+    from ciswitch.gitlab import Variable
     from ciswitch.scripts.runs import NotFollowed, Runs, ScriptRun
     from ciswitch.shell import Assignment, FlagUse, WerfCall
     from ciswitch.shell.model import CommandString
@@ -63,6 +64,8 @@ _WERF_1_2 = lazy_compile(r"trdl use werf|multiwerf use 1\.2|werf converge|--repo
 #: the kind of a ``:local`` setting of each variable
 _SETTING_KIND = {STAGES_VAR: Kind.STORAGE_ASSIGNMENT, SYNC_VAR: Kind.SYNCHRONIZATION}
 _DISMISS = ("dismiss",)
+#: a job's variables by name, each name's definitions in order
+_Table = dict[str, tuple["Variable", ...]]
 
 
 class Replay:
@@ -86,6 +89,8 @@ class Replay:
         #: (site, working directory) whose skipped script runs were reported
         self._reported: set[tuple[tuple[str, int], str | None]] = set()
         self._runs_by_text: dict[tuple[str, str | None], Runs] = {}
+        #: a job's starting variables, by the identity of its tables (see _variables_env)
+        self._envs: dict[tuple[int, int], tuple[_Table, _Table, dict[str, Setting]]] = {}
 
     def site_for(self, file: SourceFile, node: Any, text: str) -> YamlScalarSite:
         site = self.facts.sites.get((file.path, id(node)))
@@ -104,6 +109,32 @@ class Replay:
         if job.bridge:
             return  # a trigger job runs no script: its child pipeline's jobs do
         who = Reach(job.name, job.hidden)
+        env = self._variables_env(job)
+        if self.facts.settings is not None:
+            env = dict(env)  # the shared table stays as it is
+        for name in NAMES if self.facts.settings is not None else ():
+            effect = settings_effect(self.facts, job, who, name)
+            if effect is not None:
+                below = env.get(name) or Setting(None)
+                env[name] = Setting(effect.value, below.variable if below.value == LOCAL
+                                     else None, fallback=effect.fallback, settings=effect.places)
+        if STAGES_VAR in env:
+            self.facts.storage_jobs.add(job.name)
+        if "WERF_REPO" in env:
+            self.facts.v12_jobs.add(job.name)
+        for lines in ([*job.before_script, *job.script], job.after_script):
+            session = Session(env)
+            for line in lines:
+                self._line(who, session, line)
+
+    def _variables_env(self, job: Job) -> dict[str, Setting]:
+        """The session variables a job starts with, from its CI variables. A function of the
+        job's tables alone, and jobs of a big file share equal tables (one object): it is
+        made once per pair of tables and shared: change a copy only."""
+        key = (id(job.candidates), id(job.definitions))
+        known = self._envs.get(key)
+        if known is not None and known[0] is job.candidates and known[1] is job.definitions:
+            return known[2]
         env: dict[str, Setting] = {}
         for name, found in job.candidates.items():
             var = found[0]
@@ -120,20 +151,9 @@ class Replay:
                 value = LOCAL
                 fallback = keeps_storage(job.definitions.get(name, ()), job.candidates)
             env[name] = Setting(value, variable=var, fallback=fallback)
-        for name in NAMES if self.facts.settings is not None else ():
-            effect = settings_effect(self.facts, job, who, name)
-            if effect is not None:
-                below = env.get(name) or Setting(None)
-                env[name] = Setting(effect.value, below.variable if below.value == LOCAL
-                                     else None, fallback=effect.fallback, settings=effect.places)
-        if STAGES_VAR in env:
-            self.facts.storage_jobs.add(job.name)
-        if "WERF_REPO" in env:
-            self.facts.v12_jobs.add(job.name)
-        for lines in ([*job.before_script, *job.script], job.after_script):
-            session = Session(env)
-            for line in lines:
-                self._line(who, session, line)
+        # the tables are kept with it: an id is only theirs while they live
+        self._envs[key] = (job.candidates, job.definitions, env)
+        return env
 
     def _line(self, job: Reach, session: Session, line: ScriptLine) -> None:
         node = line.loc.node

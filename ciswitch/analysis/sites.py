@@ -122,9 +122,8 @@ class YamlScalarSite:
         extents = self._extents
         if extents is None:
             from ciswitch.yaml.extents import ExtentMap
-            from ciswitch.yaml.spans import value_extents
 
-            extents = self._extents = ExtentMap(value_extents(self.file.text, self.node))
+            extents = self._extents = ExtentMap.of_text(self.file.text, self.node)
         size = len(extents)
         if start == end:
             if start < size:

@@ -336,6 +336,9 @@ def _build(pipeline: Pipeline, upstream: dict[str, tuple[Variable, ...]] | None 
     tables: dict[tuple[tuple[str, int], ...], dict[str, tuple[Variable, ...]]] = {}
     values: dict[tuple[tuple[str, int], ...], dict[str, Variable]] = {}
     vars_of: dict[int, dict[str, Variable]] = {}
+    made_of: dict[tuple[tuple[int, ...], ...], tuple[
+        dict[str, tuple[Variable, ...]], dict[str, tuple[Variable, ...]], dict[str, Variable]
+    ]] = {}
 
     for name, merged in resolved.items():
         own = raw_jobs[name]
@@ -360,14 +363,19 @@ def _build(pipeline: Pipeline, upstream: dict[str, tuple[Variable, ...]] | None 
         )
         matrix_vars = matrix_variables(merged.get("parallel"), notices)
         # Jobs of a big file mostly run with the same variables: equal tables are one table
-        # (nothing changes a job's tables once they are built).
-        job.definitions = _one_of(job_definitions(
-            [inherited, list(own_vars.values()), rules_vars, matrix_vars, passed], shared
-        ), tables)
-        job.candidates = _one_of(job_candidates(job.definitions, shared), tables)
-        job.variables = _one_of(
-            {var_name: found[0] for var_name, found in job.candidates.items()}, values
-        )
+        # (nothing changes a job's tables once they are built), and the same definitions
+        # (by identity, layer by layer: the tables hold them, so the ids stay theirs) make
+        # the same tables without building them again.
+        layers = [inherited, list(own_vars.values()), rules_vars, matrix_vars, passed]
+        layers_key = tuple(tuple(map(id, layer)) for layer in layers)
+        made = made_of.get(layers_key)
+        if made is None:
+            definitions = _one_of(job_definitions(layers, shared), tables)
+            candidates = _one_of(job_candidates(definitions, shared), tables)
+            made = made_of[layers_key] = (definitions, candidates, _one_of(
+                {var_name: found[0] for var_name, found in candidates.items()}, values
+            ))
+        job.definitions, job.candidates, job.variables = made
         for var in variables_of(own.get("variables"), "job", notices, pipeline, resolved).values():
             pipeline.variable_definitions.append(var)
         pipeline.variable_definitions.extend(

@@ -129,7 +129,11 @@ class _Walker:
             ):
                 self.bare([node])
             if node.child_count:
-                stack.extend((child, kind) for child in reversed(node.children))
+                # a node without children (a word, an operator) holds no command or
+                # assignment: it is not visited
+                stack.extend(
+                    (child, kind) for child in reversed(node.children) if child.child_count
+                )
 
     # -- assignments ------------------------------------------------------------------------
     def assignment(

@@ -436,6 +436,8 @@ def _collect_double_quoted(src: Source, node: Node, group_start: int, out: list[
 
 
 def static_value(parts: list[Atom]) -> str | None:
+    if len(parts) == 1:
+        return parts[0].value
     values = [a.value for a in parts]
     if any(v is None for v in values):
         return None
@@ -444,6 +446,8 @@ def static_value(parts: list[Atom]) -> str | None:
 
 def static_prefix(parts: list[Atom]) -> str:
     """The statically known beginning of a word (up to its first expansion)."""
+    if len(parts) == 1:  # most words: one piece
+        return parts[0].value or ""
     out: list[str] = []
     for atom in parts:
         if atom.value is None:
@@ -453,6 +457,8 @@ def static_prefix(parts: list[Atom]) -> str:
 
 
 def static_suffix(parts: list[Atom]) -> str:
+    if len(parts) == 1:
+        return parts[0].value or ""
     out: list[str] = []
     for atom in reversed(parts):
         if atom.value is None:
@@ -470,6 +476,14 @@ def make_word(src: Source, parts: list[Atom], start: int, end: int, quote: str =
 
 
 def word_of(src: Source, node: Node) -> tuple[Word, list[Atom]]:
+    if node.type == "word":
+        # most words are plain (``--dir``, ``:local``): one literal atom, as atoms() makes it
+        start, end = src.start(node), src.end(node)
+        raw = src.text[start:end]
+        if raw and "\\" not in raw and raw[0] != "~":
+            return Word(raw, raw, None, start, end, ""), [
+                Atom("lit", start, end, raw, None, "", start, True, None)
+            ]
     parts = atoms(src, node)
     return make_word(src, parts, src.start(node), src.end(node)), parts
 

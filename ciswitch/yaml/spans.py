@@ -39,13 +39,14 @@ import re
 from typing import TYPE_CHECKING
 
 from ciswitch.patterns import lazy_compile
+from ciswitch.yaml.extents import Extent, Segments
 
 if TYPE_CHECKING:
     from ruamel.yaml.nodes import ScalarNode
 
-Extent = tuple[int, int]
-
-__all__ = ["Extent", "SpanError", "check_extents", "file_range", "value_extents"]
+__all__ = [
+    "Extent", "SpanError", "check_extents", "file_range", "value_extents", "value_segments",
+]
 
 
 class SpanError(Exception):
@@ -122,55 +123,33 @@ def _decode_escape(text: str, i: int, stop: int) -> tuple[str, int]:
     return chr(point), i + 2 + width
 
 
-class _Out:
-    """Collects produced characters and their extents; holds skipped text for the next one."""
-
-    __slots__ = ("chars", "extents", "pending")
-
-    def __init__(self) -> None:
-        self.chars: list[str] = []
-        self.extents: list[Extent] = []
-        self.pending = -1
-
-    def add(self, char: str, start: int, end: int) -> None:
-        if self.pending >= 0:
-            start = self.pending
-            self.pending = -1
-        self.chars.append(char)
-        self.extents.append((start, end))
-
-    def run(self, text: str, start: int, end: int) -> None:
-        """Ordinary characters ``text[start:end]``, each producing itself."""
-        if start >= end:
-            return
-        self.chars.append(text[start:end])
-        first = start
-        if self.pending >= 0:
-            first = self.pending
-            self.pending = -1
-        self.extents.append((first, start + 1))
-        self.extents.extend(zip(range(start + 1, end), range(start + 2, end + 1), strict=True))
-
-    def skip_from(self, start: int) -> None:
-        """Text from ``start`` on produces nothing: it joins the next produced character."""
-        if self.pending < 0:
-            self.pending = start
-
-
 def value_extents(text: str, node: ScalarNode) -> list[Extent]:
     """For each character i of ``node.value``, the half-open range [s, e) of ``text`` that
     produced it. Raises :class:`SpanError` when the text at the node's marks does not
     reproduce the value (then the place must be left alone)."""
+    out = value_segments(text, node)
+    return out.extents() if out is not None else []
+
+
+def value_segments(text: str, node: ScalarNode) -> Segments | None:
+    """:func:`value_extents` as segments (``firsts``, ``spans`` and ``size`` of the result;
+    None for an empty value), which :class:`~ciswitch.yaml.extents.ExtentMap` keeps as
+    they are."""
     value: str = node.value
     if not value:
-        return []
+        return None
     start: int = node.start_mark.index
     end: int = node.end_mark.index
     if not 0 <= start < end <= len(text):
         raise SpanError(f"node marks {start}..{end} lie outside the text")
     begin = _skip_properties(text, start, end)
     style = node.style or ""
-    if style == "":
+    if style == "" and end - begin == len(value) and text.startswith(value, begin):
+        # a plain scalar written as its value (one line, no folding): every character
+        # produces itself, which is what the scan below would find, in one run
+        out = Segments()
+        out.run(text, begin, end)
+    elif style == "":
         out = _scan_flow(text, begin, end, "")
     elif style in ("'", '"'):
         if text[begin] != style or end - begin < 2 or text[end - 1] != style:
@@ -182,9 +161,9 @@ def value_extents(text: str, node: ScalarNode) -> list[Extent]:
         out = _scan_block(text, begin, end, style == ">", value)
     else:
         raise SpanError(f"unknown scalar style {style!r}")
-    if "".join(out.chars) != value or len(out.extents) != len(value):
+    if out.size != len(value) or "".join(out.chars) != value:
         raise SpanError(f"text at offsets {start}..{end} does not reproduce the scalar's value")
-    return out.extents
+    return out
 
 
 def file_range(extents: list[Extent], start: int, end: int) -> tuple[int, int]:
@@ -219,10 +198,10 @@ def _skip_properties(text: str, pos: int, end: int) -> int:
     return pos
 
 
-def _scan_flow(text: str, pos: int, stop: int, quote: str) -> _Out:
+def _scan_flow(text: str, pos: int, stop: int, quote: str) -> Segments:
     """Replay a plain ('' quote), single- or double-quoted scalar over ``text[pos:stop]``
     (between the quotes) and return what it produces."""
-    out = _Out()
+    out = Segments()
     stopper = _DOUBLE_STOP if quote == '"' else _SINGLE_STOP if quote == "'" else _PLAIN_STOP
     i = pos
     while True:
@@ -266,7 +245,7 @@ def _scan_flow(text: str, pos: int, stop: int, quote: str) -> _Out:
     return out
 
 
-def _blanks_and_breaks(text: str, i: int, stop: int, escaped: bool, out: _Out) -> int:
+def _blanks_and_breaks(text: str, i: int, stop: int, escaped: bool, out: Segments) -> int:
     """Consume the whitespace and line breaks of a flow scalar from ``i`` and produce what
     they fold into; return the offset after them. ``escaped``: an escaped line break was just
     consumed (it produces nothing; its text is already pending in ``out``)."""
@@ -406,7 +385,7 @@ def _block_lines(text: str, body: int, end: int, indent: int | None) -> list[_Li
     return lines
 
 
-def _scan_block(text: str, pos: int, end: int, folded: bool, value: str) -> _Out:
+def _scan_block(text: str, pos: int, end: int, folded: bool, value: str) -> Segments:
     """Replay a literal or folded block scalar starting at its indicator."""
     chomp, body = _parse_block_header(text, pos, end)
     indent = _block_indent(text, body, value)
@@ -422,7 +401,7 @@ def _scan_block(text: str, pos: int, end: int, folded: bool, value: str) -> _Out
             take = min(take, line.content_start - line.start)
         return line.content_end, following.start + take
 
-    out = _Out()
+    out = Segments()
     leading = ""  # the value of the previous content line's break ("" before the first)
     prev = -1
     prev_blank_start = False
