@@ -8,6 +8,7 @@ usage error, help and completion, goes to the click command tree, :data:`ciswitc
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 from pathlib import Path
@@ -57,8 +58,33 @@ def plain_lint(argv: list[str]) -> dict[str, Any] | None:
     return options
 
 
+#: failures to write the output that are the machine's and not a bug: a full disk or quota,
+#: a file grown too large, an I/O error
+_OUTPUT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO})
+
+
 def run() -> None:
-    """The console command."""
+    """The console command; output that cannot be written (stdout on a full disk) is a
+    one-line error and exit 2, not a traceback."""
+    try:
+        _start()
+    except OSError as err:
+        if err.errno not in _OUTPUT_ERRNOS or err.filename is not None:
+            raise
+        _output_failed(err)
+
+
+def _output_failed(err: OSError) -> None:
+    """Say that the output could not be written and leave at once: the interpreter's own
+    teardown would try to flush the same output again."""
+    try:
+        os.write(2, f"ciswitch: error: cannot write the output: {err.strerror}\n".encode())
+    except OSError:
+        pass
+    os._exit(2)
+
+
+def _start() -> None:
     argv = sys.argv[1:]
     completing = any(k.startswith("_CISWITCH_COMPLETE") for k in os.environ)
     plain = None if completing else plain_lint(argv)
@@ -106,7 +132,9 @@ def _leave(code: object) -> None:
     try:
         sys.stdout.flush()
         sys.stderr.flush()
-    except OSError:
+    except OSError as err:
+        if err.errno in _OUTPUT_ERRNOS:
+            _output_failed(err)
         raise SystemExit(status) from None
     os._exit(status)
 
