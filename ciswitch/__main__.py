@@ -77,10 +77,10 @@ def run() -> None:
 def _output_failed(err: OSError) -> None:
     """Say that the output could not be written and leave at once: the interpreter's own
     teardown would try to flush the same output again."""
-    try:
+    import contextlib
+
+    with contextlib.suppress(OSError):
         os.write(2, f"ciswitch: error: cannot write the output: {err.strerror}\n".encode())
-    except OSError:
-        pass
     os._exit(2)
 
 
