@@ -60,12 +60,18 @@ def plain_lint(argv: list[str]) -> dict[str, Any] | None:
 def run() -> None:
     """The console command."""
     argv = sys.argv[1:]
-    plain = None if any(k.startswith("_CISWITCH_COMPLETE") for k in os.environ) else (
-        plain_lint(argv)
-    )
+    completing = any(k.startswith("_CISWITCH_COMPLETE") for k in os.environ)
+    plain = None if completing else plain_lint(argv)
     if plain is None:
         from ciswitch.cli import main
 
+        if argv[:1] == ["fix"] and not completing:
+            # leave without the teardown, as a lint does (a big file's fix made a large heap)
+            try:
+                main()
+            except SystemExit as done:
+                _leave(done.code)
+            return
         main()
         return
     _run_plain_lint(plain)
@@ -88,6 +94,12 @@ def _run_plain_lint(options: dict[str, Any]) -> None:
         code = 130
     except BrokenPipeError:
         os._exit(1)  # as click does when the reader went away
+    _leave(code)
+
+
+def _leave(code: object) -> None:
+    """Exit with ``code`` as ``sys.exit`` would, but without the interpreter's teardown:
+    every file is closed and the output flushed first."""
     status = code if isinstance(code, int) else (0 if code is None else 1)
     if not isinstance(code, int) and code is not None:
         print(code, file=sys.stderr)

@@ -18,6 +18,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
+from ciswitch.compact import compact_nodes
 from ciswitch.errors import CiswitchError
 from ciswitch.model import Position
 from ciswitch.patterns import lazy_compile
@@ -162,11 +163,12 @@ def compose_documents(text: str, path: str) -> list[Any]:
     try:
         with gc_paused():
             documents = _compose_all(yaml, text, path)
+            if _ANCHOR.search(text):
+                for document in documents:
+                    check_aliases(document, path)
+            compact_nodes(documents, text)
     finally:
         _release(yaml)
-    if _ANCHOR.search(text):
-        for document in documents:
-            check_aliases(document, path)
     return documents
 
 

@@ -104,3 +104,93 @@ def test_composed_nodes_are_those_of_the_stock_resolver() -> None:
         assert shapes[0] == shapes[1]
         compared += 1
     assert compared > 50
+
+
+def _marks(node: object, out: list[tuple[object, ...]], seen: set[int]) -> None:
+    if id(node) in seen:
+        return
+    seen.add(id(node))
+    value = node.value  # type: ignore[attr-defined]
+    tag = str(node.tag)  # type: ignore[attr-defined]
+    out.append((type(node).__name__, tag, value if isinstance(value, str) else None))
+    for mark in (node.start_mark, node.end_mark):  # type: ignore[attr-defined]
+        out.append((mark.index, mark.line, mark.column))
+    if isinstance(value, list):
+        for item in value:
+            for child in item if isinstance(item, tuple) else (item,):
+                _marks(child, out, seen)
+
+
+def _stock_and_compact_marks(text: str) -> tuple[list[tuple[object, ...]], ...] | None:
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    from ciswitch.source import compose_documents
+
+    try:
+        stock = [d for d in YAML(typ="safe", pure=False).compose_all(text) if d is not None]
+    except YAMLError:
+        return None
+    try:
+        compact = compose_documents(text, "f.yml")
+    except CiswitchError:
+        return None  # refused (too deep, alias bomb...): there are no nodes to compare
+    found: list[list[tuple[object, ...]]] = []
+    for docs in (stock, compact):
+        marks: list[tuple[object, ...]] = []
+        seen: set[int] = set()
+        for doc in docs:
+            _marks(doc, marks, seen)
+        found.append(marks)
+    return found[0], found[1]
+
+
+#: every way libyaml breaks a line, and characters that look like one but are not
+_BREAKS = ["\n", "\r\n", "\r", "\x85", "\u2028", "\u2029", "\x0b", "\x0c", "\t"]
+_ODD_TEXTS = [
+    "a: 1\rb: [x,\r y]\r# c\u2028d: \"q\x85r\"\n",
+    "a: |\r\n  x\r\n  y\r\n\r\nb: >\u2029  z\x85  w\nc: 'p\rq'\r",
+    "- a\u2028- b: c\u2029  d: e\x85- [f, g]\r\n",
+    "k: &x {a: 1}\rl: *x\rm: [*x, *x]\n",
+    "a: \u0431\u2028b: \u2603 \U0001f600\rc: d\n",
+]
+
+
+def test_compact_marks_give_the_lines_and_columns_of_the_c_composer() -> None:
+    """Nodes keep their offsets in small ints that find their line and column in a table of
+    the text's line starts: every mark gives the index, line and column of ruamel's own C
+    mark, and every node its kind, tag and text, over every fixture, the corpus and texts
+    broken with every kind of line break."""
+    compared = 0
+    for text in [*_yaml_texts(), *_ODD_TEXTS]:
+        found = _stock_and_compact_marks(text)
+        if found is None:
+            continue
+        stock, compact = found
+        assert compact == stock
+        compared += len(stock)
+    assert compared > 10_000
+
+
+@given(parts=st.lists(st.sampled_from(
+    ["a", "b:", " ", "- ", "'q", "\"", "|", ">", "#", "{", "}", "[", "]", ",", "&x ", "*x",
+     "\u0431", "\U0001f600", *_BREAKS]), max_size=30))
+def test_compact_marks_on_any_text(parts: list[str]) -> None:
+    found = _stock_and_compact_marks("".join(parts))
+    if found is not None:
+        assert found[1] == found[0]
+
+
+def test_a_compact_mark_is_shared_and_small() -> None:
+    """A mapping starts where its first key does: the two marks are one object; a mark is an
+    int (no per-node object of the C composer is kept); equal texts and tags are shared."""
+    from ciswitch.compact import NodeMark
+    from ciswitch.source import compose_documents
+
+    (doc,) = compose_documents("a:\n  b: true\nb:\n- true\n", "f.yml")
+    inner = doc.value[0][1]
+    assert inner.start_mark is inner.value[0][0].start_mark
+    assert doc.value[1][0].value is inner.value[0][0].value
+    assert doc.value[1][1].value[0].tag is inner.value[0][1].tag
+    assert isinstance(inner.start_mark, NodeMark)
+    assert (inner.start_mark.index, inner.start_mark.line, inner.start_mark.column) == (5, 1, 2)

@@ -56,7 +56,15 @@ def to_merged(
 
 
 def deep_merge(base: Merged, over: Merged) -> Merged:
-    """GitLab's deep merge: mappings merge key by key, anything else is replaced."""
+    """GitLab's deep merge: mappings merge key by key, anything else is replaced.
+
+    The result is never changed afterwards (only :func:`merge_into`'s own top level is), so
+    merging with an empty mapping gives the other one itself rather than a copy: most jobs
+    of a big file would otherwise carry a copy of their own mapping."""
+    if not over.entries and not over.children:
+        return base
+    if not base.entries and not base.children:
+        return over
     result = Merged(dict(base.entries), dict(base.children))
     merge_into(result, over)
     return result
