@@ -236,7 +236,7 @@ def prepare_branch(request: BranchRequest) -> BranchOutcome:
     GitPython's long-running ``cat-file`` helpers end with the repository object here, not
     whenever the garbage collector gets to it: a fleet run would otherwise gather dozens.
     """
-    repo = gitops.open_repo(request.path)
+    repo = gitops.open_repo(request.path, plain=request.fresh_clone)
     try:
         return _prepare(repo, request)
     finally:
@@ -266,9 +266,9 @@ def _prepare(repo: git.Repo, request: BranchRequest) -> BranchOutcome:
             "from (usually the default branch)", str(root),
         )
     if request.push:
-        gitops.get_remote(repo, request.remote)
+        gitops.check_remote(repo, request.remote)
     head = gitops.head_sha(repo)
-    ws = GitTreeWorkspace(repo, gitops.commit_object(repo, head), label=str(root))
+    ws = GitTreeWorkspace(repo, head, label=str(root))
     config = load_config(ws, request.config_file)
     plan = plan_fix(ws, config, to=request.to, unsafe=request.unsafe)
     if plan.problems:

@@ -10,12 +10,16 @@ stay inside the tree, so a branch cannot make ciswitch read outside the reposito
 from __future__ import annotations
 
 import posixpath
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ciswitch.errors import CiswitchError
 from ciswitch.workspace import normalize
+
+#: a full commit id, as given by callers that resolved the commit already
+_FULL_SHA = re.compile(r"[0-9a-f]{40}")
 
 if TYPE_CHECKING:
     import git
@@ -42,8 +46,10 @@ class GitTreeWorkspace:
         self, repo: git.Repo, commit: str | git.Commit, label: str | None = None
     ) -> None:
         self.repo = repo
-        self.commit = repo.commit(commit) if isinstance(commit, str) else commit
-        self._label = label or f"{repo.working_tree_dir or repo.git_dir}@{self.commit.hexsha[:10]}"
+        #: the commit's full id (a full id given is taken as it is: no git object to build)
+        self.sha = (commit if _FULL_SHA.fullmatch(commit) else repo.commit(commit).hexsha
+                    ) if isinstance(commit, str) else commit.hexsha
+        self._label = label or f"{repo.working_tree_dir or repo.git_dir}@{self.sha[:10]}"
         self._entries: dict[str, _Entry] | None = None
 
     @property
@@ -57,13 +63,13 @@ class GitTreeWorkspace:
             from ciswitch.gitops.objects import tree_listing as read_tree
 
             entries: dict[str, _Entry] = {}
-            found = read_tree(self.repo, self.commit.hexsha)
+            found = read_tree(self.repo, self.sha)
             if found is not None:  # read from the object database, no git process
                 for number, hexsha, name in found:
                     entries[name] = _Entry(number, hexsha)
                 self._entries = entries
                 return entries
-            out = tree_listing(self.repo, self.commit.hexsha)
+            out = tree_listing(self.repo, self.sha)
             for record in out.split("\0"):
                 if not record:
                     continue
@@ -114,13 +120,13 @@ class GitTreeWorkspace:
                 return path, entries[path]
 
     def _blob(self, sha: str) -> bytes:
-        import git
-
         from ciswitch.gitops.objects import read_object
 
         found = read_object(self.repo, bytes.fromhex(sha))
         if found is not None:
             return found[1]
+        import git
+
         data: bytes = git.Blob(self.repo, bytes.fromhex(sha)).data_stream.read()
         return data
 

@@ -202,3 +202,24 @@ def test_sigkill_midway_then_rerun_pushes_every_repository_exactly_once(
                  cwd=tmp_path)
     rows = json.loads(runs.stdout)["repositories"]
     assert len([r for r in rows if r["status"] == "pending"]) >= 2  # the killed run's rows
+
+
+def test_a_fleet_run_of_fresh_clones_loads_no_gitpython(tmp_path: Path) -> None:
+    """GitPython's import (and its two ``git version`` processes) is a good part of a run's
+    fixed cost: clones ciswitch made itself are read from their files and written through
+    git's own commands. The fix still lands on each remote, each with the change."""
+    bares = [make_repo(tmp_path / "src", f"r{n}", "flag") for n in range(3)]
+    listing = write_list(tmp_path / "repos.txt", bares)
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "ciswitch", "fleet", "run", "--repos",
+         str(listing), "--workdir", str(tmp_path / "work"), "-j", "2"],
+        cwd=tmp_path, capture_output=True, text=True, check=False, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
+    loaded = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines()
+              if line.startswith("import time:")}
+    assert "ciswitch.fix" in loaded and "git" not in loaded, sorted(loaded)
+    for bare in bares:
+        assert len(pushes(bare)) == 1
+        tip = git(bare, "rev-parse", f"refs/heads/{BRANCH}")
+        assert ":local" not in git(bare, "show", f"{tip}:.gitlab-ci.yml")

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ciswitch.errors import CiswitchError
-from ciswitch.gitops.refs import delete_branch, get_remote, remote_url, set_branch
+from ciswitch.gitops.refs import check_remote, delete_branch, remote_url, set_branch
 from ciswitch.gitops.run import _git_env, _stderr_error, check_push_allowed, git_process
 from ciswitch.redact import redact
 
@@ -153,7 +153,7 @@ def push_branch(
     branch, its standard error carries the remote's own words (hook output, merge request
     links), which are kept whole because that is what a rejected push must show.
     """
-    get_remote(repo, remote)
+    check_remote(repo, remote)
     check_push_allowed()
     command = push_command(remote, branch, options, force_with_lease=force_with_lease,
                            source=source)

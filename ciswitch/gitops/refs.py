@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ciswitch.errors import CiswitchError
-from ciswitch.gitops.run import _git_executable, run_git, work_tree
+from ciswitch.gitops.run import _git_executable, git_process, run_git, work_tree
 from ciswitch.redact import redact
 
 if TYPE_CHECKING:
@@ -65,8 +65,45 @@ def commit_object(repo: git.Repo, sha: str) -> git.Commit:
     return git.Commit(repo, bytes.fromhex(sha))
 
 
+def _ref_file_sha(repo: git.Repo, ref: str) -> str | None:
+    """The id a full ref name points to, read from a loose ref file or ``packed-refs`` as git
+    reads them; None when the files do not say it plainly (a symbolic ref, another backend)."""
+    common = Path(repo.common_dir)
+    if (common / "reftable").exists():
+        return None
+    try:
+        text = (common / ref).read_text("ascii").strip()
+    except FileNotFoundError:
+        try:
+            packed = (common / "packed-refs").read_text("ascii")
+        except (OSError, UnicodeDecodeError):
+            return None
+        match = re.search(rf"^([0-9a-f]{{40}}) {re.escape(ref)}$", packed, re.M)
+        return match.group(1) if match else None
+    except (OSError, UnicodeDecodeError):
+        return None
+    return text if _FULL_SHA.fullmatch(text) else None
+
+
+_FULL_SHA = re.compile(r"[0-9a-f]{40}")
+
+
+def head_target(repo: git.Repo) -> str | None:
+    """The full ref name HEAD points to (``refs/heads/main``), read from its file; None when
+    HEAD is detached or the file does not say it plainly."""
+    try:
+        text = (Path(repo.git_dir) / "HEAD").read_text("utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return text[len("ref: "):].strip() if text.startswith("ref: refs/") else None
+
+
 def head_sha(repo: git.Repo) -> str:
     """The commit at HEAD, read from the ref store (git is asked only when that fails)."""
+    target = head_target(repo)
+    found = _ref_file_sha(repo, target) if target is not None else None
+    if found is not None:
+        return found
     import git
 
     try:
@@ -116,14 +153,11 @@ _VALID_BRANCH_NAMES: set[str] = set()
 
 def check_branch_name(repo: git.Repo, branch: str) -> None:
     """Refuse names git would refuse, before anything is written."""
-    import git
-
     if branch in _VALID_BRANCH_NAMES:
         return
-    try:
-        repo.git.check_ref_format("--branch", branch)
-    except git.GitCommandError as err:
-        raise CiswitchError(f"invalid branch name {branch!r}") from err
+    done = git_process(["check-ref-format", "--branch", branch], cwd=repo.working_dir)
+    if done.returncode != 0:
+        raise CiswitchError(f"invalid branch name {branch!r}")
     if "@" not in branch:  # "@{-1}" and friends depend on the repository
         _VALID_BRANCH_NAMES.add(branch)
 
@@ -138,6 +172,17 @@ def set_branch(repo: git.Repo, branch: str, sha: str, *, old: str | None) -> Non
         "update-ref", "-m", "ciswitch: remote stages storage",
         f"refs/heads/{branch}", sha, old or _ZERO_SHA,
     )
+
+
+def check_remote(repo: git.Repo, name: str) -> None:
+    """Refuse a remote that does not exist (:func:`get_remote`'s error), without GitPython
+    when the repository's own configuration file names it."""
+    try:
+        text = (Path(repo.common_dir) / "config").read_text("utf-8", "surrogateescape")
+    except OSError:
+        text = ""
+    if not re.search(rf'^\s*\[remote\s+"{re.escape(name)}"\s*\]', text, re.MULTILINE):
+        get_remote(repo, name)
 
 
 def get_remote(repo: git.Repo, name: str) -> git.Remote:
@@ -180,8 +225,6 @@ class NoDefaultBranch(CiswitchError):
 
 def default_branch(repo: git.Repo, remote: str) -> str:
     """The remote's default branch: its ``HEAD`` symref, local copy first, else asked live."""
-    import git
-
     prefix = f"refs/remotes/{remote}/"
     ref: str | None = None
     present = _ref_present(repo, f"{prefix}HEAD")
@@ -195,6 +238,8 @@ def default_branch(repo: git.Repo, remote: str) -> str:
         if text.startswith("ref: "):
             ref = text[len("ref: "):]
     if ref is None:
+        import git
+
         try:
             ref = str(repo.git.symbolic_ref("--quiet", f"{prefix}HEAD"))
         except git.GitCommandError:

@@ -200,8 +200,75 @@ def _git_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
     return {**os.environ, **(env or {}), "LANGUAGE": "C", "LC_ALL": "C"}
 
 
-def open_repo(path: Path) -> git.Repo:
-    """The repository whose work tree contains ``path``; one-line error when there is none."""
+class PlainRepo:
+    """A repository ciswitch made itself (a fleet clone: ``<path>/.git`` a directory, no
+    linked worktree), opened without GitPython: its directories are all most operations ask
+    for, and importing GitPython and reading its configuration cost more than a small
+    repository's whole fix. Anything else is asked of a GitPython ``Repo`` made on first
+    use, so every caller gets what it would have got."""
+
+    bare = False
+
+    def __init__(self, path: Path) -> None:
+        self.working_dir = self.working_tree_dir = str(path)
+        self.git_dir = self.common_dir = str(path / ".git")
+        self._full: git.Repo | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        if self._full is None:
+            import git
+
+            self._full = git.Repo(self.working_dir)
+            _pass_context_config(self._full)
+        return getattr(self._full, name)
+
+    def close(self) -> None:
+        if self._full is not None:
+            self._full.close()
+
+
+def _plain_repo(path: Path) -> PlainRepo | None:
+    """A :class:`PlainRepo` of ``path`` when nothing makes GitPython's discovery matter: a
+    ``.git`` directory right there, no ``GIT_DIR``-like variable, no ``core.worktree`` or
+    ``core.bare`` and no linked worktree in its configuration; else None."""
+    if any(key in os.environ for key in ("GIT_DIR", "GIT_WORK_TREE", "GIT_COMMON_DIR")):
+        return None
+    dot = path / ".git"
+    try:
+        config = (dot / "config").read_bytes().lower()
+    except OSError:
+        return None
+    if (not dot.is_dir() or (dot / "commondir").exists() or b"worktree" in config
+            or re.search(rb"^\s*bare\s*=\s*(?:true|yes|on|1)\s*$", config, re.M)):
+        return None
+    return PlainRepo(path)
+
+
+def _pass_context_config(repo: git.Repo) -> None:
+    """Give GitPython's own git processes (cat-file, which a partial clone fetches through)
+    the entries of :func:`git_config` in force now."""
+    given = _with_context_config(None)
+    if given is not None:
+        repo.git.update_environment(**{
+            key: given[key] for key in given
+            if key.startswith(("GIT_CONFIG_KEY_", "GIT_CONFIG_VALUE_", "GIT_CONFIG_COUNT"))
+            and given[key] != os.environ.get(key)
+        })
+
+
+def open_repo(path: Path, *, plain: bool = False) -> git.Repo:
+    """The repository whose work tree contains ``path``; one-line error when there is none.
+
+    With ``plain`` (a clone ciswitch made, at ``path`` itself) a :class:`PlainRepo` when it
+    can stand in for GitPython's repository."""
+    if plain:
+        found = _plain_repo(path)
+        if found is not None:
+            if _object_format(found) == "sha1":  # type: ignore[arg-type]
+                return found  # type: ignore[return-value]
+            found.close()
     import git
 
     if not path.exists():
@@ -212,13 +279,7 @@ def open_repo(path: Path) -> git.Repo:
         raise CiswitchError("not a git repository", str(path)) from err
     if repo.bare or repo.working_tree_dir is None:
         raise CiswitchError("bare repository: ciswitch needs a work tree", str(path))
-    given = _with_context_config(None)
-    if given is not None:  # GitPython's own processes too (cat-file, which fetches lazily)
-        repo.git.update_environment(**{
-            key: given[key] for key in given
-            if key.startswith(("GIT_CONFIG_KEY_", "GIT_CONFIG_VALUE_", "GIT_CONFIG_COUNT"))
-            and given[key] != os.environ.get(key)
-        })
+    _pass_context_config(repo)
     object_format = _object_format(repo)
     if object_format != "sha1":
         repo.close()

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ciswitch.errors import CiswitchError
-from ciswitch.gitops.refs import _ref_present
+from ciswitch.gitops.refs import _ref_present, head_target
 from ciswitch.gitops.run import run_git, work_tree
 
 if TYPE_CHECKING:
@@ -73,7 +73,14 @@ def ensure_clean(repo: git.Repo, found: Dirt | None = None) -> None:
 
 
 def current_branch(repo: git.Repo) -> str:
-    """The checked-out branch; refuses a detached HEAD and a branch without commits."""
+    """The checked-out branch; refuses a detached HEAD and a branch without commits. HEAD's
+    file says which branch it is, its ref files whether it has commits (GitPython is asked
+    when they cannot tell)."""
+    target = head_target(repo)
+    if target is not None and target.startswith("refs/heads/"):
+        present = _ref_present(repo, target)
+        if present:
+            return target[len("refs/heads/"):]
     if repo.head.is_detached:
         sha = repo.head.commit.hexsha[:10]
         raise CiswitchError(
