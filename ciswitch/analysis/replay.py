@@ -169,8 +169,7 @@ class Replay:
             self.workspace is not None and isinstance(site, ShellTextSite)
             and string_runs_files(site.text, self.workspace)
         )
-        if parse and job.name and not job.hidden:
-            # asked only of the werf calls of a parsed site: the others are not kept
+        if parse and job.name and not job.hidden:  # asked only of a parsed site's werf calls
             self.facts.real_sites.add(site.key)
         if not parse and not runs:
             return
@@ -512,6 +511,7 @@ def collect_facts(
     )
     for job in ordered:
         analyzer.job(job)
+    analyzer._envs.clear()  # megabytes for a big file; the orphans start with no variables
     visited = {key for key in facts.sites}
     names = {name for each in pipelines for name in each.jobs}
     analyzer.orphans(pipeline, visited, names)
