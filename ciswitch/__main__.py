@@ -8,6 +8,7 @@ usage error, help and completion, goes to the click command tree, :data:`ciswitc
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 from pathlib import Path
@@ -57,15 +58,46 @@ def plain_lint(argv: list[str]) -> dict[str, Any] | None:
     return options
 
 
+#: failures to write the output that are the machine's and not a bug: a full disk or quota,
+#: a file grown too large, an I/O error
+_OUTPUT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO})
+
+
 def run() -> None:
-    """The console command."""
+    """The console command; output that cannot be written (stdout on a full disk) is a
+    one-line error and exit 2, not a traceback."""
+    try:
+        _start()
+    except OSError as err:
+        if err.errno not in _OUTPUT_ERRNOS or err.filename is not None:
+            raise
+        _output_failed(err)
+
+
+def _output_failed(err: OSError) -> None:
+    """Say that the output could not be written and leave at once: the interpreter's own
+    teardown would try to flush the same output again."""
+    import contextlib
+
+    with contextlib.suppress(OSError):
+        os.write(2, f"ciswitch: error: cannot write the output: {err.strerror}\n".encode())
+    os._exit(2)
+
+
+def _start() -> None:
     argv = sys.argv[1:]
-    plain = None if any(k.startswith("_CISWITCH_COMPLETE") for k in os.environ) else (
-        plain_lint(argv)
-    )
+    completing = any(k.startswith("_CISWITCH_COMPLETE") for k in os.environ)
+    plain = None if completing else plain_lint(argv)
     if plain is None:
         from ciswitch.cli import main
 
+        if argv[:1] == ["fix"] and not completing:
+            # leave without the teardown, as a lint does (a big file's fix made a large heap)
+            try:
+                main()
+            except SystemExit as done:
+                _leave(done.code)
+            return
         main()
         return
     _run_plain_lint(plain)
@@ -88,13 +120,21 @@ def _run_plain_lint(options: dict[str, Any]) -> None:
         code = 130
     except BrokenPipeError:
         os._exit(1)  # as click does when the reader went away
+    _leave(code)
+
+
+def _leave(code: object) -> None:
+    """Exit with ``code`` as ``sys.exit`` would, but without the interpreter's teardown:
+    every file is closed and the output flushed first."""
     status = code if isinstance(code, int) else (0 if code is None else 1)
     if not isinstance(code, int) and code is not None:
         print(code, file=sys.stderr)
     try:
         sys.stdout.flush()
         sys.stderr.flush()
-    except OSError:
+    except OSError as err:
+        if err.errno in _OUTPUT_ERRNOS:
+            _output_failed(err)
         raise SystemExit(status) from None
     os._exit(status)
 

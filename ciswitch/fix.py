@@ -21,6 +21,7 @@ from ciswitch.edits import EditConflict, apply_edits, group_edits, overlaps
 from ciswitch.lint import LintRun, analyse_workspace
 from ciswitch.model import Edit, Finding, LintResult, NotChecked, Problem
 from ciswitch.rules import rule_of
+from ciswitch.scripts.prefilter import answers_kept
 from ciswitch.shell.analyse import readings_kept
 from ciswitch.source import SourceFile
 from ciswitch.verify import verify_meaning
@@ -50,9 +51,11 @@ class FixOutcome:
 
 
 class OverlayWorkspace:
-    """A workspace seen as if some files already had their new content."""
+    """A workspace seen as if some files already had their new content (the same files:
+    only what some of them hold differs)."""
 
     def __init__(self, base: Workspace, overlay: dict[str, bytes]) -> None:
+        #: the workspace whose files these are
         self.base = base
         self.overlay = overlay
 
@@ -155,6 +158,7 @@ def plan_fix(
     to: str | None = None,
     unsafe: bool = False,
     entry: str | None = None,
+    keep: list[object] | None = None,
 ) -> FixOutcome:
     """Compute and verify the fix of a repository; nothing is written.
 
@@ -162,9 +166,12 @@ def plan_fix(
     change proved (:func:`verify_meaning`, then a lint of the new text must report exactly the
     fixed places fewer), and the next round plans again on the new text, until nothing is left
     to fix. A fix the proof rejects is left with that reason; the other fixes of its file are
-    still applied."""
-    with readings_kept():
-        return _plan_fix(ws, config, to=to, unsafe=unsafe, entry=entry)
+    still applied.
+
+    ``keep`` receives the last round's analysis (the lint of the new text), for a caller
+    about to leave the process: it is let go of then, not freed object by object here."""
+    with readings_kept(), answers_kept(ws):
+        return _plan_fix(ws, config, to=to, unsafe=unsafe, entry=entry, keep=keep)
 
 
 def _plan_fix(
@@ -174,6 +181,7 @@ def _plan_fix(
     to: str | None,
     unsafe: bool,
     entry: str | None,
+    keep: list[object] | None = None,
 ) -> FixOutcome:
     run = analyse_workspace(ws, config, entry=entry, to=to)
     outcome = FixOutcome(
@@ -233,6 +241,8 @@ def _plan_fix(
         original = state.originals[path]
         if source.raw != original:
             outcome.changes.append(FileChange(path, original, source.raw))
+    if keep is not None:
+        keep.append(state)
     return outcome
 
 
@@ -320,6 +330,10 @@ def _prove(
     findings, absorbed = _absorbed(findings)
     sources = state.run.facts.files
     old = sources[path]
+    # The other files as this analysis read them (includes, scripts): the fix leaves their
+    # text as it is, and their reading is a function of it, so the new text's lint takes
+    # them as read (composed once) rather than reading and composing them again.
+    unchanged = {p: sources[p] for p in sources.paths() if p != path and p not in state.overlay}
     edits = group_edits(e for f in findings if f.fix is not None for e in f.fix.edits)
     try:
         new_text = apply_edits(old.text, edits.get(path, []))
@@ -342,7 +356,7 @@ def _prove(
         result = _refusal(error)
     else:
         overlay = {**state.overlay, path: new}
-        after = _analyse(ws, config, entry, to, overlay)
+        after = _analyse(ws, config, entry, to, overlay, unchanged)
         along = absorbed + _taken_along(before, [*findings, *absorbed], edits.get(path, []))
         relint = _relint_error(after, before, [*findings, *along])
         blocked = pipeline_error(view, after.facts, to)
@@ -354,7 +368,7 @@ def _prove(
         )
         del after
     if release and not isinstance(result, _Proved):
-        state.run = _analyse(ws, config, entry, to, state.overlay)
+        state.run = _analyse(ws, config, entry, to, state.overlay, unchanged)
     return result
 
 
@@ -379,14 +393,16 @@ def _analyse(
     entry: str | None,
     to: str | None,
     overlay: dict[str, SourceFile],
+    unchanged: dict[str, SourceFile] | None = None,
 ) -> LintRun:
-    """The analysis of the repository with ``overlay``'s files in their new text."""
+    """The analysis of the repository with ``overlay``'s files in their new text (and
+    ``unchanged`` files taken as an earlier analysis read them)."""
     return analyse_workspace(
         OverlayWorkspace(ws, {p: s.raw for p, s in overlay.items()}),
         config,
         entry=entry,
         to=to,
-        known=overlay,
+        known={**(unchanged or {}), **overlay},
     )
 
 

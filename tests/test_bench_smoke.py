@@ -71,12 +71,24 @@ def test_scaling_bench_prints_figures_and_slopes() -> None:
 def test_fix_bench_prints_both_generators() -> None:
     out = _run("fix_bench.py")
     assert set(_figures(out)) == {
-        "fix / lint on the same file, 100 jobs, bench generator",
-        "fix / lint on the same file, 100 jobs, werf in every job",
+        f"{command} / lint on the same file, 100 jobs, {generator}"
+        for command in ("fix", "fix --diff")
+        for generator in ("bench generator", "werf in every job")
     }, out
     # after the fix: nothing left to find (the generated helper scripts are not in the
     # repository, so the summary also counts them as not checked)
     assert re.search(r"^bench generator \| .* \| No findings in 1 file[.;]", out, re.M), out
+
+
+def test_fix_bench_times_a_baseline_tree_beside() -> None:
+    """``--baseline``: another source tree's lint and fixes in every round (here this tree's
+    own), its ratios printed beside the figures."""
+    out = _run("fix_bench.py", "--baseline", str(BENCH.parent))
+    assert len(_figures(out)) == 4, out
+    lines = re.findall(r"^  baseline \S+: (fix|fix --diff) / lint (\d+\.\d+)x \(median of 1 ", out,
+                       re.M)
+    assert sorted(name for name, _ in lines) == ["fix", "fix", "fix --diff", "fix --diff"], out
+    assert all(float(value) > 0 for _, value in lines), out
 
 
 @pytest.mark.parametrize("mode", [[], ["--realistic"]])

@@ -108,3 +108,27 @@ def test_one_bad_path_means_nothing_is_written_anywhere(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "invalid YAML" in result.stderr
     assert _snapshot(tmp_path) == before
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full on this system")
+@pytest.mark.parametrize("args", [
+    ("lint", "."), ("lint", "--format", "json", "."), ("lint", "--format", "sarif", "."),
+    ("lint", "--format", "gitlab", "."), ("lint", "-v", "--statistics", "."),
+    ("fix", "--diff", "."), ("plan",), ("status",), ("lint", "--help"),
+])
+def test_output_on_a_full_disk_is_one_line_and_exit_2(tmp_path: Path, args: tuple[str, ...]
+                                                        ) -> None:
+    """Standard output on a full device (``> /dev/full``): git and the files untouched, one
+    line on stderr naming the failure, exit 2, no traceback."""
+    (tmp_path / ".gitlab-ci.yml").write_text(LOCAL_JOB)
+    env = {**os.environ, "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
+    for step in (["init", "-q", "-b", "main"], ["add", "-A"],
+                 ["-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qm", "ci"]):
+        subprocess.run(["git", *step], cwd=tmp_path, check=True, env=env)
+    before = _snapshot(tmp_path)
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run([sys.executable, "-m", "ciswitch", *args], cwd=tmp_path,
+                              stdout=full, stderr=subprocess.PIPE, text=True, check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr == "ciswitch: error: cannot write the output: No space left on device\n"
+    assert _snapshot(tmp_path) == before

@@ -128,3 +128,28 @@ def test_output_closed_early_is_exit_1_without_a_traceback(repo: Path) -> None:
     err = proc.stderr.read().decode()
     assert proc.wait() == 1
     assert "Traceback" not in err
+
+
+FIX_CASES = [
+    ["fix", "--diff", "."],
+    ["fix", "--check", "."],
+    ["fix", "."],
+    ["fix", "--format", "json", "--diff"],
+    ["fix", "missing-dir"],
+    ["fix", "--bogus"],
+]
+
+
+@pytest.mark.parametrize("args", FIX_CASES, ids=[" ".join(c) for c in FIX_CASES])
+def test_fix_leaves_as_the_click_command_does(args: list[str], repo: Path, tmp_path: Path) -> None:
+    """``fix`` leaves without the interpreter's teardown: the same output, exit status and
+    written files as the click command tree run in its own process."""
+    twin = tmp_path / "twin"
+    shutil.copytree(repo, twin, symlinks=True)
+    env = dict(os.environ)
+    env.pop("NO_COLOR", None)
+    left = _run([*COMMAND, *args], repo, env)
+    clicked = _run([*CLICK, *args], twin, env)
+    assert left == clicked
+    assert left[0] in (0, 1, 2)
+    assert (repo / ".gitlab-ci.yml").read_bytes() == (twin / ".gitlab-ci.yml").read_bytes()

@@ -9,6 +9,7 @@ import difflib
 import itertools
 import random
 import subprocess
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -72,3 +73,45 @@ def test_opcodes_cover_both_texts_in_order() -> None:
     for before, after in itertools.pairwise(codes):
         assert (before[2], before[4]) == (after[1], after[3])
         assert not before[0] == after[0] == "equal"
+
+
+def _stretch_by_stretch(old: list[str], new: list[str]) -> list[tuple[str, int, int, int, int]]:
+    """The opcodes as difflib gives them for every stretch between the anchors (the lines
+    unique to both texts that :func:`diff.anchored_opcodes` pins), equal runs joined."""
+    in_old, in_new = Counter(old), Counter(new)
+    where = {line: j for j, line in enumerate(new) if in_new[line] == 1}
+    anchors, last = [], -1
+    for i, line in enumerate(old):
+        j = where.get(line, -1) if in_old[line] == 1 else -1
+        if j > last:
+            anchors.append((i, j))
+            last = j
+    codes: list[tuple[str, int, int, int, int]] = []
+    start_a = start_b = 0
+    for i, j in [*anchors, (len(old), len(new))]:
+        matcher = difflib.SequenceMatcher(None, old[start_a:i], new[start_b:j], autojunk=False)
+        found = [(t, start_a + i1, start_a + i2, start_b + j1, start_b + j2)
+                 for t, i1, i2, j1, j2 in matcher.get_opcodes()
+                 if i > start_a or j > start_b]
+        if i < len(old):
+            found.append(("equal", i, i + 1, j, j + 1))
+        for code in found:
+            if codes and codes[-1][0] == code[0] == "equal":
+                codes[-1] = ("equal", codes[-1][1], code[2], codes[-1][3], code[4])
+            else:
+                codes.append(code)
+        start_a, start_b = i + 1, j + 1
+    return codes
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_stretches_left_as_they_were_are_not_matched_again(seed: int) -> None:
+    """The shortcut for stretches that are equal, all gone or all new gives what difflib
+    gives for them (long runs of repeated lines, as every job's ``script:`` makes)."""
+    rng = random.Random(seed)
+    old = _text(rng, rng.randint(0, 400), unique=rng.random() < 0.8)
+    new = _edited(rng, old)
+    if rng.random() < 0.3:  # lines that appear, too
+        for _ in range(rng.randint(1, 5)):
+            new.insert(rng.randint(0, len(new)), rng.choice(LINES[:-1]))
+    assert diff.anchored_opcodes(old, new) == _stretch_by_stretch(old, new)

@@ -5,11 +5,13 @@ while a script word that may be a command's name or a runner's operand is still 
 from __future__ import annotations
 
 import itertools
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from ciswitch.scripts.prefilter import may_run_files
+from ciswitch.scripts.prefilter import answers_kept, may_run_files
 from ciswitch.scripts.runs import script_runs_in
 from ciswitch.workspace import DirectoryWorkspace
 
@@ -82,3 +84,81 @@ def test_a_test_file_given_to_pytest_is_not_parsed(tmp_path: Path, text: str) ->
 def test_a_script_word_that_may_run_is_parsed(tmp_path: Path, text: str) -> None:
     ws = _workspace(tmp_path)
     assert may_run_files(text, ws, "")
+
+
+class _Counting(DirectoryWorkspace):
+    """A real directory whose file lookups are counted."""
+
+    asked = 0
+
+    def is_file(self, rel: str) -> bool:
+        type(self).asked += 1
+        return super().is_file(rel)
+
+
+class _Overlay:
+    """The same files as ``base`` (as ``fix`` sees its new text): lookups go to it."""
+
+    def __init__(self, base: DirectoryWorkspace) -> None:
+        self.base = base
+        self.label = base.label
+
+    def is_file(self, rel: str) -> bool:
+        return self.base.is_file(rel)
+
+    def is_executable(self, rel: str) -> bool:
+        return self.base.is_executable(rel)
+
+    def read_bytes(self, rel: str) -> bytes:
+        return self.base.read_bytes(rel)
+
+    def files(self) -> Iterator[str]:
+        return self.base.files()
+
+
+def test_kept_answers_are_shared_with_the_same_files_only(tmp_path: Path) -> None:
+    """Inside ``answers_kept(ws)`` each text is looked into once for ``ws`` and a view of
+    its files; another repository (where ``tools/go`` is a file) gets its own answer."""
+    (tmp_path / "one").mkdir()
+    one = _Counting(_workspace(tmp_path / "one").root)
+    other_root = tmp_path / "other"
+    (other_root / "tools").mkdir(parents=True)
+    (other_root / "tools" / "go").write_text("#!/bin/sh\n")
+    other = DirectoryWorkspace(other_root)
+    text = "cd build && tools/go --fast"
+    with answers_kept(one):
+        _Counting.asked = 0
+        first = may_run_files("tools/go --fast", one, "")
+        asked = _Counting.asked
+        assert asked > 0 and not first
+        assert may_run_files("tools/go --fast", _Overlay(one), "") is False
+        assert may_run_files("tools/go --fast", one, "") is False
+        assert _Counting.asked == asked  # answered from what was kept
+        assert may_run_files("tools/go --fast", other, "") is True
+        assert may_run_files(text, one, None) is True  # another working directory
+    assert may_run_files("tools/go --fast", one, "") is False
+    assert _Counting.asked > asked  # outside the block, asked again
+
+
+def test_kept_answers_are_per_thread(tmp_path: Path) -> None:
+    """A block in another thread (``fleet run`` fixes in threads) neither sees this thread's
+    answers nor ends this thread's block."""
+    (tmp_path / "one").mkdir()
+    one = _Counting(_workspace(tmp_path / "one").root)
+    seen: list[bool] = []
+
+    def other_thread() -> None:
+        with answers_kept(one):
+            _Counting.asked = 0
+            seen.append(may_run_files("tools/go --fast", one, ""))
+            seen.append(_Counting.asked > 0)  # asked anew: nothing kept in this thread yet
+
+    with answers_kept(one):
+        may_run_files("tools/go --fast", one, "")
+        worker = threading.Thread(target=other_thread)
+        worker.start()
+        worker.join()
+        _Counting.asked = 0
+        assert may_run_files("tools/go --fast", one, "") is False
+        assert _Counting.asked == 0  # this thread's block is still in force
+    assert seen == [False, True]

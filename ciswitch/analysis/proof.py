@@ -55,10 +55,11 @@ def pipeline_view(facts: Facts) -> PipelineView | None:
     if pipeline is None:
         return None
     tops = tops_of(pipeline.files)
+    variables = _Variables(tops)
     return PipelineView(
         {where: resolved is not None for where, (_, resolved) in _references(pipeline.files, tops)},
         {
-            name: (_variables(job, tops), _needs_storage(job, facts))
+            name: (variables.of(job), _needs_storage(job, facts))
             for name, job in pipeline.jobs.items()
             if not job.hidden
         },
@@ -78,11 +79,11 @@ def pipeline_error(before: PipelineView | None, after: Facts, to: str | None) ->
                 f"!reference [{', '.join(path)}] in {where[1]} ({where[0]}) takes it and would"
                 " point at nothing: it stays while that entry does (its reason is there)"
             )
-    for name, (old_variables, needs_storage) in before.jobs.items():
+    variables = _Variables(new_tops)
+    for name, (was, needs_storage) in before.jobs.items():
         if name not in new.jobs:
             continue
-        was = dict(old_variables)
-        now = _variables(new.jobs[name], new_tops)
+        now = variables.of(new.jobs[name])
         taken = was.get(STORAGE) == LOCAL and STORAGE not in now
         if taken and to is None and needs_storage:
             return Blocked(
@@ -101,23 +102,50 @@ def pipeline_error(before: PipelineView | None, after: Facts, to: str | None) ->
     return None
 
 
-def _variables(job: Job, tops: dict[str, Any]) -> dict[str, str | None]:
-    """A job's variables as GitLab gives them, a ``!reference``d mapping's included."""
-    out: dict[str, str | None] = {}
-    node = getattr(job.config.get("variables"), "node", None)
-    if node is not None and tag_of(node) == REFERENCE_TAG and is_seq(node):
-        target = resolve_reference([str(n.value) for n in node.value if is_scalar(n)], tops)
-        if is_map(target):
-            for key, value in target.value:
-                out[str(key.value)] = str(value.value) if is_scalar(value) else repr(value)
-    for name, var in job.variables.items():
-        value = var.entry.value
-        if tag_of(value) == REFERENCE_TAG and is_seq(value):
-            target = resolve_reference([str(n.value) for n in value.value if is_scalar(n)], tops)
-            out[name] = str(target.value) if is_scalar(target) else None
-        else:
-            out[name] = var.text
-    return out
+class _Variables:
+    """Reads jobs' variables as GitLab gives them, once per table of variables and once per
+    definition: jobs share their tables and definitions (each is keyed by identity while the
+    pipeline holding it is alive)."""
+
+    def __init__(self, tops: dict[str, Any]) -> None:
+        self._tops = tops
+        self._tables: dict[tuple[int, int], dict[str, str | None]] = {}
+        self._values: dict[int, str | None] = {}
+
+    def of(self, job: Job) -> dict[str, str | None]:
+        """A job's variables, a ``!reference``d mapping's included (the same dict for jobs
+        with the same ``variables:`` node and table: not to be changed)."""
+        node = getattr(job.config.get("variables"), "node", None)
+        key = (id(node), id(job.variables))
+        found = self._tables.get(key)
+        if found is None:
+            found = self._tables[key] = self._read(job, node)
+        return found
+
+    def _read(self, job: Job, node: Any) -> dict[str, str | None]:
+        out: dict[str, str | None] = {}
+        if node is not None and tag_of(node) == REFERENCE_TAG and is_seq(node):
+            target = resolve_reference(
+                [str(n.value) for n in node.value if is_scalar(n)], self._tops
+            )
+            if is_map(target):
+                for key, value in target.value:
+                    out[str(key.value)] = str(value.value) if is_scalar(value) else repr(value)
+        values = self._values
+        for name, var in job.variables.items():
+            if id(var) in values:
+                out[name] = values[id(var)]
+                continue
+            value = var.entry.value
+            if tag_of(value) == REFERENCE_TAG and is_seq(value):
+                target = resolve_reference(
+                    [str(n.value) for n in value.value if is_scalar(n)], self._tops
+                )
+                text = str(target.value) if is_scalar(target) else None
+            else:
+                text = var.text
+            out[name] = values[id(var)] = text
+        return out
 
 
 def _needs_storage(job: Job, facts: Facts) -> bool:
@@ -180,25 +208,40 @@ def _references(
     """Every ``!reference`` of the pipeline's files, by (file, top-level key, index), with
     its path and what it resolves to among the top-level keys (None: nothing)."""
     for file, doc in documents_of(files):
+        if not may_hold_reference(file.text):
+            continue
         for key, value in doc.value:
-            for index, ref in enumerate(_reference_nodes(value, set())):
+            for index, ref in enumerate(_reference_nodes(value)):
                 path = [str(n.value) for n in ref.value if is_scalar(n)]
                 yield (file.path, str(key.value), index), (path, resolve_reference(path, tops))
 
 
-def _reference_nodes(node: Any, seen: set[int]) -> Iterator[Any]:
-    if id(node) in seen:
-        return
-    seen.add(id(node))
-    if tag_of(node) == REFERENCE_TAG and is_seq(node):
-        yield node
-        return
-    if is_seq(node):
-        for item in node.value:
-            yield from _reference_nodes(item, seen)
-    elif is_map(node):
-        for _, item in node.value:
-            yield from _reference_nodes(item, seen)
+def may_hold_reference(text: str) -> bool:
+    """Whether a YAML text can give a node the ``!reference`` tag: only by writing it (also
+    as ``!<!reference>``), by a ``%TAG`` handle or by ``%`` escapes in a tag."""
+    return REFERENCE_TAG in text or "%" in text
+
+
+def _reference_nodes(top: Any) -> list[Any]:
+    """The ``!reference`` sequences under ``top``, depth first in document order, each node
+    (an alias's anchor) looked into once."""
+    found: list[Any] = []
+    seen: set[int] = set()
+    stack = [top]
+    pop, push = stack.pop, stack.extend
+    while stack:
+        node = pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if is_seq(node):
+            if tag_of(node) == REFERENCE_TAG:
+                found.append(node)
+            else:
+                push(reversed(node.value))
+        elif is_map(node):
+            push([item for _, item in reversed(node.value)])
+    return found
 
 
 def resolve_reference(path: list[str], tops: dict[str, Any]) -> Any:

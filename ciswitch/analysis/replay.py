@@ -27,7 +27,7 @@ from ciswitch.analysis.facts import (
     Reach,
 )
 from ciswitch.analysis.orphans import orphan_candidates
-from ciswitch.analysis.session import Session, Setting
+from ciswitch.analysis.session import Session, Setting, StartingEnvs
 from ciswitch.analysis.settings import NAMES, record_settings_places, settings_effect
 from ciswitch.analysis.sites import (
     CommandStringSite,
@@ -39,12 +39,10 @@ from ciswitch.analysis.sites import (
 )
 from ciswitch.analysis.values import (
     flags_in_words,
-    is_local,
-    keeps_storage,
     string_runs_files,
 )
 from ciswitch.analysis.variables import VARIABLE_KIND, entry_place, record_variable_places
-from ciswitch.gitlab import Job, Pipeline, ScriptLine, resolve_value
+from ciswitch.gitlab import Job, Pipeline, ScriptLine
 from ciswitch.model import LOCAL, STAGES_VAR, SYNC_VAR, NotChecked, NotCheckedKind
 from ciswitch.patterns import lazy_compile
 from ciswitch.source import SourceFile
@@ -54,7 +52,6 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from ciswitch.analysis.settings import GitLabSettings
-    from ciswitch.gitlab import Variable
     from ciswitch.scripts.runs import NotFollowed, Runs, ScriptRun
     from ciswitch.shell import Assignment, FlagUse, WerfCall
     from ciswitch.shell.model import CommandString
@@ -64,8 +61,6 @@ _WERF_1_2 = lazy_compile(r"trdl use werf|multiwerf use 1\.2|werf converge|--repo
 #: the kind of a ``:local`` setting of each variable
 _SETTING_KIND = {STAGES_VAR: Kind.STORAGE_ASSIGNMENT, SYNC_VAR: Kind.SYNCHRONIZATION}
 _DISMISS = ("dismiss",)
-#: a job's variables by name, each name's definitions in order
-_Table = dict[str, tuple["Variable", ...]]
 
 
 class Replay:
@@ -89,8 +84,8 @@ class Replay:
         #: (site, working directory) whose skipped script runs were reported
         self._reported: set[tuple[tuple[str, int], str | None]] = set()
         self._runs_by_text: dict[tuple[str, str | None], Runs] = {}
-        #: a job's starting variables, by the identity of its tables (see _variables_env)
-        self._envs: dict[tuple[int, int], tuple[_Table, _Table, dict[str, Setting]]] = {}
+        #: the variables each job starts with
+        self.starting = StartingEnvs()
 
     def site_for(self, file: SourceFile, node: Any, text: str) -> YamlScalarSite:
         site = self.facts.sites.get((file.path, id(node)))
@@ -109,7 +104,7 @@ class Replay:
         if job.bridge:
             return  # a trigger job runs no script: its child pipeline's jobs do
         who = Reach(job.name, job.hidden)
-        env = self._variables_env(job)
+        env = self.starting.of(job)
         if self.facts.settings is not None:
             env = dict(env)  # the shared table stays as it is
         for name in NAMES if self.facts.settings is not None else ():
@@ -126,34 +121,6 @@ class Replay:
             session = Session(env)
             for line in lines:
                 self._line(who, session, line)
-
-    def _variables_env(self, job: Job) -> dict[str, Setting]:
-        """The session variables a job starts with, from its CI variables. A function of the
-        job's tables alone, and jobs of a big file share equal tables (one object): it is
-        made once per pair of tables and shared: change a copy only."""
-        key = (id(job.candidates), id(job.definitions))
-        known = self._envs.get(key)
-        if known is not None and known[0] is job.candidates and known[1] is job.definitions:
-            return known[2]
-        env: dict[str, Setting] = {}
-        for name, found in job.candidates.items():
-            var = found[0]
-            value = resolve_value(var, job.candidates)
-            if name in (STAGES_VAR, SYNC_VAR) and not is_local(value):
-                # A :local definition that may be in effect is the one to replay.
-                for other in found[1:]:
-                    other_value = resolve_value(other, job.candidates)
-                    if is_local(other_value):
-                        var, value = other, other_value
-                        break
-            fallback = False
-            if is_local(value):
-                value = LOCAL
-                fallback = keeps_storage(job.definitions.get(name, ()), job.candidates)
-            env[name] = Setting(value, variable=var, fallback=fallback)
-        # the tables are kept with it: an id is only theirs while they live
-        self._envs[key] = (job.candidates, job.definitions, env)
-        return env
 
     def _line(self, job: Reach, session: Session, line: ScriptLine) -> None:
         node = line.loc.node
@@ -509,6 +476,7 @@ def collect_facts(
     ordered = sorted(
         (job for each in pipelines for job in each.jobs.values()), key=lambda j: j.hidden
     )
+    analyzer.starting.share(ordered)
     for job in ordered:
         analyzer.job(job)
     analyzer._envs.clear()  # megabytes for a big file; the orphans start with no variables

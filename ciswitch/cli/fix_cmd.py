@@ -16,6 +16,9 @@ from ciswitch.model import counted, counted_clause, not_checked_summary
 from ciswitch.report import FORMATS
 from ciswitch.workspace import DirectoryWorkspace
 
+#: what the last PATH's fix analysed, alive until the process leaves
+_LEFT_AT_EXIT: list[object] = []
+
 
 def summary(outcome: FixOutcome, wrote: bool, listed: bool = False) -> str:
     """One line: files changed, places fixed, places left and why, and the places not checked
@@ -207,7 +210,11 @@ def fix(
         prefix = prefix_for(ws.root)
         try:
             config = load_config(ws, config_file)
-            outcome = plan_fix(ws, config, to=address, unsafe=unsafe_fixes, entry=entry)
+            # the process leaves without its teardown (ciswitch.__main__): the last
+            # analysis is let go of then, not freed here (the one before is)
+            _LEFT_AT_EXIT.clear()
+            outcome = plan_fix(ws, config, to=address, unsafe=unsafe_fixes, entry=entry,
+                               keep=_LEFT_AT_EXIT)
         except CiswitchError as err:
             named = config_file is not None and err.path == str(config_file)
             where = err.path if named else shown(prefix, err.path or ".")

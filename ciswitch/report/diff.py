@@ -23,7 +23,8 @@ class _AnchoredMatcher(SequenceMatcher):  # type: ignore[type-arg]
     """A matcher whose opcodes are found between lines unique to both texts."""
 
     def __init__(self, a: Sequence[str], b: Sequence[str]) -> None:
-        super().__init__(None, a, b, autojunk=False)
+        # only the grouping of the opcodes is asked of the matcher: no index of ``b``
+        super().__init__(None, [], [], autojunk=False)
         self._anchored = anchored_opcodes(a, b)
 
     def get_opcodes(self) -> list[Opcode]:  # type: ignore[override]
@@ -43,22 +44,38 @@ def anchored_opcodes(a: Sequence[str], b: Sequence[str]) -> list[Opcode]:
             anchors.append((i, j))
             last = j
     codes: list[Opcode] = []
+    # the stretch of equal lines not yet written: from (equal_a, equal_b) up to the next
+    # change (anchors and unchanged stretches only extend it)
+    equal_a = equal_b = 0
 
-    def add(tag: str, i1: int, i2: int, j1: int, j2: int) -> None:
-        if codes and codes[-1][0] == tag == "equal":
-            codes[-1] = ("equal", codes[-1][1], i2, codes[-1][3], j2)
-        else:
-            codes.append((tag, i1, i2, j1, j2))
+    def change(tag: str, i1: int, i2: int, j1: int, j2: int) -> None:
+        nonlocal equal_a, equal_b
+        if tag == "equal":
+            return
+        if i1 > equal_a or j1 > equal_b:
+            codes.append(("equal", equal_a, i1, equal_b, j1))
+        codes.append((tag, i1, i2, j1, j2))
+        equal_a, equal_b = i2, j2
 
     start_a = start_b = 0
     for i, j in [*anchors, (len(a), len(b))]:
         if i > start_a or j > start_b:
-            gap = SequenceMatcher(None, a[start_a:i], b[start_b:j], autojunk=False)
-            for tag, i1, i2, j1, j2 in gap.get_opcodes():
-                add(tag, start_a + i1, start_a + i2, start_b + j1, start_b + j2)
-        if i < len(a):
-            add("equal", i, i + 1, j, j + 1)
+            old_gap, new_gap = a[start_a:i], b[start_b:j]
+            # most stretches between anchors are repeated lines left as they were: the
+            # matcher would find them equal as a whole (or all gone, or all new)
+            if old_gap == new_gap:
+                pass
+            elif not new_gap:
+                change("delete", start_a, i, start_b, j)
+            elif not old_gap:
+                change("insert", start_a, i, start_b, j)
+            else:
+                gap = SequenceMatcher(None, old_gap, new_gap, autojunk=False)
+                for tag, i1, i2, j1, j2 in gap.get_opcodes():
+                    change(tag, start_a + i1, start_a + i2, start_b + j1, start_b + j2)
         start_a, start_b = i + 1, j + 1
+    if equal_a < len(a) or equal_b < len(b):
+        codes.append(("equal", equal_a, len(a), equal_b, len(b)))
     return codes
 
 

@@ -9,8 +9,11 @@ shells and script suffixes live here because both modules read them.
 
 from __future__ import annotations
 
+import _thread
 import posixpath
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from ciswitch.errors import CiswitchError
 from ciswitch.patterns import lazy_compile
@@ -52,7 +55,50 @@ _RUNNER_WORD = lazy_compile(
 )
 
 
+class _ThreadState(_thread._local):
+    """What :func:`answers_kept` keeps, per thread (``fleet run`` fixes in several threads,
+    each in its own repository)."""
+
+    #: the repository the answers are about and the answers by (text, working directory)
+    kept: tuple[Workspace, dict[tuple[str, str | None], bool]] | None = None
+
+
+_state = _ThreadState()
+
+
+@contextmanager
+def answers_kept(ws: Workspace) -> Iterator[None]:
+    """Keep every answer of :func:`may_run_files` about ``ws``'s files until the block ends.
+
+    An answer is a function of the text, the working directory and which files exist (never
+    of what they hold), so a workspace showing ``ws``'s files with some of them rewritten
+    (its ``base`` is ``ws``: ``fix`` linting its new text) gets the same answers. ``fix``
+    lints twice, and a big file has more distinct lines than any cache of recent ones
+    holds: each unchanged line is asked about once for both lints."""
+    outer = _state.kept
+    if outer is None:
+        _state.kept = (ws, {})
+    try:
+        yield
+    finally:
+        _state.kept = outer
+
+
 def may_run_files(text: str, ws: Workspace, cwd: str | None = "") -> bool:
+    """:func:`_may_run_files`, answered once per text and working directory while
+    :func:`answers_kept` is in force for the workspace's files."""
+    kept = _state.kept
+    if kept is None or (ws is not kept[0] and getattr(ws, "base", None) is not kept[0]):
+        return _may_run_files(text, ws, cwd)
+    answers = kept[1]
+    key = (text, cwd)
+    found = answers.get(key)
+    if found is None:
+        found = answers[key] = _may_run_files(text, ws, cwd)
+    return found
+
+
+def _may_run_files(text: str, ws: Workspace, cwd: str | None = "") -> bool:
     """Whether ``text`` is worth parsing for script runs at all: one of its words names a
     script (by suffix) or a file of the repository (a path, or the word after ``bash``,
     ``source``, ``python``...), or it runs make or ``python -m``. Most CI lines
