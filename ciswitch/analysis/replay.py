@@ -479,7 +479,6 @@ def collect_facts(
     analyzer.starting.share(ordered)
     for job in ordered:
         analyzer.job(job)
-    analyzer._envs.clear()  # megabytes for a big file; the orphans start with no variables
     visited = {key for key in facts.sites}
     names = {name for each in pipelines for name in each.jobs}
     analyzer.orphans(pipeline, visited, names)
