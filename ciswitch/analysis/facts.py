@@ -253,7 +253,7 @@ class Facts(Record, unshown=('_not_checked_seen',)):
     sites: dict[tuple[str, int], Site]
     #: jobs that show werf 1.2 (WERF_REPO, --repo, converge, trdl/multiwerf 1.2)
     v12_jobs: set[str]
-    #: sites that at least one real (not hidden) job runs
+    #: sites parsed for werf calls that at least one real (not hidden) job runs
     real_sites: set[tuple[str, int]]
     #: every file read (the pipeline's and the scripts jobs run)
     files: FilesRead

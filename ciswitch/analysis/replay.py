@@ -131,13 +131,13 @@ class Replay:
 
     def run_site(self, job: Reach, session: Session, site: Site) -> None:
         """Play one shell text in a session: assignments, ``werf ci-env``, werf commands."""
-        if job.name and not job.hidden:
-            self.facts.real_sites.add(site.key)
         runs = self._script_runs(site, session)
         parse = site.worth_parsing or (
             self.workspace is not None and isinstance(site, ShellTextSite)
             and string_runs_files(site.text, self.workspace)
         )
+        if parse and job.name and not job.hidden:  # asked only of a parsed site's werf calls
+            self.facts.real_sites.add(site.key)
         if not parse and not runs:
             return
         if _WERF_1_2.search(site.text):
