@@ -50,11 +50,6 @@ def check_running() -> None:
         raise CiswitchError("the fleet run is being stopped: not pushing")
 
 
-def group() -> int | None:
-    """The process group of the run's git processes (the watchdog's)."""
-    return None if _watchdog is None else _watchdog.pid
-
-
 def tie_main() -> None:
     """Start the watchdog; from now on git starts in its group and every push asks
     :func:`check_running` first."""

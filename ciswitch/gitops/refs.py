@@ -65,29 +65,6 @@ def commit_object(repo: git.Repo, sha: str) -> git.Commit:
     return git.Commit(repo, bytes.fromhex(sha))
 
 
-def _ref_file_sha(repo: git.Repo, ref: str) -> str | None:
-    """The id a full ref name points to, read from a loose ref file or ``packed-refs`` as git
-    reads them; None when the files do not say it plainly (a symbolic ref, another backend)."""
-    common = Path(repo.common_dir)
-    if (common / "reftable").exists():
-        return None
-    try:
-        text = (common / ref).read_text("ascii").strip()
-    except FileNotFoundError:
-        try:
-            packed = (common / "packed-refs").read_text("ascii")
-        except (OSError, UnicodeDecodeError):
-            return None
-        match = re.search(rf"^([0-9a-f]{{40}}) {re.escape(ref)}$", packed, re.M)
-        return match.group(1) if match else None
-    except (OSError, UnicodeDecodeError):
-        return None
-    return text if _FULL_SHA.fullmatch(text) else None
-
-
-_FULL_SHA = re.compile(r"[0-9a-f]{40}")
-
-
 def head_target(repo: git.Repo) -> str | None:
     """The full ref name HEAD points to (``refs/heads/main``), read from its file; None when
     HEAD is detached or the file does not say it plainly."""
@@ -100,8 +77,10 @@ def head_target(repo: git.Repo) -> str | None:
 
 def head_sha(repo: git.Repo) -> str:
     """The commit at HEAD, read from the ref store (git is asked only when that fails)."""
+    from ciswitch.gitops.objects import ref_target
+
     target = head_target(repo)
-    found = _ref_file_sha(repo, target) if target is not None else None
+    found = ref_target(Path(repo.common_dir), target)[1] if target is not None else None
     if found is not None:
         return found
     import git

@@ -8,6 +8,7 @@ import contextvars
 import os
 import re
 import subprocess
+import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -45,20 +46,30 @@ def git_config(entries: Sequence[tuple[str, str]]) -> Iterator[None]:
         _context_config.reset(token)
 
 
-def _with_context_config(env: Mapping[str, str] | None) -> dict[str, str] | None:
-    """``env`` (None: this process's environment) plus the entries of :func:`git_config`,
-    numbered after any ``GIT_CONFIG_COUNT`` already there; None when there are none."""
+def _context_variables(base: Mapping[str, str]) -> dict[str, str]:
+    """The ``GIT_CONFIG_*`` variables that give git the entries of :func:`git_config`,
+    numbered after any ``GIT_CONFIG_COUNT`` of ``base`` (empty when there are none)."""
     entries = _context_config.get()
     if not entries:
-        return None if env is None else dict(env)
-    merged = dict(os.environ if env is None else env)
-    count = int(merged.get("GIT_CONFIG_COUNT", "0") or "0")
+        return {}
+    count = int(base.get("GIT_CONFIG_COUNT", "0") or "0")
+    out: dict[str, str] = {}
     for key, value in entries:
-        merged[f"GIT_CONFIG_KEY_{count}"] = key
-        merged[f"GIT_CONFIG_VALUE_{count}"] = value
+        out[f"GIT_CONFIG_KEY_{count}"] = key
+        out[f"GIT_CONFIG_VALUE_{count}"] = value
         count += 1
-    merged["GIT_CONFIG_COUNT"] = str(count)
-    return merged
+    out["GIT_CONFIG_COUNT"] = str(count)
+    return out
+
+
+def _with_context_config(env: Mapping[str, str] | None) -> dict[str, str] | None:
+    """``env`` (None: this process's environment) plus the entries of :func:`git_config`;
+    None when it is this process's environment as it is."""
+    base = os.environ if env is None else env
+    added = _context_variables(base)
+    if not added:
+        return None if env is None else dict(env)
+    return {**base, **added}
 
 
 def tie_children(process_group: int | None, push_guard: Callable[[], None] | None) -> None:
@@ -110,8 +121,6 @@ def _git_executable() -> str:
     """The git GitPython was told to use (``GIT_PYTHON_GIT_EXECUTABLE``), else ``git``; read
     from the environment as GitPython does when it is not loaded (a command that only starts
     git processes need not import it)."""
-    import sys
-
     if "git" not in sys.modules:
         return os.environ.get("GIT_PYTHON_GIT_EXECUTABLE") or "git"
     import git
@@ -249,13 +258,9 @@ def _plain_repo(path: Path) -> PlainRepo | None:
 def _pass_context_config(repo: git.Repo) -> None:
     """Give GitPython's own git processes (cat-file, which a partial clone fetches through)
     the entries of :func:`git_config` in force now."""
-    given = _with_context_config(None)
-    if given is not None:
-        repo.git.update_environment(**{
-            key: given[key] for key in given
-            if key.startswith(("GIT_CONFIG_KEY_", "GIT_CONFIG_VALUE_", "GIT_CONFIG_COUNT"))
-            and given[key] != os.environ.get(key)
-        })
+    added = _context_variables(os.environ)
+    if added:
+        repo.git.update_environment(**added)
 
 
 def open_repo(path: Path, *, plain: bool = False) -> git.Repo:
