@@ -16,6 +16,7 @@ import re
 from array import array
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from types import MethodType
 from typing import Any
 
 from ciswitch.compact import compact_nodes
@@ -329,21 +330,50 @@ def check_aliases(root: Any, path: str) -> None:
 
 @functools.cache
 def _fixed_version_resolver() -> type:
-    """ruamel's resolver with its YAML-version table looked up once per composed text.
+    """ruamel's resolver with its YAML-version table looked up once per composed text, and the
+    tag of each distinct plain scalar text found once.
 
     The stock resolver finds the YAML version anew for every scalar (twice), through two
     attribute lookups that fail with ``AttributeError`` under the C composer: that is about
     half of composing a big file. Under the C composer the version never comes from the
     document (its ``%YAML`` directive is not passed to the resolver), so it is the same for
     every node and the table can be kept: the nodes and their tags are exactly the same.
+
+    With the table fixed and no path resolvers (ruamel's registrations by the place of a node
+    in the document; ciswitch registers none), a plain scalar's tag is a function of its text
+    alone, and any other node's tag is the default tag of its kind: a big file repeats its
+    plain texts (``script``, ``stage``, ``true``) in every job, so each distinct text goes
+    through the implicit resolvers' regular expressions once per composed text. The C
+    composer also calls the path resolvers' bookkeeping (``descend_resolver``,
+    ``ascend_resolver``) around every node, which does nothing without them: here it does
+    nothing at once. A loader made while path resolvers are registered uses ruamel's own
+    three methods.
     """
+    from ruamel.yaml.nodes import ScalarNode, SequenceNode
     from ruamel.yaml.resolver import VersionedResolver
 
     table_of = VersionedResolver.__dict__["versioned_resolver"].fget
     assert table_of is not None
+    stock_resolve = VersionedResolver.resolve
+    stock_descend = VersionedResolver.descend_resolver
+    stock_ascend = VersionedResolver.ascend_resolver
 
     class FixedVersionResolver(VersionedResolver):
         _table: Any = None
+        #: the tag of each plain scalar text met so far (this composed text's own)
+        _plain: dict[str, Any]
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._plain = {}
+            if self.yaml_path_resolvers:  # ruamel's own methods, bound to this loader
+                self.resolve = MethodType(stock_resolve, self)  # type: ignore[method-assign]
+                self.descend_resolver = MethodType(  # type: ignore[method-assign]
+                    stock_descend, self
+                )
+                self.ascend_resolver = MethodType(  # type: ignore[method-assign]
+                    stock_ascend, self
+                )
 
         @property
         def versioned_resolver(self) -> Any:
@@ -351,6 +381,25 @@ def _fixed_version_resolver() -> type:
             if table is None:
                 table = self._table = table_of(self)
             return table
+
+        def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+            if kind is ScalarNode:
+                if implicit[0]:
+                    plain = self._plain
+                    tag = plain.get(value)
+                    if tag is None:
+                        tag = plain[value] = stock_resolve(self, kind, value, implicit)
+                    return tag
+                return self.DEFAULT_SCALAR_TAG
+            if kind is SequenceNode:
+                return self.DEFAULT_SEQUENCE_TAG
+            return self.DEFAULT_MAPPING_TAG
+
+        def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+            pass
+
+        def ascend_resolver(self) -> None:
+            pass
 
     return FixedVersionResolver
 

@@ -69,6 +69,7 @@ def _yaml_texts() -> list[str]:
         "a: yes\nb: 0o777\nc: ~\nd: 2001-12-14\ne: .inf\nf: 0x1F\n",
         "a: 1\n---\nb: [yes, no, null, '1', 1.5]\n",
     ]
+    texts += _scalar_texts()
     for path in paths:
         try:
             texts.append(path.read_text(encoding="utf-8-sig"))
@@ -77,9 +78,41 @@ def _yaml_texts() -> list[str]:
     return texts
 
 
+#: plain texts the implicit resolvers of YAML 1.1 or 1.2 take for something else than a string,
+#: and look-alikes they do not
+_SCALARS = [
+    "yes", "Yes", "YES", "no", "No", "on", "On", "off", "OFF", "y", "Y", "n", "N", "true",
+    "True", "TRUE", "false", "False", "tRUE", "0", "-0", "+1", "017", "0o17", "0x1F", "0X1f",
+    "0b101", "1_000", "1:20", "190:20:30", "1.5", ".5", "-.5", "1.", "1e3", "1E+3", "6.8523e+5",
+    "1_0.5", "+.inf", ".Inf", "-.INF", ".nan", ".NaN", ".NAN", "~", "null", "Null", "NULL",
+    "nULL", "2001-12-14", "2001-12-14t21:59:43.10-05:00", "2001-12-14 21:59:43.10 -5",
+    "2001-12-14T21:59:43Z", "2002-1-1", "<<", "=", "a", "-a", "0.1.2", "1,000", "$CI_JOB",
+]
+
+
+def _scalar_texts() -> list[str]:
+    """Every scalar of :data:`_SCALARS` as a key and a value, plain, quoted, in a block
+    scalar, behind the non-specific tag ``!`` and in flow collections (the same text in
+    several styles one after the other), under YAML 1.1 and 1.2 directives and none."""
+    lines = []
+    for number, text in enumerate(_SCALARS):
+        lines += [
+            f"{text}: {text}",
+            f"k{number}:\n- {text}\n- '{text}'\n- \"{text}\"\n- ! {text}\n- {text}",
+            f"b{number}: |\n  {text}",
+            f"p{number}: {text}",
+        ]
+        if ":" not in text:  # libyaml takes no ``:`` in a plain scalar of a flow collection
+            lines.append(f"'{text}': {{{text}: {text}, q: '{text}', s: [{text}, '{text}']}}")
+    merges = "base: &base {a: 1}\nm1:\n  <<: *base\nm2: {<<: [*base], b: 2}\n"
+    body = "\n".join(lines) + "\n" + merges
+    return [body, f"%YAML 1.1\n---\n{body}", f"%YAML 1.2\n---\n{body}", f"{body}---\n{body}"]
+
+
 def test_composed_nodes_are_those_of_the_stock_resolver() -> None:
-    """The resolver that keeps its version table gives every node the tag and marks the
-    stock one gives, over every fixture, the corpus and YAML 1.1/1.2 look-alikes."""
+    """The resolver that keeps its version table and the tags of the plain texts it met gives
+    every node the tag and marks the stock one gives, over every fixture, the corpus, YAML
+    1.1/1.2 look-alikes and every scalar of :data:`_SCALARS` in every style."""
     from ruamel.yaml import YAML
     from ruamel.yaml.error import YAMLError
 
@@ -104,6 +137,35 @@ def test_composed_nodes_are_those_of_the_stock_resolver() -> None:
         assert shapes[0] == shapes[1]
         compared += 1
     assert compared > 50
+
+
+def test_a_path_resolver_gets_the_stock_resolution() -> None:
+    """The resolver's shortcuts hold only without path resolvers: a loader made while one is
+    registered resolves as ruamel's own does, the tag it names included."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.nodes import ScalarNode
+    from ruamel.yaml.resolver import VersionedResolver
+
+    from ciswitch import source
+
+    class Stock(VersionedResolver):
+        pass
+
+    class Fixed(source._fixed_version_resolver()):  # type: ignore[misc]
+        pass
+
+    text = _scalar_texts()[0] + "x:\n  y: yes\n"
+    shapes = []
+    for resolver in (Stock, Fixed):
+        resolver.add_path_resolver("!picked", [(None, "x"), (None, "y")], ScalarNode)
+        yaml = YAML(typ="safe", pure=False)
+        yaml.Resolver = resolver
+        found: list[tuple[str, str, int, int]] = []
+        for doc in yaml.compose_all(text):
+            _node_shape(doc, found)
+        shapes.append(found)
+    assert shapes[0] == shapes[1]
+    assert ("ScalarNode", "!picked") in {shape[:2] for shape in shapes[1]}
 
 
 def _marks(node: object, out: list[tuple[object, ...]], seen: set[int]) -> None:
