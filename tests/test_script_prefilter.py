@@ -162,3 +162,30 @@ def test_kept_answers_are_per_thread(tmp_path: Path) -> None:
         assert may_run_files("tools/go --fast", one, "") is False
         assert _Counting.asked == 0  # this thread's block is still in force
     assert seen == [False, True]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("bash tool", True),
+        ("source tool --x", True),
+        ("a && . tool", True),
+        ("$CI_PROJECT_DIR/bash tool", True),
+        ("${CI_PROJECT_DIR}/bash tool", True),
+        ('"${CI_PROJECT_DIR}/bash" tool', True),
+        ("echo tool", False),
+        ("bashx tool", False),
+        ("xbash tool", False),
+        ("${CI_PROJECT_DIR}/bashx tool", False),
+        ("bash", False),
+        ("bash -x", False),
+        ("bash absent", False),
+    ],
+)
+def test_the_word_after_a_runner_is_looked_up(tmp_path: Path, text: str, expected: bool) -> None:
+    """The word after a runner (``bash tool``, the runner written with the project directory
+    in braces or not) is looked up as a file even without a slash or a suffix; the same word
+    after any other command is not (``tool`` is a file of the repository's root)."""
+    ws = _workspace(tmp_path)
+    (tmp_path / "tool").write_text("echo hi\n")
+    assert may_run_files(text, ws, "") is expected

@@ -39,8 +39,6 @@ _RUNNER_BEFORE = lazy_compile(
 _PYTHON_MODULE = lazy_compile(r"python[\d.]*\s(?:\s*-[^m\s]\S*)*\s*-m\s*([\w.]+)")
 #: candidate words of a line: what could name a repository file
 _CANDIDATE = lazy_compile(r"[^\s;&|()<>`'\"{}]+")
-#: a candidate word holding a dot or a slash
-_PATHLIKE = lazy_compile(r"(?<![^\s;&|()<>`'\"{}])[^\s;&|()<>`'\"{}]*[./][^\s;&|()<>`'\"{}]*")
 _PROJECT_PREFIX = lazy_compile(r"^\$(?:\{CI_PROJECT_DIR\}|CI_PROJECT_DIR)/")
 _CHANGES_DIRECTORY = lazy_compile(r"(?:^|[\s;&|(`{])(?:cd|pushd|popd)(?=$|[\s;&|)`}])")
 
@@ -116,30 +114,45 @@ def _may_run_files(text: str, ws: Workspace, cwd: str | None = "") -> bool:
             if ws.is_file(f"{base}.py") or ws.is_file(f"{base}/__main__.py"):
                 return True
     # Only two kinds of words can answer yes: one holding a dot or a slash, and the word
-    # after a runner (``bash x``); regular expressions find both, not a loop over every word.
-    for raw in set(_PATHLIKE.findall(text)):
+    # after a runner (``bash x``). Both are candidate words (maximal runs of the characters
+    # a path may hold), so one scan finds them all and the rest is set and string tests.
+    words = _CANDIDATE.findall(text)
+    for raw in {word for word in words if "/" in word or "." in word}:
         word = _PROJECT_PREFIX.sub("", raw) if raw[0] == "$" else raw
         if "." in word and word.lower().endswith(_SCRIPT_SUFFIXES) and any(
             _may_be_run(text, match.start(), word, ws, cwd)
-            for match in _PATHLIKE.finditer(text) if match.group() == raw
+            for match in _CANDIDATE.finditer(text) if match.group() == raw
         ):
             return True
         if "/" in word and not word.startswith(("-", "$")) and (
             moves or _names_file(word, ws, cwd)
         ):
             return True
-    for runner in _RUNNER_WORD.finditer(text):
-        following = _CANDIDATE.search(text, runner.end())
-        if following is None:
-            continue
-        word = following.group()
-        if word[0] == "$":
-            word = _PROJECT_PREFIX.sub("", word)
+    for following in _after_runners(text, words):
+        word = _PROJECT_PREFIX.sub("", following) if following[0] == "$" else following
         if word.lower().endswith(_SCRIPT_SUFFIXES):
             return True
         if not word.startswith(("-", "$")) and (moves or _names_file(word, ws, cwd)):
             return True
     return False
+
+
+def _after_runners(text: str, words: list[str]) -> list[str]:
+    """The candidate word after each runner word of ``text`` (``words`` are its candidate
+    words in order). A runner written with the project directory in braces
+    (``${CI_PROJECT_DIR}/bash``) spans several candidate words, so a text naming the project
+    directory is searched with :data:`_RUNNER_WORD`; any other runner is a candidate word of
+    its own, found by set membership without a scan of the text."""
+    if "CI_PROJECT_DIR" in text:
+        found: list[str] = []
+        for runner in _RUNNER_WORD.finditer(text):
+            following = _CANDIDATE.search(text, runner.end())
+            if following is not None:
+                found.append(following.group())
+        return found
+    if _RUNNERS.isdisjoint(words):
+        return []
+    return [words[i + 1] for i in range(len(words) - 1) if words[i] in _RUNNERS]
 
 
 #: a word that names a path as it is written (nothing for the shell to expand)
