@@ -92,7 +92,12 @@ def _start() -> None:
         from ciswitch.cli import main
 
         if argv[:1] == ["fix"] and not completing:
-            # leave without the teardown, as a lint does (a big file's fix made a large heap)
+            # Leave without the teardown, as a lint does (a big file's fix made a large heap),
+            # and keep the collector off as a lint does: the analyses pause it, but between
+            # and after them a full collection would walk the whole heap of a big file.
+            import gc
+
+            gc.disable()
             try:
                 main()
             except SystemExit as done:

@@ -153,3 +153,29 @@ def test_fix_leaves_as_the_click_command_does(args: list[str], repo: Path, tmp_p
     assert left == clicked
     assert left[0] in (0, 1, 2)
     assert (repo / ".gitlab-ci.yml").read_bytes() == (twin / ".gitlab-ci.yml").read_bytes()
+
+
+#: ``python -m ciswitch ARGS``, reporting on stderr whether the collector was on when the
+#: report was printed (after the plan, when a big file's heap is largest)
+_COLLECTOR_PROBE = (
+    "import gc, sys\n"
+    "from ciswitch.cli import fix_cmd\n"
+    "summary = fix_cmd.summary\n"
+    "def probe(*args, **kwargs):\n"
+    "    print(f'collector on: {gc.isenabled()}', file=sys.stderr)\n"
+    "    return summary(*args, **kwargs)\n"
+    "fix_cmd.summary = probe\n"
+    "sys.argv = ['ciswitch', *sys.argv[1:]]\n"
+    "from ciswitch.__main__ import run\n"
+    "run()\n"
+)
+
+
+@pytest.mark.parametrize("args", [["fix", "--diff", "."], ["fix", "."]])
+def test_fix_keeps_the_collector_off(args: list[str], repo: Path) -> None:
+    """A whole-process ``fix`` leaves without the teardown, so nothing it made needs the
+    collector: a full collection after the plan walked the whole heap of a big file (most of
+    a second with werf in every job of 10,000)."""
+    code, _, err = _run([sys.executable, "-c", _COLLECTOR_PROBE, *args], repo, dict(os.environ))
+    assert code in (0, 1)
+    assert "collector on: False" in err
