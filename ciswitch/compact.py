@@ -12,7 +12,9 @@ equal tags one object.
 from __future__ import annotations
 
 import bisect
+import itertools
 from array import array
+from collections.abc import Iterable
 from typing import Any
 
 from ciswitch.patterns import lazy_compile
@@ -84,14 +86,26 @@ _YAML_BREAK = lazy_compile("\r\n|[\r\n\x85\u2028\u2029]")
 _STREAM_END = -2
 
 
-def compact_nodes(documents: list[Any], text: str) -> None:
+#: what :func:`compact_nodes` found of a document's aliases: the nodes it reaches counting
+#: each use of an alias as its whole subtree again, its height (collections on the longest
+#: path down, through aliases), its distinct nodes, and whether an alias names a collection
+#: inside which it is used (then the first two mean nothing)
+Reach = tuple[int, int, int, bool]
+
+
+def compact_nodes(documents: list[Any], text: str) -> list[Reach]:
     """Give every node of ``documents`` (composed from ``text``) :class:`NodeMark` marks
     instead of ruamel's C marks, in the order of the text, so that a mark equal to the one
     before it is the same object (a mapping starts where its first key does, a value often
     ends where the next key starts); equal scalar texts become one string and equal tags of
-    the resolver one tag. A node reached again through an alias is done once."""
+    the resolver one tag. A node reached again through an alias is done once.
+
+    The same walk measures what each document's aliases reach (:data:`Reach`), with each
+    collection's expanded size and height computed once: walking the nodes is the costly
+    part of both, so the alias limits cost no walk of their own."""
+    reaches: list[Reach] = []
     if not documents:
-        return
+        return reaches
     mark: type[NodeMark] = type("NodeMark", (NodeMark,), {"__slots__": (), "_text": text})
     stream_end: NodeMark = type("NodeMark", (_StreamEnd, mark), {"__slots__": ()})(_STREAM_END)
     c_mark = type(documents[0].start_mark)
@@ -103,61 +117,78 @@ def compact_nodes(documents: list[Any], text: str) -> None:
     # only a text without a final line break has marks where libyaml's line and column
     # differ for one offset
     open_end = len(text) if text and text[-1] not in "\r\n\x85\u2028\u2029" else -3
+    #: a walked collection's id -> (expanded size, height), for the aliases naming it
+    done: dict[int, tuple[int, int]] = {}
+    scalars = 0
+    recursive = False
+    chain = itertools.chain.from_iterable
 
-    def new(c: Any, index: int) -> NodeMark:
-        if index == open_end and c.column == 0:
+    def at_end(c: Any) -> NodeMark:
+        if c.column == 0:
             return last if last == _STREAM_END else stream_end
-        return mark(index)
+        return mark(open_end)
 
-    def scalar(node: Any) -> None:
-        nonlocal last, last_tag
-        value = node.value
-        node.value = share_text(value, value)
-        tag = node.ctag
-        if tag is not last_tag:
-            if tag.handle is None and tag.handles is None:
-                # the resolver makes a new tag for every bool and merge key
-                tag = node.ctag = tags.setdefault(tag.suffix, tag)
-            last_tag = tag
-        start = node.start_mark
-        index = start.index
-        if index != last or index == open_end:
-            last = new(start, index)
-        node.start_mark = last
-        end = node.end_mark
-        index = end.index
-        if index != last or index == open_end:
-            last = new(end, index)
-        node.end_mark = last
+    def visit(parts: Iterable[Any]) -> tuple[int, int]:
+        """Compact ``parts`` (the nodes of a collection, or a document), each node not done
+        yet and what it holds: their expanded size and their height."""
+        nonlocal last, last_tag, scalars, recursive
+        size = 0
+        height = 0
+        fresh = 0
+        for part in parts:
+            start = part.start_mark
+            if type(start) is not c_mark:  # done: met again through an alias
+                if type(part.value) is str:
+                    size += 1
+                    continue
+                seen = done.get(id(part))
+                if seen is None:  # a collection still being walked: it holds itself
+                    recursive = True
+                    continue
+                part_size, part_height = seen
+            else:
+                index = start.index
+                if index != last or index == open_end:
+                    last = mark(index) if index != open_end else at_end(start)
+                part.start_mark = last
+                value = part.value
+                if type(value) is str:
+                    fresh += 1
+                    size += 1
+                    part.value = share_text(value, value)
+                    tag = part.ctag
+                    if tag is not last_tag:
+                        if tag.handle is None and tag.handles is None:
+                            # the resolver makes a tag for every distinct text
+                            tag = part.ctag = tags.setdefault(tag.suffix, tag)
+                        last_tag = tag
+                    end = part.end_mark
+                    index = end.index
+                    if index != last or index == open_end:
+                        last = mark(index) if index != open_end else at_end(end)
+                    part.end_mark = last
+                    continue
+                part_size, part_height = visit(
+                    chain(value) if value and type(value[0]) is tuple else value
+                )
+                part_size += 1
+                part_height += 1
+                end = part.end_mark
+                index = end.index
+                if index != last or index == open_end:
+                    last = mark(index) if index != open_end else at_end(end)
+                part.end_mark = last
+                done[id(part)] = (part_size, part_height)
+            size += part_size
+            if part_height > height:
+                height = part_height
+        scalars += fresh
+        return size, height
 
-    def walk(node: Any) -> None:
-        nonlocal last
-        start = node.start_mark
-        index = start.index
-        if index != last or index == open_end:
-            last = new(start, index)
-        node.start_mark = last
-        value = node.value
-        if type(value) is list:
-            for child in value:
-                if type(child) is tuple:
-                    for part in child:
-                        if type(part.start_mark) is c_mark:
-                            if type(part.value) is str:
-                                scalar(part)
-                            else:
-                                walk(part)
-                elif type(child.start_mark) is c_mark:
-                    if type(child.value) is str:
-                        scalar(child)
-                    else:
-                        walk(child)
-        end = node.end_mark
-        index = end.index
-        if index != last or index == open_end:
-            last = new(end, index)
-        node.end_mark = last
-
-    for document in documents:
-        if type(document.start_mark) is c_mark:
-            walk(document)
+    for document in documents:  # each has its own anchors: no node is in two
+        done.clear()
+        scalars = 0
+        recursive = False
+        size, height = visit((document,))
+        reaches.append((size, height, len(done) + scalars, recursive))
+    return reaches

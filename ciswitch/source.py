@@ -164,10 +164,11 @@ def compose_documents(text: str, path: str) -> list[Any]:
     try:
         with gc_paused():
             documents = _compose_all(yaml, text, path)
-            if _ANCHOR.search(text):
-                for document in documents:
-                    check_aliases(document, path)
-            compact_nodes(documents, text)
+            reaches = compact_nodes(documents, text)
+            for document, reach in zip(documents, reaches, strict=True):
+                size, height, distinct, recursive = reach
+                if recursive or height > MAX_DEPTH or size - distinct > ALIAS_ALLOWANCE + distinct:
+                    check_aliases(document, path)  # it says which limit, and where
     finally:
         _release(yaml)
     return documents
@@ -183,9 +184,6 @@ MAX_DEPTH = 200
 #: an alias bomb of a kilobyte is far above, and is refused in well under a second.
 ALIAS_ALLOWANCE = 100_000
 
-#: Where an anchor could start (line start, after an indicator, after a tag): a sound
-#: over-approximation, so that a file without one skips the alias walk.
-_ANCHOR = lazy_compile(r"(?:^|[-?:,\[{][ \t]*|[ \t])(?:![^ \t\r\n]*[ \t]+)?&[^ \t\r\n]", re.M)
 #: A line whose leading indentation and block indicators are this long could nest deeper
 #: than half the limit (a block level costs at least one column).
 _DEEP_LINE = lazy_compile(r"^(?:[ \t]|[-?:](?=[ \t]|$)){" + str(MAX_DEPTH // 2) + "}", re.M)
@@ -260,7 +258,9 @@ def check_aliases(root: Any, path: str) -> None:
 
     Composed nodes share what an alias names, so each node's expanded size and height are
     computed once (a loop with its own stack, no recursion): the cost is the file's size, never
-    the expansion's."""
+    the expansion's. :func:`compose_documents` runs it only on a document where the compaction
+    walk measured a limit passed (:data:`ciswitch.compact.Reach`), for the words and the place
+    of the refusal."""
     from ruamel.yaml.nodes import MappingNode, SequenceNode
 
     done: dict[int, tuple[int, int]] = {}  # id -> (expanded size, expanded height)

@@ -256,3 +256,80 @@ def test_a_compact_mark_is_shared_and_small() -> None:
     assert doc.value[1][1].value[0].tag is inner.value[0][1].tag
     assert isinstance(inner.start_mark, NodeMark)
     assert (inner.start_mark.index, inner.start_mark.line, inner.start_mark.column) == (5, 1, 2)
+
+
+def _naive_reach(node: object, path: tuple[int, ...] = ()) -> tuple[int, int, bool]:
+    """Expanded size, height and self-reference of ``node``, following every alias again."""
+    value = node.value  # type: ignore[attr-defined]
+    if isinstance(value, str):
+        return 1, 0, False
+    if id(node) in path:
+        return 0, 0, True
+    size, height, recursive = 1, 0, False
+    for item in value:
+        for child in item if isinstance(item, tuple) else (item,):
+            child_size, child_height, child_recursive = _naive_reach(child, (*path, id(node)))
+            size += child_size
+            height = max(height, child_height)
+            recursive = recursive or child_recursive
+    return size, height + 1, recursive
+
+
+def _distinct(node: object, seen: set[int]) -> None:
+    if id(node) not in seen:
+        seen.add(id(node))
+        value = node.value  # type: ignore[attr-defined]
+        if not isinstance(value, str):
+            for item in value:
+                for child in item if isinstance(item, tuple) else (item,):
+                    _distinct(child, seen)
+
+
+_ALIAS_TEXTS = [
+    "a: &a {b: 1, c: [2, 3]}\nd: *a\ne: [*a, *a, {f: *a}]\n",
+    "a: &a [x, &s y]\nb: &b [*a, *a, *s]\nc: [*b, *b, *b]\n",
+    "a: &a {b: *a}\n",
+    "a: &a [x, [y, *a]]\n",
+    "- &x z\n- *x\n- [*x, *x]\n---\n- &x {a: [1]}\n- *x\n",
+    "base: &base {a: 1}\nm1:\n  <<: *base\nm2: {<<: [*base], b: 2}\n",
+    "&r x\n",
+    "{}\n",
+]
+
+
+@pytest.mark.parametrize("text", _ALIAS_TEXTS)
+def test_the_compact_walk_measures_what_aliases_reach(text: str) -> None:
+    """The size, height and self-reference the compact walk finds for each document (from
+    which the alias limits refuse a document) are those of following every alias again."""
+    from ruamel.yaml import YAML
+
+    from ciswitch.compact import compact_nodes
+
+    docs = [d for d in YAML(typ="safe", pure=False).compose_all(text) if d is not None]
+    expected = []
+    for doc in docs:
+        seen: set[int] = set()
+        _distinct(doc, seen)
+        size, height, recursive = _naive_reach(doc)
+        expected.append((size, height, len(seen), recursive))
+    reaches = compact_nodes(docs, text)
+    assert [reach[3] for reach in reaches] == [e[3] for e in expected]
+    assert [reach[2] for reach in reaches] == [e[2] for e in expected]
+    assert [reach[:2] for reach in reaches if not reach[3]] == [
+        e[:2] for e in expected if not e[3]
+    ]
+
+
+def test_alias_limits_are_refused_just_past_them() -> None:
+    """A document reaching exactly its allowance is composed; one alias more is refused."""
+    from ciswitch.source import ALIAS_ALLOWANCE, compose_documents
+
+    def text(uses: int) -> str:
+        # each use of a list of 1,086 scalars reaches 1,087 nodes again; the document has
+        # 1,091 distinct nodes
+        return f"a: &a [{', '.join(['x'] * 1_086)}]\nb: [{', '.join(['*a'] * uses)}]\n"
+
+    assert ALIAS_ALLOWANCE + 1_091 == 93 * 1_087
+    assert len(compose_documents(text(93), "f.yml")) == 1
+    with pytest.raises(CiswitchError, match="alias bomb"):
+        compose_documents(text(94), "f.yml")
