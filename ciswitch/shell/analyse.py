@@ -24,11 +24,12 @@ from ciswitch.shell.model import (
 )
 from ciswitch.shell.syntax import (
     Source,
+    lazy_word_of,
+    parts_of,
+    prefix_of,
     slice_word,
     split_prefixes,
-    static_prefix,
-    static_suffix,
-    word_of,
+    suffix_of,
 )
 
 if TYPE_CHECKING:
@@ -147,7 +148,7 @@ class _Walker:
         value_node = node.child_by_field_name("value")
         value: Word | None
         if value_node is not None:
-            value, _ = word_of(src, value_node)
+            value, _ = lazy_word_of(src, value_node)
         else:
             equals = [c for c in node.children if c.type in ("=", "+=")]
             at = src.end(equals[0]) if equals else src.end(node)
@@ -206,10 +207,12 @@ class _Walker:
         name = node.child_by_field_name("name")
         if name is None:
             return
-        head = word_of(src, name.named_children[0] if name.named_child_count else name)
+        head = lazy_word_of(src, name.named_children[0] if name.named_child_count else name)
         if not _may_run_werf(head):
             return  # most commands: no need to read their arguments
-        words = [head, *(word_of(src, w) for w in node.children_by_field_name("argument"))]
+        words = [
+            head, *(lazy_word_of(src, w) for w in node.children_by_field_name("argument"))
+        ]
         values = [w.value for w, _ in words]
         start = src.start(prefix_nodes[0]) if prefix_nodes else src.start(name)
         statement = (start, src.end(node))
@@ -217,9 +220,9 @@ class _Walker:
             # ``export`` parsed as a plain command (after glued assignment lines)
             self.declaration_words(values[0], words[1:], statement)
             return
-        suffixes = [static_suffix(parts) for _, parts in words]
+        suffixes = [suffix_of(w, parts) for w, parts in words]
         env_indexes: list[int] = []
-        args_seen = [werf.Arg(w.value, static_prefix(parts)) for w, parts in words]
+        args_seen = [werf.Arg(w.value, prefix_of(w, parts)) for w, parts in words]
         at = werf.find_werf(args_seen, suffixes, env_indexes)
         if at is None:
             self.command_string(node, words, args_seen, statement)
@@ -263,7 +266,7 @@ class _Walker:
                 self.ci_env.append(applier)
 
     def command_string(
-        self, node: Node, words: list[tuple[Word, list[Atom]]], args: list[werf.Arg],
+        self, node: Node, words: list[tuple[Word, list[Atom] | None]], args: list[werf.Arg],
         statement: tuple[int, int],
     ) -> None:
         """Record the string of ``bash -c STRING`` (behind wrappers too) when it is static."""
@@ -278,13 +281,13 @@ class _Walker:
         index = werf.command_string_index([w.value for w, _ in rest])
         if index is None:
             return
-        word, parts = rest[index]
+        word, lazy_parts = rest[index]
         if word.value is None:
             return  # built at run time: not read
         starts: list[int] = []
         ends: list[int] = []
         quotes: list[str] = []
-        for atom in parts:
+        for atom in parts_of(word, lazy_parts):
             value = atom.value or ""
             for i in range(len(value)):
                 starts.append(atom.offset(i))
@@ -296,16 +299,17 @@ class _Walker:
         ))
 
     def declaration_words(
-        self, keyword: str, words: list[tuple[Word, list[Atom]]], statement: tuple[int, int],
+        self, keyword: str, words: list[tuple[Word, list[Atom] | None]],
+        statement: tuple[int, int],
     ) -> None:
         options = [w.value for w, _ in words if w.value and w.value.startswith(("-", "+"))]
         exported = (keyword == "export" and not any("n" in o for o in options)) or any(
             o.startswith("-") and "x" in o for o in options
         )
         kind: AssignmentKind = "export" if exported else "plain"
-        targets: list[tuple[Word, list[Atom], bool]] = []
+        targets: list[tuple[Word, list[Atom] | None, bool]] = []
         for word, parts in words:
-            prefix = static_prefix(parts)
+            prefix = prefix_of(word, parts)
             match = _NAME.match(prefix)
             if match is None:
                 continue
@@ -324,11 +328,11 @@ class _Walker:
                 ))
 
     def env_assignment(
-        self, word: Word, parts: list[Atom], statement: tuple[int, int], siblings: int,
+        self, word: Word, parts: list[Atom] | None, statement: tuple[int, int], siblings: int,
     ) -> Assignment:
-        prefix = static_prefix(parts)
+        prefix = prefix_of(word, parts)
         name = prefix.split("=", 1)[0]
-        value = slice_word(self.src, parts, word, len(name) + 1)
+        value = slice_word(self.src, parts_of(word, parts), word, len(name) + 1)
         return Assignment(
             name, value, "prefix", word.start, word.end, statement[0], statement[1], siblings,
         )
@@ -344,19 +348,19 @@ class _Walker:
         name = current.child_by_field_name("name")
         if name is None:
             return None
-        word, _ = word_of(src, name.named_children[0] if name.named_child_count else name)
+        word, _ = lazy_word_of(src, name.named_children[0] if name.named_child_count else name)
         if word.value in _APPLIERS:
             return src.start(current)
         return None
 
 
-def _may_run_werf(head: tuple[Word, list[Atom]]) -> bool:
+def _may_run_werf(head: tuple[Word, list[Atom] | None]) -> bool:
     """Whether a command named like this can be (or wrap) werf, or declare variables."""
     word, parts = head
     value = word.value
     if value is None:
         # a literal path to werf, or a variable that may hold one (``"$WERF_BIN"``)
-        return word.var is not None or static_suffix(parts).endswith("/werf")
+        return word.var is not None or suffix_of(word, parts).endswith("/werf")
     base = value.rsplit("/", 1)[-1]
     return (
         werf.is_werf_name(value) or base in werf.WRAPPERS or base in werf.SHELLS
@@ -365,7 +369,8 @@ def _may_run_werf(head: tuple[Word, list[Atom]]) -> bool:
 
 
 def _scan_flags(
-    src: Source, args: list[tuple[Word, list[Atom]]], short_storage: bool, short_sync: bool,
+    src: Source, args: list[tuple[Word, list[Atom] | None]], short_storage: bool,
+    short_sync: bool,
 ) -> list[FlagUse]:
     """Stages-storage and synchronization flags the way pflag reads them (up to ``--``)."""
     found: list[FlagUse] = []
@@ -374,7 +379,7 @@ def _scan_flags(
         word, parts = args[i]
         if word.value == "--":
             break
-        prefix = static_prefix(parts)
+        prefix = prefix_of(word, parts)
         whole = word.value is not None
         i += 1
         found_flag = werf.split_flag(prefix, short_storage, short_sync)
@@ -392,7 +397,7 @@ def _scan_flags(
                                  word.start, value_word.end))
             continue
         cut = len(spelling) + (1 if equals else 0)
-        value = slice_word(src, parts, word, cut)
+        value = slice_word(src, parts_of(word, parts), word, cut)
         if value is None:
             continue
         form: FlagForm = "equals" if equals else "attached"

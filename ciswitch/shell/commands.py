@@ -12,7 +12,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from ciswitch.shell.model import Word
-from ciswitch.shell.syntax import Source, word_of
+from ciswitch.shell.syntax import Source, lazy_word_of
 
 if TYPE_CHECKING:
     from tree_sitter import Node
@@ -75,6 +75,6 @@ def _command(src: Source, node: Node) -> CommandInfo | None:
     name = node.child_by_field_name("name")
     if name is None:
         return None
-    name_word, _ = word_of(src, name.named_children[0] if name.named_child_count else name)
-    args = tuple(word_of(src, a)[0] for a in node.children_by_field_name("argument"))
+    name_word, _ = lazy_word_of(src, name.named_children[0] if name.named_child_count else name)
+    args = tuple(lazy_word_of(src, a)[0] for a in node.children_by_field_name("argument"))
     return CommandInfo(name_word, args, src.start(name), src.end(node), _scope(node))

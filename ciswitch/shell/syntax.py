@@ -476,16 +476,39 @@ def make_word(src: Source, parts: list[Atom], start: int, end: int, quote: str =
 
 
 def word_of(src: Source, node: Node) -> tuple[Word, list[Atom]]:
+    word, parts = lazy_word_of(src, node)
+    return word, parts_of(word, parts)
+
+
+def lazy_word_of(src: Source, node: Node) -> tuple[Word, list[Atom] | None]:
+    """:func:`word_of` with the pieces of a plain word left unmade (None): most words of a
+    command line (``--dir``, ``:local``) are one literal piece whose value is their text, and
+    only a flag cut inside one (``--dir=x``) needs that piece (:func:`parts_of` makes it)."""
     if node.type == "word":
-        # most words are plain (``--dir``, ``:local``): one literal atom, as atoms() makes it
         start, end = src.start(node), src.end(node)
         raw = src.text[start:end]
         if raw and "\\" not in raw and raw[0] != "~":
-            return Word(raw, raw, None, start, end, ""), [
-                Atom("lit", start, end, raw, None, "", start, True, None)
-            ]
+            return Word(raw, raw, None, start, end, ""), None
     parts = atoms(src, node)
     return make_word(src, parts, src.start(node), src.end(node)), parts
+
+
+def parts_of(word: Word, parts: list[Atom] | None) -> list[Atom]:
+    """The pieces of a word read by :func:`lazy_word_of` (a plain word's one literal piece,
+    as :func:`atoms` makes it)."""
+    if parts is not None:
+        return parts
+    return [Atom("lit", word.start, word.end, word.raw, None, "", word.start, True, None)]
+
+
+def prefix_of(word: Word, parts: list[Atom] | None) -> str:
+    """:func:`static_prefix` of a word read by :func:`lazy_word_of`."""
+    return word.raw if parts is None else static_prefix(parts)
+
+
+def suffix_of(word: Word, parts: list[Atom] | None) -> str:
+    """:func:`static_suffix` of a word read by :func:`lazy_word_of`."""
+    return word.raw if parts is None else static_suffix(parts)
 
 
 def slice_word(src: Source, parts: list[Atom], word: Word, index: int) -> Word | None:
