@@ -13,7 +13,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ciswitch.shell import syntax
+from ciswitch.shell import parse
 
 LINES = [
     "A=1 B=2",
@@ -80,24 +80,24 @@ def _shape(tree: Any) -> list[tuple[str, int, int]]:
 
 def _plain(text: str) -> list[tuple[str, int, int]]:
     """The text the plain method parses last (its loop, as it was before the shortcut)."""
-    tree = syntax.parser().parse(text.encode("utf-8", "surrogatepass"))
-    return _shape(syntax._unglue(text, tree))
+    tree = parse.parser().parse(text.encode("utf-8", "surrogatepass"))
+    return _shape(parse._unglue(text, tree))
 
 
 @settings(max_examples=1500, deadline=None)
 @given(st.lists(st.sampled_from(LINES), min_size=1, max_size=12), st.sampled_from(["\n", "\r\n"]))
 def test_shortcut_gives_the_plain_tree(lines: list[str], newline: str) -> None:
     text = newline.join(lines) + newline
-    assert _shape(syntax._parse_unglued(text)) == _plain(text)
+    assert _shape(parse.parse_unglued(text)) == _plain(text)
 
 
 def test_glued_lines_are_replaced_before_the_first_parse() -> None:
     text = "A=1 B=2\nC=3 D=4\necho x\n"
-    guessed = syntax._unglued_guess(text)
+    guessed = parse._unglued_guess(text)
     assert guessed is not None
     assert guessed[0] == "A=1 B=2;C=3 D=4;echo x\n"
     assert _shape(guessed[1]) == _plain(text)
 
 
 def test_a_here_document_is_parsed_as_it_is() -> None:
-    assert syntax._unglued_guess("cat <<EOF\nA=1 B=2\necho x\nEOF\n") is None
+    assert parse._unglued_guess("cat <<EOF\nA=1 B=2\necho x\nEOF\n") is None

@@ -1,7 +1,8 @@
 """werf-aware shell reading with tree-sitter-bash, for the lint rules and the fix engine.
 
 All offsets are **character** offsets into the analysed ``str`` (tree-sitter's UTF-8 byte
-offsets are converted in :mod:`ciswitch.shell.syntax`). tree-sitter is imported on first use.
+offsets are converted in :mod:`ciswitch.shell.syntax`, over the parse of
+:mod:`ciswitch.shell.parse`). tree-sitter is imported on first use.
 
 Values (frozen dataclasses, :mod:`ciswitch.shell.model`)::
 

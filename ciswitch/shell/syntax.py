@@ -1,8 +1,9 @@
-"""tree-sitter-bash underneath: lazily built parsers, character offsets, and shell words.
+"""Shell words over tree-sitter-bash's parse (:mod:`ciswitch.shell.parse`): character offsets of
+nodes, and words read as pieces.
 
-tree-sitter reports UTF-8 *byte* offsets; everything above this module speaks *characters*
-(YAML marks count characters, and a third of werf projects carry Cyrillic text before their
-flags), so :class:`Source` converts every node boundary explicitly.
+Everything above this module speaks *characters* (YAML marks count characters, and a third of
+werf projects carry Cyrillic text before their flags), so :class:`Source` converts every node
+boundary explicitly.
 
 A word is read as a list of :class:`Atom` pieces (literal text, variable references, command
 substitutions) that remember whether they were quoted and where each produced character came
@@ -12,24 +13,15 @@ still know the value, its quoting, and its exact span.
 
 from __future__ import annotations
 
-import _thread
-import re
-import sys
-from bisect import bisect_right
-from itertools import pairwise
 from typing import TYPE_CHECKING
 
 from ciswitch.patterns import lazy_compile
 from ciswitch.record import replace
 from ciswitch.shell.model import Atom, Word
+from ciswitch.shell.parse import CharMap, parse_unglued, real_newline
 
 if TYPE_CHECKING:
-    from tree_sitter import Language, Node, Parser, Tree
-
-#: tree-sitter-bash's grammar, loaded once
-_LANGUAGE: list[Language] = []
-#: a parser per thread (by thread id)
-_PARSER: dict[int, Parser] = {}
+    from tree_sitter import Node, Tree
 
 #: node types that make up one shell word (its maximal node is the word)
 WORD_TYPES = frozenset({
@@ -41,214 +33,10 @@ WORD_TYPES = frozenset({
 _DEFAULT_OPERATORS = frozenset({":-", "-", ":=", "="})
 _DQ_ESCAPABLE = frozenset('$`"\\')
 _IDENTIFIER = lazy_compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_NON_ASCII = lazy_compile(r"[^\x00-\x7f]")
 _ANSI_ESCAPES = {
     "n": "\n", "t": "\t", "r": "\r", "a": "\a", "b": "\b", "f": "\f", "v": "\v",
     "e": "\x1b", "E": "\x1b", "\\": "\\", "'": "'", '"': '"', "?": "?",
 }
-
-
-def parser() -> Parser:
-    """This thread's tree-sitter-bash parser, built on first use (the import of the grammar
-    is the expensive part and ``ciswitch lint`` must not pay it for werf-free files). One per
-    thread: a parser holds the state of the parse it is doing (``fleet run`` lints in several
-    threads); the grammar is shared."""
-    thread = _thread.get_ident()
-    found = _PARSER.get(thread)
-    if found is None:
-        from tree_sitter import Language, Parser
-
-        if not _LANGUAGE:
-            _LANGUAGE.append(Language(_bash_language()))
-        found = _PARSER[thread] = Parser(_LANGUAGE[0])
-    return found
-
-
-def _bash_language() -> object:
-    """tree-sitter-bash's grammar, from its compiled module alone.
-
-    The package's ``__init__`` imports :mod:`importlib.resources` (for highlight queries
-    ciswitch never reads), and with it tempfile, shutil, lzma and bz2: a good part of a small
-    file's lint. Its ``_binding`` extension is loaded directly when it is where the package's
-    spec says; otherwise the package is imported as usual."""
-    import importlib.machinery
-    import importlib.util
-
-    binding = sys.modules.get("tree_sitter_bash._binding")
-    if binding is None:
-        package = importlib.util.find_spec("tree_sitter_bash")
-        locations = package.submodule_search_locations if package is not None else None
-        spec = importlib.machinery.PathFinder.find_spec(
-            "tree_sitter_bash._binding", list(locations or ())
-        )
-        if spec is None or not isinstance(spec.loader, importlib.machinery.ExtensionFileLoader):
-            import tree_sitter_bash
-
-            return tree_sitter_bash.language()
-        binding = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(binding)
-    return binding.language()
-
-
-def _parse_unglued(text: str) -> Tree:
-    """Parse, working around a tree-sitter-bash (0.25) bug.
-
-    It reads ``A=1 B=2<newline>echo x`` as *one* command with two env prefixes, and after
-    ``A=1 B=2<newline># comment<newline>if x; then y; fi`` even makes ``if`` a command name,
-    where bash sees an assignment statement and then the next one; after a pipeline that
-    starts with an assignment (``A=1 | x | y``) the next line's words become arguments of
-    ``y``. Each such line end is re-parsed as the ``;`` it means: the blank or newline right
-    after the word before it becomes a ``;`` in a copy of the text (one ASCII character for
-    another, so byte and character offsets stay those of the original text).
-    """
-    guessed = _unglued_guess(text)
-    if guessed is not None:
-        tree = _unglue(*guessed)
-        if not tree.root_node.has_error:
-            return tree
-        # a script that does not parse cleanly: its tree is the one of the plain method
-    return _unglue(text, parser().parse(text.encode("utf-8", "surrogatepass")))
-
-
-def _unglue(current: str, tree: Tree) -> Tree:
-    """Replace the glued line ends the tree shows and parse again, until none is left."""
-    for _ in range(64):
-        positions = _glued_line_ends(tree, current)
-        if not positions:
-            break
-        chars = list(current)
-        for position in positions:
-            chars[position] = ";"
-        current = "".join(chars)
-        tree = parser().parse(current.encode("utf-8", "surrogatepass"))
-    return tree
-
-
-#: A line of two or more plain assignments (``A=1 B=2``, nothing quoted or expanded), with
-#: the next line starting with a plain command word or an assignment: the glued shape.
-#: Group 1 ends where the last assignment does.
-_GLUED_LINE = lazy_compile(
-    r"^([ \t]*(?:[A-Za-z_][A-Za-z0-9_]*=[A-Za-z0-9_./:,@%+-]*[ \t]+)+"
-    r"[A-Za-z_][A-Za-z0-9_]*=[A-Za-z0-9_./:,@%+-]*)[ \t]*\r?\n"
-    r"(?=[ \t]*(?!(?:if|then|else|elif|fi|case|esac|for|select|while|until|do|done|in|"
-    r"function|time|coproc)(?![A-Za-z0-9_./-]))(?:[A-Za-z_./][A-Za-z0-9_./-]*(?:[ \t;]|\r?\n|$)"
-    r"|[A-Za-z_][A-Za-z0-9_]*=))",
-    re.M,
-)
-
-
-def _unglued_guess(text: str) -> tuple[str, Tree] | None:
-    """The text with its glued line ends already replaced by ``;``, and its tree, when every
-    line of the glued shape (:data:`_GLUED_LINE`) turns out to be a statement of its own;
-    None when there is no such line or any of them is not (inside a here-document, a string):
-    then the text is parsed as it is.
-
-    tree-sitter-bash takes time growing faster than the text on glued lines (a script of many
-    of them: seconds), and :func:`_parse_unglued` would parse the glued text first; the text
-    with ``;`` in their place parses in linear time. The lines found here are the ones the
-    loop of :func:`_parse_unglued` finds (a statement of assignments, then a command on the
-    next line); it still runs on the tree returned, for any other kind of glued line."""
-    if "=" not in text:
-        return None
-    positions = [m.end(1) for m in _GLUED_LINE.finditer(text)]
-    if not positions:
-        return None
-    chars = list(text)
-    for position in positions:
-        if chars[position] not in " \t\r\n":
-            return None
-        chars[position] = ";"
-    current = "".join(chars)
-    tree = parser().parse(current.encode("utf-8", "surrogatepass"))
-    root = tree.root_node
-    if root.has_error:
-        return None
-    at = previous = 0
-    replaced: list[int] = []
-    for position in positions:
-        at += len(current[previous:position].encode("utf-8", "surrogatepass"))
-        previous = position
-        replaced.append(at)
-    ends = set(replaced)
-    for at in replaced:
-        node = root.descendant_for_byte_range(at, at + 1)
-        if node is None or node.type != ";" or node.is_named:
-            return None
-        before, after = node.prev_sibling, node.next_named_sibling
-        if (
-            before is None
-            or before.type != "variable_assignments"
-            or before.end_byte != at
-            or after is None
-            or not (
-                after.type == "command"
-                # a chain of assignment lines glues only when a command ends it
-                or (after.type == "variable_assignments" and after.end_byte in ends)
-            )
-        ):
-            return None
-    return current, tree
-
-
-#: the nodes of a command's words: bash never continues a command's words over a newline
-_WORDS = frozenset({
-    "command_name", "word", "string", "raw_string", "ansi_c_string", "translated_string",
-    "concatenation", "simple_expansion", "expansion", "number", "command_substitution",
-    "arithmetic_expansion",
-})
-
-
-def _glued_line_ends(tree: Tree, text: str) -> list[int]:
-    """Where a line ends inside a command node (character offsets): after an assignment line,
-    or between two words (``A=1 | x | y<newline>export B=2`` makes ``export`` an argument of
-    ``y``). A text without a newline has none (most script lines): no walk."""
-    if "\n" not in text:
-        return []
-    positions: list[int] = []
-    char = CharMap(text).char
-
-    stack = [tree.root_node]
-    while stack:
-        node = stack.pop()
-        if node.type == "command":
-            children = [c for c in node.children if not c.is_extra]
-            prefix = True
-            for child, following in pairwise(children):
-                prefix = prefix and child.type == "variable_assignment"
-                if not prefix and not (child.type in _WORDS and following.type in _WORDS):
-                    continue
-                end = char(child.end_byte)
-                if end < len(text) and text[end] in " \t\r\n" and _real_newline(
-                    text, end, char(following.start_byte)
-                ):
-                    positions.append(end)
-                    break
-        stack.extend(node.children)
-    return positions
-
-
-class CharMap:
-    """Byte offset -> character offset for one text.
-
-    Only non-ASCII characters make the two differ, so it keeps, for each of them, the byte
-    where it ends and how many extra bytes the text holds up to there; a lookup is a bisect.
-    """
-
-    def __init__(self, text: str) -> None:
-        self._ends: list[int] = []
-        self._extra: list[int] = []
-        extra = 0
-        for match in _NON_ASCII.finditer(text):
-            code = ord(match.group())
-            extra += 1 if code < 0x800 else 2 if code < 0x10000 else 3
-            self._ends.append(match.end() + extra)
-            self._extra.append(extra)
-
-    def char(self, byte: int) -> int:
-        if not self._ends:
-            return byte
-        index = bisect_right(self._ends, byte)
-        return byte - (self._extra[index - 1] if index else 0)
 
 
 class Source:
@@ -260,7 +48,7 @@ class Source:
 
     def __init__(self, text: str) -> None:
         self.text = text
-        self.tree: Tree = _parse_unglued(text)
+        self.tree: Tree = parse_unglued(text)
         self.char = CharMap(text).char
 
     @property
@@ -544,10 +332,6 @@ def slice_word(src: Source, parts: list[Atom], word: Word, index: int) -> Word |
 
 
 
-def _real_newline(text: str, start: int, end: int) -> bool:
-    """Whether ``text[start:end]`` ends a line (a newline that is not a line continuation)."""
-    return "\n" in text[start:end].replace("\\\r\n", "").replace("\\\n", "")
-
 
 def split_prefixes(src: Source, command: Node) -> tuple[list[list[Node]], list[Node]]:
     """Separate a command's real env prefixes from bare assignment lines glued onto it.
@@ -562,12 +346,12 @@ def split_prefixes(src: Source, command: Node) -> tuple[list[list[Node]], list[N
     current: list[Node] = []
     previous_end = 0
     for node in assignments:
-        if current and _real_newline(src.text, previous_end, src.start(node)):
+        if current and real_newline(src.text, previous_end, src.start(node)):
             groups.append(current)
             current = []
         current.append(node)
         previous_end = src.end(node)
-    if current and name is not None and _real_newline(src.text, previous_end, src.start(name)):
+    if current and name is not None and real_newline(src.text, previous_end, src.start(name)):
         groups.append(current)
         current = []
     return groups, current
