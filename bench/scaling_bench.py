@@ -2,7 +2,9 @@
 
 * 50,000 jobs / 10,000 jobs (the generator with werf or ``:local`` in every job): lint time
   (in-process, CPU, the two sizes interleaved) and peak memory (tracemalloc peak, each in a
-  fresh interpreter); the target is at most 5.5x for five times the jobs;
+  fresh interpreter); the target is at most 5.5x for five times the jobs. The bare C compose
+  of the same two files is timed in the same rounds and printed beside it, for reference: it
+  shows what the machine's caches and allocator alone make of five times the input;
 * the suspects of super-linear growth, each at doubling sizes so the slope shows, with the
   slope time(2n) / time(n) printed (2.0x is linear):
   - local include count: a ``.gitlab-ci.yml`` including N local files of one job each;
@@ -29,12 +31,14 @@ from pathlib import Path
 from benchlib import (
     Figure,
     add_install_options,
+    compose_once,
     environment_line,
     fmt_mib,
     fmt_ratio,
     fmt_seconds,
     install_line,
     interleaved,
+    line_count,
     lint_entry,
     memory_in_subprocess,
     ratio,
@@ -141,16 +145,34 @@ def main(argv: list[str] | None = None) -> int:
         workdir = args.workdir or Path(tmp)
         files = write_inputs(workdir, [args.small, args.big], werf_every_job=True)
         small, big = files[args.small], files[args.big]
-        got = interleaved(args.repeat, {"small": lambda: lint(small), "big": lambda: lint(big)})
+        got = interleaved(
+            args.repeat,
+            {
+                "small": lambda: lint(small),
+                "big": lambda: lint(big),
+                "compose small": partial(compose_once, small),
+                "compose big": partial(compose_once, big),
+            },
+        )
         mem_small = memory_in_subprocess("lint", small)
         mem_big = memory_in_subprocess("lint", big)
         t_small, t_big = got["small"].best(), got["big"].best()
+        c_small, c_big = got["compose small"].best(), got["compose big"].best()
         print(
             f"\nwerf in every job: {args.small:,} jobs {fmt_seconds(t_small)}, "
             f"peak {fmt_mib(mem_small['traced_peak'])}; {args.big:,} jobs "
             f"{fmt_seconds(t_big)}, peak {fmt_mib(mem_big['traced_peak'])} "
             f"(best of {args.repeat}; peak RSS growth {fmt_mib(mem_small['rss_growth'])}"
             f" / {fmt_mib(mem_big['rss_growth'])})",
+            flush=True,
+        )
+        # The peer's growth on the same two files in the same rounds: what the machine's
+        # caches and allocator make of five times the input, for reading the lint's figure.
+        lines = ratio(line_count(big), line_count(small))
+        print(
+            f"for reference, the bare C compose of the same files in the same rounds: "
+            f"{fmt_seconds(c_small)} and {fmt_seconds(c_big)}, {fmt_ratio(ratio(c_big, c_small))}"
+            f" (the big file has {fmt_ratio(lines)} the lines)",
             flush=True,
         )
         print(
