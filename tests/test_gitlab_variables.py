@@ -139,3 +139,43 @@ def test_child_of_a_child_is_followed_and_named_through_both(tmp_path: Path) -> 
     assert list(j.name for j in grandchild.jobs.values()) == [
         "deep of the child pipeline of grandkid of the child pipeline of kid"
     ]
+
+
+def test_mappings_merged_from_anchors_are_read_once_and_stay_their_own(tmp_path: Path) -> None:
+    """The mappings that come through ``<<:`` merges are read once for every job merging them
+    (one tree); two anchors give two trees, a job's own mapping is its own, and a merged
+    mapping with a duplicate key says so."""
+    pipeline = _pipeline(
+        tmp_path,
+        {
+            ".gitlab-ci.yml": """\
+.a: &a
+  variables: {S: a}
+  cache: {key: x, key: y}
+.b: &b
+  variables: {S: b}
+one:
+  <<: *a
+  script: [echo]
+two:
+  <<: *a
+  script: [echo]
+three:
+  <<: *b
+  script: [echo]
+four:
+  <<: *a
+  variables: {S: own}
+  script: [echo]
+""",
+        },
+    )
+    jobs = pipeline.jobs
+    assert jobs["one"].config.children["variables"] is jobs["two"].config.children["variables"]
+    assert [_values(jobs[name], "S") for name in ("one", "two", "three", "four")] == [
+        [("job", "a")], [("job", "a")], [("job", "b")], [("job", "own")]
+    ]
+    assert [list(jobs[name].config.children["cache"].entries) for name in ("one", "two")] == [
+        ["key"], ["key"]
+    ]
+    assert [n.line for n in pipeline.notices if "duplicate key 'key'" in n.message] == [3]

@@ -117,6 +117,8 @@ class _Loader:
         self._conditional: set[tuple[str, int]] = set()
         self._stack: list[str] = []
         self.parents: dict[int, Entry] = {}
+        #: the trees of mappings merged by ``<<:`` (see :func:`to_merged`)
+        self._shared: dict[int, Merged] = {}
 
     def load(self, path: str, origin: tuple[str, int] | None) -> Merged | None:
         """The merged configuration of ``path`` with its includes merged under it."""
@@ -159,7 +161,7 @@ class _Loader:
             return None
         self._stack.append(norm)
         try:
-            own = to_merged(file, doc, self.notices, self.parents)
+            own = to_merged(file, doc, self.notices, self.parents, self._shared)
             combined = Merged()  # this call's own: the includes are merged into it in place
             include = own.entries.get("include")
             if include is not None:

@@ -6,10 +6,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from ruamel.yaml.nodes import MappingNode
+
 from ciswitch.model import NotChecked, Notice, Problem
 from ciswitch.record import Record, setf
 from ciswitch.source import SourceFile
-from ciswitch.yaml.nodes import Entry, Loc, is_map, is_null, is_scalar, mapping_entries
+from ciswitch.yaml.nodes import Entry, Loc, is_null, is_scalar, mapping_entries
 
 MAX_REFERENCE_DEPTH = 10
 
@@ -26,10 +28,11 @@ class Merged(Record):
         self.children = {} if children is None else children
 
     def get(self, key: str) -> Value | None:
-        if key in self.children:
-            return self.children[key]
+        child = self.children.get(key)
+        if child is not None:
+            return child
         entry = self.entries.get(key)
-        return None if entry is None else entry.value_loc
+        return None if entry is None else Loc(entry.file, entry.value)
 
     def names(self) -> list[str]:
         return list(dict.fromkeys([*self.entries, *self.children]))
@@ -39,19 +42,36 @@ Value = Merged | Loc
 
 
 def to_merged(
-    file: SourceFile, node: Any, notices: list[Notice], parents: dict[int, Entry] | None = None
+    file: SourceFile,
+    node: Any,
+    notices: list[Notice],
+    parents: dict[int, Entry] | None = None,
+    shared: dict[int, Merged] | None = None,
 ) -> Merged:
     """Turn a YAML mapping (with ``<<:`` resolved) into a :class:`Merged` tree.
 
     ``parents`` collects, for every mapping node, the entry that holds it (keyed by identity),
-    so that a fix emptying a mapping can remove its key too."""
+    so that a fix emptying a mapping can remove its key too. ``shared`` keeps, by identity,
+    the trees of the mappings that come through a ``<<:`` merge (the same nodes in every job
+    merging one anchor), so each is made once; like every merged tree, they are never changed
+    afterwards. A reading that said something is not kept: it says it again."""
     merged = Merged()
     for name, entry in mapping_entries(file, node, notices).items():
         merged.entries[name] = entry
-        if is_map(entry.value):
+        value = entry.value
+        if type(value) is MappingNode:
             if parents is not None:
-                parents.setdefault(id(entry.value), entry)
-            merged.children[name] = to_merged(file, entry.value, notices, parents)
+                parents.setdefault(id(value), entry)
+            if shared is None or entry.owner is node:
+                merged.children[name] = to_merged(file, value, notices, parents, shared)
+                continue
+            child = shared.get(id(value))
+            if child is None:
+                said = len(notices)
+                child = to_merged(file, value, notices, parents, shared)
+                if len(notices) == said:
+                    shared[id(value)] = child
+            merged.children[name] = child
     return merged
 
 

@@ -104,20 +104,22 @@ def mapping_entries(
     several merged mappings the first wins) and duplicate keys resolved as GitLab does (the
     last wins), reporting duplicates as notices."""
     explicit: dict[str, Entry] = {}
-    merged: dict[str, Entry] = {}
+    merged: dict[str, Entry] | None = None
     for key, value in node.value:
         if tag_of(key) == MERGE_TAG:
-            sources = value.value if is_seq(value) else [value]
+            sources = value.value if type(value) is SequenceNode else [value]
             for source in sources:
-                if not is_map(source):
+                if type(source) is not MappingNode:
                     continue
+                if merged is None:
+                    merged = {}
                 for name, entry in mapping_entries(file, source, notices).items():
                     merged.setdefault(name, entry)
             continue
-        raw = key.value if is_scalar(key) else None
-        if raw is None:
+        kind = type(key)
+        if kind is MappingNode or kind is SequenceNode:
             continue
-        name = str(raw)
+        name = str(key.value)
         if name in explicit and notices is not None:
             notices.append(
                 Notice(
@@ -127,6 +129,8 @@ def mapping_entries(
                 )
             )
         explicit[name] = Entry(file, key, value, node)
+    if merged is None:
+        return explicit
     result = dict(merged)
     result.update(explicit)
     return result
