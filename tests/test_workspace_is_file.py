@@ -50,3 +50,35 @@ def test_an_entry_written_through_the_workspace_is_seen(tmp_path: Path) -> None:
     target.write_text("echo\n")
     assert ws.is_file("new/y.sh")
     assert ws.is_file("fresh.sh")
+
+
+def test_a_read_of_what_is_not_there_says_why(tmp_path: Path) -> None:
+    """Paths that differ only in what stands at their first part: nothing (missing), a
+    directory (missing below it), a dangling link leaving the root, one staying inside, a
+    file (read)."""
+    import pytest
+
+    from ciswitch.errors import CiswitchError
+
+    root = tmp_path / "repo"
+    (root / "dir").mkdir(parents=True)
+    (root / "file.py").write_text("print(1)\n")
+    os.symlink(tmp_path / "outside" / "gone", root / "away")
+    os.symlink("nothing-here", root / "inside")
+    ws = DirectoryWorkspace(root)
+
+    def reason(rel: str) -> str:
+        with pytest.raises(CiswitchError) as caught:
+            ws.read_bytes(rel)
+        return caught.value.message
+
+    assert reason("manage.py") == "file not found"
+    assert reason("absent/x.py") == "file not found"
+    assert reason("dir/x.py") == "file not found"
+    assert reason("away") == "path escapes the repository (symlink)"
+    assert reason("away/x.py") == "path escapes the repository (symlink)"
+    assert reason("inside") == "file not found"
+    assert reason("dir") == "not a regular file"
+    assert reason("/") == "not a regular file"
+    assert ws.read_bytes("file.py") == b"print(1)\n"
+    assert ws.read_bytes("./dir/../file.py") == b"print(1)\n"
