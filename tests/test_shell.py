@@ -516,3 +516,19 @@ def test_any_assignment_removal_keeps_everything_else(
     else:
         assert removal_consistent(text, after, statement, [])
     assert "WERF_STAGES_STORAGE" not in "".join(words_of(after))
+
+
+@pytest.mark.parametrize("before", ["# note\n", "# заметка\n", "# 🚀\n", "echo 'é' && "])
+def test_offsets_are_characters_whatever_comes_before(before: str) -> None:
+    """Texts that differ only in whether something before the werf call is ASCII: each flag,
+    word and assignment is where its characters are (tree-sitter counts bytes)."""
+    text = before + 'A=1 werf build --stages-storage=":local" -s x "$X"'
+    reading = analyse(text)
+    (call,) = reading.werf_calls
+    flag = call.flags[0]
+    assert text[flag.start : flag.end] == '--stages-storage=":local"'
+    assert text[flag.value.start : flag.value.end] == '":local"'
+    assert [text[w.start : w.end] for w in call.args][-1] == '"$X"'
+    (prefix,) = call.prefixes
+    assert text[prefix.start : prefix.end] == "A=1"
+    assert call.werf_span == (text.index("werf"), text.index("werf") + 4)

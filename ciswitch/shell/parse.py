@@ -203,7 +203,8 @@ def _glued_line_ends(tree: Tree, text: str) -> list[int]:
                 ):
                     positions.append(end)
                     break
-        stack.extend(node.children)
+        # a node without children (a word, an operator) is no command and holds none
+        stack.extend(child for child in node.children if child.child_count)
     return positions
 
 

@@ -13,6 +13,7 @@ still know the value, its quoting, and its exact span.
 
 from __future__ import annotations
 
+from operator import attrgetter
 from typing import TYPE_CHECKING
 
 from ciswitch.patterns import lazy_compile
@@ -21,6 +22,8 @@ from ciswitch.shell.model import Atom, Word
 from ciswitch.shell.parse import CharMap, parse_unglued, real_newline
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from tree_sitter import Node, Tree
 
 #: node types that make up one shell word (its maximal node is the word)
@@ -39,27 +42,38 @@ _ANSI_ESCAPES = {
 }
 
 
+_START_BYTE: Callable[[Node], int] = attrgetter("start_byte")
+_END_BYTE: Callable[[Node], int] = attrgetter("end_byte")
+
+
 class Source:
     """A shell text, its syntax tree and the byte-to-character map of its node boundaries.
 
     The tree may come from a copy of the text with glued assignment lines cut by ``;`` (see
-    :func:`_parse_unglued`); offsets are the same, and ``text`` is always the original.
+    :func:`~ciswitch.shell.parse.parse_unglued`); offsets are the same, and ``text`` is always
+    the original.
     """
+
+    #: where a node starts and ends, in characters
+    start: Callable[[Node], int]
+    end: Callable[[Node], int]
 
     def __init__(self, text: str) -> None:
         self.text = text
         self.tree: Tree = parse_unglued(text)
-        self.char = CharMap(text).char
+        char = self.char = CharMap(text).char
+        if text.isascii():
+            # bytes are characters: a node's own offsets, read without a Python call (a
+            # walk asks for them at every word)
+            self.start = _START_BYTE
+            self.end = _END_BYTE
+        else:
+            self.start = lambda node: char(node.start_byte)
+            self.end = lambda node: char(node.end_byte)
 
     @property
     def root(self) -> Node:
         return self.tree.root_node
-
-    def start(self, node: Node) -> int:
-        return self.char(node.start_byte)
-
-    def end(self, node: Node) -> int:
-        return self.char(node.end_byte)
 
     def node_text(self, node: Node) -> str:
         return self.text[self.start(node) : self.end(node)]
