@@ -179,3 +179,37 @@ four:
         ["key"], ["key"]
     ]
     assert [n.line for n in pipeline.notices if "duplicate key 'key'" in n.message] == [3]
+
+
+def test_every_definition_is_listed_once_as_written(tmp_path: Path) -> None:
+    """The pipeline lists each job's definitions as written, once: a job extending a
+    template lists its own, not the template's again; a job extending nothing lists the ones
+    it runs with, ``rules:`` ones included."""
+    pipeline = _pipeline(
+        tmp_path,
+        {
+            ".gitlab-ci.yml": """\
+variables: {G: g}
+.t:
+  variables: {A: t}
+  rules:
+    - if: $X
+      variables: {R: t}
+job:
+  extends: .t
+  variables: {B: j}
+  script: [echo]
+plain:
+  variables: {C: p}
+  rules:
+    - if: $Y
+      variables: {R: p}
+  script: [echo]
+""",
+        },
+    )
+    listed = sorted((v.name, v.text, v.scope) for v in pipeline.variable_definitions)
+    assert listed == [
+        ("A", "t", "job"), ("B", "j", "job"), ("C", "p", "job"), ("G", "g", "global"),
+        ("R", "p", "rules"), ("R", "t", "rules"),
+    ]

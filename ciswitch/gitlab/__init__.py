@@ -333,6 +333,9 @@ def _build(pipeline: Pipeline, upstream: dict[str, tuple[Variable, ...]] | None 
     )
     pipeline.variable_definitions.extend(workflow_vars)
     passed = [var for found in (upstream or {}).values() for var in reversed(found)]
+    passed_key = tuple(map(id, passed))
+    every_inherited = [*global_vars.values(), *default_vars.values(), *workflow_vars]
+    every_key = tuple(map(id, every_inherited))
     shared: Shared = {}
     lines_of: dict[tuple[int, str], list[ScriptLine]] = {}
     tables: dict[tuple[tuple[str, int], ...], dict[str, tuple[Variable, ...]]] = {}
@@ -354,10 +357,8 @@ def _build(pipeline: Pipeline, upstream: dict[str, tuple[Variable, ...]] | None 
             if value is None and section != "script" and _allows(inherit_default, section):
                 value = default_map.get(section) or config.get(section)
             setattr(job, section, _script_lines(value, section, resolved, pipeline, lines_of))
-        inherited = [
-            var
-            for var in [*global_vars.values(), *default_vars.values(), *workflow_vars]
-            if _allows(inherit_vars, var.name)
+        inherited = every_inherited if inherit_vars is True else [
+            var for var in every_inherited if _allows(inherit_vars, var.name)
         ]
         own_vars = _job_variables(merged.get("variables"), pipeline, resolved, vars_of)
         rules_vars = rules_variables(
@@ -369,7 +370,11 @@ def _build(pipeline: Pipeline, upstream: dict[str, tuple[Variable, ...]] | None 
         # (by identity, layer by layer: the tables hold them, so the ids stay theirs) make
         # the same tables without building them again.
         layers = [inherited, list(own_vars.values()), rules_vars, matrix_vars, passed]
-        layers_key = tuple(tuple(map(id, layer)) for layer in layers)
+        layers_key = (
+            every_key if inherited is every_inherited else tuple(map(id, inherited)),
+            *[tuple(map(id, layer)) for layer in layers[1:4]],
+            passed_key,
+        )
         made = made_of.get(layers_key)
         if made is None:
             definitions = _one_of(job_definitions(layers, shared), tables)
@@ -378,12 +383,18 @@ def _build(pipeline: Pipeline, upstream: dict[str, tuple[Variable, ...]] | None 
                 {var_name: found[0] for var_name, found in candidates.items()}, values
             ))
         job.definitions, job.candidates, job.variables = made
-        for var in variables_of(own.get("variables"), "job", notices, pipeline, resolved).values():
-            pipeline.variable_definitions.append(var)
-        pipeline.variable_definitions.extend(
-            rules_variables(own.get("rules"), "rules", pipeline, resolved)
-        )
-        pipeline.variable_definitions.extend(matrix_variables(own.get("parallel"), []))
+        if own is merged:  # nothing extended: the job's definitions as written are these
+            pipeline.variable_definitions.extend(layers[1])
+            pipeline.variable_definitions.extend(rules_vars)
+            pipeline.variable_definitions.extend(matrix_vars)
+        else:
+            pipeline.variable_definitions.extend(
+                variables_of(own.get("variables"), "job", notices, pipeline, resolved).values()
+            )
+            pipeline.variable_definitions.extend(
+                rules_variables(own.get("rules"), "rules", pipeline, resolved)
+            )
+            pipeline.variable_definitions.extend(matrix_variables(own.get("parallel"), []))
         pipeline.jobs[name] = job
     # A job's own definitions are read twice (merged and as written): say each thing once.
     pipeline.notices[:] = dict.fromkeys(pipeline.notices)
