@@ -184,9 +184,13 @@ MAX_DEPTH = 200
 #: an alias bomb of a kilobyte is far above, and is refused in well under a second.
 ALIAS_ALLOWANCE = 100_000
 
-#: A line whose leading indentation and block indicators are this long could nest deeper
-#: than half the limit (a block level costs at least one column).
-_DEEP_LINE = lazy_compile(r"^(?:[ \t]|[-?:](?=[ \t]|$)){" + str(MAX_DEPTH // 2) + "}", re.M)
+#: Leading indentation and block indicators this long could nest deeper than half the limit
+#: (a block level costs at least one column): at the start of the text (``_DEEP_FIRST_LINE``,
+#: matched there) or of a later line (``_DEEP_LINE``, searched: its line break first lets the
+#: regular expression engine skip to each line break instead of trying every character).
+_DEEP_BODY = r"(?:[ \t]|[-?:](?=[ \t]|$)){" + str(MAX_DEPTH // 2) + "}"
+_DEEP_FIRST_LINE = lazy_compile(_DEEP_BODY, re.M)
+_DEEP_LINE = lazy_compile("\n" + _DEEP_BODY, re.M)
 #: ``[`` and ``{``: where a flow collection could start (see :func:`_flow_may_start`)
 _OPENER = lazy_compile(r"[\[{]")
 
@@ -198,7 +202,7 @@ def check_nesting(text: str, path: str) -> None:
     without a place where a flow collection can start), block nesting a column per level.
     Only a file where that bound is too high is scanned exactly, with the C parser's events
     (a loop, no recursion: it cannot overflow)."""
-    if _DEEP_LINE.search(text) is None and (
+    if _DEEP_FIRST_LINE.match(text) is None and _DEEP_LINE.search(text) is None and (
         text.count("[") + text.count("{") < MAX_DEPTH // 2 or not _flow_may_start(text)
     ):
         return

@@ -81,3 +81,21 @@ def test_many_script_brackets_compose_without_the_exact_scan() -> None:
     text = "job:\n  script:\n" + '    - if [ -f "${A}" ]; then echo "${B}"; fi\n' * 500
     check_nesting(text, "ok.yml")
     assert len(compose_documents(text, "ok.yml")) == 1
+
+
+@pytest.mark.parametrize("before", ["", "a: 1\n", "a: 1\r\n", "# c\n\n"])
+@pytest.mark.parametrize(
+    "indent", ["  " * (MAX_DEPTH // 4), "- " * (MAX_DEPTH // 4), "\t" * (MAX_DEPTH // 2)]
+)
+def test_a_deep_block_line_is_scanned_on_the_first_line_and_later_ones(
+    before: str, indent: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Indentation and block indicators half the limit long send a text to the exact scan,
+    on its first line as on a later one; one column less does not."""
+    from ciswitch import source
+
+    scanned: list[str] = []
+    monkeypatch.setattr(source, "safe_yaml", lambda: scanned.append("scan") or YAML(typ="safe"))
+    check_nesting(before + indent + "x\n", "f.yml")
+    check_nesting(before + indent[1:] + "x\n", "f.yml")
+    assert scanned == ["scan"]
