@@ -86,6 +86,8 @@ class Replay:
         self._runs_by_text: dict[tuple[str, str | None], Runs] = {}
         #: the variables each job starts with
         self.starting = StartingEnvs()
+        #: whether a text has a werf 1.2 sign, by text
+        self._v12: dict[str, bool] = {}
 
     def site_for(self, file: SourceFile, node: Any, text: str) -> YamlScalarSite:
         site = self.facts.sites.get((file.path, id(node)))
@@ -140,7 +142,10 @@ class Replay:
             self.facts.real_sites.add(site.key)
         if not parse and not runs:
             return
-        if _WERF_1_2.search(site.text):
+        v12 = self._v12.get(site.text)
+        if v12 is None:
+            v12 = self._v12[site.text] = _WERF_1_2.search(site.text) is not None
+        if v12:
             self.facts.v12_jobs.add(job.name)
         events: list[tuple[int, int, Any]] = [(run.start, 2, run) for run in runs]
         if parse:
@@ -341,7 +346,8 @@ class Replay:
                     Kind.SYNCHRONIZATION, flag_site, flag.start, flag.end, at
                 )
                 place.add_job(job)
-        prefix_env = dict(session.env)
+        # a copy only when the command's own prefixes add to what it sees
+        prefix_env = dict(session.env) if call.prefixes else session.env
         for prefix in call.prefixes:
             if prefix.value is None:
                 continue
