@@ -16,6 +16,10 @@ from ciswitch.model import counted, counted_clause, not_checked_summary
 from ciswitch.report import FORMATS
 from ciswitch.workspace import DirectoryWorkspace
 
+#: the reasons a summary names at most, the most common first (past it, the rest are counted);
+#: a big pipeline's places can be left for thousands of reasons, each naming its jobs, which
+#: the report gives at each place
+SUMMARY_REASONS = 6
 #: what the last PATH's fix analysed, alive until the process leaves
 _LEFT_AT_EXIT: list[object] = []
 
@@ -28,8 +32,15 @@ def summary(outcome: FixOutcome, wrote: bool, listed: bool = False) -> str:
     text = f"{verb} {counted(len(outcome.fixed), 'place')} in {counted(files, 'file')}"
     if outcome.remaining:
         reasons = Counter(f.unfixable_reason or "not fixable" for f in outcome.remaining)
-        why = "; ".join(counted_clause(n, r) for r, n in reasons.most_common())
-        text += f"; {len(outcome.remaining)} left ({why})"
+        common = reasons.most_common()
+        shown = common if len(common) <= SUMMARY_REASONS else common[:SUMMARY_REASONS - 1]
+        clauses = [counted_clause(n, r) for r, n in shown]
+        rest = common[len(shown):]
+        if rest:
+            places = sum(n for _, n in rest)
+            clauses.append(f"{places} more for {counted(len(rest), 'other reason')}, each given "
+                           "at its place")
+        text += f"; {len(outcome.remaining)} left ({'; '.join(clauses)})"
     else:
         text += "; nothing left"
     gaps = not_checked_summary(outcome.not_checked)

@@ -105,11 +105,19 @@ def reached(place: Place, word: str = "in") -> str:
     return f" {word} no job (only {what})"
 
 
+#: the jobs a message names at most; the JSON, SARIF and GitLab reports carry every one in their
+#: ``jobs`` field, and a message naming the 7,000 jobs of a big pipeline is a line no one reads
+NAMED_JOBS = 10
+
+
 def jobs_text(jobs: tuple[str, ...]) -> str:
+    """``job a``, ``jobs a, b``, ``jobs a, b, ... j and 3,612 more``."""
     if not jobs:
         return "no job runs it"
     if len(jobs) == 1:
         return f"job {jobs[0]}"
+    if len(jobs) > NAMED_JOBS:
+        return f"jobs {', '.join(jobs[:NAMED_JOBS])} and {len(jobs) - NAMED_JOBS:,} more"
     return "jobs " + ", ".join(jobs)
 
 
