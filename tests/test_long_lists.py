@@ -16,8 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from tests.gitrepos import commit_all, git, isolate_git
+from gitrepos import commit_all, git, isolate_git
 
 CISWITCH = [sys.executable, "-m", "ciswitch"]
 
