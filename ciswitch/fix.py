@@ -21,7 +21,7 @@ from ciswitch.edits import EditConflict, apply_edits, group_edits, overlaps
 from ciswitch.lint import LintRun, analyse_workspace
 from ciswitch.model import Edit, Finding, LintResult, NotChecked, Problem
 from ciswitch.rules import rule_of
-from ciswitch.rules.base import NAMED_JOBS
+from ciswitch.rules.base import names_text
 from ciswitch.scripts.prefilter import answers_kept
 from ciswitch.shell.analyse import readings_kept
 from ciswitch.source import SourceFile
@@ -383,9 +383,7 @@ def _unfixable_gained(after: LintRun, before: list[Finding]) -> str | None:
         if rule is not None and rule.fix_safety == "none" and rule.about_ci:
             jobs = sorted({j for f in after.result.findings if (f.path, f.code) == (path, code)
                            for j in f.jobs})
-            named = ", ".join(jobs[:NAMED_JOBS])
-            more = f" and {len(jobs) - NAMED_JOBS:,} more" if len(jobs) > NAMED_JOBS else ""
-            where = f" in {named}{more}" if jobs else ""
+            where = f" in {names_text(jobs)}" if jobs else ""
             return f"after this fix, {rule.summary}{where} ({code}); pass --to ADDRESS"
     return None
 

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 
 from ciswitch.analysis.facts import Facts, Place
 from ciswitch.edits import NoFix
@@ -110,15 +110,20 @@ def reached(place: Place, word: str = "in") -> str:
 NAMED_JOBS = 10
 
 
+def names_text(names: Sequence[str]) -> str:
+    """``a, b``; past :data:`NAMED_JOBS` names, ``a, b, ... j and 3,612 more``."""
+    if len(names) > NAMED_JOBS:
+        return f"{', '.join(names[:NAMED_JOBS])} and {len(names) - NAMED_JOBS:,} more"
+    return ", ".join(names)
+
+
 def jobs_text(jobs: tuple[str, ...]) -> str:
     """``job a``, ``jobs a, b``, ``jobs a, b, ... j and 3,612 more``."""
     if not jobs:
         return "no job runs it"
     if len(jobs) == 1:
         return f"job {jobs[0]}"
-    if len(jobs) > NAMED_JOBS:
-        return f"jobs {', '.join(jobs[:NAMED_JOBS])} and {len(jobs) - NAMED_JOBS:,} more"
-    return "jobs " + ", ".join(jobs)
+    return f"jobs {names_text(jobs)}"
 
 
 def finding(

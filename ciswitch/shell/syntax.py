@@ -277,15 +277,11 @@ def make_word(src: Source, parts: list[Atom], start: int, end: int, quote: str =
     return Word(raw, raw if value == raw else value, var, start, end, quote)
 
 
-def word_of(src: Source, node: Node) -> tuple[Word, list[Atom]]:
-    word, parts = lazy_word_of(src, node)
-    return word, parts_of(word, parts)
-
-
 def lazy_word_of(src: Source, node: Node) -> tuple[Word, list[Atom] | None]:
-    """:func:`word_of` with the pieces of a plain word left unmade (None): most words of a
-    command line (``--dir``, ``:local``) are one literal piece whose value is their text, and
-    only a flag cut inside one (``--dir=x``) needs that piece (:func:`parts_of` makes it)."""
+    """The word of ``node`` and its pieces (:func:`atoms`), the pieces of a plain word left
+    unmade (None): most words of a command line (``--dir``, ``:local``) are one literal piece
+    whose value is their text, and only a flag cut inside one (``--dir=x``) needs that piece
+    (:func:`parts_of` makes it)."""
     if node.type == "word":
         start, end = src.start(node), src.end(node)
         raw = src.text[start:end]
