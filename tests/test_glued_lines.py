@@ -101,3 +101,40 @@ def test_glued_lines_are_replaced_before_the_first_parse() -> None:
 
 def test_a_here_document_is_parsed_as_it_is() -> None:
     assert parse._unglued_guess("cat <<EOF\nA=1 B=2\necho x\nEOF\n") is None
+
+
+CONTINUED = [
+    *LINES,
+    "werf run --stages-storage :local app \\",
+    "  -- ./report.sh 1 \\",
+    "  --verbose",
+    "A=1 B=2 \\",
+    "echo \\\\",
+    "echo 'a \\",
+    "   ",
+    "\t",
+    "ls",
+]
+
+
+@settings(max_examples=1500, deadline=None)
+@given(
+    st.lists(st.sampled_from(CONTINUED), min_size=1, max_size=8),
+    st.sampled_from(["\n", "\r\n"]),
+    st.sampled_from(["", "\n", "\n\n", " \n"]),
+)
+def test_skipping_texts_without_a_real_line_end_skips_no_glued_one(
+    lines: list[str], newline: str, tail: str,
+) -> None:
+    """A text whose only line ends are continuations or trailing is not walked: the walk
+    would have found nothing there either (errors in the tree included)."""
+    text = newline.join(lines) + tail.replace("\n", newline)
+    tree = parse.parser().parse(text.encode("utf-8", "surrogatepass"))
+    assert parse._glued_line_ends(tree, text) == parse._walked_glued_line_ends(tree, text)
+
+
+def test_a_glued_line_between_continued_ones_is_found() -> None:
+    text = "X=1 Y=2 \\\n  Z=3\nwerf build \\\n  --stages-storage :local\n"
+    tree = parse.parser().parse(text.encode())
+    assert parse._walked_glued_line_ends(tree, text)
+    assert parse._glued_line_ends(tree, text) == parse._walked_glued_line_ends(tree, text)

@@ -181,9 +181,19 @@ _WORDS = frozenset({
 def _glued_line_ends(tree: Tree, text: str) -> list[int]:
     """Where a line ends inside a command node (character offsets): after an assignment line,
     or between two words (``A=1 | x | y<newline>export B=2`` makes ``export`` an argument of
-    ``y``). A text without a newline has none (most script lines): no walk."""
-    if "\n" not in text:
+    ``y``). A text without a newline has none (most script lines), and neither has one whose
+    only newlines are line continuations or trailing (a werf command written over several
+    lines with ``\\``): no walk. (A line end counts only between two children of a command,
+    which an error-free tree never places after the last non-blank character.)"""
+    if "\n" not in text or (
+        "\n" not in real_newlines(text).rstrip(" \t\r\n") and not tree.root_node.has_error
+    ):
         return []
+    return _walked_glued_line_ends(tree, text)
+
+
+def _walked_glued_line_ends(tree: Tree, text: str) -> list[int]:
+    """:func:`_glued_line_ends` found by walking every command of the tree."""
     positions: list[int] = []
     char = CharMap(text).char
 
@@ -234,5 +244,10 @@ class CharMap:
 
 def real_newline(text: str, start: int, end: int) -> bool:
     """Whether ``text[start:end]`` ends a line (a newline that is not a line continuation)."""
-    return "\n" in text[start:end].replace("\\\r\n", "").replace("\\\n", "")
+    return "\n" in real_newlines(text[start:end])
+
+
+def real_newlines(text: str) -> str:
+    """``text`` without its line continuations (a backslash and the line break after it)."""
+    return text.replace("\\\r\n", "").replace("\\\n", "")
 
