@@ -93,6 +93,12 @@ def analyse(text: str) -> ShellReading:
 @lru_cache(maxsize=2048)
 def _analyse(text: str) -> ShellReading:
     """:func:`analyse`, cached for the recent texts."""
+    plain = _plain_werf_reading(text)
+    return plain if plain is not None else _parsed_reading(text)
+
+
+def _parsed_reading(text: str) -> ShellReading:
+    """The reading of ``text`` from its syntax tree."""
     src = Source(text)
     walker = _Walker(src)
     walker.walk()
@@ -104,6 +110,52 @@ def _analyse(text: str) -> ShellReading:
         has_errors=src.root.has_error,
         command_strings=tuple(sorted(walker.strings, key=lambda c: c.start)),
     )
+
+
+#: a word with nothing for the shell to do: no quote, escape, expansion, glob, comment,
+#: operator or tilde, and no ``=`` that could make it an assignment
+_PLAIN_WORD = lazy_compile(r"[A-Za-z0-9_./:,@%+-][A-Za-z0-9_./:,@%+=-]*")
+#: a text that is one command of plain words (blanks and ``\\``-continued line breaks between
+#: them), after whole-line comments and blank lines, with only blanks and line breaks after it
+_PLAIN_COMMAND = lazy_compile(
+    r"(?:[ \t]*(?:#[^\x00-\x08\n-\x1f\x7f]*)?\n)*[ \t]*"
+    r"(?P<words>[A-Za-z0-9_./:,@%+-][A-Za-z0-9_./:,@%+=-]*"
+    r"(?:(?:[ \t]|\\\n)+[A-Za-z0-9_./:,@%+-][A-Za-z0-9_./:,@%+=-]*)*)"
+    r"[ \t\n]*"
+)
+
+
+def _plain_werf_reading(text: str) -> ShellReading | None:
+    """The reading of a text that is one werf command of plain words (``werf cleanup
+    --stages-storage :local --dir images/app``, over several lines with ``\\``), made
+    without the parser; None for any other text, which the parser reads.
+
+    Such a text is a single simple command whose every word is its own value: the reading
+    is the werf call made from those words, as the walk makes it from the parsed command
+    (the same :func:`werf_call`), and nothing else (``werf ci-env``, whose reading depends on
+    the command around it, is left to the parser)."""
+    if not text.startswith(("werf", " ", "\t", "#", "\n")):
+        return None
+    match = _PLAIN_COMMAND.fullmatch(text)
+    if match is None:
+        return None
+    words: list[tuple[Word, list[Atom] | None]] = [
+        (Word(raw, raw, None, found.start(), found.end(), ""), None)
+        for found in _PLAIN_WORD.finditer(text, match.start("words"), match.end("words"))
+        for raw in (found.group(),)
+    ]
+    head = words[0][0].value
+    if head != "werf":
+        return None
+    env_indexes: list[int] = []
+    at = werf.find_werf([werf.Arg(w.raw, w.raw) for w, _ in words], [w.raw for w, _ in words],
+                        env_indexes)
+    if at != 0 or env_indexes:
+        return None
+    call = werf_call(text, words, 0, (), (words[0][0].start, words[-1][0].end), None)
+    if call.is_ci_env:
+        return None
+    return ShellReading(text, (call,), (), (), False, ())
 
 
 class _Walker:
@@ -233,10 +285,6 @@ class _Walker:
             if binary.var is None:
                 return
             binary_var = binary.var
-        args = words[at + 1 :]
-        sub = werf.subcommand([w.value for w, _ in args])
-        takes_storage = sub in werf.TAKES_STAGES_STORAGE
-        takes_sync = sub in werf.TAKES_SYNCHRONIZATION
         sibling_count = len(prefix_nodes) + len(env_indexes)
         prefixes: list[Assignment] = []
         for child in prefix_nodes:
@@ -246,19 +294,7 @@ class _Walker:
         for index in env_indexes:
             word, parts = words[index]
             prefixes.append(self.env_assignment(word, parts, statement, sibling_count))
-        call = WerfCall(
-            start=start,
-            end=src.end(node),
-            subcommand=sub,
-            args=tuple(w for w, _ in args),
-            prefixes=tuple(prefixes),
-            flags=tuple(_scan_flags(src, args, takes_storage, takes_sync)),
-            takes_stages_storage=takes_storage,
-            is_ci_env=sub[:1] == ("ci-env",),
-            takes_synchronization=takes_sync,
-            binary_var=binary_var,
-            werf_span=(words[at][0].start, words[at][0].end),
-        )
+        call = werf_call(src.text, words, at, tuple(prefixes), statement, binary_var)
         self.calls.append(call)
         if call.is_ci_env:
             applier = self.applier(node)
@@ -332,7 +368,7 @@ class _Walker:
     ) -> Assignment:
         prefix = prefix_of(word, parts)
         name = prefix.split("=", 1)[0]
-        value = slice_word(self.src, parts_of(word, parts), word, len(name) + 1)
+        value = slice_word(self.src.text, parts_of(word, parts), word, len(name) + 1)
         return Assignment(
             name, value, "prefix", word.start, word.end, statement[0], statement[1], siblings,
         )
@@ -354,6 +390,30 @@ class _Walker:
         return None
 
 
+def werf_call(
+    text: str, words: list[tuple[Word, list[Atom] | None]], at: int,
+    prefixes: tuple[Assignment, ...], statement: tuple[int, int], binary_var: str | None,
+) -> WerfCall:
+    """The werf call of a command whose words (name first) have werf at ``at``."""
+    args = words[at + 1 :]
+    sub = werf.subcommand([w.value for w, _ in args])
+    takes_storage = sub in werf.TAKES_STAGES_STORAGE
+    takes_sync = sub in werf.TAKES_SYNCHRONIZATION
+    return WerfCall(
+        start=statement[0],
+        end=statement[1],
+        subcommand=sub,
+        args=tuple(w for w, _ in args),
+        prefixes=prefixes,
+        flags=tuple(_scan_flags(text, args, takes_storage, takes_sync)),
+        takes_stages_storage=takes_storage,
+        is_ci_env=sub[:1] == ("ci-env",),
+        takes_synchronization=takes_sync,
+        binary_var=binary_var,
+        werf_span=(words[at][0].start, words[at][0].end),
+    )
+
+
 def _may_run_werf(head: tuple[Word, list[Atom] | None]) -> bool:
     """Whether a command named like this can be (or wrap) werf, or declare variables."""
     word, parts = head
@@ -369,7 +429,7 @@ def _may_run_werf(head: tuple[Word, list[Atom] | None]) -> bool:
 
 
 def _scan_flags(
-    src: Source, args: list[tuple[Word, list[Atom] | None]], short_storage: bool,
+    text: str, args: list[tuple[Word, list[Atom] | None]], short_storage: bool,
     short_sync: bool,
 ) -> list[FlagUse]:
     """Stages-storage and synchronization flags the way pflag reads them (up to ``--``)."""
@@ -397,7 +457,7 @@ def _scan_flags(
                                  word.start, value_word.end))
             continue
         cut = len(spelling) + (1 if equals else 0)
-        value = slice_word(src, parts_of(word, parts), word, cut)
+        value = slice_word(text, parts_of(word, parts), word, cut)
         if value is None:
             continue
         form: FlagForm = "equals" if equals else "attached"

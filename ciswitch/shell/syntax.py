@@ -269,9 +269,9 @@ def static_suffix(parts: list[Atom]) -> str:
     return "".join(reversed(out))
 
 
-def make_word(src: Source, parts: list[Atom], start: int, end: int, quote: str = "") -> Word:
+def make_word(text: str, parts: list[Atom], start: int, end: int, quote: str = "") -> Word:
     var = parts[0].var if len(parts) == 1 and parts[0].kind == "exp" else None
-    raw = src.text[start:end]
+    raw = text[start:end]
     value = static_value(parts)
     # most words are literal: their value is their text, kept once
     return Word(raw, raw if value == raw else value, var, start, end, quote)
@@ -288,7 +288,7 @@ def lazy_word_of(src: Source, node: Node) -> tuple[Word, list[Atom] | None]:
         if raw and "\\" not in raw and raw[0] != "~":
             return Word(raw, raw, None, start, end, ""), None
     parts = atoms(src, node)
-    return make_word(src, parts, src.start(node), src.end(node)), parts
+    return make_word(src.text, parts, src.start(node), src.end(node)), parts
 
 
 def parts_of(word: Word, parts: list[Atom] | None) -> list[Atom]:
@@ -309,7 +309,7 @@ def suffix_of(word: Word, parts: list[Atom] | None) -> str:
     return word.raw if parts is None else static_suffix(parts)
 
 
-def slice_word(src: Source, parts: list[Atom], word: Word, index: int) -> Word | None:
+def slice_word(text: str, parts: list[Atom], word: Word, index: int) -> Word | None:
     """The part of ``word`` after its first ``index`` value characters, as a :class:`Word`.
 
     Used for ``--flag=VALUE``, ``-sVALUE`` and ``env NAME=VALUE``: the cut must fall in the
@@ -320,8 +320,8 @@ def slice_word(src: Source, parts: list[Atom], word: Word, index: int) -> Word |
     for i, atom in enumerate(parts):
         if index == position:
             if atom.quote and atom.first_in_group:
-                return make_word(src, parts[i:], atom.group_start, word.end)
-            return make_word(src, parts[i:], atom.start, word.end, atom.quote)
+                return make_word(text, parts[i:], atom.group_start, word.end)
+            return make_word(text, parts[i:], atom.start, word.end, atom.quote)
         if atom.value is None:
             return None
         length = len(atom.value)
@@ -331,14 +331,14 @@ def slice_word(src: Source, parts: list[Atom], word: Word, index: int) -> Word |
             rest = None if atom.offsets is None else atom.offsets[cut:]
             first = replace(atom, start=start, value=atom.value[cut:], offsets=rest,
                             first_in_group=False)
-            return make_word(src, [first, *parts[i + 1 :]], start, word.end, atom.quote)
+            return make_word(text, [first, *parts[i + 1 :]], start, word.end, atom.quote)
         position += length
     if index != position:
         return None
     if not parts:
-        return make_word(src, [], word.start, word.end)
+        return make_word(text, [], word.start, word.end)
     last = parts[-1]
-    return make_word(src, [], last.end, word.end, last.quote)
+    return make_word(text, [], last.end, word.end, last.quote)
 
 
 
