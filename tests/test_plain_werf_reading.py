@@ -25,7 +25,8 @@ OTHER_WORDS = [
     "!", ";", "&&", "|", ">", "2>&1", "$(echo x)", "`x`", "(x)", "é", "a\u3000b",
 ]
 SEPARATORS = [" ", "  ", "\t", " \\\n  ", "\\\n", " \\\n", "\\\r\n", "\n"]
-HEADS = ["", "# comment\n", "# Запуск тестов (медленно)\n", "\n", "  # x \\\n", "#\n\n",
+HEADS = ["", "# comment\n", "WERF_STAGES_STORAGE=\":local\" ", "A= ", "A=1 B='x' ", "A=b\\\n  ",
+         "A=\"\" ", "A='' ", "A=\"$X\" ", "A=~/x ", "A=\"a b\" ", "9A=1 ", "A+=1 ", "A=(x) ", "# Запуск тестов (медленно)\n", "\n", "  # x \\\n", "#\n\n",
          "  \n", "# \x00 nul\n", "#!/bin/sh\n", "A=1 "]
 TAILS = ["", "\n", " \n\n", "\t", " # trailing", "\n# after\n", " \\\n"]
 
@@ -59,6 +60,8 @@ def test_the_common_shapes_are_read_without_the_parser() -> None:
         "  --verbose\n",
         "werf build-and-publish --stages-storage=:local --tag-custom v1",
         "werf",
+        'WERF_STAGES_STORAGE=":local" werf purge --dir images/extra1',
+        "A= B=x WERF_SYNCHRONIZATION=':local' werf build",
     ]:
         plain = _plain_werf_reading(text)
         assert plain is not None, text
@@ -70,7 +73,8 @@ def test_other_texts_go_to_the_parser() -> None:
     for text in [
         "werf ci-env gitlab --as-file",  # where its output is applied depends on the command
         'werf build --stages-storage ":local"',
-        "WERF_STAGES_STORAGE=:local werf build",
+        'WERF_STAGES_STORAGE="$X" werf build',
+        "A=1 echo werf",
         "werf build $ARGS",
         "werf build; werf run",
         "werf build \\\n",

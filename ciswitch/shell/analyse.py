@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import _thread
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -113,49 +114,72 @@ def _parsed_reading(text: str) -> ShellReading:
 
 
 #: a word with nothing for the shell to do: no quote, escape, expansion, glob, comment,
-#: operator or tilde, and no ``=`` that could make it an assignment
-_PLAIN_WORD = lazy_compile(r"[A-Za-z0-9_./:,@%+-][A-Za-z0-9_./:,@%+=-]*")
-#: a text that is one command of plain words (blanks and ``\\``-continued line breaks between
-#: them), after whole-line comments and blank lines, with only blanks and line breaks after it
+#: operator or tilde (``=`` only after its first character)
+_PLAIN = r"[A-Za-z0-9_./:,@%+-][A-Za-z0-9_./:,@%+=-]*"
+#: an env prefix whose value is such a word, empty, or such characters quoted
+_PLAIN_PREFIX = r"[A-Za-z_][A-Za-z0-9_]*=(?:\"[A-Za-z0-9_./:,@%+=-]*\"|'[A-Za-z0-9_./:,@%+=-]*'|[A-Za-z0-9_./:,@%+=-]*)"
+_BETWEEN = r"(?:[ \t]|\\\n)+"
+#: a text that is one command of plain words and prefixes (blanks and ``\\``-continued line
+#: breaks between them), after whole-line comments and blank lines, with only blanks and line
+#: breaks after it
 _PLAIN_COMMAND = lazy_compile(
     r"(?:[ \t]*(?:#[^\x00-\x08\n-\x1f\x7f]*)?\n)*[ \t]*"
-    r"(?P<words>[A-Za-z0-9_./:,@%+-][A-Za-z0-9_./:,@%+=-]*"
-    r"(?:(?:[ \t]|\\\n)+[A-Za-z0-9_./:,@%+-][A-Za-z0-9_./:,@%+=-]*)*)"
+    rf"(?P<words>(?:{_PLAIN_PREFIX}{_BETWEEN})*{_PLAIN}(?:{_BETWEEN}{_PLAIN})*)"
     r"[ \t\n]*"
 )
+_PREFIX_TOKEN = lazy_compile(_PLAIN_PREFIX)
+#: the words of such a command, prefixes included
+_TOKEN = lazy_compile(r"[^ \t\n\\]+")
 
 
 def _plain_werf_reading(text: str) -> ShellReading | None:
     """The reading of a text that is one werf command of plain words (``werf cleanup
-    --stages-storage :local --dir images/app``, over several lines with ``\\``), made
-    without the parser; None for any other text, which the parser reads.
+    --stages-storage :local --dir images/app``, over several lines with ``\\``), maybe after
+    env prefixes of plain values (``WERF_STAGES_STORAGE=":local" werf purge``), made without
+    the parser; None for any other text, which the parser reads.
 
     Such a text is a single simple command whose every word is its own value: the reading
     is the werf call made from those words, as the walk makes it from the parsed command
     (the same :func:`werf_call`), and nothing else (``werf ci-env``, whose reading depends on
     the command around it, is left to the parser)."""
-    if not text.startswith(("werf", " ", "\t", "#", "\n")):
-        return None
     match = _PLAIN_COMMAND.fullmatch(text)
     if match is None:
         return None
-    words: list[tuple[Word, list[Atom] | None]] = [
-        (Word(raw, raw, None, found.start(), found.end(), ""), None)
-        for found in _PLAIN_WORD.finditer(text, match.start("words"), match.end("words"))
-        for raw in (found.group(),)
-    ]
-    head = words[0][0].value
-    if head != "werf":
+    tokens = list(_TOKEN.finditer(text, match.start("words"), match.end("words")))
+    first = 0
+    while _PREFIX_TOKEN.fullmatch(tokens[first].group()) is not None:
+        first += 1  # the pattern ends with a word: this stops before it
+    if tokens[first].group() != "werf":
         return None
+    words: list[tuple[Word, list[Atom] | None]] = [
+        (Word(raw, raw, None, token.start(), token.end(), ""), None)
+        for token in tokens[first:]
+        for raw in (token.group(),)
+    ]
     env_indexes: list[int] = []
     at = werf.find_werf([werf.Arg(w.raw, w.raw) for w, _ in words], [w.raw for w, _ in words],
                         env_indexes)
     if at != 0 or env_indexes:
         return None
-    call = werf_call(text, words, 0, (), (words[0][0].start, words[-1][0].end), None)
+    statement = (tokens[0].start(), tokens[-1].end())
+    prefixes = tuple(_plain_prefix(token, statement, first) for token in tokens[:first])
+    call = werf_call(text, words, 0, prefixes, statement, None)
     if call.is_ci_env:
         return None
     return ShellReading(text, (call,), (), (), False, ())
+
+
+def _plain_prefix(token: re.Match[str], statement: tuple[int, int], siblings: int) -> Assignment:
+    """The env prefix ``NAME=value`` of a plain command, as the walk reads it."""
+    name, _, raw = token.group().partition("=")
+    end = token.end()
+    at = end - len(raw)
+    if raw[:1] in ("'", '"'):
+        value = Word(raw, raw[1:-1], None, at, end, "")
+    else:
+        value = Word(raw, raw, None, at, end, "")
+    return Assignment(name, value, "prefix", token.start(), end, statement[0], statement[1],
+                      siblings)
 
 
 class _Walker:
