@@ -25,8 +25,9 @@ OTHER_WORDS = [
     "!", ";", "&&", "|", ">", "2>&1", "$(echo x)", "`x`", "(x)", "é", "a\u3000b",
 ]
 SEPARATORS = [" ", "  ", "\t", " \\\n  ", "\\\n", " \\\n", "\\\r\n", "\n"]
-HEADS = ["", "# comment\n", "WERF_STAGES_STORAGE=\":local\" ", "A= ", "A=1 B='x' ", "A=b\\\n  ",
-         "A=\"\" ", "A='' ", "A=\"$X\" ", "A=~/x ", "A=\"a b\" ", "9A=1 ", "A+=1 ", "A=(x) ", "# Запуск тестов (медленно)\n", "\n", "  # x \\\n", "#\n\n",
+HEADS = ["", "# comment\n", "WERF_STAGES_STORAGE=\":local\" ", "A= ", "A=1 B='x' ",
+         "A=b\\\n  ", "A=\"\" ", "A='' ", "A=\"$X\" ", "A=~/x ", "A=\"a b\" ", "9A=1 ",
+         "A+=1 ", "A=(x) ", "# Запуск тестов (медленно)\n", "\n", "  # x \\\n", "#\n\n",
          "  \n", "# \x00 nul\n", "#!/bin/sh\n", "A=1 "]
 TAILS = ["", "\n", " \n\n", "\t", " # trailing", "\n# after\n", " \\\n"]
 
@@ -36,7 +37,8 @@ def commands(draw: st.DrawFn) -> str:
     head = draw(st.sampled_from(HEADS))
     pool = WORDS if draw(st.booleans()) else WORDS + OTHER_WORDS
     words = draw(st.lists(st.sampled_from(pool), min_size=0, max_size=8))
-    first = draw(st.sampled_from(["werf", "werf", "werf", " werf", "\twerf", "WERF", "xwerf"]))
+    first = draw(st.sampled_from(["werf", "werf", "werf", " werf", "\twerf", "WERF", "xwerf", "",
+                                  "A=1"]))
     text = head + first
     for word in words:
         text += draw(st.sampled_from(SEPARATORS)) + word
@@ -75,6 +77,9 @@ def test_other_texts_go_to_the_parser() -> None:
         'werf build --stages-storage ":local"',
         'WERF_STAGES_STORAGE="$X" werf build',
         "A=1 echo werf",
+        "A=1",
+        "A=1 B=2\n",
+        "WERF_STAGES_STORAGE=:local",
         "werf build $ARGS",
         "werf build; werf run",
         "werf build \\\n",

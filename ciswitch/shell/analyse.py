@@ -117,7 +117,10 @@ def _parsed_reading(text: str) -> ShellReading:
 #: operator or tilde (``=`` only after its first character)
 _PLAIN = r"[A-Za-z0-9_./:,@%+-][A-Za-z0-9_./:,@%+=-]*"
 #: an env prefix whose value is such a word, empty, or such characters quoted
-_PLAIN_PREFIX = r"[A-Za-z_][A-Za-z0-9_]*=(?:\"[A-Za-z0-9_./:,@%+=-]*\"|'[A-Za-z0-9_./:,@%+=-]*'|[A-Za-z0-9_./:,@%+=-]*)"
+_PLAIN_PREFIX = (
+    r"[A-Za-z_][A-Za-z0-9_]*="
+    r"(?:\"[A-Za-z0-9_./:,@%+=-]*\"|'[A-Za-z0-9_./:,@%+=-]*'|[A-Za-z0-9_./:,@%+=-]*)"
+)
 _BETWEEN = r"(?:[ \t]|\\\n)+"
 #: a text that is one command of plain words and prefixes (blanks and ``\\``-continued line
 #: breaks between them), after whole-line comments and blank lines, with only blanks and line
@@ -147,10 +150,10 @@ def _plain_werf_reading(text: str) -> ShellReading | None:
         return None
     tokens = list(_TOKEN.finditer(text, match.start("words"), match.end("words")))
     first = 0
-    while _PREFIX_TOKEN.fullmatch(tokens[first].group()) is not None:
-        first += 1  # the pattern ends with a word: this stops before it
-    if tokens[first].group() != "werf":
-        return None
+    while first < len(tokens) and _PREFIX_TOKEN.fullmatch(tokens[first].group()) is not None:
+        first += 1
+    if first == len(tokens) or tokens[first].group() != "werf":
+        return None  # assignments alone (``A=1 B=2``), or another command
     words: list[tuple[Word, list[Atom] | None]] = [
         (Word(raw, raw, None, token.start(), token.end(), ""), None)
         for token in tokens[first:]
