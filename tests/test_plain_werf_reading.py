@@ -95,3 +95,10 @@ def test_analyse_reads_plain_and_other_texts_alike() -> None:
     assert analyse(text) == _parsed_reading(text)
     other = 'WERF_STAGES_STORAGE=":local" werf purge --dir images/extra1'
     assert analyse(other) == _parsed_reading(other)
+
+
+def test_a_long_text_of_prefix_like_words_is_turned_away_at_once() -> None:
+    """``A=1`` is both a prefix and a plain word: a pattern that tried both readings of each
+    took quadratic time to turn such a text away (20,000 of them: minutes)."""
+    assert _plain_werf_reading("A=1 " * 20_000 + 'x"') is None
+    assert _plain_werf_reading("A=1 " * 20_000 + "werf build") is not None

@@ -114,21 +114,23 @@ def _parsed_reading(text: str) -> ShellReading:
 
 
 #: a word with nothing for the shell to do: no quote, escape, expansion, glob, comment,
-#: operator or tilde (``=`` only after its first character)
-_PLAIN = r"[A-Za-z0-9_./:,@%+-][A-Za-z0-9_./:,@%+=-]*"
+#: operator or tilde (``=`` only after its first character). The patterns below never give
+#: back what a repetition took (possessive, atomic): a text they turn away is turned away in
+#: linear time (``A=1 A=1 ... x"``, read either as prefixes or words, took quadratic time).
+_PLAIN = r"[A-Za-z0-9_./:,@%+-][A-Za-z0-9_./:,@%+=-]*+"
 #: an env prefix whose value is such a word, empty, or such characters quoted
 _PLAIN_PREFIX = (
-    r"[A-Za-z_][A-Za-z0-9_]*="
-    r"(?:\"[A-Za-z0-9_./:,@%+=-]*\"|'[A-Za-z0-9_./:,@%+=-]*'|[A-Za-z0-9_./:,@%+=-]*)"
+    r"[A-Za-z_][A-Za-z0-9_]*+="
+    r"(?:\"[A-Za-z0-9_./:,@%+=-]*+\"|'[A-Za-z0-9_./:,@%+=-]*+'|[A-Za-z0-9_./:,@%+=-]*+)"
 )
-_BETWEEN = r"(?:[ \t]|\\\n)+"
+_BETWEEN = r"(?:[ \t]|\\\n)++"
 #: a text that is one command of plain words and prefixes (blanks and ``\\``-continued line
 #: breaks between them), after whole-line comments and blank lines, with only blanks and line
 #: breaks after it
 _PLAIN_COMMAND = lazy_compile(
-    r"(?:[ \t]*(?:#[^\x00-\x08\n-\x1f\x7f]*)?\n)*[ \t]*"
-    rf"(?P<words>(?:{_PLAIN_PREFIX}{_BETWEEN})*{_PLAIN}(?:{_BETWEEN}{_PLAIN})*)"
-    r"[ \t\n]*"
+    r"(?:[ \t]*+(?:#[^\x00-\x08\n-\x1f\x7f]*+)?\n)*+[ \t]*+"
+    rf"(?P<words>(?>(?:{_PLAIN_PREFIX}{_BETWEEN})*+){_PLAIN}(?:{_BETWEEN}{_PLAIN})*+)"
+    r"[ \t\n]*+"
 )
 _PREFIX_TOKEN = lazy_compile(_PLAIN_PREFIX)
 #: the words of such a command, prefixes included
