@@ -454,11 +454,16 @@ def _holds_werf(session: Session, name: str) -> bool:
 
 
 def _safe_map(site: Site, start: int, end: int) -> tuple[int, int]:
-    from ciswitch.yaml.spans import SpanError
-
+    """The file range of a site's range; the site's anchor where a YAML scalar's value cannot
+    be mapped to its text. (Called for every place of every job: the module naming the
+    error is imported only when one is raised.)"""
     try:
         return site.to_file(start, end)
-    except SpanError:
+    except Exception as err:
+        from ciswitch.yaml.spans import SpanError
+
+        if not isinstance(err, SpanError):
+            raise
         base = site.anchor()
         return base, base
 
