@@ -147,6 +147,8 @@ def _plain_werf_reading(text: str) -> ShellReading | None:
     is the werf call made from those words, as the walk makes it from the parsed command
     (the same :func:`werf_call`), and nothing else (``werf ci-env``, whose reading depends on
     the command around it, is left to the parser)."""
+    if "$" in text or "&" in text or "|" in text or ";" in text or "`" in text:
+        return None  # an expansion or an operator, seen without the pattern
     match = _PLAIN_COMMAND.fullmatch(text)
     if match is None:
         return None
