@@ -213,3 +213,19 @@ def test_layout_of_a_plain_ascii_line_is_one_cell_per_character() -> None:
     shown_wide, starts_wide = layout(wide)
     assert shown_wide == wide and starts_wide[: len(line) + 1] == starts
     assert layout("a\tb")[0] == "a   b" and layout("a\x7fb")[0] == "a\u2421b"
+
+
+@pytest.mark.parametrize("line", ["- werf build -s :local", "x", "", "  a b  ", "~!@#$%^&*()"])
+@pytest.mark.parametrize("columns", [(1, 1), (1, 2), (3, 9), (0, 0), (5, 200), (9, 3), (40, 50)])
+@pytest.mark.parametrize("end_line", [1, 2])
+def test_a_plain_line_is_underlined_as_its_laid_out_columns_say(
+    line: str, columns: tuple[int, int], end_line: int,
+) -> None:
+    """An ASCII printable line is underlined without its layout: the same columns."""
+    from ciswitch.report.text import underline
+
+    finding = _one(line, columns[0], columns[1], end_line)
+    shown, starts = layout(line)
+    first = min(max(columns[0] - 1, 0), len(line))
+    last = min(max(columns[1] - 1, first), len(line)) if end_line == 1 else len(line)
+    assert underline(finding) == (shown, starts[first], max(starts[last], starts[first] + 1))

@@ -85,12 +85,14 @@ def layout(line: str) -> tuple[str, list[int]]:
 def underline(finding: Finding) -> tuple[str, int, int]:
     """The displayed source line, and the display columns ``[start, end)`` to underline."""
     line = finding.source_line.rstrip("\r\n")
-    shown, starts = layout(line)
     first = min(max(finding.begin.column - 1, 0), len(line))
     if finding.finish.line == finding.begin.line:
         last = min(max(finding.finish.column - 1, first), len(line))
     else:
         last = len(line)  # the span goes on below: underline to the end of this line
+    if line.isascii() and line.isprintable():
+        return line, first, max(last, first + 1)  # one cell per character (most lines)
+    shown, starts = layout(line)
     start, end = starts[first], starts[last]
     return shown, start, max(end, start + 1)
 
