@@ -56,10 +56,11 @@ def pipeline_view(facts: Facts) -> PipelineView | None:
         return None
     tops = tops_of(pipeline.files)
     variables = _Variables(tops)
+    scripts = _scripts_of(facts)
     return PipelineView(
         {where: resolved is not None for where, (_, resolved) in _references(pipeline.files, tops)},
         {
-            name: (variables.of(job), _needs_storage(job, facts))
+            name: (variables.of(job), _needs_storage(job, scripts))
             for name, job in pipeline.jobs.items()
             if not job.hidden
         },
@@ -148,19 +149,28 @@ class _Variables:
         return out
 
 
-def _needs_storage(job: Job, facts: Facts) -> bool:
+def _scripts_of(facts: Facts) -> list[tuple[str, str]]:
+    """The script files the analysis read, by path with their text (the same for every job:
+    listed once, not once per job)."""
+    scripts = []
+    for path in facts.files.paths():
+        script = facts.files.script(path)
+        if script is not None:
+            scripts.append((path, script.text))
+    return scripts
+
+
+def _needs_storage(job: Job, scripts: list[tuple[str, str]]) -> bool:
     """Whether a job runs werf with no ``werf ci-env`` in sight (its script lines and the
-    script files they name): then only its ``:local`` gives it a stages storage."""
+    ``scripts`` (path, text) they name): then only its ``:local`` gives it a stages storage."""
     texts = [
         str(line.loc.node.value)
         for line in (*job.before_script, *job.script)
         if is_scalar(line.loc.node)
     ]
-    joined = "\n".join(texts)
-    for path in facts.files.paths():
-        script = facts.files.script(path)
-        if script is not None and path in joined:
-            texts.append(script.text)
+    if scripts:
+        joined = "\n".join(texts)
+        texts.extend(text for path, text in scripts if path in joined)
     if any("ci-env" in t for t in texts):
         return False
     return any(_runs_storage_command(t) for t in texts if "werf" in t)
