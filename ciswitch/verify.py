@@ -109,8 +109,13 @@ def statements_kept(
     if +(new_words - old_words - Counter({"true": len(new_chain), ":": len(new_chain)})):
         return [op for op, _ in old_chain] == [op for op, _ in new_chain]
     # Statements are aligned by a sequence diff; when it is ambiguous (two equal statements,
-    # one of them changed) and no statement went, also one to one by position.
-    alignments = [False, True] if len(old_chain) == len(new_chain) else [False]
+    # one of them changed) and no statement went, also one to one by position. One statement
+    # on each side (a script line's usual edit) has only the one-to-one alignment, which is
+    # what the sequence diff gives it: it is tried once, without the matcher.
+    if len(old_chain) == len(new_chain):
+        alignments = [True] if len(old_chain) == 1 else [False, True]
+    else:
+        alignments = [False]
     new_kept = _without_lone_noops(new_chain)
     return any(
         _expected_chain(_take_removed(old_chain, new_chain, Counter(removed), groups, by_index))
@@ -303,11 +308,10 @@ class _MeaningDiff:
         if is_scalar(old):
             if old.value != new.value:
                 before, after = self._words(str(old.value)), self._words(str(new.value))
-                self.removed.update(before - after)
+                gone = before - after
+                self.removed.update(gone)
                 self.added.update(after - before)
-                if not statements_kept(
-                    str(old.value), str(new.value), before - after, self._groups
-                ):
+                if not statements_kept(str(old.value), str(new.value), gone, self._groups):
                     self.error = f"shell statements changed at line {old.start_mark.line + 1}"
                     return False
             return True
