@@ -85,7 +85,17 @@ def test_many_script_brackets_compose_without_the_exact_scan() -> None:
 
 @pytest.mark.parametrize("before", ["", "a: 1\n", "a: 1\r\n", "# c\n\n"])
 @pytest.mark.parametrize(
-    "indent", ["  " * (MAX_DEPTH // 4), "- " * (MAX_DEPTH // 4), "\t" * (MAX_DEPTH // 2)]
+    "indent",
+    [
+        "  " * (MAX_DEPTH // 4),
+        "- " * (MAX_DEPTH // 4),
+        "\t" * (MAX_DEPTH // 2),
+        # every character of the quick line test counts: each indicator, space and tab
+        "-\t" * (MAX_DEPTH // 4),
+        "? " * (MAX_DEPTH // 4),
+        ": " * (MAX_DEPTH // 4),
+        "- ? : \t" * (MAX_DEPTH // 14) + " " * (MAX_DEPTH // 2 - 7 * (MAX_DEPTH // 14)),
+    ],
 )
 def test_a_deep_block_line_is_scanned_on_the_first_line_and_later_ones(
     before: str, indent: str, monkeypatch: pytest.MonkeyPatch
@@ -99,3 +109,31 @@ def test_a_deep_block_line_is_scanned_on_the_first_line_and_later_ones(
     check_nesting(before + indent + "x\n", "f.yml")
     check_nesting(before + indent[1:] + "x\n", "f.yml")
     assert scanned == ["scan"]
+
+
+def test_a_long_line_start_without_indicators_followed_by_a_space_is_not_scanned(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The quick line test takes ``-``, ``?`` and ``:`` without looking at what follows;
+    the exact one still does: ``--`` and ``::`` are no block indicators, nothing is
+    nested."""
+    from ciswitch import source
+
+    scanned: list[str] = []
+    monkeypatch.setattr(source, "safe_yaml", lambda: scanned.append("scan") or YAML(typ="safe"))
+    for run in ("-" * MAX_DEPTH, ":" * MAX_DEPTH, "?-" * (MAX_DEPTH // 2)):
+        check_nesting("a: 1\n" + run + "x\n", "f.yml")
+    assert scanned == []
+
+
+@pytest.mark.parametrize("opener", ["[", "{"])
+def test_each_opener_is_looked_at_when_the_other_fills_the_text(opener: str) -> None:
+    """Openers are looked for one kind after the other: a flow collection of either kind
+    after many of the other, in scripts, is still a place where one starts."""
+    other = "{" if opener == "[" else "["
+    script = f"job:\n  script:\n    - echo {other}{other}{other}\n" * 100
+    closer = "]" if opener == "[" else "}"
+    flow = f"other: {opener}a{closer}\n"
+    assert not _flow_may_start(script)
+    assert _flow_may_start(script + flow)
+    assert _flow_may_start(flow + script)
