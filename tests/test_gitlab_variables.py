@@ -213,3 +213,34 @@ plain:
         ("A", "t", "job"), ("B", "j", "job"), ("C", "p", "job"), ("G", "g", "global"),
         ("R", "p", "rules"), ("R", "t", "rules"),
     ]
+
+
+def test_merge_keys_among_plain_keys_are_each_recognised(tmp_path: Path) -> None:
+    """A mapping's keys share one tag object, looked at once: a ``<<`` after plain keys, a
+    second one after more of them and one tagged ``!!merge`` are each still merges (the
+    first merged mapping wins), and a quoted ``"<<"`` is a plain key."""
+    pipeline = _pipeline(
+        tmp_path,
+        {
+            ".gitlab-ci.yml": """\
+.a: &a
+  variables: {S: a}
+.b: &b
+  variables: {S: b}
+  image: b
+.c: &c
+  tags: [c]
+job:
+  script: [echo]
+  <<: *a
+  stage: test
+  <<: *b
+  when: always
+  !!merge <<: *c
+  "<<": quoted
+""",
+        },
+    )
+    config = pipeline.jobs["job"].config
+    assert config.names() == ["variables", "image", "tags", "script", "stage", "when", "<<"]
+    assert _values(pipeline.jobs["job"], "S") == [("job", "a")]

@@ -407,7 +407,7 @@ def _one_of(
     table: dict[str, _T], known: dict[tuple[tuple[str, int], ...], dict[str, _T]]
 ) -> dict[str, _T]:
     """``table``, or the equal one seen before (same names, same objects, same order)."""
-    return known.setdefault(tuple((name, id(item)) for name, item in table.items()), table)
+    return known.setdefault(tuple(zip(table, map(id, table.values()), strict=True)), table)
 
 
 def _job_variables(

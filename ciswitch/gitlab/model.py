@@ -55,9 +55,9 @@ def to_merged(
     the trees of the mappings that come through a ``<<:`` merge (the same nodes in every job
     merging one anchor), so each is made once; like every merged tree, they are never changed
     afterwards. A reading that said something is not kept: it says it again."""
-    merged = Merged()
-    for name, entry in mapping_entries(file, node, notices).items():
-        merged.entries[name] = entry
+    # mapping_entries gives a dict of its own: it is the entries, not copied
+    merged = Merged(mapping_entries(file, node, notices))
+    for name, entry in merged.entries.items():
         value = entry.value
         if type(value) is MappingNode:
             if parents is not None:

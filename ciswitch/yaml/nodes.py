@@ -105,8 +105,13 @@ def mapping_entries(
     last wins), reporting duplicates as notices."""
     explicit: dict[str, Entry] = {}
     merged: dict[str, Entry] | None = None
+    # the keys of a mapping mostly share one tag object (the resolver's and the compaction's
+    # sharing, which reads ``ctag`` of every composed scalar too): a tag object that is not
+    # the merge tag is looked at once
+    plain: Any = None
     for key, value in node.value:
-        if tag_of(key) == MERGE_TAG:
+        tag = key.ctag
+        if (tag is None or tag is not plain) and tag_of(key) == MERGE_TAG:
             sources = value.value if type(value) is SequenceNode else [value]
             for source in sources:
                 if type(source) is not MappingNode:
@@ -116,6 +121,7 @@ def mapping_entries(
                 for name, entry in mapping_entries(file, source, notices).items():
                     merged.setdefault(name, entry)
             continue
+        plain = tag
         kind = type(key)
         if kind is MappingNode or kind is SequenceNode:
             continue
