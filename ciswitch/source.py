@@ -15,13 +15,14 @@ import gc
 import re
 from array import array
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from types import MethodType
 from typing import Any
 
 from ciswitch.compact import compact_nodes
 from ciswitch.errors import CiswitchError
 from ciswitch.model import Position
+from ciswitch.node_factory import fast_node_classes, make_scalar, make_sequence
 from ciswitch.patterns import lazy_compile
 from ciswitch.record import Record
 from ciswitch.workspace import Workspace
@@ -160,10 +161,15 @@ def compose_documents(text: str, path: str) -> list[Any]:
     again)."""
     check_nesting(text, path)
     yaml = safe_yaml()
-    yaml.Resolver = _fixed_version_resolver()
+    yaml.Resolver = resolver = _fixed_version_resolver()
+    # ruamel's own resolver (a loader made while path resolvers are registered) knows the
+    # kinds of nodes by ruamel's classes only: then the C composer keeps them
+    path_resolvers: object = getattr(resolver, "yaml_path_resolvers", None)
+    making = nullcontext() if path_resolvers else fast_node_classes()
     try:
         with gc_paused():
-            documents = _compose_all(yaml, text, path)
+            with making:
+                documents = _compose_all(yaml, text, path)
             reaches = compact_nodes(documents, text)
             for document, reach in zip(documents, reaches, strict=True):
                 size, height, distinct, recursive = reach
@@ -400,15 +406,17 @@ def _fixed_version_resolver() -> type:
             return table
 
         def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
-            if kind is ScalarNode:
+            # the C composer names the kind by what it makes nodes with: ruamel's class,
+            # or the function standing for it (:mod:`ciswitch.node_factory`)
+            if kind is ScalarNode or kind is make_scalar:
                 if implicit[0]:
                     plain = self._plain
                     tag = plain.get(value)
                     if tag is None:
-                        tag = plain[value] = stock_resolve(self, kind, value, implicit)
+                        tag = plain[value] = stock_resolve(self, ScalarNode, value, implicit)
                     return tag
                 return self.DEFAULT_SCALAR_TAG
-            if kind is SequenceNode:
+            if kind is SequenceNode or kind is make_sequence:
                 return self.DEFAULT_SEQUENCE_TAG
             return self.DEFAULT_MAPPING_TAG
 
