@@ -113,15 +113,17 @@ def _parsed_reading(text: str) -> ShellReading:
     )
 
 
-#: a word with nothing for the shell to do: no quote, escape, expansion, glob, comment,
-#: operator or tilde (``=`` only after its first character). The patterns below never give
-#: back what a repetition took (possessive, atomic): a text they turn away is turned away in
-#: linear time (``A=1 A=1 ... x"``, read either as prefixes or words, took quadratic time).
-_PLAIN = r"[A-Za-z0-9_./:,@%+-][A-Za-z0-9_./:,@%+=-]*+"
-#: an env prefix whose value is such a word, empty, or such characters quoted
+#: the characters of a word with nothing for the shell to do: no quote, escape, expansion,
+#: glob, comment, operator or tilde
+_PLAIN_CHARS = "[A-Za-z0-9_./:,@%+=-]"
+#: such a word (``=`` only after its first character: ``A=1`` first is a prefix). The patterns
+#: below never give back what a repetition took (possessive, atomic): a text they turn away is
+#: turned away in linear time (``A=1 A=1 ... x"``, read either as prefixes or words, took
+#: quadratic time).
+_PLAIN = rf"[A-Za-z0-9_./:,@%+-]{_PLAIN_CHARS}*+"
+#: an env prefix whose value is such characters, quoted or not, or nothing
 _PLAIN_PREFIX = (
-    r"[A-Za-z_][A-Za-z0-9_]*+="
-    r"(?:\"[A-Za-z0-9_./:,@%+=-]*+\"|'[A-Za-z0-9_./:,@%+=-]*+'|[A-Za-z0-9_./:,@%+=-]*+)"
+    rf"[A-Za-z_][A-Za-z0-9_]*+=(?:\"{_PLAIN_CHARS}*+\"|'{_PLAIN_CHARS}*+'|{_PLAIN_CHARS}*+)"
 )
 _BETWEEN = r"(?:[ \t]|\\\n)++"
 #: a text that is one command of plain words and prefixes (blanks and ``\\``-continued line
@@ -158,16 +160,11 @@ def _plain_werf_reading(text: str) -> ShellReading | None:
         first += 1
     if first == len(tokens) or tokens[first].group() != "werf":
         return None  # assignments alone (``A=1 B=2``), or another command
-    words: list[tuple[Word, list[Atom] | None]] = [
-        (Word(raw, raw, None, token.start(), token.end(), ""), None)
-        for token in tokens[first:]
-        for raw in (token.group(),)
-    ]
-    env_indexes: list[int] = []
-    at = werf.find_werf([werf.Arg(w.raw, w.raw) for w, _ in words], [w.raw for w, _ in words],
-                        env_indexes)
-    if at != 0 or env_indexes:
-        return None
+    # named ``werf`` itself (no wrapper before it), the command's werf word is its first
+    words: list[tuple[Word, list[Atom] | None]] = []
+    for token in tokens[first:]:
+        raw = token.group()
+        words.append((Word(raw, raw, None, token.start(), token.end(), ""), None))
     statement = (tokens[0].start(), tokens[-1].end())
     prefixes = tuple(_plain_prefix(token, statement, first) for token in tokens[:first])
     call = werf_call(text, words, 0, prefixes, statement, None)
