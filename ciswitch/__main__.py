@@ -113,9 +113,11 @@ def _run_plain_lint(options: dict[str, Any]) -> None:
     closed and the output flushed first), which is a sizeable part of a small file's lint."""
     import gc
 
+    # lint pauses the collector anyway; the imports of the lint itself make many objects, and
+    # a collection among them walks all of ruamel's and typing's as well
+    gc.disable()
     from ciswitch.lint_command import echo, run_lint
 
-    gc.disable()  # lint pauses the collector anyway; the imports before it make many objects
     try:
         run_lint(**options)
     except SystemExit as done:

@@ -25,6 +25,7 @@ from ciswitch.model import Position
 from ciswitch.node_factory import fast_node_classes, make_scalar, make_sequence
 from ciswitch.patterns import lazy_compile
 from ciswitch.record import Record
+from ciswitch.ruamel_c import compose_all
 from ciswitch.workspace import Workspace
 
 BOM = "\ufeff"
@@ -160,23 +161,19 @@ def compose_documents(text: str, path: str) -> list[Any]:
     big files: composing allocates many small objects the collector would scan again and
     again)."""
     check_nesting(text, path)
-    yaml = safe_yaml()
-    yaml.Resolver = resolver = _fixed_version_resolver()
+    resolver = _fixed_version_resolver()
     # ruamel's own resolver (a loader made while path resolvers are registered) knows the
     # kinds of nodes by ruamel's classes only: then the C composer keeps them
     path_resolvers: object = getattr(resolver, "yaml_path_resolvers", None)
     making = nullcontext() if path_resolvers else fast_node_classes()
-    try:
-        with gc_paused():
-            with making:
-                documents = _compose_all(yaml, text, path)
-            reaches = compact_nodes(documents, text)
-            for document, reach in zip(documents, reaches, strict=True):
-                size, height, distinct, recursive = reach
-                if recursive or height > MAX_DEPTH or size - distinct > ALIAS_ALLOWANCE + distinct:
-                    check_aliases(document, path)  # it says which limit, and where
-    finally:
-        _release(yaml)
+    with gc_paused():
+        with making:
+            documents = _compose_all(resolver, text, path)
+        reaches = compact_nodes(documents, text)
+        for document, reach in zip(documents, reaches, strict=True):
+            size, height, distinct, recursive = reach
+            if recursive or height > MAX_DEPTH or size - distinct > ALIAS_ALLOWANCE + distinct:
+                check_aliases(document, path)  # it says which limit, and where
     return documents
 
 
@@ -448,11 +445,21 @@ def _release(yaml: Any) -> None:
         state.clear()
 
 
-def _compose_all(yaml: Any, text: str, path: str) -> list[Any]:
+def _compose_all(resolver: type, text: str, path: str) -> list[Any]:
+    """Every document of ``text`` (none of them empty), composed with ruamel's C composer
+    straight away (:mod:`ciswitch.ruamel_c`), or through ruamel's ``YAML`` without one."""
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
     try:
-        return [doc for doc in yaml.compose_all(text) if doc is not None]
+        documents = compose_all(text, resolver)
+        if documents is None:
+            yaml = safe_yaml()
+            yaml.Resolver = resolver
+            try:
+                documents = [doc for doc in yaml.compose_all(text) if doc is not None]
+            finally:
+                _release(yaml)
+        return documents
     except MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         what = err.problem or err.context or "invalid YAML"

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Literal, NamedTuple
+from typing import TYPE_CHECKING, Literal
 
 from ciswitch.errors import CiswitchError
 from ciswitch.model import NotCheckedKind
@@ -114,7 +114,7 @@ def script_runs(text: str, ws: Workspace) -> tuple[list[ScriptRun], list[NotFoll
     return found.runs, found.skipped
 
 
-class Runs(NamedTuple):
+class Runs(Record, frozen=True):
     """What a shell text runs, started in a working directory, and where it leaves it."""
 
     runs: list[ScriptRun]
@@ -124,7 +124,21 @@ class Runs(NamedTuple):
     #: False when the text was not parsed (so a ``cd`` in it, if any, was not read)
     parsed: bool
     #: the text may change directory (``cd``, ``pushd``, ``popd``)
-    moves: bool = False
+    moves: bool
+
+    def __init__(
+        self,
+        runs: list[ScriptRun],
+        skipped: list[NotFollowed],
+        cwd: str | None,
+        parsed: bool,
+        moves: bool = False,
+    ) -> None:
+        setf(self, "runs", runs)
+        setf(self, "skipped", skipped)
+        setf(self, "cwd", cwd)
+        setf(self, "parsed", parsed)
+        setf(self, "moves", moves)
 
 
 def script_runs_in(text: str, ws: Workspace, cwd: str | None, force: bool = False) -> Runs:

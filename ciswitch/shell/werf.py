@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import NamedTuple
 
 from ciswitch.patterns import lazy_compile
+from ciswitch.record import Record, setf
 from ciswitch.shell.model import FlagName
 
 CommandTree = dict[str, "CommandTree"]
@@ -168,12 +168,16 @@ def is_werf_name(value: str) -> bool:
 _ASSIGNMENT = lazy_compile(r"[A-Za-z_][A-Za-z0-9_]*=")
 
 
-class Arg(NamedTuple):
+class Arg(Record, frozen=True):
     """A word as the wrapper parsers see it: its static value (None when it expands) and its
     statically known beginning (``PATH=`` for ``PATH=$PATH``)."""
 
     value: str | None
     prefix: str
+
+    def __init__(self, value: str | None, prefix: str) -> None:
+        setf(self, "value", value)
+        setf(self, "prefix", prefix)
 
 
 Skipper = Callable[[list[Arg], int, list[int]], "int | None"]
