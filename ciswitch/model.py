@@ -28,6 +28,15 @@ class Severity(enum.Enum):
     INFO = "info"
 
 
+class FileKind(enum.Enum):
+    """How a file is read (as CI YAML, a shell script, a Python helper), and so how a fix of
+    it is verified (:mod:`ciswitch.verify`)."""
+
+    YAML = "yaml"
+    SHELL = "shell"
+    PYTHON = "python"
+
+
 class Edit(OrderedRecord, frozen=True):
     """Replace ``text[start:end]`` of the file at ``path`` (repository-relative, POSIX) by
     ``replacement``. Offsets are character offsets in the decoded text without BOM."""

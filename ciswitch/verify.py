@@ -10,22 +10,13 @@ before anything is written.
 
 from __future__ import annotations
 
-import enum
 from collections import Counter
 from typing import Any
 
 from ciswitch.errors import CiswitchError
-from ciswitch.model import Finding
+from ciswitch.model import FileKind, Finding
 from ciswitch.source import SourceFile
 from ciswitch.yaml.nodes import is_map, is_scalar, is_seq, tag_of
-
-
-class FileKind(enum.Enum):
-    """How a file is read, and so how a fix of it is verified."""
-
-    YAML = "yaml"
-    SHELL = "shell"
-    PYTHON = "python"
 
 
 def verify_meaning(

@@ -13,10 +13,9 @@ import enum
 from collections.abc import Collection, Iterator
 from typing import TYPE_CHECKING
 
-from ciswitch.model import NotChecked, Notice
+from ciswitch.model import FileKind, NotChecked, Notice
 from ciswitch.record import Record, setf
 from ciswitch.source import SourceFile
-from ciswitch.verify import FileKind
 
 if TYPE_CHECKING:
     from ciswitch.analysis.settings import GitLabSettings

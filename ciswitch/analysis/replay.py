@@ -43,10 +43,9 @@ from ciswitch.analysis.values import (
 )
 from ciswitch.analysis.variables import VARIABLE_KIND, entry_place, record_variable_places
 from ciswitch.gitlab import Job, Pipeline, ScriptLine
-from ciswitch.model import LOCAL, STAGES_VAR, SYNC_VAR, NotChecked, NotCheckedKind
+from ciswitch.model import LOCAL, STAGES_VAR, SYNC_VAR, FileKind, NotChecked, NotCheckedKind
 from ciswitch.patterns import lazy_compile
 from ciswitch.source import SourceFile
-from ciswitch.verify import FileKind
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

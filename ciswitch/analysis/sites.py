@@ -23,9 +23,8 @@ from ciswitch.edits import (
     rest_is_trailing,
     tidy_range,
 )
-from ciswitch.model import LOCAL, Edit, Fix
+from ciswitch.model import LOCAL, Edit, FileKind, Fix
 from ciswitch.source import SourceFile
-from ciswitch.verify import FileKind
 
 if TYPE_CHECKING:
     from ciswitch.scripts.python import PythonReading

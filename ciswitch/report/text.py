@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import os
-import unicodedata
 from typing import TextIO
 
 from ciswitch.model import Finding, LintResult, Severity, not_checked_summary
@@ -52,7 +51,11 @@ def use_color(stream: TextIO, mode: str = "auto") -> bool:
 
 @functools.lru_cache(maxsize=4096)
 def char_width(char: str) -> int:
-    """Terminal cells taken by one character (tabs are handled by the caller)."""
+    """Terminal cells taken by one character (tabs are handled by the caller). The character
+    database is loaded on the first call: most reports are ASCII (:func:`layout` calls this only
+    for a line that is not)."""
+    import unicodedata
+
     if unicodedata.combining(char) or unicodedata.category(char) in ("Mn", "Me", "Cf"):
         return 0
     return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1

@@ -229,6 +229,8 @@ class CharMap:
         self._ends: list[int] = []
         self._extra: list[int] = []
         extra = 0
+        if text.isascii():  # every character one byte (most scripts): nothing to look up
+            return
         for match in _NON_ASCII.finditer(text):
             code = ord(match.group())
             extra += 1 if code < 0x800 else 2 if code < 0x10000 else 3
