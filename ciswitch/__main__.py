@@ -9,6 +9,7 @@ usage error, help and completion, goes to the click command tree, :data:`ciswitc
 from __future__ import annotations
 
 import errno
+import gc
 import os
 import sys
 from pathlib import Path
@@ -87,6 +88,10 @@ def _output_failed(err: OSError) -> None:
 def _start() -> None:
     argv = sys.argv[1:]
     completing = any(k.startswith("_CISWITCH_COMPLETE") for k in os.environ)
+    if argv[:1] == ["lint"] and not completing:
+        # A lint pauses the collector anyway; the imports before it make many objects, and a
+        # collection among them walks all of ruamel's and typing's as well.
+        gc.disable()
     plain = None if completing else plain_lint(argv)
     if plain is None:
         from ciswitch.cli import main
@@ -95,8 +100,6 @@ def _start() -> None:
             # Leave without the teardown, as a lint does (a big file's fix made a large heap),
             # and keep the collector off as a lint does: the analyses pause it, but between
             # and after them a full collection would walk the whole heap of a big file.
-            import gc
-
             gc.disable()
             try:
                 main()
@@ -111,11 +114,6 @@ def _start() -> None:
 def _run_plain_lint(options: dict[str, Any]) -> None:
     """Run the plain lint; at the end leave without the interpreter's teardown (every file is
     closed and the output flushed first), which is a sizeable part of a small file's lint."""
-    import gc
-
-    # lint pauses the collector anyway; the imports of the lint itself make many objects, and
-    # a collection among them walks all of ruamel's and typing's as well
-    gc.disable()
     from ciswitch.lint_command import echo, run_lint
 
     try:

@@ -183,3 +183,30 @@ def test_fix_keeps_the_collector_off(args: list[str], repo: Path) -> None:
     code, _, err = _run([sys.executable, "-c", _COLLECTOR_PROBE, *args], repo, dict(os.environ))
     assert code in (0, 1)
     assert "collector on: False" in err
+
+
+#: ``python -m ciswitch ARGS``, counting the collections that run from the start of the
+#: command (the interpreter's own start-up and the import of ``ciswitch.__main__`` before it)
+_COLLECTIONS_PROBE = (
+    "import gc, sys\n"
+    "sys.argv = ['ciswitch', *sys.argv[1:]]\n"
+    "from ciswitch.__main__ import run\n"
+    "seen = []\n"
+    "gc.callbacks.append(lambda phase, info: seen.append(info['generation']))\n"
+    "import atexit, os\n"
+    "real_exit = os._exit\n"
+    "def leave(code):\n"
+    "    print(f'collections: {len(seen)}', file=sys.stderr, flush=True)\n"
+    "    real_exit(code)\n"
+    "os._exit = leave\n"
+    "run()\n"
+)
+
+
+def test_plain_lint_runs_no_collection(repo: Path) -> None:
+    """The plain lint switches the collector off before importing the lint: those imports
+    make many objects, and each collection among them walks ruamel's and typing's too."""
+    code, _, err = _run([sys.executable, "-c", _COLLECTIONS_PROBE, "lint", "."], repo,
+                        dict(os.environ))
+    assert code in (0, 1)
+    assert "collections: 0" in err, err
