@@ -56,7 +56,7 @@ FROZEN = {
     "CallAt", "SettingAt", "Reach", "_Statement", "ScriptLine", "Variable", "GitLabSettings",
     "SettingsEffect", "RuleOptions", "Rule", "Blocked", "PipelineView", "ScriptRun",
     "NotFollowed", "Word", "Assignment", "FlagUse", "WerfCall", "CommandString",
-    "ShellReading", "Atom",
+    "ShellReading", "Atom", "Runs", "Arg",
 }
 MUTABLE = {
     "Finding", "LintResult", "SourceFile", "Place", "Facts", "Config", "Merged", "Job",
