@@ -12,7 +12,6 @@ import errno
 import gc
 import os
 import sys
-from pathlib import Path
 from typing import Any
 
 #: flags of ``lint`` taking no value, as accepted by the plain start -> keyword of run_lint
@@ -53,7 +52,7 @@ def plain_lint(argv: list[str]) -> dict[str, Any] | None:
                 return None
             options[keyword] = value
         elif word and not word.startswith("-"):
-            options["paths"].append(Path(word))
+            options["paths"].append(word)
         else:
             return None
     return options

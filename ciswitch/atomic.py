@@ -21,10 +21,12 @@ import contextlib
 import os
 import stat
 from collections.abc import Iterable, Sequence
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ciswitch.record import Record, setf
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 _CHUNK = 1 << 20
 
@@ -85,7 +87,7 @@ class Stamp(Record, frozen=True):
         )
 
 
-def read_stamped(path: Path) -> tuple[bytes, Stamp]:
+def read_stamped(path: str | os.PathLike[str]) -> tuple[bytes, Stamp]:
     """The file's bytes and its stamp, both from one open file (so they agree)."""
     with open(path, "rb") as handle:
         before = os.fstat(handle.fileno())

@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ciswitch.errors import CiswitchError
 from ciswitch.patterns import lazy_compile
 from ciswitch.record import Record
 from ciswitch.workspace import Workspace, normalize
+
+if TYPE_CHECKING:
+    import os
 
 CONFIG_FILE = ".ciswitch.toml"
 PYPROJECT_FILE = "pyproject.toml"
@@ -77,7 +79,7 @@ class Config(Record):
         return self.select is None or code in self.select
 
 
-def load_config(ws: Workspace, explicit: Path | None = None) -> Config:
+def load_config(ws: Workspace, explicit: str | os.PathLike[str] | None = None) -> Config:
     """Read the configuration for the repository behind ``ws``.
 
     ``explicit`` (``--config FILE``) is a path on disk, read as a ``pyproject.toml`` when it is
@@ -85,6 +87,9 @@ def load_config(ws: Workspace, explicit: Path | None = None) -> Config:
     wins over ``[tool.ciswitch]`` in ``pyproject.toml``; with neither, the defaults apply.
     """
     if explicit is not None:
+        from pathlib import Path
+
+        explicit = Path(explicit)
         label = str(explicit)
         try:
             data = explicit.read_bytes()

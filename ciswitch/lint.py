@@ -8,13 +8,13 @@ the enabled rules, drop suppressed findings. ``fix`` then takes the findings' fi
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from pathlib import Path
+from collections.abc import Mapping, Sequence
 
 from ciswitch.analysis.facts import Facts
 from ciswitch.analysis.replay import collect_facts
 from ciswitch.analysis.settings import GitLabSettings
 from ciswitch.config import Config, load_config
+from ciswitch.disk_paths import absolute, as_given, joined, posix_relative, resolved, upward
 from ciswitch.errors import CiswitchError
 from ciswitch.gitlab import Pipeline, load_pipeline
 from ciswitch.model import Finding, LintResult, NotChecked, NotCheckedKind, Problem
@@ -62,11 +62,12 @@ class LintRun(Record):
 
     result: LintResult
     facts: Facts
-    #: the repository root on disk that the result's paths are relative to; None when the
-    #: paths are already as the user gave them (a PATH or ``--config`` that cannot be read)
-    root: Path | None
+    #: the repository root on disk (resolved) that the result's paths are relative to; None
+    #: when the paths are already as the user gave them (a PATH or ``--config`` that cannot be
+    #: read)
+    root: str | None
 
-    def __init__(self, result: LintResult, facts: Facts, root: Path | None = None) -> None:
+    def __init__(self, result: LintResult, facts: Facts, root: str | None = None) -> None:
         self.result = result
         self.facts = facts
         self.root = root
@@ -230,18 +231,24 @@ def missing_ci_message(ws: Workspace, ci_file: str, configured: bool) -> str:
     """Why ``ci_file`` cannot be linted: what it is when it exists but is no regular file (a
     directory, a FIFO, a symlink), else that it is missing, with a hint to set ``ci-config``
     when the CI file is the configured one."""
+    import errno
     import stat
 
-    root = getattr(ws, "root", None)
-    if isinstance(root, Path):
-        path = root / ci_file
+    root = getattr(ws, "root_dir", None)
+    if isinstance(root, str):
+        path = os.path.join(root, as_given(ci_file))
         try:
-            st = path.lstat()
+            st = os.lstat(path)
         except OSError:
             st = None
         if st is not None and stat.S_ISLNK(st.st_mode):
             target = os.readlink(path)
-            if not path.exists():
+            try:
+                os.stat(path)
+            except OSError as err:
+                if err.errno == errno.ELOOP:
+                    return f"is a symlink to {target}, in a loop of symlinks"
+            if not os.path.exists(path):
                 return f"is a symlink to {target}, which does not exist"
             return f"is a symlink to {target}, which is not a regular file in the repository"
         if st is not None:
@@ -266,51 +273,57 @@ def missing_ci_message(ws: Workspace, ci_file: str, configured: bool) -> str:
 ROOT_MARKERS = (".git", ".ciswitch.toml")
 
 
-def default_target(cwd: Path | None = None) -> Path:
+def default_target(cwd: str | os.PathLike[str] | None = None) -> str:
     """The repository to lint when no PATH is given: the current directory when it holds the
     CI file, else the nearest directory upward holding ``.git`` or ``.ciswitch.toml``, else
     the current directory."""
     from ciswitch.config import DEFAULT_CI_CONFIG
 
-    start = Path(os.path.abspath(cwd or Path.cwd()))
-    if (start / DEFAULT_CI_CONFIG).exists():
+    start = absolute(cwd or os.getcwd())
+    if os.path.exists(joined(start, DEFAULT_CI_CONFIG)):
         return start
-    for candidate in (start, *start.parents):
-        if any((candidate / marker).exists() for marker in ROOT_MARKERS):
+    for candidate in upward(start):
+        if any(os.path.exists(joined(candidate, marker)) for marker in ROOT_MARKERS):
             return candidate
     return start
 
 
-def find_root(path: Path) -> Path:
-    """The repository root of a file: the nearest parent with ``.git``, else its directory.
+def find_root(path: str | os.PathLike[str]) -> str:
+    """The repository root of a file (resolved): the nearest parent with ``.git``, else its
+    directory.
 
     The file's own name is not resolved: a symlink is looked at from where it is, so one that
     points outside the repository is refused when read (and never written through)."""
-    start = Path(os.path.abspath(path)).parent.resolve()
-    for candidate in (start, *start.parents):
-        if (candidate / ".git").exists():
+    start = resolved(os.path.dirname(absolute(as_given(path))))
+    for candidate in upward(start):
+        if os.path.exists(joined(candidate, ".git")):
             return candidate
     return start
 
 
-def resolve_target(path: Path) -> tuple[DirectoryWorkspace, str | None]:
+def resolve_target(path: str | os.PathLike[str]) -> tuple[DirectoryWorkspace, str | None]:
     """A PATH argument as (workspace, entry file or None for the configured CI file)."""
-    if path.is_dir():
-        return DirectoryWorkspace(path), None
-    if not path.exists():
-        raise CiswitchError("no such file or directory", str(path))
-    root = find_root(path)
-    rel = (Path(os.path.abspath(path)).parent.resolve() / path.name).relative_to(root).as_posix()
+    given = as_given(path)
+    if os.path.isdir(given):
+        return DirectoryWorkspace(given), None
+    if not os.path.exists(given):
+        raise CiswitchError("no such file or directory", given)
+    root = find_root(given)
+    where = joined(resolved(os.path.dirname(absolute(given))), os.path.basename(given))
+    rel = posix_relative(where, root)
     ws = DirectoryWorkspace(root)
     try:
-        ws.path_of(rel)  # a symlink leaving the repository: refused here, with its name
+        ws.disk_path(rel)  # a symlink leaving the repository: refused here, with its name
     except CiswitchError as err:
-        raise CiswitchError(err.message, str(path)) from err
+        raise CiswitchError(err.message, given) from err
     return ws, rel
 
 
 def lint_paths(
-    paths: list[Path], config_file: Path | None = None, *, to: str | None = None,
+    paths: Sequence[str | os.PathLike[str]],
+    config_file: str | os.PathLike[str] | None = None,
+    *,
+    to: str | None = None,
     settings: GitLabSettings | None = None,
 ) -> list[LintRun]:
     """Lint each PATH (a repository directory or a single CI file), with GitLab's CI/CD
@@ -331,27 +344,31 @@ def lint_paths(
                 continue
             result = LintResult(root=ws.label)
             result.problems.append(Problem(err.path or ".", err.message, err.line, err.column))
-            runs.append(LintRun(result, Facts(None), ws.root))
+            runs.append(LintRun(result, Facts(None), ws.root_dir))
             continue
         run = analyse_workspace(ws, config, entry=entry, to=to, settings=settings)
-        run.root = ws.root
+        run.root = ws.root_dir
         if config_file is not None:
-            run.result.problems = settings_problems(run.result.problems, config_file, ws.root)
+            run.result.problems = settings_problems(run.result.problems, config_file,
+                                                    ws.root_dir)
         runs.append(run)
     return runs
 
 
-def settings_problems(problems: list[Problem], config_file: Path, root: Path) -> list[Problem]:
+def settings_problems(
+    problems: list[Problem], config_file: str | os.PathLike[str], root: str | os.PathLike[str]
+) -> list[Problem]:
     """``problems`` with the ``--config FILE`` ones made relative to ``root`` (as every other
     path of a run is), so that they are shown relative to the current directory too."""
     from ciswitch.record import replace
 
-    label = str(config_file)
-    rel = Path(os.path.relpath(os.path.abspath(config_file), root)).as_posix()
+    label = as_given(config_file)
+    rel = as_given(os.path.relpath(absolute(config_file), root))
     return [replace(p, path=rel) if p.path == label else p for p in problems]
 
 
-def _failed(path: Path, err: CiswitchError) -> LintRun:
-    result = LintResult(root=str(path))
-    result.problems.append(Problem(err.path or str(path), err.message, err.line, err.column))
+def _failed(path: str | os.PathLike[str], err: CiswitchError) -> LintRun:
+    given = as_given(path)
+    result = LintResult(root=given)
+    result.problems.append(Problem(err.path or given, err.message, err.line, err.column))
     return LintRun(result, Facts(None))

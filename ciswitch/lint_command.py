@@ -9,14 +9,17 @@ the text to print needs it (see :func:`echo`).
 
 from __future__ import annotations
 
+import os
 import sys
-from pathlib import Path
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, NoReturn
 
 from ciswitch.errors import CiswitchError
 from ciswitch.model import LintResult
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from ciswitch.analysis.settings import GitLabSettings
     from ciswitch.atomic import PlannedWrite, WriteError
     from ciswitch.gitlab_api import GitLabClient
@@ -65,11 +68,14 @@ def report_write(result: LintResult, fmt: str, output: Path | None) -> PlannedWr
     """The ``--output`` file as a write of the run's transaction (None: no file, or ``-``).
 
     A missing directory is an error before anything is written."""
+    if output is None or str(output) == "-":
+        return None
+    from pathlib import Path
+
     from ciswitch.atomic import PlannedWrite
     from ciswitch.report import render
 
-    if output is None or str(output) == "-":
-        return None
+    output = Path(output)
     if not output.parent.is_dir():
         raise CiswitchError(f"no such directory: {output.parent}", str(output))
     if output.is_dir():
@@ -160,23 +166,28 @@ def settings_client(gitlab_url: str | None) -> GitLabClient | None:
         error_exit(err)
 
 
-def read_settings_of(path: Path, client: GitLabClient | None,
+def read_settings_of(path: str | os.PathLike[str], client: GitLabClient | None,
                      project: str | None) -> GitLabSettings | None:
     """GitLab's CI/CD settings of the repository at ``path`` (None without a client)."""
     if client is None:
         return None
+    from pathlib import Path
+
     from ciswitch.lint import find_root
     from ciswitch.runbook.settings import settings_for
 
-    root = path if path.is_dir() else find_root(path)
+    path = Path(path)
+    root = path if path.is_dir() else Path(find_root(path))
     try:
         return settings_for(root, client.url, project, client)
     except CiswitchError as err:
         error_exit(err)
 
 
-def lint_with_settings(paths: list[Path], config_file: Path | None, gitlab_url: str | None,
-                       project: str | None) -> list[LintRun]:
+def lint_with_settings(
+    paths: Sequence[str | os.PathLike[str]], config_file: Path | None, gitlab_url: str | None,
+    project: str | None,
+) -> list[LintRun]:
     """Lint each PATH with its project's CI/CD settings when ``--gitlab-url`` is given."""
     from ciswitch.lint import lint_paths
 
@@ -191,7 +202,7 @@ def lint_with_settings(paths: list[Path], config_file: Path | None, gitlab_url: 
 
 
 def run_lint(
-    paths: list[Path],
+    paths: Sequence[str | os.PathLike[str]],
     fmt: str = "text",
     output: Path | None = None,
     statistics: bool = False,
@@ -210,6 +221,8 @@ def run_lint(
     runs = lint_with_settings(paths or [default_target()], config_file, gitlab_url, project)
     results = [a.result for a in runs]
     if fmt == "sarif":
+        from pathlib import Path
+
         from ciswitch.gitops import provenance
 
         for one in results:

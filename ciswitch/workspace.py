@@ -12,11 +12,14 @@ import posixpath
 import re
 import stat
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ciswitch.atomic import Stamp, read_stamped
+from ciswitch.disk_paths import joined, posix_relative, resolved, within
 from ciswitch.errors import CiswitchError
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def normalize(rel: str) -> str:
@@ -87,10 +90,15 @@ _SKIP_DIRS = {".git"}
 
 
 class DirectoryWorkspace:
-    """A repository work tree on disk."""
+    """A repository work tree on disk.
 
-    def __init__(self, root: Path) -> None:
-        self.root = root.resolve()
+    It works with its paths as strings (:mod:`ciswitch.disk_paths`): a lint never needs path
+    objects. :attr:`root` and the paths of :meth:`path_of` and :meth:`write_target` are
+    :class:`pathlib.Path` objects, for the commands that write."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        #: the root, resolved, as a string
+        self.root_dir = resolved(root)
         #: is_file answers: CI lines name the same paths thousands of times
         self._is_file: dict[str, bool] = {}
         #: the root's entries, lower-cased, once an is_file needs them (None: not read yet)
@@ -99,18 +107,27 @@ class DirectoryWorkspace:
         self._stamps: dict[str, Stamp] = {}
 
     @property
+    def root(self) -> Path:
+        """The root, resolved, as a path object."""
+        from pathlib import Path
+
+        return Path(self.root_dir)
+
+    @property
     def label(self) -> str:
-        return str(self.root)
+        return self.root_dir
 
     def path_of(self, rel: str) -> Path:
         """The absolute path of ``rel``, after checking it stays inside the root."""
+        from pathlib import Path
+
+        return Path(self.disk_path(rel))
+
+    def disk_path(self, rel: str) -> str:
+        """:meth:`path_of` as a string."""
         norm = normalize(rel)
-        path = self.root / norm
-        try:
-            real = path.resolve()
-        except OSError as err:  # pragma: no cover - loops in symlinks
-            raise CiswitchError(f"cannot resolve: {err}", rel) from err
-        if real != self.root and self.root not in real.parents:
+        path = joined(self.root_dir, norm)
+        if not within(resolved(path), self.root_dir):
             raise CiswitchError("path escapes the repository (symlink)", norm)
         return path
 
@@ -121,14 +138,14 @@ class DirectoryWorkspace:
             # only be missing: no symlink can take it elsewhere, so it needs no resolve. CI
             # lines name such paths many times (``python manage.py`` in a repository without).
             try:
-                os.lstat(os.path.join(self.root, norm.split("/", 1)[0]))
+                os.lstat(os.path.join(self.root_dir, norm.split("/", 1)[0]))
             except FileNotFoundError as err:
                 raise CiswitchError("file not found", norm) from err
             except OSError:
                 pass
-        path = self.path_of(rel)
+        path = self.disk_path(rel)
         try:
-            st = path.stat()
+            st = os.stat(path)
         except FileNotFoundError as err:
             raise CiswitchError("file not found", norm) from err
         except OSError as err:
@@ -161,8 +178,8 @@ class DirectoryWorkspace:
                 norm = normalize(rel)
                 known = (
                     self._may_hold(norm)
-                    and os.path.isfile(self.root / norm)
-                    and self.path_of(rel).is_file()
+                    and os.path.isfile(joined(self.root_dir, norm))
+                    and os.path.isfile(self.disk_path(rel))
                 )
             except CiswitchError:
                 known = False
@@ -179,7 +196,7 @@ class DirectoryWorkspace:
             return True
         if self._top is None:
             try:
-                self._top = frozenset(name.lower() for name in os.listdir(self.root))
+                self._top = frozenset(name.lower() for name in os.listdir(self.root_dir))
             except OSError:
                 self._top = None
                 return True
@@ -187,15 +204,15 @@ class DirectoryWorkspace:
 
     def is_executable(self, rel: str) -> bool:
         try:
-            return os.access(self.path_of(rel), os.X_OK)
+            return os.access(self.disk_path(rel), os.X_OK)
         except CiswitchError:
             return False
 
     def files(self) -> Iterator[str]:
-        for dirpath, dirnames, filenames in os.walk(self.root):
+        for dirpath, dirnames, filenames in os.walk(self.root_dir):
             dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS)
-            base = Path(dirpath).relative_to(self.root).as_posix()
+            base = posix_relative(dirpath, self.root_dir)
             for name in filenames:
                 rel = name if base == "." else f"{base}/{name}"
-                if (Path(dirpath) / name).is_file():
+                if os.path.isfile(joined(dirpath, name)):
                     yield rel

@@ -77,6 +77,34 @@ def test_symlink_escaping_the_root_is_refused(tmp_path: Path) -> None:
     assert _snapshot(tmp_path) == before
 
 
+@pytest.mark.parametrize("command", ["lint", "fix"])
+@pytest.mark.parametrize(("ci_file", "message"), [
+    (None, ".gitlab-ci.yml: error: is a symlink to loop-a, in a loop of symlinks"),
+    ("include: loop-a\n" + LOCAL_JOB,
+     ".gitlab-ci.yml:1: error: cannot include 'loop-a': cannot read: Too many levels of "
+     "symbolic links"),
+], ids=["ci-file", "include"])
+def test_a_loop_of_symlinks_is_a_one_line_error(
+    command: str, ci_file: str | None, message: str, tmp_path: Path
+) -> None:
+    """Reading through a loop of symlinks is an input error with its place (it was a
+    traceback: pathlib's resolve raises RuntimeError on a loop)."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    os.symlink("loop-b", repo / "loop-a")
+    os.symlink("loop-a", repo / "loop-b")
+    if ci_file is None:
+        os.symlink("loop-a", repo / ".gitlab-ci.yml")
+    else:
+        (repo / ".gitlab-ci.yml").write_text(ci_file)
+    before = _snapshot(tmp_path)
+    result = _run(command, ".", cwd=repo)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.splitlines() == [message]
+    assert "Traceback" not in result.stdout + result.stderr
+    assert _snapshot(tmp_path) == before
+
+
 def test_lint_exit_codes_and_fix_roundtrip(tmp_path: Path) -> None:
     repo = tmp_path / "repo"
     repo.mkdir()

@@ -210,3 +210,32 @@ def test_plain_lint_runs_no_collection(repo: Path) -> None:
                         dict(os.environ))
     assert code in (0, 1)
     assert "collections: 0" in err, err
+
+
+#: ``python -m ciswitch ARGS`` reporting which of ``pathlib`` and what it imports were loaded
+#: by the command itself (an editable install's import hook may have loaded them at start-up)
+_PATHLIB_PROBE = (
+    "import sys, os\n"
+    "for name in ('pathlib', 'urllib.parse', 'ipaddress'):\n"
+    "    sys.modules.pop(name, None)\n"
+    "sys.argv = ['ciswitch', *sys.argv[1:]]\n"
+    "real_exit = os._exit\n"
+    "def leave(code):\n"
+    "    loaded = [n for n in ('pathlib', 'urllib.parse', 'ipaddress') if n in sys.modules]\n"
+    "    print(f'loaded: {loaded}', file=sys.stderr, flush=True)\n"
+    "    real_exit(code)\n"
+    "os._exit = leave\n"
+    "from ciswitch.__main__ import run\n"
+    "run()\n"
+)
+
+
+@pytest.mark.parametrize("args", [["lint", "."], ["lint", "--format", "gitlab", "."],
+                                  ["lint", ".gitlab-ci.yml", "--statistics"]])
+def test_plain_lint_does_without_pathlib(args: list[str], repo: Path) -> None:
+    """A plain lint speaks of disk paths as strings (:mod:`ciswitch.disk_paths`): pathlib and
+    the URL parsing it imports are a twentieth of a small file's lint. (A SARIF report needs
+    the URL parsing for the repository's address in its provenance.)"""
+    code, _, err = _run([sys.executable, "-c", _PATHLIB_PROBE, *args], repo, dict(os.environ))
+    assert code in (0, 1), err
+    assert "loaded: []" in err, err

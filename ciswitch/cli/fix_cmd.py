@@ -199,7 +199,8 @@ def fix(
         if len(paths) > 1:
             click.echo("ciswitch: error: --gitlab fixes one project: give one PATH", err=True)
             sys.exit(2)
-        settings_code = fix_settings(paths[0] if paths else default_target(), gitlab_url, project,
+        settings_code = fix_settings(paths[0] if paths else Path(default_target()), gitlab_url,
+                                     project,
                                      address, unsafe_fixes, shared, dry_run or check
                                      or show_diff)
         if settings_code == 2:
@@ -212,7 +213,7 @@ def fix(
     result = LintResult(root=", ".join(str(p) for p in paths) or ".")
     planned: list[tuple[DirectoryWorkspace, FixOutcome, str]] = []
     # Plan every PATH first: one bad input anywhere means nothing is written anywhere.
-    for path in list(paths) or [default_target()]:
+    for path in list(paths) or [Path(default_target())]:
         try:
             ws, entry = resolve_target(path)
         except CiswitchError as err:

@@ -11,24 +11,26 @@ from __future__ import annotations
 
 import os
 import posixpath
-from pathlib import Path
 
+from ciswitch.disk_paths import absolute, resolved, within
 from ciswitch.model import LintResult, Problem
 from ciswitch.record import replace
 
 
-def prefix_for(root: Path | None, cwd: Path | None = None) -> str:
+def prefix_for(
+    root: str | os.PathLike[str] | None, cwd: str | os.PathLike[str] | None = None
+) -> str:
     """What goes before a path relative to ``root`` ("" when ``root`` is the current
     directory or unknown)."""
     if root is None:
         return ""
-    here = Path(os.path.abspath(cwd or Path.cwd())).resolve()
-    there = Path(os.path.abspath(root)).resolve()
+    here = resolved(absolute(cwd or os.getcwd()))
+    there = resolved(absolute(root))
     if there == here:
         return ""
-    if here in there.parents or there in here.parents:
-        return Path(os.path.relpath(there, here)).as_posix()
-    return there.as_posix()
+    if within(there, here) or within(here, there):
+        return os.path.relpath(there, here)
+    return there
 
 
 def shown(prefix: str, rel: str) -> str:
@@ -38,7 +40,7 @@ def shown(prefix: str, rel: str) -> str:
     return posixpath.normpath(posixpath.join(prefix, rel.removeprefix("./")))
 
 
-def problem_line(problem: Problem, root: Path | None) -> str:
+def problem_line(problem: Problem, root: str | os.PathLike[str] | None) -> str:
     """One input error as the command line prints it, its path relative to the current
     directory."""
     return replace(problem, path=shown(prefix_for(root), problem.path)).one_line()
