@@ -58,27 +58,39 @@ def defer_package(name: str = "ruamel.yaml") -> None:
     lock = _thread.RLock()
     loading: list[bool] = []  # not empty while the package's __init__ runs
 
+    def load() -> None:
+        """Run the package's ``__init__`` unless it ran (in one thread; the others wait)."""
+        with lock:
+            if loading or "__getattr__" not in module.__dict__:
+                return
+            loading.append(True)
+            try:
+                loader.exec_module(module)
+            finally:
+                loading.clear()
+            module.__dict__.pop("__getattr__", None)
+            module.__dict__.pop("__dir__", None)
+
     def complete(attribute: str) -> Any:
-        """The package's ``__getattr__`` until its ``__init__`` has run: run it (in one thread;
-        the others wait for it), then answer."""
+        """The package's ``__getattr__`` until its ``__init__`` has run: run it, then answer."""
         with lock:
             if loading:  # asked by the __init__ itself: the package is being initialised
                 raise AttributeError(
                     f"partially initialized module {name!r} has no attribute {attribute!r}"
                 )
-            if "__getattr__" in module.__dict__:
-                loading.append(True)
-                try:
-                    loader.exec_module(module)
-                finally:
-                    loading.clear()
-                module.__dict__.pop("__getattr__", None)
+            load()
         try:
             return module.__dict__[attribute]
         except KeyError:
             raise AttributeError(f"module {name!r} has no attribute {attribute!r}") from None
 
+    def listing() -> list[str]:
+        """The package's ``__dir__`` until its ``__init__`` has run: every name it will have."""
+        load()
+        return sorted(module.__dict__)
+
     module.__dict__["__getattr__"] = complete
+    module.__dict__["__dir__"] = listing
     sys.modules[name] = module
     if parent is not None:
         setattr(parent, child, module)  # as the import system binds a submodule

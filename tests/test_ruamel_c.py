@@ -71,6 +71,23 @@ def test_the_deferred_package_becomes_the_package_ruamel_makes() -> None:
     assert deferred[1] == version("ruamel.yaml")
 
 
+def test_listing_or_star_importing_the_package_completes_it() -> None:
+    """``dir()`` and ``from ruamel.yaml import *`` see what the usual package holds."""
+    usual = _run("import ruamel.yaml; print(len(dir(ruamel.yaml)))")
+    out = _run("""
+        import ciswitch, ruamel.yaml, sys
+        print(len(dir(ruamel.yaml)))
+        print("__dir__" in vars(ruamel.yaml), "__getattr__" in vars(ruamel.yaml))
+    """).split()
+    assert out == [usual.strip(), "False", "False"]
+    star = _run("""
+        import ciswitch, ruamel.yaml.nodes
+        from ruamel.yaml import *
+        print(YAML.__module__, CommentedMap.__module__)
+    """)
+    assert star.split() == ["ruamel.yaml.main", "ruamel.yaml.comments"]
+
+
 def test_a_package_imported_already_is_left_alone() -> None:
     out = _run("""
         import sys, ruamel.yaml
