@@ -30,20 +30,18 @@ def as_given(path: str | os.PathLike[str]) -> str:
 def resolved(path: str | os.PathLike[str]) -> str:
     """``str(Path(path).resolve())``: absolute, every symlink followed as far as it goes (a
     missing part is kept as it is)."""
-    return os.path.realpath(os.fspath(path))
+    return os.path.realpath(path)
 
 
-def absolute(path: str | os.PathLike[str]) -> str:
-    """``os.path.abspath``, as a string whatever ``path`` is."""
-    return os.path.abspath(os.fspath(path))
+def _below(root: str) -> str:
+    """What every path below the resolved ``root`` starts with."""
+    return root if root.endswith("/") else root + "/"
 
 
 def within(path: str, root: str) -> bool:
     """``root == path or root in path.parents`` for two resolved paths: ``path`` is ``root``
     or below it."""
-    if path == root:
-        return True
-    return path.startswith(root if root.endswith("/") else root + "/")
+    return path == root or path.startswith(_below(root))
 
 
 def upward(path: str) -> list[str]:
@@ -67,6 +65,4 @@ def joined(directory: str, name: str) -> str:
 
 def posix_relative(path: str, start: str) -> str:
     """``Path(path).relative_to(start).as_posix()`` for a ``path`` :func:`within` ``start``."""
-    if path == start:
-        return "."
-    return path[len(start if start.endswith("/") else start + "/"):]
+    return "." if path == start else path[len(_below(start)):]

@@ -14,7 +14,7 @@ from ciswitch.analysis.facts import Facts
 from ciswitch.analysis.replay import collect_facts
 from ciswitch.analysis.settings import GitLabSettings
 from ciswitch.config import Config, load_config
-from ciswitch.disk_paths import absolute, as_given, joined, posix_relative, resolved, upward
+from ciswitch.disk_paths import as_given, joined, posix_relative, resolved, upward
 from ciswitch.errors import CiswitchError
 from ciswitch.gitlab import Pipeline, load_pipeline
 from ciswitch.model import Finding, LintResult, NotChecked, NotCheckedKind, Problem
@@ -248,7 +248,6 @@ def missing_ci_message(ws: Workspace, ci_file: str, configured: bool) -> str:
             except OSError as err:
                 if err.errno == errno.ELOOP:
                     return f"is a symlink to {target}, in a loop of symlinks"
-            if not os.path.exists(path):
                 return f"is a symlink to {target}, which does not exist"
             return f"is a symlink to {target}, which is not a regular file in the repository"
         if st is not None:
@@ -279,7 +278,7 @@ def default_target(cwd: str | os.PathLike[str] | None = None) -> str:
     the current directory."""
     from ciswitch.config import DEFAULT_CI_CONFIG
 
-    start = absolute(cwd or os.getcwd())
+    start = os.path.abspath(cwd or os.getcwd())
     if os.path.exists(joined(start, DEFAULT_CI_CONFIG)):
         return start
     for candidate in upward(start):
@@ -294,11 +293,16 @@ def find_root(path: str | os.PathLike[str]) -> str:
 
     The file's own name is not resolved: a symlink is looked at from where it is, so one that
     points outside the repository is refused when read (and never written through)."""
-    start = resolved(os.path.dirname(absolute(as_given(path))))
-    for candidate in upward(start):
+    return _repository_above(resolved(os.path.dirname(os.path.abspath(path))))
+
+
+def _repository_above(directory: str) -> str:
+    """The nearest of the resolved ``directory`` and its parents holding ``.git``, else the
+    directory itself."""
+    for candidate in upward(directory):
         if os.path.exists(joined(candidate, ".git")):
             return candidate
-    return start
+    return directory
 
 
 def resolve_target(path: str | os.PathLike[str]) -> tuple[DirectoryWorkspace, str | None]:
@@ -308,9 +312,9 @@ def resolve_target(path: str | os.PathLike[str]) -> tuple[DirectoryWorkspace, st
         return DirectoryWorkspace(given), None
     if not os.path.exists(given):
         raise CiswitchError("no such file or directory", given)
-    root = find_root(given)
-    where = joined(resolved(os.path.dirname(absolute(given))), os.path.basename(given))
-    rel = posix_relative(where, root)
+    directory = resolved(os.path.dirname(os.path.abspath(given)))
+    root = _repository_above(directory)
+    rel = posix_relative(joined(directory, os.path.basename(given)), root)
     ws = DirectoryWorkspace(root)
     try:
         ws.disk_path(rel)  # a symlink leaving the repository: refused here, with its name
@@ -363,7 +367,7 @@ def settings_problems(
     from ciswitch.record import replace
 
     label = as_given(config_file)
-    rel = as_given(os.path.relpath(absolute(config_file), root))
+    rel = os.path.relpath(config_file, root)
     return [replace(p, path=rel) if p.path == label else p for p in problems]
 
 

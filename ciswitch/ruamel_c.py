@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import _thread
 import sys
+from types import ModuleType
 from typing import Any
 
 
@@ -35,7 +36,6 @@ def defer_package(name: str = "ruamel.yaml") -> None:
         return
     from importlib import import_module
     from importlib.machinery import PathFinder, SourceFileLoader
-    from importlib.util import module_from_spec
 
     parent_name, _, child = name.rpartition(".")
     parent: Any = None
@@ -53,8 +53,16 @@ def defer_package(name: str = "ruamel.yaml") -> None:
         or not spec.submodule_search_locations
     ):
         return
-    module = module_from_spec(spec)
     loader = spec.loader
+    # what importlib.util.module_from_spec makes of a source package's spec (that module's
+    # import is a start-up cost a lint of a file without werf would not otherwise pay)
+    module = ModuleType(name)
+    module.__spec__ = spec
+    module.__loader__ = loader
+    module.__package__ = name
+    module.__path__ = list(spec.submodule_search_locations)
+    module.__file__ = spec.origin
+    module.__cached__ = spec.cached  # type: ignore[attr-defined]
     lock = _thread.RLock()
     loading: list[bool] = []  # not empty while the package's __init__ runs
 

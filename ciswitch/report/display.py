@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import posixpath
 
-from ciswitch.disk_paths import absolute, resolved, within
+from ciswitch.disk_paths import resolved, within
 from ciswitch.model import LintResult, Problem
 from ciswitch.record import replace
 
@@ -24,8 +24,8 @@ def prefix_for(
     directory or unknown)."""
     if root is None:
         return ""
-    here = resolved(absolute(cwd or os.getcwd()))
-    there = resolved(absolute(root))
+    here = resolved(cwd or os.getcwd())
+    there = resolved(root)
     if there == here:
         return ""
     if within(there, here) or within(here, there):
