@@ -5,13 +5,22 @@ while a script word that may be a command's name or a runner's operand is still 
 from __future__ import annotations
 
 import itertools
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from ciswitch.scripts.prefilter import answers_kept, may_run_files
+from ciswitch.scripts.prefilter import (
+    _runs_variable,
+    _word_starts,
+    answers_kept,
+    candidate_words,
+    may_run_files,
+)
 from ciswitch.scripts.runs import script_runs_in
 from ciswitch.workspace import DirectoryWorkspace
 
@@ -189,3 +198,54 @@ def test_the_word_after_a_runner_is_looked_up(tmp_path: Path, text: str, expecte
     ws = _workspace(tmp_path)
     (tmp_path / "tool").write_text("echo hi\n")
     assert may_run_files(text, ws, "") is expected
+
+
+#: pieces of shell text where the string functions of the prefilter could part from the
+#: regular expressions that define them: every separator, white space of several kinds
+#: (Unicode's included, which ``\s`` and ``str.split`` both take), runners and variables
+_PIECES = st.sampled_from([
+    "bash", "sh", "source", ".", "python3", "python3.11", "mksh", "xsh", "$X", "${X}", "$1",
+    "$CI_PROJECT_DIR/", " ", "  ", "\n", "\t", "\r", "\x0b", "\x1c", "\x85", "\u00a0",
+    "\u2028", "\u3000", ";", "&", "|", "(", ")", "<", ">", "`", "'", '"', "{", "}", "x",
+    "ci/a.sh", "=", "\\", "-e", "a.py",
+])
+_TEXTS = st.lists(_PIECES, max_size=14).map("".join)
+#: the definitions: candidate words, and a runner given a variable's value
+_CANDIDATE_WORD = re.compile(r"[^\s;&|()<>`'\"{}]+")
+_RUNNER_BEFORE = re.compile(
+    r"(?:^|[\s;&|(])(?:(?:ba|da|z|k|a|mk)?sh|source|\.|python[\d.]*)\s+[\"']?$"
+)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(_TEXTS)
+def test_candidate_words_are_the_regular_expression_s(text: str) -> None:
+    assert candidate_words(text) == _CANDIDATE_WORD.findall(text)
+    for word in set(_CANDIDATE_WORD.findall(text)):
+        expected = [m.start() for m in _CANDIDATE_WORD.finditer(text) if m.group() == word]
+        assert list(_word_starts(text, word)) == expected
+
+
+@settings(max_examples=3000, deadline=None)
+@given(_TEXTS)
+def test_a_runner_given_a_variable_is_the_regular_expression_s(text: str) -> None:
+    expected = any(
+        _RUNNER_BEFORE.search(text, 0, m.start()) for m in re.finditer(r"\$\{?[A-Za-z_]", text)
+    )
+    assert _runs_variable(text) is expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("bash $X", True),
+        ("sh '\n$X", True),  # ``$`` of the definition stands before a final line break
+        ("a;b(bash ${X}", True),
+        ("x)bash $X", False),
+        ("bash$X", False),
+        ("bashx $X", False),
+        ("echo $X", False),
+    ],
+)
+def test_a_runner_given_a_variable(text: str, expected: bool) -> None:
+    assert _runs_variable(text) is expected
