@@ -39,6 +39,7 @@ from ciswitch.gitlab.variables import (
     matrix_variables,
     resolve_value,
     rules_variables,
+    tables_over,
     variables_of,
 )
 from ciswitch.model import NotChecked, NotCheckedKind, Notice, Problem
@@ -341,6 +342,10 @@ def _build(pipeline: Pipeline, upstream: dict[str, tuple[Variable, ...]] | None 
     tables: dict[tuple[tuple[str, int], ...], dict[str, tuple[Variable, ...]]] = {}
     values: dict[tuple[tuple[str, int], ...], dict[str, Variable]] = {}
     vars_of: dict[int, dict[str, Variable]] = {}
+    #: the two tables of the variables jobs inherit, by the identities of those variables
+    lowest: dict[tuple[int, ...], tuple[
+        dict[str, tuple[Variable, ...]], dict[str, tuple[Variable, ...]]
+    ]] = {}
     made_of: dict[tuple[tuple[int, ...], ...], tuple[
         dict[str, tuple[Variable, ...]], dict[str, tuple[Variable, ...]], dict[str, Variable]
     ]] = {}
@@ -377,8 +382,15 @@ def _build(pipeline: Pipeline, upstream: dict[str, tuple[Variable, ...]] | None 
         )
         made = made_of.get(layers_key)
         if made is None:
-            definitions = _one_of(job_definitions(layers, shared), tables)
-            candidates = _one_of(job_candidates(definitions, shared), tables)
+            below = lowest.get(layers_key[0])
+            if below is None:
+                lowest_definitions = job_definitions([inherited], shared)
+                below = lowest[layers_key[0]] = (
+                    lowest_definitions, job_candidates(lowest_definitions, shared)
+                )
+            definitions, candidates = tables_over(below, layers[1:], shared)
+            definitions = _one_of(definitions, tables)
+            candidates = _one_of(candidates, tables)
             made = made_of[layers_key] = (definitions, candidates, _one_of(
                 {var_name: found[0] for var_name, found in candidates.items()}, values
             ))

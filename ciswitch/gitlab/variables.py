@@ -197,22 +197,53 @@ def job_candidates(
     down to the first that holds unconditionally (conditional ones above it win when their
     condition holds, so all of them may be in effect; anything below it never is). Equal
     tuples are taken from ``shared`` (and added to it)."""
-    result: dict[str, tuple[Variable, ...]] = {}
-    for name, found in definitions.items():
-        chosen: list[Variable] = []
-        for var in found:
-            node = var.value.node if var.value is not None else None
-            if any(
-                var.entry.key is seen.entry.key
-                and (seen.value.node if seen.value is not None else None) is node
-                for seen in chosen
-            ):
-                continue
-            chosen.append(var)
-            if not var.conditional:
-                break
-        result[name] = found if len(chosen) == len(found) else _shared(tuple(chosen), shared)
-    return result
+    return {name: _candidates_of(found, shared) for name, found in definitions.items()}
+
+
+def _candidates_of(
+    found: tuple[Variable, ...], shared: Shared | None
+) -> tuple[Variable, ...]:
+    """The candidates of one name (:func:`job_candidates`)."""
+    chosen: list[Variable] = []
+    for var in found:
+        node = var.value.node if var.value is not None else None
+        if any(
+            var.entry.key is seen.entry.key
+            and (seen.value.node if seen.value is not None else None) is node
+            for seen in chosen
+        ):
+            continue
+        chosen.append(var)
+        if not var.conditional:
+            break
+    return found if len(chosen) == len(found) else _shared(tuple(chosen), shared)
+
+
+def tables_over(
+    below: tuple[dict[str, tuple[Variable, ...]], dict[str, tuple[Variable, ...]]],
+    layers: list[list[Variable]],
+    shared: Shared | None = None,
+) -> tuple[dict[str, tuple[Variable, ...]], dict[str, tuple[Variable, ...]]]:
+    """:func:`job_definitions` and :func:`job_candidates` of a lowest layer under ``layers``,
+    made from that layer's own two tables (``below``): the jobs of a big file share their
+    lowest layer (the variables they inherit), so only the names their own layers define
+    are made again; the others keep the lowest layer's tuples, which are what both functions
+    would make of them, in the same order."""
+    by_name: dict[str, list[Variable]] = {}
+    for layer in layers:
+        for var in layer:
+            by_name.setdefault(var.name, []).append(var)
+    definitions, candidates = below
+    if not by_name:
+        return definitions, candidates
+    definitions = dict(definitions)
+    candidates = dict(candidates)
+    for name, found in by_name.items():
+        made = definitions[name] = _shared(
+            (*reversed(found), *definitions.get(name, ())), shared
+        )
+        candidates[name] = _candidates_of(made, shared)
+    return definitions, candidates
 
 
 def resolve_value(
