@@ -16,6 +16,7 @@ import re
 from array import array
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, nullcontext
+from operator import is_
 from types import MethodType
 from typing import Any
 
@@ -388,12 +389,8 @@ def _fixed_version_resolver() -> type:
             self._plain = {}
             if self.yaml_path_resolvers:  # ruamel's own methods, bound to this loader
                 self.resolve = MethodType(stock_resolve, self)  # type: ignore[method-assign]
-                self.descend_resolver = MethodType(  # type: ignore[method-assign]
-                    stock_descend, self
-                )
-                self.ascend_resolver = MethodType(  # type: ignore[method-assign]
-                    stock_ascend, self
-                )
+                self.descend_resolver = MethodType(stock_descend, self)
+                self.ascend_resolver = MethodType(stock_ascend, self)
 
         @property
         def versioned_resolver(self) -> Any:
@@ -417,11 +414,12 @@ def _fixed_version_resolver() -> type:
                 return self.DEFAULT_SEQUENCE_TAG
             return self.DEFAULT_MAPPING_TAG
 
-        def descend_resolver(self, current_node: Any, current_index: Any) -> None:
-            pass
-
-        def ascend_resolver(self) -> None:
-            pass
+        # Path resolvers aside (they get ruamel's methods above), descending and ascending
+        # do nothing; the C composer calls both for every node. Built-in functions that
+        # take the same arguments and change nothing cost it no Python frame (they are no
+        # descriptors either: the instance hands them over unbound).
+        descend_resolver: Any = is_  # (node, index) -> a bool, ignored
+        ascend_resolver: Any = tuple  # () -> the empty tuple
 
     return FixedVersionResolver
 
