@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ciswitch.errors import CiswitchError
@@ -333,3 +333,23 @@ def test_alias_limits_are_refused_just_past_them() -> None:
     assert len(compose_documents(text(93), "f.yml")) == 1
     with pytest.raises(CiswitchError, match="alias bomb"):
         compose_documents(text(94), "f.yml")
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(st.sampled_from(["a", "é", " ", "\n", "\r", "\r\n", "\u2028", "\x85"])).map("".join)
+)
+def test_positions_and_line_texts_count_line_feeds(text: str) -> None:
+    """Lines end at ``\\n`` alone: a finding's line is one plus the line feeds before it, its
+    column one plus the characters since the last of them."""
+    from ciswitch.source import SourceFile
+
+    file = SourceFile("f.yml", text.encode(), text, False)
+    for offset in range(len(text) + 1):
+        line_start = text.rfind("\n", 0, offset) + 1
+        position = file.position(offset)
+        assert (position.line, position.column) == (
+            text.count("\n", 0, offset) + 1, offset - line_start + 1
+        )
+    for number, line in enumerate(text.split("\n"), start=1):
+        assert file.line_text(number) == line.rstrip("\r\n")
