@@ -350,17 +350,22 @@ def _build(pipeline: Pipeline, upstream: dict[str, tuple[Variable, ...]] | None 
         dict[str, tuple[Variable, ...]], dict[str, tuple[Variable, ...]], dict[str, Variable]
     ]] = {}
 
+    # what a job without a before_script or after_script of its own inherits (when it does)
+    inherited_scripts = {
+        section: default_map.get(section) or config.get(section)
+        for section in SCRIPT_KEYS if section != "script"
+    }
     for name, merged in resolved.items():
         own = raw_jobs[name]
         job = Job(name, _file_of(own), merged, name.startswith("."))
-        job.bridge = merged.get("trigger") is not None
+        job.bridge = "trigger" in merged.children or "trigger" in merged.entries
         inherit = merged.get("inherit")
         inherit_default = _inherit(inherit, "default")
         inherit_vars = _inherit(inherit, "variables")
         for section in SCRIPT_KEYS:
             value = merged.get(section)
             if value is None and section != "script" and _allows(inherit_default, section):
-                value = default_map.get(section) or config.get(section)
+                value = inherited_scripts[section]
             setattr(job, section, _script_lines(value, section, resolved, pipeline, lines_of))
         inherited = every_inherited if inherit_vars is True else [
             var for var in every_inherited if _allows(inherit_vars, var.name)
