@@ -53,11 +53,17 @@ class _RecordType(type):
 class Record(metaclass=_RecordType):
     """Base of the plain value classes (see the module's description). Class keywords:
     ``frozen`` (no assignment after ``__init__``, hashable), ``unshown`` (fields left
-    out of the repr), ``uncompared`` (fields left out of equality, hash and order)."""
+    out of the repr), ``uncompared`` (fields left out of equality, hash and order),
+    ``cached`` (slots that are no fields: a value worked out from the fields when first
+    asked for, kept there by the class's own code; no parameter of ``__init__``, and out of
+    equality, the repr, copies, pickles and :func:`replace`, which make a record without
+    it)."""
 
     __slots__ = ()
     #: every field, in the order of the class body (bases first)
     _fields: ClassVar[tuple[str, ...]] = ()
+    #: the slots that are no fields (the ``cached`` of the class and its bases)
+    _cached: ClassVar[tuple[str, ...]] = ()
     _shown: ClassVar[tuple[str, ...]] = ()
     _key: ClassVar[Callable[..., tuple[Any, ...]]]
 
@@ -67,11 +73,14 @@ class Record(metaclass=_RecordType):
         frozen: bool = False,
         unshown: tuple[str, ...] = (),
         uncompared: tuple[str, ...] = (),
+        cached: tuple[str, ...] = (),
         **options: Any,
     ) -> None:
         super().__init_subclass__(**options)
+        cls._cached = (*cls._cached, *cached)
         cls._fields = tuple(
             field for klass in reversed(cls.__mro__) for field in vars(klass).get("__slots__", ())
+            if field not in cls._cached
         )
         cls._shown = tuple(f for f in cls._fields if f not in unshown)
         cls._key = staticmethod(_tuple_of(tuple(f for f in cls._fields if f not in uncompared)))

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 import ciswitch
-from ciswitch.record import FrozenError, OrderedRecord, Record, fields_of, replace
+from ciswitch.record import FrozenError, OrderedRecord, Record, fields_of, replace, setf
 
 
 def _record_classes() -> list[type[Record]]:
@@ -189,3 +189,52 @@ def test_edits_order_by_their_fields_as_a_tuple() -> None:
     with pytest.raises(TypeError):
         assert Edit("a", 1, 2) < ("a", 1, 2, "")  # type: ignore[operator]
 
+
+
+class _Squared(Record, frozen=True, cached=("_square",)):
+    """A record keeping a value worked out from its field."""
+
+    side: int
+    _square: int
+
+    def __init__(self, side: int) -> None:
+        setf(self, "side", side)
+
+    @property
+    def square(self) -> int:
+        try:
+            return self._square
+        except AttributeError:
+            setf(self, "_square", self.side * self.side)
+            return self._square
+
+
+def test_a_cached_slot_is_no_field() -> None:
+    one = _Squared(3)
+    assert _Squared._fields == ("side",)
+    assert list(inspect.signature(_Squared.__init__).parameters) == ["self", "side"]
+    assert one.square == 9
+    assert one == _Squared(3) and hash(one) == hash(_Squared(3))
+    assert repr(one) == "_Squared(side=3)"
+    for made in (copy.copy(one), copy.deepcopy(one), pickle.loads(pickle.dumps(one))):
+        assert made == one and not hasattr(made, "_square")
+    changed = replace(one, side=4)
+    assert not hasattr(changed, "_square") and changed.square == 16
+    with pytest.raises(FrozenError):
+        one._square = 1
+
+
+def test_a_variable_s_text_follows_its_value() -> None:
+    from ciswitch.gitlab.model import Variable
+    from ciswitch.source import SourceFile
+    from ciswitch.yaml.nodes import Loc, mapping_entries
+
+    text = "A: one\nB: two\nC: ~\nD: [x]\n"
+    file = SourceFile("v.yml", text.encode(), text, False)
+    entries = mapping_entries(file, file.yaml_documents()[0])
+    var = Variable("A", entries["A"], Loc(file, entries["A"].value), "job")
+    assert var.text == "one" and var.text == "one"
+    assert replace(var, value=Loc(file, entries["B"].value)).text == "two"
+    assert replace(var, value=Loc(file, entries["C"].value)).text is None
+    assert replace(var, value=Loc(file, entries["D"].value)).text is None
+    assert replace(var, value=None).text is None

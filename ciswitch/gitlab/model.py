@@ -120,7 +120,7 @@ class ScriptLine(Record, frozen=True):
         setf(self, "parent", parent)
 
 
-class Variable(Record, frozen=True):
+class Variable(Record, frozen=True, cached=('_text',)):
     """A CI variable definition: the entry (for removal) and the scalar holding its value."""
 
     name: str
@@ -136,6 +136,8 @@ class Variable(Record, frozen=True):
     conditional: bool
     #: the entry a ``!reference [.tpl, variables, KEY]`` value points at (the value's home)
     source: Entry | None
+    #: :attr:`text` once worked out (each job reads the values of all its variables)
+    _text: str | None
 
     def __init__(self, name: str, entry: Entry, value: Loc | None, scope: str,
                  expand: bool = True, conditional: bool = False,
@@ -150,9 +152,16 @@ class Variable(Record, frozen=True):
 
     @property
     def text(self) -> str | None:
-        if self.value is None or not is_scalar(self.value.node) or is_null(self.value.node):
-            return None
-        return str(self.value.node.value)
+        """The value's text: None for no value, a collection or a null."""
+        try:
+            return self._text
+        except AttributeError:
+            value = self.value
+            text = None if value is None or not is_scalar(value.node) or is_null(
+                value.node
+            ) else str(value.node.value)
+            setf(self, "_text", text)
+            return text
 
     def passed_down(self) -> Variable:
         """The same definition as a child pipeline's jobs see it: a trigger variable."""
