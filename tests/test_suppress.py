@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ciswitch.model import Edit, Finding, Position, Severity
 from ciswitch.rules.csw100_unused_suppression import apply_suppressions
@@ -157,3 +159,31 @@ def test_cli_applies_suppressions_and_reports_unused(tmp_path: Path) -> None:
     expected = json.loads((FIXTURES / "cli" / "expected.json").read_text())
     assert [[f["code"], f["line"]] for f in report["findings"]] == expected["findings"]
     assert report["errors"] == []
+
+
+
+#: for each letter of the name, the characters a search without case takes for it and some it
+#: does not (the Kelvin sign is a k, the dotted capital I lowers to two characters)
+_NAME_LETTERS = [
+    st.sampled_from(list(options)) for options in (
+        "cCxK", "iI\u0130\u0131j\u0307", "sS\u017fz", "wWv", "iI\u0130\u0131l", "tTf",
+        "cC\u212a", "hHn",
+    )
+]
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.text(max_size=3), st.tuples(*_NAME_LETTERS), st.text(max_size=3))
+def test_the_quick_search_for_the_name_is_the_search_without_case(
+    before: str, letters: tuple[str, ...], after: str
+) -> None:
+    """Only a text naming ciswitch is scanned for directives: the quick search finds the name
+    wherever a search without case does (the dotted and dotless i and the long s included)."""
+    import re
+
+    from ciswitch.suppress import NAMES_CISWITCH
+
+    text = before + "".join(letters) + after
+    assert (NAMES_CISWITCH.search(text) is None) is (
+        re.search("ciswitch", text, re.IGNORECASE) is None
+    )

@@ -295,6 +295,10 @@ def _load(
     return pipeline
 
 
+#: a table of a job's variables as :func:`_one_of` knows it: its names and their objects' ids
+_TableKey = tuple[tuple[str, ...], tuple[int, ...]]
+
+
 def _build(pipeline: Pipeline, upstream: dict[str, tuple[Variable, ...]] | None = None) -> None:
     """Resolve every job. A job's variables, lowest precedence first (GitLab's "CI/CD
     variable precedence" and the ``rules:variables`` / ``workflow:rules:variables``
@@ -339,8 +343,8 @@ def _build(pipeline: Pipeline, upstream: dict[str, tuple[Variable, ...]] | None 
     every_key = tuple(map(id, every_inherited))
     shared: Shared = {}
     lines_of: dict[tuple[int, str], list[ScriptLine]] = {}
-    tables: dict[tuple[tuple[str, int], ...], dict[str, tuple[Variable, ...]]] = {}
-    values: dict[tuple[tuple[str, int], ...], dict[str, Variable]] = {}
+    tables: dict[_TableKey, dict[str, tuple[Variable, ...]]] = {}
+    values: dict[_TableKey, dict[str, Variable]] = {}
     vars_of: dict[int, dict[str, Variable]] = {}
     #: the two tables of the variables jobs inherit, by the identities of those variables
     lowest: dict[tuple[int, ...], tuple[
@@ -420,11 +424,9 @@ def _build(pipeline: Pipeline, upstream: dict[str, tuple[Variable, ...]] | None 
 _T = TypeVar("_T")
 
 
-def _one_of(
-    table: dict[str, _T], known: dict[tuple[tuple[str, int], ...], dict[str, _T]]
-) -> dict[str, _T]:
+def _one_of(table: dict[str, _T], known: dict[_TableKey, dict[str, _T]]) -> dict[str, _T]:
     """``table``, or the equal one seen before (same names, same objects, same order)."""
-    return known.setdefault(tuple(zip(table, map(id, table.values()), strict=True)), table)
+    return known.setdefault((tuple(table), tuple(map(id, table.values()))), table)
 
 
 def _job_variables(
