@@ -64,6 +64,8 @@ class Record(metaclass=_RecordType):
     _fields: ClassVar[tuple[str, ...]] = ()
     #: the slots that are no fields (the ``cached`` of the class and its bases)
     _cached: ClassVar[tuple[str, ...]] = ()
+    #: the record's fields as a tuple, in the order of ``_fields``
+    _values: ClassVar[Callable[..., tuple[Any, ...]]]
     _shown: ClassVar[tuple[str, ...]] = ()
     _key: ClassVar[Callable[..., tuple[Any, ...]]]
 
@@ -82,6 +84,7 @@ class Record(metaclass=_RecordType):
             field for klass in reversed(cls.__mro__) for field in vars(klass).get("__slots__", ())
             if field not in cls._cached
         )
+        cls._values = staticmethod(_tuple_of(cls._fields))
         cls._shown = tuple(f for f in cls._fields if f not in unshown)
         cls._key = staticmethod(_tuple_of(tuple(f for f in cls._fields if f not in uncompared)))
         if frozen:
@@ -101,7 +104,7 @@ class Record(metaclass=_RecordType):
         return f"{self.__class__.__qualname__}({shown})"
 
     def __getstate__(self) -> tuple[Any, ...]:
-        return tuple(getattr(self, name) for name in self._fields)
+        return self._values(self)
 
     def __setstate__(self, state: tuple[Any, ...]) -> None:
         for name, value in zip(self._fields, state, strict=True):
@@ -152,11 +155,11 @@ R = TypeVar("R", bound=Record)
 def replace(record: R, /, **changes: Any) -> R:
     """A new record of the same class, with ``changes`` to its fields (as
     ``dataclasses.replace``)."""
-    values = {name: getattr(record, name) for name in record._fields}
+    values = dict(zip(record._fields, record._values(record), strict=True))
     values.update(changes)
     return record.__class__(**values)
 
 
 def fields_of(record: Record) -> dict[str, Any]:
     """The record's fields by name, in their order (a shallow ``dataclasses.asdict``)."""
-    return {name: getattr(record, name) for name in record._fields}
+    return dict(zip(record._fields, record._values(record), strict=True))

@@ -50,14 +50,21 @@ def rebased(result: LintResult, prefix: str) -> LintResult:
     """A copy of ``result`` whose paths are relative to the current directory."""
     if not prefix:
         return result
+    paths: dict[str, str] = {}  # the many findings of a file share its path
+
+    def path(rel: str) -> str:
+        found = paths.get(rel)
+        if found is None:
+            found = paths[rel] = shown(prefix, rel)
+        return found
+
     # a place of GitLab's settings is a logical name, not a path: it stays as it is
     return replace(
         result,
-        findings=[replace(f, path=shown(prefix, f.path)) if f.in_file else f
-                  for f in result.findings],
-        problems=[replace(p, path=shown(prefix, p.path)) for p in result.problems],
-        notices=[replace(n, path=shown(prefix, n.path)) for n in result.notices],
-        not_checked=[replace(e, path=shown(prefix, e.path)) if e.in_file else e
+        findings=[replace(f, path=path(f.path)) if f.in_file else f for f in result.findings],
+        problems=[replace(p, path=path(p.path)) for p in result.problems],
+        notices=[replace(n, path=path(n.path)) for n in result.notices],
+        not_checked=[replace(e, path=path(e.path)) if e.in_file else e
                      for e in result.not_checked],
-        files=[shown(prefix, f) for f in result.files],
+        files=[path(f) for f in result.files],
     )
