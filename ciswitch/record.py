@@ -21,6 +21,21 @@ from typing import Any, ClassVar, TypeVar
 #: sets a field of a frozen record in its ``__init__``
 setf = object.__setattr__
 
+
+def slot_setters(cls: type, *names: str) -> tuple[Callable[[Any, Any], None], ...]:
+    """The setters of ``cls``'s slots ``names`` (a slot's own descriptor), for the
+    ``__init__`` of a frozen record made by the hundred thousand: ``setter(self, value)``
+    sets the field as :data:`setf` does, a third faster (no look-up of the name)."""
+    found: list[Callable[[Any, Any], None]] = []
+    for name in names:
+        owner = next(
+            (klass for klass in cls.__mro__ if name in vars(klass).get("__slots__", ())), None
+        )
+        if owner is None:
+            raise AttributeError(f"{cls.__qualname__} has no field {name!r}")
+        found.append(vars(owner)[name].__set__)
+    return tuple(found)
+
 class FrozenError(AttributeError):
     """An assignment to (or deletion of) a field of a frozen record."""
 

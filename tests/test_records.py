@@ -18,7 +18,15 @@ from typing import Any
 import pytest
 
 import ciswitch
-from ciswitch.record import FrozenError, OrderedRecord, Record, fields_of, replace, setf
+from ciswitch.record import (
+    FrozenError,
+    OrderedRecord,
+    Record,
+    fields_of,
+    replace,
+    setf,
+    slot_setters,
+)
 
 
 def _record_classes() -> list[type[Record]]:
@@ -238,3 +246,31 @@ def test_a_variable_s_text_follows_its_value() -> None:
     assert replace(var, value=Loc(file, entries["C"].value)).text is None
     assert replace(var, value=Loc(file, entries["D"].value)).text is None
     assert replace(var, value=None).text is None
+
+
+class _Base(Record, frozen=True):
+    first: int
+
+    def __init__(self, first: int) -> None:
+        setf(self, "first", first)
+
+
+class _Derived(_Base, frozen=True):
+    second: int
+
+    def __init__(self, first: int, second: int) -> None:
+        set_first(self, first)
+        set_second(self, second)
+
+
+set_first, set_second = slot_setters(_Derived, "first", "second")
+
+
+def test_slot_setters_set_fields_of_the_class_and_its_bases() -> None:
+    made = _Derived(1, 2)
+    assert (made.first, made.second) == (1, 2)
+    assert made == _Derived(1, 2) and made != _Derived(1, 3)
+    with pytest.raises(FrozenError):
+        made.second = 3
+    with pytest.raises(AttributeError, match="no field 'third'"):
+        slot_setters(_Derived, "third")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from ciswitch.record import Record, setf
+from ciswitch.record import Record, setf, slot_setters
 
 FlagName = Literal["stages-storage", "synchronization"]
 FlagForm = Literal["separate", "equals", "attached"]
@@ -37,12 +37,18 @@ class Word(Record, frozen=True):
 
     def __init__(self, raw: str, value: str | None, var: str | None, start: int, end: int,
                  enclosing_quote: str = "") -> None:
-        setf(self, "raw", raw)
-        setf(self, "value", value)
-        setf(self, "var", var)
-        setf(self, "start", start)
-        setf(self, "end", end)
-        setf(self, "enclosing_quote", enclosing_quote)
+        _set_raw(self, raw)
+        _set_value(self, value)
+        _set_var(self, var)
+        _set_start(self, start)
+        _set_end(self, end)
+        _set_quote(self, enclosing_quote)
+
+
+# (a big file's readings make tens of thousands of words)
+_set_raw, _set_value, _set_var, _set_start, _set_end, _set_quote = slot_setters(
+    Word, "raw", "value", "var", "start", "end", "enclosing_quote"
+)
 
 
 class Assignment(Record, frozen=True):

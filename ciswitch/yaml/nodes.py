@@ -11,7 +11,7 @@ from typing import Any
 from ruamel.yaml.nodes import MappingNode, SequenceNode
 
 from ciswitch.model import Notice
-from ciswitch.record import Record, setf
+from ciswitch.record import Record, slot_setters
 from ciswitch.source import SourceFile
 
 MERGE_TAG = "tag:yaml.org,2002:merge"
@@ -65,8 +65,8 @@ class Loc(Record, frozen=True):
     node: Any
 
     def __init__(self, file: SourceFile, node: Any) -> None:
-        setf(self, "file", file)
-        setf(self, "node", node)
+        _set_loc_file(self, file)
+        _set_loc_node(self, node)
 
     @property
     def start(self) -> int:
@@ -87,14 +87,21 @@ class Entry(Record, frozen=True):
     owner: Any
 
     def __init__(self, file: SourceFile, key: Any, value: Any, owner: Any) -> None:
-        setf(self, "file", file)
-        setf(self, "key", key)
-        setf(self, "value", value)
-        setf(self, "owner", owner)
+        _set_entry_file(self, file)
+        _set_entry_key(self, key)
+        _set_entry_value(self, value)
+        _set_entry_owner(self, owner)
 
     @property
     def value_loc(self) -> Loc:
         return Loc(self.file, self.value)
+
+
+# (a big file has a location and an entry for each of its hundred thousand keys)
+_set_loc_file, _set_loc_node = slot_setters(Loc, "file", "node")
+_set_entry_file, _set_entry_key, _set_entry_value, _set_entry_owner = slot_setters(
+    Entry, "file", "key", "value", "owner"
+)
 
 
 def mapping_entries(
