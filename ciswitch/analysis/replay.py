@@ -12,7 +12,7 @@ one place with three jobs.
 
 from __future__ import annotations
 
-from collections.abc import Container
+from collections.abc import Callable, Container
 from typing import TYPE_CHECKING, Any
 
 from ciswitch.analysis.facts import (
@@ -199,9 +199,7 @@ class Replay:
         # The same line text recurs in many jobs (as distinct nodes): look it up once.
         known = self._runs_by_text.get((site.text, cwd))
         if known is None:
-            from ciswitch.scripts.runs import script_runs_in
-
-            known = script_runs_in(site.text, self.workspace, cwd)
+            known = _script_runs_in()(site.text, self.workspace, cwd)
             if not known.parsed:  # runs nothing: one value for the many texts of a big file
                 known = self._unparsed.setdefault((cwd, known.moves), known)
             self._runs_by_text[(site.text, cwd)] = known
@@ -450,6 +448,21 @@ def _holds_werf(session: Session, name: str) -> bool:
 
     setting = session.env.get(name)
     return setting is not None and setting.value is not None and is_werf_name(setting.value)
+
+
+#: what the replay imports on first use and keeps: an import statement costs 0.6 us even
+#: when the module is loaded, and a big file asks for the script runs of every one of its
+#: texts (19,694 in the werf bench file)
+_FIRST_USE: dict[str, Any] = {}
+
+
+def _script_runs_in() -> Callable[[str, Workspace, str | None], Runs]:
+    found = _FIRST_USE.get("script_runs_in")
+    if found is None:
+        from ciswitch.scripts.runs import script_runs_in
+
+        found = _FIRST_USE["script_runs_in"] = script_runs_in
+    return found
 
 
 def _safe_map(site: Site, start: int, end: int) -> tuple[int, int]:

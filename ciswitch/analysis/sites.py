@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ciswitch.edits import (
@@ -81,6 +82,30 @@ class Site(Protocol):
         ...
 
 
+#: what sites import on first use and keep (an import statement costs 0.6 us even when the
+#: module is loaded, more for a package, and a big file's sites ask thousands of times);
+#: the shell reader loads tree-sitter, which a file running no werf never needs
+_FIRST_USE: dict[str, Any] = {}
+
+
+def _shell_analyse() -> Callable[[str], ShellReading]:
+    found = _FIRST_USE.get("analyse")
+    if found is None:
+        from ciswitch.shell import analyse
+
+        found = _FIRST_USE["analyse"] = analyse
+    return found
+
+
+def _extent_map() -> type[ExtentMap]:
+    found = _FIRST_USE.get("ExtentMap")
+    if found is None:
+        from ciswitch.yaml.extents import ExtentMap
+
+        found = _FIRST_USE["ExtentMap"] = ExtentMap
+    return found
+
+
 def mentions_werf(text: str) -> bool:
     return "werf" in text or "WERF_" in text or LOCAL in text
 
@@ -112,17 +137,13 @@ class YamlScalarSite:
 
     def commands(self) -> ShellReading:
         if self._reading is None:
-            from ciswitch.shell import analyse
-
-            self._reading = analyse(self.text)
+            self._reading = _shell_analyse()(self.text)
         return self._reading
 
     def to_file(self, start: int, end: int) -> tuple[int, int]:
         extents = self._extents
         if extents is None:
-            from ciswitch.yaml.extents import ExtentMap
-
-            extents = self._extents = ExtentMap.of_text(self.file.text, self.node)
+            extents = self._extents = _extent_map().of_text(self.file.text, self.node)
         size = len(extents)
         if start == end:
             if start < size:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import _thread
 import posixpath
 import re
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from contextlib import contextmanager
 
 from ciswitch.errors import CiswitchError
@@ -202,8 +202,6 @@ def _may_be_run(text: str, at: int, word: str, ws: Workspace, cwd: str | None) -
     is neither a runner, a wrapper nor make (``pytest tests/test_x.py``). That command is the
     first word since the last place where one may start that is not a keyword, an
     assignment or a redirection; anything quoted, escaped or expanded there answers yes."""
-    from ciswitch.shell.werf import WRAPPERS
-
     if cwd is None or not _LITERAL_PATH.fullmatch(word):
         return True
     try:
@@ -226,9 +224,23 @@ def _may_be_run(text: str, at: int, word: str, ws: Workspace, cwd: str | None) -
         ):
             continue  # a keyword, ``A=1``, the ``2`` of ``2>``
         base = name.rsplit("/", 1)[-1]
-        return (base in _RUNNERS or base in MAKES or base in WRAPPERS
+        return (base in _RUNNERS or base in MAKES or base in _wrappers()
                 or PYTHON.fullmatch(base) is not None)
     return True  # the word itself is the command's name
+
+
+#: the wrapper commands of :mod:`ciswitch.shell.werf`, imported on first use and kept (the
+#: shell package loads tree-sitter, which a file without script words never needs; an
+#: import statement costs 0.6 us even when the module is loaded)
+_WRAPPERS: list[Container[str]] = []
+
+
+def _wrappers() -> Container[str]:
+    if not _WRAPPERS:
+        from ciswitch.shell.werf import WRAPPERS
+
+        _WRAPPERS.append(WRAPPERS)
+    return _WRAPPERS[0]
 
 
 def _names_file(word: str, ws: Workspace, cwd: str | None) -> bool:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_right
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ruamel.yaml.nodes import ScalarNode
@@ -85,6 +86,21 @@ class Segments:
 
 
 
+#: :func:`ciswitch.yaml.spans.value_segments`, imported on first use and kept (an import
+#: statement costs 0.6 us even when the module is loaded; a big file maps thousands of
+#: scalars)
+_FIRST_USE: dict[str, Any] = {}
+
+
+def _value_segments() -> Callable[[str, ScalarNode], Segments | None]:
+    found = _FIRST_USE.get("value_segments")
+    if found is None:
+        from ciswitch.yaml.spans import value_segments
+
+        found = _FIRST_USE["value_segments"] = value_segments
+    return found
+
+
 class ExtentMap:
     """The extents of a value (see :func:`value_extents`), kept compactly for lookups.
 
@@ -117,9 +133,7 @@ class ExtentMap:
     def of_text(cls, text: str, node: ScalarNode) -> ExtentMap:
         """The map of a scalar's value (:func:`value_extents`), made from the scanner's
         segments without a tuple per character (``SpanError`` as there)."""
-        from ciswitch.yaml.spans import value_segments
-
-        found = value_segments(text, node)
+        found = _value_segments()(text, node)
         self = cls.__new__(cls)
         if found is None:
             self._firsts = array("i")
