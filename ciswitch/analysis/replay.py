@@ -199,7 +199,7 @@ class Replay:
         # The same line text recurs in many jobs (as distinct nodes): look it up once.
         known = self._runs_by_text.get((site.text, cwd))
         if known is None:
-            known = _script_runs_in()(site.text, self.workspace, cwd)
+            known = _script_runs_in(site.text, self.workspace, cwd)
             if not known.parsed:  # runs nothing: one value for the many texts of a big file
                 known = self._unparsed.setdefault((cwd, known.moves), known)
             self._runs_by_text[(site.text, cwd)] = known
@@ -450,19 +450,16 @@ def _holds_werf(session: Session, name: str) -> bool:
     return setting is not None and setting.value is not None and is_werf_name(setting.value)
 
 
-#: what the replay imports on first use and keeps: an import statement costs 0.6 us even
-#: when the module is loaded, and a big file asks for the script runs of every one of its
-#: texts (19,694 in the werf bench file)
-_FIRST_USE: dict[str, Any] = {}
+def _first_script_runs_in(text: str, ws: Workspace, cwd: str | None) -> Runs:
+    """``script_runs_in`` on first use, put in :data:`_script_runs_in`'s place: an import
+    statement costs 0.6 us even when loaded, and a big file asks for the script runs of each
+    of its texts (19,694 in the werf bench file)."""
+    global _script_runs_in
+    from ciswitch.scripts.runs import script_runs_in as _script_runs_in
+    return _script_runs_in(text, ws, cwd)
 
 
-def _script_runs_in() -> Callable[[str, Workspace, str | None], Runs]:
-    found = _FIRST_USE.get("script_runs_in")
-    if found is None:
-        from ciswitch.scripts.runs import script_runs_in
-
-        found = _FIRST_USE["script_runs_in"] = script_runs_in
-    return found
+_script_runs_in: Callable[[str, Workspace, str | None], Runs] = _first_script_runs_in
 
 
 def _safe_map(site: Site, start: int, end: int) -> tuple[int, int]:

@@ -26,12 +26,12 @@ from ciswitch.edits import (
 )
 from ciswitch.model import LOCAL, Edit, FileKind, Fix
 from ciswitch.source import SourceFile
+from ciswitch.yaml.extents import ExtentMap
 
 if TYPE_CHECKING:
     from ciswitch.scripts.python import PythonReading
     from ciswitch.shell import Assignment, FlagUse, ShellReading, WerfCall
     from ciswitch.shell.model import CommandString
-    from ciswitch.yaml.extents import ExtentMap
 
 
 class Site(Protocol):
@@ -82,28 +82,16 @@ class Site(Protocol):
         ...
 
 
-#: what sites import on first use and keep (an import statement costs 0.6 us even when the
-#: module is loaded, more for a package, and a big file's sites ask thousands of times);
-#: the shell reader loads tree-sitter, which a file running no werf never needs
-_FIRST_USE: dict[str, Any] = {}
+def _first_analyse(text: str) -> ShellReading:
+    """The shell reader (it loads tree-sitter) on first use, put in :data:`_analyse`'s place:
+    an import statement costs 0.6 us even when loaded, and a big file's sites ask thousands
+    of times."""
+    global _analyse
+    from ciswitch.shell import analyse as _analyse
+    return _analyse(text)
 
 
-def _shell_analyse() -> Callable[[str], ShellReading]:
-    found = _FIRST_USE.get("analyse")
-    if found is None:
-        from ciswitch.shell import analyse
-
-        found = _FIRST_USE["analyse"] = analyse
-    return found
-
-
-def _extent_map() -> type[ExtentMap]:
-    found = _FIRST_USE.get("ExtentMap")
-    if found is None:
-        from ciswitch.yaml.extents import ExtentMap
-
-        found = _FIRST_USE["ExtentMap"] = ExtentMap
-    return found
+_analyse: Callable[[str], ShellReading] = _first_analyse
 
 
 def mentions_werf(text: str) -> bool:
@@ -137,13 +125,13 @@ class YamlScalarSite:
 
     def commands(self) -> ShellReading:
         if self._reading is None:
-            self._reading = _shell_analyse()(self.text)
+            self._reading = _analyse(self.text)
         return self._reading
 
     def to_file(self, start: int, end: int) -> tuple[int, int]:
         extents = self._extents
         if extents is None:
-            extents = self._extents = _extent_map().of_text(self.file.text, self.node)
+            extents = self._extents = ExtentMap.of_text(self.file.text, self.node)
         size = len(extents)
         if start == end:
             if start < size:

@@ -14,7 +14,7 @@ leaves are :class:`Loc` references to the original nodes.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any
 
 from ciswitch.config import DEFAULT_CI_CONFIG
 from ciswitch.errors import CiswitchError
@@ -34,9 +34,11 @@ from ciswitch.gitlab.model import (
 from ciswitch.gitlab.references import resolve_reference, script_lines
 from ciswitch.gitlab.variables import (
     Shared,
+    TableKey,
     job_candidates,
     job_definitions,
     matrix_variables,
+    one_of,
     resolve_value,
     rules_variables,
     tables_over,
@@ -295,10 +297,6 @@ def _load(
     return pipeline
 
 
-#: a table of a job's variables as :func:`_one_of` knows it: its names and their objects' ids
-_TableKey = tuple[tuple[str, ...], tuple[int, ...]]
-
-
 def _build(pipeline: Pipeline, upstream: dict[str, tuple[Variable, ...]] | None = None) -> None:
     """Resolve every job. A job's variables, lowest precedence first (GitLab's "CI/CD
     variable precedence" and the ``rules:variables`` / ``workflow:rules:variables``
@@ -343,8 +341,8 @@ def _build(pipeline: Pipeline, upstream: dict[str, tuple[Variable, ...]] | None 
     every_key = tuple(map(id, every_inherited))
     shared: Shared = {}
     lines_of: dict[tuple[int, str], list[ScriptLine]] = {}
-    tables: dict[_TableKey, dict[str, tuple[Variable, ...]]] = {}
-    values: dict[_TableKey, dict[str, Variable]] = {}
+    tables: dict[TableKey, dict[str, tuple[Variable, ...]]] = {}
+    values: dict[TableKey, dict[str, Variable]] = {}
     vars_of: dict[int, dict[str, Variable]] = {}
     #: the two tables of the variables jobs inherit, by the identities of those variables
     lowest: dict[tuple[int, ...], tuple[
@@ -398,9 +396,9 @@ def _build(pipeline: Pipeline, upstream: dict[str, tuple[Variable, ...]] | None 
                     lowest_definitions, job_candidates(lowest_definitions, shared)
                 )
             definitions, candidates = tables_over(below, layers[1:], shared)
-            definitions = _one_of(definitions, tables)
-            candidates = _one_of(candidates, tables)
-            made = made_of[layers_key] = (definitions, candidates, _one_of(
+            definitions = one_of(definitions, tables)
+            candidates = one_of(candidates, tables)
+            made = made_of[layers_key] = (definitions, candidates, one_of(
                 {var_name: found[0] for var_name, found in candidates.items()}, values
             ))
         job.definitions, job.candidates, job.variables = made
@@ -419,14 +417,6 @@ def _build(pipeline: Pipeline, upstream: dict[str, tuple[Variable, ...]] | None 
         pipeline.jobs[name] = job
     # A job's own definitions are read twice (merged and as written): say each thing once.
     pipeline.notices[:] = dict.fromkeys(pipeline.notices)
-
-
-_T = TypeVar("_T")
-
-
-def _one_of(table: dict[str, _T], known: dict[_TableKey, dict[str, _T]]) -> dict[str, _T]:
-    """``table``, or the equal one seen before (same names, same objects, same order)."""
-    return known.setdefault((tuple(table), tuple(map(id, table.values()))), table)
 
 
 def _job_variables(

@@ -10,6 +10,7 @@ with its values) and ``!reference`` tags (a whole ``variables:`` mapping or one 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from typing import TypeVar
 
 from ciswitch.gitlab.model import (
     MAX_REFERENCE_DEPTH,
@@ -176,6 +177,16 @@ def _shared(found: tuple[Variable, ...], shared: Shared | None) -> tuple[Variabl
     if shared is None:
         return found
     return shared.setdefault(tuple(map(id, found)), found)
+
+
+#: a table of a job's variables as :func:`one_of` knows it: its names and their objects' ids
+TableKey = tuple[tuple[str, ...], tuple[int, ...]]
+_T = TypeVar("_T")
+
+
+def one_of(table: dict[str, _T], known: dict[TableKey, dict[str, _T]]) -> dict[str, _T]:
+    """``table``, or the equal one seen before (same names, same objects, same order)."""
+    return known.setdefault((tuple(table), tuple(map(id, table.values()))), table)
 
 
 def job_definitions(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import _thread
 import posixpath
 import re
-from collections.abc import Container, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from ciswitch.errors import CiswitchError
@@ -224,23 +224,24 @@ def _may_be_run(text: str, at: int, word: str, ws: Workspace, cwd: str | None) -
         ):
             continue  # a keyword, ``A=1``, the ``2`` of ``2>``
         base = name.rsplit("/", 1)[-1]
-        return (base in _RUNNERS or base in MAKES or base in _wrappers()
+        return (base in _RUNNERS or base in MAKES or _is_wrapper(base)
                 or PYTHON.fullmatch(base) is not None)
     return True  # the word itself is the command's name
 
 
-#: the wrapper commands of :mod:`ciswitch.shell.werf`, imported on first use and kept (the
-#: shell package loads tree-sitter, which a file without script words never needs; an
-#: import statement costs 0.6 us even when the module is loaded)
-_WRAPPERS: list[Container[str]] = []
+def _first_is_wrapper(name: str) -> bool:
+    """Whether ``name`` is one of :mod:`ciswitch.shell.werf`'s wrappers, on first use: the
+    test is put in :data:`_is_wrapper`'s place (the shell package loads tree-sitter, which a
+    file without script words never needs; an import statement costs 0.6 us even when
+    loaded)."""
+    global _is_wrapper
+    from ciswitch.shell.werf import WRAPPERS
+
+    _is_wrapper = WRAPPERS.__contains__
+    return _is_wrapper(name)
 
 
-def _wrappers() -> Container[str]:
-    if not _WRAPPERS:
-        from ciswitch.shell.werf import WRAPPERS
-
-        _WRAPPERS.append(WRAPPERS)
-    return _WRAPPERS[0]
+_is_wrapper: Callable[[str], bool] = _first_is_wrapper
 
 
 def _names_file(word: str, ws: Workspace, cwd: str | None) -> bool:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from array import array
 from bisect import bisect_right
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ruamel.yaml.nodes import ScalarNode
@@ -86,19 +86,15 @@ class Segments:
 
 
 
-#: :func:`ciswitch.yaml.spans.value_segments`, imported on first use and kept (an import
-#: statement costs 0.6 us even when the module is loaded; a big file maps thousands of
-#: scalars)
-_FIRST_USE: dict[str, Any] = {}
+def _first_value_segments(text: str, node: ScalarNode) -> Segments | None:
+    """``value_segments`` on first use, put in :data:`_value_segments`'s place: an import
+    statement costs 0.6 us even when loaded, and a big file maps thousands of scalars."""
+    global _value_segments
+    from ciswitch.yaml.spans import value_segments as _value_segments
+    return _value_segments(text, node)
 
 
-def _value_segments() -> Callable[[str, ScalarNode], Segments | None]:
-    found = _FIRST_USE.get("value_segments")
-    if found is None:
-        from ciswitch.yaml.spans import value_segments
-
-        found = _FIRST_USE["value_segments"] = value_segments
-    return found
+_value_segments: Callable[[str, ScalarNode], Segments | None] = _first_value_segments
 
 
 class ExtentMap:
@@ -133,7 +129,7 @@ class ExtentMap:
     def of_text(cls, text: str, node: ScalarNode) -> ExtentMap:
         """The map of a scalar's value (:func:`value_extents`), made from the scanner's
         segments without a tuple per character (``SpanError`` as there)."""
-        found = _value_segments()(text, node)
+        found = _value_segments(text, node)
         self = cls.__new__(cls)
         if found is None:
             self._firsts = array("i")
