@@ -105,8 +105,10 @@ def main(argv: list[str] | None = None) -> int:
                 "fix": [*ciswitch, "fix", str(target)],
             }
             if args.baseline is not None:
-                before = ["env", f"PYTHONPATH={args.baseline.resolve()}", sys.executable, "-m",
-                          "ciswitch"]
+                # -P: the current directory (a checkout of the tree being measured, often)
+                # must not come before the baseline on the path
+                before = ["env", f"PYTHONPATH={args.baseline.resolve()}", sys.executable, "-P",
+                          "-m", "ciswitch"]
                 commands |= {
                     "baseline lint": [*before, "lint", "--exit-zero", str(original)],
                     "baseline fix --diff": [*before, "fix", "--diff", str(older)],

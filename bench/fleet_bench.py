@@ -433,7 +433,8 @@ def main(argv: list[str] | None = None) -> int:
             if side == "baseline":
                 assert args.baseline is not None
                 older = {**env, "PYTHONPATH": str(args.baseline.resolve())}
-                return timed([sys.executable, "-m", "ciswitch", "fleet", "run", "--repos",
+                # -P: the current directory must not come before the baseline on the path
+                return timed([sys.executable, "-P", "-m", "ciswitch", "fleet", "run", "--repos",
                               str(baseline_listing), "--workdir", str(work), "-j",
                               str(args.jobs)], older)
             return timed([*ciswitch_command(), "fleet", "run", "--repos", str(listing),
