@@ -36,6 +36,7 @@ def slot_setters(cls: type, *names: str) -> tuple[Callable[[Any, Any], None], ..
         found.append(vars(owner)[name].__set__)
     return tuple(found)
 
+
 class FrozenError(AttributeError):
     """An assignment to (or deletion of) a field of a frozen record."""
 

@@ -200,9 +200,8 @@ def fix(
             click.echo("ciswitch: error: --gitlab fixes one project: give one PATH", err=True)
             sys.exit(2)
         settings_code = fix_settings(paths[0] if paths else Path(default_target()), gitlab_url,
-                                     project,
-                                     address, unsafe_fixes, shared, dry_run or check
-                                     or show_diff)
+                                     project, address, unsafe_fixes, shared,
+                                     dry_run or check or show_diff)
         if settings_code == 2:
             sys.exit(2)
     elif gitlab_url is not None or project is not None or shared:

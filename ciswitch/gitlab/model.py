@@ -157,9 +157,9 @@ class Variable(Record, frozen=True, cached=('_text',)):
             return self._text
         except AttributeError:
             value = self.value
-            text = None if value is None or not is_scalar(value.node) or is_null(
-                value.node
-            ) else str(value.node.value)
+            text = None
+            if value is not None and is_scalar(value.node) and not is_null(value.node):
+                text = str(value.node.value)
             setf(self, "_text", text)
             return text
 

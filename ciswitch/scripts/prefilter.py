@@ -39,7 +39,9 @@ _PYTHON_MODULE = lazy_compile(r"python[\d.]*\s(?:\s*-[^m\s]\S*)*\s*-m\s*([\w.]+)
 #: candidate words of a line: what could name a repository file (maximal runs of anything but
 #: white space and these, which :func:`candidate_words` splits on without a regular expression)
 _SEPARATORS = ";&|()<>`'\"{}"
-_CANDIDATE = lazy_compile(r"[^\s;&|()<>`'\"{}]+")
+#: a character of a candidate word
+_WORD_CHAR = r"[^\s" + re.escape(_SEPARATORS) + "]"
+_CANDIDATE = lazy_compile(_WORD_CHAR + "+")
 _PROJECT_PREFIX = lazy_compile(r"^\$(?:\{CI_PROJECT_DIR\}|CI_PROJECT_DIR)/")
 _CHANGES_DIRECTORY = lazy_compile(r"(?:^|[\s;&|(`{])(?:cd|pushd|popd)(?=$|[\s;&|)`}])")
 
@@ -48,9 +50,9 @@ _SCRIPT_SUFFIXES = (*SHELL_SUFFIXES, *PYTHON_SUFFIXES)
 #: a candidate word that is a runner (``bash``, ``source``, ``.``, ``python3``), written with
 #: the project directory or not
 _RUNNER_WORD = lazy_compile(
-    r"(?<![^\s;&|()<>`'\"{}])(?:\$(?:\{CI_PROJECT_DIR\}|CI_PROJECT_DIR)/)?(?:"
+    f"(?<!{_WORD_CHAR})" + r"(?:\$(?:\{CI_PROJECT_DIR\}|CI_PROJECT_DIR)/)?(?:"
     + "|".join(re.escape(name) for name in sorted(_RUNNERS, key=len, reverse=True))
-    + r")(?![^\s;&|()<>`'\"{}])"
+    + f")(?!{_WORD_CHAR})"
 )
 
 

@@ -84,8 +84,6 @@ class Segments:
             self.pending = start
 
 
-
-
 def _first_value_segments(text: str, node: ScalarNode) -> Segments | None:
     """``value_segments`` on first use, put in :data:`_value_segments`'s place: an import
     statement costs 0.6 us even when loaded, and a big file maps thousands of scalars."""
