@@ -226,6 +226,148 @@ def lint_entry() -> Callable[[Path], int]:
     return lint
 
 
+#: the parts of an in-process lint :func:`lint_phases` times: (module, function, label). Each
+#: runs once per lint of a one-file pipeline, so a timer around it costs nothing measurable.
+#: Loading holds composing and the model; the three are printed apart.
+LINT_PHASES = (
+    ("ciswitch.source", "compose_documents", "compose (C compose, compaction, checks)"),
+    ("ciswitch.gitlab", "_build", "model (jobs, variables, script lines)"),
+    ("ciswitch.lint", "load_pipeline", "loading"),
+    ("ciswitch.lint", "collect_facts", "replay (facts)"),
+    ("ciswitch.lint", "run_rules", "rules"),
+)
+
+
+def lint_phases(lint: Callable[[Path], int], path: Path, repeat: int) -> dict[str, float]:
+    """CPU time of each part of ``lint(path)`` (:data:`LINT_PHASES`; 0 for a part it did not
+    run) and of the whole lint (``"lint"``), from the fastest of ``repeat`` lints, so that
+    the parts add up to the lint they were part of. This is the one place that knows those
+    functions' names: a part whose function is gone stops the bench with what to update,
+    rather than printing a part that was not measured."""
+    import importlib
+
+    spent: dict[str, float] = {}
+    patched: list[tuple[Any, str, Any]] = []
+
+    def timed(label: str, function: Callable[..., Any]) -> Callable[..., Any]:
+        def run(*args: Any, **kwargs: Any) -> Any:
+            start = time.process_time()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                spent[label] = spent.get(label, 0.0) + time.process_time() - start
+        return run
+
+    best: dict[str, float] = {}
+    try:
+        for module_name, name, label in LINT_PHASES:
+            module = importlib.import_module(module_name)
+            function = getattr(module, name, None)
+            if function is None:
+                raise SystemExit(
+                    f"bench: {module_name}.{name} is gone: update benchlib.LINT_PHASES"
+                )
+            patched.append((module, name, function))
+            setattr(module, name, timed(label, function))
+        for _ in range(repeat):
+            spent.clear()
+            gc.collect()
+            start = time.process_time()
+            lint(path)
+            spent["lint"] = time.process_time() - start
+            if not best or spent["lint"] < best["lint"]:
+                best = {label: spent.get(label, 0.0) for _, _, label in LINT_PHASES}
+                best["lint"] = spent["lint"]
+    finally:
+        for module, name, function in reversed(patched):
+            setattr(module, name, function)
+    return best
+
+
+#: the parts of an in-process ``fix`` :func:`fix_phases` times, by label: (module, function)
+FIX_PHASES = {
+    "lint": ("ciswitch.fix", "analyse_workspace"),
+    "second lint": ("ciswitch.fix", "_analyse"),
+    "meaning check": ("ciswitch.fix", "verify_meaning"),
+    "compose": ("ciswitch.source", "compose_documents"),
+    "pipeline view": ("ciswitch.fix", "pipeline_view"),
+    "pipeline check": ("ciswitch.fix", "pipeline_error"),
+}
+
+
+def fix_phases(path: Path, repeat: int) -> dict[str, float]:
+    """CPU time of the parts of an in-process ``fix --diff`` of ``path`` (its directory the
+    repository), from the fastest of ``repeat`` runs: the lint of the old text, the meaning
+    check (``"compose"`` is its composing of the new text), the lint of the new text, the
+    pipeline checks, the rest of planning (``"rest"``), the diff, and ``"fix"`` for it all.
+    Nothing is written. Like :func:`lint_phases`, the one place that knows those names."""
+    import importlib
+
+    from ciswitch.config import load_config
+    from ciswitch.fix import plan_fix
+    from ciswitch.report.diff import unified_diff
+    from ciswitch.workspace import DirectoryWorkspace
+
+    spent: dict[str, float] = {}
+    #: the labels being timed right now, innermost last: a part inside another is its own
+    inside: list[str] = []
+    patched: list[tuple[Any, str, Any]] = []
+
+    def timed(label: str, function: Callable[..., Any]) -> Callable[..., Any]:
+        def run(*args: Any, **kwargs: Any) -> Any:
+            # the first lint's function is also the second lint's inner call; the composing
+            # counted is the meaning check's (the new text; the old was composed by the lint)
+            if (label == "lint" and "second lint" in inside) or (
+                label == "compose" and "meaning check" not in inside
+            ):
+                return function(*args, **kwargs)
+            inside.append(label)
+            start = time.process_time()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                spent[label] = spent.get(label, 0.0) + time.process_time() - start
+                inside.pop()
+        return run
+
+    best: dict[str, float] = {}
+    try:
+        for label, (module_name, name) in FIX_PHASES.items():
+            module = importlib.import_module(module_name)
+            function = getattr(module, name, None)
+            if function is None:
+                raise SystemExit(
+                    f"bench: {module_name}.{name} is gone: update benchlib.FIX_PHASES"
+                )
+            patched.append((module, name, function))
+            setattr(module, name, timed(label, function))
+        for _ in range(repeat):
+            clear_caches()
+            spent.clear()
+            gc.collect()
+            start = time.process_time()
+            ws = DirectoryWorkspace(path.parent)
+            outcome = plan_fix(ws, load_config(ws, None), entry=path.name)
+            planned = time.process_time()
+            for change in outcome.changes:
+                unified_diff(change.path, change.old, change.new)
+            done = time.process_time()
+            if not outcome.changes:
+                raise SystemExit(f"{path}: fix planned no change: nothing to time")
+            parts = {label: spent.get(label, 0.0) for label in FIX_PHASES}
+            parts["meaning check"] -= parts["compose"]
+            parts["pipeline checks"] = parts.pop("pipeline view") + parts.pop("pipeline check")
+            parts["rest"] = planned - start - sum(parts.values())
+            parts["diff"] = done - planned
+            parts["fix"] = done - start
+            if not best or parts["fix"] < best["fix"]:
+                best = parts
+    finally:
+        for module, name, function in reversed(patched):
+            setattr(module, name, function)
+    return best
+
+
 def clear_caches() -> None:
     """Empty every ``functools`` cache of ciswitch's modules (a fresh process has none)."""
     for name, module in list(sys.modules.items()):

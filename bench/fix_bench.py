@@ -37,6 +37,7 @@ from benchlib import (
     add_install_options,
     ciswitch_command,
     environment_line,
+    fix_phases,
     fmt_seconds,
     install_line,
     installed_env,
@@ -144,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"| {left}",
                 flush=True,
             )
+            print_phases(original, args.repeat)
             for name in ("fix", "fix --diff"):
                 ratio, detail = _ratios(got[name], lint)
                 figures.append(
@@ -160,6 +162,36 @@ def main(argv: list[str] | None = None) -> int:
                           f"({detail})")
     print(summary("fix_bench", figures))
     return 0
+
+
+#: the parts of :func:`fix_phases` as printed, in the order ``fix`` runs them
+_PARTS = (
+    ("lint", "the lint of the old text"),
+    ("compose", "composing the new text (the meaning check's)"),
+    ("meaning check", "comparing the meanings"),
+    ("second lint", "the lint of the new text (besides composing it)"),
+    ("pipeline checks", "the pipeline checks (variables, references)"),
+    ("rest", "the rest of planning (edits, selection, relint counts)"),
+    ("diff", "the diff"),
+)
+
+
+def print_phases(path: Path, repeat: int) -> None:
+    """Where an in-process ``fix --diff`` spends its time, part by part, and what the
+    fix / lint target leaves once the lint of the old text (which ``fix`` must do, as the
+    lint does) is paid: the part the proof may spend."""
+    parts = fix_phases(path, repeat)
+    runs = f"the fastest of {repeat}" if repeat > 1 else "one run"
+    print(f"  in-process fix --diff {fmt_seconds(parts['fix'])} ({runs}), by part:")
+    for key, name in _PARTS:
+        print(f"    {name}: {fmt_seconds(parts[key])} ({parts[key] / parts['fix']:.0%})")
+    lint = parts["lint"]
+    after = parts["fix"] - lint
+    print(
+        f"    the target, {TARGET_FIX_VS_LINT}x that lint, leaves "
+        f"{fmt_seconds((TARGET_FIX_VS_LINT - 1) * lint)} after it for what takes "
+        f"{fmt_seconds(after)} now"
+    )
 
 
 def _ratios(top: Samples, bottom: Samples) -> tuple[float, str]:

@@ -26,11 +26,13 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
 from benchlib import (
     GENERATORS,
+    LINT_PHASES,
     Figure,
     add_install_options,
     ciswitch_command,
@@ -44,6 +46,7 @@ from benchlib import (
     interleaved_processes,
     line_count,
     lint_entry,
+    lint_phases,
     memory_in_subprocess,
     pair_spread,
     ratio,
@@ -168,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             + ")"
         )
+        print_phases(lint, inputs, rows, args.repeat)
         for label, r in rows.items():
             figures.append(
                 Figure(
@@ -197,6 +201,46 @@ def main(argv: list[str] | None = None) -> int:
             )
     print(summary("lint_bench", figures))
     return 0
+
+
+def print_phases(
+    lint: Callable[[Path], int],
+    inputs: dict[str, Path],
+    rows: dict[str, dict[str, float | None]],
+    repeat: int,
+) -> None:
+    """Where each big file's in-process lint spends its time, part by part, and what the
+    lint / C compose target leaves for the parts after loading: the parts the target asks
+    to shrink, measured rather than read off a sampling profile (which weighs Python-heavy
+    code more than it costs)."""
+    runs = f"the fastest of {repeat} lints" if repeat > 1 else "one lint"
+    print(f"\nwhere the in-process lint's time goes (CPU, {runs} of each file, timed by part):")
+    for label, path in inputs.items():
+        parts = lint_phases(lint, path, repeat)
+        compose = rows[label]["compose"]
+        names = [label for _, _, label in LINT_PHASES]
+        loading = parts[names[2]]
+        rest_of_loading = loading - parts[names[0]] - parts[names[1]]
+        after = parts["lint"] - loading
+        shown = [
+            (names[0], parts[names[0]]),
+            (names[1], parts[names[1]]),
+            ("the rest of loading (reading, includes, merging)", rest_of_loading),
+            (names[3], parts[names[3]]),
+            (names[4], parts[names[4]]),
+            ("the rest (suppressions, results)", after - parts[names[3]] - parts[names[4]]),
+        ]
+        print(f"{label}: lint {fmt_seconds(parts['lint'])}")
+        for name, seconds in shown:
+            print(f"  {name}: {fmt_seconds(seconds)} ({seconds / parts['lint']:.0%})")
+        if compose:
+            budget = TARGET_VS_COMPOSE * compose
+            print(
+                f"  the target, {TARGET_VS_COMPOSE}x the bare C compose "
+                f"({fmt_seconds(compose)}), is {fmt_seconds(budget)}: after loading "
+                f"({fmt_seconds(loading)}) it leaves {fmt_seconds(max(budget - loading, 0.0))} "
+                f"for what takes {fmt_seconds(after)} now"
+            )
 
 
 if __name__ == "__main__":

@@ -55,6 +55,12 @@ def test_lint_bench_prints_every_figure() -> None:
     # The generated files are linted for real: their :local places are found.
     row = re.search(r"^werf in every job \| [\d,]+ \| (\d+) \|", out, re.M)
     assert row is not None and int(row.group(1)) > 0, out
+    # Each big file's lint is broken into its parts, each part timed (not a blank).
+    assert "where the in-process lint's time goes" in out, out
+    for generator in ("bench generator", "werf in every job"):
+        part = out.split(f"\n{generator}: lint ", 1)[1].split("\n  the target", 1)[0]
+        for name in ("compose (", "model (", "the rest of loading", "replay (facts)", "rules"):
+            assert re.search(rf"^  {re.escape(name)}.*: [\d.]+ (?:ms|s) \(\d+%\)$", part, re.M), out
 
 
 def test_scaling_bench_prints_figures_and_slopes() -> None:
@@ -78,6 +84,12 @@ def test_fix_bench_prints_both_generators() -> None:
     # after the fix: nothing left to find (the generated helper scripts are not in the
     # repository, so the summary also counts them as not checked)
     assert re.search(r"^bench generator \| .* \| No findings in 1 file[.;]", out, re.M), out
+    # Each file's in-process fix is broken into its parts, each one timed.
+    assert out.count("in-process fix --diff ") == 2, out
+    for name in ("the lint of the old text", "composing the new text", "comparing the meanings",
+                 "the lint of the new text", "the pipeline checks", "the diff"):
+        assert len(re.findall(rf"^    {re.escape(name)}.*: [\d.]+ (?:ms|s) \(\d+%\)$", out,
+                              re.M)) == 2, out
 
 
 def test_fix_bench_times_a_baseline_tree_beside() -> None:
