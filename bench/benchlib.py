@@ -235,6 +235,7 @@ LINT_PHASES = (
     ("ciswitch.lint", "load_pipeline", "loading"),
     ("ciswitch.lint", "collect_facts", "replay (facts)"),
     ("ciswitch.lint", "run_rules", "rules"),
+    ("ciswitch.lint", "_reviewed", "suppression comments"),
 )
 
 

@@ -171,7 +171,7 @@ _PARTS = (
     ("meaning check", "comparing the meanings"),
     ("second lint", "the lint of the new text (besides composing it)"),
     ("pipeline checks", "the pipeline checks (variables, references)"),
-    ("rest", "the rest of planning (edits, selection, relint counts)"),
+    ("rest", "the rest of planning (edits, selection, letting the first analysis go)"),
     ("diff", "the diff"),
 )
 

@@ -228,7 +228,11 @@ def print_phases(
             ("the rest of loading (reading, includes, merging)", rest_of_loading),
             (names[3], parts[names[3]]),
             (names[4], parts[names[4]]),
-            ("the rest (suppressions, results)", after - parts[names[3]] - parts[names[4]]),
+            (names[5], parts[names[5]]),
+            (
+                "the rest (the results; the analysis freed as the lint returns)",
+                after - parts[names[3]] - parts[names[4]] - parts[names[5]],
+            ),
         ]
         print(f"{label}: lint {fmt_seconds(parts['lint'])}")
         for name, seconds in shown:
