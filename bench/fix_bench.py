@@ -10,6 +10,11 @@ the variant with werf or ``:local`` in every job. After the runs the fixed file 
 from the original and ``fix --diff`` must print a diff (a fix that does nothing would be a
 cheap but empty figure).
 
+Beside the figures, where an in-process ``fix --diff`` of each file spends its time, part by
+part (the lint of the old text, composing the new one, comparing the meanings, the second
+lint, the pipeline checks, the rest of planning, the diff), and what the fix / lint target
+leaves after the lint of the old text.
+
 ``--baseline DIR`` also times the ``lint``, ``fix --diff`` and ``fix`` of another ciswitch source
 tree (run as ``python -m ciswitch`` with that tree first on ``PYTHONPATH``, on its own copy of
 the file) in every round, and prints its ratios beside: the "before" of a change, measured in

@@ -10,6 +10,10 @@ Figures (each a ratio printed against its target; CPU time throughout):
 * peak memory of the in-process lint / the compose (tracemalloc peak, each in a fresh
   interpreter), for both generators.
 
+Beside the figures, where each big file's in-process lint spends its time, part by part
+(composing, the model, the rest of loading, the replay, the rules, suppression comments, the
+rest), and what the lint / C compose target leaves after loading for the parts after it.
+
 Whole processes are timed interleaved too (ciswitch, yamllint, ciswitch...), CPU time of the
 child. By default the script first installs ciswitch from this checkout into a virtual
 environment as pre-commit would (a wheel, not editable, bytecode compiled; yamllint and the
