@@ -214,29 +214,26 @@ def print_phases(
     repeat: int,
 ) -> None:
     """Where each big file's in-process lint spends its time, part by part, and what the
-    lint / C compose target leaves for the parts after loading: the parts the target asks
-    to shrink, measured rather than read off a sampling profile (which weighs Python-heavy
-    code more than it costs)."""
+    lint / C compose target leaves for the parts after loading (which is already about one
+    bare compose): the budget of the parts the target asks to shrink, as a number."""
     runs = f"the fastest of {repeat} lints" if repeat > 1 else "one lint"
     print(f"\nwhere the in-process lint's time goes (CPU, {runs} of each file, timed by part):")
+    composing, model, loading, replay, rules, review = (part for _, _, part in LINT_PHASES)
     for label, path in inputs.items():
         parts = lint_phases(lint, path, repeat)
         compose = rows[label]["compose"]
-        names = [label for _, _, label in LINT_PHASES]
-        loading = parts[names[2]]
-        rest_of_loading = loading - parts[names[0]] - parts[names[1]]
-        after = parts["lint"] - loading
+        loaded = parts[loading]
+        after = parts["lint"] - loaded
         shown = [
-            (names[0], parts[names[0]]),
-            (names[1], parts[names[1]]),
-            ("the rest of loading (reading, includes, merging)", rest_of_loading),
-            (names[3], parts[names[3]]),
-            (names[4], parts[names[4]]),
-            (names[5], parts[names[5]]),
-            (
-                "the rest (the results; the analysis freed as the lint returns)",
-                after - parts[names[3]] - parts[names[4]] - parts[names[5]],
-            ),
+            (composing, parts[composing]),
+            (model, parts[model]),
+            ("the rest of loading (reading, includes, merging)",
+             loaded - parts[composing] - parts[model]),
+            (replay, parts[replay]),
+            (rules, parts[rules]),
+            (review, parts[review]),
+            ("the rest (the results; the analysis freed as the lint returns)",
+             after - parts[replay] - parts[rules] - parts[review]),
         ]
         print(f"{label}: lint {fmt_seconds(parts['lint'])}")
         for name, seconds in shown:
@@ -246,7 +243,7 @@ def print_phases(
             print(
                 f"  the target, {TARGET_VS_COMPOSE}x the bare C compose "
                 f"({fmt_seconds(compose)}), is {fmt_seconds(budget)}: after loading "
-                f"({fmt_seconds(loading)}) it leaves {fmt_seconds(max(budget - loading, 0.0))} "
+                f"({fmt_seconds(loaded)}) it leaves {fmt_seconds(max(budget - loaded, 0.0))} "
                 f"for what takes {fmt_seconds(after)} now"
             )
 
