@@ -19,7 +19,8 @@ import sys
 import tempfile
 import time
 import tracemalloc
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -245,10 +246,7 @@ def lint_phases(lint: Callable[[Path], int], path: Path, repeat: int) -> dict[st
     the parts add up to the lint they were part of. This is the one place that knows those
     functions' names: a part whose function is gone stops the bench with what to update,
     rather than printing a part that was not measured."""
-    import importlib
-
     spent: dict[str, float] = {}
-    patched: list[tuple[Any, str, Any]] = []
 
     def timed(label: str, function: Callable[..., Any]) -> Callable[..., Any]:
         def run(*args: Any, **kwargs: Any) -> Any:
@@ -260,16 +258,7 @@ def lint_phases(lint: Callable[[Path], int], path: Path, repeat: int) -> dict[st
         return run
 
     best: dict[str, float] = {}
-    try:
-        for module_name, name, label in LINT_PHASES:
-            module = importlib.import_module(module_name)
-            function = getattr(module, name, None)
-            if function is None:
-                raise SystemExit(
-                    f"bench: {module_name}.{name} is gone: update benchlib.LINT_PHASES"
-                )
-            patched.append((module, name, function))
-            setattr(module, name, timed(label, function))
+    with _functions_replaced(LINT_PHASES, timed, "LINT_PHASES"):
         for _ in range(repeat):
             spent.clear()
             gc.collect()
@@ -279,21 +268,18 @@ def lint_phases(lint: Callable[[Path], int], path: Path, repeat: int) -> dict[st
             if not best or spent["lint"] < best["lint"]:
                 best = {label: spent.get(label, 0.0) for _, _, label in LINT_PHASES}
                 best["lint"] = spent["lint"]
-    finally:
-        for module, name, function in reversed(patched):
-            setattr(module, name, function)
     return best
 
 
-#: the parts of an in-process ``fix`` :func:`fix_phases` times, by label: (module, function)
-FIX_PHASES = {
-    "lint": ("ciswitch.fix", "analyse_workspace"),
-    "second lint": ("ciswitch.fix", "_analyse"),
-    "meaning check": ("ciswitch.fix", "verify_meaning"),
-    "compose": ("ciswitch.source", "compose_documents"),
-    "pipeline view": ("ciswitch.fix", "pipeline_view"),
-    "pipeline check": ("ciswitch.fix", "pipeline_error"),
-}
+#: the parts of an in-process ``fix`` :func:`fix_phases` times: (module, function, label)
+FIX_PHASES = (
+    ("ciswitch.fix", "analyse_workspace", "lint"),
+    ("ciswitch.fix", "_analyse", "second lint"),
+    ("ciswitch.fix", "verify_meaning", "meaning check"),
+    ("ciswitch.source", "compose_documents", "compose"),
+    ("ciswitch.fix", "pipeline_view", "pipeline view"),
+    ("ciswitch.fix", "pipeline_error", "pipeline check"),
+)
 
 
 def fix_phases(path: Path, repeat: int) -> dict[str, float]:
@@ -302,8 +288,6 @@ def fix_phases(path: Path, repeat: int) -> dict[str, float]:
     check (``"compose"`` is its composing of the new text), the lint of the new text, the
     pipeline checks, the rest of planning (``"rest"``), the diff, and ``"fix"`` for it all.
     Nothing is written. Like :func:`lint_phases`, the one place that knows those names."""
-    import importlib
-
     from ciswitch.config import load_config
     from ciswitch.fix import plan_fix
     from ciswitch.report.diff import unified_diff
@@ -312,7 +296,6 @@ def fix_phases(path: Path, repeat: int) -> dict[str, float]:
     spent: dict[str, float] = {}
     #: the labels being timed right now, innermost last: a part inside another is its own
     inside: list[str] = []
-    patched: list[tuple[Any, str, Any]] = []
 
     def timed(label: str, function: Callable[..., Any]) -> Callable[..., Any]:
         def run(*args: Any, **kwargs: Any) -> Any:
@@ -332,16 +315,7 @@ def fix_phases(path: Path, repeat: int) -> dict[str, float]:
         return run
 
     best: dict[str, float] = {}
-    try:
-        for label, (module_name, name) in FIX_PHASES.items():
-            module = importlib.import_module(module_name)
-            function = getattr(module, name, None)
-            if function is None:
-                raise SystemExit(
-                    f"bench: {module_name}.{name} is gone: update benchlib.FIX_PHASES"
-                )
-            patched.append((module, name, function))
-            setattr(module, name, timed(label, function))
+    with _functions_replaced(FIX_PHASES, timed, "FIX_PHASES"):
         for _ in range(repeat):
             clear_caches()
             spent.clear()
@@ -355,7 +329,7 @@ def fix_phases(path: Path, repeat: int) -> dict[str, float]:
             done = time.process_time()
             if not outcome.changes:
                 raise SystemExit(f"{path}: fix planned no change: nothing to time")
-            parts = {label: spent.get(label, 0.0) for label in FIX_PHASES}
+            parts = {label: spent.get(label, 0.0) for _, _, label in FIX_PHASES}
             parts["meaning check"] -= parts["compose"]
             parts["pipeline checks"] = parts.pop("pipeline view") + parts.pop("pipeline check")
             parts["rest"] = planned - start - sum(parts.values())
@@ -363,10 +337,33 @@ def fix_phases(path: Path, repeat: int) -> dict[str, float]:
             parts["fix"] = done - start
             if not best or parts["fix"] < best["fix"]:
                 best = parts
-    finally:
-        for module, name, function in reversed(patched):
-            setattr(module, name, function)
     return best
+
+
+@contextmanager
+def _functions_replaced(
+    parts: Sequence[tuple[str, str, str]],
+    timed: Callable[[str, Callable[..., Any]], Callable[..., Any]],
+    table: str,
+) -> Iterator[None]:
+    """Each (module, function, label) of ``parts`` replaced by ``timed(label, function)``
+    inside the block, put back after it. A function that is gone stops the bench with the
+    table (``table``) to update, rather than printing a part that was not measured."""
+    import importlib
+
+    replaced: list[tuple[Any, str, Any]] = []
+    try:
+        for module_name, name, label in parts:
+            module = importlib.import_module(module_name)
+            function = getattr(module, name, None)
+            if function is None:
+                raise SystemExit(f"bench: {module_name}.{name} is gone: update benchlib.{table}")
+            replaced.append((module, name, function))
+            setattr(module, name, timed(label, function))
+        yield
+    finally:
+        for module, name, function in reversed(replaced):
+            setattr(module, name, function)
 
 
 def clear_caches() -> None:
