@@ -436,10 +436,17 @@ _VERBS = {"needs": "need", "is": "are", "has": "have", "uses": "use", "takes": "
 
 def counted_clause(count: int, clause: str) -> str:
     """``1 needs an address``, ``2 need an address``: a clause whose first word is a verb in
-    the singular, after its count."""
+    the singular, after its count (so are ``unsafe fix ...`` and ``not ...``). A clause with
+    a subject of its own (``jobs a, b would have ...``, ``the fix would change ...``) is what
+    the counted places are left for: ``2 places: jobs a, b would have ...``, where ``2 jobs
+    a, b, c`` would read as a count of its jobs."""
     first, _, rest = clause.partition(" ")
-    if count != 1 and clause.startswith("unsafe fix") and not clause.startswith("unsafe fixes"):
-        clause = "unsafe fixes" + clause.removeprefix("unsafe fix")
-    elif count != 1 and first in _VERBS:
-        clause = f"{_VERBS[first]} {rest}" if rest else _VERBS[first]
+    if clause.startswith("unsafe fix"):
+        if count != 1 and not clause.startswith("unsafe fixes"):
+            clause = "unsafe fixes" + clause.removeprefix("unsafe fix")
+    elif first in _VERBS:
+        if count != 1:
+            clause = f"{_VERBS[first]} {rest}" if rest else _VERBS[first]
+    elif first != "not":
+        return f"{count} {'place' if count == 1 else 'places'}: {clause}"
     return f"{count} {clause}"

@@ -87,6 +87,8 @@ def left_reasons(output: str) -> list[str]:
     for part in re.split(r"; (?=\d+ )", match.group(2)):
         count, _, reason = part.partition(" ")
         if count.isdigit():
+            # a reason with a subject of its own is given as "N places: reason"
+            reason = re.sub(r"^places?: ", "", reason)
             reasons.extend([reason] * int(count))
     return reasons
 

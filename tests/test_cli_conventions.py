@@ -577,6 +577,27 @@ def test_fix_summary_plurals(repo: Path) -> None:
     assert left.returncode == 1
     summary = left.stderr.splitlines()[-1]
     assert summary.startswith("Would fix 0 places in 0 files; 4 left (2 need an address: "), summary
+    # a reason with a subject of its own counts places, not its jobs ("1 job a would ...")
+    assert "; 1 place: job a would have no stages storage without it" in summary, summary
+    assert "; 1 place: job b would have no stages storage without it" in summary, summary
+
+
+@pytest.mark.parametrize(("count", "reason", "expected"), [
+    (1, "needs an address", "1 needs an address"),
+    (2, "needs an address", "2 need an address"),
+    (2, "overlaps another fix", "2 overlap another fix"),
+    (1, "unsafe fix (changes the locking backend)", "1 unsafe fix (changes the locking backend)"),
+    (3, "unsafe fix (changes the locking backend)", "3 unsafe fixes (changes the locking backend)"),
+    (2, "not fixable automatically", "2 not fixable automatically"),
+    (1, "jobs a, b would have no storage", "1 place: jobs a, b would have no storage"),
+    (2, "job a would have no stages storage", "2 places: job a would have no stages storage"),
+    (2, "the fix would change more than the :local (x); change it by hand",
+     "2 places: the fix would change more than the :local (x); change it by hand"),
+])
+def test_left_reasons_are_counted_as_english(count: int, reason: str, expected: str) -> None:
+    from ciswitch.model import counted_clause
+
+    assert counted_clause(count, reason) == expected
 
 
 def test_sarif_keeps_paths_relative_to_the_repository_root(repo: Path) -> None:
