@@ -247,18 +247,8 @@ def lint_phases(lint: Callable[[Path], int], path: Path, repeat: int) -> dict[st
     functions' names: a part whose function is gone stops the bench with what to update,
     rather than printing a part that was not measured."""
     spent: dict[str, float] = {}
-
-    def timed(label: str, function: Callable[..., Any]) -> Callable[..., Any]:
-        def run(*args: Any, **kwargs: Any) -> Any:
-            start = time.process_time()
-            try:
-                return function(*args, **kwargs)
-            finally:
-                spent[label] = spent.get(label, 0.0) + time.process_time() - start
-        return run
-
     best: dict[str, float] = {}
-    with _functions_replaced(LINT_PHASES, timed, "LINT_PHASES"):
+    with _parts_timed(LINT_PHASES, spent, "LINT_PHASES"):
         for _ in range(repeat):
             spent.clear()
             gc.collect()
@@ -294,28 +284,8 @@ def fix_phases(path: Path, repeat: int) -> dict[str, float]:
     from ciswitch.workspace import DirectoryWorkspace
 
     spent: dict[str, float] = {}
-    #: the labels being timed right now, innermost last: a part inside another is its own
-    inside: list[str] = []
-
-    def timed(label: str, function: Callable[..., Any]) -> Callable[..., Any]:
-        def run(*args: Any, **kwargs: Any) -> Any:
-            # the first lint's function is also the second lint's inner call; the composing
-            # counted is the meaning check's (the new text; the old was composed by the lint)
-            if (label == "lint" and "second lint" in inside) or (
-                label == "compose" and "meaning check" not in inside
-            ):
-                return function(*args, **kwargs)
-            inside.append(label)
-            start = time.process_time()
-            try:
-                return function(*args, **kwargs)
-            finally:
-                spent[label] = spent.get(label, 0.0) + time.process_time() - start
-                inside.pop()
-        return run
-
     best: dict[str, float] = {}
-    with _functions_replaced(FIX_PHASES, timed, "FIX_PHASES"):
+    with _parts_timed(FIX_PHASES, spent, "FIX_PHASES", skip=_not_a_fix_part):
         for _ in range(repeat):
             clear_caches()
             spent.clear()
@@ -340,16 +310,44 @@ def fix_phases(path: Path, repeat: int) -> dict[str, float]:
     return best
 
 
+def _not_a_fix_part(label: str, inside: list[str]) -> bool:
+    """A call :func:`fix_phases` does not time: the first lint's function as the second
+    lint's inner call, and composing outside the meaning check (the old text, composed by the
+    first lint; the meaning check composes the new one)."""
+    return (label == "lint" and "second lint" in inside) or (
+        label == "compose" and "meaning check" not in inside
+    )
+
+
 @contextmanager
-def _functions_replaced(
+def _parts_timed(
     parts: Sequence[tuple[str, str, str]],
-    timed: Callable[[str, Callable[..., Any]], Callable[..., Any]],
+    spent: dict[str, float],
     table: str,
+    skip: Callable[[str, list[str]], bool] | None = None,
 ) -> Iterator[None]:
-    """Each (module, function, label) of ``parts`` replaced by ``timed(label, function)``
-    inside the block, put back after it. A function that is gone stops the bench with the
-    table (``table``) to update, rather than printing a part that was not measured."""
+    """Inside the block, each (module, function, label) of ``parts`` adds the CPU time of its
+    calls to ``spent[label]`` (but for a call ``skip(label, labels being timed around it)``
+    turns away); the functions are put back after it. A function that is gone stops the
+    bench with the table (``table``) to update, rather than printing a part that was not
+    measured."""
     import importlib
+
+    #: the labels being timed right now, innermost last
+    inside: list[str] = []
+
+    def timed(label: str, function: Callable[..., Any]) -> Callable[..., Any]:
+        def run(*args: Any, **kwargs: Any) -> Any:
+            if skip is not None and skip(label, inside):
+                return function(*args, **kwargs)
+            inside.append(label)
+            start = time.process_time()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                spent[label] = spent.get(label, 0.0) + time.process_time() - start
+                inside.pop()
+        return run
 
     replaced: list[tuple[Any, str, Any]] = []
     try:

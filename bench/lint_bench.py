@@ -232,7 +232,7 @@ def print_phases(
             (replay, parts[replay]),
             (rules, parts[rules]),
             (review, parts[review]),
-            ("the rest (the results; the analysis freed as the lint returns)",
+            ("the rest (the configuration, the results; the analysis freed as it returns)",
              after - parts[replay] - parts[rules] - parts[review]),
         ]
         print(f"{label}: lint {fmt_seconds(parts['lint'])}")

@@ -448,5 +448,5 @@ def counted_clause(count: int, clause: str) -> str:
         if count != 1:
             clause = f"{_VERBS[first]} {rest}" if rest else _VERBS[first]
     elif first != "not":
-        return f"{count} {'place' if count == 1 else 'places'}: {clause}"
+        return f"{counted(count, 'place')}: {clause}"
     return f"{count} {clause}"
