@@ -19,7 +19,7 @@ from ciswitch.analysis.proof import pipeline_error, pipeline_view
 from ciswitch.config import Config
 from ciswitch.edits import EditConflict, apply_edits, group_edits, overlaps
 from ciswitch.lint import LintRun, analyse_workspace
-from ciswitch.model import Edit, Finding, LintResult, NotChecked, Problem
+from ciswitch.model import Edit, Finding, LintResult, NotChecked, Problem, Reason
 from ciswitch.rules import rule_of
 from ciswitch.rules.base import names_text
 from ciswitch.scripts.prefilter import answers_kept
@@ -384,7 +384,8 @@ def _unfixable_gained(after: LintRun, before: list[Finding]) -> str | None:
             jobs = sorted({j for f in after.result.findings if (f.path, f.code) == (path, code)
                            for j in f.jobs})
             where = f" in {names_text(jobs)}" if jobs else ""
-            return f"after this fix, {rule.summary}{where} ({code}); pass --to ADDRESS"
+            return Reason(f"after this fix, {rule.summary}{where} ({code}); pass --to ADDRESS",
+                          f"after this fix, {rule.summary} ({code}); pass --to ADDRESS")
     return None
 
 

@@ -9,6 +9,8 @@ lines and columns are 1-based, columns counted in characters.
 from __future__ import annotations
 
 import enum
+from collections import Counter
+from collections.abc import Iterable
 
 from ciswitch.record import OrderedRecord, Record, setf
 
@@ -88,6 +90,25 @@ class Position(Record, frozen=True):
     def __init__(self, line: int, column: int) -> None:
         setf(self, "line", line)
         setf(self, "column", column)
+
+
+class Reason(str):
+    """A reason a place is left that names its jobs, with the form a summary counts it under,
+    its jobs left out (:attr:`group`). Reasons travel as text: through the fix's refusals, into
+    every report. Only ``fix``'s summary asks for the group, so that a big pipeline's 7,000
+    places blocked each for its own job read as one clause instead of 7,000."""
+
+    group: str
+
+    def __new__(cls, text: str, group: str = "") -> Reason:
+        made = super().__new__(cls, text)
+        made.group = group or text
+        return made
+
+
+def group_of(reason: str) -> str:
+    """The form a summary counts ``reason`` under: its group, or the reason itself."""
+    return reason.group if isinstance(reason, Reason) else reason
 
 
 class Finding(Record):
@@ -450,3 +471,17 @@ def counted_clause(count: int, clause: str) -> str:
     elif first != "not":
         return f"{counted(count, 'place')}: {clause}"
     return f"{count} {clause}"
+
+
+def reason_counts(reasons: Iterable[str]) -> list[tuple[str, int]]:
+    """How many places are left for each reason, the most common first (ties in the order
+    they come). Reasons of one group (the same reason about different jobs) are counted
+    together under the group, unless the group has only one of them: then the reason itself,
+    with its jobs, says more."""
+    counts = Counter(reasons)
+    sizes = Counter(group_of(reason) for reason in counts)
+    merged: Counter[str] = Counter()
+    for reason, count in counts.items():
+        group = group_of(reason)
+        merged[group if sizes[group] > 1 else reason] += count
+    return merged.most_common()

@@ -55,3 +55,31 @@ def test_only_the_storage_variables_may_come_or_go(
     else:
         assert isinstance(blocked, Blocked)
         assert blocked.reason.startswith(reason)
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "reason", "group"),
+    [
+        (BEFORE, BEFORE.replace('  KEEP: "1"\n', ""),
+         "the variables of job build would change (KEEP); change it by hand",
+         "would change the variables of a job; change it by hand"),
+        (BEFORE.replace("    - type werf && source $(werf ci-env gitlab --as-file)\n", ""),
+         BEFORE.replace("    - type werf && source $(werf ci-env gitlab --as-file)\n", "")
+         .replace('  WERF_STAGES_STORAGE: ":local"\n', ""),
+         "job build gets WERF_STAGES_STORAGE=:local from here and runs werf without werf ci-env:"
+         " it would have no stages storage; pass --to ADDRESS",
+         "would take WERF_STAGES_STORAGE=:local from a job that runs werf without werf ci-env: it"
+         " would have no stages storage; pass --to ADDRESS"),
+    ],
+)
+def test_a_refusal_names_its_job_and_is_summed_up_without_it(
+    tmp_path: Path, before: str, after: str, reason: str, group: str,
+) -> None:
+    """fix's summary counts one refusal about many jobs once, by the reason without the job."""
+    from ciswitch.model import group_of
+
+    blocked = pipeline_error(pipeline_view(_facts(tmp_path, before)), _facts(tmp_path, after),
+                             None)
+    assert isinstance(blocked, Blocked)
+    assert blocked.reason == reason
+    assert group_of(blocked.reason) == group

@@ -17,7 +17,7 @@ from typing import Any
 from ciswitch.analysis.facts import Facts
 from ciswitch.errors import CiswitchError
 from ciswitch.gitlab import Job
-from ciswitch.model import LOCAL
+from ciswitch.model import LOCAL, Reason
 from ciswitch.record import Record, setf
 from ciswitch.source import SourceFile
 from ciswitch.yaml.nodes import REFERENCE_TAG, is_map, is_scalar, is_seq, tag_of
@@ -87,19 +87,22 @@ def pipeline_error(before: PipelineView | None, after: Facts, to: str | None) ->
         now = variables.of(new.jobs[name])
         taken = was.get(STORAGE) == LOCAL and STORAGE not in now
         if taken and to is None and needs_storage:
-            return Blocked(
+            return Blocked(Reason(
                 f"job {name} gets {STORAGE}=:local from here and runs werf without werf"
-                " ci-env: it would have no stages storage; pass --to ADDRESS"
-            )
+                " ci-env: it would have no stages storage; pass --to ADDRESS",
+                f"would take {STORAGE}=:local from a job that runs werf without werf ci-env:"
+                " it would have no stages storage; pass --to ADDRESS",
+            ))
         # The fixes take or re-point the storage and synchronization variables (verify proves
         # which), and edit flags inside others' values; no other variable may come or go.
         appeared = (set(now) - set(was)) - {STORAGE, SYNCHRONIZATION}
         gone = (set(was) - set(now)) - {STORAGE, SYNCHRONIZATION}
         if appeared or gone:
-            return Blocked(
+            return Blocked(Reason(
                 f"the variables of job {name} would change ({', '.join(sorted(appeared | gone))});"
-                " change it by hand"
-            )
+                " change it by hand",
+                "would change the variables of a job; change it by hand",
+            ))
     return None
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from collections import Counter
 from pathlib import Path
 
 import click
@@ -12,7 +11,7 @@ from ciswitch.cli.color_option import color_option
 from ciswitch.cli.lint_cmd import gitlab_url_option
 from ciswitch.cli.to_option import to_option
 from ciswitch.fix import FixOutcome, unsafe_notes
-from ciswitch.model import counted, counted_clause, not_checked_summary
+from ciswitch.model import counted, counted_clause, not_checked_summary, reason_counts
 from ciswitch.report import FORMATS
 from ciswitch.workspace import DirectoryWorkspace
 
@@ -31,8 +30,7 @@ def summary(outcome: FixOutcome, wrote: bool, listed: bool = False) -> str:
     files = len(outcome.changes)
     text = f"{verb} {counted(len(outcome.fixed), 'place')} in {counted(files, 'file')}"
     if outcome.remaining:
-        reasons = Counter(f.unfixable_reason or "not fixable" for f in outcome.remaining)
-        common = reasons.most_common()
+        common = reason_counts(f.unfixable_reason or "not fixable" for f in outcome.remaining)
         shown = common if len(common) <= SUMMARY_REASONS else common[:SUMMARY_REASONS - 1]
         clauses = [counted_clause(n, r) for r, n in shown]
         rest = common[len(shown):]

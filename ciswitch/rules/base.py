@@ -7,7 +7,7 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 
 from ciswitch.analysis.facts import Facts, Place
 from ciswitch.edits import NoFix
-from ciswitch.model import Finding, Fix, Severity
+from ciswitch.model import Finding, Fix, Reason, Severity
 from ciswitch.record import Record, setf
 
 SWITCHED_NOTE = (
@@ -174,9 +174,22 @@ def storage_tail(place: Place, options: RuleOptions, advice: str) -> tuple[str, 
     return (blocked or advice), blocked
 
 
+#: what :func:`blocked_reason` says, its jobs left out (the summary's form of many such places)
+BLOCKED_GROUP = "would leave a job with no stages storage (no werf ci-env): pass --to ADDRESS"
+
+
 def blocked_reason(place: Place, to: str | None) -> str:
     """Why removing this place would leave a werf command with no stages storage."""
     if to is not None or not place.blocked:
         return ""
-    who = jobs_text(place.blocked) if place.affected_jobs else "the werf command here"
-    return f"{who} would have no stages storage without it (no werf ci-env): pass --to ADDRESS"
+    if not place.affected_jobs:
+        return ("the werf command here would have no stages storage without it (no werf "
+                "ci-env): pass --to ADDRESS")
+    return blocked_jobs_reason(place.blocked)
+
+
+def blocked_jobs_reason(jobs: tuple[str, ...]) -> Reason:
+    """Why a :local place stays while ``jobs`` (which run werf without ``werf ci-env``) need
+    it; summed up as :data:`BLOCKED_GROUP`."""
+    return Reason(f"{jobs_text(jobs)} would have no stages storage without it (no werf ci-env):"
+                  " pass --to ADDRESS", BLOCKED_GROUP)

@@ -49,7 +49,13 @@ from collections.abc import Iterator
 
 from ciswitch.analysis.facts import Facts, Kind, SettingAt
 from ciswitch.model import STAGES_VAR, Finding, Position, Severity
-from ciswitch.rules.base import SWITCHED_NOTE, Rule, RuleOptions, jobs_text
+from ciswitch.rules.base import (
+    SWITCHED_NOTE,
+    Rule,
+    RuleOptions,
+    blocked_jobs_reason,
+    jobs_text,
+)
 
 CODE = "CSW005"
 SEVERITY = Severity.ERROR
@@ -81,8 +87,7 @@ def check(facts: Facts, options: RuleOptions) -> Iterator[Finding]:
         if storage and options.switched:
             tail = SWITCHED_NOTE
         elif storage and place.blocked and options.to is None:
-            reason = (f"{jobs_text(place.blocked)} would have no stages storage without it "
-                      "(no werf ci-env): pass --to ADDRESS")
+            reason = blocked_jobs_reason(place.blocked)
             tail = (f"{jobs_text(place.blocked)} would have no stages storage without it "
                     "(no werf ci-env): set it to an address with "
                     "`ciswitch fix --gitlab --to ADDRESS`")
