@@ -105,7 +105,8 @@ def reason_class(reason: str) -> str:
     reason = f"{SINGULAR.get(first, first)} {rest}".strip()
     reason = re.sub(r"^unsafe fixes\b", "unsafe fix", reason)
     text = re.sub(r"\[[^\]]*\]|\([^()]*\.(?:yml|yaml|sh)\)", "", reason)
-    text = re.sub(r"\b(jobs?) [\w.:-]+(?:, [\w.:-]+)*", r"\1 J", text)
+    text = re.sub(r"(?<!\ba )\b(jobs?) (?!that\b|with\b)[\w.:-]+(?:, [\w.:-]+)*", r"\1 J",
+                  text)
     text = re.sub(r"\d+", "N", text)
     text = re.sub(r"\s+", " ", text).strip()
     return text[:100]

@@ -36,6 +36,10 @@ FLAG_SPELLINGS = [
     '-s=":local"',
 ]
 SYNC_SPELLINGS = ["--synchronization :local", "--synchronization=:local", "-S :local"]
+#: spellings of the flag inside a shell variable's value (``A="-s :local"; werf build $A``):
+#: werf is given the value's words, so the quoted spellings would give it ``":local"``
+HELD_SPELLINGS = FLAG_SPELLINGS[:5]
+HELD_QUOTES = ['"', "'", ""]
 WERF_COMMANDS = [
     "werf build",
     "werf publish --tag-git-branch main",
@@ -59,7 +63,8 @@ VAR_QUOTES = ["plain", "single", "double"]
 CHAIN_OPS = ["&&", "||", "|"]
 
 #: line kinds whose behaviour a run in bash shows (the werf stand-in prints its arguments)
-RUNNABLE_KINDS = {"werf", "echo", "true", "false", "export", "chain", "comment", "sync_from"}
+RUNNABLE_KINDS = {"werf", "echo", "true", "false", "export", "chain", "comment", "sync_from",
+                  "held"}
 
 
 # --------------------------------------------------------------------------- strategy
@@ -81,11 +86,20 @@ def _werf_line(draw: st.DrawFn) -> Plan:
 def simple_lines(draw: st.DrawFn) -> Plan:
     kind = draw(
         st.sampled_from(
-            ["werf", "werf", "werf", "echo", "true", "false", "export", "curl", "sync_from"]
+            ["werf", "werf", "werf", "echo", "true", "false", "export", "curl", "sync_from",
+             "held"]
         )
     )
     if kind == "werf":
         return _werf_line(draw)
+    if kind == "held":
+        return {
+            "k": "held",
+            "cmd": draw(st.integers(0, len(WERF_COMMANDS) - 1)),
+            "flag": draw(st.integers(0, len(HELD_SPELLINGS) - 1)),
+            "quote": draw(st.integers(0, len(HELD_QUOTES) - 1)),
+            "extra": draw(st.sampled_from([None, "before", "after"])),
+        }
     if kind == "echo":
         return {"k": "echo", "text": draw(st.integers(0, len(ECHO_TEXTS) - 1))}
     if kind == "export":
@@ -296,6 +310,15 @@ def _shell_simple(line: Plan, ctx: _Ctx) -> str:
                 return spelling + " OTHER_VAR=1"
             return spelling
         return "export OTHER_VAR=1"
+    if kind == "held":
+        spelling = HELD_SPELLINGS[line["flag"]]
+        words = {"before": ["--verbose", spelling], "after": [spelling, "--verbose"]}.get(
+            line["extra"] or "", [spelling])
+        value = " ".join(words)
+        quote = HELD_QUOTES[line["quote"]] or ('"' if " " in value else "")
+        ctx.add("flag", spelling)
+        ctx.truth.features.add("held:" + (quote or "plain"))
+        return f"WERF_ARGS={quote}{value}{quote}; {WERF_COMMANDS[line['cmd']]} $WERF_ARGS"
     if kind == "curl":
         ctx.truth.features.add("curl")
         return "curl -s https://example.test/health"

@@ -10,10 +10,12 @@ run was asked for unsafe fixes, the ``:local`` synchronization):
    hidden jobs (``.name``) dropped once resolved;
 2. both models are *normalised*: every stages-storage ``:local`` is taken out (flags with their
    value in werf commands, ``WERF_STAGES_STORAGE`` entries whose value is ``:local``, exports,
-   ``VAR=:local`` prefixes), an ``export`` left with no word, a command left empty and its
-   ``&&``/``||``/``|`` operator are dropped, and an empty ``variables:`` equals none; script
-   strings are compared as statement structure (statements -> and-or chains -> pipelines ->
-   commands -> raw words, continuations joined); the two normalised models must be equal;
+   ``VAR=:local`` prefixes, and the flags in the value of a variable a werf command of the
+   same text expands unquoted, ``A="-s :local"; werf build $A``), an ``export`` left with no
+   word, a command left empty and its ``&&``/``||``/``|`` operator are dropped, and an empty
+   ``variables:`` equals none; script strings are compared as statement structure (statements
+   -> and-or chains -> pipelines -> commands -> raw words, continuations joined); the two
+   normalised models must be equal;
 3. every job's script (``before_script`` + ``script`` joined) and every ``.sh`` file passes
    ``bash -n`` before and after;
 4. where a job's lines are only echo/true/false/export/werf (and ``eval $(werf ci-env ...)``),
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -439,8 +442,48 @@ def _is_local_assignment(raw: str) -> bool:
     return unquote(raw) == f"WERF_STAGES_STORAGE={LOCAL}"
 
 
-def _normalise_command(words: Command, unsafe: bool) -> Command:
+_EXPANSION = re.compile(r"\$\{?([A-Za-z_]\w*)\}?")
+_ASSIGNMENT = re.compile(r"([A-Za-z_]\w*)=(.*)", re.DOTALL)
+
+
+def split_names(struct: Structure) -> set[str]:
+    """The variables a werf command of ``struct`` expands unquoted (``werf build $ARGS``): the
+    shell splits their values into werf's arguments."""
+    names: set[str] = set()
+    for andor, _ in struct:
+        for _, pipeline in andor:
+            for command in pipeline:
+                words = [w for w in command if not _ASSIGNMENT.fullmatch(w)]
+                if words and unquote(words[0]) == "werf":
+                    names.update(m.group(1) for w in words[1:] if (m := _EXPANSION.fullmatch(w)))
+    return names
+
+
+def _sets_only(words: list[str]) -> bool:
+    """A command that only assigns (``A=1 B=2``) or exports."""
+    return bool(words) and (unquote(words[0]) == "export" or all(
+        _ASSIGNMENT.fullmatch(w) for w in words))
+
+
+def _held_words(word: str, split: set[str]) -> list[str] | None:
+    """The words werf is given from an assignment of a name it splits, else None."""
+    match = _ASSIGNMENT.fullmatch(word)
+    if match is None or match.group(1) not in split:
+        return None
+    return unquote(match.group(2)).split()
+
+
+def _normalise_held(word: str, split: set[str], unsafe: bool) -> str:
+    words = _held_words(word, split)
+    if words is None:
+        return word
+    return f"{word.split('=', 1)[0]}=<{' '.join(_strip_werf_args(words, unsafe))}>"
+
+
+def _normalise_command(words: Command, unsafe: bool, split: set[str] | None = None) -> Command:
     ws = list(words)
+    if split and _sets_only(ws):
+        ws = [_normalise_held(w, split, unsafe) for w in ws]
     # VAR=:local prefixes
     head: list[str] = []
     while ws and "=" in ws[0] and not ws[0].startswith("-") and ws[0].split("=")[0].isidentifier():
@@ -473,10 +516,11 @@ def normalise_structure(struct: Structure, unsafe: bool) -> Structure:
     a statement that is only a no-op does nothing and goes too.
     """
     out: list[tuple[AndOr, str]] = []
+    split = split_names(struct)
     for andor, term in struct:
         items: list[tuple[str, Pipeline | None]] = []
         for op, pipeline in andor:
-            cmds = [_normalise_command(c, unsafe) for c in pipeline]
+            cmds = [_normalise_command(c, unsafe, split) for c in pipeline]
             if not any(cmds):
                 items.append((op, None))  # removed
             else:
@@ -499,10 +543,15 @@ def normalise_script(text: str, unsafe: bool) -> Structure:
 def count_in_script(text: str) -> int:
     """Stages-storage and synchronization ``:local`` occurrences in a shell text."""
     total = 0
-    for andor, _ in structure(text):
+    struct = structure(text)
+    split = split_names(struct)
+    for andor, _ in struct:
         for _, pipeline in andor:
             for command in pipeline:
                 words = list(command)
+                if split and _sets_only(words):
+                    total += sum(_count_flags(held) for w in words
+                                 if (held := _held_words(w, split)) is not None)
                 total += sum(1 for w in words if _is_local_assignment(w))
                 rest = [w for w in words if not _is_local_assignment(w)]
                 if rest and unquote(rest[0]) == "werf":

@@ -230,10 +230,13 @@ def normal_script(lines: tuple[str, ...], removal: Removal,
     tokens = fixoracle.tokenize("\n".join(lines))
     items: list[Token] = []
     run: list[str] = []
+    split = _split_on_werf(tokens, env)
 
     def flush() -> None:
         if run:
             words = removal.words(run, env)
+            if all("=" in w for w in run) or run[0] == "export":
+                words = [_split_value(w, split, removal, env) for w in words]
             for word in run:
                 match = re.fullmatch(r"([A-Za-z_]\w*)=(.*)", _plain(word), re.DOTALL)
                 if match and (all("=" in w for w in run) or run[0] == "export"):
@@ -254,6 +257,35 @@ def normal_script(lines: tuple[str, ...], removal: Removal,
             items.append(("op", ";" if raw == "\n" else raw))
     flush()
     return _simplified(items)
+
+
+def _split_on_werf(tokens: list[Token], env: dict[str, str]) -> set[str]:
+    """The names a werf command of the script expands unquoted (``werf build $ARGS``): the
+    shell splits their values into werf's words."""
+    names: set[str] = set()
+    run: list[str] = []
+    for kind, raw in [*tokens, ("op", ";")]:
+        if kind == "w":
+            run.append(raw)
+            continue
+        at = [i for i, w in enumerate(run)
+              if re.search(r"(?:^|/)werf$", expand_vars(_plain(w), env))]
+        if at:
+            names.update(m.group(1) for w in run[at[0] + 1:]
+                         if (m := re.fullmatch(r"\$\{?([A-Za-z_]\w*)\}?", w)))
+        run = []
+    return names
+
+
+def _split_value(word: str, split: set[str], removal: Removal, env: dict[str, str]) -> str:
+    """An assignment of a name werf's command line splits, as ``NAME=<its words>`` without the
+    flags the fix takes out (the words werf is given, whatever the quoting); other words as
+    they are."""
+    match = re.fullmatch(r"([A-Za-z_]\w*)=(.*)", word, re.DOTALL)
+    if match is None or match.group(1) not in split:
+        return word
+    words = _plain(match.group(2)).split()
+    return f"{match.group(1)}=<{' '.join(removal.words(words, env, werf_only=False))}>"
 
 
 def _simplified(items: list[Token]) -> list[Token]:
@@ -458,12 +490,18 @@ def test_normal_script_nested_and_through_variables() -> None:
         ("bash -ec $'werf cleanup\\t-s :local'", "bash -ec $'werf cleanup'"),
         ('sudo -E bash -c "werf build \\"-s:local\\" --v"', 'sudo -E bash -c "werf build --v"'),
         ("declare -x WERF_STAGES_STORAGE=:local", ""),
+        ('A="-s :local"; werf cleanup $A', 'A=""; werf cleanup $A'),
+        ("export A='--env x -s :local'\nwerf deploy ${A}", 'export A="--env x"\nwerf deploy ${A}'),
     ]:
         assert normal_script((before,), SAFE, env) == normal_script((after,), SAFE, env), before
     for before, after in [
         ("bash -c 'werf build -s:local && echo x'", "bash -c 'werf build echo x'"),
         ("$DOCKER build -s :local .", "$DOCKER build ."),
         ("export D=$(werf run -s :local app)", "export D=$(werf run -s x app)"),
+        # quoted, the value is one word and no flag; not expanded by werf, it is no flag either
+        ('A="-s :local"; werf cleanup "$A"', 'A=""; werf cleanup "$A"'),
+        ('A="-s :local"; echo $A', 'A=""; echo $A'),
+        ('A="-s :local --env x"; werf cleanup $A', 'A="-s :local"; werf cleanup $A'),
     ]:
         assert normal_script((before,), SAFE, env) != normal_script((after,), SAFE, env), before
 

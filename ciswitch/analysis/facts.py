@@ -49,11 +49,20 @@ class FlagAt(Record, frozen=True):
     site: Site
     flag: FlagUse
     call: WerfCall
+    #: the script's assignment whose value holds the flag (``ARGS="-s :local"``, then ``werf
+    #: build $ARGS``); None: the flag is on the command line or in a CI variable's value
+    held: Assignment | None
+    #: False when the flag could not be placed at its own characters of the variable's value
+    #: (a word quoted so that its characters are not its value): it covers the whole word
+    exact: bool
 
-    def __init__(self, site: Site, flag: FlagUse, call: WerfCall) -> None:
+    def __init__(self, site: Site, flag: FlagUse, call: WerfCall,
+                 held: Assignment | None = None, exact: bool = True) -> None:
         setf(self, "site", site)
         setf(self, "flag", flag)
         setf(self, "call", call)
+        setf(self, "held", held)
+        setf(self, "exact", exact)
 
 
 class AssignmentAt(Record, frozen=True):

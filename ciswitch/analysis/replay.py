@@ -38,6 +38,7 @@ from ciswitch.analysis.sites import (
     YamlScalarSite,
 )
 from ciswitch.analysis.values import (
+    flags_in_assigned_value,
     flags_in_words,
     string_runs_files,
 )
@@ -320,25 +321,29 @@ class Replay:
         feeding: list[Place] = []
         storage: str | None = None
         storage_flag = False
-        flags: list[tuple[Site, FlagUse]] = [(site, flag) for flag in call.flags]
+        flags: list[tuple[Site, FlagUse, Assignment | None, bool]] = [
+            (site, flag, None, True) for flag in call.flags
+        ]
         flags.extend(self._split_flags(session, call))
-        for flag_site, flag in flags:
+        for flag_site, flag, held, exact in flags:
             value, setting = session.resolve(flag.value)
             if flag.name == "stages-storage":
                 self.facts.storage_jobs.add(job.name)
                 storage_flag = True
                 storage = value
                 if value == LOCAL and (call.takes_stages_storage or flag.spelling.startswith("--")):
-                    at = FlagAt(flag_site, flag, call)
+                    at = FlagAt(flag_site, flag, call, held, exact)
                     place = self._shell_place(
                         Kind.STORAGE_FLAG, flag_site, flag.start, flag.end, at
                     )
                     place.add_job(job)
                     if setting is not None and flag.value.value is None:
                         place.via = f"${flag.value.var}"
+                    elif held is not None:
+                        place.via = f"${held.name}"
                     feeding.append(place)
             elif flag.name == "synchronization" and value == LOCAL:
-                at = FlagAt(flag_site, flag, call)
+                at = FlagAt(flag_site, flag, call, held, exact)
                 place = self._shell_place(
                     Kind.SYNCHRONIZATION, flag_site, flag.start, flag.end, at
                 )
@@ -394,24 +399,37 @@ class Replay:
             for place in feeding:
                 place.block(job)
 
-    def _split_flags(self, session: Session, call: WerfCall) -> list[tuple[Site, FlagUse]]:
-        """Flags inside a CI variable expanded unquoted on werf's command line (``werf deploy
+    def _split_flags(
+        self, session: Session, call: WerfCall
+    ) -> list[tuple[Site, FlagUse, Assignment | None, bool]]:
+        """Flags inside a variable expanded unquoted on werf's command line (``werf deploy
         $WERF_EXTRA_ARGS``): the shell splits the value into words at blanks (no quote removal,
         as for any expansion), so ``--stages-storage :local`` in it is a flag of the command.
-        They are placed inside the variable's value, where a fix edits them."""
-        found: list[tuple[Site, FlagUse]] = []
+        They are placed inside the variable's value, where a fix edits them: a CI variable's
+        value, or the word of the script's own assignment (``ARGS="-s :local"``), then with
+        the assignment and whether they could be placed at their characters."""
+        found: list[tuple[Site, FlagUse, Assignment | None, bool]] = []
         for arg in call.args:
             if arg.var is None or not arg.raw.startswith("$"):
                 continue  # a literal word, or a quoted expansion: one word, never a flag
             setting = session.env.get(arg.var)
-            if setting is None or setting.variable is None:
+            if setting is None:
+                continue
+            if setting.variable is None:
+                held = setting.assignment
+                word = held.value if held is not None else None
+                if (setting.site is None or word is None or word.value is None
+                        or setting.value != word.value or "-" not in word.value):
+                    continue
+                flags, exact = flags_in_assigned_value(word, call)
+                found.extend((setting.site, flag, held, exact) for flag in flags)
                 continue
             scalar = setting.variable.value
             text = setting.variable.text
             if scalar is None or text is None or setting.value != text or "-" not in text:
                 continue
             value_site = self.site_for(scalar.file, scalar.node, text)
-            found.extend((value_site, flag) for flag in flags_in_words(text, call))
+            found.extend((value_site, flag, None, True) for flag in flags_in_words(text, call))
         return found
 
     def _setting_place(self, setting: Setting) -> Place | None:

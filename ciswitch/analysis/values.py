@@ -1,6 +1,7 @@
-"""What a CI variable's value means to werf: ``:local`` or not, whether a job keeps a stages
-storage without its ``:local`` definitions, and the flags in a value the shell splits into
-words (``werf deploy $WERF_EXTRA_ARGS``), and whether a text gives a shell a command string."""
+"""What a variable's value means to werf: ``:local`` or not, whether a job keeps a stages
+storage without its ``:local`` definitions, the flags in a value the shell splits into words
+(``werf deploy $WERF_EXTRA_ARGS``, of a CI variable or one the script sets), and whether a
+text gives a shell a command string."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from typing import TYPE_CHECKING, Literal
 from ciswitch.gitlab import Variable, resolve_value
 from ciswitch.model import LOCAL
 from ciswitch.patterns import lazy_compile
+from ciswitch.record import replace
 
 if TYPE_CHECKING:
-    from ciswitch.shell import FlagUse, WerfCall
+    from ciswitch.shell import FlagUse, WerfCall, Word
     from ciswitch.workspace import Workspace
 
 
@@ -83,3 +85,82 @@ def string_runs_files(text: str, workspace: Workspace) -> bool:
     from ciswitch.scripts.prefilter import may_run_files
 
     return may_run_files(text, workspace)
+
+
+def _value_offsets(raw: str) -> list[int] | None:
+    """Where each character of a literal shell word's value is written in the word: quotes
+    and the backslashes that escape are left out (``"a\\"b"`` -> the offsets of ``a``, ``"``,
+    ``b``). None for a word whose characters are not its value one for one (``$'\\n'``)."""
+    offsets: list[int] = []
+    i, n = 0, len(raw)
+    while i < n:
+        c = raw[i]
+        if c == "'" or raw.startswith("$'", i):
+            i += 1 if c == "'" else 2
+            close = raw.find("'", i)
+            if close < 0 or (c == "$" and "\\" in raw[i:close]):
+                return None
+            offsets.extend(range(i, close))
+            i = close + 1
+        elif c == '"' or raw.startswith('$"', i):
+            i += 1 if c == '"' else 2
+            while i < n and raw[i] != '"':
+                if raw[i] == "\\" and i + 1 < n and raw[i + 1] in '$`"\\\n':
+                    if raw[i + 1] != "\n":  # a continued line is no character at all
+                        offsets.append(i + 1)
+                    i += 2
+                    continue
+                offsets.append(i)
+                i += 1
+            if i >= n:
+                return None
+            i += 1
+        elif c == "\\":
+            if i + 1 >= n:
+                return None
+            if raw[i + 1] != "\n":
+                offsets.append(i + 1)
+            i += 2
+        else:
+            offsets.append(i)
+            i += 1
+    return offsets
+
+
+def value_of_raw(raw: str) -> str | None:
+    """A literal shell word's value (its quotes and escaping backslashes removed); None when
+    its characters are not its value one for one."""
+    offsets = _value_offsets(raw)
+    return None if offsets is None else "".join(raw[k] for k in offsets)
+
+
+def flags_in_assigned_value(word: Word, call: WerfCall) -> tuple[list[FlagUse], bool]:
+    """The flags in a shell variable's literal value that ``werf ... $ARGS`` splits into words
+    (``ARGS="--stages-storage :local"``), placed at their characters in the assignment's
+    text, and whether they could be: when the word's characters are not its value one for
+    one, each flag is placed over the whole word (reported, never rewritten)."""
+    from ciswitch.shell import FlagUse, Word
+
+    value = word.value
+    if value is None:
+        return [], True
+    offsets = _value_offsets(word.raw)
+    exact = offsets is not None and "".join(word.raw[k] for k in offsets) == value
+    found: list[FlagUse] = []
+    for flag in flags_in_words(value, call):
+        if not exact:
+            found.append(replace(flag, start=word.start, end=word.end))
+            continue
+        assert offsets is not None
+
+        def moved(item: Word) -> Word:
+            assert offsets is not None
+            start = word.start + offsets[item.start]
+            end = word.start + offsets[item.end - 1] + 1 if item.end > item.start else start
+            return Word(word.raw[start - word.start:end - word.start], item.value, None,
+                        start, end)
+
+        words = tuple(moved(w) for w in flag.words)
+        found.append(FlagUse(flag.name, flag.spelling, flag.form, moved(flag.value), words,
+                             words[0].start, words[-1].end))
+    return found, exact

@@ -10,6 +10,9 @@ files and the scripts its jobs run. A list of flags held in a CI variable and ex
 (`werf deploy $WERF_EXTRA_ARGS` with `WERF_EXTRA_ARGS: "--stages-storage :local --log-verbose"`)
 is split into words by the shell, so the flag inside the value counts too; it is reported and
 fixed inside the variable's value (a quoted `"$WERF_EXTRA_ARGS"` is one word, never a flag).
+So is a variable the script sets itself (`ARGS="--stages-storage :local"`, then
+`werf build $ARGS`, in the same shell: `before_script` and `script` share one, `after_script`
+has its own): the finding points at the flag's characters inside the assignment.
 
 A finding names the jobs that run the place, also when they reach it through `extends`,
 `!reference`, an anchor or `<<:`; job Y of the child pipeline of trigger job X is named
@@ -39,8 +42,10 @@ build:
 
 ## Fix safety
 Safe when the job runs `werf ci-env` (or sets another stages storage): the fix removes the flag
-and its value and nothing else (a variable's value left with no word becomes `""`). When it
-does not, the fix is offered only with `--to ADDRESS`, which replaces `:local` by that address.
+and its value and nothing else (a variable's value left with no word becomes `""`; a script's
+`ARGS="--env prod -s :local"` becomes `ARGS="--env prod"`, in its own quoting). When it
+does not, the fix is offered only with `--to ADDRESS`, which replaces `:local` by that address
+(inside a script's own variable, the address is left to you: the place says so).
 Only real jobs decide: a template no job uses does not block the fix. On `werf dismiss` the flag
 only chooses the synchronization default (`:local` with or without it), so removing it is
 always safe there. A flag anywhere on the command line counts, also between a group and its
@@ -54,6 +59,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ciswitch.analysis.facts import Facts, FlagAt, Kind
+from ciswitch.analysis.held import flag_fix
 from ciswitch.model import Finding, Fix, Severity
 from ciswitch.rules.base import Rule, RuleOptions, finding, reached, storage_tail
 
@@ -68,7 +74,7 @@ _DISMISS_ADVICE = (
 
 def fix_recipe(what: FlagAt, to: str | None) -> Fix:
     """Remove the flag and its value, or point it at ``to``."""
-    return what.site.flag_fix(what.flag, what.call, to)
+    return flag_fix(what, to)
 
 
 def check(facts: Facts, options: RuleOptions) -> Iterator[Finding]:

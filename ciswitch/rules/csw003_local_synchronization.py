@@ -41,6 +41,7 @@ from ciswitch.analysis.facts import (
     Place,
     VariableEntry,
 )
+from ciswitch.analysis.held import flag_fix
 from ciswitch.model import Finding, Fix, Severity
 from ciswitch.record import replace
 from ciswitch.rules.base import Rule, RuleOptions, finding, reached
@@ -54,7 +55,7 @@ def fix_recipe(what: Payload, parents: dict[int, Any]) -> Fix:
     """Remove the setting, whatever its form; unsafe (it changes the locking backend)."""
     match what:
         case FlagAt():
-            fix = what.site.flag_fix(what.flag, what.call, None)
+            fix = flag_fix(what, None)
         case VariableEntry():
             fix = variable_fix(what.variable, None, parents)
         case AssignmentAt():
