@@ -505,5 +505,7 @@ def _shift_call(call: WerfCall, by: int) -> WerfCall:
         args=tuple(_shift_word(w, by) for w in call.args),
         prefixes=tuple(_shift_assignment(p, by) for p in call.prefixes),
         flags=tuple(_shift_flag(f, by) for f in call.flags),
+        werf_span=None if call.werf_span is None else (call.werf_span[0] + by,
+                                                       call.werf_span[1] + by),
     )
 
