@@ -125,3 +125,32 @@ def test_two_fixes_in_one_string(tmp_path: Path) -> None:
     assert "internal error" not in result.output
     text = (repo / ".gitlab-ci.yml").read_text(encoding="utf-8")
     assert "    - bash -c 'werf build && werf publish'\n" in text
+
+
+@pytest.mark.parametrize(("args", "index"), [
+    (["-c", "CODE"], 1),
+    (["-u", "-W", "error", "-X", "dev", "-c", "CODE", "arg"], 6),
+    (["-Bc", "CODE"], 1),
+    (["-Werror", "-c", "CODE"], 2),
+    (["--version", "-c", "CODE"], 2),
+    (["-cCODE"], None),  # attached: Python reads it, ciswitch does not
+    (["-m", "pkg", "-c", "x"], None),
+    (["-uc"], None),  # no code word
+    (["script.py", "-c", "x"], None),
+    (["-", "-c"], None),
+    (["--", "-c", "x"], None),
+    ([None, "-c", "x"], None),
+])
+def test_the_code_python_c_runs(args: list[str | None], index: int | None) -> None:
+    from ciswitch.shell.werf import python_code_index
+
+    assert python_code_index(args) == index
+
+
+def test_python_c_code_is_a_command_string_of_its_own() -> None:
+    from ciswitch.shell import analyse
+
+    text = "nice python3.11 -u -c 'import os; os.system(\"werf build\")' && python -V"
+    (string,) = analyse(text).command_strings
+    assert (string.shell, string.text) == ("python3.11", 'import os; os.system("werf build")')
+    assert text[string.starts[0]:string.ends[-1]] == string.text

@@ -143,6 +143,10 @@ def _conditional_include(repo: Path) -> None:
     )
 
 
+def _python_code(repo: Path) -> None:
+    _ci(repo, """python3 -c "print 'werf build -s :local'" """)
+
+
 CASES = [
     Case("binary-script", _binary, 4, "unreadable-script", "ci/build.sh: binary file",
          holds_local="ci/build.sh"),
@@ -171,6 +175,9 @@ CASES = [
          holds_local="ci/production.yml"),
     Case("conditional-include-not-there", _conditional_include, 2, "include-rules",
          "include ci/optional.yml: not in the repository, and its rules: may leave it out"),
+    Case("python-code-not-python-3", _python_code, 4, "command-string",
+         "python3 -c: the code is not valid Python (a syntax error on line 1), not read",
+         holds_local=".gitlab-ci.yml"),
     Case("component-include",
          _include("component", "gitlab.example.com/group/werf/build@1.0"), 2,
          "component-include", "include component: gitlab.example.com/group/werf/build@1.0"),
@@ -193,6 +200,7 @@ SUMMARY = {
     "component-include": "1 place not checked (1 component include)",
     "computed-include": "1 place not checked (1 include with a variable in its path)",
     "include-rules": "1 place not checked (1 conditional include not in the repository)",
+    "command-string": "1 place not checked (1 command string)",
 }
 
 
@@ -513,3 +521,21 @@ def test_switch_guard_lists_a_place_not_checked(tmp_path: Path) -> None:
     coverage = checks["coverage"]
     assert coverage.state == "not-checked"
     assert coverage.detail == ".gitlab-ci.yml:5: make images: make targets are not followed"
+
+
+def test_a_python_helper_python_cannot_compile_is_not_checked(tmp_path: Path) -> None:
+    """A Python 2 helper that runs werf: its reader finds nothing in it, which is said at the
+    line Python itself names (the oracle: ``python3`` refuses to compile it there)."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    helper = _script(repo, "ci/build.py", b"import os\n\nprint 'werf build -s :local'\n")
+    _ci(repo, "python ci/build.py")
+    python = subprocess.run([sys.executable, "-c", f"compile(open({str(helper)!r}).read(), "
+                             "'ci/build.py', 'exec')"], capture_output=True, text=True,
+                            check=False)
+    assert python.returncode == 1 and 'line 3' in python.stderr, python.stderr
+    done = _run("lint", "-v", cwd=repo)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert ("ci/build.py:3: not checked: not valid Python (a syntax error on line 3), not "
+            "read") in done.stdout.splitlines(), done.stdout
+    assert "1 unreadable script" in done.stdout.splitlines()[-1]

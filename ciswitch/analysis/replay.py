@@ -27,6 +27,7 @@ from ciswitch.analysis.facts import (
     Reach,
 )
 from ciswitch.analysis.orphans import orphan_candidates
+from ciswitch.analysis.python_code import PythonCodeSite, unread_python
 from ciswitch.analysis.session import Session, Setting, StartingEnvs
 from ciswitch.analysis.settings import NAMES, record_settings_places, settings_effect
 from ciswitch.analysis.sites import (
@@ -37,11 +38,7 @@ from ciswitch.analysis.sites import (
     Site,
     YamlScalarSite,
 )
-from ciswitch.analysis.values import (
-    flags_in_assigned_value,
-    flags_in_words,
-    string_runs_files,
-)
+from ciswitch.analysis.values import split_flags, string_runs_files
 from ciswitch.analysis.variables import VARIABLE_KIND, entry_place, record_variable_places
 from ciswitch.gitlab import Job, Pipeline, ScriptLine
 from ciswitch.model import LOCAL, STAGES_VAR, SYNC_VAR, FileKind, NotChecked, NotCheckedKind
@@ -150,6 +147,10 @@ class Replay:
         events: list[tuple[int, int, Any]] = [(run.start, 2, run) for run in runs]
         if parse:
             reading = site.commands()
+            if isinstance(site, (PythonFileSite, PythonCodeSite)):
+                unread = unread_python(site)
+                if unread is not None:
+                    self.facts.add_not_checked(unread)
             for assignment in reading.assignments:
                 events.append((assignment.start, 0, assignment))
             for call in reading.werf_calls:
@@ -176,9 +177,12 @@ class Replay:
     ) -> None:
         """Play ``bash -c STRING`` in a child shell: it sees the session's variables, and
         what it sets goes with it."""
-        inner = CommandStringSite(site, string)
+        inner: CommandStringSite | PythonCodeSite = (
+            PythonCodeSite(site, string) if string.shell.startswith("python")
+            else CommandStringSite(site, string)
+        )
         known = self.facts.sites.get(inner.key)
-        if isinstance(known, CommandStringSite):
+        if isinstance(known, (CommandStringSite, PythonCodeSite)):
             inner = known
         else:
             self.facts.sites[inner.key] = inner
@@ -324,7 +328,7 @@ class Replay:
         flags: list[tuple[Site, FlagUse, Assignment | None, bool]] = [
             (site, flag, None, True) for flag in call.flags
         ]
-        flags.extend(self._split_flags(session, call))
+        flags.extend(split_flags(session, call, self.site_for))
         for flag_site, flag, held, exact in flags:
             value, setting = session.resolve(flag.value)
             if flag.name == "stages-storage":
@@ -398,39 +402,6 @@ class Replay:
             werf_call_place.add_job(job)
             for place in feeding:
                 place.block(job)
-
-    def _split_flags(
-        self, session: Session, call: WerfCall
-    ) -> list[tuple[Site, FlagUse, Assignment | None, bool]]:
-        """Flags inside a variable expanded unquoted on werf's command line (``werf deploy
-        $WERF_EXTRA_ARGS``): the shell splits the value into words at blanks (no quote removal,
-        as for any expansion), so ``--stages-storage :local`` in it is a flag of the command.
-        They are placed inside the variable's value, where a fix edits them: a CI variable's
-        value, or the word of the script's own assignment (``ARGS="-s :local"``), then with
-        the assignment and whether they could be placed at their characters."""
-        found: list[tuple[Site, FlagUse, Assignment | None, bool]] = []
-        for arg in call.args:
-            if arg.var is None or not arg.raw.startswith("$"):
-                continue  # a literal word, or a quoted expansion: one word, never a flag
-            setting = session.env.get(arg.var)
-            if setting is None:
-                continue
-            if setting.variable is None:
-                held = setting.assignment
-                word = held.value if held is not None else None
-                if (setting.site is None or word is None or word.value is None
-                        or setting.value != word.value or "-" not in word.value):
-                    continue
-                flags, exact = flags_in_assigned_value(word, call)
-                found.extend((setting.site, flag, held, exact) for flag in flags)
-                continue
-            scalar = setting.variable.value
-            text = setting.variable.text
-            if scalar is None or text is None or setting.value != text or "-" not in text:
-                continue
-            value_site = self.site_for(scalar.file, scalar.node, text)
-            found.extend((value_site, flag, None, True) for flag in flags_in_words(text, call))
-        return found
 
     def _setting_place(self, setting: Setting) -> Place | None:
         """The place (already recorded) where a :local setting came from."""

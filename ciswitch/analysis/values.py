@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from ciswitch.gitlab import Variable, resolve_value
 from ciswitch.model import LOCAL
@@ -15,7 +15,12 @@ from ciswitch.patterns import lazy_compile
 from ciswitch.record import replace
 
 if TYPE_CHECKING:
-    from ciswitch.shell import FlagUse, WerfCall, Word
+    from collections.abc import Callable
+
+    from ciswitch.analysis.session import Session
+    from ciswitch.analysis.sites import Site, YamlScalarSite
+    from ciswitch.shell import Assignment, FlagUse, WerfCall, Word
+    from ciswitch.source import SourceFile
     from ciswitch.workspace import Workspace
 
 
@@ -164,3 +169,37 @@ def flags_in_assigned_value(word: Word, call: WerfCall) -> tuple[list[FlagUse], 
         found.append(FlagUse(flag.name, flag.spelling, flag.form, moved(flag.value), words,
                              words[0].start, words[-1].end))
     return found, exact
+
+
+def split_flags(
+    session: Session, call: WerfCall, site_for: Callable[[SourceFile, Any, str], YamlScalarSite]
+) -> list[tuple[Site, FlagUse, Assignment | None, bool]]:
+    """Flags inside a variable expanded unquoted on werf's command line (``werf deploy
+    $WERF_EXTRA_ARGS``): the shell splits the value into words at blanks (no quote removal, as
+    for any expansion), so ``--stages-storage :local`` in it is a flag of the command. They
+    are placed inside the variable's value, where a fix edits them: a CI variable's value (its
+    site from ``site_for``), or the word of the script's own assignment (``ARGS="-s :local"``),
+    then with the assignment and whether they could be placed at their characters."""
+    found: list[tuple[Site, FlagUse, Assignment | None, bool]] = []
+    for arg in call.args:
+        if arg.var is None or not arg.raw.startswith("$"):
+            continue  # a literal word, or a quoted expansion: one word, never a flag
+        setting = session.env.get(arg.var)
+        if setting is None:
+            continue
+        if setting.variable is None:
+            held = setting.assignment
+            word = held.value if held is not None else None
+            if (setting.site is None or word is None or word.value is None
+                    or setting.value != word.value or "-" not in word.value):
+                continue
+            flags, exact = flags_in_assigned_value(word, call)
+            found.extend((setting.site, flag, held, exact) for flag in flags)
+            continue
+        scalar = setting.variable.value
+        text = setting.variable.text
+        if scalar is None or text is None or setting.value != text or "-" not in text:
+            continue
+        value_site = site_for(scalar.file, scalar.node, text)
+        found.extend((value_site, flag, None, True) for flag in flags_in_words(text, call))
+    return found

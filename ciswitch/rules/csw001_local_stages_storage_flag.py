@@ -12,7 +12,9 @@ is split into words by the shell, so the flag inside the value counts too; it is
 fixed inside the variable's value (a quoted `"$WERF_EXTRA_ARGS"` is one word, never a flag).
 So is a variable the script sets itself (`ARGS="--stages-storage :local"`, then
 `werf build $ARGS`, in the same shell: `before_script` and `script` share one, `after_script`
-has its own): the finding points at the flag's characters inside the assignment.
+has its own): the finding points at the flag's characters inside the assignment. Python
+code given on the command line (`python3 -c "subprocess.run(['werf', 'build', '-s',
+':local'])"`) is read as Python, and its flags are found at their characters.
 
 A finding names the jobs that run the place, also when they reach it through `extends`,
 `!reference`, an anchor or `<<:`; job Y of the child pipeline of trigger job X is named
@@ -45,7 +47,8 @@ Safe when the job runs `werf ci-env` (or sets another stages storage): the fix r
 and its value and nothing else (a variable's value left with no word becomes `""`; a script's
 `ARGS="--env prod -s :local"` becomes `ARGS="--env prod"`, in its own quoting). When it
 does not, the fix is offered only with `--to ADDRESS`, which replaces `:local` by that address
-(inside a script's own variable, the address is left to you: the place says so).
+(inside a script's own variable, the address is left to you: the place says so). A flag in
+`python3 -c` code is never fixed automatically: the place says to change it by hand.
 Only real jobs decide: a template no job uses does not block the fix. On `werf dismiss` the flag
 only chooses the synchronization default (`:local` with or without it), so removing it is
 always safe there. A flag anywhere on the command line counts, also between a group and its

@@ -42,18 +42,25 @@ class PythonReading:
     calls: list[WerfCall] = field(default_factory=list)
     assignments: list[Assignment] = field(default_factory=list)
     fixes: dict[tuple[int, int], FixMaker] = field(default_factory=dict)
+    #: why nothing was read: the text is not valid Python; empty otherwise
+    error: str = ""
+    #: the line of the text the error is on (1-based; 0 when there is none)
+    error_line: int = 0
 
 
 # -- reading --------------------------------------------------------------------------------------
 def analyse_python(path: str, text: str) -> PythonReading:
-    """Read a Python helper (a file libcst cannot parse yields nothing)."""
+    """Read a Python helper (a file libcst cannot parse yields nothing but its error)."""
     import libcst as cst
     from libcst.metadata import MetadataWrapper, PositionProvider
 
     try:
         module = cst.parse_module(text)
-    except cst.ParserSyntaxError:
-        return PythonReading()
+    except cst.ParserSyntaxError as err:
+        # the native parser names its place in the message; the fields hold the statement's
+        found = re.search(r"error at (\d+):", err.message)
+        line = int(found[1]) if found else err.raw_line
+        return PythonReading(error=f"a syntax error on line {line}", error_line=line)
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
     positions = wrapper.resolve(PositionProvider)
     reader = _Reader(path, text, positions)

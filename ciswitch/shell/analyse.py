@@ -333,16 +333,20 @@ class _Walker:
         self, node: Node, words: list[tuple[Word, list[Atom] | None]], args: list[werf.Arg],
         statement: tuple[int, int],
     ) -> None:
-        """Record the string of ``bash -c STRING`` (behind wrappers too) when it is static."""
+        """Record the string of ``bash -c STRING`` or the code of ``python3 -c CODE`` (behind
+        wrappers too) when it is static."""
         at = werf.wrapped_command(args, [])
         if at is None or at >= len(words):
             return
         name = words[at][0].value
         shell = name.rsplit("/", 1)[-1] if name is not None else ""
-        if shell not in werf.SHELLS:
-            return
         rest = words[at + 1 :]
-        index = werf.command_string_index([w.value for w, _ in rest])
+        if shell in werf.SHELLS:
+            index = werf.command_string_index([w.value for w, _ in rest])
+        elif werf.PYTHONS.fullmatch(shell):
+            index = werf.python_code_index([w.value for w, _ in rest])
+        else:
+            return
         if index is None:
             return
         word, lazy_parts = rest[index]
@@ -443,7 +447,8 @@ def werf_call(
 
 
 def _may_run_werf(head: tuple[Word, list[Atom] | None]) -> bool:
-    """Whether a command named like this can be (or wrap) werf, or declare variables."""
+    """Whether a command named like this can be (or wrap) werf, run a command string that
+    may (a shell's or Python's ``-c``), or declare variables."""
     word, parts = head
     value = word.value
     if value is None:
@@ -453,6 +458,7 @@ def _may_run_werf(head: tuple[Word, list[Atom] | None]) -> bool:
     return (
         werf.is_werf_name(value) or base in werf.WRAPPERS or base in werf.SHELLS
         or value in _DECLARATION_KEYWORDS
+        or (base.startswith("python") and werf.PYTHONS.fullmatch(base) is not None)
     )
 
 

@@ -155,6 +155,36 @@ def command_string_index(values: list[str | None]) -> int | None:
     return i if has_c and i < len(values) else None
 
 
+#: Python's name as a command (``python``, ``python3``, ``python3.11``)
+PYTHONS = lazy_compile(r"python(?:\d+(?:\.\d+)?)?")
+
+
+def python_code_index(values: list[str | None]) -> int | None:
+    """For Python's arguments (``-u``, ``-W error``, ``-Bc``, ``CODE``), the index of the code
+    ``-c`` runs, or None: Python runs a script, a module or standard input, the code is
+    attached to its option (``-cCODE``), or an option word is computed at run time."""
+    i = 0
+    while i < len(values):
+        value = values[i]
+        if value is None or not value.startswith("-") or value in ("-", "--"):
+            return None
+        if value.startswith("--"):
+            i += 1
+            continue
+        cluster = value[1:]
+        for k, letter in enumerate(cluster):
+            last = k == len(cluster) - 1
+            if letter == "c":
+                return i + 1 if last and i + 1 < len(values) else None
+            if letter == "m":
+                return None
+            if letter in "WX":
+                i += 1 if last else 0  # its value is the next word, or the rest of this one
+                break
+        i += 1
+    return None
+
+
 def is_werf_name(value: str) -> bool:
     """``werf`` itself or a literal path to it (``./werf``, ``/usr/local/bin/werf``)."""
     return value == "werf" or value.endswith("/werf")
