@@ -271,6 +271,7 @@ class NotCheckedKind(enum.Enum):
     COMPUTED_PATH = "computed-path"
     MAKE_TARGET = "make-target"
     COMMAND_STRING = "command-string"
+    UNREAD_COMMAND = "unread-command"
     PYTHON_MODULE = "python-module"
     GITLAB_SETTINGS = "gitlab-settings"
 
@@ -308,6 +309,7 @@ _PHRASES: dict[NotCheckedKind, tuple[str, str]] = {
     NotCheckedKind.COMPUTED_PATH: ("computed script path", "computed script paths"),
     NotCheckedKind.MAKE_TARGET: ("make target", "make targets"),
     NotCheckedKind.COMMAND_STRING: ("command string", "command strings"),
+    NotCheckedKind.UNREAD_COMMAND: ("werf command not read", "werf commands not read"),
     NotCheckedKind.PYTHON_MODULE: ("Python module not found", "Python modules not found"),
     NotCheckedKind.GITLAB_SETTINGS: (
         "place in GitLab's CI/CD settings", "places in GitLab's CI/CD settings"),

@@ -539,3 +539,72 @@ def test_a_python_helper_python_cannot_compile_is_not_checked(tmp_path: Path) ->
     assert ("ci/build.py:3: not checked: not valid Python (a syntax error on line 3), not "
             "read") in done.stdout.splitlines(), done.stdout
     assert "1 unreadable script" in done.stdout.splitlines()[-1]
+
+
+#: werf run where no werf command is read: (name, script lines, line of the entry, what the
+#: entry says, whether bash can run it with the werf stand-in)
+UNREAD = [
+    ("here-document", ["bash <<'SCRIPT'", "werf build --stages-storage :local", "SCRIPT"], 6,
+     "--stages-storage :local after werf in a here-document", True),
+    ("eval", ['eval "werf build -s :local"'], 5, "-s :local after werf in an eval", True),
+    ("find-exec", ["mkdir -p images/app",
+                   "find images -mindepth 1 -type d -exec werf cleanup -s :local --dir {} \\;"],
+     6, "-s :local after werf in a find -exec", True),
+    ("bash-array", ["args=(--log-verbose --stages-storage :local)", 'werf build "${args[@]}"'],
+     5, "--stages-storage :local in the bash array args", True),
+    ("container", ["docker run --rm ghcr.io/werf/werf:1.1 werf build --stages-storage=:local"],
+     5, "--stages-storage=:local after werf in a container's command (its environment is the"
+     " container's)", False),
+    ("remote-shell", ['ssh deploy@host "werf deploy -s :local"'], 5,
+     "-s :local after werf in a remote shell's command", False),
+]
+
+
+def _block_ci(repo: Path, lines: list[str]) -> None:
+    body = "".join(f"      {line}\n" for line in lines)
+    (repo / ".gitlab-ci.yml").write_text(
+        "build:\n  script:\n    - source $(werf ci-env gitlab --as-file)\n    - |\n" + body,
+        encoding="utf-8",
+    )
+
+
+@pytest.mark.parametrize(("name", "lines", "line", "message", "runs"), UNREAD,
+                         ids=[case[0] for case in UNREAD])
+def test_werf_run_where_no_command_is_read_is_not_checked(
+    tmp_path: Path, name: str, lines: list[str], line: int, message: str, runs: bool,
+) -> None:
+    """Never "No findings" for these; where bash can run the script, the werf stand-in shows
+    that werf really gets :local there (the oracle for the entry being needed)."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    _block_ci(repo, lines)
+    done = _run("lint", "-v", cwd=repo)
+    assert done.returncode == 0, done.stdout + done.stderr
+    entries = [x for x in done.stdout.splitlines() if "not checked:" in x and x != SETTINGS_LINE]
+    assert entries == [f".gitlab-ci.yml:{line}: not checked: {message}, not read: werf may get "
+                       ":local there; check it by hand"], done.stdout
+    assert "1 werf command not read" in done.stdout.splitlines()[-1]
+    if runs:
+        log = tmp_path / "werf.log"
+        stand_in = Path(__file__).parent / "bin"
+        bash = subprocess.run(
+            ["bash", "-c", "set -e\n" + "\n".join(lines)], cwd=repo, capture_output=True,
+            text=True, check=False, timeout=60,
+            env={"PATH": f"{stand_in}:{os.environ['PATH']}", "WERF_STANDIN_LOG": str(log),
+                 "HOME": str(tmp_path)},
+        )
+        assert bash.returncode == 0, bash.stderr
+        calls = [json.loads(x)["argv"] for x in log.read_text().splitlines()]
+        assert any(":local" in " ".join(argv) for argv in calls), calls
+
+
+def test_printing_a_werf_command_line_is_no_unread_command(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    _block_ci(repo, ['echo "run: werf build --stages-storage :local"',
+                     "printf '%s\\n' 'werf cleanup -s :local'",
+                     "werf run app -- ls -s :local"])
+    done = _run("lint", "-v", cwd=repo)
+    assert "werf command not read" not in done.stdout, done.stdout

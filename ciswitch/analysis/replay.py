@@ -38,6 +38,7 @@ from ciswitch.analysis.sites import (
     Site,
     YamlScalarSite,
 )
+from ciswitch.analysis.unread import unread_flags
 from ciswitch.analysis.values import split_flags, string_runs_files
 from ciswitch.analysis.variables import VARIABLE_KIND, entry_place, record_variable_places
 from ciswitch.gitlab import Job, Pipeline, ScriptLine
@@ -491,6 +492,7 @@ def collect_facts(
     visited = {key for key in facts.sites}
     names = {name for each in pipelines for name in each.jobs}
     analyzer.orphans(pipeline, visited, names)
+    unread_flags(facts)
     return facts
 
 
@@ -513,4 +515,5 @@ def collect_script_facts(
         analyzer.run_script(alone, Session({}), run)
         for place in facts.places.values():
             place.forget_hidden(run.path)
+    unread_flags(facts)
     return facts

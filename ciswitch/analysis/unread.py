@@ -1,0 +1,163 @@
+"""The net under the reader: ``:local`` given to werf where no werf command was read.
+
+The replay finds werf where the shell would run it. Some texts run it in ways it does not
+follow: a here-document fed to a shell, a container (``docker run ... werf build``), ``eval``,
+a remote shell (``ssh host "werf ..."``), ``find -exec``, a bash array of flags. There the
+text still spells ``werf ... --stages-storage :local`` (or ``args=(-s :local)``), and no place
+covers the flag: saying
+"No findings" would be saying clean where ciswitch did not look. Each such flag is a place not
+checked, at its line, naming the construct when it is one of those. An ``echo``/``printf`` of
+a werf command line prints it and is not counted; flags after `` -- `` are the argument list
+of the command werf runs.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from typing import TYPE_CHECKING
+
+from ciswitch.analysis.python_code import PythonCodeSite
+from ciswitch.analysis.sites import PythonFileSite
+from ciswitch.model import LOCAL, NotChecked, NotCheckedKind
+
+if TYPE_CHECKING:
+    from ciswitch.analysis.facts import Facts
+    from ciswitch.analysis.sites import Site
+
+_PYTHON = (PythonFileSite, PythonCodeSite)
+#: a werf word, then (on its line or its continued lines, before any ``--``) a stages-storage
+#: or synchronization flag with the value :local, quoted or not
+_FLAG_AFTER_WERF = re.compile(
+    r"(?<![\w./-])werf(?![\w-])(?:\\\n|(?! -- )[^\n])*?(?<![\w-])"
+    r"(?P<flag>(?:--stages-storage|--synchronization|-[sS])(?:=|[ \t]+|(?=['\"]|:))['\"]?"
+    r":local(?![\w-]))"
+)
+#: what prints a command line instead of running it, before the werf word on its line
+_PRINTS = re.compile(r"(?<![\w-])(?:echo|printf)(?![\w-])[^\n]*$")
+#: the constructs the message names, by what stands before the werf word on its line
+_CONSTRUCTS = (
+    (re.compile(r"<<"), "a here-document"),
+    (re.compile(r"(?<![\w-])(?:docker|podman|nerdctl)\s+(?:\S+\s+)*?(?:run|exec)\b"),
+     "a container's command (its environment is the container's)"),
+    (re.compile(r"(?<![\w-])eval(?![\w-])"), "an eval"),
+    (re.compile(r"(?<![\w-])ssh(?![\w-])"), "a remote shell's command"),
+    (re.compile(r"-exec(?:dir)?\b|-ok\b"), "a find -exec"),
+)
+#: a bash array holding the flag (``args=(--stages-storage :local)``), expanded elsewhere
+_ARRAY = re.compile(
+    r"(?<![\w])(?P<name>[A-Za-z_]\w*)\+?=\((?P<body>[^()]*?)(?<![\w-])"
+    r"(?P<flag>(?:--stages-storage|--synchronization|-[sS])(?:=|\s+|(?=['\"]|:))['\"]?"
+    r":local(?![\w-]))"
+)
+
+
+def unread_flags(facts: Facts) -> None:
+    """Add a place not checked for each such flag of the sites read (see the module)."""
+    covered: dict[str, tuple[list[int], list[int]]] | None = None  # made when first asked
+    for site in list(facts.sites.values()):
+        text = site.text
+        if LOCAL not in text or "werf" not in text or isinstance(site, _PYTHON):
+            continue  # Python code has its reader's places, or its own not-checked entry
+        if _read_all(site):
+            continue
+        found: list[tuple[int, int, str]] = []
+        for match in _FLAG_AFTER_WERF.finditer(text):
+            line_start = text.rfind("\n", 0, match.start()) + 1
+            before = text[line_start:match.start()]
+            if _PRINTS.search(before) and not _leaves_print(before):
+                continue
+            construct = next((name for pattern, name in _CONSTRUCTS
+                              if pattern.search(_context(text, match.start()))), None)
+            where = f"in {construct}" if construct else "where ciswitch reads no werf command"
+            found.append((match.start("flag"), match.end("flag"),
+                          f"{match['flag']} after werf {where}"))
+        for match in _ARRAY.finditer(text):
+            found.append((match.start("flag"), match.end("flag"),
+                          f"{match['flag']} in the bash array {match['name']}"))
+        if found and covered is None:
+            covered = _covered(facts)
+        for start, end, what in found:
+            assert covered is not None
+            offset = _file_offset(site, start, end)
+            if offset is None or _is_covered(covered, site.file.path, offset):
+                continue
+            facts.add_not_checked(NotChecked(
+                site.file.path, site.file.position(offset).line, NotCheckedKind.UNREAD_COMMAND,
+                f"{what}, not read: werf may get :local there; check it by hand",
+            ))
+
+def _read_all(site: Site) -> bool:
+    """Whether the reader accounts for every ``:local`` of the text as a werf flag's or an
+    assignment's value (the common case, answered without a search)."""
+    reading = site.commands()  # read in the replay already: kept by the site
+    seen = sum(1 for call in reading.werf_calls for flag in call.flags
+               if flag.value.value == LOCAL)
+    seen += sum(1 for call in reading.werf_calls for prefix in call.prefixes
+                if prefix.value is not None and prefix.value.value == LOCAL)
+    seen += sum(1 for a in reading.assignments if a.value is not None and a.value.value == LOCAL)
+    return seen >= site.text.count(LOCAL)
+
+
+def _leaves_print(before: str) -> bool:
+    """Whether an ``echo`` before the werf word ends its command first (``echo x; werf``)."""
+    found = _PRINTS.search(before)
+    return found is not None and re.search(r"[;&|]", before[found.start():]) is not None
+
+
+def _context(text: str, at: int) -> str:
+    """The text before ``at`` that may run it: from the start of its block (a here-document
+    opens lines above), back to a blank line."""
+    block = text.rfind("\n\n", 0, at)
+    return text[block + 1 if block >= 0 else 0:at]
+
+
+def _file_offset(site: Site, start: int, end: int) -> int | None:
+    from ciswitch.yaml.spans import SpanError
+
+    try:
+        return site.to_file(start, end)[0]
+    except (SpanError, ValueError, IndexError):
+        return site.anchor()
+
+
+def _covered(facts: Facts) -> dict[str, tuple[list[int], list[int]]]:
+    """The places' file ranges, by path (and the words of ``python -c`` code, which its own
+    reader answers for): their starts sorted, and the furthest end of the ranges up to each."""
+    ranges: dict[str, list[tuple[int, int]]] = {}
+    for place in facts.places.values():
+        ranges.setdefault(place.file.path, []).append((place.start, place.end))
+    for site in facts.sites.values():
+        if isinstance(site, PythonCodeSite):  # read as Python: its places or its own entry
+            word = site.string
+            start, _ = _outer_offset(site, word.word_start)
+            end, _ = _outer_offset(site, word.word_end)
+            ranges.setdefault(site.file.path, []).append((start, end))
+    out: dict[str, tuple[list[int], list[int]]] = {}
+    for path, spans in ranges.items():
+        spans.sort()
+        furthest: list[int] = []
+        for _, end in spans:
+            furthest.append(max(end, furthest[-1]) if furthest else end)
+        out[path] = ([s for s, _ in spans], furthest)
+    return out
+
+
+def _outer_offset(site: PythonCodeSite, at: int) -> tuple[int, int]:
+    from ciswitch.yaml.spans import SpanError
+
+    try:
+        return site.parent.to_file(at, at)
+    except (SpanError, ValueError, IndexError):
+        anchor = site.parent.anchor()
+        return anchor, anchor
+
+
+def _is_covered(covered: dict[str, tuple[list[int], list[int]]], path: str, at: int) -> bool:
+    """Whether a place starts at ``at`` or reaches over it."""
+    found = covered.get(path)
+    if found is None:
+        return False
+    starts, furthest = found
+    index = bisect.bisect_right(starts, at)
+    return index > 0 and (starts[index - 1] == at or furthest[index - 1] > at)
