@@ -557,6 +557,13 @@ UNREAD = [
      " container's)", False),
     ("remote-shell", ['ssh deploy@host "werf deploy -s :local"'], 5,
      "-s :local after werf in a remote shell's command", False),
+    # werf's variable, which the stand-in does not log: the grep of the other tests suffices
+    ("here-document-variable", ["bash <<'SCRIPT'", 'export WERF_STAGES_STORAGE=":local"',
+                                "werf build", "SCRIPT"], 6,
+     "WERF_STAGES_STORAGE=:local in a here-document", False),
+    ("container-variable", ["docker run --rm -e WERF_SYNCHRONIZATION=:local img werf build"], 5,
+     "WERF_SYNCHRONIZATION=:local in a container's command (its environment is the"
+     " container's)", False),
 ]
 
 
@@ -604,6 +611,7 @@ def test_printing_a_werf_command_line_is_no_unread_command(tmp_path: Path) -> No
     repo.mkdir()
     subprocess.run(["git", "init", "-q", str(repo)], check=True)
     _block_ci(repo, ['echo "run: werf build --stages-storage :local"',
+                     'echo "or set WERF_STAGES_STORAGE=:local"',
                      "printf '%s\\n' 'werf cleanup -s :local'",
                      "werf run app -- ls -s :local"])
     done = _run("lint", "-v", cwd=repo)

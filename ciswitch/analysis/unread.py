@@ -3,8 +3,8 @@
 The replay finds werf where the shell would run it. Some texts run it in ways it does not
 follow: a here-document fed to a shell, a container (``docker run ... werf build``), ``eval``,
 a remote shell (``ssh host "werf ..."``), ``find -exec``, a bash array of flags. There the
-text still spells ``werf ... --stages-storage :local`` (or ``args=(-s :local)``), and no place
-covers the flag: saying
+text still spells ``werf ... --stages-storage :local`` (or ``args=(-s :local)``, or
+``WERF_STAGES_STORAGE=:local``), and no place covers it: saying
 "No findings" would be saying clean where ciswitch did not look. Each such flag is a place not
 checked, at its line, naming the construct when it is one of those. An ``echo``/``printf`` of
 a werf command line prints it and is not counted; flags after `` -- `` are the argument list
@@ -32,6 +32,10 @@ _FLAG_AFTER_WERF = re.compile(
     r"(?<![\w./-])werf(?![\w-])(?:\\\n|(?! -- )[^\n])*?(?<![\w-])"
     r"(?P<flag>(?:--stages-storage|--synchronization|-[sS])(?:=|[ \t]+|(?=['\"]|:))['\"]?"
     r":local(?![\w-]))"
+)
+#: werf's variable set to :local, in any form (``export``, ``-e`` of a container, ``env``)
+_VARIABLE = re.compile(
+    r"(?<![\w$])(?P<flag>WERF_(?:STAGES_STORAGE|SYNCHRONIZATION)=['\"]?:local(?![\w-]))"
 )
 #: what prints a command line instead of running it, before the werf word on its line
 _PRINTS = re.compile(r"(?<![\w-])(?:echo|printf)(?![\w-])[^\n]*$")
@@ -71,10 +75,19 @@ def unread_flags(facts: Facts) -> None:
                               if pattern.search(_context(text, match.start()))), None)
             where = f"in {construct}" if construct else "where ciswitch reads no werf command"
             found.append((match.start("flag"), match.end("flag"),
-                          f"{match['flag']} after werf {where}"))
+                          f"{_shown(match)} after werf {where}"))
+        for match in _VARIABLE.finditer(text):
+            line_start = text.rfind("\n", 0, match.start()) + 1
+            before = text[line_start:match.start()]
+            if _PRINTS.search(before) and not _leaves_print(before):
+                continue
+            construct = next((name for pattern, name in _CONSTRUCTS
+                              if pattern.search(_context(text, match.start()))), None)
+            where = f"in {construct}" if construct else "where ciswitch reads no assignment"
+            found.append((match.start("flag"), match.end("flag"), f"{_shown(match)} {where}"))
         for match in _ARRAY.finditer(text):
             found.append((match.start("flag"), match.end("flag"),
-                          f"{match['flag']} in the bash array {match['name']}"))
+                          f"{_shown(match)} in the bash array {match['name']}"))
         if found and covered is None:
             covered = _covered(facts)
         for start, end, what in found:
@@ -86,6 +99,11 @@ def unread_flags(facts: Facts) -> None:
                 site.file.path, site.file.position(offset).line, NotCheckedKind.UNREAD_COMMAND,
                 f"{what}, not read: werf may get :local there; check it by hand",
             ))
+
+def _shown(match: re.Match[str]) -> str:
+    """The setting as the message names it, without the quotes its value may open."""
+    return match["flag"].replace('"', "").replace("'", "")
+
 
 def _read_all(site: Site) -> bool:
     """Whether the reader accounts for every ``:local`` of the text as a werf flag's or an
