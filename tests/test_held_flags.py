@@ -105,3 +105,16 @@ def test_the_words_left_are_the_old_ones_less_the_flag() -> None:
     assert not _less(["--x", "-s", ":local"], ["--x", ":local"], ["-s", ":local"])
     assert not _less(["-s", ":local", "--y"], ["--y", "-s"], ["-s", ":local"])
     assert not _less(["-s", ":local"], [], ["-s"])
+
+
+def test_the_default_of_an_expansion_is_what_bash_gives_when_unset() -> None:
+    from ciswitch.analysis.values import default_of
+    from ciswitch.shell import Word
+
+    words = ['"${S:-:local}"', "${S-:local}", "${S:-':local'}", '"${S:-x y}"', "${S:=:local}"]
+    done = subprocess.run(["bash", "-c", "unset S; printf '%s\\0' " + " ".join(words)],
+                          capture_output=True, check=True, text=True, timeout=30)
+    assert [default_of(Word(w, None, "S", 0, len(w))) for w in words] == \
+        done.stdout.split("\0")[:-1]
+    for word in ["${S:-$OTHER}", "${S}", "$S", '"${S:-x}', "${S:+:local}", "${S#:local}"]:
+        assert default_of(Word(word, None, "S", 0, len(word))) is None, word

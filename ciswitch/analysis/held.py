@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ciswitch.analysis.values import value_of_raw
+from ciswitch.analysis.values import refuse_default, value_of_raw
 from ciswitch.edits import NoFix
 from ciswitch.model import Fix
 
@@ -23,7 +23,9 @@ _BLANKS = " \t"
 
 
 def flag_fix(what: FlagAt, to: str | None) -> Fix:
-    """Remove a flag and its value (or point it at ``to``), wherever the flag is written."""
+    """Remove a flag and its value (or point it at ``to``), wherever the flag is written (not
+    a ``${NAME:-:local}`` default, which the place is left with the reason for)."""
+    refuse_default(what.flag.value)
     if what.held is None:
         return what.site.flag_fix(what.flag, what.call, to)
     return _held_flag_fix(what, what.held, to)

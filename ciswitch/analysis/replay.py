@@ -344,6 +344,8 @@ class Replay:
                     place.add_job(job)
                     if setting is not None and flag.value.value is None:
                         place.via = f"${flag.value.var}"
+                    elif flag.value.value is None and flag.value.var is not None:
+                        place.via = f"the default of ${flag.value.var}"
                     elif held is not None:
                         place.via = f"${held.name}"
                     feeding.append(place)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ciswitch.analysis.values import is_local, keeps_storage
+from ciswitch.analysis.values import default_of, is_local, keeps_storage
 from ciswitch.gitlab import resolve_value
 from ciswitch.model import LOCAL, STAGES_VAR, SYNC_VAR
 from ciswitch.record import Record
@@ -57,12 +57,15 @@ class Session:
         self.pending: list[str] = []
 
     def resolve(self, word: Word) -> tuple[str | None, Setting | None]:
+        """A word's value in the session and the setting it comes from; a ``${NAME:-X}``
+        whose NAME the session does not set gives its literal default X."""
         if word.value is not None:
             return word.value, None
         if word.var is not None:
             setting = self.env.get(word.var)
             if setting is not None:
                 return setting.value, setting
+            return default_of(word), None
         return None, None
 
 

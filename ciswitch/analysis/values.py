@@ -203,3 +203,31 @@ def split_flags(
         value_site = site_for(scalar.file, scalar.node, text)
         found.extend((value_site, flag, None, True) for flag in flags_in_words(text, call))
     return found
+
+
+#: ``${NAME:-DEFAULT}``, ``${NAME-DEFAULT}`` or ``${NAME:=DEFAULT}``, the whole word (maybe in
+#: double quotes)
+_DEFAULTED = lazy_compile(r'"?\$\{[A-Za-z_]\w*:?[-=](?P<default>[^${}`]*)\}"?')
+
+
+def default_of(word: Word) -> str | None:
+    """The literal default of a word that is one ``${NAME:-DEFAULT}`` expansion: what the shell
+    gives when NAME is not set; None for any other word."""
+    if word.var is None or ("-" not in word.raw and "=" not in word.raw):
+        return None
+    found = _DEFAULTED.fullmatch(word.raw)
+    if found is None or found.group().startswith('"') != found.group().endswith('"'):
+        return None
+    return value_of_raw(found["default"])
+
+
+def refuse_default(word: Word | None) -> None:
+    """A fix may not drop the ``:local`` a ``${NAME:-:local}`` defaults to: while NAME is set,
+    werf gets NAME's value, which the fix would change too (:class:`NoFix` with why)."""
+    if word is None or word.value is not None or word.var is None:
+        return
+    if default_of(word) == LOCAL:
+        from ciswitch.edits import NoFix
+
+        raise NoFix(f"the :local is the default of {word.raw.strip(chr(34))}, which werf gets "
+                    f"while {word.var} is not set: change it by hand")

@@ -2,7 +2,8 @@
 
 ## What it does
 Finds `--stages-storage :local`, `--stages-storage=:local`, `-s :local`, `-s=:local` and
-`-s:local` (quoted or not, or through a variable such as `-s $STORAGE` whose value is `:local`)
+`-s:local` (quoted or not, or through a variable such as `-s $STORAGE` whose value is `:local`,
+or a default such as `-s "${STORAGE:-:local}"` where STORAGE is not set)
 on werf 1.1 commands that take a stages storage (`build`, `publish`, `build-and-publish`, `run`,
 `deploy`, `dismiss`, `cleanup`, `purge`, `stages`/`images`/`managed-images` subcommands, ...),
 in `.gitlab-ci.yml`, its local includes, the child pipelines of `trigger: include:` local
@@ -48,7 +49,9 @@ and its value and nothing else (a variable's value left with no word becomes `""
 `ARGS="--env prod -s :local"` becomes `ARGS="--env prod"`, in its own quoting). When it
 does not, the fix is offered only with `--to ADDRESS`, which replaces `:local` by that address
 (inside a script's own variable, the address is left to you: the place says so). A flag in
-`python3 -c` code is never fixed automatically: the place says to change it by hand.
+`python3 -c` code, or whose :local is a default (`${STORAGE:-:local}`: dropping it would also
+change what werf gets while STORAGE is set), is never fixed automatically: the place says to
+change it by hand.
 Only real jobs decide: a template no job uses does not block the fix. On `werf dismiss` the flag
 only chooses the synchronization default (`:local` with or without it), so removing it is
 always safe there. A flag anywhere on the command line counts, also between a group and its

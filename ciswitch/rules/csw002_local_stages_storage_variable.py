@@ -55,6 +55,7 @@ from typing import Any
 
 from ciswitch.analysis.entries import variable_fix
 from ciswitch.analysis.facts import AssignmentAt, Facts, Kind, Payload, VariableEntry
+from ciswitch.analysis.values import refuse_default
 from ciswitch.gitlab import Pipeline
 from ciswitch.model import Finding, Fix, Severity
 from ciswitch.rules.base import Rule, RuleOptions, finding, reached, storage_tail
@@ -73,6 +74,7 @@ def fix_recipe(
     if isinstance(what, VariableEntry):
         return variable_fix(what.variable, to, parents, pipeline)
     assert isinstance(what, AssignmentAt)
+    refuse_default(what.assignment.value)
     return what.site.assignment_fix(what.assignment, to)
 
 

@@ -42,6 +42,7 @@ from ciswitch.analysis.facts import (
     VariableEntry,
 )
 from ciswitch.analysis.held import flag_fix
+from ciswitch.analysis.values import refuse_default
 from ciswitch.model import Finding, Fix, Severity
 from ciswitch.record import replace
 from ciswitch.rules.base import Rule, RuleOptions, finding, reached
@@ -59,6 +60,7 @@ def fix_recipe(what: Payload, parents: dict[int, Any]) -> Fix:
         case VariableEntry():
             fix = variable_fix(what.variable, None, parents)
         case AssignmentAt():
+            refuse_default(what.assignment.value)
             fix = what.site.assignment_fix(what.assignment, None)
         case _:
             raise AssertionError(f"no synchronization setting: {what!r}")
