@@ -44,6 +44,10 @@ class Setting(Record):
         self.settings = settings
 
 
+#: the prefixes of the variables GitLab predefines in every job
+_PREDEFINED = ("CI_", "GITLAB_")
+
+
 class Session:
     """The state of one shell session of a job."""
 
@@ -58,13 +62,16 @@ class Session:
 
     def resolve(self, word: Word) -> tuple[str | None, Setting | None]:
         """A word's value in the session and the setting it comes from; a ``${NAME:-X}``
-        whose NAME the session does not set gives its literal default X."""
+        whose NAME the session does not set (and GitLab does not predefine) gives its literal
+        default X."""
         if word.value is not None:
             return word.value, None
         if word.var is not None:
             setting = self.env.get(word.var)
             if setting is not None:
                 return setting.value, setting
+            if word.var.startswith(_PREDEFINED):
+                return None, None  # GitLab sets these in every job: the default never applies
             return default_of(word), None
         return None, None
 
