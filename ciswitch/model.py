@@ -272,6 +272,7 @@ class NotCheckedKind(enum.Enum):
     MAKE_TARGET = "make-target"
     COMMAND_STRING = "command-string"
     UNREAD_COMMAND = "unread-command"
+    CI_INPUT = "ci-input"
     PYTHON_MODULE = "python-module"
     GITLAB_SETTINGS = "gitlab-settings"
 
@@ -310,6 +311,7 @@ _PHRASES: dict[NotCheckedKind, tuple[str, str]] = {
     NotCheckedKind.MAKE_TARGET: ("make target", "make targets"),
     NotCheckedKind.COMMAND_STRING: ("command string", "command strings"),
     NotCheckedKind.UNREAD_COMMAND: ("werf command not read", "werf commands not read"),
+    NotCheckedKind.CI_INPUT: ("CI/CD input not interpolated", "CI/CD inputs not interpolated"),
     NotCheckedKind.PYTHON_MODULE: ("Python module not found", "Python modules not found"),
     NotCheckedKind.GITLAB_SETTINGS: (
         "place in GitLab's CI/CD settings", "places in GitLab's CI/CD settings"),

@@ -616,3 +616,28 @@ def test_printing_a_werf_command_line_is_no_unread_command(tmp_path: Path) -> No
                      "werf run app -- ls -s :local"])
     done = _run("lint", "-v", cwd=repo)
     assert "werf command not read" not in done.stdout, done.stdout
+
+
+def test_an_input_gitlab_fills_in_is_not_checked(tmp_path: Path) -> None:
+    """``$[[ inputs.storage ]]`` is a place not checked at its line. The oracle, gitlab-ci-local,
+    fills the input in as GitLab does, and the job it gives does pass werf ``:local``."""
+    from oracles.gitlab_ci_local import LOCAL_IN_SCRIPT, expand_pipeline, required_tool
+
+    repo = tmp_path / "repo"
+    (repo / "ci").mkdir(parents=True)
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    (repo / ".gitlab-ci.yml").write_text(
+        'include:\n  - local: ci/build.yml\n    inputs:\n      storage: ":local"\n',
+        encoding="utf-8")
+    (repo / "ci" / "build.yml").write_text(
+        'spec:\n  inputs:\n    storage:\n      default: "$CI_REGISTRY_IMAGE/stages"\n---\n'
+        "build:\n  script:\n    - type werf && source $(werf ci-env gitlab --as-file)\n"
+        "    - werf build --stages-storage $[[ inputs.storage ]]\n", encoding="utf-8")
+    done = _run("lint", "-v", cwd=repo)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert ("ci/build.yml:9: not checked: $[[ inputs.storage ]]: GitLab's CI/CD inputs are not "
+            "interpolated, so what this holds was not checked (the include's inputs.storage, "
+            "or its default)") in done.stdout.splitlines(), done.stdout
+    assert "1 CI/CD input not interpolated" in done.stdout.splitlines()[-1]
+    (job,) = expand_pipeline(repo, tmp_path / "oracle", required_tool()).jobs
+    assert any(LOCAL_IN_SCRIPT.search(line) for line in job.script), job.script

@@ -6,7 +6,9 @@ a remote shell (``ssh host "werf ..."``), ``find -exec``, a bash array of flags.
 text still spells ``werf ... --stages-storage :local`` (or ``args=(-s :local)``, or
 ``WERF_STAGES_STORAGE=:local``), and no place covers it: saying
 "No findings" would be saying clean where ciswitch did not look. Each such flag is a place not
-checked, at its line, naming the construct when it is one of those. An ``echo``/``printf`` of
+checked, at its line, naming the construct when it is one of those. So is each interpolation
+of GitLab's CI/CD inputs (``$[[ inputs.storage ]]``), which GitLab fills in before it reads a
+file and ciswitch does not. An ``echo``/``printf`` of
 a werf command line prints it and is not counted; flags after `` -- `` are the argument list
 of the command werf runs.
 """
@@ -56,8 +58,30 @@ _ARRAY = re.compile(
 )
 
 
+#: an interpolation of GitLab's CI/CD inputs (``$[[ inputs.storage ]]``, maybe with functions)
+_INPUT = re.compile(r"\$\[\[\s*(inputs\.[\w-]+)[^\]\n]*\]\]")
+
+
+def uninterpolated_inputs(facts: Facts) -> None:
+    """A place not checked for each ``$[[ inputs.NAME ]]`` of the files read: GitLab puts the
+    include's input (or its default) there before the file is read, which ciswitch does not,
+    so a script or variable built from an input is not what ciswitch read."""
+    if facts.pipeline is None:
+        return
+    for file in facts.pipeline.files:
+        if "$[[" not in file.text:
+            continue
+        for match in _INPUT.finditer(file.text):
+            facts.add_not_checked(NotChecked(
+                file.path, file.position(match.start()).line, NotCheckedKind.CI_INPUT,
+                f"{match.group()}: GitLab's CI/CD inputs are not interpolated, so what this "
+                f"holds was not checked (the include's {match[1]}, or its default)",
+            ))
+
+
 def unread_flags(facts: Facts) -> None:
     """Add a place not checked for each such flag of the sites read (see the module)."""
+    uninterpolated_inputs(facts)
     covered: dict[str, tuple[list[int], list[int]]] | None = None  # made when first asked
     for site in list(facts.sites.values()):
         text = site.text
