@@ -46,6 +46,8 @@ def _held_flag_fix(what: FlagAt, held: Assignment, to: str | None) -> Fix:
     if text[held.start:word.start] != f"{held.name}=":
         raise NoFix(f"{name} is not set by a plain NAME=VALUE here: remove the flag by hand")
     start, end = _removal(text, word.start, word.end, what.flag.start, what.flag.end)
+    if (start, end) != (what.flag.start, what.flag.end) and _folds(what, start, end):
+        start, end = what.flag.start, what.flag.end  # a blank that is a line of the file
     old = word.value
     new = value_of_raw(text[word.start:start] + text[end:word.end])
     gone = [w.value for w in what.flag.words]
@@ -56,6 +58,19 @@ def _held_flag_fix(what: FlagAt, held: Assignment, to: str | None) -> Fix:
                     "words: remove it by hand")
     return Fix((edit_at(start, end, ""),), True, f"remove the flag from {name}",
                (f"{held.name}={old}",), (f"{held.name}={new}",))
+
+
+def _folds(what: FlagAt, start: int, end: int) -> bool:
+    """Whether the range holds a blank that the file writes as a line break (a folded or plain
+    YAML scalar over several lines): taking it would join the file's lines differently, so
+    only the flag's own words go."""
+    from ciswitch.yaml.spans import SpanError
+
+    try:
+        low, high = what.site.to_file(start, end)
+    except (SpanError, ValueError, IndexError):
+        return True
+    return "\n" in what.site.file.text[low:high]
 
 
 def _removal(text: str, low: int, high: int, start: int, end: int) -> tuple[int, int]:
