@@ -58,10 +58,7 @@ class PythonCodeSite:
         return self._python
 
     def commands(self) -> ShellReading:
-        from ciswitch.shell import ShellReading
-
-        py = self.python
-        return ShellReading(self.text, tuple(py.calls), tuple(py.assignments), (), False)
+        return self.python.shell_reading(self.text)
 
     def to_file(self, start: int, end: int) -> tuple[int, int]:
         string = self.string

@@ -90,25 +90,12 @@ def unread_flags(facts: Facts) -> None:
         if _read_all(site):
             continue
         found: list[tuple[int, int, str]] = []
-        for match in _FLAG_AFTER_WERF.finditer(text):
-            line_start = text.rfind("\n", 0, match.start()) + 1
-            before = text[line_start:match.start()]
-            if _PRINTS.search(before) and not _leaves_print(before):
-                continue
-            construct = next((name for pattern, name in _CONSTRUCTS
-                              if pattern.search(_context(text, match.start()))), None)
-            where = f"in {construct}" if construct else "where ciswitch reads no werf command"
-            found.append((match.start("flag"), match.end("flag"),
-                          f"{_shown(match)} after werf {where}"))
-        for match in _VARIABLE.finditer(text):
-            line_start = text.rfind("\n", 0, match.start()) + 1
-            before = text[line_start:match.start()]
-            if _PRINTS.search(before) and not _leaves_print(before):
-                continue
-            construct = next((name for pattern, name in _CONSTRUCTS
-                              if pattern.search(_context(text, match.start()))), None)
-            where = f"in {construct}" if construct else "where ciswitch reads no assignment"
-            found.append((match.start("flag"), match.end("flag"), f"{_shown(match)} {where}"))
+        for pattern, what, otherwise in _SETTINGS:
+            for match in pattern.finditer(text):
+                where = _where(text, match, otherwise)
+                if where is not None:
+                    found.append((match.start("flag"), match.end("flag"),
+                                  f"{_shown(match)}{what} {where}"))
         for match in _ARRAY.finditer(text):
             found.append((match.start("flag"), match.end("flag"),
                           f"{_shown(match)} in the bash array {match['name']}"))
@@ -123,6 +110,26 @@ def unread_flags(facts: Facts) -> None:
                 site.file.path, site.file.position(offset).line, NotCheckedKind.UNREAD_COMMAND,
                 f"{what}, not read: werf may get :local there; check it by hand",
             ))
+
+#: the settings searched: pattern, what stands after the setting in the message, and what is
+#: said where no construct is recognised
+_SETTINGS = (
+    (_FLAG_AFTER_WERF, " after werf", "where ciswitch reads no werf command"),
+    (_VARIABLE, "", "where ciswitch reads no assignment"),
+)
+
+
+def _where(text: str, match: re.Match[str], otherwise: str) -> str | None:
+    """Where the setting is, as the message says it; None for a command line that is only
+    printed (``echo "werf build -s :local"``)."""
+    line_start = text.rfind("\n", 0, match.start()) + 1
+    before = text[line_start:match.start()]
+    if _PRINTS.search(before) and not _leaves_print(before):
+        return None
+    construct = next((name for pattern, name in _CONSTRUCTS
+                      if pattern.search(_context(text, match.start()))), None)
+    return f"in {construct}" if construct else otherwise
+
 
 def _shown(match: re.Match[str]) -> str:
     """The setting as the message names it, without the quotes its value may open."""

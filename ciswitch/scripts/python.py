@@ -21,7 +21,7 @@ from ciswitch.edits import NoFix
 from ciswitch.model import LOCAL, STAGES_VAR, SYNC_VAR, Edit, Fix
 from ciswitch.record import replace
 from ciswitch.shell import werf
-from ciswitch.shell.model import Assignment, FlagForm, FlagUse, WerfCall, Word
+from ciswitch.shell.model import Assignment, FlagForm, FlagUse, ShellReading, WerfCall, Word
 
 _RUNNERS = frozenset({"run", "call", "check_call", "check_output", "Popen", "getoutput",
                       "getstatusoutput", "system", "popen"})
@@ -46,6 +46,10 @@ class PythonReading:
     error: str = ""
     #: the line of the text the error is on (1-based; 0 when there is none)
     error_line: int = 0
+
+    def shell_reading(self, text: str) -> ShellReading:
+        """What the replay reads of the Python ``text``: its werf calls and assignments."""
+        return ShellReading(text, tuple(self.calls), tuple(self.assignments), (), False)
 
 
 # -- reading --------------------------------------------------------------------------------------
