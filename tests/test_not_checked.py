@@ -557,6 +557,11 @@ UNREAD = [
      " container's)", False),
     ("remote-shell", ['ssh deploy@host "werf deploy -s :local"'], 5,
      "-s :local after werf in a remote shell's command", False),
+    ("command-substitution", ["$(command -v werf) build -s :local"], 5,
+     "-s :local after werf in a command that a command substitution names", True),
+    ("unknown-binary-variable", ["$WERF_BIN build -s :local"], 5,
+     "-s :local after werf in a command named by a variable not known to hold werf's path",
+     False),
     # werf's variable, which the stand-in does not log: the grep of the other tests suffices
     ("here-document-variable", ["bash <<'SCRIPT'", 'export WERF_STAGES_STORAGE=":local"',
                                 "werf build", "SCRIPT"], 6,

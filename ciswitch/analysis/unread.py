@@ -31,7 +31,7 @@ _PYTHON = (PythonFileSite, PythonCodeSite)
 #: a werf word, then (on its line or its continued lines, before any ``--``) a stages-storage
 #: or synchronization flag with the value :local, quoted or not
 _FLAG_AFTER_WERF = re.compile(
-    r"(?<![\w./-])werf(?![\w-])(?:\\\n|(?! -- )[^\n])*?(?<![\w-])"
+    r"(?:(?<![\w./-])werf(?![\w-])|\$\{?WERF\w*\}?)(?:\\\n|(?! -- )[^\n])*?(?<![\w-])"
     r"(?P<flag>(?:--stages-storage|--synchronization|-[sS])(?:=|[ \t]+|(?=['\"]|:))['\"]?"
     r":local(?![\w-]))"
 )
@@ -49,6 +49,7 @@ _CONSTRUCTS = (
     (re.compile(r"(?<![\w-])eval(?![\w-])"), "an eval"),
     (re.compile(r"(?<![\w-])ssh(?![\w-])"), "a remote shell's command"),
     (re.compile(r"-exec(?:dir)?\b|-ok\b"), "a find -exec"),
+    (re.compile(r"(?:\$\(|`)[^()`\n]*$"), "a command that a command substitution names"),
 )
 #: a bash array holding the flag (``args=(--stages-storage :local)``), expanded elsewhere
 _ARRAY = re.compile(
@@ -85,7 +86,8 @@ def unread_flags(facts: Facts) -> None:
     covered: dict[str, tuple[list[int], list[int]]] | None = None  # made when first asked
     for site in list(facts.sites.values()):
         text = site.text
-        if LOCAL not in text or "werf" not in text or isinstance(site, _PYTHON):
+        if LOCAL not in text or not ("werf" in text or "WERF" in text) or isinstance(
+                site, _PYTHON):
             continue  # Python code has its reader's places, or its own not-checked entry
         if _read_all(site):
             continue
@@ -126,6 +128,8 @@ def _where(text: str, match: re.Match[str], otherwise: str) -> str | None:
     before = text[line_start:match.start()]
     if _PRINTS.search(before) and not _leaves_print(before):
         return None
+    if match.group().startswith("$"):
+        return "in a command named by a variable not known to hold werf's path"
     construct = next((name for pattern, name in _CONSTRUCTS
                       if pattern.search(_context(text, match.start()))), None)
     return f"in {construct}" if construct else otherwise
@@ -140,9 +144,11 @@ def _read_all(site: Site) -> bool:
     """Whether the reader accounts for every ``:local`` of the text as a werf flag's or an
     assignment's value (the common case, answered without a search)."""
     reading = site.commands()  # read in the replay already: kept by the site
-    seen = sum(1 for call in reading.werf_calls for flag in call.flags
-               if flag.value.value == LOCAL)
-    seen += sum(1 for call in reading.werf_calls for prefix in call.prefixes
+    # a call through a variable (``$WERF build``) is played only when the variable is known to
+    # hold werf: its flags are not counted here
+    calls = [call for call in reading.werf_calls if call.binary_var is None]
+    seen = sum(1 for call in calls for flag in call.flags if flag.value.value == LOCAL)
+    seen += sum(1 for call in calls for prefix in call.prefixes
                 if prefix.value is not None and prefix.value.value == LOCAL)
     seen += sum(1 for a in reading.assignments if a.value is not None and a.value.value == LOCAL)
     return seen >= site.text.count(LOCAL)
