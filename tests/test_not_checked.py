@@ -547,6 +547,10 @@ UNREAD = [
     ("here-document", ["bash <<'SCRIPT'", "werf build --stages-storage :local", "SCRIPT"], 6,
      "--stages-storage :local after werf in a here-document", True),
     ("eval", ['eval "werf build -s :local"'], 5, "-s :local after werf in an eval", True),
+    # another variable's :local, which the reader reads, does not stand for werf's
+    ("here-document-after-another-local", ["FOO=:local", "bash <<SCRIPT",
+                                           "werf build -s :local", "SCRIPT"], 7,
+     "-s :local after werf in a here-document", True),
     ("find-exec", ["mkdir -p images/app",
                    "find images -mindepth 1 -type d -exec werf cleanup -s :local --dir {} \\;"],
      6, "-s :local after werf in a find -exec", True),

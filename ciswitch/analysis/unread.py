@@ -4,13 +4,12 @@ The replay finds werf where the shell would run it. Some texts run it in ways it
 follow: a here-document fed to a shell, a container (``docker run ... werf build``), ``eval``,
 a remote shell (``ssh host "werf ..."``), ``find -exec``, a bash array of flags. There the
 text still spells ``werf ... --stages-storage :local`` (or ``args=(-s :local)``, or
-``WERF_STAGES_STORAGE=:local``), and no place covers it: saying
-"No findings" would be saying clean where ciswitch did not look. Each such flag is a place not
-checked, at its line, naming the construct when it is one of those. So is each interpolation
-of GitLab's CI/CD inputs (``$[[ inputs.storage ]]``), which GitLab fills in before it reads a
-file and ciswitch does not. An ``echo``/``printf`` of
-a werf command line prints it and is not counted; flags after `` -- `` are the argument list
-of the command werf runs.
+``WERF_STAGES_STORAGE=:local``), and no place covers it: saying "No findings" would be saying
+clean where ciswitch did not look. Each such setting is a place not checked, at its line,
+naming the construct when it is one of those. So is each interpolation of GitLab's CI/CD
+inputs (``$[[ inputs.storage ]]``), which GitLab fills in before it reads a file and ciswitch
+does not. An ``echo``/``printf`` of a werf command line prints it and is not counted; flags
+after `` -- `` are the argument list of the command werf runs.
 """
 
 from __future__ import annotations
@@ -21,13 +20,15 @@ from typing import TYPE_CHECKING
 
 from ciswitch.analysis.python_code import PythonCodeSite
 from ciswitch.analysis.sites import PythonFileSite
-from ciswitch.model import LOCAL, NotChecked, NotCheckedKind
+from ciswitch.model import LOCAL, STAGES_VAR, SYNC_VAR, NotChecked, NotCheckedKind
 
 if TYPE_CHECKING:
     from ciswitch.analysis.facts import Facts
     from ciswitch.analysis.sites import Site
 
 _PYTHON = (PythonFileSite, PythonCodeSite)
+#: the variables whose :local the replay places wherever the reader finds them set
+_SETTING_NAMES = (STAGES_VAR, SYNC_VAR)
 #: a werf word, then (on its line or its continued lines, before any ``--``) a stages-storage
 #: or synchronization flag with the value :local, quoted or not
 _FLAG_AFTER_WERF = re.compile(
@@ -148,9 +149,10 @@ def _read_all(site: Site) -> bool:
     # hold werf: its flags are not counted here
     calls = [call for call in reading.werf_calls if call.binary_var is None]
     seen = sum(1 for call in calls for flag in call.flags if flag.value.value == LOCAL)
-    seen += sum(1 for call in calls for prefix in call.prefixes
-                if prefix.value is not None and prefix.value.value == LOCAL)
-    seen += sum(1 for a in reading.assignments if a.value is not None and a.value.value == LOCAL)
+    seen += sum(1 for call in calls for prefix in call.prefixes if prefix.name in _SETTING_NAMES
+                and prefix.value is not None and prefix.value.value == LOCAL)
+    seen += sum(1 for a in reading.assignments if a.name in _SETTING_NAMES
+                and a.value is not None and a.value.value == LOCAL)
     return seen >= site.text.count(LOCAL)
 
 
