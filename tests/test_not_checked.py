@@ -650,3 +650,23 @@ def test_an_input_gitlab_fills_in_is_not_checked(tmp_path: Path) -> None:
     assert "1 CI/CD input not interpolated" in done.stdout.splitlines()[-1]
     (job,) = expand_pipeline(repo, tmp_path / "oracle", required_tool()).jobs
     assert any(LOCAL_IN_SCRIPT.search(line) for line in job.script), job.script
+
+
+def test_a_hook_script_that_runs_werf_is_not_checked(tmp_path: Path) -> None:
+    """``hooks: pre_get_sources_script`` (a job's or ``default:``'s) is not played: a line of
+    it that runs werf is a place not checked, once however many jobs inherit it."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    (repo / ".gitlab-ci.yml").write_text(
+        "default:\n  hooks:\n    pre_get_sources_script:\n      - echo fetching\n"
+        "      - werf cleanup --stages-storage :local\n"
+        "a:\n  script:\n    - echo a\n"
+        "b:\n  hooks:\n    pre_get_sources_script: werf purge -s :local\n"
+        "  script:\n    - echo b\n", encoding="utf-8")
+    done = _run("lint", "-v", cwd=repo)
+    assert done.returncode == 0, done.stdout + done.stderr
+    entries = [x for x in done.stdout.splitlines() if "not checked:" in x and x != SETTINGS_LINE]
+    message = ("not checked: hooks:pre_get_sources_script runs werf here, and ciswitch does not "
+               "read that script: check it by hand")
+    assert entries == [f".gitlab-ci.yml:5: {message}", f".gitlab-ci.yml:11: {message}"], entries

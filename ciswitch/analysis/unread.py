@@ -8,15 +8,16 @@ text still spells ``werf ... --stages-storage :local`` (or ``args=(-s :local)``,
 clean where ciswitch did not look. Each such setting is a place not checked, at its line,
 naming the construct when it is one of those. So is each interpolation of GitLab's CI/CD
 inputs (``$[[ inputs.storage ]]``), which GitLab fills in before it reads a file and ciswitch
-does not. An ``echo``/``printf`` of a werf command line prints it and is not counted; flags
-after `` -- `` are the argument list of the command werf runs.
+does not, and each line of a ``hooks: pre_get_sources_script`` that mentions werf, a script
+the replay does not play. An ``echo``/``printf`` of a werf command line prints it and is not
+counted; flags after `` -- `` are the argument list of the command werf runs.
 """
 
 from __future__ import annotations
 
 import bisect
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ciswitch.analysis.python_code import PythonCodeSite
 from ciswitch.analysis.sites import PythonFileSite
@@ -25,6 +26,7 @@ from ciswitch.model import LOCAL, STAGES_VAR, SYNC_VAR, NotChecked, NotCheckedKi
 if TYPE_CHECKING:
     from ciswitch.analysis.facts import Facts
     from ciswitch.analysis.sites import Site
+    from ciswitch.source import SourceFile
 
 _PYTHON = (PythonFileSite, PythonCodeSite)
 #: the variables whose :local the replay places wherever the reader finds them set
@@ -81,9 +83,51 @@ def uninterpolated_inputs(facts: Facts) -> None:
             ))
 
 
+def unread_hooks(facts: Facts) -> None:
+    """A place not checked for each line of a ``hooks: pre_get_sources_script`` that runs
+    werf: GitLab runs it before it fetches the sources, and the replay does not play it."""
+    from ciswitch.yaml.nodes import is_map, is_scalar, is_seq
+
+    if facts.pipeline is None:
+        return
+    for file in facts.pipeline.files:
+        if "pre_get_sources_script" not in file.text:
+            continue
+        stack = list(file.yaml_documents())
+        seen: set[int] = set()
+        while stack:
+            node = stack.pop()
+            if id(node) in seen:
+                continue
+            seen.add(id(node))
+            if is_seq(node):
+                stack.extend(node.value)
+            elif is_map(node):
+                for key, value in node.value:
+                    if is_scalar(key) and key.value == "pre_get_sources_script":
+                        _hook_lines(facts, file, value)
+                    else:
+                        stack.append(value)
+
+
+def _hook_lines(facts: Facts, file: SourceFile, value: Any) -> None:
+    from ciswitch.yaml.nodes import is_scalar, is_seq
+
+    for item in value.value if is_seq(value) else [value]:
+        text = str(item.value) if is_scalar(item) else ""
+        if "werf" in text or "WERF_" in text:
+            facts.add_not_checked(NotChecked(
+                file.path, file.position(int(item.start_mark.index)).line,
+                NotCheckedKind.UNREAD_COMMAND,
+                "hooks:pre_get_sources_script runs werf here, and ciswitch does not read "
+                "that script: check it by hand",
+            ))
+
+
 def unread_flags(facts: Facts) -> None:
     """Add a place not checked for each such flag of the sites read (see the module)."""
     uninterpolated_inputs(facts)
+    unread_hooks(facts)
     covered: dict[str, tuple[list[int], list[int]]] | None = None  # made when first asked
     for site in list(facts.sites.values()):
         text = site.text
