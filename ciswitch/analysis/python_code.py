@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ciswitch.analysis.mapping import safe_map
 from ciswitch.edits import NoFix
 from ciswitch.model import FileKind, NotChecked, NotCheckedKind
 from ciswitch.source import SourceFile
@@ -61,13 +62,7 @@ class PythonCodeSite:
         return self.python.shell_reading(self.text)
 
     def to_file(self, start: int, end: int) -> tuple[int, int]:
-        string = self.string
-        count = len(string.starts)
-        if start >= count or start == end:
-            at = string.starts[start] if start < count else (
-                string.ends[-1] if count else string.word_start)
-            return self.parent.to_file(at, at)
-        return self.parent.to_file(string.starts[start], string.ends[min(end, count) - 1])
+        return self.parent.to_file(*self.string.outer(start, end))
 
     def anchor(self) -> int:
         return self.parent.anchor()
@@ -89,7 +84,7 @@ def unread_python(site: PythonFileSite | PythonCodeSite) -> NotChecked | None:
     if not error:
         return None
     if isinstance(site, PythonCodeSite):
-        start, _ = site.parent.to_file(site.string.word_start, site.string.word_start)
+        start, _ = safe_map(site.parent, site.string.word_start, site.string.word_start)
         return NotChecked(
             site.file.path, site.file.position(start).line, NotCheckedKind.COMMAND_STRING,
             f"{site.string.shell} -c: the code is not valid Python ({error}), not read",

@@ -26,6 +26,7 @@ from ciswitch.analysis.facts import (
     Place,
     Reach,
 )
+from ciswitch.analysis.mapping import safe_map
 from ciswitch.analysis.orphans import orphan_candidates
 from ciswitch.analysis.python_code import PythonCodeSite, unread_python
 from ciswitch.analysis.session import Session, Setting, StartingEnvs
@@ -166,7 +167,7 @@ class Replay:
             elif kind == 1:
                 self._call(job, session, site, obj)
             elif kind == 2:
-                fstart, _ = _safe_map(site, obj.start, obj.start)
+                fstart, _ = safe_map(site, obj.start, obj.start)
                 origin = (site.file.path, site.file.position(fstart).line)
                 self.run_script(job, session, obj, origin)
             else:
@@ -234,7 +235,7 @@ class Replay:
 
     def _report_skipped(self, site: Site, skipped: list[NotFollowed]) -> None:
         for item in skipped:
-            fstart, _ = _safe_map(site, item.start, item.start)
+            fstart, _ = safe_map(site, item.start, item.start)
             line = site.file.position(fstart).line
             self.facts.add_not_checked(NotChecked(site.file.path, line, item.kind, item.message))
 
@@ -312,7 +313,7 @@ class Replay:
             place.add_job(job)
 
     def _shell_place(self, kind: Kind, site: Site, start: int, end: int, what: Payload) -> Place:
-        fstart, fend = _safe_map(site, start, end)
+        fstart, fend = safe_map(site, start, end)
         return self.facts.place(kind, site.file, fstart, fend, what)
 
     def _call(self, job: Reach, session: Session, site: Site, call: WerfCall) -> None:
@@ -413,7 +414,7 @@ class Replay:
             kind = VARIABLE_KIND.get(variable.name, Kind.STORAGE_VARIABLE)
             return entry_place(self.facts, variable.entry, kind)
         if setting.site is not None and setting.assignment is not None:
-            start, end = _safe_map(setting.site, setting.assignment.start, setting.assignment.end)
+            start, end = safe_map(setting.site, setting.assignment.start, setting.assignment.end)
             key = (Kind.STORAGE_ASSIGNMENT, setting.site.file.path, start, end)
             return self.facts.places.get(key)
         return None
@@ -452,21 +453,6 @@ def _first_script_runs_in(text: str, ws: Workspace, cwd: str | None) -> Runs:
 
 
 _script_runs_in: Callable[[str, Workspace, str | None], Runs] = _first_script_runs_in
-
-
-def _safe_map(site: Site, start: int, end: int) -> tuple[int, int]:
-    """The file range of a site's range; the site's anchor where a YAML scalar's value cannot
-    be mapped to its text. (Called for every place of every job: the module naming the
-    error is imported only when one is raised.)"""
-    try:
-        return site.to_file(start, end)
-    except Exception as err:
-        from ciswitch.yaml.spans import SpanError
-
-        if not isinstance(err, SpanError):
-            raise
-        base = site.anchor()
-        return base, base
 
 
 def collect_facts(

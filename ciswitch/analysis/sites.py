@@ -307,20 +307,14 @@ class CommandStringSite:
         characters must be written one after the other (not across a closing and an opening
         quote), as an edit needs."""
         string = self.string
-        count = len(string.starts)
-        if start == end:
-            if start < count:
-                return string.starts[start], string.starts[start]
-            at = string.ends[-1] if count else string.word_start
-            return at, at
-        if strict and any(
+        if strict and start != end and any(
             string.ends[k] != string.starts[k + 1] for k in range(start, end - 1)
         ):
             raise NoFix(
                 f"the change spans several quoted parts of the {string.shell} -c string; "
                 "edit it by hand"
             )
-        return string.starts[start], string.ends[end - 1]
+        return string.outer(start, end)
 
     def to_file(self, start: int, end: int) -> tuple[int, int]:
         return self.parent.to_file(*self._outer(start, end, strict=False))

@@ -19,6 +19,7 @@ import bisect
 import re
 from typing import TYPE_CHECKING, Any
 
+from ciswitch.analysis.mapping import safe_map
 from ciswitch.analysis.python_code import PythonCodeSite
 from ciswitch.analysis.sites import PythonFileSite
 from ciswitch.model import LOCAL, STAGES_VAR, SYNC_VAR, NotChecked, NotCheckedKind
@@ -150,8 +151,8 @@ def unread_flags(facts: Facts) -> None:
             covered = _covered(facts)
         for start, end, what in found:
             assert covered is not None
-            offset = _file_offset(site, start, end)
-            if offset is None or _is_covered(covered, site.file.path, offset):
+            offset, _ = safe_map(site, start, end)
+            if _is_covered(covered, site.file.path, offset):
                 continue
             facts.add_not_checked(NotChecked(
                 site.file.path, site.file.position(offset).line, NotCheckedKind.UNREAD_COMMAND,
@@ -213,15 +214,6 @@ def _context(text: str, at: int) -> str:
     return text[block + 1 if block >= 0 else 0:at]
 
 
-def _file_offset(site: Site, start: int, end: int) -> int | None:
-    from ciswitch.yaml.spans import SpanError
-
-    try:
-        return site.to_file(start, end)[0]
-    except (SpanError, ValueError, IndexError):
-        return site.anchor()
-
-
 def _covered(facts: Facts) -> dict[str, tuple[list[int], list[int]]]:
     """The places' file ranges, by path (and the words of ``python -c`` code, which its own
     reader answers for): their starts sorted, and the furthest end of the ranges up to each."""
@@ -231,8 +223,8 @@ def _covered(facts: Facts) -> dict[str, tuple[list[int], list[int]]]:
     for site in facts.sites.values():
         if isinstance(site, PythonCodeSite):  # read as Python: its places or its own entry
             word = site.string
-            start, _ = _outer_offset(site, word.word_start)
-            end, _ = _outer_offset(site, word.word_end)
+            start, _ = safe_map(site.parent, word.word_start, word.word_start)
+            end, _ = safe_map(site.parent, word.word_end, word.word_end)
             ranges.setdefault(site.file.path, []).append((start, end))
     out: dict[str, tuple[list[int], list[int]]] = {}
     for path, spans in ranges.items():
@@ -242,16 +234,6 @@ def _covered(facts: Facts) -> dict[str, tuple[list[int], list[int]]]:
             furthest.append(max(end, furthest[-1]) if furthest else end)
         out[path] = ([s for s, _ in spans], furthest)
     return out
-
-
-def _outer_offset(site: PythonCodeSite, at: int) -> tuple[int, int]:
-    from ciswitch.yaml.spans import SpanError
-
-    try:
-        return site.parent.to_file(at, at)
-    except (SpanError, ValueError, IndexError):
-        anchor = site.parent.anchor()
-        return anchor, anchor
 
 
 def _is_covered(covered: dict[str, tuple[list[int], list[int]]], path: str, at: int) -> bool:

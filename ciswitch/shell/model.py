@@ -171,6 +171,17 @@ class CommandString(Record, frozen=True):
         setf(self, "ends", ends)
         setf(self, "quotes", quotes)
 
+    def outer(self, start: int, end: int) -> tuple[int, int]:
+        """A range of the string's value as a range of the analysed text (an empty range at
+        the end: after the last character, or at the word of an empty string)."""
+        count = len(self.starts)
+        if start == end:
+            if start < count:
+                return self.starts[start], self.starts[start]
+            at = self.ends[-1] if count else self.word_start
+            return at, at
+        return self.starts[start], self.ends[end - 1]
+
 
 class ShellReading(Record, frozen=True):
     """Everything the rules need to know about one shell text."""
