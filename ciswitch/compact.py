@@ -14,7 +14,7 @@ from __future__ import annotations
 import bisect
 import itertools
 from array import array
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from ciswitch.patterns import lazy_compile
@@ -91,104 +91,246 @@ _STREAM_END = -2
 #: path down, through aliases), its distinct nodes, and whether an alias names a collection
 #: inside which it is used (then the first two mean nothing)
 Reach = tuple[int, int, int, bool]
+#: what the C composer is handed to make its nodes with: a function per node class name
+Makers = dict[str, Callable[..., Any]]
+
+
+class Compaction:
+    """The compaction of one text's nodes: the text's own :class:`NodeMark` class, and the
+    shared texts and tags.
+
+    It is done in two steps when ciswitch makes the composer's nodes itself
+    (:mod:`ciswitch.node_factory`): the makers of :meth:`makers` give a scalar its compact
+    marks, text and tag and a collection its start as they make them, so that
+    :meth:`walk`, after composing, only has the collections' ends left (the C composer sets
+    them once a collection's last item is made) and counts what aliases reach. With
+    ruamel's own classes, :meth:`walk` does all of it. A big file's scalars are most of its
+    nodes: compacting each as it is made saves a walk of every one of them again."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.mark: type[NodeMark] = type(
+            "NodeMark", (NodeMark,), {"__slots__": (), "_text": text}
+        )
+        self.stream_end: NodeMark = type(
+            "NodeMark", (_StreamEnd, self.mark), {"__slots__": ()}
+        )(_STREAM_END)
+        # only a text without a final line break has marks where libyaml's line and column
+        # differ for one offset
+        self.open_end = (
+            len(text) if text and text[-1] not in "\r\n\x85\u2028\u2029" else -3
+        )
+        self.texts: dict[str, str] = {}
+        self.tags: dict[str, Any] = {}
+        #: the scalars the makers made in each document composed so far, in order (none
+        #: when the C composer made its own nodes): the walk counts no scalar of its own then
+        self.scalars_made: list[int] = []
+        self._made = 0
+
+    def document_done(self) -> None:
+        """Close the count of scalars made for the document just composed."""
+        self.scalars_made.append(self._made)
+        self._made = 0
+
+    def makers(self, scalar: type, sequence: type, mapping: type, tag_type: type,
+               to_tag: Callable[[Any], Any]) -> Makers:
+        """Functions making the very nodes ruamel's classes ``scalar``, ``sequence`` and
+        ``mapping`` make (every slot set to what their ``__init__`` sets; a tag that is not
+        a ``tag_type`` made one by ``to_tag``), compacted as they are made."""
+        mark = self.mark
+        open_end = self.open_end
+        share_text = self.texts.setdefault
+        share_tag = self.tags.setdefault
+        new = object.__new__
+        last: NodeMark = mark(-1)
+        last_tag: Any = None
+
+        def compact_mark(c: Any) -> NodeMark:
+            nonlocal last
+            index = c.index
+            if index != last or index == open_end:
+                last = mark(index) if index != open_end else self._at_end(c, last)
+            return last
+
+        def make_scalar(
+            tag: Any, value: Any, start_mark: Any = None, end_mark: Any = None,
+            style: Any = None, comment: Any = None, anchor: Any = None,
+        ) -> Any:
+            nonlocal last, last_tag
+            node: Any = new(scalar)
+            if tag is not last_tag:
+                if type(tag) is not tag_type:
+                    tag = to_tag(tag)
+                if tag.handle is None and tag.handles is None:
+                    # the resolver makes a tag for every distinct text
+                    tag = share_tag(tag.suffix, tag)
+                last_tag = tag
+            node.ctag = tag
+            node.value = share_text(value, value) if type(value) is str else value
+            index = start_mark.index
+            if index != last or index == open_end:
+                last = mark(index) if index != open_end else self._at_end(start_mark, last)
+            node.start_mark = last
+            index = end_mark.index
+            if index != last or index == open_end:
+                last = mark(index) if index != open_end else self._at_end(end_mark, last)
+            node.end_mark = last
+            node.comment = comment
+            node.anchor = anchor
+            node.style = style
+            self._made += 1
+            return node
+
+        def make_sequence(
+            tag: Any, value: Any, start_mark: Any = None, end_mark: Any = None,
+            flow_style: Any = None, comment: Any = None, anchor: Any = None,
+        ) -> Any:
+            node: Any = new(sequence)
+            node.ctag = tag if type(tag) is tag_type else to_tag(tag)
+            node.value = value
+            node.start_mark = compact_mark(start_mark)
+            node.end_mark = end_mark
+            node.comment = comment
+            node.anchor = anchor
+            node.flow_style = flow_style
+            return node
+
+        def make_mapping(
+            tag: Any, value: Any, start_mark: Any = None, end_mark: Any = None,
+            flow_style: Any = None, comment: Any = None, anchor: Any = None,
+        ) -> Any:
+            node: Any = new(mapping)
+            node.ctag = tag if type(tag) is tag_type else to_tag(tag)
+            node.value = value
+            node.start_mark = compact_mark(start_mark)
+            node.end_mark = end_mark
+            node.comment = comment
+            node.anchor = anchor
+            node.flow_style = flow_style
+            node.merge = None
+            return node
+
+        return {"ScalarNode": make_scalar, "SequenceNode": make_sequence,
+                "MappingNode": make_mapping}
+
+    def _at_end(self, c: Any, last: NodeMark) -> NodeMark:
+        """The mark of a C mark at the end of a text without a final line break."""
+        if c.column == 0:
+            return last if last == _STREAM_END else self.stream_end
+        return self.mark(self.open_end)
+
+    def walk(self, documents: list[Any]) -> list[Reach]:
+        """Give every node of ``documents`` not compacted yet :class:`NodeMark` marks instead
+        of ruamel's C marks, in the order of the text, so that a mark equal to the one
+        before it is the same object (a mapping starts where its first key does, a value
+        often ends where the next key starts); equal scalar texts become one string and
+        equal tags of the resolver one tag. A node reached again through an alias is done
+        once.
+
+        The same walk measures what each document's aliases reach (:data:`Reach`), with
+        each collection's expanded size and height computed once: walking the nodes is the
+        costly part of both, so the alias limits cost no walk of their own."""
+        reaches: list[Reach] = []
+        c_mark: Any = next(
+            (type(d.end_mark) for d in documents if not isinstance(d.end_mark, NodeMark)),
+            _NoMark,
+        )
+        mark = self.mark
+        open_end = self.open_end
+        at_end = self._at_end
+        last = mark(-1)
+        share_text = self.texts.setdefault
+        tags = self.tags
+        last_tag: Any = None
+        #: a walked collection's id -> (expanded size, height), for the aliases naming it
+        done: dict[int, tuple[int, int]] = {}
+        scalars = 0
+        recursive = False
+        chain = itertools.chain.from_iterable
+
+        def visit(parts: Iterable[Any]) -> tuple[int, int]:
+            """Compact ``parts`` (the nodes of a collection, or a document), each node not
+            done yet and what it holds: their expanded size and their height."""
+            nonlocal last, last_tag, scalars, recursive
+            size = 0
+            height = 0
+            fresh = 0
+            for part in parts:
+                end = part.end_mark
+                if type(end) is not c_mark:  # made compact, or met again through an alias
+                    if type(part.value) is str:
+                        size += 1
+                        # a scalar made compact starts where the walk's last mark is (the
+                        # end of the collection before it): one object, as the walk makes
+                        start = part.start_mark
+                        if start == last and start is not last:
+                            part.start_mark = last
+                        last = end
+                        continue
+                    seen = done.get(id(part))
+                    if seen is None:  # a collection still being walked: it holds itself
+                        recursive = True
+                        continue
+                    part_size, part_height = seen
+                else:
+                    part.end_mark = None  # being walked (an alias inside it is recursive)
+                    start = part.start_mark
+                    if type(start) is c_mark:
+                        index = start.index
+                        if index != last or index == open_end:
+                            last = mark(index) if index != open_end else at_end(start, last)
+                        part.start_mark = last
+                    elif start == last:
+                        part.start_mark = last
+                    else:
+                        last = start
+                    value = part.value
+                    if type(value) is str:
+                        fresh += 1
+                        size += 1
+                        part.value = share_text(value, value)
+                        tag = part.ctag
+                        if tag is not last_tag:
+                            if tag.handle is None and tag.handles is None:
+                                # the resolver makes a tag for every distinct text
+                                tag = part.ctag = tags.setdefault(tag.suffix, tag)
+                            last_tag = tag
+                        index = end.index
+                        if index != last or index == open_end:
+                            last = mark(index) if index != open_end else at_end(end, last)
+                        part.end_mark = last
+                        continue
+                    part_size, part_height = visit(
+                        chain(value) if value and type(value[0]) is tuple else value
+                    )
+                    part_size += 1
+                    part_height += 1
+                    index = end.index
+                    if index != last or index == open_end:
+                        last = mark(index) if index != open_end else at_end(end, last)
+                    part.end_mark = last
+                    done[id(part)] = (part_size, part_height)
+                size += part_size
+                if part_height > height:
+                    height = part_height
+            scalars += fresh
+            return size, height
+
+        made = self.scalars_made
+        for number, document in enumerate(documents):  # each has its own anchors
+            done.clear()
+            scalars = made[number] if number < len(made) else 0
+            recursive = False
+            size, height = visit((document,))
+            reaches.append((size, height, len(done) + scalars, recursive))
+        return reaches
+
+
+class _NoMark:
+    """No node has a mark of this class (what :meth:`Compaction.walk` looks for when every
+    document is a scalar made compact)."""
 
 
 def compact_nodes(documents: list[Any], text: str) -> list[Reach]:
-    """Give every node of ``documents`` (composed from ``text``) :class:`NodeMark` marks
-    instead of ruamel's C marks, in the order of the text, so that a mark equal to the one
-    before it is the same object (a mapping starts where its first key does, a value often
-    ends where the next key starts); equal scalar texts become one string and equal tags of
-    the resolver one tag. A node reached again through an alias is done once.
-
-    The same walk measures what each document's aliases reach (:data:`Reach`), with each
-    collection's expanded size and height computed once: walking the nodes is the costly
-    part of both, so the alias limits cost no walk of their own."""
-    reaches: list[Reach] = []
-    if not documents:
-        return reaches
-    mark: type[NodeMark] = type("NodeMark", (NodeMark,), {"__slots__": (), "_text": text})
-    stream_end: NodeMark = type("NodeMark", (_StreamEnd, mark), {"__slots__": ()})(_STREAM_END)
-    c_mark = type(documents[0].start_mark)
-    last = mark(-1)
-    texts: dict[str, str] = {}
-    share_text = texts.setdefault
-    tags: dict[str, Any] = {}
-    last_tag: Any = None
-    # only a text without a final line break has marks where libyaml's line and column
-    # differ for one offset
-    open_end = len(text) if text and text[-1] not in "\r\n\x85\u2028\u2029" else -3
-    #: a walked collection's id -> (expanded size, height), for the aliases naming it
-    done: dict[int, tuple[int, int]] = {}
-    scalars = 0
-    recursive = False
-    chain = itertools.chain.from_iterable
-
-    def at_end(c: Any) -> NodeMark:
-        if c.column == 0:
-            return last if last == _STREAM_END else stream_end
-        return mark(open_end)
-
-    def visit(parts: Iterable[Any]) -> tuple[int, int]:
-        """Compact ``parts`` (the nodes of a collection, or a document), each node not done
-        yet and what it holds: their expanded size and their height."""
-        nonlocal last, last_tag, scalars, recursive
-        size = 0
-        height = 0
-        fresh = 0
-        for part in parts:
-            start = part.start_mark
-            if type(start) is not c_mark:  # done: met again through an alias
-                if type(part.value) is str:
-                    size += 1
-                    continue
-                seen = done.get(id(part))
-                if seen is None:  # a collection still being walked: it holds itself
-                    recursive = True
-                    continue
-                part_size, part_height = seen
-            else:
-                index = start.index
-                if index != last or index == open_end:
-                    last = mark(index) if index != open_end else at_end(start)
-                part.start_mark = last
-                value = part.value
-                if type(value) is str:
-                    fresh += 1
-                    size += 1
-                    part.value = share_text(value, value)
-                    tag = part.ctag
-                    if tag is not last_tag:
-                        if tag.handle is None and tag.handles is None:
-                            # the resolver makes a tag for every distinct text
-                            tag = part.ctag = tags.setdefault(tag.suffix, tag)
-                        last_tag = tag
-                    end = part.end_mark
-                    index = end.index
-                    if index != last or index == open_end:
-                        last = mark(index) if index != open_end else at_end(end)
-                    part.end_mark = last
-                    continue
-                part_size, part_height = visit(
-                    chain(value) if value and type(value[0]) is tuple else value
-                )
-                part_size += 1
-                part_height += 1
-                end = part.end_mark
-                index = end.index
-                if index != last or index == open_end:
-                    last = mark(index) if index != open_end else at_end(end)
-                part.end_mark = last
-                done[id(part)] = (part_size, part_height)
-            size += part_size
-            if part_height > height:
-                height = part_height
-        scalars += fresh
-        return size, height
-
-    for document in documents:  # each has its own anchors: no node is in two
-        done.clear()
-        scalars = 0
-        recursive = False
-        size, height = visit((document,))
-        reaches.append((size, height, len(done) + scalars, recursive))
-    return reaches
+    """:meth:`Compaction.walk` of nodes composed from ``text`` with ruamel's own classes."""
+    return Compaction(text).walk(documents)

@@ -14,14 +14,20 @@ ScalarNode, value, implicit)``): within the block the resolver is handed these f
 only a resolver that knows them may be used with them (ciswitch's, in :mod:`ciswitch.source`).
 The functions are used only when ruamel's classes have exactly the slots they set, with
 ruamel's own allocation (another ruamel version keeps its constructors). Putting ruamel's
-classes back, never what was there before, keeps nested or concurrent blocks harmless: the
-nodes are the same either way.
+classes back, never what was there before, keeps nested blocks harmless.
+
+A block may also hand the composer makers of its own (:mod:`ciswitch.compact`'s, made from
+:data:`NODE_KINDS`: nodes made compact as they are made, for one text). Those belong to one
+compose, so the blocks of different threads take turns (the composer holds the interpreter
+lock all along anyway, but for the makers' own Python code); :data:`SCALAR_KINDS` and
+:data:`SEQUENCE_KINDS` hold whatever the composer may name the kinds by, for the resolver.
 """
 
 from __future__ import annotations
 
+import _thread
 import importlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from types import ModuleType
 from typing import Any
@@ -94,7 +100,23 @@ def make_mapping(
     return node
 
 
-_MAKERS = {"ScalarNode": make_scalar, "SequenceNode": make_sequence, "MappingNode": make_mapping}
+#: what the composer is handed to make its nodes with: a function per node class name
+Makers = Mapping[str, Callable[..., Any]]
+
+_MAKERS: Makers = {
+    "ScalarNode": make_scalar, "SequenceNode": make_sequence, "MappingNode": make_mapping,
+}
+#: what the C composer may name a scalar's or a sequence's kind by, to its resolver: ruamel's
+#: class, this module's function, or the makers a block in progress installed
+SCALAR_KINDS: set[Any] = {ScalarNode, make_scalar}
+SEQUENCE_KINDS: set[Any] = {SequenceNode, make_sequence}
+#: held by the block that installed makers of one compose
+_TURN = _thread.RLock()
+
+
+#: ruamel's node classes, its tag class and how a tag given as text becomes one: what makers
+#: of the very same nodes need
+NODE_KINDS = (ScalarNode, SequenceNode, MappingNode, Tag, _ctag)
 
 
 def slots_of(cls: type) -> frozenset[str]:
@@ -132,19 +154,30 @@ _MODULE: list[ModuleType | None] = []
 
 
 @contextmanager
-def fast_node_classes() -> Iterator[None]:
+def fast_node_classes(makers: Makers | None = None) -> Iterator[bool]:
     """Within the block, the C composer makes its nodes with :func:`make_scalar`,
-    :func:`make_sequence` and :func:`make_mapping` (when they fit, see the module)."""
+    :func:`make_sequence` and :func:`make_mapping`, or with ``makers`` (when they fit, see
+    the module); the block is given whether they do."""
     if not _MODULE:
         _MODULE.append(_composer_module())
     module = _MODULE[0]
     if module is None:
-        yield
+        yield False
         return
-    for name, maker in _MAKERS.items():
-        setattr(module, name, maker)
-    try:
-        yield
-    finally:
-        for name, cls in _NAMES.items():
-            setattr(module, name, cls)
+    chosen = _MAKERS if makers is None else makers
+    with _TURN:
+        scalar, sequence = chosen["ScalarNode"], chosen["SequenceNode"]
+        added = [kind for kind in (scalar, sequence)
+                 if kind not in SCALAR_KINDS and kind not in SEQUENCE_KINDS]
+        SCALAR_KINDS.add(scalar)
+        SEQUENCE_KINDS.add(sequence)
+        for name, maker in chosen.items():
+            setattr(module, name, maker)
+        try:
+            yield True
+        finally:
+            for name, cls in _NAMES.items():
+                setattr(module, name, cls)
+            for kind in added:
+                SCALAR_KINDS.discard(kind)
+                SEQUENCE_KINDS.discard(kind)

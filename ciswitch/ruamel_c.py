@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import _thread
 import sys
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
@@ -143,10 +144,13 @@ def loader_class(resolver: type) -> type | None:
     return made
 
 
-def compose_all(text: str, resolver: type) -> list[Any] | None:
+def compose_all(
+    text: str, resolver: type, document_done: Callable[[], None] | None = None
+) -> list[Any] | None:
     """Every document of ``text`` composed (``None`` documents left out), as
-    ``YAML.compose_all`` composes them; None when there is no C parser (compose with ruamel's
-    ``YAML`` then). Errors are ruamel's own (:class:`ruamel.yaml.error.YAMLError`).
+    ``YAML.compose_all`` composes them, calling ``document_done`` after each one kept; None
+    when there is no C parser (compose with ruamel's ``YAML`` then). Errors are ruamel's own
+    (:class:`ruamel.yaml.error.YAMLError`).
 
     The loader refers to itself in several ways, so it would be freed only by the cycle
     collector, with the text and the C parser's copy of it inside: its attributes are dropped
@@ -162,6 +166,8 @@ def compose_all(text: str, resolver: type) -> list[Any] | None:
             document = loader.get_node()
             if document is not None:
                 documents.append(document)
+                if document_done is not None:
+                    document_done()
         return documents
     finally:
         loader.dispose()

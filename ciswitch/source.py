@@ -14,16 +14,21 @@ import functools
 import gc
 import re
 from array import array
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
 from operator import is_
 from types import MethodType
 from typing import Any
 
-from ciswitch.compact import compact_nodes
+from ciswitch.compact import Compaction
 from ciswitch.errors import CiswitchError
 from ciswitch.model import Position
-from ciswitch.node_factory import fast_node_classes, make_scalar, make_sequence
+from ciswitch.node_factory import (
+    NODE_KINDS,
+    SCALAR_KINDS,
+    SEQUENCE_KINDS,
+    fast_node_classes,
+)
 from ciswitch.patterns import lazy_compile
 from ciswitch.record import Record
 from ciswitch.ruamel_c import compose_all
@@ -165,11 +170,15 @@ def compose_documents(text: str, path: str) -> list[Any]:
     # ruamel's own resolver (a loader made while path resolvers are registered) knows the
     # kinds of nodes by ruamel's classes only: then the C composer keeps them
     path_resolvers: object = getattr(resolver, "yaml_path_resolvers", None)
-    making = nullcontext() if path_resolvers else fast_node_classes()
+    compaction = Compaction(text)
+    making = (nullcontext(False) if path_resolvers
+              else fast_node_classes(compaction.makers(*NODE_KINDS)))
     with gc_paused():
-        with making:
-            documents = _compose_all(resolver, text, path)
-        reaches = compact_nodes(documents, text)
+        with making as made:
+            documents = _compose_all(
+                resolver, text, path, compaction.document_done if made else None
+            )
+        reaches = compaction.walk(documents)
         for document, reach in zip(documents, reaches, strict=True):
             size, height, distinct, recursive = reach
             if recursive or height > MAX_DEPTH or size - distinct > ALIAS_ALLOWANCE + distinct:
@@ -369,7 +378,7 @@ def _fixed_version_resolver() -> type:
     nothing at once. A loader made while path resolvers are registered uses ruamel's own
     three methods.
     """
-    from ruamel.yaml.nodes import ScalarNode, SequenceNode
+    from ruamel.yaml.nodes import ScalarNode
     from ruamel.yaml.resolver import VersionedResolver
 
     table_of = VersionedResolver.__dict__["versioned_resolver"].fget
@@ -401,7 +410,7 @@ def _fixed_version_resolver() -> type:
         def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
             # the C composer names the kind by what it makes nodes with: ruamel's class,
             # or the function standing for it (:mod:`ciswitch.node_factory`)
-            if kind is ScalarNode or kind is make_scalar:
+            if kind in SCALAR_KINDS:
                 if implicit[0]:
                     plain = self._plain
                     tag = plain.get(value)
@@ -409,7 +418,7 @@ def _fixed_version_resolver() -> type:
                         tag = plain[value] = stock_resolve(self, ScalarNode, value, implicit)
                     return tag
                 return self.DEFAULT_SCALAR_TAG
-            if kind is SequenceNode or kind is make_sequence:
+            if kind in SEQUENCE_KINDS:
                 return self.DEFAULT_SEQUENCE_TAG
             return self.DEFAULT_MAPPING_TAG
 
@@ -442,13 +451,16 @@ def _release(yaml: Any) -> None:
         state.clear()
 
 
-def _compose_all(resolver: type, text: str, path: str) -> list[Any]:
+def _compose_all(
+    resolver: type, text: str, path: str, document_done: Callable[[], None] | None = None
+) -> list[Any]:
     """Every document of ``text`` (none of them empty), composed with ruamel's C composer
-    straight away (:mod:`ciswitch.ruamel_c`), or through ruamel's ``YAML`` without one."""
+    straight away (:mod:`ciswitch.ruamel_c`; ``document_done`` is called after each), or
+    through ruamel's ``YAML`` without one."""
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
     try:
-        documents = compose_all(text, resolver)
+        documents = compose_all(text, resolver, document_done)
         if documents is None:
             yaml = safe_yaml()
             yaml.Resolver = resolver

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -297,10 +299,26 @@ _ALIAS_TEXTS = [
 ]
 
 
+def _composed_compacting(text: str) -> tuple[list[Any], list[tuple[int, int, int, bool]]]:
+    """The documents of ``text`` as lint composes them (its makers compacting each scalar as
+    it is made) and what the walk after composing finds they reach."""
+    from ciswitch.compact import Compaction
+    from ciswitch.node_factory import NODE_KINDS, fast_node_classes
+    from ciswitch.source import _compose_all, _fixed_version_resolver
+
+    compaction = Compaction(text)
+    with fast_node_classes(compaction.makers(*NODE_KINDS)) as made:
+        assert made
+        docs = _compose_all(_fixed_version_resolver(), text, "f.yml", compaction.document_done)
+    return docs, compaction.walk(docs)
+
+
+@pytest.mark.parametrize("making", ["ruamel's classes", "compacting makers"])
 @pytest.mark.parametrize("text", _ALIAS_TEXTS)
-def test_the_compact_walk_measures_what_aliases_reach(text: str) -> None:
+def test_the_compact_walk_measures_what_aliases_reach(text: str, making: str) -> None:
     """The size, height and self-reference the compact walk finds for each document (from
-    which the alias limits refuse a document) are those of following every alias again."""
+    which the alias limits refuse a document) are those of following every alias again,
+    whether the walk compacts every node or the composer's makers compacted the scalars."""
     from ruamel.yaml import YAML
 
     from ciswitch.compact import compact_nodes
@@ -312,7 +330,10 @@ def test_the_compact_walk_measures_what_aliases_reach(text: str) -> None:
         _distinct(doc, seen)
         size, height, recursive = _naive_reach(doc)
         expected.append((size, height, len(seen), recursive))
-    reaches = compact_nodes(docs, text)
+    if making == "compacting makers":
+        reaches = _composed_compacting(text)[1]
+    else:
+        reaches = compact_nodes(docs, text)
     assert [reach[3] for reach in reaches] == [e[3] for e in expected]
     assert [reach[2] for reach in reaches] == [e[2] for e in expected]
     assert [reach[:2] for reach in reaches if not reach[3]] == [
@@ -353,3 +374,36 @@ def test_positions_and_line_texts_count_line_feeds(text: str) -> None:
         )
     for number, line in enumerate(text.split("\n"), start=1):
         assert file.line_text(number) == line.rstrip("\r\n")
+
+
+def test_composes_in_several_threads_keep_their_own_marks() -> None:
+    """The makers that compact nodes as they are made belong to one text: texts composed in
+    several threads at once (``fleet run``) each get marks of their own text, with the lines
+    and columns of ruamel's own C marks."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ruamel.yaml import YAML
+
+    from ciswitch.source import compose_documents
+
+    texts = [
+        "".join(f"job{i}_{n}:\n  script:\n    - echo {n} {'x' * i}\n" for n in range(400))
+        for i in range(1, 5)
+    ]
+
+    def marks(docs: list[Any]) -> list[tuple[object, ...]]:
+        found: list[tuple[object, ...]] = []
+        for doc in docs:
+            _marks(doc, found, set())
+        return found
+
+    expected = [marks(list(YAML(typ="safe", pure=False).compose_all(t))) for t in texts]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads take turns within each compose
+    try:
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            for _ in range(3):
+                got = list(pool.map(lambda t: marks(compose_documents(t, "f.yml")), texts * 2))
+                assert got == expected * 2
+    finally:
+        sys.setswitchinterval(interval)
