@@ -144,13 +144,18 @@ def finding(
             reason = str(err)
     elif make_fix is None and not reason:
         reason = "not fixable automatically"
-    begin = place.file.position(place.start)
-    finish = place.file.position(max(place.start, place.end))
-    lines = tuple(place.file.line_text(n) for n in range(begin.line, finish.line + 1))
+    file = place.file
+    begin = file.position(place.start)
+    # most places are a word or two of one line
+    finish = begin if place.end <= place.start else file.position(place.end)
+    if finish.line == begin.line:
+        lines: tuple[str, ...] = (file.line_text(begin.line),)
+    else:
+        lines = tuple(file.line_text(n) for n in range(begin.line, finish.line + 1))
     return Finding(
         code=code,
         message=message,
-        path=place.file.path,
+        path=file.path,
         start=place.start,
         end=place.end,
         begin=begin,
