@@ -125,12 +125,13 @@ class Compaction:
         #: the scalars the makers made in each document composed so far, in order (none
         #: when the C composer made its own nodes): the walk counts no scalar of its own then
         self.scalars_made: list[int] = []
-        self._made = 0
+        #: what closes the makers' count of a document (None before :meth:`makers`)
+        self._document_done: Callable[[], None] | None = None
 
     def document_done(self) -> None:
-        """Close the count of scalars made for the document just composed."""
-        self.scalars_made.append(self._made)
-        self._made = 0
+        """Close the count of scalars the makers made for the document just composed."""
+        if self._document_done is not None:
+            self._document_done()
 
     def makers(self, scalar: type, sequence: type, mapping: type, tag_type: type,
                to_tag: Callable[[Any], Any]) -> Makers:
@@ -144,6 +145,14 @@ class Compaction:
         new = object.__new__
         last: NodeMark = mark(-1)
         last_tag: Any = None
+        made = 0
+
+        def document_done() -> None:
+            nonlocal made
+            self.scalars_made.append(made)
+            made = 0
+
+        self._document_done = document_done
 
         def compact_mark(c: Any) -> NodeMark:
             nonlocal last
@@ -156,7 +165,7 @@ class Compaction:
             tag: Any, value: Any, start_mark: Any = None, end_mark: Any = None,
             style: Any = None, comment: Any = None, anchor: Any = None,
         ) -> Any:
-            nonlocal last, last_tag
+            nonlocal last, last_tag, made
             node: Any = new(scalar)
             if tag is not last_tag:
                 if type(tag) is not tag_type:
@@ -178,7 +187,7 @@ class Compaction:
             node.comment = comment
             node.anchor = anchor
             node.style = style
-            self._made += 1
+            made += 1
             return node
 
         def make_sequence(

@@ -391,10 +391,13 @@ def _fixed_version_resolver() -> type:
         _table: Any = None
         #: the tag of each plain scalar text met so far (this composed text's own)
         _plain: dict[str, Any]
+        #: the plain scalars' tags met so far, by suffix
+        _by_suffix: dict[str, Any]
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             self._plain = {}
+            self._by_suffix = {}
             if self.yaml_path_resolvers:  # ruamel's own methods, bound to this loader
                 self.resolve = MethodType(stock_resolve, self)  # type: ignore[method-assign]
                 self.descend_resolver = MethodType(stock_descend, self)
@@ -415,7 +418,12 @@ def _fixed_version_resolver() -> type:
                     plain = self._plain
                     tag = plain.get(value)
                     if tag is None:
-                        tag = plain[value] = stock_resolve(self, ScalarNode, value, implicit)
+                        tag = stock_resolve(self, ScalarNode, value, implicit)
+                        if tag.handle is None and tag.handles is None:
+                            # one tag object for every text of a kind (the compaction's
+                            # sharing, done once per text here rather than per node)
+                            tag = self._by_suffix.setdefault(tag.suffix, tag)
+                        plain[value] = tag
                     return tag
                 return self.DEFAULT_SCALAR_TAG
             if kind in SEQUENCE_KINDS:
