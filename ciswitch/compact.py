@@ -91,21 +91,16 @@ _STREAM_END = -2
 #: path down, through aliases), its distinct nodes, and whether an alias names a collection
 #: inside which it is used (then the first two mean nothing)
 Reach = tuple[int, int, int, bool]
-#: what the C composer is handed to make its nodes with: a function per node class name
-Makers = dict[str, Callable[..., Any]]
-
-
 class Compaction:
     """The compaction of one text's nodes: the text's own :class:`NodeMark` class, and the
     shared texts and tags.
 
     It is done in two steps when ciswitch makes the composer's nodes itself
-    (:mod:`ciswitch.node_factory`): the makers of :meth:`makers` give a scalar its compact
-    marks, text and tag and a collection its start as they make them, so that
-    :meth:`walk`, after composing, only has the collections' ends left (the C composer sets
-    them once a collection's last item is made) and counts what aliases reach. With
-    ruamel's own classes, :meth:`walk` does all of it. A big file's scalars are most of its
-    nodes: compacting each as it is made saves a walk of every one of them again."""
+    (:mod:`ciswitch.node_factory`): the function of :meth:`scalar_maker` gives a scalar its
+    compact marks, text and tag as it makes it, so that :meth:`walk`, after composing, only
+    has the collections left and counts what aliases reach. With ruamel's own classes,
+    :meth:`walk` does all of it. A big file's scalars are most of its nodes: compacting each
+    as it is made saves a walk of every one of them again."""
 
     def __init__(self, text: str) -> None:
         self.text = text
@@ -133,11 +128,11 @@ class Compaction:
         if self._document_done is not None:
             self._document_done()
 
-    def makers(self, scalar: type, sequence: type, mapping: type, tag_type: type,
-               to_tag: Callable[[Any], Any]) -> Makers:
-        """Functions making the very nodes ruamel's classes ``scalar``, ``sequence`` and
-        ``mapping`` make (every slot set to what their ``__init__`` sets; a tag that is not
-        a ``tag_type`` made one by ``to_tag``), compacted as they are made."""
+    def scalar_maker(self, scalar: type, tag_type: type,
+                     to_tag: Callable[[Any], Any]) -> Callable[..., Any]:
+        """A function making the very scalar nodes ruamel's class ``scalar`` makes (every
+        slot set to what its ``__init__`` sets; a tag that is not a ``tag_type`` made one by
+        ``to_tag``), compacted as they are made."""
         mark = self.mark
         open_end = self.open_end
         share_text = self.texts.setdefault
@@ -153,13 +148,6 @@ class Compaction:
             made = 0
 
         self._document_done = document_done
-
-        def compact_mark(c: Any) -> NodeMark:
-            nonlocal last
-            index = c.index
-            if index != last or index == open_end:
-                last = mark(index) if index != open_end else self._at_end(c, last)
-            return last
 
         def make_scalar(
             tag: Any, value: Any, start_mark: Any = None, end_mark: Any = None,
@@ -190,37 +178,7 @@ class Compaction:
             made += 1
             return node
 
-        def make_sequence(
-            tag: Any, value: Any, start_mark: Any = None, end_mark: Any = None,
-            flow_style: Any = None, comment: Any = None, anchor: Any = None,
-        ) -> Any:
-            node: Any = new(sequence)
-            node.ctag = tag if type(tag) is tag_type else to_tag(tag)
-            node.value = value
-            node.start_mark = compact_mark(start_mark)
-            node.end_mark = end_mark
-            node.comment = comment
-            node.anchor = anchor
-            node.flow_style = flow_style
-            return node
-
-        def make_mapping(
-            tag: Any, value: Any, start_mark: Any = None, end_mark: Any = None,
-            flow_style: Any = None, comment: Any = None, anchor: Any = None,
-        ) -> Any:
-            node: Any = new(mapping)
-            node.ctag = tag if type(tag) is tag_type else to_tag(tag)
-            node.value = value
-            node.start_mark = compact_mark(start_mark)
-            node.end_mark = end_mark
-            node.comment = comment
-            node.anchor = anchor
-            node.flow_style = flow_style
-            node.merge = None
-            return node
-
-        return {"ScalarNode": make_scalar, "SequenceNode": make_sequence,
-                "MappingNode": make_mapping}
+        return make_scalar
 
     def _at_end(self, c: Any, last: NodeMark) -> NodeMark:
         """The mark of a C mark at the end of a text without a final line break."""
@@ -283,17 +241,23 @@ class Compaction:
                     part_size, part_height = seen
                 else:
                     part.end_mark = None  # being walked (an alias inside it is recursive)
-                    start = part.start_mark
-                    if type(start) is c_mark:
-                        index = start.index
-                        if index != last or index == open_end:
-                            last = mark(index) if index != open_end else at_end(start, last)
-                        part.start_mark = last
-                    elif start == last:
-                        part.start_mark = last
-                    else:
-                        last = start
                     value = part.value
+                    start = part.start_mark
+                    index = start.index
+                    if index != last or index == open_end:
+                        if index == open_end:
+                            last = at_end(start, last)
+                        else:
+                            # a mapping starts where its first key does, which may be made
+                            # compact already: one object
+                            first = value[0] if value and type(value) is list else None
+                            if type(first) is tuple:
+                                first = first[0]
+                            held = None if first is None else first.start_mark
+                            last = held if type(held) is not c_mark and held == index else (
+                                mark(index)
+                            )
+                    part.start_mark = last
                     if type(value) is str:
                         fresh += 1
                         size += 1

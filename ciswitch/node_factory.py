@@ -16,18 +16,19 @@ The functions are used only when ruamel's classes have exactly the slots they se
 ruamel's own allocation (another ruamel version keeps its constructors). Putting ruamel's
 classes back, never what was there before, keeps nested blocks harmless.
 
-A block may also hand the composer makers of its own (:mod:`ciswitch.compact`'s, made from
-:data:`NODE_KINDS`: nodes made compact as they are made, for one text). Those belong to one
-compose, so the blocks of different threads take turns (the composer holds the interpreter
-lock all along anyway, but for the makers' own Python code); :data:`SCALAR_KINDS` and
-:data:`SEQUENCE_KINDS` hold whatever the composer may name the kinds by, for the resolver.
+A block may also hand the composer a scalar maker of its own (:mod:`ciswitch.compact`'s,
+made from :data:`SCALAR_PARTS`: scalars made compact as they are made, for one text). That
+belongs to one compose, so the blocks of different threads take turns (the composer holds
+the interpreter lock all along anyway, but for the maker's own Python code);
+:data:`SCALAR_KINDS` holds whatever the composer may name a scalar's kind by, for the
+resolver (:data:`SEQUENCE_KINDS` a sequence's).
 """
 
 from __future__ import annotations
 
 import _thread
 import importlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import ModuleType
 from typing import Any
@@ -100,23 +101,20 @@ def make_mapping(
     return node
 
 
-#: what the composer is handed to make its nodes with: a function per node class name
-Makers = Mapping[str, Callable[..., Any]]
-
-_MAKERS: Makers = {
+_MAKERS: dict[str, Callable[..., Any]] = {
     "ScalarNode": make_scalar, "SequenceNode": make_sequence, "MappingNode": make_mapping,
 }
 #: what the C composer may name a scalar's or a sequence's kind by, to its resolver: ruamel's
-#: class, this module's function, or the makers a block in progress installed
+#: class, this module's function, or the scalar maker a block in progress installed
 SCALAR_KINDS: set[Any] = {ScalarNode, make_scalar}
 SEQUENCE_KINDS: set[Any] = {SequenceNode, make_sequence}
-#: held by the block that installed makers of one compose
+#: held by the block that installed a maker of one compose
 _TURN = _thread.RLock()
 
 
-#: ruamel's node classes, its tag class and how a tag given as text becomes one: what makers
-#: of the very same nodes need
-NODE_KINDS = (ScalarNode, SequenceNode, MappingNode, Tag, _ctag)
+#: ruamel's scalar class, its tag class and how a tag given as text becomes one: what a maker
+#: of the very same scalars needs
+SCALAR_PARTS = (ScalarNode, Tag, _ctag)
 
 
 def slots_of(cls: type) -> frozenset[str]:
@@ -154,23 +152,20 @@ _MODULE: list[ModuleType | None] = []
 
 
 @contextmanager
-def fast_node_classes(makers: Makers | None = None) -> Iterator[bool]:
-    """Within the block, the C composer makes its nodes with :func:`make_scalar`,
-    :func:`make_sequence` and :func:`make_mapping`, or with ``makers`` (when they fit, see
-    the module); the block is given whether they do."""
+def fast_node_classes(scalar: Callable[..., Any] | None = None) -> Iterator[bool]:
+    """Within the block, the C composer makes its nodes with :func:`make_scalar` (or
+    ``scalar``), :func:`make_sequence` and :func:`make_mapping` (when they fit, see the
+    module); the block is given whether they do."""
     if not _MODULE:
         _MODULE.append(_composer_module())
     module = _MODULE[0]
     if module is None:
         yield False
         return
-    chosen = _MAKERS if makers is None else makers
+    chosen = _MAKERS if scalar is None else {**_MAKERS, "ScalarNode": scalar}
     with _TURN:
-        scalar, sequence = chosen["ScalarNode"], chosen["SequenceNode"]
-        added = [kind for kind in (scalar, sequence)
-                 if kind not in SCALAR_KINDS and kind not in SEQUENCE_KINDS]
-        SCALAR_KINDS.add(scalar)
-        SEQUENCE_KINDS.add(sequence)
+        added = chosen["ScalarNode"] not in SCALAR_KINDS
+        SCALAR_KINDS.add(chosen["ScalarNode"])
         for name, maker in chosen.items():
             setattr(module, name, maker)
         try:
@@ -178,6 +173,5 @@ def fast_node_classes(makers: Makers | None = None) -> Iterator[bool]:
         finally:
             for name, cls in _NAMES.items():
                 setattr(module, name, cls)
-            for kind in added:
-                SCALAR_KINDS.discard(kind)
-                SEQUENCE_KINDS.discard(kind)
+            if added:
+                SCALAR_KINDS.discard(chosen["ScalarNode"])

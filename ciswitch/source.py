@@ -24,8 +24,8 @@ from ciswitch.compact import Compaction
 from ciswitch.errors import CiswitchError
 from ciswitch.model import Position
 from ciswitch.node_factory import (
-    NODE_KINDS,
     SCALAR_KINDS,
+    SCALAR_PARTS,
     SEQUENCE_KINDS,
     fast_node_classes,
 )
@@ -172,7 +172,7 @@ def compose_documents(text: str, path: str) -> list[Any]:
     path_resolvers: object = getattr(resolver, "yaml_path_resolvers", None)
     compaction = Compaction(text)
     making = (nullcontext(False) if path_resolvers
-              else fast_node_classes(compaction.makers(*NODE_KINDS)))
+              else fast_node_classes(compaction.scalar_maker(*SCALAR_PARTS)))
     with gc_paused():
         with making as made:
             documents = _compose_all(

@@ -303,11 +303,11 @@ def _composed_compacting(text: str) -> tuple[list[Any], list[tuple[int, int, int
     """The documents of ``text`` as lint composes them (its makers compacting each scalar as
     it is made) and what the walk after composing finds they reach."""
     from ciswitch.compact import Compaction
-    from ciswitch.node_factory import NODE_KINDS, fast_node_classes
+    from ciswitch.node_factory import SCALAR_PARTS, fast_node_classes
     from ciswitch.source import _compose_all, _fixed_version_resolver
 
     compaction = Compaction(text)
-    with fast_node_classes(compaction.makers(*NODE_KINDS)) as made:
+    with fast_node_classes(compaction.scalar_maker(*SCALAR_PARTS)) as made:
         assert made
         docs = _compose_all(_fixed_version_resolver(), text, "f.yml", compaction.document_done)
     return docs, compaction.walk(docs)
