@@ -117,14 +117,15 @@ class Compaction:
         )
         self.texts: dict[str, str] = {}
         self.tags: dict[str, Any] = {}
-        #: the scalars the makers made in each document composed so far, in order (none
-        #: when the C composer made its own nodes): the walk counts no scalar of its own then
+        #: the scalars the scalar maker made in each document composed so far, in order
+        #: (none when the C composer made ruamel's nodes: the walk counts those itself)
         self.scalars_made: list[int] = []
-        #: what closes the makers' count of a document (None before :meth:`makers`)
+        #: what closes the scalar maker's count of a document (None before
+        #: :meth:`scalar_maker`)
         self._document_done: Callable[[], None] | None = None
 
     def document_done(self) -> None:
-        """Close the count of scalars the makers made for the document just composed."""
+        """Close the count of scalars the scalar maker made for the document just composed."""
         if self._document_done is not None:
             self._document_done()
 
@@ -159,7 +160,8 @@ class Compaction:
                 if type(tag) is not tag_type:
                     tag = to_tag(tag)
                 if tag.handle is None and tag.handles is None:
-                    # the resolver makes a tag for every distinct text
+                    # ciswitch's resolver shares its tags already; a tag the text spells
+                    # (``!!str x``) is made anew for each scalar
                     tag = share_tag(tag.suffix, tag)
                 last_tag = tag
             node.ctag = tag

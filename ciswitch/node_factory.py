@@ -107,7 +107,7 @@ _MAKERS: dict[str, Callable[..., Any]] = {
 #: what the C composer may name a scalar's or a sequence's kind by, to its resolver: ruamel's
 #: class, this module's function, or the scalar maker a block in progress installed
 SCALAR_KINDS: set[Any] = {ScalarNode, make_scalar}
-SEQUENCE_KINDS: set[Any] = {SequenceNode, make_sequence}
+SEQUENCE_KINDS: frozenset[Any] = frozenset({SequenceNode, make_sequence})
 #: held by the block that installed a maker of one compose
 _TURN = _thread.RLock()
 
@@ -164,8 +164,9 @@ def fast_node_classes(scalar: Callable[..., Any] | None = None) -> Iterator[bool
         return
     chosen = _MAKERS if scalar is None else {**_MAKERS, "ScalarNode": scalar}
     with _TURN:
-        added = chosen["ScalarNode"] not in SCALAR_KINDS
-        SCALAR_KINDS.add(chosen["ScalarNode"])
+        added = scalar is not None and scalar not in SCALAR_KINDS
+        if added:
+            SCALAR_KINDS.add(scalar)
         for name, maker in chosen.items():
             setattr(module, name, maker)
         try:
@@ -174,4 +175,4 @@ def fast_node_classes(scalar: Callable[..., Any] | None = None) -> Iterator[bool
             for name, cls in _NAMES.items():
                 setattr(module, name, cls)
             if added:
-                SCALAR_KINDS.discard(chosen["ScalarNode"])
+                SCALAR_KINDS.discard(scalar)

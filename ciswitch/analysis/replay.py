@@ -39,7 +39,7 @@ from ciswitch.analysis.sites import (
     Site,
     YamlScalarSite,
 )
-from ciswitch.analysis.unread import unread_flags
+from ciswitch.analysis.unread import uninterpolated_inputs, unread_flags, unread_hooks
 from ciswitch.analysis.values import split_flags, string_runs_files
 from ciswitch.analysis.variables import VARIABLE_KIND, entry_place, record_variable_places
 from ciswitch.gitlab import Job, Pipeline, ScriptLine
@@ -480,6 +480,10 @@ def collect_facts(
     visited = {key for key in facts.sites}
     names = {name for each in pipelines for name in each.jobs}
     analyzer.orphans(pipeline, visited, names)
+    # what the pipeline's files hold that the replay does not play (once per pipeline, not
+    # again for the script files a lint adds to it)
+    uninterpolated_inputs(facts)
+    unread_hooks(facts)
     unread_flags(facts)
     return facts
 

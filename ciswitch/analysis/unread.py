@@ -127,8 +127,6 @@ def _hook_lines(facts: Facts, file: SourceFile, value: Any) -> None:
 
 def unread_flags(facts: Facts) -> None:
     """Add a place not checked for each such flag of the sites read (see the module)."""
-    uninterpolated_inputs(facts)
-    unread_hooks(facts)
     covered: dict[str, tuple[list[int], list[int]]] | None = None  # made when first asked
     for site in list(facts.sites.values()):
         text = site.text

@@ -229,5 +229,6 @@ def refuse_default(word: Word | None) -> None:
     if default_of(word) == LOCAL:
         from ciswitch.edits import NoFix
 
-        raise NoFix(f"the :local is the default of {word.raw.strip(chr(34))}, which werf gets "
+        shown = word.raw.strip('"')
+        raise NoFix(f"the :local is the default of {shown}, which werf gets "
                     f"while {word.var} is not set: change it by hand")
