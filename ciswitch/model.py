@@ -270,6 +270,7 @@ class NotCheckedKind(enum.Enum):
     OUTSIDE_SCRIPT = "outside-script"
     COMPUTED_PATH = "computed-path"
     MAKE_TARGET = "make-target"
+    TASK_RUNNER = "task-runner"
     COMMAND_STRING = "command-string"
     UNREAD_COMMAND = "unread-command"
     CI_INPUT = "ci-input"
@@ -309,6 +310,7 @@ _PHRASES: dict[NotCheckedKind, tuple[str, str]] = {
         "script outside the repository", "scripts outside the repository"),
     NotCheckedKind.COMPUTED_PATH: ("computed script path", "computed script paths"),
     NotCheckedKind.MAKE_TARGET: ("make target", "make targets"),
+    NotCheckedKind.TASK_RUNNER: ("task runner call", "task runner calls"),
     NotCheckedKind.COMMAND_STRING: ("command string", "command strings"),
     NotCheckedKind.UNREAD_COMMAND: ("werf command not read", "werf commands not read"),
     NotCheckedKind.CI_INPUT: ("CI/CD input not interpolated", "CI/CD inputs not interpolated"),

@@ -103,6 +103,23 @@ def _make(repo: Path) -> None:
     _ci(repo, "make images")
 
 
+def _npm(repo: Path) -> None:
+    (repo / "package.json").write_text(
+        '{"scripts": {"deploy": "werf deploy --stages-storage :local --env production"}}\n')
+    _ci(repo, "npm run deploy")
+
+
+def _just(repo: Path) -> None:
+    (repo / "justfile").write_text("images:\n    werf build --stages-storage :local\n")
+    _ci(repo, "just images")
+
+
+def _task(repo: Path) -> None:
+    (repo / "Taskfile.yml").write_text(
+        "version: '3'\ntasks:\n  publish:\n    cmds:\n      - werf publish -s :local\n")
+    _ci(repo, "task publish")
+
+
 def _missing(repo: Path) -> None:
     _ci(repo, "./ci/generated.sh")
 
@@ -162,6 +179,15 @@ CASES = [
     Case("computed-path", _computed, 4, "computed-path", '"$BUILD_SCRIPT": computed path'),
     Case("make-target", _make, 4, "make-target", "make images: make targets are not followed",
          holds_local="Makefile"),
+    Case("npm-script", _npm, 4, "task-runner",
+         "npm run deploy: package.json's scripts are not followed (it mentions werf)",
+         holds_local="package.json"),
+    Case("just-recipe", _just, 4, "task-runner",
+         "just images: justfile's recipes are not followed (it mentions werf)",
+         holds_local="justfile"),
+    Case("taskfile-task", _task, 4, "task-runner",
+         "task publish: Taskfile.yml's tasks are not followed (it mentions werf)",
+         holds_local="Taskfile.yml"),
     Case("missing-script", _missing, 4, "missing-script",
          "./ci/generated.sh: no such file in the repository"),
     Case("project-include", _project_include, 3, "project-include",
@@ -193,6 +219,7 @@ SUMMARY = {
     "unreadable-script": "1 place not checked (1 unreadable script)",
     "computed-path": "1 place not checked (1 computed script path)",
     "make-target": "1 place not checked (1 make target)",
+    "task-runner": "1 place not checked (1 task runner call)",
     "missing-script": "1 place not checked (1 script not in the repository)",
     "project-include": "1 place not checked (1 include from another project)",
     "remote-include": "1 place not checked (1 remote include)",
@@ -255,6 +282,31 @@ def test_strict_fails_with_the_reason(case_repo: tuple[Case, Path]) -> None:
     assert done.returncode == 1, done.stdout + done.stderr
     assert f".gitlab-ci.yml:{case.line}: not checked: " in done.stdout
     assert case.message in done.stdout
+
+
+def test_npm_really_runs_werf_with_local_from_its_scripts(tmp_path: Path) -> None:
+    """The oracle for the task runner entries: the real npm runs the package's script, and
+    the werf stand-in it calls gets ``:local``; so a bare "No findings" there would be a
+    false clean. npm runs ``prepare`` on ``npm install`` too: any npm call counts."""
+    import shutil
+
+    npm = shutil.which("npm")
+    if npm is None:
+        pytest.skip("npm is not installed: the oracle for package.json's scripts needs it")
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    _npm(repo)
+    log = tmp_path / "werf.log"
+    stand_in = Path(__file__).parent / "bin"
+    ran = subprocess.run(
+        [npm, "run", "deploy"], cwd=repo, capture_output=True, text=True, check=False,
+        timeout=120, env={**os.environ, "PATH": f"{stand_in}:{os.environ['PATH']}",
+                          "WERF_STANDIN_LOG": str(log), "HOME": str(tmp_path),
+                          "npm_config_update_notifier": "false"},
+    )
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    calls = [json.loads(x)["argv"] for x in log.read_text().splitlines()]
+    assert ["deploy", "--stages-storage", ":local", "--env", "production"] in calls, calls
 
 
 def test_strict_in_the_config_fails_too(tmp_path: Path) -> None:

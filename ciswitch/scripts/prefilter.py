@@ -17,6 +17,7 @@ from contextlib import contextmanager
 
 from ciswitch.errors import CiswitchError
 from ciswitch.patterns import lazy_compile
+from ciswitch.scripts.task_runners import CHOOSING_OPTIONS, TASK_RUNNERS, has_runner_file
 from ciswitch.workspace import Workspace
 
 SHELL_SUFFIXES = (".sh", ".bash", ".bats", ".ksh", ".zsh", ".dash")
@@ -120,6 +121,10 @@ def _may_run_files(text: str, ws: Workspace, cwd: str | None = "") -> bool:
     # after a runner (``bash x``). Both are candidate words (maximal runs of the characters
     # a path may hold), so one scan finds them all and the rest is set and string tests.
     words = candidate_words(text)
+    if ("npm" in text or "yarn" in text or "just" in text or "task" in text) and _runs_runner(
+        text, words, ws, cwd, moves
+    ):
+        return True
     if "." in text or "/" in text:
         for raw in {word for word in words if "/" in word or "." in word}:
             word = _PROJECT_PREFIX.sub("", raw) if raw[0] == "$" else raw
@@ -138,6 +143,22 @@ def _may_run_files(text: str, ws: Workspace, cwd: str | None = "") -> bool:
         if not word.startswith(("-", "$")) and (moves or _names_file(word, ws, cwd)):
             return True
     return False
+
+
+def _runs_runner(
+    text: str, words: list[str], ws: Workspace, cwd: str | None, moves: bool
+) -> bool:
+    """Whether a word names a task runner (:mod:`ciswitch.scripts.task_runners`) that has a
+    file of the repository to read from ``cwd`` (any directory, when the text moves), or is
+    pointed at one by an option."""
+    runners = TASK_RUNNERS.intersection(words)
+    if "/" in text:  # ``/usr/bin/npm``
+        runners = runners | TASK_RUNNERS.intersection(w.rpartition("/")[2] for w in words)
+    if not runners:
+        return False
+    if moves or any(word.partition("=")[0] in CHOOSING_OPTIONS for word in words):
+        return True
+    return any(has_runner_file(runner, ws, cwd) for runner in runners)
 
 
 def candidate_words(text: str) -> list[str]:
@@ -258,13 +279,16 @@ def _names_file(word: str, ws: Workspace, cwd: str | None) -> bool:
 
 def may_name_path(text: str) -> bool:
     """Whether a word of ``text`` could name a file (a path, a script suffix, the word after
-    an interpreter): the texts for which the working directory matters."""
+    an interpreter) or is a task runner: the texts for which the working directory
+    matters."""
     previous = ""
     for word in candidate_words(text):
         after_runner, previous = previous in _RUNNERS, word
         if word.lower().endswith((*SHELL_SUFFIXES, *PYTHON_SUFFIXES)):
             return True
         if not word.startswith("-") and ("/" in word or after_runner):
+            return True
+        if word.rpartition("/")[2] in TASK_RUNNERS:  # its file is looked for from there
             return True
     return bool(_PYTHON_MODULE.search(text) or _ALWAYS_PARSE.search(text))
 

@@ -30,6 +30,7 @@ from ciswitch.scripts.prefilter import (
     changes_directory,
     may_run_files,
 )
+from ciswitch.scripts.task_runners import TASK_RUNNERS, not_followed
 from ciswitch.workspace import Workspace, normalize
 
 if TYPE_CHECKING:
@@ -240,6 +241,12 @@ def _classify(
     if base in MAKES:
         target = " ".join(w.raw for w in args if not w.raw.startswith("-")) or "default target"
         skip(f"{base} {target}: make targets are not followed", NotCheckedKind.MAKE_TARGET)
+        return
+    if base in TASK_RUNNERS:
+        reason = not_followed(base, [w.value for w in args], ws, cwd)
+        if reason is not None:
+            shown = " ".join([base, *(w.raw for w in args[:3])]) + (" ..." if args[3:] else "")
+            skip(f"{shown}: {reason}", NotCheckedKind.TASK_RUNNER)
         return
     if base in SOURCERS and name.value in SOURCERS:
         if not args or _is_substitution(args[0]):
