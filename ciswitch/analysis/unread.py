@@ -10,7 +10,12 @@ naming the construct when it is one of those. So is each interpolation of GitLab
 inputs (``$[[ inputs.storage ]]``), which GitLab fills in before it reads a file and ciswitch
 does not, and each line of a ``hooks: pre_get_sources_script`` that mentions werf, a script
 the replay does not play. An ``echo``/``printf`` of a werf command line prints it and is not
-counted; flags after `` -- `` are the argument list of the command werf runs.
+counted, unless its line writes it to a file (``>> build.env``, ``| tee deploy.sh``): a
+dotenv report passes it to later jobs as variables, a script written so may be run; flags
+after `` -- `` are the argument list of the command werf runs. A line that sets variables
+from a command's output (``export $(cat .env | xargs)``, ``source <(grep -v '^#' .env)``)
+reading a file of the repository that sets werf's variable to ``:local`` is a place not
+checked too: the replay sources files, but runs no command to see what it prints.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ if TYPE_CHECKING:
     from ciswitch.analysis.facts import Facts
     from ciswitch.analysis.sites import Site
     from ciswitch.source import SourceFile
+    from ciswitch.workspace import Workspace
 
 _PYTHON = (PythonFileSite, PythonCodeSite)
 #: the variables whose :local the replay places wherever the reader finds them set
@@ -125,6 +131,71 @@ def _hook_lines(facts: Facts, file: SourceFile, value: Any) -> None:
             ))
 
 
+#: werf's settings read into the shell from a command's output: ``export $(cat .env | xargs)``,
+#: ``env $(grep -v '^#' .env) werf build``, ``eval "$(cat ci/vars)"``, ``source <(cat .env)``
+_FROM_OUTPUT = re.compile(
+    r"(?<![\w-])(?P<command>export|env|eval|declare|typeset|readonly)(?![\w-])[^\n]*?"
+    r"(?:\$\(|`)(?P<inner>[^)`\n]*)"
+    r"|(?<![\w-])(?P<sourcer>source|\.)[ \t]+<\((?P<sourced>[^)\n]*)"
+)
+#: what separates the words of a command substitution's text
+_INNER_WORDS = re.compile(r"[\s|<>;&'\"]+")
+
+
+def unread_variable_files(facts: Facts, workspace: Workspace | None) -> None:
+    """A place not checked where a line sets variables from a command's output that reads
+    a file of the repository setting werf's variable to :local (a ``.env`` file read with
+    ``export $(cat .env | xargs)``): the replay sources files, but does not run commands to
+    see what they print. The file is looked for from the repository's root."""
+    if workspace is None:
+        return
+    for site in list(facts.sites.values()):
+        text = site.text
+        if not _may_take_output(text) or isinstance(site, _PYTHON):
+            continue
+        for match in _FROM_OUTPUT.finditer(text):
+            inner = match["inner"] if match["command"] else match["sourced"]
+            setting = next(filter(None, (
+                _sets_local(workspace, word) for word in _INNER_WORDS.split(inner)
+            )), None)
+            if setting is None:
+                continue
+            path, shown = setting
+            offset, _ = safe_map(site, match.start(), match.start())
+            command = match["command"] or match["sourcer"]
+            facts.add_not_checked(NotChecked(
+                site.file.path, site.file.position(offset).line, NotCheckedKind.VARIABLES_FILE,
+                f"{command} sets variables from what a command prints, and {path}, which it"
+                f" reads, sets {shown}: not read; werf may get :local there, check it by hand",
+            ))
+
+
+def _may_take_output(text: str) -> bool:
+    """Whether :data:`_FROM_OUTPUT` may match (cheap: the search costs some 15 us a text)."""
+    if "<(" in text:
+        return True
+    return ("$(" in text or "`" in text) and (
+        "export" in text or "eval" in text or "env " in text or "declare" in text
+        or "typeset" in text or "readonly" in text
+    )
+
+
+def _sets_local(workspace: Workspace, word: str) -> tuple[str, str] | None:
+    """The repository file ``word`` names and the :local setting of werf's it holds."""
+    from ciswitch.errors import CiswitchError
+
+    if not word or word.startswith(("-", "$")) or "=" in word:
+        return None
+    try:
+        if not workspace.is_file(word):
+            return None
+        text = workspace.read_bytes(word).decode("utf-8", "replace")
+    except CiswitchError:
+        return None
+    found = _VARIABLE.search(text)
+    return None if found is None else (word, _shown(found))
+
+
 def unread_flags(facts: Facts) -> None:
     """Add a place not checked for each such flag of the sites read (see the module)."""
     covered: dict[str, tuple[list[int], list[int]]] | None = None  # made when first asked
@@ -170,8 +241,13 @@ def _where(text: str, match: re.Match[str], otherwise: str) -> str | None:
     printed (``echo "werf build -s :local"``)."""
     line_start = text.rfind("\n", 0, match.start()) + 1
     before = text[line_start:match.start()]
-    if _PRINTS.search(before) and not _leaves_print(before):
-        return None
+    printed = _PRINTS.search(before)
+    if printed and not _leaves_print(before):
+        target = _written_to(text, match.end())
+        if target is None:
+            return None
+        return (f"written to {target} by {printed.group().split()[0]} (a file made at run time,"
+                " which a later line, script or job may read)")
     if match.group().startswith("$"):
         return "in a command named by a variable not known to hold werf's path"
     construct = next((name for pattern, name in _CONSTRUCTS
@@ -197,6 +273,32 @@ def _read_all(site: Site) -> bool:
     seen += sum(1 for a in reading.assignments if a.name in _SETTING_NAMES
                 and a.value is not None and a.value.value == LOCAL)
     return seen >= site.text.count(LOCAL)
+
+
+#: where a printed line goes when it does not go to the job's log: a file (``> f``,
+#: ``>> f``, ``| tee [-a] f``)
+_WRITTEN = re.compile(
+    r"(?:(?<![<>&\d])>>?(?!&)|\|\s*tee(?:\s+-a)?(?![\w-]))\s*(?P<target>[^\s;&|)]+)"
+)
+#: what ends a command on its line: ``;``, ``&&``, ``||``, a lone ``&``
+_COMMAND_END = re.compile(r";|&&|\|\||(?<![>&])&(?![>&])")
+#: files a printed line may go to that nothing reads back
+_NOWHERE = frozenset({"/dev/null", "/dev/stdout", "/dev/stderr", "/dev/tty"})
+
+
+def _written_to(text: str, at: int) -> str | None:
+    """The file that the rest of the line from ``at`` writes the printed text to (a
+    dotenv report GitLab passes on as variables, a script run later), or None when it goes
+    to the log."""
+    end = text.find("\n", at)
+    end = len(text) if end < 0 else end
+    # up to the end of the printing command (a later command's redirection is its own)
+    ends = _COMMAND_END.search(text, at, end)
+    found = _WRITTEN.search(text, at, end if ends is None else ends.start())
+    if found is None:
+        return None
+    target = found["target"].strip("'\"")
+    return None if target in _NOWHERE or not target else target
 
 
 def _leaves_print(before: str) -> bool:

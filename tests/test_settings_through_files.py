@@ -1,0 +1,101 @@
+"""werf's :local setting passed through a file the replay does not read: a line that prints
+it into a file (a dotenv report GitLab hands to later jobs as variables, a script run later),
+and a line that sets variables from a command's output reading a ``.env`` file of the
+repository. Each is a place not checked at its line, never "No findings"; bash itself shows
+that the setting does get through (the file it writes holds it, the variable it exports is
+set). Lines that print to the log or to nowhere are not reported."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ENV_FILE = "# deploy settings\nWERF_STAGES_STORAGE=:local\nAPP_ENV=production\n"
+
+
+def _lint(repo: Path, lines: list[str], files: dict[str, str] | None = None) -> list[str]:
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    (repo / ".gitlab-ci.yml").write_text(
+        "build:\n  script:\n    - source $(werf ci-env gitlab --as-file)\n"
+        + "".join(f"    - {line}\n" for line in lines)
+        + "  artifacts:\n    reports:\n      dotenv: build.env\n",
+        encoding="utf-8",
+    )
+    for rel, text in (files or {}).items():
+        (repo / rel).write_text(text, encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "ciswitch", "lint", "-v"], cwd=repo, capture_output=True,
+        text=True, check=False, timeout=120, env={**os.environ, "NO_COLOR": "1"},
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return [line for line in done.stdout.splitlines()
+            if "not checked:" in line and not line.startswith("gitlab:")]
+
+
+def _bash(repo: Path, script: str) -> str:
+    ran = subprocess.run(["bash", "-c", script], cwd=repo, capture_output=True, text=True,
+                         check=True, timeout=60)
+    return ran.stdout
+
+
+WRITTEN = [
+    ('echo "WERF_STAGES_STORAGE=:local" >> build.env', "build.env",
+     "WERF_STAGES_STORAGE=:local written to build.env by echo"),
+    ("printf 'WERF_SYNCHRONIZATION=:local\\n' | tee -a build.env", "build.env",
+     "WERF_SYNCHRONIZATION=:local written to build.env by printf"),
+    ('echo "werf build --stages-storage :local" > deploy.sh', "deploy.sh",
+     "--stages-storage :local after werf written to deploy.sh by echo"),
+]
+
+
+@pytest.mark.parametrize(("line", "target", "message"), WRITTEN, ids=["dotenv", "tee", "script"])
+def test_a_setting_printed_into_a_file_is_not_checked(tmp_path: Path, line: str, target: str,
+                                                      message: str) -> None:
+    entries = _lint(tmp_path, [line])
+    assert entries == [f".gitlab-ci.yml:4: not checked: {message} (a file made at run time,"
+                       " which a later line, script or job may read), not read: werf may get"
+                       " :local there; check it by hand"], entries
+    _bash(tmp_path, line)  # bash writes the file, and the setting is in it
+    assert ":local" in (tmp_path / target).read_text()
+
+
+def test_a_setting_printed_to_the_log_is_not_reported(tmp_path: Path) -> None:
+    entries = _lint(tmp_path, ['echo "WERF_STAGES_STORAGE=:local" >&2',
+                               'echo "werf build -s :local" > /dev/null',
+                               'echo "set WERF_STAGES_STORAGE=:local"; date > stamp.txt'])
+    assert entries == []
+
+
+FROM_OUTPUT = [
+    ("export $(grep -v '^#' .env | xargs)", "export"),
+    ("export $(xargs < .env)", "export"),
+    ("eval \"$(sed -e '/^#/d' -e 's/^/export /' .env)\"", "eval"),
+    ("source <(grep -v '^#' .env)", "source"),
+    ("set -a; . <(cat ./.env); set +a", "."),
+]
+
+
+@pytest.mark.parametrize(("line", "command"), FROM_OUTPUT,
+                         ids=["export-xargs", "export-redirect", "eval-sed", "source", "dot"])
+def test_variables_set_from_a_file_through_a_command_are_not_checked(
+    tmp_path: Path, line: str, command: str
+) -> None:
+    entries = _lint(tmp_path, [line, "werf build"], {".env": ENV_FILE})
+    assert len(entries) == 1, entries
+    assert entries[0].startswith(f".gitlab-ci.yml:4: not checked: {command} sets variables from"
+                                 " what a command prints, and "), entries
+    assert "sets WERF_STAGES_STORAGE=:local: not read; werf may get :local there" in entries[0]
+    # bash: the line does set werf's variable in the shell that then runs werf (exported, or
+    # a shell variable that werf gets once the name is exported, as in a GitLab job that has
+    # it as a CI variable: the replay takes a bare assignment so too)
+    assert _bash(tmp_path, f'{line}\necho "$WERF_STAGES_STORAGE"').strip() == ":local"
+
+
+def test_a_file_without_werf_s_settings_is_not_reported(tmp_path: Path) -> None:
+    entries = _lint(tmp_path, ["export $(grep -v '^#' .env | xargs)", "werf build"],
+                    {".env": "APP_ENV=production\n"})
+    assert entries == []
