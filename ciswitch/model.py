@@ -273,7 +273,7 @@ class NotCheckedKind(enum.Enum):
     TASK_RUNNER = "task-runner"
     COMMAND_STRING = "command-string"
     UNREAD_COMMAND = "unread-command"
-    VARIABLES_FILE = "variables-file"
+    THROUGH_OUTPUT = "through-output"
     CI_INPUT = "ci-input"
     PYTHON_MODULE = "python-module"
     GITLAB_SETTINGS = "gitlab-settings"
@@ -314,8 +314,8 @@ _PHRASES: dict[NotCheckedKind, tuple[str, str]] = {
     NotCheckedKind.TASK_RUNNER: ("task runner call", "task runner calls"),
     NotCheckedKind.COMMAND_STRING: ("command string", "command strings"),
     NotCheckedKind.UNREAD_COMMAND: ("werf command not read", "werf commands not read"),
-    NotCheckedKind.VARIABLES_FILE: (
-        "file of variables read through a command", "files of variables read through commands"),
+    NotCheckedKind.THROUGH_OUTPUT: (
+        "file read through a command's output", "files read through commands' output"),
     NotCheckedKind.CI_INPUT: ("CI/CD input not interpolated", "CI/CD inputs not interpolated"),
     NotCheckedKind.PYTHON_MODULE: ("Python module not found", "Python modules not found"),
     NotCheckedKind.GITLAB_SETTINGS: (

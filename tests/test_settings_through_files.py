@@ -1,12 +1,14 @@
-"""werf's :local setting passed through a file the replay does not read: a line that prints
-it into a file (a dotenv report GitLab hands to later jobs as variables, a script run later),
-and a line that sets variables from a command's output reading a ``.env`` file of the
-repository. Each is a place not checked at its line, never "No findings"; bash itself shows
-that the setting does get through (the file it writes holds it, the variable it exports is
-set). Lines that print to the log or to nowhere are not reported."""
+"""werf's :local setting passed through a file the replay does not read: a line that prints it
+into a file (a dotenv report GitLab hands to later jobs as variables, a script run later), a
+line that sets variables from a command's output reading a ``.env`` file of the repository,
+and werf's arguments read from a file the same way. Each is a place not checked at its line,
+never "No findings"; bash itself shows that the setting does get through (the file it writes
+holds it, the variable it exports is set). Lines that print to the log or to nowhere are not
+reported."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -98,4 +100,44 @@ def test_variables_set_from_a_file_through_a_command_are_not_checked(
 def test_a_file_without_werf_s_settings_is_not_reported(tmp_path: Path) -> None:
     entries = _lint(tmp_path, ["export $(grep -v '^#' .env | xargs)", "werf build"],
                     {".env": "APP_ENV=production\n"})
+    assert entries == []
+
+
+FLAGS_FILE = "--log-verbose\n--stages-storage :local\n"
+ARGUMENTS = [
+    "werf build $(cat ci/werf-flags)",
+    "werf build `cat ci/werf-flags`",
+    "werf build $(< ci/werf-flags)",
+    "xargs -a ci/werf-flags werf build",
+    "cat ci/werf-flags | xargs werf build",
+]
+
+
+@pytest.mark.parametrize("line", ARGUMENTS,
+                         ids=["substitution", "backticks", "redirect", "xargs-a", "xargs-pipe"])
+def test_werf_s_arguments_from_a_file_through_a_command_are_not_checked(
+    tmp_path: Path, line: str
+) -> None:
+    """The werf stand-in, run by bash on the same line, does get ``--stages-storage :local``
+    from the file."""
+    (tmp_path / "ci").mkdir()
+    entries = _lint(tmp_path, [line], {"ci/werf-flags": FLAGS_FILE})
+    assert entries == [
+        ".gitlab-ci.yml:4: not checked: werf's arguments come from what a command prints, and"
+        " ci/werf-flags, which it reads, holds --stages-storage :local: not read; werf may get"
+        " :local there, check it by hand"], entries
+    log = tmp_path / "werf.log"
+    stand_in = Path(__file__).parent / "bin"
+    subprocess.run(["bash", "-c", line], cwd=tmp_path, check=True, timeout=60,
+                   env={**os.environ, "PATH": f"{stand_in}:{os.environ['PATH']}",
+                        "WERF_STANDIN_LOG": str(log), "HOME": str(tmp_path)})
+    [call] = [json.loads(x)["argv"] for x in log.read_text().splitlines()]
+    assert call == ["build", "--log-verbose", "--stages-storage", ":local"], call
+
+
+def test_werf_s_arguments_from_a_file_without_local_are_not_reported(tmp_path: Path) -> None:
+    (tmp_path / "ci").mkdir()
+    entries = _lint(tmp_path, ["werf build $(cat ci/werf-flags)",
+                               "werf deploy --set url=$(echo $CI_ENVIRONMENT_URL | cut -d / -f 3)"],
+                    {"ci/werf-flags": "--log-verbose\n"})
     assert entries == []

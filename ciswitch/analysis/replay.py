@@ -39,12 +39,8 @@ from ciswitch.analysis.sites import (
     Site,
     YamlScalarSite,
 )
-from ciswitch.analysis.unread import (
-    uninterpolated_inputs,
-    unread_flags,
-    unread_hooks,
-    unread_variable_files,
-)
+from ciswitch.analysis.through_output import through_output
+from ciswitch.analysis.unread import uninterpolated_inputs, unread_flags, unread_hooks
 from ciswitch.analysis.values import split_flags, string_runs_files
 from ciswitch.analysis.variables import VARIABLE_KIND, entry_place, record_variable_places
 from ciswitch.gitlab import Job, Pipeline, ScriptLine
@@ -490,7 +486,7 @@ def collect_facts(
     uninterpolated_inputs(facts)
     unread_hooks(facts)
     unread_flags(facts)
-    unread_variable_files(facts, workspace)
+    through_output(facts, workspace)
     return facts
 
 
@@ -514,5 +510,5 @@ def collect_script_facts(
         for place in facts.places.values():
             place.forget_hidden(run.path)
     unread_flags(facts)
-    unread_variable_files(facts, workspace)
+    through_output(facts, workspace)
     return facts

@@ -12,10 +12,9 @@ does not, and each line of a ``hooks: pre_get_sources_script`` that mentions wer
 the replay does not play. An ``echo``/``printf`` of a werf command line prints it and is not
 counted, unless its line writes it to a file (``>> build.env``, ``| tee deploy.sh``): a
 dotenv report passes it to later jobs as variables, a script written so may be run; flags
-after `` -- `` are the argument list of the command werf runs. A line that sets variables
-from a command's output (``export $(cat .env | xargs)``, ``source <(grep -v '^#' .env)``)
-reading a file of the repository that sets werf's variable to ``:local`` is a place not
-checked too: the replay sources files, but runs no command to see what it prints.
+after `` -- `` are the argument list of the command werf runs. Settings that reach werf
+through what a command prints (``export $(cat .env | xargs)``) are
+:mod:`ciswitch.analysis.through_output`'s.
 """
 
 from __future__ import annotations
@@ -33,7 +32,6 @@ if TYPE_CHECKING:
     from ciswitch.analysis.facts import Facts
     from ciswitch.analysis.sites import Site
     from ciswitch.source import SourceFile
-    from ciswitch.workspace import Workspace
 
 _PYTHON = (PythonFileSite, PythonCodeSite)
 #: the variables whose :local the replay places wherever the reader finds them set
@@ -129,71 +127,6 @@ def _hook_lines(facts: Facts, file: SourceFile, value: Any) -> None:
                 "hooks:pre_get_sources_script runs werf here, and ciswitch does not read "
                 "that script: check it by hand",
             ))
-
-
-#: werf's settings read into the shell from a command's output: ``export $(cat .env | xargs)``,
-#: ``env $(grep -v '^#' .env) werf build``, ``eval "$(cat ci/vars)"``, ``source <(cat .env)``
-_FROM_OUTPUT = re.compile(
-    r"(?<![\w-])(?P<command>export|env|eval|declare|typeset|readonly)(?![\w-])[^\n]*?"
-    r"(?:\$\(|`)(?P<inner>[^)`\n]*)"
-    r"|(?<![\w-])(?P<sourcer>source|\.)[ \t]+<\((?P<sourced>[^)\n]*)"
-)
-#: what separates the words of a command substitution's text
-_INNER_WORDS = re.compile(r"[\s|<>;&'\"]+")
-
-
-def unread_variable_files(facts: Facts, workspace: Workspace | None) -> None:
-    """A place not checked where a line sets variables from a command's output that reads
-    a file of the repository setting werf's variable to :local (a ``.env`` file read with
-    ``export $(cat .env | xargs)``): the replay sources files, but does not run commands to
-    see what they print. The file is looked for from the repository's root."""
-    if workspace is None:
-        return
-    for site in list(facts.sites.values()):
-        text = site.text
-        if not _may_take_output(text) or isinstance(site, _PYTHON):
-            continue
-        for match in _FROM_OUTPUT.finditer(text):
-            inner = match["inner"] if match["command"] else match["sourced"]
-            setting = next(filter(None, (
-                _sets_local(workspace, word) for word in _INNER_WORDS.split(inner)
-            )), None)
-            if setting is None:
-                continue
-            path, shown = setting
-            offset, _ = safe_map(site, match.start(), match.start())
-            command = match["command"] or match["sourcer"]
-            facts.add_not_checked(NotChecked(
-                site.file.path, site.file.position(offset).line, NotCheckedKind.VARIABLES_FILE,
-                f"{command} sets variables from what a command prints, and {path}, which it"
-                f" reads, sets {shown}: not read; werf may get :local there, check it by hand",
-            ))
-
-
-def _may_take_output(text: str) -> bool:
-    """Whether :data:`_FROM_OUTPUT` may match (cheap: the search costs some 15 us a text)."""
-    if "<(" in text:
-        return True
-    return ("$(" in text or "`" in text) and (
-        "export" in text or "eval" in text or "env " in text or "declare" in text
-        or "typeset" in text or "readonly" in text
-    )
-
-
-def _sets_local(workspace: Workspace, word: str) -> tuple[str, str] | None:
-    """The repository file ``word`` names and the :local setting of werf's it holds."""
-    from ciswitch.errors import CiswitchError
-
-    if not word or word.startswith(("-", "$")) or "=" in word:
-        return None
-    try:
-        if not workspace.is_file(word):
-            return None
-        text = workspace.read_bytes(word).decode("utf-8", "replace")
-    except CiswitchError:
-        return None
-    found = _VARIABLE.search(text)
-    return None if found is None else (word, _shown(found))
 
 
 def unread_flags(facts: Facts) -> None:
