@@ -249,3 +249,30 @@ def test_a_runner_given_a_variable_is_the_regular_expression_s(text: str) -> Non
 )
 def test_a_runner_given_a_variable(text: str, expected: bool) -> None:
     assert _runs_variable(text) is expected
+
+
+#: (the first six run a file; a missing one with a script's suffix is parsed, to say so)
+STDIN_TEXTS = ["bash < deploy", "cat deploy | bash", "sh -s -- a < deploy",
+               "cat deploy | bash -e", "< deploy bash", "bash -s <deploy",
+               "cat deploy | grep x", "bash -c 'echo' < deploy", "cat made-later.sh | bash"]
+
+
+@pytest.mark.parametrize("cwd", ["", "ci"])
+def test_a_script_a_shell_reads_from_standard_input_is_parsed(tmp_path: Path, cwd: str) -> None:
+    """``bash < FILE`` and ``cat FILE | bash`` run FILE: the prefilter lets those through
+    (also for a file with no suffix and no slash), and what it turns away runs nothing."""
+    ws = _workspace(tmp_path)
+    (tmp_path / "deploy").write_text("#!/bin/sh\nwerf build\n")
+    (tmp_path / "ci" / "deploy").write_text("#!/bin/sh\nwerf build\n")
+    ran = []
+    for text in STDIN_TEXTS:
+        parsed = script_runs_in(text, ws, cwd, force=True)
+        if parsed.runs:
+            ran.append(text)
+            assert may_run_files(text, ws, cwd), text
+        elif not may_run_files(text, ws, cwd):
+            assert parsed.skipped == [], text
+    assert ran == STDIN_TEXTS[:6], ran
+    assert may_run_files(STDIN_TEXTS[-1], ws, cwd)
+    assert [s.kind.value for s in script_runs_in(STDIN_TEXTS[-1], ws, cwd).skipped] == [
+        "missing-script"]

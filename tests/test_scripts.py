@@ -173,3 +173,22 @@ def test_no_shell_parser_for_directory_changes_without_werf(tmp_path: Path) -> N
 def test_tree_sitter_loads_when_a_job_runs_a_repository_script(tmp_path: Path) -> None:
     repo = _repo(tmp_path, "script-run-by-two-jobs")
     assert "tree_sitter" in _imported_modules(repo)
+
+
+def test_a_shell_fed_a_script_on_standard_input_runs_it(tmp_path: Path) -> None:
+    """The oracle for the ``shell-reading-standard-input`` fixture: bash, given the fixture's
+    script lines, runs the files it is fed, and the werf stand-in gets their ``:local``."""
+    import json
+
+    case = Path(__file__).parent / "fixtures/rules/scripts/shell-reading-standard-input/input"
+    repo = tmp_path / "repo"
+    shutil.copytree(case, repo)
+    log = tmp_path / "werf.log"
+    stand_in = Path(__file__).parent / "bin"
+    for line in ("bash < ci/build.sh", "cat ci/deploy | bash -s -- production"):
+        subprocess.run(["bash", "-c", line], cwd=repo, check=True, timeout=60,
+                       env={**os.environ, "PATH": f"{stand_in}:{os.environ['PATH']}",
+                            "WERF_STANDIN_LOG": str(log), "HOME": str(tmp_path)})
+    calls = [json.loads(x)["argv"] for x in log.read_text().splitlines()]
+    assert calls == [["build", "--stages-storage", ":local"],
+                     ["deploy", "--env", "production", "-s", ":local"]], calls

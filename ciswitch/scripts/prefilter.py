@@ -136,6 +136,11 @@ def _may_run_files(text: str, ws: Workspace, cwd: str | None = "") -> bool:
                 moves or _names_file(word, ws, cwd)
             ):
                 return True
+    if _feeds_shell(text, words) and any(
+        moves or word.lower().endswith(_SCRIPT_SUFFIXES) or _names_file(word, ws, cwd)
+        for word in words if not word.startswith(("-", "$"))
+    ):
+        return True  # ``bash < deploy``, ``cat deploy | bash``: a shell runs a file it is fed
     for following in _after_runners(text, words):
         word = _PROJECT_PREFIX.sub("", following) if following[0] == "$" else following
         if word.lower().endswith(_SCRIPT_SUFFIXES):
@@ -159,6 +164,12 @@ def _runs_runner(
     if moves or any(word.partition("=")[0] in CHOOSING_OPTIONS for word in words):
         return True
     return any(has_runner_file(runner, ws, cwd) for runner in runners)
+
+
+def _feeds_shell(text: str, words: list[str]) -> bool:
+    """Whether a shell word of ``text`` may read its commands from a redirection or a
+    ``cat`` piped into it."""
+    return ("<" in text or ("|" in text and "cat" in words)) and not SHELLS.isdisjoint(words)
 
 
 def candidate_words(text: str) -> list[str]:

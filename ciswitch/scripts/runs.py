@@ -257,6 +257,9 @@ def _classify(
         script = _shell_target(args, skip, base)
         if script is not None:
             _add(script, "shell", False, ws, runs, skip, start, end, cwd)
+        elif command.stdin is not None and _reads_stdin(args):
+            # ``bash < ci/deploy.sh``, ``cat ci/deploy.sh | bash``: the shell runs the file
+            _add(command.stdin, "shell", False, ws, runs, skip, start, end, cwd)
         return
     if PYTHON.fullmatch(base):
         _python(args, ws, runs, skip, start, end, cwd)
@@ -298,6 +301,28 @@ def _is_substitution(word: Word) -> bool:
     return raw.startswith(("$(", "<(", "`"))
 
 
+def _reads_stdin(args: list[Word]) -> bool:
+    """Whether a shell given ``args`` reads its commands from standard input: ``-s``, or no
+    script operand and no ``-c``."""
+    index = 0
+    while index < len(args):
+        value = args[index].value
+        if value is None or value == "--":
+            return False  # (a script operand, which _shell_target answers for)
+        if value in _SHELL_VALUE_OPTIONS:
+            index += 2
+            continue
+        if value.startswith(("-", "+")) and len(value) > 1 and not value.startswith("--"):
+            if "c" in value:
+                return False
+            if "s" in value and value.startswith("-"):
+                return True
+        elif not value.startswith("--"):
+            return False
+        index += 1
+    return True
+
+
 def _shell_target(args: list[Word], skip: Skip, shell: str) -> Word | None:
     index = 0
     while index < len(args):
@@ -309,6 +334,9 @@ def _shell_target(args: list[Word], skip: Skip, shell: str) -> Word | None:
         if value in _SHELL_VALUE_OPTIONS:
             index += 2
             continue
+        if (value.startswith("-") and not value.startswith("--") and "s" in value
+                and "c" not in value):
+            return None  # ``bash -s ARG...``: the script is read from standard input
         if value.startswith(("-", "+")) and len(value) > 1:
             if "c" in value and not value.startswith("--"):
                 from ciswitch.shell.werf import command_string_index

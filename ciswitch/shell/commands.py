@@ -29,6 +29,9 @@ class CommandInfo:
     #: the child shells it runs in, outermost first (each a subshell ``( )``, a command or
     #: process substitution, or a pipeline element), by their start: ``cd`` there stays there
     scope: tuple[int, ...] = ()
+    #: the file its standard input is read from: ``< FILE`` (written before or after it), or
+    #: the one file of a ``cat FILE`` piped into it (a shell given no script reads it)
+    stdin: Word | None = None
 
 
 @lru_cache(maxsize=1024)
@@ -77,4 +80,51 @@ def _command(src: Source, node: Node) -> CommandInfo | None:
         return None
     name_word, _ = lazy_word_of(src, name.named_children[0] if name.named_child_count else name)
     args = tuple(lazy_word_of(src, a)[0] for a in node.children_by_field_name("argument"))
-    return CommandInfo(name_word, args, src.start(name), src.end(node), _scope(node))
+    return CommandInfo(name_word, args, src.start(name), src.end(node), _scope(node),
+                       _stdin(src, node))
+
+
+def _stdin(src: Source, node: Node) -> Word | None:
+    """The file ``node``'s standard input comes from (see :attr:`CommandInfo.stdin`); the last
+    redirection wins, as in the shell."""
+    found: Word | None = None
+    for child in node.children:  # ``< FILE bash``
+        if child.type == "file_redirect":
+            found = _input_file(src, child) or found
+    element = node
+    parent = node.parent
+    if parent is not None and parent.type == "redirected_statement":
+        body = parent.child_by_field_name("body")
+        if body is not None and body.id == node.id:  # ``bash < FILE``
+            for child in parent.children_by_field_name("redirect"):
+                found = _input_file(src, child) or found
+            element, parent = parent, parent.parent
+    if found is None and parent is not None and parent.type == "pipeline":
+        previous = element.prev_named_sibling
+        if previous is not None and previous.type == "command":
+            found = _cat_file(src, previous)
+    return found
+
+
+def _input_file(src: Source, redirect: Node) -> Word | None:
+    """The file of a ``< FILE`` (or ``0< FILE``) redirection."""
+    if redirect.type != "file_redirect":
+        return None
+    descriptor = redirect.child_by_field_name("descriptor")
+    if descriptor is not None and src.node_text(descriptor) != "0":
+        return None
+    if not any(child.type == "<" for child in redirect.children):
+        return None
+    destination = redirect.child_by_field_name("destination")
+    return None if destination is None else lazy_word_of(src, destination)[0]
+
+
+def _cat_file(src: Source, command: Node) -> Word | None:
+    """The one file ``cat FILE`` prints (None for any other command, or other arguments)."""
+    name = command.child_by_field_name("name")
+    if name is None or src.node_text(name) not in ("cat", "/bin/cat", "/usr/bin/cat"):
+        return None
+    args = command.children_by_field_name("argument")
+    if len(args) != 1 or src.node_text(args[0]).startswith("-"):
+        return None
+    return lazy_word_of(src, args[0])[0]
