@@ -618,6 +618,14 @@ UNREAD = [
     ("unknown-binary-variable", ["$WERF_BIN build -s :local"], 5,
      "-s :local after werf in a command named by a variable not known to hold werf's path",
      False),
+    ("shell-function", ['build_images() {', '  werf build "$@"', '}',
+                        "build_images --stages-storage :local"], 8,
+     "--stages-storage :local passed to the shell function build_images, which runs werf with"
+     " its arguments", True),
+    ("one-line-shell-function", ['function publish { werf publish --log-verbose "$@"; }',
+                                 "publish -s :local"], 6,
+     "-s :local passed to the shell function publish, which runs werf with its arguments",
+     True),
     # werf's variable, which the stand-in does not log: the grep of the other tests suffices
     ("here-document-variable", ["bash <<'SCRIPT'", 'export WERF_STAGES_STORAGE=":local"',
                                 "werf build", "SCRIPT"], 6,
@@ -665,6 +673,33 @@ def test_werf_run_where_no_command_is_read_is_not_checked(
         assert bash.returncode == 0, bash.stderr
         calls = [json.loads(x)["argv"] for x in log.read_text().splitlines()]
         assert any(":local" in " ".join(argv) for argv in calls), calls
+
+
+def test_a_function_from_a_sourced_file_that_runs_werf_is_followed_to_its_call(
+    tmp_path: Path,
+) -> None:
+    """The library defines the function, the CI line calls it with the flag; bash, sourcing
+    the same file, runs werf with :local. A function that does not hand werf its arguments
+    is not reported."""
+    repo = tmp_path / "repo"
+    (repo / "ci").mkdir(parents=True)
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    (repo / "ci" / "lib.sh").write_text(
+        'publish() {\n  if [ -n "$CI" ]; then\n    werf publish "$@"\n  fi\n}\n'
+        "cleanup() { werf cleanup; }\n")
+    _ci(repo, "source ci/lib.sh", "publish -s :local", "cleanup -s :local")
+    done = _run("lint", "-v", cwd=repo)
+    entries = [x for x in done.stdout.splitlines() if "not checked:" in x and x != SETTINGS_LINE]
+    assert entries == [".gitlab-ci.yml:5: not checked: -s :local passed to the shell function"
+                       " publish, which runs werf with its arguments, not read: werf may get"
+                       " :local there; check it by hand"], done.stdout
+    log = tmp_path / "werf.log"
+    stand_in = Path(__file__).parent / "bin"
+    subprocess.run(["bash", "-c", "source ci/lib.sh\npublish -s :local"], cwd=repo, check=True,
+                   timeout=60, env={"PATH": f"{stand_in}:{os.environ['PATH']}", "CI": "true",
+                                    "WERF_STANDIN_LOG": str(log), "HOME": str(tmp_path)})
+    assert [json.loads(x)["argv"] for x in log.read_text().splitlines()] == [
+        ["publish", "-s", ":local"]]
 
 
 def test_printing_a_werf_command_line_is_no_unread_command(tmp_path: Path) -> None:

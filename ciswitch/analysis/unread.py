@@ -12,8 +12,10 @@ does not, and each line of a ``hooks: pre_get_sources_script`` that mentions wer
 the replay does not play. An ``echo``/``printf`` of a werf command line prints it and is not
 counted, unless its line writes it to a file (``>> build.env``, ``| tee deploy.sh``): a
 dotenv report passes it to later jobs as variables, a script written so may be run; flags
-after `` -- `` are the argument list of the command werf runs. Settings that reach werf
-through what a command prints (``export $(cat .env | xargs)``) are
+after `` -- `` are the argument list of the command werf runs. A flag given to a shell
+function that runs werf with its arguments (``publish -s :local`` after ``publish() { werf
+publish "$@"; }``, defined in the text or in a sourced file) is a place not checked as well.
+Settings that reach werf through what a command prints (``export $(cat .env | xargs)``) are
 :mod:`ciswitch.analysis.through_output`'s.
 """
 
@@ -129,17 +131,73 @@ def _hook_lines(facts: Facts, file: SourceFile, value: Any) -> None:
             ))
 
 
+#: a shell function's definition (``name() {``, ``function name {``): its body is searched
+#: for werf run with the function's arguments
+_FUNCTION = re.compile(
+    r"(?:^|(?<=[\s;&|(]))(?:function[ \t]+(?P<named>[A-Za-z_][\w-]*)[ \t]*(?:\(\s*\))?"
+    r"|(?P<name>[A-Za-z_][\w-]*)[ \t]*\(\s*\))\s*\{"
+)
+#: werf given the function's own arguments (``"$@"``, ``$*``, ``$1``...) in its body
+_WERF_WITH_ARGUMENTS = re.compile(
+    r"(?<![\w./-])werf(?![\w-])[^\n]*?\$(?:\{?[@*1-9]|\{?#)"
+)
+#: a stages-storage or synchronization flag with the value :local (as _FLAG_AFTER_WERF's)
+_LOCAL_FLAG = (r"(?<![\w-])(?P<flag>(?:--stages-storage|--synchronization|-[sS])"
+               r"(?:=|[ \t]+|(?=['\"]|:))['\"]?:local(?![\w-]))")
+
+
+def werf_functions(facts: Facts) -> re.Pattern[str] | None:
+    """A call of a shell function of the texts read that runs werf with its arguments, with
+    a :local flag among the call's (``publish -s :local`` after ``publish() { werf publish
+    "$@"; }``, in the same text or a sourced one); None when no such function is defined."""
+    names: set[str] = set()
+    for site in facts.sites.values():
+        text = site.text
+        if "werf" not in text or "$" not in text or "{" not in text or isinstance(
+                site, _PYTHON):
+            continue
+        for match in _FUNCTION.finditer(text):
+            if _WERF_WITH_ARGUMENTS.search(_body(text, match.end())):
+                names.add(match["name"] or match["named"])
+    if not names:
+        return None
+    alternatives = "|".join(re.escape(name) for name in sorted(names, key=len, reverse=True))
+    return re.compile(
+        rf"(?<![\w./-])(?P<function>{alternatives})(?![\w(-])(?:\\\n|(?! -- )[^\n])*?"
+        + _LOCAL_FLAG
+    )
+
+
+def _body(text: str, start: int) -> str:
+    """A function's body: from ``start`` (after its ``{``) to the brace that closes it."""
+    depth = 1
+    for at in range(start, len(text)):
+        char = text[at]
+        if char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+            if not depth:
+                return text[start:at]
+    return text[start:]
+
+
 def unread_flags(facts: Facts) -> None:
     """Add a place not checked for each such flag of the sites read (see the module)."""
     covered: dict[str, tuple[list[int], list[int]]] | None = None  # made when first asked
+    functions = werf_functions(facts)
     for site in list(facts.sites.values()):
         text = site.text
-        if LOCAL not in text or not ("werf" in text or "WERF" in text) or isinstance(
-                site, _PYTHON):
+        if LOCAL not in text or not ("werf" in text or "WERF" in text or functions is not None
+                                     ) or isinstance(site, _PYTHON):
             continue  # Python code has its reader's places, or its own not-checked entry
         if _read_all(site):
             continue
         found: list[tuple[int, int, str]] = []
+        for match in functions.finditer(text) if functions is not None else ():
+            found.append((match.start("flag"), match.end("flag"),
+                          f"{_shown(match)} passed to the shell function {match['function']},"
+                          " which runs werf with its arguments"))
         for pattern, what, otherwise in _SETTINGS:
             for match in pattern.finditer(text):
                 where = _where(text, match, otherwise)
