@@ -29,6 +29,7 @@ from ciswitch.analysis.mapping import safe_map
 from ciswitch.analysis.python_code import PythonCodeSite
 from ciswitch.analysis.sites import PythonFileSite
 from ciswitch.model import LOCAL, STAGES_VAR, SYNC_VAR, NotChecked, NotCheckedKind
+from ciswitch.patterns import lazy_compile
 
 if TYPE_CHECKING:
     from ciswitch.analysis.facts import Facts
@@ -40,29 +41,29 @@ _PYTHON = (PythonFileSite, PythonCodeSite)
 _SETTING_NAMES = (STAGES_VAR, SYNC_VAR)
 #: a werf word, then (on its line or its continued lines, before any ``--``) a stages-storage
 #: or synchronization flag with the value :local, quoted or not
-_FLAG_AFTER_WERF = re.compile(
+_FLAG_AFTER_WERF = lazy_compile(
     r"(?:(?<![\w./-])werf(?![\w-])|\$\{?WERF\w*\}?)(?:\\\n|(?! -- )[^\n])*?(?<![\w-])"
     r"(?P<flag>(?:--stages-storage|--synchronization|-[sS])(?:=|[ \t]+|(?=['\"]|:))['\"]?"
     r":local(?![\w-]))"
 )
 #: werf's variable set to :local, in any form (``export``, ``-e`` of a container, ``env``)
-_VARIABLE = re.compile(
+_VARIABLE = lazy_compile(
     r"(?<![\w$])(?P<flag>WERF_(?:STAGES_STORAGE|SYNCHRONIZATION)=['\"]?:local(?![\w-]))"
 )
 #: what prints a command line instead of running it, before the werf word on its line
-_PRINTS = re.compile(r"(?<![\w-])(?:echo|printf)(?![\w-])[^\n]*$")
+_PRINTS = lazy_compile(r"(?<![\w-])(?:echo|printf)(?![\w-])[^\n]*$")
 #: the constructs the message names, by what stands before the werf word on its line
 _CONSTRUCTS = (
-    (re.compile(r"<<"), "a here-document"),
-    (re.compile(r"(?<![\w-])(?:docker|podman|nerdctl)\s+(?:\S+\s+)*?(?:run|exec)\b"),
+    (lazy_compile(r"<<"), "a here-document"),
+    (lazy_compile(r"(?<![\w-])(?:docker|podman|nerdctl)\s+(?:\S+\s+)*?(?:run|exec)\b"),
      "a container's command (its environment is the container's)"),
-    (re.compile(r"(?<![\w-])eval(?![\w-])"), "an eval"),
-    (re.compile(r"(?<![\w-])ssh(?![\w-])"), "a remote shell's command"),
-    (re.compile(r"-exec(?:dir)?\b|-ok\b"), "a find -exec"),
-    (re.compile(r"(?:\$\(|`)[^()`\n]*$"), "a command that a command substitution names"),
+    (lazy_compile(r"(?<![\w-])eval(?![\w-])"), "an eval"),
+    (lazy_compile(r"(?<![\w-])ssh(?![\w-])"), "a remote shell's command"),
+    (lazy_compile(r"-exec(?:dir)?\b|-ok\b"), "a find -exec"),
+    (lazy_compile(r"(?:\$\(|`)[^()`\n]*$"), "a command that a command substitution names"),
 )
 #: a bash array holding the flag (``args=(--stages-storage :local)``), expanded elsewhere
-_ARRAY = re.compile(
+_ARRAY = lazy_compile(
     r"(?<![\w])(?P<name>[A-Za-z_]\w*)\+?=\((?P<body>[^()]*?)(?<![\w-])"
     r"(?P<flag>(?:--stages-storage|--synchronization|-[sS])(?:=|\s+|(?=['\"]|:))['\"]?"
     r":local(?![\w-]))"
@@ -70,7 +71,7 @@ _ARRAY = re.compile(
 
 
 #: an interpolation of GitLab's CI/CD inputs (``$[[ inputs.storage ]]``, maybe with functions)
-_INPUT = re.compile(r"\$\[\[\s*(inputs\.[\w-]+)[^\]\n]*\]\]")
+_INPUT = lazy_compile(r"\$\[\[\s*(inputs\.[\w-]+)[^\]\n]*\]\]")
 
 
 def uninterpolated_inputs(facts: Facts) -> None:
@@ -133,12 +134,12 @@ def _hook_lines(facts: Facts, file: SourceFile, value: Any) -> None:
 
 #: a shell function's definition (``name() {``, ``function name {``): its body is searched
 #: for werf run with the function's arguments
-_FUNCTION = re.compile(
+_FUNCTION = lazy_compile(
     r"(?:^|(?<=[\s;&|(]))(?:function[ \t]+(?P<named>[A-Za-z_][\w-]*)[ \t]*(?:\(\s*\))?"
     r"|(?P<name>[A-Za-z_][\w-]*)[ \t]*\(\s*\))\s*\{"
 )
 #: werf given the function's own arguments (``"$@"``, ``$*``, ``$1``...) in its body
-_WERF_WITH_ARGUMENTS = re.compile(
+_WERF_WITH_ARGUMENTS = lazy_compile(
     r"(?<![\w./-])werf(?![\w-])[^\n]*?\$(?:\{?[@*1-9]|\{?#)"
 )
 #: a stages-storage or synchronization flag with the value :local (as _FLAG_AFTER_WERF's)
@@ -268,11 +269,11 @@ def _read_all(site: Site) -> bool:
 
 #: where a printed line goes when it does not go to the job's log: a file (``> f``,
 #: ``>> f``, ``| tee [-a] f``)
-_WRITTEN = re.compile(
+_WRITTEN = lazy_compile(
     r"(?:(?<![<>&\d])>>?(?!&)|\|\s*tee(?:\s+-a)?(?![\w-]))\s*(?P<target>[^\s;&|)]+)"
 )
 #: what ends a command on its line: ``;``, ``&&``, ``||``, a lone ``&``
-_COMMAND_END = re.compile(r";|&&|\|\||(?<![>&])&(?![>&])")
+_COMMAND_END = lazy_compile(r";|&&|\|\||(?<![>&])&(?![>&])")
 #: files a printed line may go to that nothing reads back
 _NOWHERE = frozenset({"/dev/null", "/dev/stdout", "/dev/stderr", "/dev/tty"})
 
