@@ -6,12 +6,10 @@ are not reported. Each case is a repository written here and linted by the insta
 from __future__ import annotations
 
 import itertools
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from lintrun import not_checked_entries
 
 from ciswitch.scripts.prefilter import may_run_files
 from ciswitch.scripts.runs import script_runs_in
@@ -23,18 +21,7 @@ PLAIN = '{"scripts": {"test": "jest", "build": "tsc"}}\n'
 
 
 def _lint(repo: Path, ci: str, files: dict[str, str]) -> list[str]:
-    subprocess.run(["git", "init", "-q", str(repo)], check=True)
-    (repo / ".gitlab-ci.yml").write_text(ci, encoding="utf-8")
-    for rel, text in files.items():
-        (repo / rel).parent.mkdir(parents=True, exist_ok=True)
-        (repo / rel).write_text(text, encoding="utf-8")
-    done = subprocess.run(
-        [sys.executable, "-m", "ciswitch", "lint", "-v"], cwd=repo, capture_output=True,
-        text=True, check=False, timeout=120, env={**os.environ, "NO_COLOR": "1"},
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    return [line for line in done.stdout.splitlines()
-            if "not checked:" in line and not line.startswith("gitlab:")]
+    return not_checked_entries(repo, ci, files)
 
 
 def _job(*lines: str, before: tuple[str, ...] = ()) -> str:
