@@ -98,26 +98,25 @@ def _computed(repo: Path) -> None:
     _ci(repo, 'bash "$BUILD_SCRIPT"')
 
 
-def _make(repo: Path) -> None:
-    (repo / "Makefile").write_text("images:\n\twerf build -s :local\n")
-    _ci(repo, "make images")
+def _run_from(rel: str, text: str, line: str) -> Callable[[Path], None]:
+    """A repository whose CI line runs ``rel`` (holding ``text``) through a runner."""
+    def setup(repo: Path) -> None:
+        (repo / rel).write_text(text)
+        _ci(repo, line)
+    return setup
 
 
-def _npm(repo: Path) -> None:
-    (repo / "package.json").write_text(
-        '{"scripts": {"deploy": "werf deploy --stages-storage :local --env production"}}\n')
-    _ci(repo, "npm run deploy")
-
-
-def _just(repo: Path) -> None:
-    (repo / "justfile").write_text("images:\n    werf build --stages-storage :local\n")
-    _ci(repo, "just images")
-
-
-def _task(repo: Path) -> None:
-    (repo / "Taskfile.yml").write_text(
-        "version: '3'\ntasks:\n  publish:\n    cmds:\n      - werf publish -s :local\n")
-    _ci(repo, "task publish")
+_make = _run_from("Makefile", "images:\n\twerf build -s :local\n", "make images")
+_npm = _run_from(
+    "package.json",
+    '{"scripts": {"deploy": "werf deploy --stages-storage :local --env production"}}\n',
+    "npm run deploy")
+_just = _run_from("justfile", "images:\n    werf build --stages-storage :local\n",
+                  "just images")
+_task = _run_from(
+    "Taskfile.yml",
+    "version: '3'\ntasks:\n  publish:\n    cmds:\n      - werf publish -s :local\n",
+    "task publish")
 
 
 def _missing(repo: Path) -> None:

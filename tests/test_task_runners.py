@@ -9,7 +9,7 @@ import itertools
 from pathlib import Path
 
 import pytest
-from lintrun import not_checked_entries
+from lintrun import not_checked_entries as _lint
 
 from ciswitch.scripts.prefilter import may_run_files
 from ciswitch.scripts.runs import script_runs_in
@@ -18,10 +18,6 @@ from ciswitch.workspace import DirectoryWorkspace
 WERF_SCRIPTS = '{"scripts": {"deploy": "werf deploy -s :local"}}\n'
 SCRIPT_ONLY = '{"scripts": {"deploy": "bash ./ci/deploy.sh"}}\n'
 PLAIN = '{"scripts": {"test": "jest", "build": "tsc"}}\n'
-
-
-def _lint(repo: Path, ci: str, files: dict[str, str]) -> list[str]:
-    return not_checked_entries(repo, ci, files)
 
 
 def _job(*lines: str, before: tuple[str, ...] = ()) -> str:

@@ -18,8 +18,7 @@ import re
 from typing import TYPE_CHECKING
 
 from ciswitch.analysis.mapping import safe_map
-from ciswitch.analysis.python_code import PythonCodeSite
-from ciswitch.analysis.sites import PythonFileSite
+from ciswitch.analysis.unread import LOCAL_FLAG, PYTHON_SITES, WERF_VARIABLE, WERF_WORD, shown
 from ciswitch.errors import CiswitchError
 from ciswitch.model import NotChecked, NotCheckedKind
 from ciswitch.patterns import lazy_compile
@@ -29,7 +28,6 @@ if TYPE_CHECKING:
     from ciswitch.analysis.sites import Site
     from ciswitch.workspace import Workspace
 
-_PYTHON = (PythonFileSite, PythonCodeSite)
 #: variables read into the shell from a command's output
 _VARIABLES_FROM_OUTPUT = lazy_compile(
     r"(?<![\w-])(?P<command>export|env|eval|declare|typeset|readonly)(?![\w-])[^\n]*?"
@@ -37,34 +35,26 @@ _VARIABLES_FROM_OUTPUT = lazy_compile(
     r"|(?<![\w-])(?P<sourcer>source|\.)[ \t]+<\((?P<sourced>[^)\n]*)"
 )
 #: a line running werf with words a command prints (a substitution, or werf run by xargs)
-_WERF_WORD = lazy_compile(r"(?<![\w./-])werf(?![\w-])")
+_WERF_WORD = lazy_compile(WERF_WORD)
 #: what separates the words of a command's text (``$(``, quotes, pipes, redirections)
 _WORD_BREAKS = lazy_compile(r"[\s|<>;&'\"()`$]+")
-#: werf's variable set to :local, as a file of variables (``.env``) writes it
-_SETS_VARIABLE = lazy_compile(
-    r"(?<![\w$])(?:export[ \t]+)?(?P<setting>WERF_(?:STAGES_STORAGE|SYNCHRONIZATION)="
-    r"['\"]?:local)(?![\w-])"
-)
-#: a stages-storage or synchronization flag with the value :local, as a file of werf's
-#: arguments writes it
-_FLAG = lazy_compile(
-    r"(?<![\w-])(?P<setting>(?:--stages-storage|--synchronization|-[sS])(?:=|[ \t]+)"
-    r"['\"]?:local)(?![\w-])"
-)
+#: a stages-storage or synchronization flag with the value :local, as the net finds it
+_FLAG = lazy_compile(LOCAL_FLAG)
 
 
 def through_output(facts: Facts, workspace: Workspace | None) -> None:
     """Add a place not checked for each such line of the sites read (see the module)."""
     if workspace is None:
         return
+    files = _Files(workspace)
     for site in list(facts.sites.values()):
         text = site.text
-        if isinstance(site, _PYTHON):
+        if isinstance(site, PYTHON_SITES):
             continue
         if _may_set_variables(text):
-            _variables(facts, workspace, site)
+            _variables(facts, files, site)
         if "werf" in text and ("$(" in text or "`" in text or "xargs" in text):
-            _arguments(facts, workspace, site)
+            _arguments(facts, files, site)
 
 
 def _may_set_variables(text: str) -> bool:
@@ -78,17 +68,17 @@ def _may_set_variables(text: str) -> bool:
     )
 
 
-def _variables(facts: Facts, workspace: Workspace, site: Site) -> None:
+def _variables(facts: Facts, files: _Files, site: Site) -> None:
     for match in _VARIABLES_FROM_OUTPUT.finditer(site.text):
         inner = match["inner"] if match["command"] else match["sourced"]
-        found = _first_holding(workspace, _WORD_BREAKS.split(inner), _SETS_VARIABLE)
+        found = files.first_holding(_WORD_BREAKS.split(inner), WERF_VARIABLE)
         if found is not None:
             command = match["command"] or match["sourcer"]
             _add(facts, site, match.start(), f"{command} sets variables from what a command"
                  f" prints, and {found[0]}, which it reads, sets {found[1]}")
 
 
-def _arguments(facts: Facts, workspace: Workspace, site: Site) -> None:
+def _arguments(facts: Facts, files: _Files, site: Site) -> None:
     text = site.text
     at = 0
     for line in text.splitlines(keepends=True):
@@ -98,30 +88,44 @@ def _arguments(facts: Facts, workspace: Workspace, site: Site) -> None:
         werf = _WERF_WORD.search(line)
         if werf is None:
             continue
-        found = _first_holding(workspace, _WORD_BREAKS.split(line), _FLAG)
+        found = files.first_holding(_WORD_BREAKS.split(line), _FLAG)
         if found is not None:
             _add(facts, site, start + werf.start(), f"werf's arguments come from what a"
                  f" command prints, and {found[0]}, which it reads, holds {found[1]}")
 
 
-def _first_holding(
-    workspace: Workspace, words: list[str], setting: re.Pattern[str]
-) -> tuple[str, str] | None:
-    """The first of ``words`` that is a file of the repository holding ``setting``, and the
-    setting as it is written there (its quotes left out)."""
-    for word in words:
-        if not word or word.startswith("-") or "=" in word:
-            continue
-        try:
-            if not workspace.is_file(word):
+class _Files:
+    """The repository's files as the lines name them, each read once however many lines
+    name it (a ``.env`` read by every job's ``export $(...)``)."""
+
+    def __init__(self, workspace: Workspace) -> None:
+        self._workspace = workspace
+        self._texts: dict[str, str | None] = {}
+
+    def first_holding(
+        self, words: list[str], setting: re.Pattern[str]
+    ) -> tuple[str, str] | None:
+        """The first of ``words`` that is a file of the repository holding ``setting``, and
+        the setting as it is written there (its quotes left out)."""
+        for word in words:
+            if not word or word.startswith("-") or "=" in word:
                 continue
-            text = workspace.read_bytes(word).decode("utf-8", "replace")
-        except CiswitchError:
-            continue
-        found = setting.search(text)
-        if found is not None:
-            return word, found["setting"].replace('"', "").replace("'", "")
-    return None
+            text = self._text(word)
+            found = None if text is None else setting.search(text)
+            if found is not None:
+                return word, shown(found)
+        return None
+
+    def _text(self, word: str) -> str | None:
+        if word not in self._texts:
+            text = None
+            try:
+                if self._workspace.is_file(word):
+                    text = self._workspace.read_bytes(word).decode("utf-8", "replace")
+            except CiswitchError:
+                pass
+            self._texts[word] = text
+        return self._texts[word]
 
 
 def _add(facts: Facts, site: Site, at: int, what: str) -> None:

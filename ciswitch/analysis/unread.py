@@ -36,18 +36,23 @@ if TYPE_CHECKING:
     from ciswitch.analysis.sites import Site
     from ciswitch.source import SourceFile
 
-_PYTHON = (PythonFileSite, PythonCodeSite)
+#: the sites read as Python: their own reader answers for them
+PYTHON_SITES = (PythonFileSite, PythonCodeSite)
 #: the variables whose :local the replay places wherever the reader finds them set
 _SETTING_NAMES = (STAGES_VAR, SYNC_VAR)
-#: a werf word, then (on its line or its continued lines, before any ``--``) a stages-storage
-#: or synchronization flag with the value :local, quoted or not
+#: werf's name as a word of its own (not ``werf_build``, ``./werf.yaml``)
+WERF_WORD = r"(?<![\w./-])werf(?![\w-])"
+#: a stages-storage or synchronization flag with the value :local, quoted or not (group
+#: ``flag``)
+LOCAL_FLAG = (r"(?<![\w-])(?P<flag>(?:--stages-storage|--synchronization|-[sS])"
+              r"(?:=|[ \t]+|(?=['\"]|:))['\"]?:local(?![\w-]))")
+#: a werf word, then (on its line or its continued lines, before any ``--``) such a flag
 _FLAG_AFTER_WERF = lazy_compile(
-    r"(?:(?<![\w./-])werf(?![\w-])|\$\{?WERF\w*\}?)(?:\\\n|(?! -- )[^\n])*?(?<![\w-])"
-    r"(?P<flag>(?:--stages-storage|--synchronization|-[sS])(?:=|[ \t]+|(?=['\"]|:))['\"]?"
-    r":local(?![\w-]))"
+    rf"(?:{WERF_WORD}|\$\{{?WERF\w*\}}?)(?:\\\n|(?! -- )[^\n])*?" + LOCAL_FLAG
 )
-#: werf's variable set to :local, in any form (``export``, ``-e`` of a container, ``env``)
-_VARIABLE = lazy_compile(
+#: werf's variable set to :local, in any form (``export``, ``-e`` of a container, ``env``, a
+#: line of a ``.env`` file; group ``flag``)
+WERF_VARIABLE = lazy_compile(
     r"(?<![\w$])(?P<flag>WERF_(?:STAGES_STORAGE|SYNCHRONIZATION)=['\"]?:local(?![\w-]))"
 )
 #: what prints a command line instead of running it, before the werf word on its line
@@ -139,15 +144,10 @@ _FUNCTION = lazy_compile(
     r"|(?P<name>[A-Za-z_][\w-]*)[ \t]*\(\s*\))\s*\{"
 )
 #: werf given the function's own arguments (``"$@"``, ``$*``, ``$1``...) in its body
-_WERF_WITH_ARGUMENTS = lazy_compile(
-    r"(?<![\w./-])werf(?![\w-])[^\n]*?\$(?:\{?[@*1-9]|\{?#)"
-)
-#: a stages-storage or synchronization flag with the value :local (as _FLAG_AFTER_WERF's)
-_LOCAL_FLAG = (r"(?<![\w-])(?P<flag>(?:--stages-storage|--synchronization|-[sS])"
-               r"(?:=|[ \t]+|(?=['\"]|:))['\"]?:local(?![\w-]))")
+_WERF_WITH_ARGUMENTS = lazy_compile(WERF_WORD + r"[^\n]*?\$(?:\{?[@*1-9]|\{?#)")
 
 
-def werf_functions(facts: Facts) -> re.Pattern[str] | None:
+def _werf_functions(facts: Facts) -> re.Pattern[str] | None:
     """A call of a shell function of the texts read that runs werf with its arguments, with
     a :local flag among the call's (``publish -s :local`` after ``publish() { werf publish
     "$@"; }``, in the same text or a sourced one); None when no such function is defined."""
@@ -155,7 +155,7 @@ def werf_functions(facts: Facts) -> re.Pattern[str] | None:
     for site in facts.sites.values():
         text = site.text
         if "werf" not in text or "$" not in text or "{" not in text or isinstance(
-                site, _PYTHON):
+                site, PYTHON_SITES):
             continue
         for match in _FUNCTION.finditer(text):
             if _WERF_WITH_ARGUMENTS.search(_body(text, match.end())):
@@ -165,7 +165,7 @@ def werf_functions(facts: Facts) -> re.Pattern[str] | None:
     alternatives = "|".join(re.escape(name) for name in sorted(names, key=len, reverse=True))
     return re.compile(
         rf"(?<![\w./-])(?P<function>{alternatives})(?![\w(-])(?:\\\n|(?! -- )[^\n])*?"
-        + _LOCAL_FLAG
+        + LOCAL_FLAG
     )
 
 
@@ -186,28 +186,28 @@ def _body(text: str, start: int) -> str:
 def unread_flags(facts: Facts) -> None:
     """Add a place not checked for each such flag of the sites read (see the module)."""
     covered: dict[str, tuple[list[int], list[int]]] | None = None  # made when first asked
-    functions = werf_functions(facts)
+    functions = _werf_functions(facts)
     for site in list(facts.sites.values()):
         text = site.text
         if LOCAL not in text or not ("werf" in text or "WERF" in text or functions is not None
-                                     ) or isinstance(site, _PYTHON):
+                                     ) or isinstance(site, PYTHON_SITES):
             continue  # Python code has its reader's places, or its own not-checked entry
         if _read_all(site):
             continue
         found: list[tuple[int, int, str]] = []
         for match in functions.finditer(text) if functions is not None else ():
             found.append((match.start("flag"), match.end("flag"),
-                          f"{_shown(match)} passed to the shell function {match['function']},"
+                          f"{shown(match)} passed to the shell function {match['function']},"
                           " which runs werf with its arguments"))
         for pattern, what, otherwise in _SETTINGS:
             for match in pattern.finditer(text):
                 where = _where(text, match, otherwise)
                 if where is not None:
                     found.append((match.start("flag"), match.end("flag"),
-                                  f"{_shown(match)}{what} {where}"))
+                                  f"{shown(match)}{what} {where}"))
         for match in _ARRAY.finditer(text):
             found.append((match.start("flag"), match.end("flag"),
-                          f"{_shown(match)} in the bash array {match['name']}"))
+                          f"{shown(match)} in the bash array {match['name']}"))
         if found and covered is None:
             covered = _covered(facts)
         for start, end, what in found:
@@ -224,7 +224,7 @@ def unread_flags(facts: Facts) -> None:
 #: said where no construct is recognised
 _SETTINGS = (
     (_FLAG_AFTER_WERF, " after werf", "where ciswitch reads no werf command"),
-    (_VARIABLE, "", "where ciswitch reads no assignment"),
+    (WERF_VARIABLE, "", "where ciswitch reads no assignment"),
 )
 
 
@@ -247,7 +247,7 @@ def _where(text: str, match: re.Match[str], otherwise: str) -> str | None:
     return f"in {construct}" if construct else otherwise
 
 
-def _shown(match: re.Match[str]) -> str:
+def shown(match: re.Match[str]) -> str:
     """The setting as the message names it, without the quotes its value may open."""
     return match["flag"].replace('"', "").replace("'", "")
 

@@ -4,7 +4,8 @@ Most CI lines (``pytest tests/unit``, ``docker build .``) run no repository file
 with tree-sitter-bash would cost most of a big pipeline's lint. :func:`may_run_files` looks at
 a text's words only: a text it turns away cannot run a file nor leave a "not followed", and
 every text it lets through is parsed by :mod:`ciswitch.scripts.runs`. The names of runners,
-shells and script suffixes live here because both modules read them.
+shells live here because both modules read them (script suffixes in
+:mod:`ciswitch.scripts.suffixes`).
 """
 
 from __future__ import annotations
@@ -17,11 +18,10 @@ from contextlib import contextmanager
 
 from ciswitch.errors import CiswitchError
 from ciswitch.patterns import lazy_compile
+from ciswitch.scripts.suffixes import SCRIPT_SUFFIXES
 from ciswitch.scripts.task_runners import CHOOSING_OPTIONS, TASK_RUNNERS, has_runner_file
 from ciswitch.workspace import Workspace
 
-SHELL_SUFFIXES = (".sh", ".bash", ".bats", ".ksh", ".zsh", ".dash")
-PYTHON_SUFFIXES = (".py",)
 SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "ash", "mksh", "bats"})
 PYTHON = lazy_compile(r"python(?:\d+(?:\.\d+)?)?")
 MAKES = frozenset({"make", "gmake"})
@@ -47,7 +47,6 @@ _PROJECT_PREFIX = lazy_compile(r"^\$(?:\{CI_PROJECT_DIR\}|CI_PROJECT_DIR)/")
 _CHANGES_DIRECTORY = lazy_compile(r"(?:^|[\s;&|(`{])(?:cd|pushd|popd)(?=$|[\s;&|)`}])")
 
 _RUNNERS = frozenset({*SOURCERS, *SHELLS, "python", "python3", "python2"})
-_SCRIPT_SUFFIXES = (*SHELL_SUFFIXES, *PYTHON_SUFFIXES)
 #: a candidate word that is a runner (``bash``, ``source``, ``.``, ``python3``), written with
 #: the project directory or not
 _RUNNER_WORD = lazy_compile(
@@ -128,7 +127,7 @@ def _may_run_files(text: str, ws: Workspace, cwd: str | None = "") -> bool:
     if "." in text or "/" in text:
         for raw in {word for word in words if "/" in word or "." in word}:
             word = _PROJECT_PREFIX.sub("", raw) if raw[0] == "$" else raw
-            if "." in word and word.lower().endswith(_SCRIPT_SUFFIXES) and any(
+            if "." in word and word.lower().endswith(SCRIPT_SUFFIXES) and any(
                 _may_be_run(text, at, word, ws, cwd) for at in _word_starts(text, raw)
             ):
                 return True
@@ -137,13 +136,13 @@ def _may_run_files(text: str, ws: Workspace, cwd: str | None = "") -> bool:
             ):
                 return True
     if _feeds_shell(text, words) and any(
-        moves or word.lower().endswith(_SCRIPT_SUFFIXES) or _names_file(word, ws, cwd)
+        moves or word.lower().endswith(SCRIPT_SUFFIXES) or _names_file(word, ws, cwd)
         for word in words if not word.startswith(("-", "$"))
     ):
         return True  # ``bash < deploy``, ``cat deploy | bash``: a shell runs a file it is fed
     for following in _after_runners(text, words):
         word = _PROJECT_PREFIX.sub("", following) if following[0] == "$" else following
-        if word.lower().endswith(_SCRIPT_SUFFIXES):
+        if word.lower().endswith(SCRIPT_SUFFIXES):
             return True
         if not word.startswith(("-", "$")) and (moves or _names_file(word, ws, cwd)):
             return True
@@ -295,7 +294,7 @@ def may_name_path(text: str) -> bool:
     previous = ""
     for word in candidate_words(text):
         after_runner, previous = previous in _RUNNERS, word
-        if word.lower().endswith((*SHELL_SUFFIXES, *PYTHON_SUFFIXES)):
+        if word.lower().endswith(SCRIPT_SUFFIXES):
             return True
         if not word.startswith("-") and ("/" in word or after_runner):
             return True

@@ -23,13 +23,12 @@ from ciswitch.record import Record, setf
 from ciswitch.scripts.prefilter import (
     MAKES,
     PYTHON,
-    PYTHON_SUFFIXES,
-    SHELL_SUFFIXES,
     SHELLS,
     SOURCERS,
     changes_directory,
     may_run_files,
 )
+from ciswitch.scripts.suffixes import PYTHON_SUFFIXES, SHELL_SUFFIXES
 from ciswitch.scripts.task_runners import TASK_RUNNERS, not_followed
 from ciswitch.workspace import Workspace, normalize
 
@@ -255,11 +254,11 @@ def _classify(
         return
     if base in SHELLS:
         script = _shell_target(args, skip, base)
+        if script == "stdin":
+            # ``bash < ci/deploy.sh``, ``cat ci/deploy.sh | bash``: the shell runs the file
+            script = command.stdin
         if script is not None:
             _add(script, "shell", False, ws, runs, skip, start, end, cwd)
-        elif command.stdin is not None and _reads_stdin(args):
-            # ``bash < ci/deploy.sh``, ``cat ci/deploy.sh | bash``: the shell runs the file
-            _add(command.stdin, "shell", False, ws, runs, skip, start, end, cwd)
         return
     if PYTHON.fullmatch(base):
         _python(args, ws, runs, skip, start, end, cwd)
@@ -301,29 +300,10 @@ def _is_substitution(word: Word) -> bool:
     return raw.startswith(("$(", "<(", "`"))
 
 
-def _reads_stdin(args: list[Word]) -> bool:
-    """Whether a shell given ``args`` reads its commands from standard input: ``-s``, or no
-    script operand and no ``-c``."""
-    index = 0
-    while index < len(args):
-        value = args[index].value
-        if value is None or value == "--":
-            return False  # (a script operand, which _shell_target answers for)
-        if value in _SHELL_VALUE_OPTIONS:
-            index += 2
-            continue
-        if value.startswith(("-", "+")) and len(value) > 1 and not value.startswith("--"):
-            if "c" in value:
-                return False
-            if "s" in value and value.startswith("-"):
-                return True
-        elif not value.startswith("--"):
-            return False
-        index += 1
-    return True
-
-
-def _shell_target(args: list[Word], skip: Skip, shell: str) -> Word | None:
+def _shell_target(args: list[Word], skip: Skip, shell: str) -> Word | Literal["stdin"] | None:
+    """What a shell given ``args`` runs: its script operand, ``"stdin"`` when it reads its
+    commands from standard input (``-s``, or no operand), or None (a ``-c`` string, which is
+    read as shell of its own or said to be built at run time)."""
     index = 0
     while index < len(args):
         value = args[index].value
@@ -336,7 +316,7 @@ def _shell_target(args: list[Word], skip: Skip, shell: str) -> Word | None:
             continue
         if (value.startswith("-") and not value.startswith("--") and "s" in value
                 and "c" not in value):
-            return None  # ``bash -s ARG...``: the script is read from standard input
+            return "stdin"  # ``bash -s ARG...``: the ARGs are the script's arguments
         if value.startswith(("-", "+")) and len(value) > 1:
             if "c" in value and not value.startswith("--"):
                 from ciswitch.shell.werf import command_string_index
@@ -351,7 +331,7 @@ def _shell_target(args: list[Word], skip: Skip, shell: str) -> Word | None:
             index += 1
             continue
         return args[index]
-    return None
+    return "stdin"
 
 
 def _python(

@@ -13,10 +13,12 @@ subcommand (``npm ci`` runs the ``prepare`` and ``postinstall`` scripts), so eve
 from __future__ import annotations
 
 import posixpath
+import re
 from collections.abc import Sequence
 
 from ciswitch.errors import CiswitchError
 from ciswitch.patterns import lazy_compile
+from ciswitch.scripts.suffixes import SCRIPT_SUFFIXES
 from ciswitch.workspace import Workspace
 
 #: the files each runner reads, looked for in its working directory, then upward to the root
@@ -55,7 +57,9 @@ CHOOSING_OPTIONS = frozenset(
 #: arguments that only ask the runner about itself
 _ASKS_ONLY = frozenset({"-v", "--version", "version", "-h", "--help", "help"})
 #: a word of a runner's file naming a script that could run werf
-_SCRIPT_NAME = lazy_compile(r"\.(?:sh|bash|bats|ksh|zsh|dash|py)\b")
+_SCRIPT_NAME = lazy_compile(
+    r"(?:" + "|".join(re.escape(suffix) for suffix in SCRIPT_SUFFIXES) + r")\b"
+)
 
 
 def has_runner_file(runner: str, ws: Workspace, cwd: str | None) -> bool:
@@ -72,16 +76,14 @@ def not_followed(
     if args and all(arg in _ASKS_ONLY for arg in args):
         return None  # ``npm --version``: the runner runs nothing of its file
     chosen = _chosen(runner, args, cwd or "")
-    if isinstance(chosen, _Computed):
-        return (f"{runner} is pointed at a {chosen.what} computed at run time; what it runs"
+    if isinstance(chosen, str):
+        return (f"{runner} is pointed at a {chosen} computed at run time; what it runs"
                 " is not followed")
     directory, file, explicit = chosen
     if file is not None:
         path = _existing(ws, file)
     elif explicit:  # a directory the runner is told to use: its file is there or nowhere
-        path = next((found for name in RUNNER_FILES[runner]
-                     if (found := _existing(ws, posixpath.join(directory, name))) is not None),
-                    None)
+        path = _file_in(runner, ws, directory)
     else:
         path = _find(runner, ws, directory)
     if path is None:
@@ -99,19 +101,13 @@ def not_followed(
     return f"{path}'s {_WHAT[runner]} are not followed ({why})"
 
 
-class _Computed:
-    """A directory or file option whose value is computed at run time."""
-
-    def __init__(self, what: str) -> None:
-        self.what = what
-
-
 def _chosen(
     runner: str, args: Sequence[str | None], cwd: str
-) -> tuple[str, str | None, bool] | _Computed:
+) -> tuple[str, str | None, bool] | str:
     """The directory the runner looks from, the file it was given (None: looked for) and
-    whether an option named the directory, as its options say; the last option of each kind
-    wins, as in the runners' own parsing."""
+    whether an option named the directory, as its options say (the last option of each kind
+    wins, as in the runners' own parsing); or what an option points it at that is computed at
+    run time (``"directory"``, ``"file"``)."""
     directory, file, explicit = cwd, None, False
     directories = _DIRECTORY_OPTIONS.get(runner, frozenset())
     files = _FILE_OPTIONS.get(runner, frozenset())
@@ -125,7 +121,7 @@ def _chosen(
             continue
         target = inline if equals else (args[index + 1] if index + 1 < len(args) else None)
         if not target:
-            return _Computed("directory" if name in directories else "file")
+            return "directory" if name in directories else "file"
         joined = posixpath.normpath(posixpath.join(cwd, target))
         if name in directories:
             directory, explicit = joined, True
@@ -138,22 +134,30 @@ def _find(runner: str, ws: Workspace, directory: str) -> str | None:
     """The runner's file in ``directory`` or the nearest directory above it in the
     repository."""
     here = posixpath.normpath(directory) if directory else ""
-    if here == ".":
-        here = ""
-    while True:
-        if here == ".." or here.startswith("../") or here.startswith("/"):
-            return None  # outside the repository: not the project's file
-        for name in RUNNER_FILES[runner]:
-            found = _existing(ws, posixpath.join(here, name) if here else name)
-            if found is not None:
-                return found
-        if not here:
-            return None
+    here = "" if here == "." else here
+    while not _outside(here):
+        found = _file_in(runner, ws, here)
+        if found is not None or not here:
+            return found
         here = posixpath.dirname(here)
+    return None  # outside the repository: not the project's file
+
+
+def _file_in(runner: str, ws: Workspace, directory: str) -> str | None:
+    """The runner's file in ``directory`` itself."""
+    for name in RUNNER_FILES[runner]:
+        found = _existing(ws, posixpath.join(directory, name) if directory else name)
+        if found is not None:
+            return found
+    return None
+
+
+def _outside(path: str) -> bool:
+    return path == ".." or path.startswith(("../", "/"))
 
 
 def _existing(ws: Workspace, path: str) -> str | None:
-    if path == ".." or path.startswith(("../", "/")):
+    if _outside(path):
         return None
     try:
         return path if ws.is_file(path) else None
